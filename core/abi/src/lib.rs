@@ -1,0 +1,62 @@
+//! # oxjax-abi — the stable plugin ABI of oxjax
+//!
+//! The only crate a backend links against. It defines:
+//! - [`DType`] and host [`Scalar`]s;
+//! - the kernel IR ([`Kernel`], [`Node`], [`Op`], [`ReduceOp`]) with its
+//!   text form and validator, and [`KernelBuilder`];
+//! - [`Routine`] descriptors for whole operations (sort, scans, linalg, FFT);
+//! - the [`Backend`] trait a plugin implements, its FFI-safe form
+//!   [`PluginBackend`], [`Capabilities`] and [`BackendError`];
+//! - the plugin root module with our own [`ABI_VERSION`] and
+//!   [`export_backend!`] to export a backend in one line.
+//!
+//! Every abi_stable type stays inside this crate: replacing that dependency
+//! would touch nothing else.
+
+// `#[sabi_trait]` expands to impls that trip this lint.
+#![allow(non_local_definitions)]
+
+mod backend;
+mod dtype;
+mod kernel;
+mod op;
+mod plugin;
+mod routine;
+
+pub use backend::{
+    Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
+    ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
+};
+pub use dtype::{DType, Scalar, f16};
+pub use kernel::{Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
+pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
+pub use plugin::{
+    ABI_VERSION, AbiVersion, PluginModule, PluginModuleRef, VERSION_SYMBOL, create_with,
+};
+pub use routine::{Routine, RoutineKind, TensorDesc};
+
+/// Re-exports for the host's loader and for [`export_backend!`]; not API.
+#[doc(hidden)]
+pub mod __private {
+    pub use abi_stable::library::{
+        __call_root_module_loader, CheckTypeLayout, LibHeader, LibraryError, RootModule,
+        RootModuleResult, lib_header_from_path,
+    };
+    pub use abi_stable::prefix_type::PrefixTypeTrait;
+    pub use abi_stable::std_types::{RResult, RSlice, RStr, RString, RVec};
+
+    /// The symbol abi_stable looks up; checked against abi_stable in a test.
+    pub const ROOT_MODULE_LOADER: &str = abi_stable::library::ROOT_MODULE_LOADER_NAME;
+}
+
+#[cfg(test)]
+mod tests {
+    /// `export_backend!` spells abi_stable's mangled loader symbol by hand
+    /// (so plugins need no direct abi_stable dependency); keep it in step.
+    #[test]
+    fn export_macro_uses_abi_stables_loader_symbol() {
+        let src = include_str!("plugin.rs");
+        let needle = format!("export_name = \"{}\"", super::__private::ROOT_MODULE_LOADER);
+        assert!(src.contains(&needle), "plugin.rs must export {needle}");
+    }
+}

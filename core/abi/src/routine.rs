@@ -1,0 +1,101 @@
+//! Routines: named whole operations (sort, scans, linear algebra, FFT) that
+//! do not fit the one-expression-per-element kernel IR. A backend lists the
+//! kinds it implements in its capabilities; for any other kind the core runs
+//! the routine on the host, so every backend runs every program.
+
+use crate::DType;
+use abi_stable::StableAbi;
+use abi_stable::std_types::RVec;
+use std::fmt;
+
+/// Which routine. Integer newtype so minor versions can append kinds.
+#[repr(transparent)]
+#[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoutineKind(pub u16);
+
+impl RoutineKind {
+    /// Stable sort along `params[0]` (axis); `params[1]` = 1 for descending.
+    /// NaNs sort last.
+    pub const SORT: RoutineKind = RoutineKind(0);
+    /// Indices (i32) of a stable sort, same params as SORT.
+    pub const ARGSORT: RoutineKind = RoutineKind(1);
+    /// Inclusive cumulative sum along `params[0]`; `params[1]` = 1 reverses.
+    pub const CUMSUM: RoutineKind = RoutineKind(2);
+    pub const CUMPROD: RoutineKind = RoutineKind(3);
+    pub const CUMMAX: RoutineKind = RoutineKind(4);
+    pub const CUMMIN: RoutineKind = RoutineKind(5);
+    /// `out = operand; out[indices] (op)= updates`; inputs (operand, indices,
+    /// updates); `params[0]`: 0 set, 1 add, 2 mul, 3 min, 4 max.
+    pub const SCATTER: RoutineKind = RoutineKind(6);
+    /// Lower Cholesky factor of the trailing 2 axes.
+    pub const CHOLESKY: RoutineKind = RoutineKind(7);
+    /// Solve `a x = b` for triangular `a`; params (lower, transpose_a, unit_diagonal, left_side).
+    pub const TRIANGULAR_SOLVE: RoutineKind = RoutineKind(8);
+    /// LU with partial pivoting: outputs (lu, pivots i32, permutation i32).
+    pub const LU: RoutineKind = RoutineKind(9);
+    /// Symmetric eigendecomposition: outputs (eigenvectors, eigenvalues ascending).
+    pub const EIGH: RoutineKind = RoutineKind(10);
+    /// FFT over the trailing `params[1]` axes; `params[0]`: 0 fft, 1 ifft,
+    /// 2 rfft, 3 irfft. Complex values are interleaved (re, im) pairs on a
+    /// trailing axis of length 2.
+    pub const FFT: RoutineKind = RoutineKind(11);
+
+    pub const ALL: [RoutineKind; 12] = [
+        RoutineKind::SORT,
+        RoutineKind::ARGSORT,
+        RoutineKind::CUMSUM,
+        RoutineKind::CUMPROD,
+        RoutineKind::CUMMAX,
+        RoutineKind::CUMMIN,
+        RoutineKind::SCATTER,
+        RoutineKind::CHOLESKY,
+        RoutineKind::TRIANGULAR_SOLVE,
+        RoutineKind::LU,
+        RoutineKind::EIGH,
+        RoutineKind::FFT,
+    ];
+
+    pub fn name(self) -> &'static str {
+        const NAMES: [&str; 12] = [
+            "sort",
+            "argsort",
+            "cumsum",
+            "cumprod",
+            "cummax",
+            "cummin",
+            "scatter",
+            "cholesky",
+            "triangular_solve",
+            "lu",
+            "eigh",
+            "fft",
+        ];
+        NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
+    }
+}
+
+impl fmt::Debug for RoutineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Dtype and shape of one routine operand (contiguous, row-major).
+#[repr(C)]
+#[derive(StableAbi, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct TensorDesc {
+    pub dtype: DType,
+    pub shape: RVec<u64>,
+}
+
+/// A routine call's full description; compiled like a kernel, executed with
+/// the same `execute` call (inputs, then outputs, in the listed order).
+#[repr(C)]
+#[derive(StableAbi, Clone, PartialEq, Eq, Hash, Debug)]
+pub struct Routine {
+    pub kind: RoutineKind,
+    pub inputs: RVec<TensorDesc>,
+    pub outputs: RVec<TensorDesc>,
+    /// Kind-specific integer parameters, documented on each kind.
+    pub params: RVec<i64>,
+}
