@@ -168,7 +168,12 @@ impl Kernel {
                 }
                 Op::ACC => match self.reductions.get(n.imm as usize) {
                     None => return err(i, format!("acc of missing reduction {}", n.imm)),
-                    Some(r) if self.nodes[r.body as usize].dtype != n.dtype => {
+                    Some(r)
+                        if self
+                            .nodes
+                            .get(r.body as usize)
+                            .is_some_and(|b| b.dtype != n.dtype) =>
+                    {
                         return err(i, "acc dtype differs from its reduction's".into());
                     }
                     _ => {}
@@ -279,7 +284,10 @@ impl fmt::Display for Kernel {
         for (i, n) in self.nodes.iter().enumerate() {
             write!(f, "  %{i} = {}", n.op)?;
             match n.op {
-                Op::CONST => write!(f, " {}", Scalar::from_bits(n.dtype, n.imm))?,
+                Op::CONST if n.dtype.is_known() => {
+                    write!(f, " {}", Scalar::from_bits(n.dtype, n.imm))?
+                }
+                Op::CONST => write!(f, " bits={:#x}", n.imm)?,
                 Op::LOAD => write!(f, " in{}[%{}]", n.imm, n.args[0])?,
                 Op::ACC => write!(f, " {}", n.imm)?,
                 _ => {
@@ -354,6 +362,12 @@ impl KernelBuilder {
 
     pub fn constant(&mut self, value: Scalar) -> Val {
         self.node(Op::CONST, value.dtype(), &[], value.to_bits())
+    }
+
+    /// The value of `v` if it is a constant node.
+    pub fn constant_value(&self, v: Val) -> Option<Scalar> {
+        let n = &self.nodes[v.id as usize];
+        (n.op == Op::CONST).then(|| Scalar::from_bits(n.dtype, n.imm))
     }
 
     pub fn i32(&mut self, value: i32) -> Val {

@@ -1,0 +1,402 @@
+//! Eager arrays.
+//!
+//! An [`Array`] is a device buffer (shared, freed when the last array using
+//! it drops) or a constant, seen through a [`View`]. Movement ops only
+//! change the view; every other op builds one kernel that reads its inputs
+//! through their views, and runs it through the plugin ABI.
+
+mod fuse;
+mod linalg;
+mod movement;
+mod ops;
+mod promote;
+mod reduce;
+mod view;
+
+pub use movement::Slice;
+pub use ops::AsArray;
+pub use reduce::Axes;
+
+use crate::device::{Buffer, Device, default_device};
+use crate::element::Element;
+use crate::error::{Error, Result, op_err};
+use fuse::Fuse;
+use oxjax_abi::{DType, Op, Scalar};
+use std::fmt;
+use std::sync::Arc;
+use view::View;
+
+/// Where an array's elements come from.
+#[derive(Clone)]
+enum Source {
+    Buffer(Arc<Buffer>),
+    /// Every element is this value. For weak arrays it is kept at full
+    /// precision, so implicit promotion rounds it once.
+    Const(Scalar),
+}
+
+/// An n-dimensional array on a device.
+#[derive(Clone)]
+pub struct Array {
+    src: Source,
+    view: View,
+    dtype: DType,
+    /// A weakly typed value (a Rust scalar) adapts to the other operand.
+    weak: bool,
+    /// The value of padded (masked-out) elements.
+    fill: Scalar,
+    device: Device,
+}
+
+/// Unwraps an op's result; a misuse panics with the op's message.
+pub(crate) fn ok<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+impl Array {
+    fn new(src: Source, shape: &[usize], dtype: DType, device: Device) -> Array {
+        Array {
+            src,
+            view: View::contiguous(shape),
+            dtype,
+            weak: false,
+            fill: Scalar::zero(dtype),
+            device,
+        }
+    }
+
+    /// The same source seen through another view.
+    fn with_view(&self, view: View) -> Array {
+        Array { view, ..self.clone() }
+    }
+
+    // ---- creation ------------------------------------------------------
+
+    /// An array of `shape` holding `data` in row-major order, on the default device.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Array {
+        Array::from_slice(&data, shape)
+    }
+
+    /// Like [`Array::from_vec`], copying from a slice.
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Array {
+        ok(Array::try_from_slice(data, shape, &default_device()))
+    }
+
+    /// Creates an array on a given device; errors on a length mismatch or an
+    /// unsupported dtype.
+    pub fn try_from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Array> {
+        let n: usize = shape.iter().product();
+        if n != data.len() {
+            return op_err(format!(
+                "from_slice: {} elements do not fill shape {shape:?} ({n} elements)",
+                data.len()
+            ));
+        }
+        check_dtype("from_slice", T::DTYPE, device)?;
+        let size = T::DTYPE.size();
+        let mut bytes = vec![0u8; n * size];
+        for (i, v) in data.iter().enumerate() {
+            v.to_scalar().write(&mut bytes[i * size..]);
+        }
+        let buf = device.upload(&bytes)?;
+        Ok(Array::new(Source::Buffer(buf), shape, T::DTYPE, device.clone()))
+    }
+
+    /// A 0-d array (strongly typed).
+    pub fn scalar<T: Element>(value: T) -> Array {
+        Array::full(&[], value)
+    }
+
+    /// A weakly typed 0-d array: how Rust literals enter ops (`&x * 2.0`).
+    pub fn weak(value: Scalar) -> Array {
+        let dtype = match value.dtype() {
+            d if d.is_float() => DType::F32,
+            d if d.is_int() => DType::I32,
+            d => d,
+        };
+        let mut a = Array::new(Source::Const(value), &[], dtype, default_device());
+        a.weak = true;
+        a
+    }
+
+    /// An array of `shape` filled with `value`. No buffer is allocated
+    /// until something needs one.
+    pub fn full<T: Element>(shape: &[usize], value: T) -> Array {
+        Array::full_scalar(shape, value.to_scalar())
+    }
+
+    fn full_scalar(shape: &[usize], value: Scalar) -> Array {
+        let device = default_device();
+        ok(check_dtype("full", value.dtype(), &device));
+        Array::new(Source::Const(value), &[], value.dtype(), device).with_view(View::contiguous(&[]).reshape(&vec![1; shape.len()]).expand(shape))
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType) -> Array {
+        Array::full_scalar(shape, Scalar::zero(dtype))
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType) -> Array {
+        Array::full_scalar(shape, Scalar::F64(1.0).cast(dtype))
+    }
+
+    /// `start, start+step, ...` below `stop` (one kernel, nothing uploaded).
+    pub fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Array {
+        ok(Array::try_arange(start, stop, step, dtype))
+    }
+
+    fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Array> {
+        if step == 0.0 || !step.is_finite() {
+            return op_err(format!("arange: step must be finite and non-zero, got {step}"));
+        }
+        let n = ((stop - start) / step).ceil().max(0.0) as usize;
+        Array::iota("arange", n, dtype, move |b, i| {
+            let c = if dtype.is_float() { dtype } else { DType::F64 };
+            let i = b.cast(i, c);
+            let s = b.constant(Scalar::F64(step).cast(c));
+            let o = b.constant(Scalar::F64(start).cast(c));
+            let m = b.op(Op::MUL, &[i, s]);
+            let v = b.op(Op::ADD, &[m, o]);
+            b.cast(v, dtype)
+        })
+    }
+
+    /// `num` evenly spaced values from `start` to `stop` inclusive.
+    pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Array {
+        let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
+        ok(Array::iota("linspace", num, dtype, move |b, i| {
+            let c = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+            let i = b.cast(i, c);
+            let s = b.constant(Scalar::F64(step).cast(c));
+            let o = b.constant(Scalar::F64(start).cast(c));
+            let m = b.op(Op::MUL, &[i, s]);
+            let v = b.op(Op::ADD, &[m, o]);
+            // The last point is `stop` exactly, as in NumPy.
+            let last = b.i32(num as i32 - 1);
+            let gidx = b.gidx();
+            let is_last = b.op(Op::EQ, &[gidx, last]);
+            let stop = b.constant(Scalar::F64(stop).cast(c));
+            let v = b.select(is_last, stop, v);
+            b.cast(v, dtype)
+        }))
+    }
+
+    /// The `n × m` matrix with ones on diagonal `k`.
+    pub fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Array {
+        let a = ok(Array::iota("eye", n * m, dtype, move |b, i| {
+            let mc = b.i32(m as i32);
+            let row = b.op(Op::IDIV, &[i, mc]);
+            let col = b.op(Op::REM, &[i, mc]);
+            let kc = b.i32(k as i32);
+            let diag = b.op(Op::ADD, &[row, kc]);
+            let on = b.op(Op::EQ, &[col, diag]);
+            b.cast(on, dtype)
+        }));
+        a.reshape(&[n as isize, m as isize])
+    }
+
+    /// A 1-d array of `n` elements computed from the element index.
+    fn iota(
+        name: &str,
+        n: usize,
+        dtype: DType,
+        f: impl FnOnce(&mut oxjax_abi::KernelBuilder, oxjax_abi::Val) -> oxjax_abi::Val,
+    ) -> Result<Array> {
+        let device = default_device();
+        check_dtype(name, dtype, &device)?;
+        let mut fuse = Fuse::new(&device);
+        let i = fuse.b.gidx();
+        let v = f(&mut fuse.b, i);
+        Ok(fuse.run(&[n], 0, &[v])?.remove(0))
+    }
+
+    // ---- properties ----------------------------------------------------
+
+    pub fn shape(&self) -> &[usize] {
+        self.view.shape()
+    }
+
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// Number of elements.
+    pub fn size(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// True for weakly typed values (Rust scalars and results computed only from them).
+    pub fn is_weak(&self) -> bool {
+        self.weak
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    // ---- reading back --------------------------------------------------
+
+    /// The elements in row-major order. Panics if `T` is not the array's dtype.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        ok(self.try_to_vec())
+    }
+
+    pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        if T::DTYPE != self.dtype {
+            return op_err(format!(
+                "to_vec::<{}>: the array has dtype {}; convert it with astype first",
+                T::DTYPE,
+                self.dtype
+            ));
+        }
+        Ok(self.try_scalars()?.into_iter().map(T::from_scalar).collect())
+    }
+
+    /// The single element of a size-1 array.
+    pub fn item<T: Element>(&self) -> T {
+        if self.size() != 1 {
+            panic!("item: the array has shape {:?}, not one element", self.shape());
+        }
+        self.to_vec::<T>()[0]
+    }
+
+    /// The elements as host scalars.
+    pub fn try_scalars(&self) -> Result<Vec<Scalar>> {
+        let dense = self.materialize()?;
+        let Source::Buffer(buf) = &dense.src else {
+            unreachable!("materialize returns a buffer")
+        };
+        let bytes = self.device.download(buf)?;
+        let size = self.dtype.size();
+        Ok(bytes.chunks_exact(size).map(|c| Scalar::read(self.dtype, c)).collect())
+    }
+
+    /// This array with a dense buffer of its own (one copy kernel if it is a
+    /// view, a constant or a slice of a larger buffer).
+    pub(crate) fn materialize(&self) -> Result<Array> {
+        if let Source::Buffer(buf) = &self.src
+            && self.view.is_contiguous()
+            && buf.bytes == self.size() * self.dtype.size()
+        {
+            return Ok(self.clone());
+        }
+        let mut fuse = Fuse::new(&self.device);
+        let idx = fuse.out_index(self.shape());
+        let v = fuse.read(self, &idx);
+        let mut out = fuse.run(self.shape(), 0, &[v])?.remove(0);
+        out.weak = self.weak;
+        Ok(out)
+    }
+
+    /// A copy of this array on `device`.
+    pub fn device_put(&self, device: &Device) -> Array {
+        ok(self.try_device_put(device))
+    }
+
+    pub fn try_device_put(&self, device: &Device) -> Result<Array> {
+        if self.device.same(device) {
+            return Ok(self.clone());
+        }
+        check_dtype("device_put", self.dtype, device)?;
+        let dense = self.materialize()?;
+        let Source::Buffer(buf) = &dense.src else {
+            unreachable!("materialize returns a buffer")
+        };
+        let bytes = self.device.download(buf)?;
+        let moved = device.upload(&bytes)?;
+        let mut out = Array::new(Source::Buffer(moved), self.shape(), self.dtype, device.clone());
+        out.weak = self.weak;
+        Ok(out)
+    }
+
+    // ---- dtype ---------------------------------------------------------
+
+    /// The array converted to `dtype` (the `cast` op's rules: float→int
+    /// truncates and saturates, NaN→0).
+    pub fn astype(&self, dtype: DType) -> Array {
+        ok(self.try_astype(dtype))
+    }
+
+    pub fn try_astype(&self, dtype: DType) -> Result<Array> {
+        if dtype == self.dtype && !self.weak {
+            return Ok(self.clone());
+        }
+        check_dtype("astype", dtype, &self.device)?;
+        if let Source::Const(s) = self.src {
+            // Constants convert on the host, exactly as the kernel would.
+            let s = s.cast(self.dtype).cast(dtype);
+            let mut a = self.clone();
+            a.src = Source::Const(s);
+            a.dtype = dtype;
+            a.weak = false;
+            a.fill = self.fill.cast(dtype);
+            return Ok(a);
+        }
+        let mut a = self.map("astype", dtype, |_, v| v[0])?;
+        a.weak = false;
+        Ok(a)
+    }
+
+    /// Applies `f` elementwise to this one array, computing in `dtype`.
+    fn map(
+        &self,
+        _name: &str,
+        dtype: DType,
+        f: impl FnOnce(&mut oxjax_abi::KernelBuilder, &[oxjax_abi::Val]) -> oxjax_abi::Val,
+    ) -> Result<Array> {
+        let mut fuse = Fuse::new(&self.device);
+        let idx = fuse.out_index(self.shape());
+        let v = fuse.read_as(self, &idx, dtype);
+        let r = f(&mut fuse.b, &[v]);
+        Ok(fuse.run(self.shape(), 0, &[r])?.remove(0))
+    }
+}
+
+/// Errors unless `device` supports `dtype`.
+fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
+    if device.info().caps.supports_dtype(dtype) {
+        Ok(())
+    } else {
+        let have: Vec<String> = device.info().caps.dtypes.iter().map(|d| d.to_string()).collect();
+        Err(Error::Op(format!(
+            "{op}: device '{}' ({}) does not support {dtype}; it supports {}",
+            device.name(),
+            device.info().name,
+            have.join(", ")
+        )))
+    }
+}
+
+impl fmt::Debug for Array {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Array({self}, dtype={}, device={})", self.dtype, self.device.name())
+    }
+}
+
+/// NumPy-style nested brackets: `[[1.0, 2.0], [3.0, 4.0]]`.
+impl fmt::Display for Array {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values = match self.try_scalars() {
+            Ok(v) => v,
+            Err(e) => return write!(f, "<unreadable: {e}>"),
+        };
+        fn rec(f: &mut fmt::Formatter<'_>, v: &[Scalar], shape: &[usize]) -> fmt::Result {
+            let Some((&n, rest)) = shape.split_first() else {
+                return write!(f, "{}", v[0]);
+            };
+            let inner: usize = rest.iter().product();
+            f.write_str("[")?;
+            for i in 0..n {
+                if i > 0 {
+                    f.write_str(", ")?;
+                }
+                rec(f, &v[i * inner..(i + 1) * inner], rest)?;
+            }
+            f.write_str("]")
+        }
+        rec(f, &values, self.shape())
+    }
+}

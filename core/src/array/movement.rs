@@ -1,0 +1,322 @@
+//! Movement ops. All but `concatenate` only change the view: no kernel, no
+//! copy; the index arithmetic lands in the next kernel that reads them.
+
+use super::fuse::Fuse;
+use super::ops::{common_device, result_type};
+use super::{Array, ok};
+use crate::error::{Result, op_err};
+use oxjax_abi::{Op, Scalar};
+use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
+
+/// Resolves a possibly negative axis against `rank`.
+pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as isize } else { axis };
+    if a < 0 || a >= rank as isize {
+        return op_err(format!("{op}: axis {axis} is out of range for an array of rank {rank}"));
+    }
+    Ok(a as usize)
+}
+
+/// One axis of a [`Array::slice`]: `start..stop` by `step`, NumPy's rules
+/// (negative indices count from the end; a negative step walks backwards).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slice {
+    pub start: Option<isize>,
+    pub stop: Option<isize>,
+    pub step: isize,
+}
+
+impl Slice {
+    /// The whole axis.
+    pub fn all() -> Slice {
+        Slice {
+            start: None,
+            stop: None,
+            step: 1,
+        }
+    }
+
+    /// The same range with another step.
+    pub fn step(self, step: isize) -> Slice {
+        Slice { step, ..self }
+    }
+
+    /// (start, len) of this slice on an axis of length `n`.
+    fn resolve(self, n: usize) -> Result<(usize, usize)> {
+        if self.step == 0 {
+            return op_err("slice: step must not be zero");
+        }
+        let n = n as isize;
+        let clamp = |i: isize, lo: isize, hi: isize| i.clamp(lo, hi);
+        let norm = |i: isize| if i < 0 { i + n } else { i };
+        let (start, stop) = if self.step > 0 {
+            (
+                self.start.map_or(0, |s| clamp(norm(s), 0, n)),
+                self.stop.map_or(n, |s| clamp(norm(s), 0, n)),
+            )
+        } else {
+            (
+                self.start.map_or(n - 1, |s| clamp(norm(s), -1, n - 1)),
+                self.stop.map_or(-1, |s| clamp(norm(s), -1, n - 1)),
+            )
+        };
+        let span = if self.step > 0 { stop - start } else { start - stop };
+        let step = self.step.abs();
+        let len = if span <= 0 { 0 } else { (span + step - 1) / step };
+        Ok((if len == 0 { 0 } else { start as usize }, len as usize))
+    }
+}
+
+impl From<RangeFull> for Slice {
+    fn from(_: RangeFull) -> Slice {
+        Slice::all()
+    }
+}
+
+impl From<Range<isize>> for Slice {
+    fn from(r: Range<isize>) -> Slice {
+        Slice {
+            start: Some(r.start),
+            stop: Some(r.end),
+            step: 1,
+        }
+    }
+}
+
+impl From<RangeFrom<isize>> for Slice {
+    fn from(r: RangeFrom<isize>) -> Slice {
+        Slice {
+            start: Some(r.start),
+            stop: None,
+            step: 1,
+        }
+    }
+}
+
+impl From<RangeTo<isize>> for Slice {
+    fn from(r: RangeTo<isize>) -> Slice {
+        Slice {
+            start: None,
+            stop: Some(r.end),
+            step: 1,
+        }
+    }
+}
+
+impl Array {
+    /// The same elements in a new shape; one axis may be `-1` (inferred).
+    pub fn reshape(&self, shape: &[isize]) -> Array {
+        ok(self.try_reshape(shape))
+    }
+
+    pub fn try_reshape(&self, shape: &[isize]) -> Result<Array> {
+        let size = self.size();
+        let known: isize = shape.iter().filter(|&&d| d != -1).product();
+        let holes = shape.iter().filter(|&&d| d == -1).count();
+        let bad = shape.iter().any(|&d| d < -1) || holes > 1;
+        let new: Vec<usize> = shape
+            .iter()
+            .map(|&d| if d == -1 && known > 0 { size / known as usize } else { d.max(0) as usize })
+            .collect();
+        if bad || new.iter().product::<usize>() != size {
+            return op_err(format!(
+                "reshape: cannot reshape an array of shape {:?} ({size} elements) into {shape:?}",
+                self.shape()
+            ));
+        }
+        Ok(self.with_view(self.view.reshape(&new)))
+    }
+
+    /// Permutes the axes; `perm[i]` is the input axis that becomes axis `i`.
+    pub fn transpose(&self, perm: &[usize]) -> Array {
+        let rank = self.ndim();
+        let mut seen = vec![false; rank];
+        if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
+            panic!("transpose: {perm:?} is not a permutation of the axes of shape {:?}", self.shape());
+        }
+        self.with_view(self.view.permute(perm))
+    }
+
+    /// Reverses the axes (matrix transpose for 2-d).
+    pub fn t(&self) -> Array {
+        let perm: Vec<usize> = (0..self.ndim()).rev().collect();
+        self.transpose(&perm)
+    }
+
+    /// Broadcasts to `shape` (NumPy's rule).
+    pub fn broadcast_to(&self, shape: &[usize]) -> Array {
+        let target = ok(super::ops::broadcast_shapes("broadcast_to", &[self.shape(), shape]));
+        if target != shape {
+            panic!("broadcast_to: cannot broadcast shape {:?} to {shape:?}", self.shape());
+        }
+        self.broadcast_view(shape)
+    }
+
+    /// Broadcast without checks (the shape is already known to fit).
+    pub(crate) fn broadcast_view(&self, shape: &[usize]) -> Array {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let mut padded = vec![1usize; shape.len() - self.ndim()];
+        padded.extend_from_slice(self.shape());
+        self.with_view(self.view.reshape(&padded).expand(shape))
+    }
+
+    /// Inserts an axis of length 1 at `axis`.
+    pub fn expand_dims(&self, axis: isize) -> Array {
+        let a = ok(self::axis("expand_dims", axis, self.ndim() + 1));
+        let mut shape: Vec<isize> = self.shape().iter().map(|&d| d as isize).collect();
+        shape.insert(a, 1);
+        self.reshape(&shape)
+    }
+
+    /// Removes the given axes of length 1 (all of them for an empty list).
+    pub fn squeeze(&self, axes: &[isize]) -> Array {
+        let rank = self.ndim();
+        let drop: Vec<usize> = if axes.is_empty() {
+            (0..rank).filter(|&d| self.shape()[d] == 1).collect()
+        } else {
+            axes.iter().map(|&a| ok(axis("squeeze", a, rank))).collect()
+        };
+        for &d in &drop {
+            if self.shape()[d] != 1 {
+                panic!("squeeze: axis {d} of shape {:?} has length {}, not 1", self.shape(), self.shape()[d]);
+            }
+        }
+        let shape: Vec<isize> = (0..rank).filter(|d| !drop.contains(d)).map(|d| self.shape()[d] as isize).collect();
+        self.reshape(&shape)
+    }
+
+    /// Basic slicing, one [`Slice`] per leading axis (missing ones are whole).
+    pub fn slice(&self, slices: &[Slice]) -> Array {
+        ok(self.try_slice(slices))
+    }
+
+    pub fn try_slice(&self, slices: &[Slice]) -> Result<Array> {
+        if slices.len() > self.ndim() {
+            return op_err(format!(
+                "slice: {} slices for an array of shape {:?}",
+                slices.len(),
+                self.shape()
+            ));
+        }
+        let mut view = self.view.clone();
+        for (d, s) in slices.iter().enumerate() {
+            let (start, len) = s.resolve(self.shape()[d])?;
+            view = view.stride_slice(d, start, len, s.step);
+        }
+        Ok(self.with_view(view))
+    }
+
+    /// Reverses the given axes (all for an empty list).
+    pub fn flip(&self, axes: &[isize]) -> Array {
+        let rank = self.ndim();
+        let axes: Vec<usize> = if axes.is_empty() {
+            (0..rank).collect()
+        } else {
+            axes.iter().map(|&a| ok(axis("flip", a, rank))).collect()
+        };
+        let mut view = self.view.clone();
+        for d in axes {
+            let n = self.shape()[d];
+            if n > 1 {
+                view = view.stride_slice(d, n - 1, n, -1);
+            }
+        }
+        self.with_view(view)
+    }
+
+    /// Pads each axis with `(before, after)` elements equal to `value`.
+    pub fn pad(&self, widths: &[(usize, usize)], value: impl Into<f64>) -> Array {
+        ok(self.try_pad(widths, value.into()))
+    }
+
+    pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Array> {
+        if widths.len() != self.ndim() {
+            return op_err(format!(
+                "pad: {} (before, after) pairs for an array of rank {}",
+                widths.len(),
+                self.ndim()
+            ));
+        }
+        let fill = Scalar::F64(value).cast(self.dtype);
+        // A view has one fill value; padding with another one copies first.
+        let base = if self.view.has_mask() && fill != self.fill {
+            self.materialize()?
+        } else {
+            self.clone()
+        };
+        let mut view = base.view.clone();
+        for (d, &(before, after)) in widths.iter().enumerate() {
+            if before + after > 0 {
+                view = view.pad(d, before, after);
+            }
+        }
+        let mut out = base.with_view(view);
+        out.fill = fill;
+        Ok(out)
+    }
+
+    /// Joins arrays along an existing axis (one kernel).
+    pub fn concatenate(arrays: &[&Array], axis: isize) -> Array {
+        ok(Array::try_concatenate(arrays, axis))
+    }
+
+    pub fn try_concatenate(arrays: &[&Array], axis: isize) -> Result<Array> {
+        let Some(first) = arrays.first() else {
+            return op_err("concatenate: needs at least one array");
+        };
+        let rank = first.ndim();
+        let ax = self::axis("concatenate", axis, rank)?;
+        for a in arrays {
+            let same = a.ndim() == rank && (0..rank).all(|d| d == ax || a.shape()[d] == first.shape()[d]);
+            if !same {
+                let shapes: Vec<String> = arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
+                return op_err(format!(
+                    "concatenate: shapes {} differ outside axis {ax}",
+                    shapes.join(", ")
+                ));
+            }
+        }
+        let device = common_device("concatenate", arrays)?;
+        let (dtype, weak) = result_type(arrays);
+        let mut shape = first.shape().to_vec();
+        shape[ax] = arrays.iter().map(|a| a.shape()[ax]).sum();
+        let mut fuse = Fuse::new(&device);
+        let idx = fuse.out_index(&shape);
+        let mut offsets = Vec::with_capacity(arrays.len());
+        let mut acc = 0usize;
+        for a in arrays {
+            offsets.push(acc);
+            acc += a.shape()[ax];
+        }
+        // Walk the pieces from the last: value = idx < start_of_later ? piece : value.
+        let mut value = None;
+        let mut later_start = shape[ax];
+        for (a, &off) in arrays.iter().zip(&offsets).rev() {
+            if a.shape()[ax] == 0 {
+                continue;
+            }
+            let mut local = idx.clone();
+            let oc = fuse.b.i32(off as i32);
+            local[ax] = fuse.b.op(Op::SUB, &[idx[ax], oc]);
+            let piece = fuse.read_as(a, &local, dtype);
+            value = Some(match value {
+                None => piece,
+                Some(rest) => {
+                    let boundary = fuse.b.i32(later_start as i32);
+                    let inside = fuse.b.op(Op::LT, &[idx[ax], boundary]);
+                    fuse.b.select(inside, piece, rest)
+                }
+            });
+            later_start = off;
+        }
+        let v = match value {
+            Some(v) => v,
+            None => fuse.b.constant(Scalar::zero(dtype)),
+        };
+        let mut out = fuse.run(&shape, 0, &[v])?.remove(0);
+        out.weak = weak;
+        Ok(out)
+    }
+}

@@ -1,0 +1,504 @@
+//! Elementwise ops: NumPy broadcasting, JAX type promotion, one kernel each,
+//! and the std operator overloads.
+
+use super::fuse::Fuse;
+use super::promote::{promote, to_float};
+use super::{Array, Source, ok};
+use crate::error::{Error, Result, op_err};
+use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
+
+/// The broadcast of several shapes, NumPy's rule (align right; 1 stretches).
+pub(crate) fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+    let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
+    let mut out = vec![1usize; rank];
+    for s in shapes {
+        for (i, &n) in s.iter().enumerate() {
+            let o = &mut out[rank - s.len() + i];
+            if *o == 1 {
+                *o = n;
+            } else if n != 1 && n != *o {
+                let all: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
+                return op_err(format!("{name}: shapes {} do not broadcast", all.join(" and ")));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `f` elementwise over `inputs` broadcast together, each read as
+/// `compute`. Weak constants take any device; other inputs must share one.
+pub(crate) fn zip(
+    name: &str,
+    inputs: &[&Array],
+    compute: DType,
+    f: impl FnOnce(&mut KernelBuilder, &[Val]) -> Val,
+) -> Result<Array> {
+    let device = common_device(name, inputs)?;
+    super::check_dtype(name, compute, &device)?;
+    let shapes: Vec<&[usize]> = inputs.iter().map(|a| a.shape()).collect();
+    let shape = broadcast_shapes(name, &shapes)?;
+    let mut fuse = Fuse::new(&device);
+    let idx = fuse.out_index(&shape);
+    let vals: Vec<Val> = inputs
+        .iter()
+        .map(|a| {
+            let a = a.broadcast_view(&shape);
+            fuse.read_as(&a, &idx, compute)
+        })
+        .collect();
+    let r = f(&mut fuse.b, &vals);
+    let mut out = fuse.run(&shape, 0, &[r])?.remove(0);
+    out.weak = inputs.iter().all(|a| a.weak);
+    Ok(out)
+}
+
+/// The device the inputs live on (constants live anywhere).
+pub(crate) fn common_device(name: &str, inputs: &[&Array]) -> Result<crate::Device> {
+    let mut placed = inputs.iter().filter(|a| matches!(a.src, Source::Buffer(_)));
+    let Some(first) = placed.next() else {
+        return Ok(inputs[0].device.clone());
+    };
+    for a in placed {
+        if !a.device.same(&first.device) {
+            return Err(Error::Op(format!(
+                "{name}: arrays are on different devices ('{}' and '{}'); move one with device_put",
+                first.device.name(),
+                a.device.name()
+            )));
+        }
+    }
+    Ok(first.device.clone())
+}
+
+/// Promotes the dtypes (and weakness) of all inputs.
+pub(crate) fn result_type(inputs: &[&Array]) -> (DType, bool) {
+    inputs
+        .iter()
+        .map(|a| (a.dtype, a.weak))
+        .reduce(promote)
+        .expect("at least one input")
+}
+
+fn not_defined<T>(name: &str, d: DType) -> Result<T> {
+    op_err(format!("{name}: not defined on {d}"))
+}
+
+/// How a unary op picks its dtype.
+#[derive(Clone, Copy)]
+enum Unary {
+    /// Computes in the input's float dtype (ints and bool become f32).
+    Float,
+    /// Keeps a numeric dtype (bool is an error).
+    Numeric,
+    /// Rounding: integers and bool pass through unchanged.
+    Rounding,
+}
+
+macro_rules! unary_ops {
+    ($($(#[$doc:meta])* $name:ident => $op:ident, $kind:ident;)*) => {
+        impl Array {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self) -> Array {
+                    ok(self.unary(stringify!($name), Op::$op, Unary::$kind))
+                }
+            )*
+        }
+    };
+}
+
+unary_ops! {
+    /// `-x` (wraps on integers).
+    neg => NEG, Numeric;
+    abs => ABS, Numeric;
+    /// -1, 0 or 1; `sign(±0) = ±0`, `sign(NaN) = NaN`.
+    sign => SIGN, Numeric;
+    sqrt => SQRT, Float;
+    /// `1/sqrt(x)`.
+    rsqrt => RSQRT, Float;
+    /// `1/x`.
+    reciprocal => RECIP, Float;
+    exp => EXP, Float;
+    exp2 => EXP2, Float;
+    log => LOG, Float;
+    log2 => LOG2, Float;
+    log1p => LOG1P, Float;
+    expm1 => EXPM1, Float;
+    sin => SIN, Float;
+    cos => COS, Float;
+    tan => TAN, Float;
+    arcsin => ASIN, Float;
+    arccos => ACOS, Float;
+    arctan => ATAN, Float;
+    sinh => SINH, Float;
+    cosh => COSH, Float;
+    tanh => TANH, Float;
+    erf => ERF, Float;
+    erfc => ERFC, Float;
+    floor => FLOOR, Rounding;
+    ceil => CEIL, Rounding;
+    /// Round half to even.
+    round => ROUND, Rounding;
+    trunc => TRUNC, Rounding;
+}
+
+impl Array {
+    fn unary(&self, name: &str, op: Op, kind: Unary) -> Result<Array> {
+        let dtype = match kind {
+            Unary::Float => to_float(self.dtype),
+            Unary::Numeric if self.dtype == DType::BOOL => return not_defined(name, self.dtype),
+            Unary::Rounding if !self.dtype.is_float() => return Ok(self.clone()),
+            _ => self.dtype,
+        };
+        let mut out = zip(name, &[self], dtype, |b, v| b.op(op, v))?;
+        out.weak = self.weak;
+        Ok(out)
+    }
+
+    /// True where NaN (always false for integers and bool).
+    pub fn isnan(&self) -> Array {
+        ok(self.classify("isnan", Op::ISNAN))
+    }
+
+    /// True where ±Inf (always false for integers and bool).
+    pub fn isinf(&self) -> Array {
+        ok(self.classify("isinf", Op::ISINF))
+    }
+
+    /// True where neither NaN nor ±Inf.
+    pub fn isfinite(&self) -> Array {
+        ok(zip("isfinite", &[self], self.dtype, |b, v| {
+            if !v[0].dtype.is_float() {
+                return b.constant(Scalar::Bool(true));
+            }
+            let n = b.op(Op::ISNAN, v);
+            let i = b.op(Op::ISINF, v);
+            let bad = b.op(Op::OR, &[n, i]);
+            b.op(Op::NOT, &[bad])
+        }))
+    }
+
+    fn classify(&self, name: &str, op: Op) -> Result<Array> {
+        zip(name, &[self], self.dtype, |b, v| {
+            if v[0].dtype.is_float() {
+                b.op(op, v)
+            } else {
+                b.constant(Scalar::Bool(false))
+            }
+        })
+    }
+
+    /// Logical not on bool, bitwise not on integers.
+    pub fn logical_not(&self) -> Array {
+        if self.dtype.is_float() {
+            return ok(zip("logical_not", &[self], self.dtype, |b, v| {
+                let z = b.constant(Scalar::zero(v[0].dtype));
+                b.op(Op::EQ, &[v[0], z])
+            }));
+        }
+        ok(zip("logical_not", &[self], self.dtype, |b, v| b.op(Op::NOT, v)))
+    }
+}
+
+/// How a binary op picks its compute dtype from the promoted one.
+#[derive(Clone, Copy, PartialEq)]
+enum Binary {
+    /// Any numeric dtype; on bool `add` is or, `mul` is and, others error.
+    Arith,
+    /// Promoted to a float dtype.
+    Float,
+    /// Bool and integers.
+    Logic,
+    /// Integers only.
+    Shift,
+    /// Any dtype; the result is bool.
+    Compare,
+}
+
+fn binary(name: &str, x: &Array, y: &Array, kind: Binary, f: impl FnOnce(&mut KernelBuilder, Val, Val) -> Val) -> Result<Array> {
+    let (dtype, _) = result_type(&[x, y]);
+    let compute = match kind {
+        Binary::Float => to_float(dtype),
+        Binary::Logic if dtype.is_float() => return not_defined(name, dtype),
+        Binary::Shift if !dtype.is_int() => return not_defined(name, dtype),
+        _ => dtype,
+    };
+    zip(name, &[x, y], compute, |b, v| f(b, v[0], v[1]))
+}
+
+macro_rules! binary_ops {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident, $body:expr;)*) => {
+        impl Array {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self, other: impl AsArray) -> Array {
+                    let body: fn(&mut KernelBuilder, Val, Val) -> Result<Val> = $body;
+                    let other = other.as_array();
+                    ok(try_binary(stringify!($name), self, &other, Binary::$kind, body))
+                }
+            )*
+        }
+    };
+}
+
+fn try_binary(
+    name: &str,
+    x: &Array,
+    y: &Array,
+    kind: Binary,
+    body: fn(&mut KernelBuilder, Val, Val) -> Result<Val>,
+) -> Result<Array> {
+    let mut err = None;
+    let out = binary(name, x, y, kind, |b, p, q| match body(b, p, q) {
+        Ok(v) => v,
+        Err(e) => {
+            err = Some(e);
+            p
+        }
+    });
+    match err {
+        Some(Error::Op(m)) => op_err(format!("{name}: {m}")),
+        Some(e) => Err(e),
+        None => out,
+    }
+}
+
+fn arith(op: Op, bool_op: Option<Op>) -> impl Fn(&mut KernelBuilder, Val, Val) -> Result<Val> {
+    move |b, x, y| match (x.dtype, bool_op) {
+        (DType::BOOL, Some(o)) => Ok(b.op(o, &[x, y])),
+        (DType::BOOL, None) => op_err("not defined on bool"),
+        _ => Ok(b.op(op, &[x, y])),
+    }
+}
+
+binary_ops! {
+    /// `x + y`; or on bool.
+    add => Arith, |b, x, y| arith(Op::ADD, Some(Op::OR))(b, x, y);
+    /// `x - y`.
+    subtract => Arith, |b, x, y| arith(Op::SUB, None)(b, x, y);
+    /// `x * y`; and on bool.
+    multiply => Arith, |b, x, y| arith(Op::MUL, Some(Op::AND))(b, x, y);
+    /// True division: integers are promoted to float.
+    divide => Float, |b, x, y| Ok(b.op(Op::DIV, &[x, y]));
+    /// Division rounding toward -Inf (NumPy's `//`).
+    floor_divide => Arith, |b, x, y| floor_divide(b, x, y);
+    /// Remainder with the sign of the divisor (NumPy's `%`).
+    remainder => Arith, |b, x, y| remainder(b, x, y);
+    /// Remainder with the sign of the dividend (C's `fmod`).
+    fmod => Arith, |b, x, y| arith(Op::REM, None)(b, x, y);
+    /// `x ** y`. Integer powers use repeated squaring (a negative integer
+    /// exponent gives 0, as integer division would).
+    power => Arith, |b, x, y| power(b, x, y);
+    /// Elementwise minimum; NaN propagates.
+    minimum => Arith, |b, x, y| Ok(b.op(Op::MIN, &[x, y]));
+    /// Elementwise maximum; NaN propagates.
+    maximum => Arith, |b, x, y| Ok(b.op(Op::MAX, &[x, y]));
+    /// `atan2(self, other)`: the angle of the point (other, self).
+    arctan2 => Float, |b, x, y| Ok(b.op(Op::ATAN2, &[x, y]));
+    bitwise_and => Logic, |b, x, y| Ok(b.op(Op::AND, &[x, y]));
+    bitwise_or => Logic, |b, x, y| Ok(b.op(Op::OR, &[x, y]));
+    bitwise_xor => Logic, |b, x, y| Ok(b.op(Op::XOR, &[x, y]));
+    left_shift => Shift, |b, x, y| Ok(b.op(Op::SHL, &[x, y]));
+    /// Arithmetic on i32, logical on u32.
+    right_shift => Shift, |b, x, y| Ok(b.op(Op::SHR, &[x, y]));
+    less => Compare, |b, x, y| Ok(b.op(Op::LT, &[x, y]));
+    less_equal => Compare, |b, x, y| Ok(b.op(Op::LE, &[x, y]));
+    greater => Compare, |b, x, y| Ok(b.op(Op::GT, &[x, y]));
+    greater_equal => Compare, |b, x, y| Ok(b.op(Op::GE, &[x, y]));
+    equal => Compare, |b, x, y| Ok(b.op(Op::EQ, &[x, y]));
+    not_equal => Compare, |b, x, y| Ok(b.op(Op::NE, &[x, y]));
+}
+
+fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
+    match x.dtype {
+        DType::BOOL => op_err("not defined on bool"),
+        d if d.is_float() => {
+            let q = b.op(Op::DIV, &[x, y]);
+            Ok(b.op(Op::FLOOR, &[q]))
+        }
+        DType::U32 => Ok(b.op(Op::IDIV, &[x, y])),
+        _ => {
+            // Truncated quotient, minus one where the remainder is non-zero
+            // and the operands' signs differ.
+            let q = b.op(Op::IDIV, &[x, y]);
+            let r = b.op(Op::REM, &[x, y]);
+            let zero = b.i32(0);
+            let one = b.i32(1);
+            let rnz = b.op(Op::NE, &[r, zero]);
+            let xs = b.op(Op::LT, &[r, zero]);
+            let ys = b.op(Op::LT, &[y, zero]);
+            let differ = b.op(Op::NE, &[xs, ys]);
+            let adjust = b.op(Op::AND, &[rnz, differ]);
+            let qm = b.op(Op::SUB, &[q, one]);
+            Ok(b.select(adjust, qm, q))
+        }
+    }
+}
+
+fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
+    match x.dtype {
+        DType::BOOL => op_err("not defined on bool"),
+        DType::U32 => Ok(b.op(Op::REM, &[x, y])),
+        d => {
+            // fmod, then shifted by the divisor where the signs differ.
+            let r = b.op(Op::REM, &[x, y]);
+            let zero = b.constant(Scalar::zero(d));
+            let rnz = b.op(Op::NE, &[r, zero]);
+            let rs = b.op(Op::LT, &[r, zero]);
+            let ys = b.op(Op::LT, &[y, zero]);
+            let differ = b.op(Op::NE, &[rs, ys]);
+            let adjust = b.op(Op::AND, &[rnz, differ]);
+            let shifted = b.op(Op::ADD, &[r, y]);
+            Ok(b.select(adjust, shifted, r))
+        }
+    }
+}
+
+fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
+    match x.dtype {
+        DType::BOOL => op_err("not defined on bool"),
+        d if d.is_float() => Ok(b.op(Op::POW, &[x, y])),
+        d => {
+            // Square-and-multiply over the 31 value bits of the exponent.
+            let one = b.constant(Scalar::F64(1.0).cast(d));
+            let zero = b.constant(Scalar::zero(d));
+            let mut result = one;
+            let mut base = x;
+            for bit in 0..31 {
+                let mask = b.constant(Scalar::I32(1 << bit).cast(d));
+                let has = b.op(Op::AND, &[y, mask]);
+                let set = b.op(Op::NE, &[has, zero]);
+                let prod = b.op(Op::MUL, &[result, base]);
+                result = b.select(set, prod, result);
+                base = b.op(Op::MUL, &[base, base]);
+            }
+            if d == DType::I32 {
+                let neg = b.op(Op::LT, &[y, zero]);
+                result = b.select(neg, zero, result);
+            }
+            Ok(result)
+        }
+    }
+}
+
+impl Array {
+    /// `cond ? x : y` elementwise, broadcasting all three.
+    pub fn where_(cond: &Array, x: impl AsArray, y: impl AsArray) -> Array {
+        let (x, y) = (x.as_array(), y.as_array());
+        let (dtype, _) = result_type(&[&x, &y]);
+        let c = if cond.dtype == DType::BOOL { cond.clone() } else { cond.astype(DType::BOOL) };
+        ok(zip("where", &[&c, &x, &y], dtype, |b, v| {
+            let c = b.cast(v[0], DType::BOOL);
+            b.select(c, v[1], v[2])
+        }))
+    }
+}
+
+/// Anything usable as an operand: arrays and Rust scalars (weakly typed).
+pub trait AsArray {
+    fn as_array(&self) -> Array;
+}
+
+impl AsArray for Array {
+    fn as_array(&self) -> Array {
+        self.clone()
+    }
+}
+
+impl AsArray for &Array {
+    fn as_array(&self) -> Array {
+        (*self).clone()
+    }
+}
+
+macro_rules! weak_scalar {
+    ($($t:ty => $v:ident),*) => {$(
+        impl AsArray for $t {
+            fn as_array(&self) -> Array {
+                Array::weak(Scalar::$v((*self).into()))
+            }
+        }
+    )*};
+}
+
+weak_scalar!(f64 => F64, f32 => F64, i32 => I32, bool => Bool);
+
+macro_rules! operator {
+    ($trait:ident, $method:ident, $fn:ident) => {
+        impl<T: AsArray> std::ops::$trait<T> for &Array {
+            type Output = Array;
+            fn $method(self, rhs: T) -> Array {
+                self.$fn(rhs)
+            }
+        }
+        impl<T: AsArray> std::ops::$trait<T> for Array {
+            type Output = Array;
+            fn $method(self, rhs: T) -> Array {
+                (&self).$fn(rhs)
+            }
+        }
+        impl std::ops::$trait<&Array> for f64 {
+            type Output = Array;
+            fn $method(self, rhs: &Array) -> Array {
+                self.as_array().$fn(rhs)
+            }
+        }
+        impl std::ops::$trait<Array> for f64 {
+            type Output = Array;
+            fn $method(self, rhs: Array) -> Array {
+                self.as_array().$fn(rhs)
+            }
+        }
+        impl std::ops::$trait<&Array> for f32 {
+            type Output = Array;
+            fn $method(self, rhs: &Array) -> Array {
+                self.as_array().$fn(rhs)
+            }
+        }
+        impl std::ops::$trait<&Array> for i32 {
+            type Output = Array;
+            fn $method(self, rhs: &Array) -> Array {
+                self.as_array().$fn(rhs)
+            }
+        }
+    };
+}
+
+operator!(Add, add, add);
+operator!(Sub, sub, subtract);
+operator!(Mul, mul, multiply);
+operator!(Div, div, divide);
+operator!(Rem, rem, remainder);
+operator!(BitAnd, bitand, bitwise_and);
+operator!(BitOr, bitor, bitwise_or);
+operator!(BitXor, bitxor, bitwise_xor);
+operator!(Shl, shl, left_shift);
+operator!(Shr, shr, right_shift);
+
+impl std::ops::Neg for &Array {
+    type Output = Array;
+    fn neg(self) -> Array {
+        Array::neg(self)
+    }
+}
+
+impl std::ops::Neg for Array {
+    type Output = Array;
+    fn neg(self) -> Array {
+        Array::neg(&self)
+    }
+}
+
+impl std::ops::Not for &Array {
+    type Output = Array;
+    fn not(self) -> Array {
+        self.logical_not()
+    }
+}
+
+impl std::ops::Not for Array {
+    type Output = Array;
+    fn not(self) -> Array {
+        self.logical_not()
+    }
+}

@@ -1,0 +1,209 @@
+//! Reductions: one kernel each (argmax/argmin: two), over any set of axes.
+
+use super::fuse::Fuse;
+use super::movement::axis;
+use super::promote::to_float;
+use super::view::unravel;
+use super::{Array, ok};
+use crate::error::{Result, op_err};
+use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Scalar, Val};
+
+/// Which axes a reduction runs over.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Axes {
+    /// Every axis.
+    All,
+    /// These axes (negative counts from the end). Empty reduces nothing.
+    Some(Vec<isize>),
+}
+
+impl From<isize> for Axes {
+    fn from(a: isize) -> Axes {
+        Axes::Some(vec![a])
+    }
+}
+
+impl From<&[isize]> for Axes {
+    fn from(a: &[isize]) -> Axes {
+        Axes::Some(a.to_vec())
+    }
+}
+
+impl<const N: usize> From<[isize; N]> for Axes {
+    fn from(a: [isize; N]) -> Axes {
+        Axes::Some(a.to_vec())
+    }
+}
+
+impl From<Vec<isize>> for Axes {
+    fn from(a: Vec<isize>) -> Axes {
+        Axes::Some(a)
+    }
+}
+
+impl Axes {
+    /// Sorted, de-duplicated, non-negative axes of an array of rank `rank`.
+    fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
+        let mut out = match self {
+            Axes::All => (0..rank).collect(),
+            Axes::Some(v) => v.iter().map(|&a| axis(op, a, rank)).collect::<Result<Vec<_>>>()?,
+        };
+        let n = out.len();
+        out.sort_unstable();
+        out.dedup();
+        if out.len() != n {
+            return op_err(format!("{op}: repeated axis in {self:?}"));
+        }
+        Ok(out)
+    }
+}
+
+/// The dtype sums and products accumulate in, and the one they return.
+fn sum_dtypes(d: DType) -> (DType, DType) {
+    match d {
+        DType::BOOL => (DType::I32, DType::I32),
+        DType::F16 => (DType::F32, DType::F16),
+        d => (d, d),
+    }
+}
+
+impl Array {
+    /// Reduces `axes` with `rop`, reading elements as `acc` and finishing
+    /// each result with `epilogue(accumulator, count)`.
+    fn reduce(
+        &self,
+        name: &str,
+        axes: &Axes,
+        keepdims: bool,
+        rop: ReduceOp,
+        acc: DType,
+        epilogue: impl FnOnce(&mut KernelBuilder, Val, usize) -> Val,
+    ) -> Result<Array> {
+        let reduced = axes.resolve(name, self.ndim())?;
+        let shape = self.shape();
+        let kept: Vec<usize> = (0..self.ndim()).filter(|d| !reduced.contains(d)).collect();
+        let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
+        let red_shape: Vec<usize> = reduced.iter().map(|&d| shape[d]).collect();
+        let rsize: usize = red_shape.iter().product();
+        if rsize == 0 && matches!(rop, ReduceOp::MIN | ReduceOp::MAX) && out_shape.iter().product::<usize>() > 0 {
+            return op_err(format!(
+                "{name}: zero-size reduction over axes {reduced:?} of shape {shape:?} has no identity"
+            ));
+        }
+        super::check_dtype(name, acc, &self.device)?;
+        let mut fuse = Fuse::new(&self.device);
+        let out_idx = fuse.out_index(&out_shape);
+        let r = fuse.b.ridx();
+        let red_idx = unravel(&mut fuse.b, r, &red_shape);
+        let mut idx = vec![out_idx.first().copied().unwrap_or(r); self.ndim()];
+        for (k, &d) in kept.iter().enumerate() {
+            idx[d] = out_idx[k];
+        }
+        for (k, &d) in reduced.iter().enumerate() {
+            idx[d] = red_idx[k];
+        }
+        let x = fuse.read_as(self, &idx, acc);
+        let total = fuse.b.reduce(rop, x);
+        let v = epilogue(&mut fuse.b, total, rsize);
+        let out = fuse.run(&out_shape, rsize, &[v])?.remove(0);
+        Ok(if keepdims { out.keep_dims(shape, &reduced) } else { out })
+    }
+
+    /// Reinserts reduced axes as length 1.
+    fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Array {
+        let shape: Vec<isize> = (0..full.len())
+            .map(|d| if reduced.contains(&d) { 1 } else { full[d] as isize })
+            .collect();
+        self.reshape(&shape)
+    }
+
+    /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
+    pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        let (acc, out) = sum_dtypes(self.dtype);
+        ok(self.reduce("sum", &axes.into(), keepdims, ReduceOp::ADD, acc, |b, v, _| b.cast(v, out)))
+    }
+
+    /// Product over `axes`.
+    pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        let (acc, out) = sum_dtypes(self.dtype);
+        ok(self.reduce("prod", &axes.into(), keepdims, ReduceOp::MUL, acc, |b, v, _| b.cast(v, out)))
+    }
+
+    /// Maximum over `axes`; NaN propagates.
+    pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        ok(self.reduce("max", &axes.into(), keepdims, ReduceOp::MAX, self.dtype, |_, v, _| v))
+    }
+
+    /// Minimum over `axes`; NaN propagates.
+    pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        ok(self.reduce("min", &axes.into(), keepdims, ReduceOp::MIN, self.dtype, |_, v, _| v))
+    }
+
+    /// Arithmetic mean over `axes` (integers give f32).
+    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        let out = to_float(self.dtype);
+        let acc = if out == DType::F16 { DType::F32 } else { out };
+        ok(self.reduce("mean", &axes.into(), keepdims, ReduceOp::ADD, acc, |b, v, n| {
+            let n = b.constant(Scalar::F64(n as f64).cast(acc));
+            let m = b.op(Op::DIV, &[v, n]);
+            b.cast(m, out)
+        }))
+    }
+
+    /// True where every element along `axes` is non-zero.
+    pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        ok(self.reduce("all", &axes.into(), keepdims, ReduceOp::MIN, DType::BOOL, |_, v, _| v))
+    }
+
+    /// True where some element along `axes` is non-zero.
+    pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+        ok(self.reduce("any", &axes.into(), keepdims, ReduceOp::MAX, DType::BOOL, |_, v, _| v))
+    }
+
+    /// Index (i32) of the first maximum along `axis` (`None`: of the
+    /// flattened array). A NaN counts as the maximum.
+    pub fn argmax(&self, axis: Option<isize>) -> Array {
+        ok(self.arg_extremum("argmax", axis, ReduceOp::MAX))
+    }
+
+    /// Index (i32) of the first minimum; see [`Array::argmax`].
+    pub fn argmin(&self, axis: Option<isize>) -> Array {
+        ok(self.arg_extremum("argmin", axis, ReduceOp::MIN))
+    }
+
+    /// Two kernels: the extremum, then the first index that holds it.
+    fn arg_extremum(&self, name: &str, ax: Option<isize>, rop: ReduceOp) -> Result<Array> {
+        let (x, ax) = match ax {
+            None => (self.try_reshape(&[-1])?, 0usize),
+            Some(a) => (self.clone(), axis(name, a, self.ndim())?),
+        };
+        let n = x.shape()[ax];
+        if n == 0 {
+            return op_err(format!("{name}: attempt to get {name} of an empty axis (shape {:?})", x.shape()));
+        }
+        let axes = Axes::Some(vec![ax as isize]);
+        let best = x.reduce(name, &axes, true, rop, x.dtype, |_, v, _| v)?;
+        let best = best.broadcast_view(x.shape());
+        let mut shape: Vec<usize> = x.shape().to_vec();
+        shape.remove(ax);
+        // min over ridx of (x == best ? ridx : n), evaluated in one kernel.
+        let mut fuse = Fuse::new(&x.device);
+        let out_idx = fuse.out_index(&shape);
+        let r = fuse.b.ridx();
+        let mut idx = out_idx.clone();
+        idx.insert(ax, r);
+        let xv = fuse.read(&x, &idx);
+        let bv = fuse.read(&best, &idx);
+        let mut hit = fuse.b.op(Op::EQ, &[xv, bv]);
+        if x.dtype.is_float() {
+            let xn = fuse.b.op(Op::ISNAN, &[xv]);
+            let bn = fuse.b.op(Op::ISNAN, &[bv]);
+            let both = fuse.b.op(Op::AND, &[xn, bn]);
+            hit = fuse.b.op(Op::OR, &[hit, both]);
+        }
+        let big = fuse.b.i32(n as i32);
+        let cand = fuse.b.select(hit, r, big);
+        let first = fuse.b.reduce(ReduceOp::MIN, cand);
+        Ok(fuse.run(&shape, n, &[first])?.remove(0))
+    }
+}

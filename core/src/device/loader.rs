@@ -1,0 +1,84 @@
+//! Loading a backend plugin library.
+//!
+//! Two steps, the PJRT lesson: first a plain `dlsym` of the version symbol
+//! (so a foreign library or another major version is refused in one line
+//! before any layout is trusted), then abi_stable's layout check of the root
+//! module. Libraries are never unloaded.
+
+use crate::error::{Error, Result};
+use oxjax_abi::__private::{LibraryError, lib_header_from_path};
+use oxjax_abi::{ABI_VERSION, AbiVersion, BackendObj, PluginModuleRef, VERSION_SYMBOL};
+use std::path::Path;
+
+const BUILD_HINT: &str = "build the plugins with `cargo xtask build-plugins`";
+
+/// Loads the library at `path` and creates a backend with `options` (TOML).
+pub(crate) fn load(path: &Path, options: &str) -> Result<BackendObj> {
+    let shown = path.display();
+    if !path.is_file() {
+        return Err(Error::Plugin(format!("plugin library {shown} not found; {BUILD_HINT}")));
+    }
+    let found = read_version(path)?;
+    if found.major != ABI_VERSION.major {
+        return Err(Error::Plugin(format!(
+            "plugin {shown} was built for oxjax plugin ABI {found}, but this oxjax uses ABI {ABI_VERSION}; \
+             rebuild the plugin against oxjax-abi {} ({BUILD_HINT})",
+            ABI_VERSION.major
+        )));
+    }
+    if found.minor < ABI_VERSION.minor {
+        return Err(Error::Plugin(format!(
+            "plugin {shown} was built for oxjax plugin ABI {found}, older than this oxjax's ABI {ABI_VERSION}; \
+             plugins must be at least as new as the host ({BUILD_HINT})"
+        )));
+    }
+    let module = lib_header_from_path(path)
+        .and_then(|h| h.init_root_module::<PluginModuleRef>())
+        .map_err(|e| layout_error(path, found, e))?;
+    (module.create())(options.into())
+        .into_result()
+        .map_err(|e| Error::Plugin(format!("plugin {shown} failed to start: {e}")))
+}
+
+/// Reads the plugin's own ABI version through a plain symbol lookup.
+fn read_version(path: &Path) -> Result<AbiVersion> {
+    let shown = path.display();
+    // SAFETY: loading runs the library's initialisers; a plugin is trusted
+    // code the user configured. The symbol's type is fixed by the ABI.
+    unsafe {
+        let lib = libloading::Library::new(path)
+            .map_err(|e| Error::Plugin(format!("cannot load plugin {shown}: {e}")))?;
+        let version = match lib.get::<extern "C" fn() -> u64>(VERSION_SYMBOL.as_bytes()) {
+            Ok(f) => AbiVersion::unpack(f()),
+            Err(_) => {
+                return Err(Error::Plugin(format!(
+                    "{shown} is not an oxjax plugin: it exports no `{VERSION_SYMBOL}` symbol \
+                     (a plugin exports its backend with `oxjax_abi::export_backend!`)"
+                )));
+            }
+        };
+        // Never unload: backends hand out function pointers and threads.
+        std::mem::forget(lib);
+        Ok(version)
+    }
+}
+
+/// Summarises abi_stable's error (a layout mismatch is a ~600-line dump) to
+/// a few lines, with our own versions.
+fn layout_error(path: &Path, found: AbiVersion, e: LibraryError) -> Error {
+    let full = e.to_string();
+    let lines: Vec<&str> = full.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let start = lines.iter().position(|l| l.contains("Error:")).unwrap_or(0);
+    let summary: Vec<&str> = lines.iter().skip(start).take(6).copied().collect();
+    let what = match e {
+        LibraryError::AbiInstability(_) => "its interface layout differs from this oxjax's",
+        LibraryError::IncompatibleVersionNumber { .. } => "its oxjax-abi package version is incompatible",
+        _ => "its root module could not be loaded",
+    };
+    Error::Plugin(format!(
+        "plugin {} declares ABI {found} (this oxjax uses ABI {ABI_VERSION}) but {what}; \
+         rebuild it against this oxjax-abi ({BUILD_HINT}).\n  {}",
+        path.display(),
+        summary.join("\n  ")
+    ))
+}

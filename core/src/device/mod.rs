@@ -1,0 +1,162 @@
+//! Devices: backend instances loaded from plugins, with their buffers and
+//! compiled-kernel cache. See [`registry`] for how devices are found.
+
+mod config;
+mod loader;
+pub mod registry;
+
+pub use registry::{Registry, default_device, device, devices, with_default_device};
+
+use crate::error::{Error, Result};
+use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, Kernel};
+use std::collections::HashMap;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A backend instance. Cheap to clone; arrays hold one.
+#[derive(Clone)]
+pub struct Device(Arc<DeviceInner>);
+
+struct DeviceInner {
+    name: String,
+    backend: BackendObj,
+    info: BackendInfo,
+    /// The library it came from; `None` for the embedded reference backend.
+    library: Option<PathBuf>,
+    /// Compiled kernels, keyed by the kernel itself (structural equality).
+    cache: Mutex<HashMap<Kernel, ExecutableId>>,
+    launches: AtomicU64,
+}
+
+impl Device {
+    pub(crate) fn new(name: &str, backend: BackendObj, library: Option<PathBuf>) -> Result<Device> {
+        let info = backend.info().into_result()?;
+        Ok(Device(Arc::new(DeviceInner {
+            name: name.to_string(),
+            backend,
+            info,
+            library,
+            cache: Mutex::new(HashMap::new()),
+            launches: AtomicU64::new(0),
+        })))
+    }
+
+    /// The name given in `plugins.toml` (or `embedded`).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The backend's self-description and capabilities.
+    pub fn info(&self) -> &BackendInfo {
+        &self.0.info
+    }
+
+    /// The plugin library this device was loaded from, if any.
+    pub fn library(&self) -> Option<&std::path::Path> {
+        self.0.library.as_deref()
+    }
+
+    /// How many kernels this device has run (tests assert fusion with it).
+    pub fn kernel_launches(&self) -> u64 {
+        self.0.launches.load(Ordering::Relaxed)
+    }
+
+    /// Whether two handles name the same device.
+    pub fn same(&self, other: &Device) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+
+    /// Allocates a zeroed buffer.
+    pub(crate) fn alloc(&self, bytes: usize) -> Result<Arc<Buffer>> {
+        let id = self.0.backend.alloc(bytes as u64).into_result()?;
+        Ok(Arc::new(Buffer {
+            device: self.clone(),
+            id,
+            bytes,
+        }))
+    }
+
+    /// Allocates a buffer holding `data`.
+    pub(crate) fn upload(&self, data: &[u8]) -> Result<Arc<Buffer>> {
+        let buf = self.alloc(data.len())?;
+        self.0.backend.write(buf.id, 0, data.into()).into_result()?;
+        Ok(buf)
+    }
+
+    /// Reads a whole buffer (waits for pending work).
+    pub(crate) fn download(&self, buf: &Buffer) -> Result<Vec<u8>> {
+        Ok(self.0.backend.read(buf.id, 0, buf.bytes as u64).into_result()?.into_vec())
+    }
+
+    /// Compiles a kernel, or returns the cached executable for an equal one.
+    pub(crate) fn compile(&self, kernel: &Kernel) -> Result<ExecutableId> {
+        if let Some(&exe) = self.0.cache.lock().unwrap().get(kernel) {
+            return Ok(exe);
+        }
+        if let Err(why) = self.0.info.caps.check(kernel) {
+            return Err(Error::Op(format!(
+                "device '{}' ({}) cannot run this kernel: {why}\n{kernel}",
+                self.name(),
+                self.0.info.name
+            )));
+        }
+        let exe = self.0.backend.compile(kernel).into_result()?;
+        if crate::debug::enabled() {
+            eprintln!("[oxjax] compiled on '{}':\n{kernel}", self.name());
+            let src = self.0.backend.source(exe).into_result()?;
+            if !src.is_empty() {
+                eprintln!("[oxjax] generated code:\n{src}");
+            }
+        }
+        self.0.cache.lock().unwrap().insert(kernel.clone(), exe);
+        Ok(exe)
+    }
+
+    /// Compiles (cached) and runs a kernel.
+    pub(crate) fn launch(&self, kernel: &Kernel, inputs: &[BufferId], outputs: &[BufferId]) -> Result<()> {
+        let exe = self.compile(kernel)?;
+        self.0.launches.fetch_add(1, Ordering::Relaxed);
+        self.0.backend.execute(exe, inputs.into(), outputs.into()).into_result()?;
+        Ok(())
+    }
+
+    /// Waits for all work submitted to this device.
+    pub fn synchronize(&self) -> Result<()> {
+        Ok(self.0.backend.synchronize().into_result()?)
+    }
+}
+
+impl fmt::Debug for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Device({} = {} on {})", self.name(), self.0.info.name, self.0.info.device)
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for Device {
+    fn eq(&self, other: &Device) -> bool {
+        self.same(other)
+    }
+}
+
+/// A device buffer, freed when the last array using it is dropped.
+pub(crate) struct Buffer {
+    pub(crate) device: Device,
+    pub(crate) id: BufferId,
+    pub(crate) bytes: usize,
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // A failure to free cannot be reported from drop; the backend keeps
+        // working either way.
+        let _ = self.device.0.backend.free(self.id);
+    }
+}

@@ -1,0 +1,25 @@
+//! # oxjax — JAX for Rust
+//!
+//! NumPy-style [`Array`]s on pluggable devices. Each device is a backend
+//! plugin (a dynamic library speaking the `oxjax-abi` interface) named in
+//! `plugins.toml`; without one, the embedded reference backend runs
+//! everything.
+//!
+//! ```
+//! use oxjax::Array;
+//! let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+//! let y = (&x * 2.0 + 1.0).sum(1, false);
+//! assert_eq!(y.to_vec::<f32>(), vec![8.0, 16.0]);
+//! ```
+
+mod array;
+mod debug;
+pub mod device;
+mod element;
+mod error;
+
+pub use array::{Array, AsArray, Axes, Slice};
+pub use device::{Device, Registry, default_device, device, devices, with_default_device};
+pub use element::Element;
+pub use error::{Error, Result};
+pub use oxjax_abi::{DType, Scalar, f16};
