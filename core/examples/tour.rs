@@ -8,7 +8,13 @@ use oxjax::{Array, Axes, DType, Slice};
 fn main() {
     let dev = oxjax::default_device();
     let info = dev.info();
-    println!("default device: '{}' = {} {} on {}", dev.name(), info.name, info.version, info.device);
+    println!(
+        "default device: '{}' = {} {} on {}",
+        dev.name(),
+        info.name,
+        info.version,
+        info.device
+    );
     for d in oxjax::devices() {
         println!("  available: {d:?}");
     }
@@ -22,7 +28,10 @@ fn main() {
     // Movement ops are views: no copy until a kernel reads them.
     let before = dev.kernel_launches();
     let z = (y.t().slice(&[Slice::all().step(-1)]) + 1.0).exp().log();
-    println!("log(exp(flip(yᵀ) + 1)) = {z}  ({} kernels)", dev.kernel_launches() - before);
+    println!(
+        "log(exp(flip(yᵀ) + 1)) = {z}  ({} kernels)",
+        dev.kernel_launches() - before
+    );
 
     // Reductions over any axes.
     println!("sum over axis 1 = {}", y.sum(1, false));
@@ -38,5 +47,8 @@ fn main() {
     println!("pad = {p}");
     let c = Array::concatenate(&[&x, &b.reshape(&[1, 3])], 0);
     println!("concatenate = {c}");
-    println!("where(x > 2, x, 0) = {}", Array::where_(&x.greater(2.0), &x, 0.0));
+    println!(
+        "where(x > 2, x, 0) = {}",
+        Array::where_(&x.greater(2.0), &x, 0.0)
+    );
 }

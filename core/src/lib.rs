@@ -22,4 +22,7 @@ pub use array::{Array, AsArray, Axes, Slice};
 pub use device::{Device, Registry, default_device, device, devices, with_default_device};
 pub use element::Element;
 pub use error::{Error, Result};
-pub use oxjax_abi::{DType, Scalar, f16};
+pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
+
+/// The plugin ABI crate, re-exported for backend tests and tools.
+pub use oxjax_abi as abi;

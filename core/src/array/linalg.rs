@@ -22,8 +22,16 @@ impl Array {
                 other.shape()
             ));
         }
-        let a = if self.ndim() == 1 { self.try_reshape(&[1, -1])? } else { self.clone() };
-        let b = if other.ndim() == 1 { other.try_reshape(&[-1, 1])? } else { other.clone() };
+        let a = if self.ndim() == 1 {
+            self.try_reshape(&[1, -1])?
+        } else {
+            self.clone()
+        };
+        let b = if other.ndim() == 1 {
+            other.try_reshape(&[-1, 1])?
+        } else {
+            other.clone()
+        };
         let (ar, br) = (a.ndim(), b.ndim());
         let (n, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
         let (k2, m) = (b.shape()[br - 2], b.shape()[br - 1]);

@@ -67,7 +67,10 @@ impl Array {
 
     /// The same source seen through another view.
     fn with_view(&self, view: View) -> Array {
-        Array { view, ..self.clone() }
+        Array {
+            view,
+            ..self.clone()
+        }
     }
 
     // ---- creation ------------------------------------------------------
@@ -84,7 +87,11 @@ impl Array {
 
     /// Creates an array on a given device; errors on a length mismatch or an
     /// unsupported dtype.
-    pub fn try_from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Array> {
+    pub fn try_from_slice<T: Element>(
+        data: &[T],
+        shape: &[usize],
+        device: &Device,
+    ) -> Result<Array> {
         let n: usize = shape.iter().product();
         if n != data.len() {
             return op_err(format!(
@@ -99,7 +106,12 @@ impl Array {
             v.to_scalar().write(&mut bytes[i * size..]);
         }
         let buf = device.upload(&bytes)?;
-        Ok(Array::new(Source::Buffer(buf), shape, T::DTYPE, device.clone()))
+        Ok(Array::new(
+            Source::Buffer(buf),
+            shape,
+            T::DTYPE,
+            device.clone(),
+        ))
     }
 
     /// A 0-d array (strongly typed).
@@ -128,7 +140,11 @@ impl Array {
     fn full_scalar(shape: &[usize], value: Scalar) -> Array {
         let device = default_device();
         ok(check_dtype("full", value.dtype(), &device));
-        Array::new(Source::Const(value), &[], value.dtype(), device).with_view(View::contiguous(&[]).reshape(&vec![1; shape.len()]).expand(shape))
+        Array::new(Source::Const(value), &[], value.dtype(), device).with_view(
+            View::contiguous(&[])
+                .reshape(&vec![1; shape.len()])
+                .expand(shape),
+        )
     }
 
     pub fn zeros(shape: &[usize], dtype: DType) -> Array {
@@ -146,7 +162,9 @@ impl Array {
 
     fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Array> {
         if step == 0.0 || !step.is_finite() {
-            return op_err(format!("arange: step must be finite and non-zero, got {step}"));
+            return op_err(format!(
+                "arange: step must be finite and non-zero, got {step}"
+            ));
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
         Array::iota("arange", n, dtype, move |b, i| {
@@ -162,9 +180,17 @@ impl Array {
 
     /// `num` evenly spaced values from `start` to `stop` inclusive.
     pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Array {
-        let step = if num > 1 { (stop - start) / (num - 1) as f64 } else { 0.0 };
+        let step = if num > 1 {
+            (stop - start) / (num - 1) as f64
+        } else {
+            0.0
+        };
         ok(Array::iota("linspace", num, dtype, move |b, i| {
-            let c = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+            let c = if dtype == DType::F64 {
+                DType::F64
+            } else {
+                DType::F32
+            };
             let i = b.cast(i, c);
             let s = b.constant(Scalar::F64(step).cast(c));
             let o = b.constant(Scalar::F64(start).cast(c));
@@ -252,13 +278,20 @@ impl Array {
                 self.dtype
             ));
         }
-        Ok(self.try_scalars()?.into_iter().map(T::from_scalar).collect())
+        Ok(self
+            .try_scalars()?
+            .into_iter()
+            .map(T::from_scalar)
+            .collect())
     }
 
     /// The single element of a size-1 array.
     pub fn item<T: Element>(&self) -> T {
         if self.size() != 1 {
-            panic!("item: the array has shape {:?}, not one element", self.shape());
+            panic!(
+                "item: the array has shape {:?}, not one element",
+                self.shape()
+            );
         }
         self.to_vec::<T>()[0]
     }
@@ -271,7 +304,10 @@ impl Array {
         };
         let bytes = self.device.download(buf)?;
         let size = self.dtype.size();
-        Ok(bytes.chunks_exact(size).map(|c| Scalar::read(self.dtype, c)).collect())
+        Ok(bytes
+            .chunks_exact(size)
+            .map(|c| Scalar::read(self.dtype, c))
+            .collect())
     }
 
     /// This array with a dense buffer of its own (one copy kernel if it is a
@@ -307,7 +343,12 @@ impl Array {
         };
         let bytes = self.device.download(buf)?;
         let moved = device.upload(&bytes)?;
-        let mut out = Array::new(Source::Buffer(moved), self.shape(), self.dtype, device.clone());
+        let mut out = Array::new(
+            Source::Buffer(moved),
+            self.shape(),
+            self.dtype,
+            device.clone(),
+        );
         out.weak = self.weak;
         Ok(out)
     }
@@ -360,7 +401,13 @@ fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
     if device.info().caps.supports_dtype(dtype) {
         Ok(())
     } else {
-        let have: Vec<String> = device.info().caps.dtypes.iter().map(|d| d.to_string()).collect();
+        let have: Vec<String> = device
+            .info()
+            .caps
+            .dtypes
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
         Err(Error::Op(format!(
             "{op}: device '{}' ({}) does not support {dtype}; it supports {}",
             device.name(),
@@ -372,7 +419,12 @@ fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
 
 impl fmt::Debug for Array {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Array({self}, dtype={}, device={})", self.dtype, self.device.name())
+        write!(
+            f,
+            "Array({self}, dtype={}, device={})",
+            self.dtype,
+            self.device.name()
+        )
     }
 }
 

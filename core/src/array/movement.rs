@@ -12,7 +12,9 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
     let a = if axis < 0 { axis + rank as isize } else { axis };
     if a < 0 || a >= rank as isize {
-        return op_err(format!("{op}: axis {axis} is out of range for an array of rank {rank}"));
+        return op_err(format!(
+            "{op}: axis {axis} is out of range for an array of rank {rank}"
+        ));
     }
     Ok(a as usize)
 }
@@ -60,9 +62,17 @@ impl Slice {
                 self.stop.map_or(-1, |s| clamp(norm(s), -1, n - 1)),
             )
         };
-        let span = if self.step > 0 { stop - start } else { start - stop };
+        let span = if self.step > 0 {
+            stop - start
+        } else {
+            start - stop
+        };
         let step = self.step.abs();
-        let len = if span <= 0 { 0 } else { (span + step - 1) / step };
+        let len = if span <= 0 {
+            0
+        } else {
+            (span + step - 1) / step
+        };
         Ok((if len == 0 { 0 } else { start as usize }, len as usize))
     }
 }
@@ -116,7 +126,13 @@ impl Array {
         let bad = shape.iter().any(|&d| d < -1) || holes > 1;
         let new: Vec<usize> = shape
             .iter()
-            .map(|&d| if d == -1 && known > 0 { size / known as usize } else { d.max(0) as usize })
+            .map(|&d| {
+                if d == -1 && known > 0 {
+                    size / known as usize
+                } else {
+                    d.max(0) as usize
+                }
+            })
             .collect();
         if bad || new.iter().product::<usize>() != size {
             return op_err(format!(
@@ -131,8 +147,15 @@ impl Array {
     pub fn transpose(&self, perm: &[usize]) -> Array {
         let rank = self.ndim();
         let mut seen = vec![false; rank];
-        if perm.len() != rank || perm.iter().any(|&p| p >= rank || std::mem::replace(&mut seen[p], true)) {
-            panic!("transpose: {perm:?} is not a permutation of the axes of shape {:?}", self.shape());
+        if perm.len() != rank
+            || perm
+                .iter()
+                .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
+        {
+            panic!(
+                "transpose: {perm:?} is not a permutation of the axes of shape {:?}",
+                self.shape()
+            );
         }
         self.with_view(self.view.permute(perm))
     }
@@ -145,9 +168,15 @@ impl Array {
 
     /// Broadcasts to `shape` (NumPy's rule).
     pub fn broadcast_to(&self, shape: &[usize]) -> Array {
-        let target = ok(super::ops::broadcast_shapes("broadcast_to", &[self.shape(), shape]));
+        let target = ok(super::ops::broadcast_shapes(
+            "broadcast_to",
+            &[self.shape(), shape],
+        ));
         if target != shape {
-            panic!("broadcast_to: cannot broadcast shape {:?} to {shape:?}", self.shape());
+            panic!(
+                "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
+                self.shape()
+            );
         }
         self.broadcast_view(shape)
     }
@@ -180,10 +209,17 @@ impl Array {
         };
         for &d in &drop {
             if self.shape()[d] != 1 {
-                panic!("squeeze: axis {d} of shape {:?} has length {}, not 1", self.shape(), self.shape()[d]);
+                panic!(
+                    "squeeze: axis {d} of shape {:?} has length {}, not 1",
+                    self.shape(),
+                    self.shape()[d]
+                );
             }
         }
-        let shape: Vec<isize> = (0..rank).filter(|d| !drop.contains(d)).map(|d| self.shape()[d] as isize).collect();
+        let shape: Vec<isize> = (0..rank)
+            .filter(|d| !drop.contains(d))
+            .map(|d| self.shape()[d] as isize)
+            .collect();
         self.reshape(&shape)
     }
 
@@ -269,9 +305,11 @@ impl Array {
         let rank = first.ndim();
         let ax = self::axis("concatenate", axis, rank)?;
         for a in arrays {
-            let same = a.ndim() == rank && (0..rank).all(|d| d == ax || a.shape()[d] == first.shape()[d]);
+            let same =
+                a.ndim() == rank && (0..rank).all(|d| d == ax || a.shape()[d] == first.shape()[d]);
             if !same {
-                let shapes: Vec<String> = arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
+                let shapes: Vec<String> =
+                    arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
                 return op_err(format!(
                     "concatenate: shapes {} differ outside axis {ax}",
                     shapes.join(", ")

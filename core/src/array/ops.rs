@@ -18,7 +18,10 @@ pub(crate) fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<us
                 *o = n;
             } else if n != 1 && n != *o {
                 let all: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
-                return op_err(format!("{name}: shapes {} do not broadcast", all.join(" and ")));
+                return op_err(format!(
+                    "{name}: shapes {} do not broadcast",
+                    all.join(" and ")
+                ));
             }
         }
     }
@@ -196,7 +199,9 @@ impl Array {
                 b.op(Op::EQ, &[v[0], z])
             }));
         }
-        ok(zip("logical_not", &[self], self.dtype, |b, v| b.op(Op::NOT, v)))
+        ok(zip("logical_not", &[self], self.dtype, |b, v| {
+            b.op(Op::NOT, v)
+        }))
     }
 }
 
@@ -215,7 +220,13 @@ enum Binary {
     Compare,
 }
 
-fn binary(name: &str, x: &Array, y: &Array, kind: Binary, f: impl FnOnce(&mut KernelBuilder, Val, Val) -> Val) -> Result<Array> {
+fn binary(
+    name: &str,
+    x: &Array,
+    y: &Array,
+    kind: Binary,
+    f: impl FnOnce(&mut KernelBuilder, Val, Val) -> Val,
+) -> Result<Array> {
     let (dtype, _) = result_type(&[x, y]);
     let compute = match kind {
         Binary::Float => to_float(dtype),
@@ -386,7 +397,11 @@ impl Array {
     pub fn where_(cond: &Array, x: impl AsArray, y: impl AsArray) -> Array {
         let (x, y) = (x.as_array(), y.as_array());
         let (dtype, _) = result_type(&[&x, &y]);
-        let c = if cond.dtype == DType::BOOL { cond.clone() } else { cond.astype(DType::BOOL) };
+        let c = if cond.dtype == DType::BOOL {
+            cond.clone()
+        } else {
+            cond.astype(DType::BOOL)
+        };
         ok(zip("where", &[&c, &x, &y], dtype, |b, v| {
             let c = b.cast(v[0], DType::BOOL);
             b.select(c, v[1], v[2])

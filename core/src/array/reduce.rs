@@ -46,7 +46,10 @@ impl Axes {
     fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
         let mut out = match self {
             Axes::All => (0..rank).collect(),
-            Axes::Some(v) => v.iter().map(|&a| axis(op, a, rank)).collect::<Result<Vec<_>>>()?,
+            Axes::Some(v) => v
+                .iter()
+                .map(|&a| axis(op, a, rank))
+                .collect::<Result<Vec<_>>>()?,
         };
         let n = out.len();
         out.sort_unstable();
@@ -85,7 +88,10 @@ impl Array {
         let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
         let red_shape: Vec<usize> = reduced.iter().map(|&d| shape[d]).collect();
         let rsize: usize = red_shape.iter().product();
-        if rsize == 0 && matches!(rop, ReduceOp::MIN | ReduceOp::MAX) && out_shape.iter().product::<usize>() > 0 {
+        if rsize == 0
+            && matches!(rop, ReduceOp::MIN | ReduceOp::MAX)
+            && out_shape.iter().product::<usize>() > 0
+        {
             return op_err(format!(
                 "{name}: zero-size reduction over axes {reduced:?} of shape {shape:?} has no identity"
             ));
@@ -106,13 +112,23 @@ impl Array {
         let total = fuse.b.reduce(rop, x);
         let v = epilogue(&mut fuse.b, total, rsize);
         let out = fuse.run(&out_shape, rsize, &[v])?.remove(0);
-        Ok(if keepdims { out.keep_dims(shape, &reduced) } else { out })
+        Ok(if keepdims {
+            out.keep_dims(shape, &reduced)
+        } else {
+            out
+        })
     }
 
     /// Reinserts reduced axes as length 1.
     fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Array {
         let shape: Vec<isize> = (0..full.len())
-            .map(|d| if reduced.contains(&d) { 1 } else { full[d] as isize })
+            .map(|d| {
+                if reduced.contains(&d) {
+                    1
+                } else {
+                    full[d] as isize
+                }
+            })
             .collect();
         self.reshape(&shape)
     }
@@ -120,44 +136,93 @@ impl Array {
     /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
     pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
         let (acc, out) = sum_dtypes(self.dtype);
-        ok(self.reduce("sum", &axes.into(), keepdims, ReduceOp::ADD, acc, |b, v, _| b.cast(v, out)))
+        ok(self.reduce(
+            "sum",
+            &axes.into(),
+            keepdims,
+            ReduceOp::ADD,
+            acc,
+            |b, v, _| b.cast(v, out),
+        ))
     }
 
     /// Product over `axes`.
     pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
         let (acc, out) = sum_dtypes(self.dtype);
-        ok(self.reduce("prod", &axes.into(), keepdims, ReduceOp::MUL, acc, |b, v, _| b.cast(v, out)))
+        ok(self.reduce(
+            "prod",
+            &axes.into(),
+            keepdims,
+            ReduceOp::MUL,
+            acc,
+            |b, v, _| b.cast(v, out),
+        ))
     }
 
     /// Maximum over `axes`; NaN propagates.
     pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("max", &axes.into(), keepdims, ReduceOp::MAX, self.dtype, |_, v, _| v))
+        ok(self.reduce(
+            "max",
+            &axes.into(),
+            keepdims,
+            ReduceOp::MAX,
+            self.dtype,
+            |_, v, _| v,
+        ))
     }
 
     /// Minimum over `axes`; NaN propagates.
     pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("min", &axes.into(), keepdims, ReduceOp::MIN, self.dtype, |_, v, _| v))
+        ok(self.reduce(
+            "min",
+            &axes.into(),
+            keepdims,
+            ReduceOp::MIN,
+            self.dtype,
+            |_, v, _| v,
+        ))
     }
 
     /// Arithmetic mean over `axes` (integers give f32).
     pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
         let out = to_float(self.dtype);
         let acc = if out == DType::F16 { DType::F32 } else { out };
-        ok(self.reduce("mean", &axes.into(), keepdims, ReduceOp::ADD, acc, |b, v, n| {
-            let n = b.constant(Scalar::F64(n as f64).cast(acc));
-            let m = b.op(Op::DIV, &[v, n]);
-            b.cast(m, out)
-        }))
+        ok(self.reduce(
+            "mean",
+            &axes.into(),
+            keepdims,
+            ReduceOp::ADD,
+            acc,
+            |b, v, n| {
+                let n = b.constant(Scalar::F64(n as f64).cast(acc));
+                let m = b.op(Op::DIV, &[v, n]);
+                b.cast(m, out)
+            },
+        ))
     }
 
     /// True where every element along `axes` is non-zero.
     pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("all", &axes.into(), keepdims, ReduceOp::MIN, DType::BOOL, |_, v, _| v))
+        ok(self.reduce(
+            "all",
+            &axes.into(),
+            keepdims,
+            ReduceOp::MIN,
+            DType::BOOL,
+            |_, v, _| v,
+        ))
     }
 
     /// True where some element along `axes` is non-zero.
     pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("any", &axes.into(), keepdims, ReduceOp::MAX, DType::BOOL, |_, v, _| v))
+        ok(self.reduce(
+            "any",
+            &axes.into(),
+            keepdims,
+            ReduceOp::MAX,
+            DType::BOOL,
+            |_, v, _| v,
+        ))
     }
 
     /// Index (i32) of the first maximum along `axis` (`None`: of the
@@ -179,7 +244,10 @@ impl Array {
         };
         let n = x.shape()[ax];
         if n == 0 {
-            return op_err(format!("{name}: attempt to get {name} of an empty axis (shape {:?})", x.shape()));
+            return op_err(format!(
+                "{name}: attempt to get {name} of an empty axis (shape {:?})",
+                x.shape()
+            ));
         }
         let axes = Axes::Some(vec![ax as isize]);
         let best = x.reduce(name, &axes, true, rop, x.dtype, |_, v, _| v)?;

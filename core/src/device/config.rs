@@ -63,8 +63,9 @@ impl Config {
 
     /// Parses `text` as if read from `file` (paths resolve against its folder).
     pub fn parse(text: &str, file: &Path) -> Result<Config> {
-        let parsed: File = toml::from_str(text)
-            .map_err(|e| Error::Config(format!("{}: {}", file.display(), e.to_string().trim_end())))?;
+        let parsed: File = toml::from_str(text).map_err(|e| {
+            Error::Config(format!("{}: {}", file.display(), e.to_string().trim_end()))
+        })?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut plugins = Vec::new();
         for (name, entry) in parsed.plugins {
@@ -74,8 +75,9 @@ impl Config {
                     file.display()
                 )));
             }
-            let options = toml::to_string(&entry.options)
-                .map_err(|e| Error::Config(format!("{}: plugin '{name}': options: {e}", file.display())))?;
+            let options = toml::to_string(&entry.options).map_err(|e| {
+                Error::Config(format!("{}: plugin '{name}': options: {e}", file.display()))
+            })?;
             plugins.push(PluginSpec {
                 path: library_path(&dir.join(&entry.path)),
                 name,
@@ -109,7 +111,10 @@ pub(crate) fn library_path(path: &Path) -> PathBuf {
     if has_ext {
         return path.to_path_buf();
     }
-    let stem = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let file = format!(
         "{}{stem}{}",
         std::env::consts::DLL_PREFIX,

@@ -16,7 +16,9 @@ const BUILD_HINT: &str = "build the plugins with `cargo xtask build-plugins`";
 pub(crate) fn load(path: &Path, options: &str) -> Result<BackendObj> {
     let shown = path.display();
     if !path.is_file() {
-        return Err(Error::Plugin(format!("plugin library {shown} not found; {BUILD_HINT}")));
+        return Err(Error::Plugin(format!(
+            "plugin library {shown} not found; {BUILD_HINT}"
+        )));
     }
     let found = read_version(path)?;
     if found.major != ABI_VERSION.major {
@@ -67,12 +69,18 @@ fn read_version(path: &Path) -> Result<AbiVersion> {
 /// a few lines, with our own versions.
 fn layout_error(path: &Path, found: AbiVersion, e: LibraryError) -> Error {
     let full = e.to_string();
-    let lines: Vec<&str> = full.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = full
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let start = lines.iter().position(|l| l.contains("Error:")).unwrap_or(0);
     let summary: Vec<&str> = lines.iter().skip(start).take(6).copied().collect();
     let what = match e {
         LibraryError::AbiInstability(_) => "its interface layout differs from this oxjax's",
-        LibraryError::IncompatibleVersionNumber { .. } => "its oxjax-abi package version is incompatible",
+        LibraryError::IncompatibleVersionNumber { .. } => {
+            "its oxjax-abi package version is incompatible"
+        }
         _ => "its root module could not be loaded",
     };
     Error::Plugin(format!(

@@ -87,7 +87,12 @@ impl Device {
 
     /// Reads a whole buffer (waits for pending work).
     pub(crate) fn download(&self, buf: &Buffer) -> Result<Vec<u8>> {
-        Ok(self.0.backend.read(buf.id, 0, buf.bytes as u64).into_result()?.into_vec())
+        Ok(self
+            .0
+            .backend
+            .read(buf.id, 0, buf.bytes as u64)
+            .into_result()?
+            .into_vec())
     }
 
     /// Compiles a kernel, or returns the cached executable for an equal one.
@@ -115,11 +120,49 @@ impl Device {
     }
 
     /// Compiles (cached) and runs a kernel.
-    pub(crate) fn launch(&self, kernel: &Kernel, inputs: &[BufferId], outputs: &[BufferId]) -> Result<()> {
+    pub(crate) fn launch(
+        &self,
+        kernel: &Kernel,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+    ) -> Result<()> {
         let exe = self.compile(kernel)?;
         self.0.launches.fetch_add(1, Ordering::Relaxed);
-        self.0.backend.execute(exe, inputs.into(), outputs.into()).into_result()?;
+        self.0
+            .backend
+            .execute(exe, inputs.into(), outputs.into())
+            .into_result()?;
         Ok(())
+    }
+
+    /// Low level: runs one kernel on byte buffers (one per kernel input,
+    /// little-endian elements) and returns its outputs' bytes. The
+    /// conformance suite and backend authors use this to test the IR
+    /// contract directly.
+    pub fn run_kernel(&self, kernel: &Kernel, inputs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
+        if let Err(e) = kernel.validate() {
+            return Err(Error::Op(format!(
+                "run_kernel: invalid kernel: {e}\n{kernel}"
+            )));
+        }
+        if inputs.len() != kernel.inputs.len() {
+            return Err(Error::Op(format!(
+                "run_kernel: the kernel takes {} inputs, {} given",
+                kernel.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let ins = inputs
+            .iter()
+            .map(|b| self.upload(b))
+            .collect::<Result<Vec<_>>>()?;
+        let outs = (0..kernel.outputs.len())
+            .map(|k| self.alloc(kernel.size as usize * kernel.output_dtype(k).size()))
+            .collect::<Result<Vec<_>>>()?;
+        let in_ids: Vec<BufferId> = ins.iter().map(|b| b.id).collect();
+        let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
+        self.launch(kernel, &in_ids, &out_ids)?;
+        outs.iter().map(|b| self.download(b)).collect()
     }
 
     /// Waits for all work submitted to this device.
@@ -130,7 +173,13 @@ impl Device {
 
 impl fmt::Debug for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Device({} = {} on {})", self.name(), self.0.info.name, self.0.info.device)
+        write!(
+            f,
+            "Device({} = {} on {})",
+            self.name(),
+            self.0.info.name,
+            self.0.info.device
+        )
     }
 }
 

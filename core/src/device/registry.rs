@@ -50,11 +50,17 @@ impl Registry {
                 .map_err(|e| with_context(e, &config.file, &spec.name))?;
             devices.push(Device::new(&spec.name, backend, Some(spec.path.clone()))?);
         }
-        let default_name = config.default.as_deref().unwrap_or(match config.plugins.first() {
-            Some(p) => p.name.as_str(),
-            None => EMBEDDED,
-        });
-        let default = devices.iter().position(|d| d.name() == default_name).unwrap_or(0);
+        let default_name = config
+            .default
+            .as_deref()
+            .unwrap_or(match config.plugins.first() {
+                Some(p) => p.name.as_str(),
+                None => EMBEDDED,
+            });
+        let default = devices
+            .iter()
+            .position(|d| d.name() == default_name)
+            .unwrap_or(0);
         Ok(Registry {
             devices,
             default,
@@ -76,20 +82,25 @@ impl Registry {
         if let Ok(name) = std::env::var("OXJAX_DEVICE")
             && !name.is_empty()
         {
-            reg.default = reg.index(&name).map_err(|e| Error::Config(format!("OXJAX_DEVICE: {e}")))?;
+            reg.default = reg
+                .index(&name)
+                .map_err(|e| Error::Config(format!("OXJAX_DEVICE: {e}")))?;
         }
         Ok(reg)
     }
 
     fn index(&self, name: &str) -> Result<usize> {
-        self.devices.iter().position(|d| d.name() == name).ok_or_else(|| {
-            let known: Vec<&str> = self.devices.iter().map(|d| d.name()).collect();
-            Error::Config(format!(
-                "unknown device '{name}' (from {}); known devices: {}",
-                self.source,
-                known.join(", ")
-            ))
-        })
+        self.devices
+            .iter()
+            .position(|d| d.name() == name)
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.devices.iter().map(|d| d.name()).collect();
+                Error::Config(format!(
+                    "unknown device '{name}' (from {}); known devices: {}",
+                    self.source,
+                    known.join(", ")
+                ))
+            })
     }
 
     /// The device called `name`; the error lists the known ones.
@@ -114,8 +125,10 @@ fn with_context(e: Error, file: &Path, plugin: &str) -> Error {
 }
 
 fn embedded_device() -> Device {
-    let backend = oxjax_backend_reference::new("").expect("the embedded reference backend takes no options");
-    Device::new(EMBEDDED, oxjax_abi::into_object(backend), None).expect("the embedded reference backend starts")
+    let backend =
+        oxjax_backend_reference::new("").expect("the embedded reference backend takes no options");
+    Device::new(EMBEDDED, oxjax_abi::into_object(backend), None)
+        .expect("the embedded reference backend starts")
 }
 
 fn global() -> &'static Registry {

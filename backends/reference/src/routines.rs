@@ -1,0 +1,278 @@
+//! The routines the reference backend implements: stable sort and argsort,
+//! and inclusive scans (cumsum, cumprod, cummax, cummin), each along one
+//! axis of a row-major tensor. Scans combine with [`eval::combine`], so they
+//! agree with kernel reductions bit for bit.
+
+use crate::eval;
+use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar};
+use std::cmp::Ordering;
+
+/// The routine kinds implemented here.
+pub(crate) const KINDS: [RoutineKind; 6] = [
+    RoutineKind::SORT,
+    RoutineKind::ARGSORT,
+    RoutineKind::CUMSUM,
+    RoutineKind::CUMPROD,
+    RoutineKind::CUMMAX,
+    RoutineKind::CUMMIN,
+];
+
+/// A checked routine descriptor, ready to run.
+#[derive(Clone, Debug)]
+pub(crate) struct CompiledRoutine {
+    pub routine: Routine,
+    kind: RoutineKind,
+    /// The input's dtype.
+    dtype: DType,
+    out_dtype: DType,
+    lanes: Lanes,
+    /// Descending (sorts) or reversed (scans).
+    flip: bool,
+}
+
+/// A row-major shape seen as `outer × len × inner`, `len` being the axis:
+/// `outer * inner` lanes of `len` elements each.
+#[derive(Clone, Copy, Debug)]
+struct Lanes {
+    outer: usize,
+    len: usize,
+    inner: usize,
+}
+
+impl Lanes {
+    fn count(self) -> usize {
+        self.outer * self.inner
+    }
+
+    /// Flat position of element `i` of lane `lane`.
+    fn position(self, lane: usize, i: usize) -> usize {
+        let (o, j) = (lane / self.inner, lane % self.inner);
+        (o * self.len + i) * self.inner + j
+    }
+}
+
+fn invalid(routine: &Routine, msg: impl std::fmt::Display) -> BackendError {
+    BackendError::new(
+        ErrorKind::INVALID_ARGUMENT,
+        format!(
+            "routine {}: {msg} (descriptor: {routine:?})",
+            routine.kind.name()
+        ),
+    )
+}
+
+impl CompiledRoutine {
+    /// Checks a descriptor: a kind from [`KINDS`], one input, one output of
+    /// the input's shape, params `[axis]` or `[axis, flag]` with the axis in
+    /// range (negative counts from the end) and the flag 0 or 1, and dtypes
+    /// the routine is defined on.
+    pub fn new(r: &Routine) -> Result<CompiledRoutine, BackendError> {
+        if !KINDS.contains(&r.kind) {
+            return Err(BackendError::new(
+                ErrorKind::UNSUPPORTED,
+                format!(
+                    "routine {} is not implemented by the reference backend",
+                    r.kind.name()
+                ),
+            ));
+        }
+        let (input, output) = match (r.inputs.as_slice(), r.outputs.as_slice()) {
+            ([input], [output]) => (input, output),
+            (i, o) => {
+                return Err(invalid(
+                    r,
+                    format!(
+                        "takes 1 input and 1 output, got {} and {}",
+                        i.len(),
+                        o.len()
+                    ),
+                ));
+            }
+        };
+        let dtype = input.dtype;
+        if !dtype.is_known() {
+            return Err(invalid(r, format!("unknown input dtype {dtype}")));
+        }
+        let scan_op = scan_op(r.kind);
+        if dtype == DType::BOOL && matches!(scan_op, Some(ReduceOp::ADD | ReduceOp::MUL)) {
+            return Err(invalid(r, "not defined on bool"));
+        }
+        let out_dtype = if r.kind == RoutineKind::ARGSORT {
+            DType::I32
+        } else {
+            dtype
+        };
+        if output.dtype != out_dtype {
+            return Err(invalid(
+                r,
+                format!("output dtype must be {out_dtype}, not {}", output.dtype),
+            ));
+        }
+        if output.shape != input.shape {
+            return Err(invalid(
+                r,
+                format!(
+                    "output shape {:?} differs from input shape {:?}",
+                    output.shape, input.shape
+                ),
+            ));
+        }
+        let (axis, flag) = match r.params.as_slice() {
+            &[axis] => (axis, 0),
+            &[axis, flag] => (axis, flag),
+            p => return Err(invalid(r, format!("takes params [axis, flag], got {p:?}"))),
+        };
+        let rank = input.shape.len() as i64;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        if !(0..rank).contains(&axis) {
+            return Err(invalid(
+                r,
+                format!("axis {} out of range for rank {rank}", r.params[0]),
+            ));
+        }
+        if !matches!(flag, 0 | 1) {
+            return Err(invalid(
+                r,
+                format!("flag params[1] must be 0 or 1, not {flag}"),
+            ));
+        }
+        let dims: Vec<usize> = input
+            .shape
+            .iter()
+            .map(|&d| usize::try_from(d).ok())
+            .collect::<Option<_>>()
+            .ok_or_else(|| invalid(r, "shape does not fit in memory"))?;
+        let product = |ds: &[usize]| ds.iter().product::<usize>();
+        // Every element and byte count below must fit in usize, for any
+        // sub-shape too (hence zero-length axes count as 1 here).
+        let fits = dims
+            .iter()
+            .try_fold(8usize, |n, &d| n.checked_mul(d.max(1)))
+            .is_some();
+        if !fits {
+            return Err(invalid(r, "shape does not fit in memory"));
+        }
+        let axis = axis as usize;
+        if r.kind == RoutineKind::ARGSORT && dims[axis] > i32::MAX as usize {
+            return Err(invalid(r, "axis too long for i32 indices"));
+        }
+        let lanes = Lanes {
+            outer: product(&dims[..axis]),
+            len: dims[axis],
+            inner: product(&dims[axis + 1..]),
+        };
+        Ok(CompiledRoutine {
+            routine: r.clone(),
+            kind: r.kind,
+            dtype,
+            out_dtype,
+            lanes,
+            flip: flag == 1,
+        })
+    }
+
+    /// Elements of the (single) input and output.
+    fn elements(&self) -> usize {
+        self.lanes.count() * self.lanes.len
+    }
+
+    /// Bytes the input buffer must hold.
+    pub fn input_bytes(&self) -> Vec<usize> {
+        vec![self.elements() * self.dtype.size()]
+    }
+
+    /// Bytes of each output buffer.
+    pub fn output_bytes(&self) -> Vec<usize> {
+        vec![self.elements() * self.out_dtype.size()]
+    }
+
+    /// Runs the routine on its input buffer (at least [`Self::input_bytes`]
+    /// long) and returns the output buffers.
+    pub fn run(&self, inputs: &[&[u8]]) -> Vec<Vec<u8>> {
+        let size = self.dtype.size();
+        let x: Vec<Scalar> = (0..self.elements())
+            .map(|i| Scalar::read(self.dtype, &inputs[0][i * size..]))
+            .collect();
+        let y = match scan_op(self.kind) {
+            Some(op) => scan(op, self.flip, self.lanes, &x),
+            None => sort(self.kind == RoutineKind::ARGSORT, self.flip, self.lanes, &x),
+        };
+        let out_size = self.out_dtype.size();
+        let mut out = vec![0; y.len() * out_size];
+        for (i, v) in y.iter().enumerate() {
+            v.write(&mut out[i * out_size..]);
+        }
+        vec![out]
+    }
+}
+
+/// The combining op of a scan kind; `None` for the sorts.
+fn scan_op(kind: RoutineKind) -> Option<ReduceOp> {
+    match kind {
+        RoutineKind::CUMSUM => Some(ReduceOp::ADD),
+        RoutineKind::CUMPROD => Some(ReduceOp::MUL),
+        RoutineKind::CUMMAX => Some(ReduceOp::MAX),
+        RoutineKind::CUMMIN => Some(ReduceOp::MIN),
+        _ => None,
+    }
+}
+
+/// The ascending sort order: by value, `-0 == +0`, NaN after everything
+/// else and all NaNs equal; `false < true`. (`as_f64` is exact for every
+/// dtype.)
+fn sort_order(a: Scalar, b: Scalar) -> Ordering {
+    let (x, y) = (a.as_f64(), b.as_f64());
+    match (x.is_nan(), y.is_nan()) {
+        (false, false) => x.partial_cmp(&y).expect("neither is NaN"),
+        (a_nan, b_nan) => a_nan.cmp(&b_nan),
+    }
+}
+
+/// Stable sort of every lane: the sorted values, or (`indices`) the i32
+/// positions along the axis they came from. Descending reverses the order
+/// but keeps equal elements in their original order.
+fn sort(indices: bool, descending: bool, lanes: Lanes, x: &[Scalar]) -> Vec<Scalar> {
+    let mut out = vec![Scalar::I32(0); x.len()];
+    for lane in 0..lanes.count() {
+        let at = |i: usize| lanes.position(lane, i);
+        let mut order: Vec<usize> = (0..lanes.len).collect();
+        // `sort_by` is stable.
+        order.sort_by(|&a, &b| {
+            let o = sort_order(x[at(a)], x[at(b)]);
+            if descending { o.reverse() } else { o }
+        });
+        for (i, &from) in order.iter().enumerate() {
+            out[at(i)] = if indices {
+                Scalar::I32(from as i32)
+            } else {
+                x[at(from)]
+            };
+        }
+    }
+    out
+}
+
+/// Inclusive scan of every lane, from the last element backwards when
+/// `reverse`: element `i` is the combination of elements `0..=i` (or
+/// `i..len`), starting from the first element itself.
+fn scan(op: ReduceOp, reverse: bool, lanes: Lanes, x: &[Scalar]) -> Vec<Scalar> {
+    let mut out = x.to_vec();
+    for lane in 0..lanes.count() {
+        let steps: Vec<usize> = if reverse {
+            (0..lanes.len).rev().collect()
+        } else {
+            (0..lanes.len).collect()
+        };
+        let mut acc: Option<Scalar> = None;
+        for i in steps {
+            let p = lanes.position(lane, i);
+            let value = match acc {
+                None => x[p],
+                Some(a) => eval::combine(op, a, x[p]),
+            };
+            out[p] = value;
+            acc = Some(value);
+        }
+    }
+    out
+}

@@ -1,0 +1,47 @@
+//! Shared test helpers: finding the plugin libraries this build produced.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `target/<profile>/`, the folder holding this test binary's sibling libraries.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>")
+        .to_path_buf()
+}
+
+/// The shared library built from package `package` (e.g. `oxjax-backend-reference`).
+/// It is built by `cargo xtask build-plugins` (or `cargo build --workspace`),
+/// which `cargo xtask test` runs first. A missing library fails the test
+/// with the command to run: tests never skip silently.
+pub fn library(package: &str) -> PathBuf {
+    let file = format!(
+        "{}{}{}",
+        std::env::consts::DLL_PREFIX,
+        package.replace('-', "_"),
+        std::env::consts::DLL_SUFFIX
+    );
+    let path = profile_dir().join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `cargo xtask build-plugins` (or `cargo xtask test`) first",
+        path.display()
+    );
+    path
+}
+
+/// A `plugins.toml` in a fresh temporary folder; returns its path.
+pub fn write_config(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("oxjax-test-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("plugins.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// TOML string literal for a path.
+pub fn toml_path(p: &std::path::Path) -> String {
+    format!("{:?}", p.display().to_string())
+}

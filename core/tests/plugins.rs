@@ -1,0 +1,212 @@
+//! Loading plugins from plugins.toml, and every loader error, asserted.
+
+mod common;
+
+use common::{library, toml_path, write_config};
+use oxjax::{Array, Error, Registry, with_default_device};
+
+fn err_text(r: oxjax::Result<Registry>) -> String {
+    match r {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn the_same_plugin_twice_gives_two_devices_and_arrays_move_between_them() {
+    let lib = library("oxjax-backend-reference");
+    let cfg = write_config(
+        "twice",
+        &format!(
+            "default = \"b\"\n[plugins.a]\npath = {0}\n[plugins.b]\npath = {0}\n",
+            toml_path(&lib)
+        ),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let (a, b) = (reg.device("a").unwrap(), reg.device("b").unwrap());
+    assert!(!a.same(&b), "two names must give two devices");
+    assert_eq!(reg.default_device(), b);
+    assert_eq!(a.library(), Some(lib.as_path()));
+    assert_eq!(a.info().name.as_str(), "reference");
+
+    let x = with_default_device(&a, || Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]));
+    assert_eq!(x.device(), &a);
+    let y = x.device_put(&b);
+    assert_eq!(y.device(), &b);
+    let z = &y * 2.0;
+    assert_eq!(z.device(), &b);
+    assert_eq!(z.to_vec::<f32>(), vec![2.0, 4.0, 6.0]);
+    // A view moves as its elements.
+    let back = z.slice(&[(1..3).into()]).device_put(&a);
+    assert_eq!(back.to_vec::<f32>(), vec![4.0, 6.0]);
+    // Mixing devices in one op is refused with both names.
+    let e = std::panic::catch_unwind(|| &x + &y).unwrap_err();
+    let msg = e.downcast_ref::<String>().unwrap();
+    assert!(msg.contains("different devices ('a' and 'b')"), "{msg}");
+}
+
+#[test]
+fn embedded_device_is_always_there() {
+    let reg = Registry::embedded();
+    assert_eq!(reg.default_device().name(), "embedded");
+    assert!(reg.default_device().library().is_none());
+}
+
+#[test]
+fn bad_toml_names_file_line_and_key() {
+    let cfg = write_config("badtoml", "default = \"x\"\n[plugins.x]\npath = 3\n");
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains(&cfg.display().to_string()), "{msg}");
+    assert!(msg.contains("line 3"), "{msg}");
+    assert!(msg.contains("path"), "{msg}");
+
+    let cfg = write_config("unknownkey", "[plugins.x]\npath = \"p\"\nthreads = 4\n");
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("line 3") && msg.contains("threads"), "{msg}");
+
+    let cfg = write_config("syntax", "default = \n");
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("line 1"), "{msg}");
+}
+
+#[test]
+fn unknown_device_lists_the_known_ones() {
+    let lib = library("oxjax-backend-reference");
+    let cfg = write_config(
+        "unknown",
+        &format!("[plugins.ref]\npath = {}\n", toml_path(&lib)),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let e = reg.device("gpu").unwrap_err();
+    assert!(matches!(e, Error::Config(_)));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("unknown device 'gpu'") && msg.contains("known devices: embedded, ref"),
+        "{msg}"
+    );
+
+    let cfg = write_config("baddefault", "default = \"nope\"\n");
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("default = \"nope\" names no plugin"), "{msg}");
+}
+
+#[test]
+fn missing_library_names_the_path_and_the_build_command() {
+    let cfg = write_config(
+        "missing",
+        "[plugins.wasm]\npath = \"nowhere/oxjax_backend_wasm\"\n",
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    let expected = cfg.parent().unwrap().join("nowhere").join(format!(
+        "{}oxjax_backend_wasm{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(msg.contains(&expected.display().to_string()), "{msg}");
+    assert!(msg.contains("cargo xtask build-plugins"), "{msg}");
+    assert!(msg.contains("plugin 'wasm'"), "{msg}");
+}
+
+#[test]
+fn another_abi_major_version_is_refused_in_one_line() {
+    let lib = library("oxjax-test-plugin-wrong-abi");
+    let cfg = write_config(
+        "wrongabi",
+        &format!("[plugins.old]\npath = {}\n", toml_path(&lib)),
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains(&lib.display().to_string()), "{msg}");
+    assert!(msg.contains("built for oxjax plugin ABI 99.0"), "{msg}");
+    assert!(msg.contains("this oxjax uses ABI 1.0"), "{msg}");
+    assert_eq!(msg.lines().count(), 1, "{msg}");
+}
+
+#[test]
+fn a_changed_layout_is_summarised_in_a_few_lines() {
+    let lib = library("oxjax-test-plugin-bad-layout");
+    let cfg = write_config(
+        "badlayout",
+        &format!("[plugins.bad]\npath = {}\n", toml_path(&lib)),
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains(&lib.display().to_string()), "{msg}");
+    assert!(
+        msg.contains("declares ABI 1.0 (this oxjax uses ABI 1.0)"),
+        "{msg}"
+    );
+    assert!(msg.contains("interface layout differs"), "{msg}");
+    eprintln!("{msg}");
+    assert!(
+        msg.lines().count() <= 8,
+        "too long ({} lines):\n{msg}",
+        msg.lines().count()
+    );
+}
+
+#[test]
+fn a_library_that_is_no_plugin_is_refused() {
+    let lib = library("oxjax-test-plugin-not-a-plugin");
+    let cfg = write_config(
+        "notplugin",
+        &format!("[plugins.x]\npath = {}\n", toml_path(&lib)),
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("is not an oxjax plugin"), "{msg}");
+    assert!(msg.contains("oxjax_plugin_abi_version"), "{msg}");
+
+    let cfg = write_config("junk", "[plugins.x]\npath = \"junk.so\"\n");
+    std::fs::write(
+        cfg.parent().unwrap().join("junk.so"),
+        b"this is not a library",
+    )
+    .unwrap();
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(
+        msg.contains("cannot load plugin") && msg.contains("junk.so"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_panicking_plugin_returns_an_error_and_the_host_keeps_working() {
+    let lib = library("oxjax-test-plugin-panicking");
+    let cfg = write_config(
+        "panicking",
+        &format!("[plugins.p]\npath = {}\n", toml_path(&lib)),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let p = reg.device("p").unwrap();
+    let x = with_default_device(&p, || Array::from_vec(vec![1i32, 2, 3], &[3]));
+
+    let caught = std::panic::catch_unwind(|| &x + &x).unwrap_err();
+    let msg = caught.downcast_ref::<String>().unwrap();
+    assert!(
+        msg.contains("panic: backend panicked in compile: deliberate panic compiling a kernel"),
+        "{msg}"
+    );
+    // The plugin still answers, and the rest of the host is unaffected.
+    assert_eq!(x.to_vec::<i32>(), vec![1, 2, 3]);
+    let e = reg.device("embedded").unwrap();
+    let y = with_default_device(&e, || Array::from_vec(vec![1i32, 2, 3], &[3]));
+    assert_eq!((&y + &y).to_vec::<i32>(), vec![2, 4, 6]);
+}
+
+#[test]
+fn options_reach_the_plugin() {
+    // The reference backend takes no options and says so, naming the text.
+    let lib = library("oxjax-backend-reference");
+    let cfg = write_config(
+        "options",
+        &format!(
+            "[plugins.r]\npath = {}\noptions = {{ threads = 4 }}\n",
+            toml_path(&lib)
+        ),
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(
+        msg.contains("plugin 'r'")
+            && msg.contains("failed to start")
+            && msg.contains("threads = 4"),
+        "{msg}"
+    );
+}
