@@ -464,12 +464,6 @@ macro_rules! operator {
                 self.as_array().$fn(rhs)
             }
         }
-        impl std::ops::$trait<&Array> for f32 {
-            type Output = Array;
-            fn $method(self, rhs: &Array) -> Array {
-                self.as_array().$fn(rhs)
-            }
-        }
         impl std::ops::$trait<&Array> for i32 {
             type Output = Array;
             fn $method(self, rhs: &Array) -> Array {
