@@ -358,6 +358,28 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// f16, f64 and u32 through conversions, arithmetic and reductions.
+    #[test]
+    fn other_dtypes((x, y) in pair(DType::F32), i in one(DType::I32)) {
+        for dtype in [DType::F16, DType::F64] {
+            let supported = |d: &Device| d.info().caps.supports_dtype(dtype);
+            if !plugin_devices().iter().all(supported) {
+                continue;
+            }
+            check("cast+mul+exp", &[x.clone(), y.clone()], |a| (&a[0].astype(dtype) * &a[1].astype(dtype)).exp())?;
+            check("cast+sum", std::slice::from_ref(&x), |a| a[0].astype(dtype).sum(oxjax::Axes::All, false))?;
+            check("cast back", std::slice::from_ref(&x), |a| a[0].astype(dtype).astype(DType::I32))?;
+        }
+        check("u32 ops", std::slice::from_ref(&i), |a| {
+            let u = a[0].astype(DType::U32);
+            (&u >> &u).maximum(&(&u * 3)) % 7
+        })?;
+    }
+}
+
 #[test]
 fn creation_ops_agree() {
     for dev in plugin_devices() {
