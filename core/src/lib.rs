@@ -15,14 +15,23 @@
 mod array;
 mod debug;
 pub mod device;
+mod eager;
 mod element;
 mod error;
+mod trace;
+mod transforms;
+pub mod tree;
 
-pub use array::{Array, AsArray, Axes, Slice};
+pub use array::{Array, AsArray};
 pub use device::{Device, Registry, default_device, device, devices, with_default_device};
+pub use eager::{Axes, Slice};
 pub use element::Element;
 pub use error::{Error, Result};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
+pub use trace::jaxpr::Jaxpr;
+pub use trace::prim::Aval;
+pub use transforms::*;
+pub use tree::Tree;
 
 /// The plugin ABI crate, re-exported for backend tests and tools.
 pub use oxjax_abi as abi;

@@ -165,7 +165,7 @@ fn check(op: &str, inputs: &[Input], f: impl Fn(&[Array]) -> Array) -> Result<()
     for dev in plugin_devices() {
         let args: Vec<Array> = inputs.iter().map(|i| i.on(&dev)).collect();
         let got = f(&args);
-        prop_assert_eq!(got.device(), &dev);
+        prop_assert_eq!(&got.device(), &dev);
         prop_assert_eq!(got.shape(), want.shape(), "{} on {}", op, dev.name());
         prop_assert_eq!(got.dtype(), want.dtype(), "{} on {}", op, dev.name());
         let tol = tolerance(&dev, op);

@@ -30,11 +30,11 @@ fn the_same_plugin_twice_gives_two_devices_and_arrays_move_between_them() {
     assert_eq!(a.info().name.as_str(), "reference");
 
     let x = with_default_device(&a, || Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]));
-    assert_eq!(x.device(), &a);
+    assert_eq!(x.device(), a);
     let y = x.device_put(&b);
-    assert_eq!(y.device(), &b);
+    assert_eq!(y.device(), b);
     let z = &y * 2.0;
-    assert_eq!(z.device(), &b);
+    assert_eq!(z.device(), b);
     assert_eq!(z.to_vec::<f32>(), vec![2.0, 4.0, 6.0]);
     // A view moves as its elements.
     let back = z.slice(&[(1..3).into()]).device_put(&a);

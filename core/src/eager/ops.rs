@@ -3,7 +3,7 @@
 
 use super::fuse::Fuse;
 use super::promote::{promote, to_float};
-use super::{Array, Source, ok};
+use super::{Concrete, Source, ok};
 use crate::error::{Error, Result, op_err};
 use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
 
@@ -32,10 +32,10 @@ pub(crate) fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<us
 /// `compute`. Weak constants take any device; other inputs must share one.
 pub(crate) fn zip(
     name: &str,
-    inputs: &[&Array],
+    inputs: &[&Concrete],
     compute: DType,
     f: impl FnOnce(&mut KernelBuilder, &[Val]) -> Val,
-) -> Result<Array> {
+) -> Result<Concrete> {
     let device = common_device(name, inputs)?;
     super::check_dtype(name, compute, &device)?;
     let shapes: Vec<&[usize]> = inputs.iter().map(|a| a.shape()).collect();
@@ -56,7 +56,7 @@ pub(crate) fn zip(
 }
 
 /// The device the inputs live on (constants live anywhere).
-pub(crate) fn common_device(name: &str, inputs: &[&Array]) -> Result<crate::Device> {
+pub(crate) fn common_device(name: &str, inputs: &[&Concrete]) -> Result<crate::Device> {
     let mut placed = inputs.iter().filter(|a| matches!(a.src, Source::Buffer(_)));
     let Some(first) = placed.next() else {
         return Ok(inputs[0].device.clone());
@@ -74,7 +74,7 @@ pub(crate) fn common_device(name: &str, inputs: &[&Array]) -> Result<crate::Devi
 }
 
 /// Promotes the dtypes (and weakness) of all inputs.
-pub(crate) fn result_type(inputs: &[&Array]) -> (DType, bool) {
+pub(crate) fn result_type(inputs: &[&Concrete]) -> (DType, bool) {
     inputs
         .iter()
         .map(|a| (a.dtype, a.weak))
@@ -99,10 +99,10 @@ enum Unary {
 
 macro_rules! unary_ops {
     ($($(#[$doc:meta])* $name:ident => $op:ident, $kind:ident;)*) => {
-        impl Array {
+        impl Concrete {
             $(
                 $(#[$doc])*
-                pub fn $name(&self) -> Array {
+                pub fn $name(&self) -> Concrete {
                     ok(self.unary(stringify!($name), Op::$op, Unary::$kind))
                 }
             )*
@@ -145,8 +145,8 @@ unary_ops! {
     trunc => TRUNC, Rounding;
 }
 
-impl Array {
-    fn unary(&self, name: &str, op: Op, kind: Unary) -> Result<Array> {
+impl Concrete {
+    fn unary(&self, name: &str, op: Op, kind: Unary) -> Result<Concrete> {
         let dtype = match kind {
             Unary::Float => to_float(self.dtype),
             Unary::Numeric if self.dtype == DType::BOOL => return not_defined(name, self.dtype),
@@ -159,17 +159,17 @@ impl Array {
     }
 
     /// True where NaN (always false for integers and bool).
-    pub fn isnan(&self) -> Array {
+    pub fn isnan(&self) -> Concrete {
         ok(self.classify("isnan", Op::ISNAN))
     }
 
     /// True where ±Inf (always false for integers and bool).
-    pub fn isinf(&self) -> Array {
+    pub fn isinf(&self) -> Concrete {
         ok(self.classify("isinf", Op::ISINF))
     }
 
     /// True where neither NaN nor ±Inf.
-    pub fn isfinite(&self) -> Array {
+    pub fn isfinite(&self) -> Concrete {
         ok(zip("isfinite", &[self], self.dtype, |b, v| {
             if !v[0].dtype.is_float() {
                 return b.constant(Scalar::Bool(true));
@@ -181,7 +181,7 @@ impl Array {
         }))
     }
 
-    fn classify(&self, name: &str, op: Op) -> Result<Array> {
+    fn classify(&self, name: &str, op: Op) -> Result<Concrete> {
         zip(name, &[self], self.dtype, |b, v| {
             if v[0].dtype.is_float() {
                 b.op(op, v)
@@ -192,7 +192,7 @@ impl Array {
     }
 
     /// Logical not on bool, bitwise not on integers.
-    pub fn logical_not(&self) -> Array {
+    pub fn logical_not(&self) -> Concrete {
         if self.dtype.is_float() {
             return ok(zip("logical_not", &[self], self.dtype, |b, v| {
                 let z = b.constant(Scalar::zero(v[0].dtype));
@@ -222,11 +222,11 @@ enum Binary {
 
 fn binary(
     name: &str,
-    x: &Array,
-    y: &Array,
+    x: &Concrete,
+    y: &Concrete,
     kind: Binary,
     f: impl FnOnce(&mut KernelBuilder, Val, Val) -> Val,
-) -> Result<Array> {
+) -> Result<Concrete> {
     let (dtype, _) = result_type(&[x, y]);
     let compute = match kind {
         Binary::Float => to_float(dtype),
@@ -239,13 +239,12 @@ fn binary(
 
 macro_rules! binary_ops {
     ($($(#[$doc:meta])* $name:ident => $kind:ident, $body:expr;)*) => {
-        impl Array {
+        impl Concrete {
             $(
                 $(#[$doc])*
-                pub fn $name(&self, other: impl AsArray) -> Array {
+                pub fn $name(&self, other: &Concrete) -> Concrete {
                     let body: fn(&mut KernelBuilder, Val, Val) -> Result<Val> = $body;
-                    let other = other.as_array();
-                    ok(try_binary(stringify!($name), self, &other, Binary::$kind, body))
+                    ok(try_binary(stringify!($name), self, other, Binary::$kind, body))
                 }
             )*
         }
@@ -254,11 +253,11 @@ macro_rules! binary_ops {
 
 fn try_binary(
     name: &str,
-    x: &Array,
-    y: &Array,
+    x: &Concrete,
+    y: &Concrete,
     kind: Binary,
     body: fn(&mut KernelBuilder, Val, Val) -> Result<Val>,
-) -> Result<Array> {
+) -> Result<Concrete> {
     let mut err = None;
     let out = binary(name, x, y, kind, |b, p, q| match body(b, p, q) {
         Ok(v) => v,
@@ -392,122 +391,18 @@ fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     }
 }
 
-impl Array {
+impl Concrete {
     /// `cond ? x : y` elementwise, broadcasting all three.
-    pub fn where_(cond: &Array, x: impl AsArray, y: impl AsArray) -> Array {
-        let (x, y) = (x.as_array(), y.as_array());
-        let (dtype, _) = result_type(&[&x, &y]);
+    pub fn where_(cond: &Concrete, x: &Concrete, y: &Concrete) -> Concrete {
+        let (dtype, _) = result_type(&[x, y]);
         let c = if cond.dtype == DType::BOOL {
             cond.clone()
         } else {
             cond.astype(DType::BOOL)
         };
-        ok(zip("where", &[&c, &x, &y], dtype, |b, v| {
+        ok(zip("where", &[&c, x, y], dtype, |b, v| {
             let c = b.cast(v[0], DType::BOOL);
             b.select(c, v[1], v[2])
         }))
-    }
-}
-
-/// Anything usable as an operand: arrays and Rust scalars (weakly typed).
-pub trait AsArray {
-    fn as_array(&self) -> Array;
-}
-
-impl AsArray for Array {
-    fn as_array(&self) -> Array {
-        self.clone()
-    }
-}
-
-impl AsArray for &Array {
-    fn as_array(&self) -> Array {
-        (*self).clone()
-    }
-}
-
-macro_rules! weak_scalar {
-    ($($t:ty => $v:ident),*) => {$(
-        impl AsArray for $t {
-            fn as_array(&self) -> Array {
-                Array::weak(Scalar::$v((*self).into()))
-            }
-        }
-    )*};
-}
-
-weak_scalar!(f64 => F64, f32 => F64, i32 => I32, bool => Bool);
-
-macro_rules! operator {
-    ($trait:ident, $method:ident, $fn:ident) => {
-        impl<T: AsArray> std::ops::$trait<T> for &Array {
-            type Output = Array;
-            fn $method(self, rhs: T) -> Array {
-                self.$fn(rhs)
-            }
-        }
-        impl<T: AsArray> std::ops::$trait<T> for Array {
-            type Output = Array;
-            fn $method(self, rhs: T) -> Array {
-                (&self).$fn(rhs)
-            }
-        }
-        impl std::ops::$trait<&Array> for f64 {
-            type Output = Array;
-            fn $method(self, rhs: &Array) -> Array {
-                self.as_array().$fn(rhs)
-            }
-        }
-        impl std::ops::$trait<Array> for f64 {
-            type Output = Array;
-            fn $method(self, rhs: Array) -> Array {
-                self.as_array().$fn(rhs)
-            }
-        }
-        impl std::ops::$trait<&Array> for i32 {
-            type Output = Array;
-            fn $method(self, rhs: &Array) -> Array {
-                self.as_array().$fn(rhs)
-            }
-        }
-    };
-}
-
-operator!(Add, add, add);
-operator!(Sub, sub, subtract);
-operator!(Mul, mul, multiply);
-operator!(Div, div, divide);
-operator!(Rem, rem, remainder);
-operator!(BitAnd, bitand, bitwise_and);
-operator!(BitOr, bitor, bitwise_or);
-operator!(BitXor, bitxor, bitwise_xor);
-operator!(Shl, shl, left_shift);
-operator!(Shr, shr, right_shift);
-
-impl std::ops::Neg for &Array {
-    type Output = Array;
-    fn neg(self) -> Array {
-        Array::neg(self)
-    }
-}
-
-impl std::ops::Neg for Array {
-    type Output = Array;
-    fn neg(self) -> Array {
-        Array::neg(&self)
-    }
-}
-
-impl std::ops::Not for &Array {
-    type Output = Array;
-    fn not(self) -> Array {
-        self.logical_not()
-    }
-}
-
-impl std::ops::Not for Array {
-    type Output = Array;
-    fn not(self) -> Array {
-        self.logical_not()
     }
 }

@@ -1,6 +1,6 @@
 //! Eager arrays.
 //!
-//! An [`Array`] is a device buffer (shared, freed when the last array using
+//! An [`Concrete`] is a device buffer (shared, freed when the last array using
 //! it drops) or a constant, seen through a [`View`]. Movement ops only
 //! change the view; every other op builds one kernel that reads its inputs
 //! through their views, and runs it through the plugin ABI.
@@ -14,7 +14,9 @@ mod reduce;
 mod view;
 
 pub use movement::Slice;
-pub use ops::AsArray;
+pub(crate) use movement::axis;
+pub(crate) use ops::broadcast_shapes;
+pub(crate) use promote::{promote, to_float};
 pub use reduce::Axes;
 
 use crate::device::{Buffer, Device, default_device};
@@ -37,7 +39,7 @@ enum Source {
 
 /// An n-dimensional array on a device.
 #[derive(Clone)]
-pub struct Array {
+pub struct Concrete {
     src: Source,
     view: View,
     dtype: DType,
@@ -53,9 +55,9 @@ pub(crate) fn ok<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
-impl Array {
-    fn new(src: Source, shape: &[usize], dtype: DType, device: Device) -> Array {
-        Array {
+impl Concrete {
+    fn new(src: Source, shape: &[usize], dtype: DType, device: Device) -> Concrete {
+        Concrete {
             src,
             view: View::contiguous(shape),
             dtype,
@@ -66,8 +68,8 @@ impl Array {
     }
 
     /// The same source seen through another view.
-    fn with_view(&self, view: View) -> Array {
-        Array {
+    fn with_view(&self, view: View) -> Concrete {
+        Concrete {
             view,
             ..self.clone()
         }
@@ -76,13 +78,13 @@ impl Array {
     // ---- creation ------------------------------------------------------
 
     /// An array of `shape` holding `data` in row-major order, on the default device.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Array {
-        Array::from_slice(&data, shape)
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Concrete {
+        Concrete::from_slice(&data, shape)
     }
 
-    /// Like [`Array::from_vec`], copying from a slice.
-    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Array {
-        ok(Array::try_from_slice(data, shape, &default_device()))
+    /// Like [`Concrete::from_vec`], copying from a slice.
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Concrete {
+        ok(Concrete::try_from_slice(data, shape, &default_device()))
     }
 
     /// Creates an array on a given device; errors on a length mismatch or an
@@ -91,7 +93,7 @@ impl Array {
         data: &[T],
         shape: &[usize],
         device: &Device,
-    ) -> Result<Array> {
+    ) -> Result<Concrete> {
         let n: usize = shape.iter().product();
         if n != data.len() {
             return op_err(format!(
@@ -106,7 +108,7 @@ impl Array {
             v.to_scalar().write(&mut bytes[i * size..]);
         }
         let buf = device.upload(&bytes)?;
-        Ok(Array::new(
+        Ok(Concrete::new(
             Source::Buffer(buf),
             shape,
             T::DTYPE,
@@ -115,59 +117,64 @@ impl Array {
     }
 
     /// A 0-d array (strongly typed).
-    pub fn scalar<T: Element>(value: T) -> Array {
-        Array::full(&[], value)
+    pub fn scalar<T: Element>(value: T) -> Concrete {
+        Concrete::full(&[], value)
+    }
+
+    /// A strongly typed 0-d constant of the scalar's dtype.
+    pub fn scalar_of(value: Scalar) -> Concrete {
+        Concrete::full_scalar(&[], value)
     }
 
     /// A weakly typed 0-d array: how Rust literals enter ops (`&x * 2.0`).
-    pub fn weak(value: Scalar) -> Array {
+    pub fn weak(value: Scalar) -> Concrete {
         let dtype = match value.dtype() {
             d if d.is_float() => DType::F32,
             d if d.is_int() => DType::I32,
             d => d,
         };
-        let mut a = Array::new(Source::Const(value), &[], dtype, default_device());
+        let mut a = Concrete::new(Source::Const(value), &[], dtype, default_device());
         a.weak = true;
         a
     }
 
     /// An array of `shape` filled with `value`. No buffer is allocated
     /// until something needs one.
-    pub fn full<T: Element>(shape: &[usize], value: T) -> Array {
-        Array::full_scalar(shape, value.to_scalar())
+    pub fn full<T: Element>(shape: &[usize], value: T) -> Concrete {
+        Concrete::full_scalar(shape, value.to_scalar())
     }
 
-    fn full_scalar(shape: &[usize], value: Scalar) -> Array {
+    fn full_scalar(shape: &[usize], value: Scalar) -> Concrete {
         let device = default_device();
         ok(check_dtype("full", value.dtype(), &device));
-        Array::new(Source::Const(value), &[], value.dtype(), device).with_view(
+        Concrete::new(Source::Const(value), &[], value.dtype(), device).with_view(
             View::contiguous(&[])
                 .reshape(&vec![1; shape.len()])
                 .expand(shape),
         )
     }
 
-    pub fn zeros(shape: &[usize], dtype: DType) -> Array {
-        Array::full_scalar(shape, Scalar::zero(dtype))
+    pub fn zeros(shape: &[usize], dtype: DType) -> Concrete {
+        Concrete::full_scalar(shape, Scalar::zero(dtype))
     }
 
-    pub fn ones(shape: &[usize], dtype: DType) -> Array {
-        Array::full_scalar(shape, Scalar::F64(1.0).cast(dtype))
+    pub fn ones(shape: &[usize], dtype: DType) -> Concrete {
+        Concrete::full_scalar(shape, Scalar::F64(1.0).cast(dtype))
     }
 
     /// `start, start+step, ...` below `stop` (one kernel, nothing uploaded).
-    pub fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Array {
-        ok(Array::try_arange(start, stop, step, dtype))
+    pub fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Concrete {
+        ok(Concrete::try_arange(start, stop, step, dtype))
     }
 
-    fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Array> {
+    fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Concrete> {
         if step == 0.0 || !step.is_finite() {
             return op_err(format!(
                 "arange: step must be finite and non-zero, got {step}"
             ));
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
-        Array::iota("arange", n, dtype, move |b, i| {
+        Concrete::iota("arange", n, dtype, move |b, i| {
             let c = if dtype.is_float() { dtype } else { DType::F64 };
             let i = b.cast(i, c);
             let s = b.constant(Scalar::F64(step).cast(c));
@@ -179,13 +186,13 @@ impl Array {
     }
 
     /// `num` evenly spaced values from `start` to `stop` inclusive.
-    pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Array {
+    pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Concrete {
         let step = if num > 1 {
             (stop - start) / (num - 1) as f64
         } else {
             0.0
         };
-        ok(Array::iota("linspace", num, dtype, move |b, i| {
+        ok(Concrete::iota("linspace", num, dtype, move |b, i| {
             let c = if dtype == DType::F64 {
                 DType::F64
             } else {
@@ -207,8 +214,8 @@ impl Array {
     }
 
     /// The `n × m` matrix with ones on diagonal `k`.
-    pub fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Array {
-        let a = ok(Array::iota("eye", n * m, dtype, move |b, i| {
+    pub fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Concrete {
+        let a = ok(Concrete::iota("eye", n * m, dtype, move |b, i| {
             let mc = b.i32(m as i32);
             let row = b.op(Op::IDIV, &[i, mc]);
             let col = b.op(Op::REM, &[i, mc]);
@@ -226,13 +233,34 @@ impl Array {
         n: usize,
         dtype: DType,
         f: impl FnOnce(&mut oxjax_abi::KernelBuilder, oxjax_abi::Val) -> oxjax_abi::Val,
-    ) -> Result<Array> {
+    ) -> Result<Concrete> {
         let device = default_device();
         check_dtype(name, dtype, &device)?;
         let mut fuse = Fuse::new(&device);
         let i = fuse.b.gidx();
         let v = f(&mut fuse.b, i);
         Ok(fuse.run(&[n], 0, &[v])?.remove(0))
+    }
+
+    /// The value of a 0-d constant (a literal in jaxpr text): the stored
+    /// scalar for weak values, else converted to the dtype.
+    pub(crate) fn scalar_constant(&self) -> Option<Scalar> {
+        match self.src {
+            Source::Const(s) if self.shape().is_empty() => {
+                Some(if self.weak { s } else { s.cast(self.dtype) })
+            }
+            _ => None,
+        }
+    }
+
+    /// True when both are the same view of the same buffer.
+    pub(crate) fn same_value(&self, other: &Concrete) -> bool {
+        match (&self.src, &other.src) {
+            (Source::Buffer(a), Source::Buffer(b)) => {
+                Arc::ptr_eq(a, b) && self.view == other.view && self.dtype == other.dtype
+            }
+            _ => false,
+        }
     }
 
     // ---- properties ----------------------------------------------------
@@ -312,7 +340,7 @@ impl Array {
 
     /// This array with a dense buffer of its own (one copy kernel if it is a
     /// view, a constant or a slice of a larger buffer).
-    pub(crate) fn materialize(&self) -> Result<Array> {
+    pub(crate) fn materialize(&self) -> Result<Concrete> {
         if let Source::Buffer(buf) = &self.src
             && self.view.is_contiguous()
             && buf.bytes == self.size() * self.dtype.size()
@@ -328,11 +356,11 @@ impl Array {
     }
 
     /// A copy of this array on `device`.
-    pub fn device_put(&self, device: &Device) -> Array {
+    pub fn device_put(&self, device: &Device) -> Concrete {
         ok(self.try_device_put(device))
     }
 
-    pub fn try_device_put(&self, device: &Device) -> Result<Array> {
+    pub fn try_device_put(&self, device: &Device) -> Result<Concrete> {
         if self.device.same(device) {
             return Ok(self.clone());
         }
@@ -343,7 +371,7 @@ impl Array {
         };
         let bytes = self.device.download(buf)?;
         let moved = device.upload(&bytes)?;
-        let mut out = Array::new(
+        let mut out = Concrete::new(
             Source::Buffer(moved),
             self.shape(),
             self.dtype,
@@ -357,11 +385,11 @@ impl Array {
 
     /// The array converted to `dtype` (the `cast` op's rules: float→int
     /// truncates and saturates, NaN→0).
-    pub fn astype(&self, dtype: DType) -> Array {
+    pub fn astype(&self, dtype: DType) -> Concrete {
         ok(self.try_astype(dtype))
     }
 
-    pub fn try_astype(&self, dtype: DType) -> Result<Array> {
+    pub fn try_astype(&self, dtype: DType) -> Result<Concrete> {
         if dtype == self.dtype && !self.weak {
             return Ok(self.clone());
         }
@@ -387,7 +415,7 @@ impl Array {
         _name: &str,
         dtype: DType,
         f: impl FnOnce(&mut oxjax_abi::KernelBuilder, &[oxjax_abi::Val]) -> oxjax_abi::Val,
-    ) -> Result<Array> {
+    ) -> Result<Concrete> {
         let mut fuse = Fuse::new(&self.device);
         let idx = fuse.out_index(self.shape());
         let v = fuse.read_as(self, &idx, dtype);
@@ -417,11 +445,11 @@ fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
     }
 }
 
-impl fmt::Debug for Array {
+impl fmt::Debug for Concrete {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Array({self}, dtype={}, device={})",
+            "Concrete({self}, dtype={}, device={})",
             self.dtype,
             self.device.name()
         )
@@ -429,7 +457,7 @@ impl fmt::Debug for Array {
 }
 
 /// NumPy-style nested brackets: `[[1.0, 2.0], [3.0, 4.0]]`.
-impl fmt::Display for Array {
+impl fmt::Display for Concrete {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let values = match self.try_scalars() {
             Ok(v) => v,

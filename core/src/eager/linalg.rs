@@ -3,18 +3,18 @@
 
 use super::fuse::Fuse;
 use super::ops::{broadcast_shapes, common_device, result_type};
-use super::{Array, ok};
+use super::{Concrete, ok};
 use crate::error::{Result, op_err};
 use oxjax_abi::{DType, Op, ReduceOp};
 
-impl Array {
+impl Concrete {
     /// NumPy's `matmul`: batched over leading axes (broadcast); a 1-d
     /// operand is a vector. f16 accumulates in f32; bool is or-of-and.
-    pub fn matmul(&self, other: &Array) -> Array {
+    pub fn matmul(&self, other: &Concrete) -> Concrete {
         ok(self.try_matmul(other))
     }
 
-    pub fn try_matmul(&self, other: &Array) -> Result<Array> {
+    pub fn try_matmul(&self, other: &Concrete) -> Result<Concrete> {
         if self.ndim() == 0 || other.ndim() == 0 {
             return op_err(format!(
                 "matmul: operands must be at least 1-d, got shapes {:?} and {:?}",
@@ -90,7 +90,7 @@ impl Array {
 
     /// `dot` for 1-d and 2-d operands (inner product, matrix-vector,
     /// matrix-matrix); use `matmul` for batches.
-    pub fn dot(&self, other: &Array) -> Array {
+    pub fn dot(&self, other: &Concrete) -> Concrete {
         if self.ndim() > 2 || other.ndim() > 2 {
             panic!(
                 "dot: operands of shapes {:?} and {:?}: dot takes 1-d or 2-d arrays; use matmul for batches",

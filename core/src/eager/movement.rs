@@ -3,7 +3,7 @@
 
 use super::fuse::Fuse;
 use super::ops::{common_device, result_type};
-use super::{Array, ok};
+use super::{Concrete, ok};
 use crate::error::{Result, op_err};
 use oxjax_abi::{Op, Scalar};
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
@@ -19,7 +19,7 @@ pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
     Ok(a as usize)
 }
 
-/// One axis of a [`Array::slice`]: `start..stop` by `step`, NumPy's rules
+/// One axis of a [`Concrete::slice`]: `start..stop` by `step`, NumPy's rules
 /// (negative indices count from the end; a negative step walks backwards).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slice {
@@ -44,7 +44,7 @@ impl Slice {
     }
 
     /// (start, len) of this slice on an axis of length `n`.
-    fn resolve(self, n: usize) -> Result<(usize, usize)> {
+    pub(crate) fn resolve(self, n: usize) -> Result<(usize, usize)> {
         if self.step == 0 {
             return op_err("slice: step must not be zero");
         }
@@ -113,13 +113,13 @@ impl From<RangeTo<isize>> for Slice {
     }
 }
 
-impl Array {
+impl Concrete {
     /// The same elements in a new shape; one axis may be `-1` (inferred).
-    pub fn reshape(&self, shape: &[isize]) -> Array {
+    pub fn reshape(&self, shape: &[isize]) -> Concrete {
         ok(self.try_reshape(shape))
     }
 
-    pub fn try_reshape(&self, shape: &[isize]) -> Result<Array> {
+    pub fn try_reshape(&self, shape: &[isize]) -> Result<Concrete> {
         let size = self.size();
         let known: isize = shape.iter().filter(|&&d| d != -1).product();
         let holes = shape.iter().filter(|&&d| d == -1).count();
@@ -144,7 +144,7 @@ impl Array {
     }
 
     /// Permutes the axes; `perm[i]` is the input axis that becomes axis `i`.
-    pub fn transpose(&self, perm: &[usize]) -> Array {
+    pub fn transpose(&self, perm: &[usize]) -> Concrete {
         let rank = self.ndim();
         let mut seen = vec![false; rank];
         if perm.len() != rank
@@ -161,13 +161,13 @@ impl Array {
     }
 
     /// Reverses the axes (matrix transpose for 2-d).
-    pub fn t(&self) -> Array {
+    pub fn t(&self) -> Concrete {
         let perm: Vec<usize> = (0..self.ndim()).rev().collect();
         self.transpose(&perm)
     }
 
     /// Broadcasts to `shape` (NumPy's rule).
-    pub fn broadcast_to(&self, shape: &[usize]) -> Array {
+    pub fn broadcast_to(&self, shape: &[usize]) -> Concrete {
         let target = ok(super::ops::broadcast_shapes(
             "broadcast_to",
             &[self.shape(), shape],
@@ -182,7 +182,7 @@ impl Array {
     }
 
     /// Broadcast without checks (the shape is already known to fit).
-    pub(crate) fn broadcast_view(&self, shape: &[usize]) -> Array {
+    pub(crate) fn broadcast_view(&self, shape: &[usize]) -> Concrete {
         if self.shape() == shape {
             return self.clone();
         }
@@ -192,7 +192,7 @@ impl Array {
     }
 
     /// Inserts an axis of length 1 at `axis`.
-    pub fn expand_dims(&self, axis: isize) -> Array {
+    pub fn expand_dims(&self, axis: isize) -> Concrete {
         let a = ok(self::axis("expand_dims", axis, self.ndim() + 1));
         let mut shape: Vec<isize> = self.shape().iter().map(|&d| d as isize).collect();
         shape.insert(a, 1);
@@ -200,7 +200,7 @@ impl Array {
     }
 
     /// Removes the given axes of length 1 (all of them for an empty list).
-    pub fn squeeze(&self, axes: &[isize]) -> Array {
+    pub fn squeeze(&self, axes: &[isize]) -> Concrete {
         let rank = self.ndim();
         let drop: Vec<usize> = if axes.is_empty() {
             (0..rank).filter(|&d| self.shape()[d] == 1).collect()
@@ -224,11 +224,11 @@ impl Array {
     }
 
     /// Basic slicing, one [`Slice`] per leading axis (missing ones are whole).
-    pub fn slice(&self, slices: &[Slice]) -> Array {
+    pub fn slice(&self, slices: &[Slice]) -> Concrete {
         ok(self.try_slice(slices))
     }
 
-    pub fn try_slice(&self, slices: &[Slice]) -> Result<Array> {
+    pub fn try_slice(&self, slices: &[Slice]) -> Result<Concrete> {
         if slices.len() > self.ndim() {
             return op_err(format!(
                 "slice: {} slices for an array of shape {:?}",
@@ -244,8 +244,70 @@ impl Array {
         Ok(self.with_view(view))
     }
 
+    /// Takes `len` elements from `start` by a positive `step` on each axis
+    /// (the canonical form the `slice` primitive carries).
+    pub(crate) fn slice_canonical(&self, spec: &[(usize, usize, usize)]) -> Concrete {
+        let mut view = self.view.clone();
+        for (d, &(start, len, step)) in spec.iter().enumerate() {
+            view = view.stride_slice(d, start, len, step as isize);
+        }
+        self.with_view(view)
+    }
+
+    /// Pads with `(low, high, interior)` elements of `value` per axis, as
+    /// `lax.pad`. Without interior padding this is a view; with it, one kernel.
+    pub(crate) fn pad_interior(
+        &self,
+        widths: &[(usize, usize, usize)],
+        value: Scalar,
+    ) -> Result<Concrete> {
+        if widths.iter().all(|w| w.2 == 0) {
+            let edges: Vec<(usize, usize)> = widths.iter().map(|w| (w.0, w.1)).collect();
+            return self.try_pad(&edges, value.as_f64());
+        }
+        let shape: Vec<usize> = self
+            .shape()
+            .iter()
+            .zip(widths)
+            .map(|(&n, &(lo, hi, int))| lo + hi + if n == 0 { 0 } else { n + (n - 1) * int })
+            .collect();
+        let mut fuse = Fuse::new(&self.device);
+        let idx = fuse.out_index(&shape);
+        let mut src = Vec::with_capacity(idx.len());
+        let mut valid: Option<oxjax_abi::Val> = None;
+        for (d, &(lo, _, int)) in widths.iter().enumerate() {
+            let b = &mut fuse.b;
+            let lo_c = b.i32(lo as i32);
+            let p = b.op(Op::SUB, &[idx[d], lo_c]);
+            let zero = b.i32(0);
+            let stride = b.i32(int as i32 + 1);
+            let n = b.i32(self.shape()[d] as i32);
+            let q = b.op(Op::IDIV, &[p, stride]);
+            let r = b.op(Op::REM, &[p, stride]);
+            let c1 = b.op(Op::GE, &[p, zero]);
+            let c2 = b.op(Op::EQ, &[r, zero]);
+            let c3 = b.op(Op::LT, &[q, n]);
+            let c12 = b.op(Op::AND, &[c1, c2]);
+            let ok = b.op(Op::AND, &[c12, c3]);
+            valid = Some(match valid {
+                Some(v) => b.op(Op::AND, &[v, ok]),
+                None => ok,
+            });
+            src.push(q);
+        }
+        let x = fuse.read(self, &src);
+        let fill = fuse.b.constant(value.cast(self.dtype));
+        let v = match valid {
+            Some(ok) => fuse.b.select(ok, x, fill),
+            None => x,
+        };
+        let mut out = fuse.run(&shape, 0, &[v])?.remove(0);
+        out.weak = self.weak;
+        Ok(out)
+    }
+
     /// Reverses the given axes (all for an empty list).
-    pub fn flip(&self, axes: &[isize]) -> Array {
+    pub fn flip(&self, axes: &[isize]) -> Concrete {
         let rank = self.ndim();
         let axes: Vec<usize> = if axes.is_empty() {
             (0..rank).collect()
@@ -263,11 +325,11 @@ impl Array {
     }
 
     /// Pads each axis with `(before, after)` elements equal to `value`.
-    pub fn pad(&self, widths: &[(usize, usize)], value: impl Into<f64>) -> Array {
+    pub fn pad(&self, widths: &[(usize, usize)], value: impl Into<f64>) -> Concrete {
         ok(self.try_pad(widths, value.into()))
     }
 
-    pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Array> {
+    pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Concrete> {
         if widths.len() != self.ndim() {
             return op_err(format!(
                 "pad: {} (before, after) pairs for an array of rank {}",
@@ -294,11 +356,11 @@ impl Array {
     }
 
     /// Joins arrays along an existing axis (one kernel).
-    pub fn concatenate(arrays: &[&Array], axis: isize) -> Array {
-        ok(Array::try_concatenate(arrays, axis))
+    pub fn concatenate(arrays: &[&Concrete], axis: isize) -> Concrete {
+        ok(Concrete::try_concatenate(arrays, axis))
     }
 
-    pub fn try_concatenate(arrays: &[&Array], axis: isize) -> Result<Array> {
+    pub fn try_concatenate(arrays: &[&Concrete], axis: isize) -> Result<Concrete> {
         let Some(first) = arrays.first() else {
             return op_err("concatenate: needs at least one array");
         };

@@ -4,7 +4,7 @@ use super::fuse::Fuse;
 use super::movement::axis;
 use super::promote::to_float;
 use super::view::unravel;
-use super::{Array, ok};
+use super::{Concrete, ok};
 use crate::error::{Result, op_err};
 use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Scalar, Val};
 
@@ -43,7 +43,7 @@ impl From<Vec<isize>> for Axes {
 
 impl Axes {
     /// Sorted, de-duplicated, non-negative axes of an array of rank `rank`.
-    fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
+    pub(crate) fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
         let mut out = match self {
             Axes::All => (0..rank).collect(),
             Axes::Some(v) => v
@@ -70,7 +70,7 @@ fn sum_dtypes(d: DType) -> (DType, DType) {
     }
 }
 
-impl Array {
+impl Concrete {
     /// Reduces `axes` with `rop`, reading elements as `acc` and finishing
     /// each result with `epilogue(accumulator, count)`.
     fn reduce(
@@ -81,7 +81,7 @@ impl Array {
         rop: ReduceOp,
         acc: DType,
         epilogue: impl FnOnce(&mut KernelBuilder, Val, usize) -> Val,
-    ) -> Result<Array> {
+    ) -> Result<Concrete> {
         let reduced = axes.resolve(name, self.ndim())?;
         let shape = self.shape();
         let kept: Vec<usize> = (0..self.ndim()).filter(|d| !reduced.contains(d)).collect();
@@ -120,7 +120,7 @@ impl Array {
     }
 
     /// Reinserts reduced axes as length 1.
-    fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Array {
+    fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Concrete {
         let shape: Vec<isize> = (0..full.len())
             .map(|d| {
                 if reduced.contains(&d) {
@@ -134,7 +134,7 @@ impl Array {
     }
 
     /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
-    pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
         ok(self.reduce(
             "sum",
@@ -147,7 +147,7 @@ impl Array {
     }
 
     /// Product over `axes`.
-    pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
         ok(self.reduce(
             "prod",
@@ -160,7 +160,7 @@ impl Array {
     }
 
     /// Maximum over `axes`; NaN propagates.
-    pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "max",
             &axes.into(),
@@ -172,7 +172,7 @@ impl Array {
     }
 
     /// Minimum over `axes`; NaN propagates.
-    pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "min",
             &axes.into(),
@@ -184,7 +184,7 @@ impl Array {
     }
 
     /// Arithmetic mean over `axes` (integers give f32).
-    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let out = to_float(self.dtype);
         let acc = if out == DType::F16 { DType::F32 } else { out };
         ok(self.reduce(
@@ -202,7 +202,7 @@ impl Array {
     }
 
     /// True where every element along `axes` is non-zero.
-    pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "all",
             &axes.into(),
@@ -214,7 +214,7 @@ impl Array {
     }
 
     /// True where some element along `axes` is non-zero.
-    pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
+    pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "any",
             &axes.into(),
@@ -227,17 +227,17 @@ impl Array {
 
     /// Index (i32) of the first maximum along `axis` (`None`: of the
     /// flattened array). A NaN counts as the maximum.
-    pub fn argmax(&self, axis: Option<isize>) -> Array {
+    pub fn argmax(&self, axis: Option<isize>) -> Concrete {
         ok(self.arg_extremum("argmax", axis, ReduceOp::MAX))
     }
 
-    /// Index (i32) of the first minimum; see [`Array::argmax`].
-    pub fn argmin(&self, axis: Option<isize>) -> Array {
+    /// Index (i32) of the first minimum; see [`Concrete::argmax`].
+    pub fn argmin(&self, axis: Option<isize>) -> Concrete {
         ok(self.arg_extremum("argmin", axis, ReduceOp::MIN))
     }
 
     /// Two kernels: the extremum, then the first index that holds it.
-    fn arg_extremum(&self, name: &str, ax: Option<isize>, rop: ReduceOp) -> Result<Array> {
+    fn arg_extremum(&self, name: &str, ax: Option<isize>, rop: ReduceOp) -> Result<Concrete> {
         let (x, ax) = match ax {
             None => (self.try_reshape(&[-1])?, 0usize),
             Some(a) => (self.clone(), axis(name, a, self.ndim())?),

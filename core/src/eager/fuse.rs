@@ -1,7 +1,7 @@
 //! Building and running the one kernel of an eager op.
 
 use super::view::{masked, unravel};
-use super::{Array, Source};
+use super::{Concrete, Source};
 use crate::device::{Buffer, Device};
 use crate::error::Result;
 use oxjax_abi::{BufferId, DType, KernelBuilder, Val};
@@ -30,13 +30,13 @@ impl Fuse {
     }
 
     /// The element of `a` at multi-index `idx` (one i32 per axis of `a`).
-    pub fn read(&mut self, a: &Array, idx: &[Val]) -> Val {
+    pub fn read(&mut self, a: &Concrete, idx: &[Val]) -> Val {
         self.read_as(a, idx, a.dtype)
     }
 
     /// Like [`Fuse::read`], converted to `dtype`. A weak constant converts
     /// from its full-precision value, so it is rounded once.
-    pub fn read_as(&mut self, a: &Array, idx: &[Val], dtype: DType) -> Val {
+    pub fn read_as(&mut self, a: &Concrete, idx: &[Val], dtype: DType) -> Val {
         let (value, valid) = match &a.src {
             Source::Const(s) => {
                 let s = if a.weak { *s } else { s.cast(a.dtype) };
@@ -66,7 +66,7 @@ impl Fuse {
 
     /// Finishes the kernel (outputs `values`, each of `shape`), runs it and
     /// returns the outputs as dense arrays.
-    pub fn run(self, shape: &[usize], rsize: usize, values: &[Val]) -> Result<Vec<Array>> {
+    pub fn run(self, shape: &[usize], rsize: usize, values: &[Val]) -> Result<Vec<Concrete>> {
         let size: usize = shape.iter().product();
         let mut b = self.b;
         for &v in values {
@@ -85,7 +85,7 @@ impl Fuse {
         Ok(outs
             .into_iter()
             .zip(values)
-            .map(|(buf, v)| Array::new(Source::Buffer(buf), shape, v.dtype, self.device.clone()))
+            .map(|(buf, v)| Concrete::new(Source::Buffer(buf), shape, v.dtype, self.device.clone()))
             .collect())
     }
 }

@@ -1,0 +1,351 @@
+//! The primitives: the closed op set that tracing records in jaxprs and that
+//! every transformation has rules for. Primitives take canonical operands
+//! (the public API has already promoted dtypes, broadcast shapes and
+//! resolved axes), so their shape rules and rules tables stay small.
+
+use crate::eager::Concrete;
+use crate::error::Result;
+use oxjax_abi::{DType, Scalar};
+use std::fmt;
+
+/// The abstract value of an array: what tracing knows about it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Aval {
+    pub shape: Vec<usize>,
+    pub dtype: DType,
+    /// Weakly typed (a Rust scalar literal and what is computed only from them).
+    pub weak: bool,
+}
+
+impl Aval {
+    pub fn size(&self) -> usize {
+        self.shape.iter().product()
+    }
+}
+
+impl fmt::Display for Aval {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        write!(f, "{}[{}]", self.dtype, dims.join(","))
+    }
+}
+
+macro_rules! op_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal;)* }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),* }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The name in jaxpr text.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),* }
+            }
+        }
+    };
+}
+
+op_enum! {
+    /// Elementwise unary primitives (operand and result share a dtype, except
+    /// the classifiers, which return bool).
+    UnOp {
+        Neg => "neg"; Abs => "abs"; Sign => "sign";
+        Sqrt => "sqrt"; Rsqrt => "rsqrt"; Recip => "reciprocal";
+        Exp => "exp"; Exp2 => "exp2"; Log => "log"; Log2 => "log2";
+        Log1p => "log1p"; Expm1 => "expm1";
+        Sin => "sin"; Cos => "cos"; Tan => "tan";
+        Asin => "asin"; Acos => "acos"; Atan => "atan";
+        Sinh => "sinh"; Cosh => "cosh"; Tanh => "tanh";
+        Erf => "erf"; Erfc => "erfc";
+        Floor => "floor"; Ceil => "ceil"; Round => "round"; Trunc => "trunc";
+        IsNan => "is_nan"; IsInf => "is_inf"; IsFinite => "is_finite";
+        Not => "not";
+    }
+}
+
+op_enum! {
+    /// Elementwise binary primitives on two operands of one dtype and shape.
+    BinOp {
+        Add => "add"; Sub => "sub"; Mul => "mul"; Div => "div";
+        FloorDiv => "floor_divide"; Rem => "remainder"; Fmod => "fmod";
+        Pow => "pow"; Min => "min"; Max => "max"; Atan2 => "atan2";
+        And => "and"; Or => "or"; Xor => "xor";
+        Shl => "shift_left"; Shr => "shift_right";
+        Lt => "lt"; Le => "le"; Gt => "gt"; Ge => "ge";
+        Eq => "eq"; Ne => "ne";
+    }
+}
+
+op_enum! {
+    /// Reductions over a set of axes (no keepdims; the API reshapes).
+    RedOp {
+        Sum => "reduce_sum"; Prod => "reduce_prod"; Max => "reduce_max";
+        Min => "reduce_min"; Mean => "reduce_mean"; All => "reduce_and"; Any => "reduce_or";
+    }
+}
+
+impl UnOp {
+    /// True for the ops that return bool.
+    pub fn is_classifier(self) -> bool {
+        matches!(self, UnOp::IsNan | UnOp::IsInf | UnOp::IsFinite)
+    }
+}
+
+impl BinOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+        )
+    }
+}
+
+/// A primitive with its static parameters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Prim {
+    Unary(UnOp),
+    Binary(BinOp),
+    /// `(cond: bool, a, b)`, all of one shape.
+    Select,
+    /// `convert_element_type`.
+    Cast(DType),
+    Reduce(RedOp, Vec<usize>),
+    /// Index of the first maximum (`true`) or minimum along an axis, as i32.
+    ArgReduce(bool, usize),
+    /// `[..., n, k] @ [..., k, m]` with equal batch axes.
+    Matmul,
+    Reshape(Vec<usize>),
+    Transpose(Vec<usize>),
+    /// NumPy broadcasting to a shape (leading axes added, 1s stretched).
+    BroadcastTo(Vec<usize>),
+    /// `(start, len, step > 0)` per axis.
+    Slice(Vec<(usize, usize, usize)>),
+    Flip(Vec<usize>),
+    /// `(low, high, interior)` per axis, filled with a value (`lax.pad`).
+    Pad(Vec<(usize, usize, usize)>, Scalar),
+    Concatenate(usize),
+    /// Identity whose derivative is zero.
+    StopGradient,
+}
+
+/// Every primitive kind once, with representative parameters (for the
+/// rule-table completeness test).
+#[cfg(test)]
+pub fn all_kinds() -> Vec<Prim> {
+    let mut v: Vec<Prim> = UnOp::ALL.iter().map(|&u| Prim::Unary(u)).collect();
+    v.extend(BinOp::ALL.iter().map(|&b| Prim::Binary(b)));
+    v.extend(RedOp::ALL.iter().map(|&r| Prim::Reduce(r, vec![0])));
+    v.extend([
+        Prim::Select,
+        Prim::Cast(DType::F32),
+        Prim::ArgReduce(true, 0),
+        Prim::Matmul,
+        Prim::Reshape(vec![2]),
+        Prim::Transpose(vec![0]),
+        Prim::BroadcastTo(vec![2]),
+        Prim::Slice(vec![(0, 1, 1)]),
+        Prim::Flip(vec![0]),
+        Prim::Pad(vec![(1, 0, 0)], Scalar::F32(0.0)),
+        Prim::Concatenate(0),
+        Prim::StopGradient,
+    ]);
+    v
+}
+
+fn tuple(v: &[usize]) -> String {
+    let s: Vec<String> = v.iter().map(|d| d.to_string()).collect();
+    if s.len() == 1 {
+        format!("({},)", s[0])
+    } else {
+        format!("({})", s.join(", "))
+    }
+}
+
+impl fmt::Display for Prim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Prim::Unary(u) => f.write_str(u.name()),
+            Prim::Binary(b) => f.write_str(b.name()),
+            Prim::Select => f.write_str("select_n"),
+            Prim::Cast(d) => write!(f, "convert_element_type[new_dtype={d}]"),
+            Prim::Reduce(r, axes) => write!(f, "{}[axes={}]", r.name(), tuple(axes)),
+            Prim::ArgReduce(max, axis) => {
+                write!(f, "{}[axis={axis}]", if *max { "argmax" } else { "argmin" })
+            }
+            Prim::Matmul => f.write_str("dot_general"),
+            Prim::Reshape(s) => write!(f, "reshape[new_sizes={}]", tuple(s)),
+            Prim::Transpose(p) => write!(f, "transpose[permutation={}]", tuple(p)),
+            Prim::BroadcastTo(s) => write!(f, "broadcast_in_dim[shape={}]", tuple(s)),
+            Prim::Slice(spec) => {
+                let s: Vec<String> = spec
+                    .iter()
+                    .map(|(a, n, st)| format!("{a}:{}:{st}", a + n * st))
+                    .collect();
+                write!(f, "slice[{}]", s.join(", "))
+            }
+            Prim::Flip(axes) => write!(f, "rev[dimensions={}]", tuple(axes)),
+            Prim::Pad(w, v) => {
+                let s: Vec<String> = w
+                    .iter()
+                    .map(|(l, h, i)| format!("({l}, {h}, {i})"))
+                    .collect();
+                write!(f, "pad[padding_config=({}), value={v}]", s.join(", "))
+            }
+            Prim::Concatenate(axis) => write!(f, "concatenate[dimension={axis}]"),
+            Prim::StopGradient => f.write_str("stop_gradient"),
+        }
+    }
+}
+
+/// The output avals of a primitive applied to `ins` (operands are canonical).
+pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
+    let x = &ins[0];
+    let same = |dtype: DType, shape: Vec<usize>| Aval {
+        shape,
+        dtype,
+        weak: ins.iter().all(|a| a.weak),
+    };
+    let strong = |dtype: DType, shape: Vec<usize>| Aval {
+        shape,
+        dtype,
+        weak: false,
+    };
+    let out = match prim {
+        Prim::Unary(u) if u.is_classifier() => same(DType::BOOL, x.shape.clone()),
+        Prim::Unary(_) | Prim::StopGradient => same(x.dtype, x.shape.clone()),
+        Prim::Binary(b) if b.is_comparison() => same(DType::BOOL, x.shape.clone()),
+        Prim::Binary(_) => same(x.dtype, x.shape.clone()),
+        Prim::Select => Aval {
+            weak: ins[1].weak && ins[2].weak,
+            ..ins[1].clone()
+        },
+        Prim::Cast(d) => strong(*d, x.shape.clone()),
+        Prim::Reduce(r, axes) => {
+            let shape = x
+                .shape
+                .iter()
+                .enumerate()
+                .filter(|(d, _)| !axes.contains(d))
+                .map(|(_, &n)| n)
+                .collect();
+            let dtype = match r {
+                RedOp::All | RedOp::Any => DType::BOOL,
+                RedOp::Mean => crate::eager::to_float(x.dtype),
+                RedOp::Sum | RedOp::Prod if x.dtype == DType::BOOL => DType::I32,
+                _ => x.dtype,
+            };
+            strong(dtype, shape)
+        }
+        Prim::ArgReduce(_, axis) => {
+            let mut shape = x.shape.clone();
+            shape.remove(*axis);
+            strong(DType::I32, shape)
+        }
+        Prim::Matmul => {
+            let mut shape = x.shape.clone();
+            let r = shape.len();
+            shape[r - 1] = *ins[1].shape.last().unwrap();
+            same(x.dtype, shape)
+        }
+        Prim::Reshape(s) | Prim::BroadcastTo(s) => same(x.dtype, s.clone()),
+        Prim::Transpose(p) => same(x.dtype, p.iter().map(|&d| x.shape[d]).collect()),
+        Prim::Slice(spec) => same(x.dtype, spec.iter().map(|s| s.1).collect()),
+        Prim::Flip(_) => same(x.dtype, x.shape.clone()),
+        Prim::Pad(w, _) => same(
+            x.dtype,
+            x.shape
+                .iter()
+                .zip(w)
+                .map(|(&n, &(l, h, i))| l + h + if n == 0 { 0 } else { n + (n - 1) * i })
+                .collect(),
+        ),
+        Prim::Concatenate(axis) => {
+            let mut shape = x.shape.clone();
+            shape[*axis] = ins.iter().map(|a| a.shape[*axis]).sum();
+            same(x.dtype, shape)
+        }
+    };
+    vec![out]
+}
+
+/// Evaluates a primitive on concrete arrays: one kernel, or a view.
+pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
+    let x = &ins[0];
+    let out = match prim {
+        Prim::Unary(u) => unary(*u, x),
+        Prim::Binary(b) => binary(*b, x, &ins[1]),
+        Prim::Select => Concrete::where_(x, &ins[1], &ins[2]),
+        Prim::Cast(d) => x.try_astype(*d)?,
+        Prim::Reduce(r, axes) => {
+            let axes: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+            match r {
+                RedOp::Sum => x.sum(axes, false),
+                RedOp::Prod => x.prod(axes, false),
+                RedOp::Max => x.max(axes, false),
+                RedOp::Min => x.min(axes, false),
+                RedOp::Mean => x.mean(axes, false),
+                RedOp::All => x.all(axes, false),
+                RedOp::Any => x.any(axes, false),
+            }
+        }
+        Prim::ArgReduce(true, axis) => x.argmax(Some(*axis as isize)),
+        Prim::ArgReduce(false, axis) => x.argmin(Some(*axis as isize)),
+        Prim::Matmul => x.try_matmul(&ins[1])?,
+        Prim::Reshape(s) => {
+            let s: Vec<isize> = s.iter().map(|&d| d as isize).collect();
+            x.try_reshape(&s)?
+        }
+        Prim::Transpose(p) => x.transpose(p),
+        Prim::BroadcastTo(s) => x.broadcast_to(s),
+        Prim::Slice(spec) => x.slice_canonical(spec),
+        Prim::Flip(axes) => {
+            let axes: Vec<isize> = axes.iter().map(|&a| a as isize).collect();
+            if axes.is_empty() {
+                x.clone()
+            } else {
+                x.flip(&axes)
+            }
+        }
+        Prim::Pad(w, v) => x.pad_interior(w, *v)?,
+        Prim::Concatenate(axis) => {
+            let refs: Vec<&Concrete> = ins.iter().collect();
+            Concrete::try_concatenate(&refs, *axis as isize)?
+        }
+        Prim::StopGradient => x.clone(),
+    };
+    Ok(vec![out])
+}
+
+macro_rules! dispatch_unary {
+    ($($variant:ident => $method:ident),* $(,)?) => {
+        fn unary(op: UnOp, x: &Concrete) -> Concrete {
+            match op { $(UnOp::$variant => x.$method()),* }
+        }
+    };
+}
+
+macro_rules! dispatch_binary {
+    ($($variant:ident => $method:ident),* $(,)?) => {
+        fn binary(op: BinOp, x: &Concrete, y: &Concrete) -> Concrete {
+            match op { $(BinOp::$variant => x.$method(y)),* }
+        }
+    };
+}
+
+dispatch_unary! {
+    Neg => neg, Abs => abs, Sign => sign, Sqrt => sqrt, Rsqrt => rsqrt, Recip => reciprocal,
+    Exp => exp, Exp2 => exp2, Log => log, Log2 => log2, Log1p => log1p, Expm1 => expm1,
+    Sin => sin, Cos => cos, Tan => tan, Asin => arcsin, Acos => arccos, Atan => arctan,
+    Sinh => sinh, Cosh => cosh, Tanh => tanh, Erf => erf, Erfc => erfc,
+    Floor => floor, Ceil => ceil, Round => round, Trunc => trunc,
+    IsNan => isnan, IsInf => isinf, IsFinite => isfinite, Not => logical_not,
+}
+
+dispatch_binary! {
+    Add => add, Sub => subtract, Mul => multiply, Div => divide, FloorDiv => floor_divide,
+    Rem => remainder, Fmod => fmod, Pow => power, Min => minimum, Max => maximum, Atan2 => arctan2,
+    And => bitwise_and, Or => bitwise_or, Xor => bitwise_xor, Shl => left_shift, Shr => right_shift,
+    Lt => less, Le => less_equal, Gt => greater, Ge => greater_equal, Eq => equal, Ne => not_equal,
+}

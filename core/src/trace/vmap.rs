@@ -1,0 +1,204 @@
+//! Batching: the vmap trace and a batching rule for every primitive.
+//!
+//! A batched value carries its batch axis (`bdim`); rules move it to the
+//! front, apply the primitive to the whole batch at once, and report where
+//! the batch axis of the result is (always the front here).
+
+use super::prim::Prim;
+use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
+use crate::array::Array;
+use crate::error::{Result, op_err};
+
+/// `x` with its batch axis first; an unbatched `x` is broadcast to `size`.
+fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
+    match bdim {
+        Some(0) => x.clone(),
+        Some(d) => x.moveaxis(d as isize, 0),
+        None => {
+            let mut shape = vec![size];
+            shape.extend_from_slice(x.shape());
+            x.expand_dims(0).broadcast_to(&shape)
+        }
+    }
+}
+
+fn shift(axes: &[usize]) -> Vec<usize> {
+    axes.iter().map(|a| a + 1).collect()
+}
+
+/// The batching rule: applies `prim` to batched operands; the result's
+/// batch axis is 0.
+fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Array {
+    let x = || front(&vals[0], bdims[0], size);
+    match prim {
+        Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient => bind1(prim.clone(), &[&x()]),
+        Prim::Binary(_) | Prim::Select | Prim::Matmul | Prim::Concatenate(_) => {
+            let all: Vec<Array> = vals
+                .iter()
+                .zip(bdims)
+                .map(|(v, &b)| front(v, b, size))
+                .collect();
+            let refs: Vec<&Array> = all.iter().collect();
+            let p = match prim {
+                Prim::Concatenate(axis) => Prim::Concatenate(axis + 1),
+                p => p.clone(),
+            };
+            bind1(p, &refs)
+        }
+        Prim::Reduce(r, axes) => bind1(Prim::Reduce(*r, shift(axes)), &[&x()]),
+        Prim::ArgReduce(max, axis) => bind1(Prim::ArgReduce(*max, axis + 1), &[&x()]),
+        Prim::Reshape(shape) | Prim::BroadcastTo(shape) => {
+            let mut s = vec![size];
+            s.extend_from_slice(shape);
+            let x = x();
+            if let Prim::BroadcastTo(_) = prim {
+                // Align the operand's axes right of the batch axis.
+                let mut padded = vec![size];
+                padded.extend(std::iter::repeat_n(1, shape.len() + 1 - x.ndim()));
+                padded.extend_from_slice(&x.shape()[1..]);
+                let x = bind1(Prim::Reshape(padded), &[&x]);
+                return bind1(Prim::BroadcastTo(s), &[&x]);
+            }
+            bind1(Prim::Reshape(s), &[&x])
+        }
+        Prim::Transpose(perm) => {
+            let mut p = vec![0];
+            p.extend(shift(perm));
+            bind1(Prim::Transpose(p), &[&x()])
+        }
+        Prim::Slice(spec) => {
+            let mut s = vec![(0, size, 1)];
+            s.extend_from_slice(spec);
+            bind1(Prim::Slice(s), &[&x()])
+        }
+        Prim::Flip(axes) => bind1(Prim::Flip(shift(axes)), &[&x()]),
+        Prim::Pad(w, v) => {
+            let mut widths = vec![(0, 0, 0)];
+            widths.extend_from_slice(w);
+            bind1(Prim::Pad(widths, *v), &[&x()])
+        }
+    }
+}
+
+/// The batch trace's rule for one primitive.
+pub(crate) fn process(
+    main: &MainTrace,
+    size: usize,
+    prim: &Prim,
+    args: &[Array],
+) -> Result<Vec<Array>> {
+    let (vals, bdims): (Vec<Array>, Vec<Option<usize>>) = args
+        .iter()
+        .map(|a| match main.own(a) {
+            Some(TracerData::Batch { val, bdim }) => (val.clone(), *bdim),
+            _ => (a.clone(), None),
+        })
+        .unzip();
+    let out = rule(prim, &vals, &bdims, size);
+    let mut aval = out.aval();
+    aval.shape.remove(0);
+    Ok(vec![main.tracer(
+        aval,
+        TracerData::Batch {
+            val: out,
+            bdim: Some(0),
+        },
+    )])
+}
+
+/// Maps a flat function over axis `in_axes[i]` of each input (`None`:
+/// broadcast) and stacks results along `out_axes[j]` (all 0 when `None`).
+pub(crate) fn vmap_flat(
+    f: impl FnOnce(&[Array]) -> Vec<Array>,
+    args: &[Array],
+    in_axes: &[Option<usize>],
+    out_axes: Option<&[Option<usize>]>,
+) -> Result<Vec<Array>> {
+    if args.len() != in_axes.len() {
+        return op_err(format!(
+            "vmap: {} in_axes for {} inputs",
+            in_axes.len(),
+            args.len()
+        ));
+    }
+    let mut size = None;
+    for (i, (a, ax)) in args.iter().zip(in_axes).enumerate() {
+        if let Some(ax) = *ax {
+            if ax >= a.ndim() {
+                return op_err(format!(
+                    "vmap: in_axes[{i}] = {ax} is out of range for an input of shape {:?}",
+                    a.shape()
+                ));
+            }
+            let n = a.shape()[ax];
+            match size {
+                None => size = Some(n),
+                Some(m) if m != n => {
+                    return op_err(format!(
+                        "vmap: mapped axes have different sizes: {m} and {n} (input {i} of shape {:?}, axis {ax})",
+                        a.shape()
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    let Some(size) = size else {
+        return op_err("vmap: in_axes maps no input (every entry is None)");
+    };
+    with_main(TraceKind::Batch { size }, |main| {
+        let ins: Vec<Array> = args
+            .iter()
+            .zip(in_axes)
+            .map(|(a, ax)| match ax {
+                Some(ax) => {
+                    let mut aval = a.aval();
+                    aval.shape.remove(*ax);
+                    main.tracer(
+                        aval,
+                        TracerData::Batch {
+                            val: a.clone(),
+                            bdim: Some(*ax),
+                        },
+                    )
+                }
+                None => a.clone(),
+            })
+            .collect();
+        let outs = f(&ins);
+        let zeros = vec![Some(0); outs.len()];
+        let out_axes = out_axes.unwrap_or(&zeros);
+        if out_axes.len() != outs.len() {
+            return op_err(format!(
+                "vmap: {} out_axes for {} outputs",
+                out_axes.len(),
+                outs.len()
+            ));
+        }
+        outs.iter()
+            .zip(out_axes)
+            .map(|(o, ax)| {
+                let (val, bdim) = match main.own(o) {
+                    Some(TracerData::Batch { val, bdim }) => (val.clone(), *bdim),
+                    _ => (o.clone(), None),
+                };
+                match ax {
+                    Some(ax) => {
+                        let v = front(&val, bdim, size);
+                        if *ax >= v.ndim() {
+                            return op_err(format!(
+                                "vmap: out_axes {ax} is out of range for an output of rank {}",
+                                v.ndim() - 1
+                            ));
+                        }
+                        Ok(v.moveaxis(0, *ax as isize))
+                    }
+                    None if bdim.is_none() => Ok(val),
+                    None => op_err(
+                        "vmap: out_axes None for an output that depends on the mapped inputs",
+                    ),
+                }
+            })
+            .collect()
+    })
+}

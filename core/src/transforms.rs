@@ -1,0 +1,233 @@
+//! The public transformations: `jvp`, `linearize`, `vjp`, `grad`,
+//! `value_and_grad`, `vmap`, `jacfwd`, `jacrev`, `hessian`, `make_jaxpr`.
+//! Each takes and returns pytrees ([`Tree`]) and composes with the others in
+//! any order, because each is a trace on the shared stack.
+
+use crate::error::{Error, Result};
+use crate::trace::jaxpr::{Jaxpr, trace_to_jaxpr};
+use crate::trace::jvp::{check_differentiable, jvp_flat};
+use crate::trace::vjp::{Linear, linearize_flat};
+use crate::trace::vmap::vmap_flat;
+use crate::tree::Tree;
+use crate::{Array, DType};
+use std::cell::RefCell;
+
+fn ok<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Calls `f` on leaves, recording its output tree as a template.
+fn flat<X: Tree, Y: Tree>(
+    f: &impl Fn(&X) -> Y,
+    x: &X,
+    out: &RefCell<Option<Y>>,
+) -> impl Fn(&[Array]) -> Vec<Array> {
+    move |leaves: &[Array]| {
+        let y = f(&x.unflatten(leaves.to_vec()));
+        let l = y.leaves();
+        *out.borrow_mut() = Some(y);
+        l
+    }
+}
+
+fn check_inputs(what: &str, leaves: &[Array]) -> Result<()> {
+    leaves
+        .iter()
+        .try_for_each(|l| check_differentiable(what, l))
+}
+
+/// Forward mode: `f(primals)` and the directional derivative along `tangents`.
+pub fn jvp<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X, tangents: &X) -> (Y, Y) {
+    let (p, t) = (primals.leaves(), tangents.leaves());
+    ok(check_inputs("jvp", &p));
+    for (a, b) in p.iter().zip(&t) {
+        if a.shape() != b.shape() || a.dtype() != b.dtype() {
+            panic!(
+                "jvp: tangent {} does not match primal {}",
+                b.aval(),
+                a.aval()
+            );
+        }
+    }
+    let template = RefCell::new(None);
+    let (outs, touts) = jvp_flat(flat(&f, primals, &template), &p, &t);
+    let y = template.into_inner().expect("f was called");
+    let touts: Vec<Array> = touts
+        .into_iter()
+        .zip(&outs)
+        .map(|(t, o)| t.unwrap_or_else(|| o.zeros_like()))
+        .collect();
+    (y.unflatten(outs), y.unflatten(touts))
+}
+
+/// `f(primals)` and its linear map (the JVP at `primals`), evaluated once.
+pub fn linearize<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X) -> (Y, impl Fn(&X) -> Y) {
+    let (y, lin) = linearize_tree("linearize", &f, primals);
+    let template = y.unflatten(y.leaves());
+    (y, move |t: &X| template.unflatten(lin.apply(&t.leaves())))
+}
+
+fn linearize_tree<X: Tree, Y: Tree>(what: &str, f: &impl Fn(&X) -> Y, primals: &X) -> (Y, Linear) {
+    let p = primals.leaves();
+    ok(check_inputs(what, &p));
+    let template = RefCell::new(None);
+    let (outs, lin) = linearize_flat(flat(f, primals, &template), &p);
+    let y = template.into_inner().expect("f was called");
+    (y.unflatten(outs), lin)
+}
+
+/// Reverse mode: `f(primals)` and the pullback of output cotangents.
+pub fn vjp<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X) -> (Y, impl Fn(&Y) -> X) {
+    let (y, lin) = linearize_tree("vjp", &f, primals);
+    let x = primals.unflatten(primals.leaves());
+    (y, move |ct: &Y| x.unflatten(lin.transpose(&ct.leaves())))
+}
+
+fn scalar_output(what: &str, y: &Array) -> Result<()> {
+    if !y.shape().is_empty() {
+        return Err(Error::Op(format!(
+            "{what}: the function must return a scalar (shape []), got shape {:?}; \
+             use vjp or jacrev for non-scalar outputs",
+            y.shape()
+        )));
+    }
+    if !y.dtype().is_float() {
+        return Err(Error::Op(format!(
+            "{what}: the function must return a float scalar, got {}",
+            y.dtype()
+        )));
+    }
+    Ok(())
+}
+
+/// The value and gradient of a scalar function of a tree.
+pub fn value_and_grad<X: Tree>(f: impl Fn(&X) -> Array) -> impl Fn(&X) -> (Array, X) {
+    move |x: &X| {
+        let (y, lin) = linearize_tree("grad", &f, x);
+        ok(scalar_output("grad", &y));
+        let g = lin.transpose(&[y.ones_like()]);
+        (y, x.unflatten(g))
+    }
+}
+
+/// The gradient of a scalar function of a tree (`jax.grad`).
+pub fn grad<X: Tree>(f: impl Fn(&X) -> Array) -> impl Fn(&X) -> X {
+    let vg = value_and_grad(f);
+    move |x: &X| vg(x).1
+}
+
+/// The gradient with respect to the first argument of a two-argument
+/// function (`jax.grad` with `argnums=0`): `grad_with(loss)(&params, &batch)`.
+pub fn grad_with<X: Tree, A>(f: impl Fn(&X, &A) -> Array) -> impl Fn(&X, &A) -> X {
+    move |x: &X, a: &A| grad(|x: &X| f(x, a))(x)
+}
+
+/// Value and gradient with respect to the first argument.
+pub fn value_and_grad_with<X: Tree, A>(
+    f: impl Fn(&X, &A) -> Array,
+) -> impl Fn(&X, &A) -> (Array, X) {
+    move |x: &X, a: &A| value_and_grad(|x: &X| f(x, a))(x)
+}
+
+/// The gradient of a function returning `(scalar, aux)` (`has_aux=True`).
+pub fn grad_has_aux<X: Tree, Aux: Tree>(f: impl Fn(&X) -> (Array, Aux)) -> impl Fn(&X) -> (X, Aux) {
+    move |x: &X| {
+        let ((y, aux), pull) = vjp(&f, x);
+        ok(scalar_output("grad", &y));
+        let ct = (y.ones_like(), aux.map(|a| a.zeros_like()));
+        (pull(&ct), aux)
+    }
+}
+
+/// Maps `f` over axis 0 of every input leaf and stacks outputs on axis 0.
+pub fn vmap<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
+    move |x: &X| {
+        let n = x.leaves().len();
+        vmap_impl(&f, x, &vec![Some(0); n], None)
+    }
+}
+
+/// `vmap` with an axis per input leaf (`None`: not mapped, broadcast) and
+/// per output leaf (`None`: the output must not depend on mapped inputs).
+pub fn vmap_axes<X: Tree, Y: Tree>(
+    f: impl Fn(&X) -> Y,
+    in_axes: Vec<Option<usize>>,
+    out_axes: Vec<Option<usize>>,
+) -> impl Fn(&X) -> Y {
+    move |x: &X| vmap_impl(&f, x, &in_axes, Some(&out_axes))
+}
+
+fn vmap_impl<X: Tree, Y: Tree>(
+    f: &impl Fn(&X) -> Y,
+    x: &X,
+    in_axes: &[Option<usize>],
+    out_axes: Option<&[Option<usize>]>,
+) -> Y {
+    let template = RefCell::new(None);
+    let outs = ok(vmap_flat(
+        flat(f, x, &template),
+        &x.leaves(),
+        in_axes,
+        out_axes,
+    ));
+    template.into_inner().expect("f was called").unflatten(outs)
+}
+
+/// The Jacobian by forward mode: shape `out.shape + x.shape`.
+pub fn jacfwd(f: impl Fn(&Array) -> Array) -> impl Fn(&Array) -> Array {
+    move |x: &Array| {
+        ok(check_differentiable("jacfwd", x));
+        let n = x.size();
+        let mut basis_shape = vec![n];
+        basis_shape.extend_from_slice(x.shape());
+        let basis = Array::eye(n, n, 0, x.dtype()).reshape(&to_isize(&basis_shape));
+        let cols = vmap(|e: &Array| jvp(&f, x, e).1)(&basis);
+        // cols: [n, out...] -> [out..., x...]
+        let out_rank = cols.ndim() - 1;
+        let moved = if out_rank == 0 {
+            cols
+        } else {
+            cols.moveaxis(0, -1)
+        };
+        let mut shape = moved.shape()[..out_rank].to_vec();
+        shape.extend_from_slice(x.shape());
+        moved.reshape(&to_isize(&shape))
+    }
+}
+
+/// The Jacobian by reverse mode: shape `out.shape + x.shape`.
+pub fn jacrev(f: impl Fn(&Array) -> Array) -> impl Fn(&Array) -> Array {
+    move |x: &Array| {
+        let (y, pull) = vjp(&f, x);
+        let m = y.size();
+        let mut basis_shape = vec![m];
+        basis_shape.extend_from_slice(y.shape());
+        let dtype = if y.dtype().is_float() {
+            y.dtype()
+        } else {
+            DType::F32
+        };
+        let basis = Array::eye(m, m, 0, dtype).reshape(&to_isize(&basis_shape));
+        let rows = vmap(|c: &Array| pull(c))(&basis);
+        let mut shape = y.shape().to_vec();
+        shape.extend_from_slice(x.shape());
+        rows.reshape(&to_isize(&shape))
+    }
+}
+
+/// The Hessian of a scalar function: `jacfwd(jacrev(f))`.
+pub fn hessian(f: impl Fn(&Array) -> Array) -> impl Fn(&Array) -> Array {
+    jacfwd(jacrev(f))
+}
+
+/// Traces `f` with abstract values of the example inputs' shapes and dtypes.
+pub fn make_jaxpr<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Jaxpr {
+    move |x: &X| {
+        let avals: Vec<_> = x.leaves().iter().map(|l| l.aval()).collect();
+        trace_to_jaxpr(&avals, |ins| f(&x.unflatten(ins.to_vec())).leaves())
+    }
+}
+
+fn to_isize(s: &[usize]) -> Vec<isize> {
+    s.iter().map(|&d| d as isize).collect()
+}

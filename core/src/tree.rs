@@ -1,0 +1,147 @@
+//! Pytrees: nested containers of arrays that transformations take and
+//! return. A [`Tree`] lists its leaves in a fixed order and rebuilds itself
+//! from leaves; the value being rebuilt serves as the structure (a `Vec`
+//! keeps its length, a map its keys).
+
+use crate::Array;
+use std::collections::{BTreeMap, HashMap};
+
+/// A container of arrays. Implemented for `Array`, tuples, `Vec`, arrays,
+/// `Option`, `BTreeMap` and `HashMap` (leaves in key order); derive it for
+/// your own structs with `#[derive(oxjax::Tree)]`.
+pub trait Tree: Sized {
+    /// Appends the leaves, in order.
+    fn flatten_into(&self, leaves: &mut Vec<Array>);
+    /// A value of the same structure as `self` with leaves taken in order.
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self;
+
+    /// The leaves, in order.
+    fn leaves(&self) -> Vec<Array> {
+        let mut v = Vec::new();
+        self.flatten_into(&mut v);
+        v
+    }
+
+    /// A value of the same structure built from `leaves`; panics if there
+    /// are too few or too many.
+    fn unflatten(&self, leaves: Vec<Array>) -> Self {
+        let n = leaves.len();
+        let mut it = leaves.into_iter();
+        let out = self.unflatten_from(&mut it);
+        assert!(
+            it.next().is_none(),
+            "unflatten: {n} leaves for a tree of {}",
+            self.leaves().len()
+        );
+        out
+    }
+
+    /// Applies `f` to every leaf.
+    fn map(&self, mut f: impl FnMut(&Array) -> Array) -> Self {
+        self.unflatten(self.leaves().iter().map(&mut f).collect())
+    }
+}
+
+fn next(leaves: &mut dyn Iterator<Item = Array>) -> Array {
+    leaves
+        .next()
+        .expect("unflatten: too few leaves for the tree structure")
+}
+
+impl Tree for Array {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        leaves.push(self.clone());
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        next(leaves)
+    }
+}
+
+impl Tree for () {
+    fn flatten_into(&self, _: &mut Vec<Array>) {}
+    fn unflatten_from(&self, _: &mut dyn Iterator<Item = Array>) -> Self {}
+}
+
+macro_rules! tuple_tree {
+    ($($name:ident $idx:tt),*) => {
+        impl<$($name: Tree),*> Tree for ($($name,)*) {
+            fn flatten_into(&self, leaves: &mut Vec<Array>) {
+                $(self.$idx.flatten_into(leaves);)*
+            }
+            fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+                ($(self.$idx.unflatten_from(leaves),)*)
+            }
+        }
+    };
+}
+
+tuple_tree!(A 0);
+tuple_tree!(A 0, B 1);
+tuple_tree!(A 0, B 1, C 2);
+tuple_tree!(A 0, B 1, C 2, D 3);
+tuple_tree!(A 0, B 1, C 2, D 3, E 4);
+
+impl<T: Tree> Tree for Vec<T> {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        self.iter().for_each(|x| x.flatten_into(leaves));
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        self.iter().map(|x| x.unflatten_from(leaves)).collect()
+    }
+}
+
+impl<T: Tree, const N: usize> Tree for [T; N] {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        self.iter().for_each(|x| x.flatten_into(leaves));
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        std::array::from_fn(|i| self[i].unflatten_from(leaves))
+    }
+}
+
+impl<T: Tree> Tree for Option<T> {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        if let Some(x) = self {
+            x.flatten_into(leaves);
+        }
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        self.as_ref().map(|x| x.unflatten_from(leaves))
+    }
+}
+
+impl<T: Tree> Tree for Box<T> {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        (**self).flatten_into(leaves);
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        Box::new((**self).unflatten_from(leaves))
+    }
+}
+
+impl<K: Ord + Clone, V: Tree> Tree for BTreeMap<K, V> {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        self.values().for_each(|x| x.flatten_into(leaves));
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        self.iter()
+            .map(|(k, v)| (k.clone(), v.unflatten_from(leaves)))
+            .collect()
+    }
+}
+
+/// Leaves in sorted key order, so the order is the same in every run.
+impl<K: Ord + Clone + std::hash::Hash + Eq, V: Tree> Tree for HashMap<K, V> {
+    fn flatten_into(&self, leaves: &mut Vec<Array>) {
+        let mut keys: Vec<&K> = self.keys().collect();
+        keys.sort();
+        keys.into_iter().for_each(|k| self[k].flatten_into(leaves));
+    }
+    fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
+        let mut keys: Vec<&K> = self.keys().collect();
+        keys.sort();
+        keys.into_iter()
+            .map(|k| (k.clone(), self[k].unflatten_from(leaves)))
+            .collect()
+    }
+}

@@ -1,0 +1,379 @@
+//! Transformations: gradients against finite differences, jvp against vjp,
+//! vmap against a loop, compositions, jaxpr text, and misuse messages.
+//! Everything runs on the embedded reference backend in f64.
+
+use oxjax::{
+    Array, Axes, DType, Registry, Slice, Tree, grad, grad_with, hessian, jacfwd, jacrev, jvp,
+    make_jaxpr, value_and_grad, vjp, vmap, vmap_axes, with_default_device,
+};
+use proptest::prelude::*;
+
+fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
+    let reg = Registry::embedded();
+    with_default_device(&reg.default_device(), f)
+}
+
+fn vec64(x: &Array) -> Vec<f64> {
+    x.astype(DType::F64).to_vec::<f64>()
+}
+
+fn arr(v: &[f64], shape: &[usize]) -> Array {
+    Array::from_slice(v, shape)
+}
+
+/// Central finite differences of a scalar function.
+fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
+    let base = vec64(x);
+    let h = 1e-6;
+    (0..base.len())
+        .map(|i| {
+            let mut p = base.clone();
+            let mut m = base.clone();
+            p[i] += h;
+            m[i] -= h;
+            let fp = f(&arr(&p, x.shape())).item::<f64>();
+            let fm = f(&arr(&m, x.shape())).item::<f64>();
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("lengths differ: {} vs {}", a.len(), b.len()));
+    }
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if (x - y).abs() > tol * (1.0 + x.abs().max(y.abs())) {
+            return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
+        }
+    }
+    Ok(())
+}
+
+type Fun = (&'static str, fn(&Array) -> Array);
+
+/// Every differentiable primitive, reached through the public API, on
+/// inputs in (0.1, 0.9) so every op is smooth there.
+const FUNS: &[Fun] = &[
+    ("neg", |x| -x),
+    ("abs", |x| (x - 0.5).abs()),
+    ("sqrt", |x| x.sqrt()),
+    ("rsqrt", |x| x.rsqrt()),
+    ("reciprocal", |x| x.reciprocal()),
+    ("exp", |x| x.exp()),
+    ("exp2", |x| x.exp2()),
+    ("log", |x| x.log()),
+    ("log2", |x| x.log2()),
+    ("log1p", |x| x.log1p()),
+    ("expm1", |x| x.expm1()),
+    ("sin", |x| x.sin()),
+    ("cos", |x| x.cos()),
+    ("tan", |x| x.tan()),
+    ("arcsin", |x| x.arcsin()),
+    ("arccos", |x| x.arccos()),
+    ("arctan", |x| x.arctan()),
+    ("sinh", |x| x.sinh()),
+    ("cosh", |x| x.cosh()),
+    ("tanh", |x| x.tanh()),
+    ("erf", |x| x.erf()),
+    ("erfc", |x| x.erfc()),
+    ("add", |x| x + &x.flip(&[])),
+    ("subtract", |x| x - &(x * x)),
+    ("multiply", |x| x * &x.flip(&[])),
+    ("divide", |x| x / &(x.flip(&[]) + 1.0)),
+    ("power", |x| x.power(&(x.flip(&[]) + 0.5))),
+    ("remainder", |x| (x * 3.0) % &(x.flip(&[]) + 0.3)),
+    ("fmod", |x| (x * 3.0).fmod(&(x.flip(&[]) + 0.3))),
+    ("minimum", |x| x.minimum(x.flip(&[]))),
+    ("maximum", |x| x.maximum(&(x.flip(&[]) * 0.9))),
+    ("arctan2", |x| x.arctan2(x.flip(&[]))),
+    ("where", |x| Array::where_(&x.greater(0.5), x * x, x.sin())),
+    ("sum", |x| x.sum(0, true) * x),
+    ("prod", |x| x.prod(Axes::All, false) + x),
+    ("max", |x| x.max(0, false).sum(Axes::All, true) * x),
+    ("min", |x| x.min(Axes::All, false) * x),
+    ("mean", |x| x.mean(-1, true) * x),
+    ("matmul", |x| {
+        x.reshape(&[-1, 1]).matmul(&x.reshape(&[1, -1])).tanh()
+    }),
+    ("reshape+transpose", |x| {
+        x.reshape(&[-1]).expand_dims(0).t().sin()
+    }),
+    ("broadcast", |x| {
+        x.broadcast_to(&[3, x.shape()[0], x.shape()[1]])
+            .sum(0, false)
+            * x
+    }),
+    ("slice", |x| {
+        x.slice(&[Slice::all().step(2), Slice::all().step(-1)])
+            .exp()
+            .sum(Axes::All, false)
+            + x
+    }),
+    ("pad", |x| x.pad(&[(1, 2), (0, 1)], 3.0).sin()),
+    ("concatenate", |x| {
+        Array::concatenate(&[x, &x.exp(), &x.slice(&[(0..1).into()])], 0).cos()
+    }),
+];
+
+/// A random (2, 3) input in (0.1, 0.97) without ties (where min, max and
+/// abs have kinks that finite differences cannot see).
+fn input() -> impl Strategy<Value = Vec<f64>> {
+    prop::collection::vec(0.1f64..0.9, 6).prop_map(|v| {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| x + 0.0131 * i as f64)
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    #[test]
+    fn grad_matches_finite_differences(v in input(), w in prop::collection::vec(-1.0f64..1.0, 64)) {
+        on_embedded(|| -> Result<(), TestCaseError> {
+            let x = arr(&v, &[2, 3]);
+            for (name, op) in FUNS {
+                // A weighted sum makes every output element matter.
+                let f = |x: &Array| {
+                    let y = op(x);
+                    let wts = arr(&w[..y.size()], y.shape());
+                    (&y * &wts).sum(Axes::All, false)
+                };
+                let g = vec64(&grad(f)(&x));
+                let fd = fd_grad(&f, &x);
+                close(&g, &fd, 1e-5).map_err(|e| TestCaseError::fail(format!("{name}: {e}")))?;
+            }
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn jvp_and_vjp_agree(v in input(), t in prop::collection::vec(-1.0f64..1.0, 6), w in prop::collection::vec(-1.0f64..1.0, 64)) {
+        on_embedded(|| -> Result<(), TestCaseError> {
+            let x = arr(&v, &[2, 3]);
+            let tv = arr(&t, &[2, 3]);
+            for (name, op) in FUNS {
+                let (y, jv) = jvp(op, &x, &tv);
+                let wts = arr(&w[..y.size()], y.shape());
+                let (_, pull) = vjp(op, &x);
+                let jtw = pull(&wts);
+                let lhs = (&wts * &jv).sum(Axes::All, false).item::<f64>();
+                let rhs = (&jtw * &tv).sum(Axes::All, false).item::<f64>();
+                prop_assert!((lhs - rhs).abs() < 1e-6 * (1.0 + lhs.abs()), "{name}: <w, Jv> = {lhs}, <J^T w, v> = {rhs}");
+            }
+            Ok(())
+        })?;
+    }
+
+    #[test]
+    fn vmap_equals_a_loop(v in prop::collection::vec(0.1f64..0.9, 24), axis in 0usize..3) {
+        on_embedded(|| -> Result<(), TestCaseError> {
+            // A stack of four (2, 3) inputs with the batch axis at `axis`.
+            let stacked = arr(&v, &[4, 2, 3]).moveaxis(0, axis as isize);
+            for (name, op) in FUNS {
+                let batched = vmap_axes(op, vec![Some(axis)], vec![Some(0)])(&stacked);
+                for i in 0..4 {
+                    let xi = arr(&v[i * 6..(i + 1) * 6], &[2, 3]);
+                    let want = vec64(&op(&xi));
+                    let got = vec64(&batched.slice(&[(i as isize..i as isize + 1).into()]).squeeze(&[0]));
+                    close(&got, &want, 1e-12).map_err(|e| TestCaseError::fail(format!("{name} lane {i}: {e}")))?;
+                }
+            }
+            Ok(())
+        })?;
+    }
+}
+
+#[test]
+fn compositions() {
+    on_embedded(|| {
+        let f = |x: &Array| (x.sin() * x * x).sum(Axes::All, false);
+        let x = arr(&[0.3, -1.2, 2.0], &[3]);
+        // grad(grad): d²/dx² of sum(x² sin x) per element, as a diagonal.
+        let g2 = grad(|x: &Array| grad(f)(x).sum(Axes::All, false))(&x);
+        let want: Vec<f64> = vec64(&x)
+            .iter()
+            .map(|&a| 2.0 * a.sin() + 4.0 * a * a.cos() - a * a * a.sin())
+            .collect();
+        close(&vec64(&g2), &want, 1e-10).unwrap();
+        // hessian == jacfwd(jacrev) == jacrev(jacfwd), diagonal here.
+        let h = hessian(f)(&x);
+        assert_eq!(h.shape(), &[3, 3]);
+        let h2 = jacrev(jacfwd(f))(&x);
+        close(&vec64(&h), &vec64(&h2), 1e-10).unwrap();
+        let hv = vec64(&h);
+        for i in 0..3 {
+            for j in 0..3 {
+                let w = if i == j { want[i] } else { 0.0 };
+                assert!(
+                    (hv[i * 3 + j] - w).abs() < 1e-10,
+                    "H[{i},{j}] = {}",
+                    hv[i * 3 + j]
+                );
+            }
+        }
+        // vmap(grad) equals per-row grads; grad(vmap) equals grad of the sum.
+        let rows = arr(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]);
+        let per_row = vmap(grad(f))(&rows);
+        for i in 0..2 {
+            let r = rows.slice(&[(i..i + 1).into()]).squeeze(&[0]);
+            close(
+                &vec64(&per_row.slice(&[(i..i + 1).into()]).squeeze(&[0])),
+                &vec64(&grad(f)(&r)),
+                1e-12,
+            )
+            .unwrap();
+        }
+        let gv = grad(|m: &Array| vmap(f)(m).sum(Axes::All, false))(&rows);
+        close(&vec64(&gv), &vec64(&per_row), 1e-12).unwrap();
+        // Casts carry tangents between float dtypes, and cut them at integers.
+        let g = grad(|x: &Array| (x.astype(DType::F32) * 3.0).sum(Axes::All, false))(&x);
+        assert_eq!((g.dtype(), vec64(&g)), (DType::F64, vec![3.0; 3]));
+        let g =
+            grad(|x: &Array| (x.astype(DType::I32).astype(DType::F64) + x).sum(Axes::All, false))(
+                &x,
+            );
+        assert_eq!(vec64(&g), vec![1.0; 3]);
+        // stop_gradient hides its operand from differentiation.
+        let g = grad(|x: &Array| (x.stop_gradient() * x).sum(Axes::All, false))(&x);
+        assert_eq!(vec64(&g), vec64(&x));
+        // jacfwd of a vector function.
+        let j = jacfwd(|x: &Array| x * x)(&x);
+        assert_eq!(
+            vec64(&j),
+            vec![0.6, 0.0, 0.0, 0.0, -2.4, 0.0, 0.0, 0.0, 4.0]
+        );
+    });
+}
+
+#[test]
+fn pytrees_of_parameters() {
+    on_embedded(|| {
+        let w = arr(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let b = arr(&[0.5, -0.5], &[2]);
+        let batch = arr(&[1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]);
+        let loss =
+            |p: &(Array, Array), x: &Array| (x.matmul(&p.0) + &p.1).tanh().sum(Axes::All, false);
+        let (gw, gb) = grad_with(loss)(&(w.clone(), b.clone()), &batch);
+        assert_eq!(gw.shape(), &[2, 2]);
+        assert_eq!(gb.shape(), &[2]);
+        let fd = fd_grad(&|b: &Array| loss(&(w.clone(), b.clone()), &batch), &b);
+        close(&vec64(&gb), &fd, 1e-6).unwrap();
+        // Vec and BTreeMap trees round-trip through value_and_grad.
+        let params = vec![w.clone(), b.clone()];
+        let (v, g) = value_and_grad(|p: &Vec<Array>| {
+            (&p[0] * 2.0).sum(Axes::All, false) + p[1].sum(Axes::All, false)
+        })(&params);
+        assert_eq!(v.item::<f64>(), 20.0);
+        assert_eq!(vec64(&g[0]), vec![2.0; 4]);
+        assert_eq!(vec64(&g[1]), vec![1.0; 2]);
+        let mut map = std::collections::BTreeMap::new();
+        map.insert("w", w.clone());
+        map.insert("b", b.clone());
+        assert_eq!(map.leaves().len(), 2);
+        let g = grad(|m: &std::collections::BTreeMap<&str, Array>| {
+            (&m["w"] * &m["w"]).sum(Axes::All, false)
+        })(&map);
+        assert_eq!(vec64(&g["w"]), vec![2.0, 4.0, 6.0, 8.0]);
+        assert_eq!(vec64(&g["b"]), vec![0.0, 0.0]);
+    });
+}
+
+#[test]
+fn jaxpr_text_of_a_gradient() {
+    on_embedded(|| {
+        let x = Array::zeros(&[3], DType::F32);
+        let w = Array::zeros(&[3, 4], DType::F32);
+        let f = |p: &(Array, Array)| p.0.matmul(&p.1).tanh().sum(Axes::All, false);
+        let fwd = make_jaxpr(f)(&(x.clone(), w.clone())).to_string();
+        assert_eq!(
+            fwd,
+            "{ lambda ; a:f32[3] b:f32[3,4]. let\n    c:f32[1,3] = reshape[new_sizes=(1, 3)] a\n    d:f32[1,4] = dot_general c b\n    e:f32[4] = reshape[new_sizes=(4,)] d\n    f:f32[4] = tanh e\n    g:f32[] = reduce_sum[axes=(0,)] f\n  in (g,) }"
+        );
+        let g = make_jaxpr(grad(f))(&(x, w)).to_string();
+        assert_eq!(
+            g,
+            "{ lambda ; a:f32[3] b:f32[3,4]. let
+    c:f32[1,3] = reshape[new_sizes=(1, 3)] a
+    d:f32[1,4] = dot_general c b
+    e:f32[4] = reshape[new_sizes=(4,)] d
+    f:f32[4] = tanh e
+    g:f32[4] = mul f f
+    h:f32[4] = broadcast_in_dim[shape=(4,)] 1.0
+    i:f32[4] = sub h g
+    j:f32[] = reduce_sum[axes=(0,)] f
+    k:f32[1] = reshape[new_sizes=(1,)] 1.0
+    l:f32[4] = broadcast_in_dim[shape=(4,)] k
+    m:f32[4] = mul l i
+    n:f32[1,4] = reshape[new_sizes=(1, 4)] m
+    o:f32[3,1] = transpose[permutation=(1, 0)] c
+    p:f32[3,4] = dot_general o n
+    q:f32[4,3] = transpose[permutation=(1, 0)] b
+    r:f32[1,3] = dot_general n q
+    s:f32[3] = reshape[new_sizes=(3,)] r
+  in (s, p) }"
+        );
+    });
+}
+
+fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let e = std::panic::catch_unwind(f).expect_err("expected a panic");
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap()
+}
+
+#[test]
+fn misuse_is_explained() {
+    on_embedded(|| {
+        let x = arr(&[1.0, 2.0], &[2]);
+        let m = panic_text(|| drop(grad(|x: &Array| x * 2.0)(&x)));
+        assert!(
+            m.contains("grad: the function must return a scalar (shape []), got shape [2]"),
+            "{m}"
+        );
+        let i = Array::from_vec(vec![1i32, 2], &[2]);
+        let m =
+            panic_text(|| drop(grad(|x: &Array| x.sum(Axes::All, false).astype(DType::F32))(&i)));
+        assert!(
+            m.contains("cannot differentiate with respect to an input of dtype i32"),
+            "{m}"
+        );
+        let m = panic_text(|| {
+            drop(vmap_axes(
+                |x: &Array| x.clone(),
+                vec![Some(0), Some(0)],
+                vec![Some(0)],
+            )(&x))
+        });
+        assert!(m.contains("vmap: 2 in_axes for 1 inputs"), "{m}");
+        let pair = (x.clone(), arr(&[1.0, 2.0, 3.0], &[3]));
+        let m = panic_text(|| {
+            drop(vmap(|p: &(Array, Array)| {
+                &p.0.sum(Axes::All, false) + &p.1.sum(Axes::All, false)
+            })(&pair))
+        });
+        assert!(
+            m.contains("vmap: mapped axes have different sizes: 2 and 3"),
+            "{m}"
+        );
+        // A tracer stored outside its transformation cannot be used later.
+        let leaked = std::cell::RefCell::new(None);
+        let _ = grad(|x: &Array| {
+            *leaked.borrow_mut() = Some(x.clone());
+            x.sum(Axes::All, false)
+        })(&x);
+        let t = leaked.into_inner().unwrap();
+        let m = panic_text(move || drop(&t + 1.0));
+        assert!(m.contains("tracer that escaped its transformation"), "{m}");
+        let m = panic_text(|| {
+            drop(grad(|x: &Array| {
+                Array::scalar(x.sum(Axes::All, false).item::<f64>())
+            })(&x))
+        });
+        assert!(m.contains("cannot read the value of a traced array"), "{m}");
+    });
+}
