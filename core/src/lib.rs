@@ -12,6 +12,8 @@
 //! assert_eq!(y.to_vec::<f32>(), vec![8.0, 16.0]);
 //! ```
 
+extern crate self as oxjax;
+
 mod array;
 mod debug;
 pub mod device;
@@ -28,6 +30,8 @@ pub use eager::{Axes, Slice};
 pub use element::Element;
 pub use error::{Error, Result};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
+/// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
+pub use oxjax_derive::Tree;
 pub use trace::jaxpr::Jaxpr;
 pub use trace::prim::Aval;
 pub use transforms::*;

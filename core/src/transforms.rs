@@ -4,13 +4,17 @@
 //! any order, because each is a trace on the shared stack.
 
 use crate::error::{Error, Result};
+use crate::trace::bind1;
+use crate::trace::custom::{Bwd, Custom, CustomRef, Flat, Fwd, JvpRule};
 use crate::trace::jaxpr::{Jaxpr, trace_to_jaxpr};
 use crate::trace::jvp::{check_differentiable, jvp_flat};
+use crate::trace::prim::Prim;
 use crate::trace::vjp::{Linear, linearize_flat};
 use crate::trace::vmap::vmap_flat;
 use crate::tree::Tree;
 use crate::{Array, DType};
 use std::cell::RefCell;
+use std::rc::Rc;
 
 fn ok<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
@@ -230,4 +234,112 @@ pub fn make_jaxpr<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Jaxpr
 
 fn to_isize(s: &[usize]) -> Vec<isize> {
     s.iter().map(|&d| d as isize).collect()
+}
+
+/// A function with a user-written JVP rule (`jax.custom_jvp`): `rule(x, t)`
+/// returns `(f(x), J t)`. Transformations use the rule instead of
+/// differentiating `f`'s body (e.g. for numerical stability).
+pub fn custom_jvp<X: Tree + 'static>(
+    name: &str,
+    f: impl Fn(&X) -> Array + 'static,
+    rule: impl Fn(&X, &X) -> (Array, Array) + 'static,
+) -> impl Fn(&X) -> Array {
+    let (f, rule) = (Rc::new(f), Rc::new(rule));
+    let name = name.to_string();
+    move |x: &X| {
+        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let (t1, t2, t3, f, rule) = (tmpl.clone(), tmpl.clone(), tmpl, f.clone(), rule.clone());
+        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_rule: JvpRule = Rc::new(move |a: &[Array], t: &[Array]| {
+            rule(&t2.unflatten(a.to_vec()), &t3.unflatten(t.to_vec()))
+        });
+        let c = Custom::Jvp {
+            name: name.clone(),
+            f: flat_f,
+            rule: flat_rule,
+        };
+        let leaves = x.leaves();
+        let refs: Vec<&Array> = leaves.iter().collect();
+        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+    }
+}
+
+/// A function with a user-written VJP (`jax.custom_vjp`): `fwd(x)` returns
+/// `(f(x), residuals)`, `bwd(residuals, ct)` the cotangent of `x`. Reverse
+/// mode uses them; forward mode is refused, as in JAX.
+pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
+    name: &str,
+    f: impl Fn(&X) -> Array + 'static,
+    fwd: impl Fn(&X) -> (Array, R) + 'static,
+    bwd: impl Fn(&R, &Array) -> X + 'static,
+) -> impl Fn(&X) -> Array {
+    let (f, fwd, bwd) = (Rc::new(f), Rc::new(fwd), Rc::new(bwd));
+    let name = name.to_string();
+    move |x: &X| {
+        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let res_tmpl: Rc<RefCell<Option<R>>> = Rc::new(RefCell::new(None));
+        let (t1, t2) = (tmpl.clone(), tmpl.clone());
+        let (f, fwd, bwd, r1, r2) = (
+            f.clone(),
+            fwd.clone(),
+            bwd.clone(),
+            res_tmpl.clone(),
+            res_tmpl,
+        );
+        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| {
+            let (y, r) = fwd(&t2.unflatten(a.to_vec()));
+            let leaves = r.leaves();
+            *r1.borrow_mut() = Some(r);
+            (y, leaves)
+        });
+        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+            let r = r2
+                .borrow()
+                .as_ref()
+                .expect("fwd ran before bwd")
+                .unflatten(res.to_vec());
+            bwd(&r, ct).leaves()
+        });
+        let c = Custom::Vjp {
+            name: name.clone(),
+            f: flat_f,
+            fwd: flat_fwd,
+            bwd: flat_bwd,
+            remat: false,
+        };
+        let leaves = x.leaves();
+        let refs: Vec<&Array> = leaves.iter().collect();
+        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+    }
+}
+
+/// Rematerialisation (`jax.checkpoint`): reverse mode keeps only `f`'s
+/// inputs and recomputes its intermediates in the backward pass, trading
+/// compute for memory. Forward mode works as for `f` itself.
+pub fn checkpoint<X: Tree + 'static>(f: impl Fn(&X) -> Array + 'static) -> impl Fn(&X) -> Array {
+    let f = Rc::new(f);
+    move |x: &X| {
+        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let (t1, t2) = (tmpl.clone(), tmpl);
+        let (f1, f2) = (f.clone(), f.clone());
+        let flat_f: Flat = Rc::new(move |a: &[Array]| f1(&t1.unflatten(a.to_vec())));
+        let ff = flat_f.clone();
+        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| (ff(a), a.to_vec()));
+        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+            let x = t2.unflatten(res.to_vec());
+            let (_, pull) = vjp(|x: &X| f2(x), &x);
+            pull(ct).leaves()
+        });
+        let c = Custom::Vjp {
+            name: "checkpoint".into(),
+            f: flat_f,
+            fwd: flat_fwd,
+            bwd: flat_bwd,
+            remat: true,
+        };
+        let leaves = x.leaves();
+        let refs: Vec<&Array> = leaves.iter().collect();
+        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+    }
 }

@@ -377,3 +377,95 @@ fn misuse_is_explained() {
         assert!(m.contains("cannot read the value of a traced array"), "{m}");
     });
 }
+
+#[test]
+fn custom_jvp_rule_is_used_by_every_transformation() {
+    on_embedded(|| {
+        // softplus with a stable rule: the naive derivative is inf/inf at 1000.
+        let softplus = oxjax::custom_jvp(
+            "softplus",
+            |x: &Array| x.exp().log1p(),
+            |x: &Array, t: &Array| (x.exp().log1p(), t * &(1.0 / ((-x).exp() + 1.0))),
+        );
+        let x = arr(&[0.0, 1000.0], &[2]);
+        let g = grad(|x: &Array| softplus(x).sum(Axes::All, false))(&x);
+        assert_eq!(vec64(&g), vec![0.5, 1.0]);
+        let naive = grad(|x: &Array| x.exp().log1p().sum(Axes::All, false))(&x);
+        assert!(vec64(&naive)[1].is_nan(), "the naive gradient overflows");
+        // jvp, vmap(grad) and grad(vmap) all see the rule.
+        let (_, t) = jvp(&softplus, &x, &arr(&[2.0, 2.0], &[2]));
+        assert_eq!(vec64(&t), vec![1.0, 2.0]);
+        let rows = arr(&[0.0, 1000.0, 1000.0, 0.0], &[2, 2]);
+        let vg = vmap(grad(|x: &Array| softplus(x).sum(Axes::All, false)))(&rows);
+        assert_eq!(vec64(&vg), vec![0.5, 1.0, 1.0, 0.5]);
+        let gv = grad(|m: &Array| vmap(&softplus)(m).sum(Axes::All, false))(&rows);
+        assert_eq!(vec64(&gv), vec![0.5, 1.0, 1.0, 0.5]);
+    });
+}
+
+#[test]
+fn custom_vjp_and_checkpoint() {
+    on_embedded(|| {
+        // Gradient clipping: identity forward, clipped cotangent backward.
+        let clip = oxjax::custom_vjp(
+            "clip_gradient",
+            |x: &Array| x.clone(),
+            |x: &Array| (x.clone(), ()),
+            |_: &(), ct: &Array| ct.minimum(1.0).maximum(-1.0),
+        );
+        let x = arr(&[1.0, 2.0], &[2]);
+        let g = grad(|x: &Array| (clip(x) * 10.0).sum(Axes::All, false))(&x);
+        assert_eq!(vec64(&g), vec![1.0, 1.0]);
+        let m = panic_text(|| drop(jvp(&clip, &x, &x)));
+        assert!(
+            m.contains(
+                "clip_gradient: a custom_vjp function supports reverse mode (grad, vjp) only"
+            ),
+            "{m}"
+        );
+        // Residuals flow from fwd to bwd.
+        let cube = oxjax::custom_vjp(
+            "cube",
+            |x: &Array| x * x * x,
+            |x: &Array| (x * x * x, x * x),
+            |sq: &Array, ct: &Array| ct * sq * 3.0,
+        );
+        assert_eq!(
+            vec64(&grad(|x: &Array| cube(x).sum(Axes::All, false))(&x)),
+            vec![3.0, 12.0]
+        );
+        // checkpoint: same derivatives, forward and reverse.
+        let f = |x: &Array| (x.sin() * x).exp().sum(Axes::All, false);
+        let cf = oxjax::checkpoint(f);
+        close(&vec64(&grad(&cf)(&x)), &vec64(&grad(f)(&x)), 1e-12).unwrap();
+        let (_, t1) = jvp(&cf, &x, &x.ones_like());
+        let (_, t2) = jvp(f, &x, &x.ones_like());
+        close(&vec64(&t1), &vec64(&t2), 1e-12).unwrap();
+        close(&vec64(&hessian(&cf)(&x)), &vec64(&hessian(f)(&x)), 1e-10).unwrap();
+    });
+}
+
+#[derive(Clone, oxjax::Tree)]
+struct Mlp {
+    w: Array,
+    b: Array,
+    #[tree(skip)]
+    name: String,
+}
+
+#[test]
+fn derived_trees() {
+    on_embedded(|| {
+        let p = Mlp {
+            w: arr(&[1.0, 2.0], &[2]),
+            b: arr(&[3.0], &[1]),
+            name: "m".into(),
+        };
+        assert_eq!(p.leaves().len(), 2);
+        let g = grad(|p: &Mlp| (&p.w * &p.w).sum(Axes::All, false) + p.b.sum(Axes::All, false))(&p);
+        assert_eq!(
+            (vec64(&g.w), vec64(&g.b), g.name.as_str()),
+            (vec![2.0, 4.0], vec![1.0], "m")
+        );
+    });
+}

@@ -40,6 +40,9 @@ fn is_differentiable(x: &Array) -> bool {
 
 /// The jvp rule of `prim`: output primal and tangent.
 pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
+    if let Prim::Custom(c) = prim {
+        return super::custom::jvp(&c.0, x, t);
+    }
     let refs: Vec<&Array> = x.iter().collect();
     let out = super::bind1(prim.clone(), &refs);
     if !is_differentiable(&out) {
@@ -111,7 +114,7 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
                 Some(super::bind1(prim.clone(), &refs))
             }
         }
-        Prim::StopGradient => None,
+        Prim::StopGradient | Prim::Custom(_) => None,
     };
     (out, tangent)
 }

@@ -9,6 +9,7 @@
 //! own operations bind at lower levels. With no trace active, the primitive
 //! runs eagerly as one kernel.
 
+pub mod custom;
 pub mod jaxpr;
 pub mod jvp;
 pub mod prim;
@@ -144,6 +145,10 @@ pub(crate) fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
         }
     }
     if level == 0 {
+        if let Prim::Custom(c) = &prim {
+            let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
+            return Ok(vec![custom::call(&c.0, &args)]);
+        }
         let concrete: Vec<crate::eager::Concrete> = args
             .iter()
             .map(|a| a.concrete().expect("no tracer at level 0").clone())
@@ -193,7 +198,7 @@ mod tests {
         let ints = || Array::from_vec(vec![1i32, 2, 3, 4, 5, 6], &[2, 3]);
         match kind {
             Prim::Unary(UnOp::Not) => (kind.clone(), vec![ints()]),
-            Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient => (kind.clone(), vec![x]),
+            Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient | Prim::Custom(_) => (kind.clone(), vec![x]),
             Prim::Binary(BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Shl | BinOp::Shr) => {
                 (kind.clone(), vec![ints(), ints()])
             }

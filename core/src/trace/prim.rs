@@ -128,6 +128,8 @@ pub enum Prim {
     Concatenate(usize),
     /// Identity whose derivative is zero.
     StopGradient,
+    /// A function with user-defined derivatives (see `trace::custom`).
+    Custom(super::custom::CustomRef),
 }
 
 /// Every primitive kind once, with representative parameters (for the
@@ -150,6 +152,11 @@ pub fn all_kinds() -> Vec<Prim> {
         Prim::Pad(vec![(1, 0, 0)], Scalar::F32(0.0)),
         Prim::Concatenate(0),
         Prim::StopGradient,
+        Prim::Custom(super::custom::CustomRef(std::rc::Rc::new(super::custom::Custom::Jvp {
+            name: "sin".into(),
+            f: std::rc::Rc::new(|x: &[crate::Array]| x[0].sin()),
+            rule: std::rc::Rc::new(|x: &[crate::Array], t: &[crate::Array]| (x[0].sin(), &t[0] * &x[0].cos())),
+        }))),
     ]);
     v
 }
@@ -195,6 +202,7 @@ impl fmt::Display for Prim {
             }
             Prim::Concatenate(axis) => write!(f, "concatenate[dimension={axis}]"),
             Prim::StopGradient => f.write_str("stop_gradient"),
+            Prim::Custom(c) => write!(f, "{c:?}"),
         }
     }
 }
@@ -266,6 +274,10 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             shape[*axis] = ins.iter().map(|a| a.shape[*axis]).sum();
             same(x.dtype, shape)
         }
+        Prim::Custom(c) => match &*c.0 {
+            super::custom::Custom::Lin { out, .. } => out.clone(),
+            _ => unreachable!("custom functions are inlined when staged"),
+        },
     };
     vec![out]
 }
@@ -314,6 +326,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
             Concrete::try_concatenate(&refs, *axis as isize)?
         }
         Prim::StopGradient => x.clone(),
+        Prim::Custom(_) => unreachable!("bind evaluates custom functions on arrays"),
     };
     Ok(vec![out])
 }

@@ -328,6 +328,7 @@ fn transpose_rule(
             }
             out
         }
+        Prim::Custom(c) => super::custom::transpose(&c.0, ct, known),
         Prim::Unary(_)
         | Prim::Binary(_)
         | Prim::Reduce(..)
@@ -356,5 +357,5 @@ pub(crate) fn is_linear(prim: &Prim) -> bool {
             | Prim::Flip(_)
             | Prim::Pad(..)
             | Prim::Concatenate(_)
-    )
+    ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
 }

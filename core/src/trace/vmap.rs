@@ -4,10 +4,12 @@
 //! front, apply the primitive to the whole batch at once, and report where
 //! the batch axis of the result is (always the front here).
 
+use super::custom::{Custom, CustomRef};
 use super::prim::Prim;
 use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
 use crate::array::Array;
 use crate::error::{Result, op_err};
+use std::rc::Rc;
 
 /// `x` with its batch axis first; an unbatched `x` is broadcast to `size`.
 fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
@@ -77,7 +79,54 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             widths.extend_from_slice(w);
             bind1(Prim::Pad(widths, *v), &[&x()])
         }
+        Prim::Custom(c) => {
+            let all: Vec<Array> = vals
+                .iter()
+                .zip(bdims)
+                .map(|(v, &b)| front(v, b, size))
+                .collect();
+            let refs: Vec<&Array> = all.iter().collect();
+            bind1(Prim::Custom(batched_custom(&c.0)), &refs)
+        }
     }
+}
+
+/// A custom_jvp function over a batch: its function and its rule, vmapped,
+/// so the user's rule still applies under an outer transformation.
+fn batched_custom(c: &Rc<Custom>) -> CustomRef {
+    let Custom::Jvp { name, f, rule } = &**c else {
+        unreachable!("only custom_jvp is batched as a primitive")
+    };
+    let (f, rule) = (f.clone(), rule.clone());
+    let f_b: super::custom::Flat = Rc::new(move |xs: &[Array]| {
+        let axes = vec![Some(0); xs.len()];
+        vmap_flat(|a| vec![f(a)], xs, &axes, None)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .remove(0)
+    });
+    let rule_b: super::custom::JvpRule = Rc::new(move |xs: &[Array], ts: &[Array]| {
+        let n = xs.len();
+        let mut all = xs.to_vec();
+        all.extend_from_slice(ts);
+        let axes = vec![Some(0); all.len()];
+        let mut out = vmap_flat(
+            |a| {
+                let (y, t) = rule(&a[..n], &a[n..]);
+                vec![y, t]
+            },
+            &all,
+            &axes,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let t = out.remove(1);
+        (out.remove(0), t)
+    });
+    CustomRef(Rc::new(Custom::Jvp {
+        name: name.clone(),
+        f: f_b,
+        rule: rule_b,
+    }))
 }
 
 /// The batch trace's rule for one primitive.

@@ -1,0 +1,66 @@
+//! `#[derive(Tree)]`: a struct whose fields are pytrees becomes a pytree,
+//! leaves in field order. A field marked `#[tree(skip)]` is static data
+//! (cloned, never differentiated or batched).
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::{Data, DeriveInput, Fields, Index, parse_macro_input};
+
+#[proc_macro_derive(Tree, attributes(tree))]
+pub fn derive_tree(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    let name = &input.ident;
+    let Data::Struct(data) = &input.data else {
+        return syn::Error::new_spanned(&input.ident, "#[derive(Tree)] supports structs only")
+            .to_compile_error()
+            .into();
+    };
+    let skip = |attrs: &[syn::Attribute]| {
+        attrs.iter().any(|a| {
+            a.path().is_ident("tree") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "skip")
+        })
+    };
+    let (flatten, unflatten) = match &data.fields {
+        Fields::Named(fields) => {
+            let mut fl = Vec::new();
+            let mut un = Vec::new();
+            for f in &fields.named {
+                let id = f.ident.as_ref().unwrap();
+                if skip(&f.attrs) {
+                    un.push(quote! { #id: ::std::clone::Clone::clone(&self.#id) });
+                } else {
+                    fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#id, leaves); });
+                    un.push(quote! { #id: ::oxjax::Tree::unflatten_from(&self.#id, leaves) });
+                }
+            }
+            (quote! { #(#fl)* }, quote! { #name { #(#un),* } })
+        }
+        Fields::Unnamed(fields) => {
+            let mut fl = Vec::new();
+            let mut un = Vec::new();
+            for (i, f) in fields.unnamed.iter().enumerate() {
+                let idx = Index::from(i);
+                if skip(&f.attrs) {
+                    un.push(quote! { ::std::clone::Clone::clone(&self.#idx) });
+                } else {
+                    fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#idx, leaves); });
+                    un.push(quote! { ::oxjax::Tree::unflatten_from(&self.#idx, leaves) });
+                }
+            }
+            (quote! { #(#fl)* }, quote! { #name ( #(#un),* ) })
+        }
+        Fields::Unit => (quote! {}, quote! { #name }),
+    };
+    let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
+    quote! {
+        impl #impl_g ::oxjax::Tree for #name #ty_g #where_g {
+            fn flatten_into(&self, leaves: &mut ::std::vec::Vec<::oxjax::Array>) {
+                #flatten
+            }
+            fn unflatten_from(&self, leaves: &mut dyn ::std::iter::Iterator<Item = ::oxjax::Array>) -> Self {
+                #unflatten
+            }
+        }
+    }
+    .into()
+}
