@@ -6,6 +6,8 @@
 //!   the repository's `plugins.toml` points.
 //! - `test [--release]`: build-plugins, then `cargo test --workspace`.
 //! - `demo [--release]`: build-plugins, then the tour example on the default device.
+//! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
+//!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
 
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ fn main() -> ExitCode {
         Some("build-plugins") => build_plugins(release),
         Some("test") => build_plugins(release).and_then(|_| test(release)),
         Some("demo") => build_plugins(release).and_then(|_| demo(release)),
+        Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
         _ => {
             eprintln!("usage: cargo xtask <build-plugins|test|demo|ci> [--release]");
@@ -131,6 +134,23 @@ fn demo(release: bool) -> Result<()> {
         &["run", "--quiet", "--package", "oxjax", "--example", "tour"],
         release,
     )
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    let mut all = vec![
+        "run",
+        "--quiet",
+        "--release",
+        "--package",
+        "oxjax-bench",
+        "--",
+    ];
+    all.extend(
+        args.iter()
+            .map(String::as_str)
+            .filter(|a| *a != "--release"),
+    );
+    run(env!("CARGO"), &all)
 }
 
 fn ci() -> Result<()> {
