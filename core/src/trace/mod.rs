@@ -198,7 +198,9 @@ mod tests {
         let ints = || Array::from_vec(vec![1i32, 2, 3, 4, 5, 6], &[2, 3]);
         match kind {
             Prim::Unary(UnOp::Not) => (kind.clone(), vec![ints()]),
-            Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient | Prim::Custom(_) => (kind.clone(), vec![x]),
+            Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient | Prim::Custom(_) => {
+                (kind.clone(), vec![x])
+            }
             Prim::Binary(BinOp::And | BinOp::Or | BinOp::Xor | BinOp::Shl | BinOp::Shr) => {
                 (kind.clone(), vec![ints(), ints()])
             }
