@@ -469,3 +469,30 @@ fn derived_trees() {
         );
     });
 }
+
+#[test]
+fn has_aux_linearize_and_out_axes() {
+    on_embedded(|| {
+        let x = arr(&[1.0, 2.0, 3.0], &[3]);
+        // has_aux: the auxiliary output is returned, not differentiated.
+        let (g, aux) = oxjax::grad_has_aux(|x: &Array| {
+            let y = (x * x).sum(Axes::All, false);
+            (y, x.exp())
+        })(&x);
+        assert_eq!(vec64(&g), vec![2.0, 4.0, 6.0]);
+        close(&vec64(&aux), &[1f64.exp(), 2f64.exp(), 3f64.exp()], 1e-12).unwrap();
+        // linearize: the linear map equals jvp at the same point.
+        let f = |x: &Array| x.sin() * x;
+        let (y, lin) = oxjax::linearize(f, &x);
+        let t = arr(&[0.5, -1.0, 2.0], &[3]);
+        let (y2, jt) = jvp(f, &x, &t);
+        assert_eq!(vec64(&y), vec64(&y2));
+        close(&vec64(&lin(&t)), &vec64(&jt), 1e-12).unwrap();
+        // out_axes moves the batch axis of the result; None broadcasts an input.
+        let m = arr(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let f2 = |p: &(Array, Array)| &p.0 * &p.1;
+        let r = vmap_axes(f2, vec![Some(0), None], vec![Some(1)])(&(m.clone(), x.clone()));
+        assert_eq!(r.shape(), &[3, 2]);
+        assert_eq!(vec64(&r), vec![1.0, 4.0, 4.0, 10.0, 9.0, 18.0]);
+    });
+}
