@@ -156,6 +156,17 @@ fn same(a: Scalar, b: Scalar, tol: f64) -> bool {
             && (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())))
 }
 
+/// True when an input holds a value whose arithmetic a backend may leave
+/// undefined by declaring it (non-finite values, subnormals).
+fn has_special_values(inputs: &[Input]) -> bool {
+    inputs.iter().any(|i| match &i.data {
+        Data::F32(v) => v
+            .iter()
+            .any(|x| !x.is_finite() || (x.abs() < f32::MIN_POSITIVE && *x != 0.0)),
+        _ => false,
+    })
+}
+
 /// Runs `f` on the oracle and on every plugin device and compares.
 fn check(op: &str, inputs: &[Input], f: impl Fn(&[Array]) -> Array) -> Result<(), TestCaseError> {
     let oracle = oracle();
@@ -163,6 +174,13 @@ fn check(op: &str, inputs: &[Input], f: impl Fn(&[Array]) -> Array) -> Result<()
     let want = f(&args);
     let want_values = want.try_scalars().unwrap();
     for dev in plugin_devices() {
+        // A backend that declares non-IEEE semantics (WGSL) is held to them
+        // only on ordinary values; conformance reports the rest per op.
+        if dev.info().caps.semantics.0 != 0
+            && (has_special_values(inputs) || want_values.iter().any(|v| !v.as_f64().is_finite()))
+        {
+            continue;
+        }
         let args: Vec<Array> = inputs.iter().map(|i| i.on(&dev)).collect();
         let got = f(&args);
         prop_assert_eq!(&got.device(), &dev);
