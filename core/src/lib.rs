@@ -20,6 +20,7 @@ pub mod device;
 mod eager;
 mod element;
 mod error;
+mod jit;
 mod trace;
 mod transforms;
 pub mod tree;
@@ -29,6 +30,7 @@ pub use device::{Device, Registry, default_device, device, devices, with_default
 pub use eager::{Axes, Slice};
 pub use element::Element;
 pub use error::{Error, Result};
+pub use jit::{Compiled, jit, lower};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
 /// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
 pub use oxjax_derive::Tree;

@@ -15,9 +15,10 @@ mod view;
 
 pub use movement::Slice;
 pub(crate) use movement::axis;
-pub(crate) use ops::broadcast_shapes;
+pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};
 pub(crate) use promote::{promote, to_float};
 pub use reduce::Axes;
+pub(crate) use view::unravel;
 
 use crate::device::{Buffer, Device, default_device};
 use crate::element::Element;
@@ -353,6 +354,24 @@ impl Concrete {
         let mut out = fuse.run(self.shape(), 0, &[v])?.remove(0);
         out.weak = self.weak;
         Ok(out)
+    }
+
+    /// The dense buffer holding this array (copying a view first).
+    pub(crate) fn dense_buffer(&self) -> Result<Arc<Buffer>> {
+        match self.materialize()?.src {
+            Source::Buffer(b) => Ok(b),
+            Source::Const(_) => unreachable!("materialize returns a buffer"),
+        }
+    }
+
+    /// An array over a dense buffer (what a compiled program produced).
+    pub(crate) fn from_dense(
+        buf: Arc<Buffer>,
+        shape: &[usize],
+        dtype: DType,
+        device: Device,
+    ) -> Concrete {
+        Concrete::new(Source::Buffer(buf), shape, dtype, device)
     }
 
     /// A copy of this array on `device`.

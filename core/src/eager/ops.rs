@@ -5,6 +5,7 @@ use super::fuse::Fuse;
 use super::promote::{promote, to_float};
 use super::{Concrete, Source, ok};
 use crate::error::{Error, Result, op_err};
+use crate::trace::prim::{BinOp, UnOp};
 use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
 
 /// The broadcast of several shapes, NumPy's rule (align right; 1 stretches).
@@ -238,12 +239,12 @@ fn binary(
 }
 
 macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident => $kind:ident, $body:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident, $op:ident;)*) => {
         impl Concrete {
             $(
                 $(#[$doc])*
                 pub fn $name(&self, other: &Concrete) -> Concrete {
-                    let body: fn(&mut KernelBuilder, Val, Val) -> Result<Val> = $body;
+                    let body = |b: &mut KernelBuilder, x, y| binary_expr(BinOp::$op, b, x, y);
                     ok(try_binary(stringify!($name), self, other, Binary::$kind, body))
                 }
             )*
@@ -256,7 +257,7 @@ fn try_binary(
     x: &Concrete,
     y: &Concrete,
     kind: Binary,
-    body: fn(&mut KernelBuilder, Val, Val) -> Result<Val>,
+    body: impl Fn(&mut KernelBuilder, Val, Val) -> Result<Val>,
 ) -> Result<Concrete> {
     let mut err = None;
     let out = binary(name, x, y, kind, |b, p, q| match body(b, p, q) {
@@ -283,40 +284,112 @@ fn arith(op: Op, bool_op: Option<Op>) -> impl Fn(&mut KernelBuilder, Val, Val) -
 
 binary_ops! {
     /// `x + y`; or on bool.
-    add => Arith, |b, x, y| arith(Op::ADD, Some(Op::OR))(b, x, y);
+    add => Arith, Add;
     /// `x - y`.
-    subtract => Arith, |b, x, y| arith(Op::SUB, None)(b, x, y);
+    subtract => Arith, Sub;
     /// `x * y`; and on bool.
-    multiply => Arith, |b, x, y| arith(Op::MUL, Some(Op::AND))(b, x, y);
+    multiply => Arith, Mul;
     /// True division: integers are promoted to float.
-    divide => Float, |b, x, y| Ok(b.op(Op::DIV, &[x, y]));
+    divide => Float, Div;
     /// Division rounding toward -Inf (NumPy's `//`).
-    floor_divide => Arith, |b, x, y| floor_divide(b, x, y);
+    floor_divide => Arith, FloorDiv;
     /// Remainder with the sign of the divisor (NumPy's `%`).
-    remainder => Arith, |b, x, y| remainder(b, x, y);
+    remainder => Arith, Rem;
     /// Remainder with the sign of the dividend (C's `fmod`).
-    fmod => Arith, |b, x, y| arith(Op::REM, None)(b, x, y);
+    fmod => Arith, Fmod;
     /// `x ** y`. Integer powers use repeated squaring (a negative integer
     /// exponent gives 0, as integer division would).
-    power => Arith, |b, x, y| power(b, x, y);
+    power => Arith, Pow;
     /// Elementwise minimum; NaN propagates.
-    minimum => Arith, |b, x, y| Ok(b.op(Op::MIN, &[x, y]));
+    minimum => Arith, Min;
     /// Elementwise maximum; NaN propagates.
-    maximum => Arith, |b, x, y| Ok(b.op(Op::MAX, &[x, y]));
+    maximum => Arith, Max;
     /// `atan2(self, other)`: the angle of the point (other, self).
-    arctan2 => Float, |b, x, y| Ok(b.op(Op::ATAN2, &[x, y]));
-    bitwise_and => Logic, |b, x, y| Ok(b.op(Op::AND, &[x, y]));
-    bitwise_or => Logic, |b, x, y| Ok(b.op(Op::OR, &[x, y]));
-    bitwise_xor => Logic, |b, x, y| Ok(b.op(Op::XOR, &[x, y]));
-    left_shift => Shift, |b, x, y| Ok(b.op(Op::SHL, &[x, y]));
+    arctan2 => Float, Atan2;
+    bitwise_and => Logic, And;
+    bitwise_or => Logic, Or;
+    bitwise_xor => Logic, Xor;
+    left_shift => Shift, Shl;
     /// Arithmetic on i32, logical on u32.
-    right_shift => Shift, |b, x, y| Ok(b.op(Op::SHR, &[x, y]));
-    less => Compare, |b, x, y| Ok(b.op(Op::LT, &[x, y]));
-    less_equal => Compare, |b, x, y| Ok(b.op(Op::LE, &[x, y]));
-    greater => Compare, |b, x, y| Ok(b.op(Op::GT, &[x, y]));
-    greater_equal => Compare, |b, x, y| Ok(b.op(Op::GE, &[x, y]));
-    equal => Compare, |b, x, y| Ok(b.op(Op::EQ, &[x, y]));
-    not_equal => Compare, |b, x, y| Ok(b.op(Op::NE, &[x, y]));
+    right_shift => Shift, Shr;
+    less => Compare, Lt;
+    less_equal => Compare, Le;
+    greater => Compare, Gt;
+    greater_equal => Compare, Ge;
+    equal => Compare, Eq;
+    not_equal => Compare, Ne;
+}
+
+/// The kernel expression of a binary primitive on two values of one dtype,
+/// shared by eager ops and jit fusion.
+pub(crate) fn binary_expr(op: BinOp, b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
+    match op {
+        BinOp::Add => arith(Op::ADD, Some(Op::OR))(b, x, y),
+        BinOp::Sub => arith(Op::SUB, None)(b, x, y),
+        BinOp::Mul => arith(Op::MUL, Some(Op::AND))(b, x, y),
+        BinOp::Div => Ok(b.op(Op::DIV, &[x, y])),
+        BinOp::FloorDiv => floor_divide(b, x, y),
+        BinOp::Rem => remainder(b, x, y),
+        BinOp::Fmod => arith(Op::REM, None)(b, x, y),
+        BinOp::Pow => power(b, x, y),
+        BinOp::Min => Ok(b.op(Op::MIN, &[x, y])),
+        BinOp::Max => Ok(b.op(Op::MAX, &[x, y])),
+        BinOp::Atan2 => Ok(b.op(Op::ATAN2, &[x, y])),
+        BinOp::And => Ok(b.op(Op::AND, &[x, y])),
+        BinOp::Or => Ok(b.op(Op::OR, &[x, y])),
+        BinOp::Xor => Ok(b.op(Op::XOR, &[x, y])),
+        BinOp::Shl => Ok(b.op(Op::SHL, &[x, y])),
+        BinOp::Shr => Ok(b.op(Op::SHR, &[x, y])),
+        BinOp::Lt => Ok(b.op(Op::LT, &[x, y])),
+        BinOp::Le => Ok(b.op(Op::LE, &[x, y])),
+        BinOp::Gt => Ok(b.op(Op::GT, &[x, y])),
+        BinOp::Ge => Ok(b.op(Op::GE, &[x, y])),
+        BinOp::Eq => Ok(b.op(Op::EQ, &[x, y])),
+        BinOp::Ne => Ok(b.op(Op::NE, &[x, y])),
+    }
+}
+
+/// The kernel expression of a unary primitive, shared by eager ops and jit.
+pub(crate) fn unary_expr(op: UnOp, b: &mut KernelBuilder, x: Val) -> Val {
+    let k = match op {
+        UnOp::IsFinite => {
+            let n = b.op(Op::ISNAN, &[x]);
+            let i = b.op(Op::ISINF, &[x]);
+            let bad = b.op(Op::OR, &[n, i]);
+            return b.op(Op::NOT, &[bad]);
+        }
+        UnOp::Neg => Op::NEG,
+        UnOp::Abs => Op::ABS,
+        UnOp::Sign => Op::SIGN,
+        UnOp::Sqrt => Op::SQRT,
+        UnOp::Rsqrt => Op::RSQRT,
+        UnOp::Recip => Op::RECIP,
+        UnOp::Exp => Op::EXP,
+        UnOp::Exp2 => Op::EXP2,
+        UnOp::Log => Op::LOG,
+        UnOp::Log2 => Op::LOG2,
+        UnOp::Log1p => Op::LOG1P,
+        UnOp::Expm1 => Op::EXPM1,
+        UnOp::Sin => Op::SIN,
+        UnOp::Cos => Op::COS,
+        UnOp::Tan => Op::TAN,
+        UnOp::Asin => Op::ASIN,
+        UnOp::Acos => Op::ACOS,
+        UnOp::Atan => Op::ATAN,
+        UnOp::Sinh => Op::SINH,
+        UnOp::Cosh => Op::COSH,
+        UnOp::Tanh => Op::TANH,
+        UnOp::Erf => Op::ERF,
+        UnOp::Erfc => Op::ERFC,
+        UnOp::Floor => Op::FLOOR,
+        UnOp::Ceil => Op::CEIL,
+        UnOp::Round => Op::ROUND,
+        UnOp::Trunc => Op::TRUNC,
+        UnOp::IsNan => Op::ISNAN,
+        UnOp::IsInf => Op::ISINF,
+        UnOp::Not => Op::NOT,
+    };
+    b.op(k, &[x])
 }
 
 fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {

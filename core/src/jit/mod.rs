@@ -1,0 +1,221 @@
+//! `jit`: trace a function once per input signature into a jaxpr, simplify
+//! it, fuse it into as few kernels as the fusion rules allow, and run the
+//! compiled program on later calls.
+//!
+//! Under another transformation (an input is a tracer), `jit(f)` traces
+//! through `f`, so `grad(jit(f))` and `vmap(jit(f))` compose; `jit(grad(f))`
+//! compiles the whole gradient program.
+
+mod fusion;
+
+use crate::array::Array;
+use crate::device::{Device, default_device};
+use crate::eager::Concrete;
+use crate::error::Result;
+use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
+use crate::trace::prim::Aval;
+use crate::tree::Tree;
+use fusion::{Planner, Step};
+use oxjax_abi::BufferId;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A compiled program: the jaxpr, its steps, and counts for inspection.
+pub struct Compiled {
+    jaxpr: Jaxpr,
+    steps: Vec<Step>,
+}
+
+impl Compiled {
+    /// The (simplified) jaxpr this program computes.
+    pub fn jaxpr(&self) -> &Jaxpr {
+        &self.jaxpr
+    }
+
+    /// How many kernels one call runs (eager fallback steps count as one each).
+    pub fn kernel_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    /// The IR text of every fused kernel.
+    pub fn kernels_text(&self) -> Vec<String> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Kernel { kernel, .. } => Some(kernel.to_string()),
+                Step::Eager { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// Dead-code elimination: which equations feed an output.
+fn live_eqns(j: &Jaxpr) -> Vec<bool> {
+    let mut needed = vec![false; j.avals.len()];
+    for a in &j.outs {
+        if let Atom::Var(v) = a {
+            needed[*v] = true;
+        }
+    }
+    let mut live = vec![false; j.eqns.len()];
+    for (i, e) in j.eqns.iter().enumerate().rev() {
+        if e.outs.iter().any(|&o| needed[o]) {
+            live[i] = true;
+            for a in &e.ins {
+                if let Atom::Var(v) = a {
+                    needed[*v] = true;
+                }
+            }
+        }
+    }
+    live
+}
+
+/// Plans the kernels of a jaxpr.
+pub(crate) fn compile(jaxpr: Jaxpr) -> Compiled {
+    let live = live_eqns(&jaxpr);
+    let mut planner = Planner::new(&jaxpr, &live);
+    for a in jaxpr.outs.clone() {
+        if let Atom::Var(v) = a {
+            planner.materialise(v);
+        }
+    }
+    let steps = std::mem::take(&mut planner.steps);
+    let compiled = Compiled { jaxpr, steps };
+    if crate::debug::enabled() {
+        eprintln!(
+            "[oxjax] jit: {}\n[oxjax] {} kernel(s)",
+            compiled.jaxpr,
+            compiled.kernel_count()
+        );
+        for k in compiled.kernels_text() {
+            eprintln!("{k}");
+        }
+    }
+    compiled
+}
+
+impl Compiled {
+    /// Runs the program on concrete arguments.
+    pub(crate) fn run(&self, args: &[Array], device: &Device) -> Result<Vec<Array>> {
+        let j = &self.jaxpr;
+        let mut env: Vec<Option<Array>> = vec![None; j.avals.len()];
+        for (&v, a) in j.invars.iter().zip(args) {
+            env[v] = Some(a.clone());
+        }
+        for (v, a) in &j.constvars {
+            env[*v] = Some(a.clone());
+        }
+        for step in &self.steps {
+            match step {
+                Step::Kernel {
+                    kernel,
+                    inputs,
+                    outputs,
+                } => {
+                    let mut bufs = Vec::with_capacity(inputs.len());
+                    for &v in inputs {
+                        let a = env[v].as_ref().expect("kernel input computed");
+                        let c = a.concrete().expect("jit runs on concrete arrays");
+                        bufs.push(c.dense_buffer()?);
+                    }
+                    let outs = outputs
+                        .iter()
+                        .map(|&v| device.alloc(j.avals[v].size() * j.avals[v].dtype.size()))
+                        .collect::<Result<Vec<_>>>()?;
+                    let ins: Vec<BufferId> = bufs.iter().map(|b| b.id).collect();
+                    let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
+                    if kernel.size > 0 {
+                        device.launch(kernel, &ins, &out_ids)?;
+                    }
+                    for (&v, buf) in outputs.iter().zip(outs) {
+                        let aval = &j.avals[v];
+                        env[v] = Some(
+                            Concrete::from_dense(buf, &aval.shape, aval.dtype, device.clone())
+                                .into(),
+                        );
+                    }
+                }
+                Step::Eager { eqn } => {
+                    let e = &j.eqns[*eqn];
+                    let ins: Vec<Array> = e
+                        .ins
+                        .iter()
+                        .map(|a| match a {
+                            Atom::Var(v) => env[*v].clone().expect("eager input computed"),
+                            Atom::Lit(s, aval) => literal(*s, aval),
+                        })
+                        .collect();
+                    let refs: Vec<&Array> = ins.iter().collect();
+                    let outs = crate::trace::bind(e.prim.clone(), &refs)?;
+                    for (&v, o) in e.outs.iter().zip(outs) {
+                        env[v] = Some(o);
+                    }
+                }
+            }
+        }
+        Ok(j.outs
+            .iter()
+            .map(|a| match a {
+                Atom::Var(v) => env[*v].clone().expect("output computed"),
+                Atom::Lit(s, aval) => literal(*s, aval),
+            })
+            .collect())
+    }
+}
+
+/// One cache entry: the signature, the program and the output structure.
+type Entry<Y> = (Vec<Aval>, Device, Rc<Compiled>, Rc<Y>);
+
+/// Compiles `f` for each new input signature (shapes, dtypes, weak types,
+/// device) and runs the compiled program; eager stays the default
+/// elsewhere. Signatures are compared by equality, not by hash.
+pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
+    let cache: RefCell<Vec<Entry<Y>>> = RefCell::new(Vec::new());
+    move |x: &X| {
+        let leaves = x.leaves();
+        if leaves.iter().any(Array::is_traced) {
+            return f(x);
+        }
+        let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
+        let device = leaves.first().map_or_else(default_device, Array::device);
+        let hit = cache
+            .borrow()
+            .iter()
+            .find(|e| e.0 == avals && e.1 == device)
+            .map(|e| (e.2.clone(), e.3.clone()));
+        let (program, template) = match hit {
+            Some(h) => h,
+            None => {
+                let template = RefCell::new(None);
+                let jaxpr = crate::with_default_device(&device, || {
+                    trace_to_jaxpr(&avals, |ins| {
+                        let y = f(&x.unflatten(ins.to_vec()));
+                        let l = y.leaves();
+                        *template.borrow_mut() = Some(y);
+                        l
+                    })
+                });
+                let program = Rc::new(compile(jaxpr));
+                let template = Rc::new(template.into_inner().expect("f was called"));
+                cache
+                    .borrow_mut()
+                    .push((avals, device.clone(), program.clone(), template.clone()));
+                (program, template)
+            }
+        };
+        let outs = program
+            .run(&leaves, &device)
+            .unwrap_or_else(|e| panic!("{e}"));
+        template.unflatten(outs)
+    }
+}
+
+/// The compiled program `jit(f)` would run for these inputs (for tests and
+/// inspection: its jaxpr, kernel count and kernels).
+pub fn lower<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, x: &X) -> Compiled {
+    let avals: Vec<Aval> = x.leaves().iter().map(Array::aval).collect();
+    compile(trace_to_jaxpr(&avals, |ins| {
+        f(&x.unflatten(ins.to_vec())).leaves()
+    }))
+}

@@ -1,0 +1,235 @@
+//! `jit`: results equal eager evaluation, programs are cached per signature,
+//! jit composes with the transformations, and fusion keeps kernel counts
+//! down (the counts are asserted, so a fusion regression fails here).
+
+use oxjax::{
+    Array, Axes, DType, Registry, Tree, grad, jit, lower, value_and_grad_with, vmap,
+    with_default_device,
+};
+use std::cell::Cell;
+
+fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
+    let reg = Registry::embedded();
+    with_default_device(&reg.default_device(), f)
+}
+
+fn rand(shape: &[usize], seed: u64) -> Array {
+    let n: usize = shape.iter().product();
+    let mut s = seed;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+        })
+        .collect();
+    Array::from_vec(v, shape)
+}
+
+fn close(a: &Array, b: &Array) {
+    assert_eq!(a.shape(), b.shape());
+    let (a, b) = (
+        a.astype(DType::F64).to_vec::<f64>(),
+        b.astype(DType::F64).to_vec::<f64>(),
+    );
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(
+            (x - y).abs() <= 1e-5 * (1.0 + x.abs()) || (x.is_nan() && y.is_nan()),
+            "element {i}: {x} vs {y}"
+        );
+    }
+}
+
+fn kernels<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, x: &X) -> usize {
+    on_embedded(|| lower(f, x).kernel_count())
+}
+
+fn softmax(x: &Array) -> Array {
+    let m = x.max(-1, true);
+    let e = (x - &m).exp();
+    &e / &e.sum(-1, true)
+}
+
+fn logsumexp(x: &Array) -> Array {
+    let m = x.max(-1, true);
+    (x - &m).exp().sum(-1, true).log() + m
+}
+
+fn layer_norm(x: &Array) -> Array {
+    let m = x.mean(-1, true);
+    let c = x - &m;
+    let v = (&c * &c).mean(-1, true);
+    c / (v + 1e-5).sqrt()
+}
+
+#[derive(Clone, Tree)]
+struct Mlp {
+    w1: Array,
+    b1: Array,
+    w2: Array,
+    b2: Array,
+}
+
+fn mlp(p: &Mlp, x: &Array) -> Array {
+    let h = (x.matmul(&p.w1) + &p.b1).maximum(0.0);
+    h.matmul(&p.w2) + &p.b2
+}
+
+fn loss(p: &Mlp, batch: &(Array, Array)) -> Array {
+    let logits = mlp(p, &batch.0);
+    let lse = logsumexp(&logits);
+    -((logits - lse) * &batch.1).sum(Axes::All, false) / batch.0.shape()[0] as f64
+}
+
+fn params() -> Mlp {
+    Mlp {
+        w1: rand(&[8, 16], 1),
+        b1: rand(&[16], 2),
+        w2: rand(&[16, 4], 3),
+        b2: rand(&[4], 4),
+    }
+}
+
+#[test]
+fn kernel_counts_of_canonical_programs() {
+    on_embedded(|| {
+        let (x, y) = (rand(&[64], 5), rand(&[64], 6));
+        assert_eq!(
+            kernels(
+                |p: &(Array, Array)| (&p.0 * &p.0 + &p.1 * &p.1).sqrt(),
+                &(x, y)
+            ),
+            1,
+            "hypot"
+        );
+        let (a, w, b) = (rand(&[8, 8], 7), rand(&[8, 16], 8), rand(&[16], 9));
+        assert_eq!(
+            kernels(
+                |p: &(Array, Array, Array)| (p.0.matmul(&p.1) + &p.2).maximum(0.0),
+                &(a.clone(), w, b)
+            ),
+            1,
+            "relu(x @ W + b)"
+        );
+        let p = params();
+        assert_eq!(
+            kernels(|q: &(Mlp, Array)| mlp(&q.0, &q.1), &(p.clone(), a.clone())),
+            2,
+            "two-layer MLP forward"
+        );
+        let s = rand(&[32, 64], 10);
+        assert!(
+            kernels(softmax, &s) <= 3,
+            "softmax: {} kernels",
+            kernels(softmax, &s)
+        );
+        assert!(
+            kernels(logsumexp, &s) <= 2,
+            "logsumexp: {} kernels",
+            kernels(logsumexp, &s)
+        );
+        assert!(
+            kernels(layer_norm, &s) <= 3,
+            "layer norm: {} kernels",
+            kernels(layer_norm, &s)
+        );
+        let onehot = Array::eye(8, 4, 0, DType::F32);
+        let n = kernels(
+            |q: &(Mlp, (Array, Array))| value_and_grad_with(loss)(&q.0, &q.1),
+            &(p, (a, onehot)),
+        );
+        println!(
+            "jitted value_and_grad of the 2-layer MLP with softmax cross-entropy: {n} kernels (jax-js: 21)"
+        );
+        assert!(n < 21, "{n} kernels");
+    });
+}
+
+#[test]
+fn a_fused_program_launches_its_kernels_only() {
+    let reg = Registry::embedded();
+    let dev = reg.default_device();
+    with_default_device(&dev, || {
+        let hypot = jit(|p: &(Array, Array)| (&p.0 * &p.0 + &p.1 * &p.1).sqrt());
+        let args = (rand(&[1000], 20), rand(&[1000], 21));
+        let _ = hypot(&args);
+        let before = dev.kernel_launches();
+        let out = hypot(&args);
+        assert_eq!(
+            dev.kernel_launches() - before,
+            1,
+            "hypot runs as one kernel"
+        );
+        close(&out, &(&args.0 * &args.0 + &args.1 * &args.1).sqrt());
+    });
+}
+
+#[test]
+fn jit_equals_eager_and_caches_per_signature() {
+    on_embedded(|| {
+        let traces = Cell::new(0);
+        let f = |x: &Array| {
+            traces.set(traces.get() + 1);
+            let t = x.t().slice(&[oxjax::Slice::all().step(-1)]);
+            (softmax(&t) * 3.0 + layer_norm(&t))
+                .pad(&[(1, 0), (0, 2)], 0.5)
+                .tanh()
+        };
+        let jf = jit(f);
+        let x = rand(&[6, 5], 11);
+        let want = f(&x);
+        traces.set(0);
+        close(&jf(&x), &want);
+        close(&jf(&(&x + 0.0)), &want);
+        assert_eq!(traces.get(), 1, "one trace per signature");
+        let other = rand(&[4, 5], 12);
+        close(&jf(&other), &f(&other));
+        assert_eq!(
+            traces.get(),
+            3,
+            "a new shape traces again (and the eager call once)"
+        );
+        // Reductions, matmul, argmax, concatenate and casts survive fusion.
+        let g = |p: &(Array, Array)| {
+            let m = p.0.matmul(&p.1);
+            let c = Array::concatenate(&[&m, &m.exp()], 1);
+            (
+                c.sum(0, false),
+                c.argmax(Some(1)),
+                c.astype(DType::I32).max(Axes::All, false),
+            )
+        };
+        let q = (rand(&[3, 4], 13), rand(&[4, 2], 14));
+        let (a1, a2, a3) = jit(g)(&q);
+        let (b1, b2, b3) = g(&q);
+        close(&a1, &b1);
+        assert_eq!(a2.to_vec::<i32>(), b2.to_vec::<i32>());
+        assert_eq!(a3.to_vec::<i32>(), b3.to_vec::<i32>());
+    });
+}
+
+#[test]
+fn jit_composes_with_transformations() {
+    on_embedded(|| {
+        let f = |x: &Array| (x.sin() * x).sum(Axes::All, false);
+        let x = rand(&[5], 15);
+        let g = grad(f)(&x);
+        close(&grad(jit(f))(&x), &g);
+        close(&jit(grad(f))(&x), &g);
+        close(&jit(jit(grad(f)))(&x), &g);
+        let rows = rand(&[3, 5], 16);
+        close(&vmap(jit(f))(&rows), &vmap(f)(&rows));
+        close(&jit(vmap(grad(f)))(&rows), &vmap(grad(f))(&rows));
+        // The jitted training step equals the eager one.
+        let p = params();
+        let batch = (rand(&[8, 8], 17), Array::eye(8, 4, 0, DType::F32));
+        let (l1, g1) = value_and_grad_with(loss)(&p, &batch);
+        let step = jit(|q: &(Mlp, (Array, Array))| value_and_grad_with(loss)(&q.0, &q.1));
+        let (l2, g2) = step(&(p, batch));
+        close(&l1, &l2);
+        for (a, b) in g1.leaves().iter().zip(g2.leaves()) {
+            close(a, &b);
+        }
+    });
+}
