@@ -134,6 +134,15 @@ fn kernel_counts_of_canonical_programs() {
             "layer norm: {} kernels",
             kernels(layer_norm, &s)
         );
+        let mean_var = |x: &Array| {
+            let m = x.mean(-1, false);
+            (m.clone(), (x * x).mean(-1, false) - &m * &m)
+        };
+        assert_eq!(
+            kernels(mean_var, &s),
+            1,
+            "mean and variance of one input (sibling reductions)"
+        );
         let onehot = Array::eye(8, 4, 0, DType::F32);
         let n = kernels(
             |q: &(Mlp, (Array, Array))| value_and_grad_with(loss)(&q.0, &q.1),
@@ -205,6 +214,13 @@ fn jit_equals_eager_and_caches_per_signature() {
         let (b1, b2, b3) = g(&q);
         close(&a1, &b1);
         assert_eq!(a2.to_vec::<i32>(), b2.to_vec::<i32>());
+        let s = rand(&[5, 7], 18);
+        let mv = |x: &Array| (x.mean(-1, false), (x * x).mean(-1, false), x.max(-1, false));
+        let (j1, j2, j3) = jit(mv)(&s);
+        let (e1, e2, e3) = mv(&s);
+        close(&j1, &e1);
+        close(&j2, &e2);
+        close(&j3, &e3);
         assert_eq!(a3.to_vec::<i32>(), b3.to_vec::<i32>());
     });
 }

@@ -71,8 +71,12 @@ impl<'a> Planner<'a> {
             for &o in &e.outs {
                 def.insert(o, i);
             }
+            let mut seen = Vec::new();
             for a in &e.ins {
-                if let Atom::Var(v) = a {
+                if let Atom::Var(v) = a
+                    && !seen.contains(v)
+                {
+                    seen.push(*v);
                     consumers[*v] += 1;
                 }
             }
@@ -100,12 +104,24 @@ impl<'a> Planner<'a> {
 
     /// Makes sure `v` is in a buffer, planning the steps that compute it.
     pub fn materialise(&mut self, v: usize) {
-        if self.materialised[v] {
-            return;
-        }
-        let e = self.def[&v];
-        let prim = &self.jaxpr.eqns[e].prim;
-        if !inlinable(prim) && !is_reduction(prim) {
+        self.materialise_group(&[v]);
+    }
+
+    /// Computes several variables of one shape in one kernel where their
+    /// reductions can share a loop (sibling fusion: `mean` and `var` of one
+    /// input); each still gets a buffer of its own.
+    pub fn materialise_group(&mut self, vs: &[usize]) {
+        let fusible = |p: &Planner, v: usize| {
+            let prim = &p.jaxpr.eqns[p.def[&v]].prim;
+            inlinable(prim) || is_reduction(prim)
+        };
+        let (vs, eager): (Vec<usize>, Vec<usize>) = vs
+            .iter()
+            .copied()
+            .filter(|&v| !self.materialised[v])
+            .partition(|&v| fusible(self, v));
+        for v in eager {
+            let e = self.def[&v];
             for a in self.jaxpr.eqns[e].ins.clone() {
                 if let Atom::Var(u) = a {
                     self.materialise(u);
@@ -113,37 +129,42 @@ impl<'a> Planner<'a> {
             }
             self.steps.push(Step::Eager { eqn: e });
             self.materialised[v] = true;
-            return;
         }
-        let aval = self.jaxpr.avals[v].clone();
+        let Some(&first) = vs.first() else { return };
+        let aval = self.jaxpr.avals[first].clone();
         let mut k = KernelGen {
             p: self,
             b: KernelBuilder::new(),
             inputs: Vec::new(),
             rsize: None,
+            loop_sig: None,
             memo: HashMap::new(),
-            target: v,
+            targets: vs.clone(),
             size: aval.size(),
         };
         let idx = {
             let g = k.b.gidx();
             unravel(&mut k.b, g, &aval.shape)
         };
-        let out = k.emit(v, &idx, false);
+        let outs: Vec<Val> = vs.iter().map(|&v| k.emit(v, &idx, false)).collect();
         let KernelGen {
             mut b,
             inputs,
             rsize,
             ..
         } = k;
-        b.output(out);
+        for o in outs {
+            b.output(o);
+        }
         let kernel = b.finish(aval.size(), rsize.unwrap_or(0));
         self.steps.push(Step::Kernel {
             kernel,
             inputs,
-            outputs: vec![v],
+            outputs: vs.clone(),
         });
-        self.materialised[v] = true;
+        for v in vs {
+            self.materialised[v] = true;
+        }
     }
 }
 
@@ -155,9 +176,12 @@ struct KernelGen<'p, 'a> {
     inputs: Vec<usize>,
     /// The reduction loop's length, once the kernel has one.
     rsize: Option<usize>,
+    /// What the reduction loop iterates: the reduced operand's shape, the
+    /// reduced axes and the kept indices (siblings must match all three).
+    loop_sig: Option<(Vec<usize>, Vec<usize>, Vec<u32>)>,
     memo: HashMap<(usize, Vec<u32>), Val>,
-    /// The variable this kernel computes, and its element count.
-    target: usize,
+    /// The variables this kernel computes, and their element count.
+    targets: Vec<usize>,
     size: usize,
 }
 
@@ -246,14 +270,25 @@ impl KernelGen<'_, '_> {
         let out_aval = self.p.jaxpr.avals[v].clone();
         // A reduction joins this kernel only as its one loop, feeding the epilogue.
         if is_reduction(prim) {
-            // It fits when it is the kernel's target, or its only consumer
-            // reads it one-to-one (a broadcast would recompute the loop).
+            // It fits when it is a target of this kernel, or its only
+            // consumer reads it one-to-one (a broadcast would recompute the
+            // loop), and the kernel's loop is free or iterates the same way.
             let one_to_one = self.p.consumers[v] <= 1 && out_aval.size() == self.size;
-            let fits = !in_body && self.rsize.is_none() && (v == self.target || one_to_one);
-            if !fits {
+            let wanted = self.targets.contains(&v) || one_to_one;
+            let sig = match prim {
+                Prim::Reduce(_, axes) => Some((
+                    self.aval(&ins[0]).shape,
+                    axes.clone(),
+                    idx.iter().map(|x| x.id).collect(),
+                )),
+                _ => None,
+            };
+            let loop_ok = self.rsize.is_none() || (sig.is_some() && sig == self.loop_sig);
+            if in_body || !wanted || !loop_ok {
                 self.p.materialise(v);
                 return self.load(v, idx);
             }
+            self.loop_sig = sig;
             return self.reduction(prim, ins, idx, &out_aval);
         }
         if !inlinable(prim) {
@@ -392,6 +427,7 @@ impl KernelGen<'_, '_> {
 
     /// Makes `prim` this kernel's reduction loop; returns the epilogue value.
     fn reduction(&mut self, prim: &Prim, ins: &[Atom], idx: &[Val], out: &Aval) -> Val {
+        // ridx is hash-consed, so siblings share the loop index.
         let r = self.b.ridx();
         match prim {
             Prim::Reduce(op, axes) => {

@@ -75,10 +75,23 @@ fn live_eqns(j: &Jaxpr) -> Vec<bool> {
 pub(crate) fn compile(jaxpr: Jaxpr) -> Compiled {
     let live = live_eqns(&jaxpr);
     let mut planner = Planner::new(&jaxpr, &live);
-    for a in jaxpr.outs.clone() {
+    // Outputs of one shape are attempted as one multi-output kernel.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for a in &jaxpr.outs {
         if let Atom::Var(v) = a {
-            planner.materialise(v);
+            let shape = &jaxpr.avals[*v].shape;
+            match groups
+                .iter_mut()
+                .find(|g| &jaxpr.avals[g[0]].shape == shape)
+            {
+                Some(g) if !g.contains(v) => g.push(*v),
+                Some(_) => {}
+                None => groups.push(vec![*v]),
+            }
         }
+    }
+    for g in groups {
+        planner.materialise_group(&g);
     }
     let steps = std::mem::take(&mut planner.steps);
     let compiled = Compiled { jaxpr, steps };
