@@ -249,3 +249,57 @@ fn jit_composes_with_transformations() {
         }
     });
 }
+
+type Op = fn(&Array, &Array) -> Array;
+
+/// Building blocks of random programs on (4, 5) arrays.
+const OPS: &[Op] = &[
+    |x, y| x + y,
+    |x, y| x * y,
+    |x, y| x - &(y * 0.5),
+    |x, _| x.tanh(),
+    |x, _| x.exp().log1p(),
+    |x, y| x.maximum(y),
+    |x, _| x.sum(-1, true) + x,
+    |x, _| x - &x.max(0, true),
+    |x, _| x.mean(Axes::All, true) * x,
+    |x, y| x.matmul(&y.t()).matmul(y) * 0.1,
+    |x, _| x.t().flip(&[0]).t(),
+    |x, _| {
+        x.slice(&[oxjax::Slice::all().step(2)])
+            .pad(&[(0, 2), (0, 0)], 0.25)
+    },
+    |x, y| Array::where_(&x.greater(y), x, &y.sin()),
+    |x, _| x.reshape(&[5, 4]).t() / 3.0,
+];
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// Random programs give the same results eager and jitted, on the
+    /// reference backend and on every plugin of the repository's plugins.toml.
+    #[test]
+    fn random_programs_agree_eager_and_jitted(
+        steps in proptest::collection::vec((0usize..OPS.len(), 0usize..8, 0usize..8), 1..8),
+        seed in 0u64..1000,
+    ) {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+        let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        for dev in reg.devices() {
+            with_default_device(dev, || {
+                let program = |inputs: &(Array, Array)| {
+                    let mut pool = vec![inputs.0.clone(), inputs.1.clone()];
+                    for &(op, a, b) in &steps {
+                        let (x, y) = (pool[a % pool.len()].clone(), pool[b % pool.len()].clone());
+                        pool.push(OPS[op](&x, &y));
+                    }
+                    pool.pop().unwrap()
+                };
+                let inputs = (rand(&[4, 5], seed), rand(&[4, 5], seed + 1));
+                let eager = program(&inputs);
+                let jitted = jit(program)(&inputs);
+                close(&jitted, &eager);
+            });
+        }
+    }
+}

@@ -13,7 +13,7 @@ use crate::device::{Device, default_device};
 use crate::eager::Concrete;
 use crate::error::Result;
 use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
-use crate::trace::prim::Aval;
+use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use fusion::{Planner, Step};
 use oxjax_abi::BufferId;
@@ -35,6 +35,66 @@ impl Compiled {
     /// How many kernels one call runs (eager fallback steps count as one each).
     pub fn kernel_count(&self) -> usize {
         self.steps.len()
+    }
+
+    /// Bytes of intermediate and output buffers alive at once at the worst
+    /// point of a call (buffers are freed after their last use; the backend's
+    /// allocator reuses them).
+    pub fn peak_bytes(&self) -> usize {
+        let j = &self.jaxpr;
+        let last = self.last_use();
+        let (mut live, mut peak) = (0usize, 0usize);
+        let mut alive: Vec<usize> = Vec::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            for v in self.step_outputs(step) {
+                live += j.avals[v].size() * j.avals[v].dtype.size();
+                alive.push(v);
+            }
+            peak = peak.max(live);
+            alive.retain(|&v| {
+                let dead = last[v] <= i;
+                if dead {
+                    live -= j.avals[v].size() * j.avals[v].dtype.size();
+                }
+                !dead
+            });
+        }
+        peak
+    }
+
+    fn step_outputs(&self, step: &Step) -> Vec<usize> {
+        match step {
+            Step::Kernel { outputs, .. } => outputs.clone(),
+            Step::Eager { eqn } => self.jaxpr.eqns[*eqn].outs.clone(),
+        }
+    }
+
+    /// The last step reading each variable (`usize::MAX` for outputs).
+    fn last_use(&self) -> Vec<usize> {
+        let j = &self.jaxpr;
+        let mut last = vec![0usize; j.avals.len()];
+        for (i, step) in self.steps.iter().enumerate() {
+            let reads: Vec<usize> = match step {
+                Step::Kernel { inputs, .. } => inputs.clone(),
+                Step::Eager { eqn } => j.eqns[*eqn]
+                    .ins
+                    .iter()
+                    .filter_map(|a| match a {
+                        Atom::Var(v) => Some(*v),
+                        Atom::Lit(..) => None,
+                    })
+                    .collect(),
+            };
+            for v in reads {
+                last[v] = i;
+            }
+        }
+        for a in &j.outs {
+            if let Atom::Var(v) = a {
+                last[*v] = usize::MAX;
+            }
+        }
+        last
     }
 
     /// The IR text of every fused kernel.
@@ -71,8 +131,60 @@ fn live_eqns(j: &Jaxpr) -> Vec<bool> {
     live
 }
 
+/// Common-subexpression elimination and folding of scalar constants: an
+/// equation equal to an earlier one reuses its result; one whose operands
+/// are all literals and whose result is a scalar becomes a literal.
+fn simplify(mut j: Jaxpr) -> Jaxpr {
+    let mut subst: Vec<Option<Atom>> = vec![None; j.avals.len()];
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let rename = |a: &Atom, subst: &[Option<Atom>]| match a {
+        Atom::Var(v) => subst[*v].clone().unwrap_or(a.clone()),
+        lit => lit.clone(),
+    };
+    let mut eqns = Vec::with_capacity(j.eqns.len());
+    for mut e in std::mem::take(&mut j.eqns) {
+        e.ins = e.ins.iter().map(|a| rename(a, &subst)).collect();
+        if !matches!(e.prim, Prim::Custom(_)) && e.outs.len() == 1 {
+            if e.ins.iter().all(|a| matches!(a, Atom::Lit(..)))
+                && j.avals[e.outs[0]].shape.is_empty()
+            {
+                let args: Vec<Array> = e
+                    .ins
+                    .iter()
+                    .map(|a| match a {
+                        Atom::Lit(s, aval) => literal(*s, aval),
+                        Atom::Var(_) => unreachable!(),
+                    })
+                    .collect();
+                let refs: Vec<&Array> = args.iter().collect();
+                if let Ok(mut r) = crate::trace::bind(e.prim.clone(), &refs)
+                    && let Some(s) = r
+                        .remove(0)
+                        .concrete()
+                        .and_then(|c| c.try_scalars().ok())
+                        .map(|v| v[0])
+                {
+                    subst[e.outs[0]] = Some(Atom::Lit(s, j.avals[e.outs[0]].clone()));
+                    continue;
+                }
+            }
+            let key = format!("{} {:?}", e.prim, e.ins);
+            if let Some((_, v)) = seen.iter().find(|(k, _)| *k == key) {
+                subst[e.outs[0]] = Some(Atom::Var(*v));
+                continue;
+            }
+            seen.push((key, e.outs[0]));
+        }
+        eqns.push(e);
+    }
+    j.eqns = eqns;
+    j.outs = j.outs.iter().map(|a| rename(a, &subst)).collect();
+    j
+}
+
 /// Plans the kernels of a jaxpr.
 pub(crate) fn compile(jaxpr: Jaxpr) -> Compiled {
+    let jaxpr = simplify(jaxpr);
     let live = live_eqns(&jaxpr);
     let mut planner = Planner::new(&jaxpr, &live);
     // Outputs of one shape are attempted as one multi-output kernel.
@@ -119,7 +231,8 @@ impl Compiled {
         for (v, a) in &j.constvars {
             env[*v] = Some(a.clone());
         }
-        for step in &self.steps {
+        let last = self.last_use();
+        for (i, step) in self.steps.iter().enumerate() {
             match step {
                 Step::Kernel {
                     kernel,
@@ -164,6 +277,12 @@ impl Compiled {
                     for (&v, o) in e.outs.iter().zip(outs) {
                         env[v] = Some(o);
                     }
+                }
+            }
+            // Free intermediates after their last use.
+            for (v, slot) in env.iter_mut().enumerate() {
+                if last[v] == i && !j.invars.contains(&v) {
+                    *slot = None;
                 }
             }
         }
