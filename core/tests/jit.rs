@@ -269,7 +269,7 @@ const OPS: &[Op] = &[
         x.slice(&[oxjax::Slice::all().step(2)])
             .pad(&[(0, 2), (0, 0)], 0.25)
     },
-    |x, y| Array::where_(&x.greater(y), x, &y.sin()),
+    |x, y| Array::where_(&x.greater(y), x, y.sin()),
     |x, _| x.reshape(&[5, 4]).t() / 3.0,
 ];
 
