@@ -4,7 +4,7 @@
 //! several timed runs after a warm-up; a benchmark whose single run exceeds
 //! the time budget on a slow device is reported as skipped, not faked.
 
-use oxjax::{Array, Axes, DType, Device, Tree, value_and_grad_with, with_default_device};
+use oxjax::{Array, Axes, DType, Device, Tree, jit, value_and_grad_with, with_default_device};
 use std::time::{Duration, Instant};
 
 struct Result {
@@ -103,15 +103,21 @@ fn run_all(quick: bool) -> Vec<Result> {
         );
     }
     let x = random(&[4 << 20], 3);
-    let t = time(runs, budget, || {
-        let y = ((x.sin() * 2.0 + 1.0).exp() + &x * &x).sqrt();
-        drop(y.to_vec::<f32>())
-    });
+    let chain = |x: &Array| ((x.sin() * 2.0 + 1.0).exp() + x * x).sqrt();
+    let jchain = jit(chain);
+    let t = time(runs, budget, || drop(jchain(&x).to_vec::<f32>()));
     push(
         "chain_4m",
         t.map(|t| t * 1e3),
         "ms",
-        "eager until jit lands (6 kernels)",
+        "jitted: one fused kernel",
+    );
+    let t = time(runs, budget, || drop(chain(&x).to_vec::<f32>()));
+    push(
+        "chain_4m_eager",
+        t.map(|t| t * 1e3),
+        "ms",
+        "eager: six kernels",
     );
     let (p, q) = (random(&[16], 4), random(&[16], 5));
     let t = time(runs, budget, || {
@@ -155,17 +161,30 @@ fn run_all(quick: bool) -> Vec<Result> {
         b2: Array::zeros(&[10], DType::F32),
     };
     let batch = (random(&[128, 784], 10), Array::eye(128, 10, 0, DType::F32));
-    let step = value_and_grad_with(mlp_loss);
-    let t = time(runs, budget, || {
-        let (l, g) = step(&params, &batch);
-        let next = params.unflatten(
-            params
-                .leaves()
+    let step = jit(|a: &(Mlp, (Array, Array))| {
+        let (l, g) = value_and_grad_with(mlp_loss)(&a.0, &a.1);
+        let next = a.0.unflatten(
+            a.0.leaves()
                 .iter()
                 .zip(g.leaves())
                 .map(|(p, g)| p - &(g * 0.01))
                 .collect(),
         );
+        (l, next)
+    });
+    let args = (params, batch);
+    let t = Instant::now();
+    let (l, next) = step(&args);
+    std::hint::black_box(l.item::<f32>());
+    drop(next.w2.to_vec::<f32>());
+    push(
+        "jit_compile_mlp",
+        Some(t.elapsed().as_secs_f64() * 1e3),
+        "ms",
+        "first call: trace, fuse, compile, run",
+    );
+    let t = time(runs, budget, || {
+        let (l, next) = step(&args);
         std::hint::black_box(l.item::<f32>());
         drop(next.w2.to_vec::<f32>());
     });
@@ -173,7 +192,7 @@ fn run_all(quick: bool) -> Vec<Result> {
         "mlp_train_step",
         t.map(|t| t * 1e3),
         "ms",
-        "eager value_and_grad + SGD until jit lands",
+        "jitted value_and_grad + SGD, 784-512-10, batch 128",
     );
     out
 }
