@@ -57,10 +57,12 @@ pub(crate) struct Planner<'a> {
     consumers: Vec<usize>,
     pub materialised: Vec<bool>,
     pub steps: Vec<Step>,
+    /// The backend's limit on a kernel's input buffers.
+    max_inputs: usize,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(jaxpr: &'a Jaxpr, live: &[bool]) -> Planner<'a> {
+    pub fn new(jaxpr: &'a Jaxpr, live: &[bool], max_inputs: usize) -> Planner<'a> {
         let n = jaxpr.avals.len();
         let mut def = HashMap::new();
         let mut consumers = vec![0; n];
@@ -99,6 +101,7 @@ impl<'a> Planner<'a> {
             consumers,
             materialised,
             steps: Vec::new(),
+            max_inputs,
         }
     }
 
@@ -153,6 +156,21 @@ impl<'a> Planner<'a> {
             rsize,
             ..
         } = k;
+        if inputs.len() > self.max_inputs {
+            // Too many buffers for the backend: compute the targets'
+            // operands first (each in kernels of their own), then retry.
+            let pending: usize = vs.iter().map(|&v| self.pending_operands(v)).sum();
+            if pending > 0 {
+                for &v in &vs {
+                    for a in self.jaxpr.eqns[self.def[&v]].ins.clone() {
+                        if let Atom::Var(u) = a {
+                            self.materialise(u);
+                        }
+                    }
+                }
+                return self.materialise_group(&vs);
+            }
+        }
         for o in outs {
             b.output(o);
         }
@@ -165,6 +183,17 @@ impl<'a> Planner<'a> {
         for v in vs {
             self.materialised[v] = true;
         }
+    }
+}
+
+impl Planner<'_> {
+    /// How many operands of `v`'s equation are not yet in buffers.
+    fn pending_operands(&self, v: usize) -> usize {
+        self.jaxpr.eqns[self.def[&v]]
+            .ins
+            .iter()
+            .filter(|a| matches!(a, Atom::Var(u) if !self.materialised[*u]))
+            .count()
     }
 }
 

@@ -183,10 +183,10 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
 }
 
 /// Plans the kernels of a jaxpr.
-pub(crate) fn compile(jaxpr: Jaxpr) -> Compiled {
+pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
     let jaxpr = simplify(jaxpr);
     let live = live_eqns(&jaxpr);
-    let mut planner = Planner::new(&jaxpr, &live);
+    let mut planner = Planner::new(&jaxpr, &live, max_inputs);
     // Outputs of one shape are attempted as one multi-output kernel.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for a in &jaxpr.outs {
@@ -328,7 +328,7 @@ pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
                         l
                     })
                 });
-                let program = Rc::new(compile(jaxpr));
+                let program = Rc::new(compile(jaxpr, device.info().caps.max_inputs as usize));
                 let template = Rc::new(template.into_inner().expect("f was called"));
                 cache
                     .borrow_mut()
@@ -347,7 +347,43 @@ pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
 /// inspection: its jaxpr, kernel count and kernels).
 pub fn lower<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, x: &X) -> Compiled {
     let avals: Vec<Aval> = x.leaves().iter().map(Array::aval).collect();
-    compile(trace_to_jaxpr(&avals, |ins| {
-        f(&x.unflatten(ins.to_vec())).leaves()
-    }))
+    let max_inputs = default_device().info().caps.max_inputs as usize;
+    let jaxpr = trace_to_jaxpr(&avals, |ins| f(&x.unflatten(ins.to_vec())).leaves());
+    compile(jaxpr, max_inputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Axes, Registry, with_default_device};
+
+    /// A backend that binds at most two inputs per kernel still runs
+    /// every program: fusion splits where the limit would be exceeded.
+    #[test]
+    fn kernels_respect_the_input_limit() {
+        let reg = Registry::embedded();
+        with_default_device(&reg.default_device(), || {
+            let xs: Vec<Array> = (0..5)
+                .map(|i| Array::from_vec(vec![i as f32, 1.0, 2.0], &[3]))
+                .collect();
+            let f = |v: &Vec<Array>| {
+                (&(&v[0] * &v[1]) + &(&v[2] - &v[3]).exp()).sum(Axes::All, false)
+                    + v[4].max(Axes::All, false)
+            };
+            let avals: Vec<Aval> = xs.iter().map(Array::aval).collect();
+            let program = compile(trace_to_jaxpr(&avals, |ins| vec![f(&ins.to_vec())]), 2);
+            for step in &program.steps {
+                if let Step::Kernel { kernel, .. } = step {
+                    assert!(kernel.inputs.len() <= 2, "{kernel}");
+                }
+            }
+            assert!(program.kernel_count() > 1);
+            let got = program
+                .run(&xs, &default_device())
+                .unwrap()
+                .remove(0)
+                .to_vec::<f32>();
+            assert_eq!(got, f(&xs).to_vec::<f32>());
+        });
+    }
 }
