@@ -1,0 +1,131 @@
+//! Quick timings of the wasm backend on its own (no core, no jit):
+//! `cargo run --release -p oxjax-backend-wasm --example bench [-- threads]`.
+
+use oxjax_abi::{Backend, DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar};
+use oxjax_backend_wasm::WasmBackend;
+use std::time::Instant;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// Median seconds of `f` over `runs` runs after one warm-up.
+fn time(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn matmul(n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let (x, y) = (b.input(DType::F32), b.input(DType::F32));
+    let (g, r) = (b.gidx(), b.ridx());
+    let cn = b.constant(Scalar::I32(n as i32));
+    let i = b.op(Op::IDIV, &[g, cn]);
+    let j = b.op(Op::REM, &[g, cn]);
+    let t = b.op(Op::MUL, &[i, cn]);
+    let ai = b.op(Op::ADD, &[t, r]);
+    let t = b.op(Op::MUL, &[r, cn]);
+    let bi = b.op(Op::ADD, &[t, j]);
+    let (p, q) = (b.load(x, ai), b.load(y, bi));
+    let m = b.op(Op::MUL, &[p, q]);
+    let acc = b.reduce(ReduceOp::ADD, m);
+    b.output(acc);
+    b.finish(n * n, n)
+}
+
+fn run(be: &WasmBackend, k: &Kernel, inputs: &[u64], runs: usize) -> f64 {
+    let exe = be.compile(k).unwrap();
+    let ins: Vec<_> = inputs.iter().map(|&n| be.alloc(n).unwrap()).collect();
+    let outs: Vec<_> = (0..k.outputs.len())
+        .map(|o| {
+            be.alloc(k.size as u64 * k.output_dtype(o).size() as u64)
+                .unwrap()
+        })
+        .collect();
+    let t = time(runs, || {
+        be.execute(exe, &ins, &outs).unwrap();
+        be.read(outs[0], 0, 4).unwrap();
+    });
+    for id in ins.into_iter().chain(outs) {
+        be.free(id);
+    }
+    t
+}
+
+fn main() {
+    let threads = std::env::args().nth(1).unwrap_or_else(|| "2".into());
+    let be = oxjax_backend_wasm::new(&format!("threads = {threads}")).unwrap();
+    println!("device: {}", be.info().device);
+    for n in [256usize, 512, 1024] {
+        let bytes = (n * n * 4) as u64;
+        let t = run(
+            &be,
+            &matmul(n),
+            &[bytes, bytes],
+            if n > 512 { 3 } else { 7 },
+        );
+        println!(
+            "matmul_f32_{n}: {:.2} GFLOP/s",
+            2.0 * (n as f64).powi(3) / t / 1e9
+        );
+    }
+    // sqrt(exp(sin(x) * 2 + 1) + x * x) on 4M f32
+    let n = 4 << 20;
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let s = b.op(Op::SIN, &[x]);
+    let two = b.constant(Scalar::F32(2.0));
+    let one = b.constant(Scalar::F32(1.0));
+    let s2 = b.op(Op::MUL, &[s, two]);
+    let s3 = b.op(Op::ADD, &[s2, one]);
+    let e = b.op(Op::EXP, &[s3]);
+    let xx = b.op(Op::MUL, &[x, x]);
+    let y = b.op(Op::ADD, &[e, xx]);
+    let z = b.op(Op::SQRT, &[y]);
+    b.output(z);
+    let k = b.finish(n, 0);
+    println!(
+        "chain_4m: {:.2} ms",
+        run(&be, &k, &[(n * 4) as u64], 7) * 1e3
+    );
+    // x + y on 16 elements: compile (cache hit), alloc, execute, read, free
+    let mut b = KernelBuilder::default();
+    let (p, q) = (b.input(DType::F32), b.input(DType::F32));
+    let g = b.gidx();
+    let (lp, lq) = (b.load(p, g), b.load(q, g));
+    let v = b.op(Op::ADD, &[lp, lq]);
+    b.output(v);
+    let k = b.finish(16, 0);
+    let (a, c) = (be.alloc(64).unwrap(), be.alloc(64).unwrap());
+    let t = time(2001, || {
+        let exe = be.compile(&k).unwrap();
+        let o = be.alloc(64).unwrap();
+        be.execute(exe, &[a, c], &[o]).unwrap();
+        be.read(o, 0, 64).unwrap();
+        be.free(o);
+        be.release(exe);
+    });
+    println!("eager_tiny_op: {:.2} us", t * 1e6);
+    // sum of 16M f32 (one output: a single sequential reduction)
+    let n = 16 << 20;
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let r = b.ridx();
+    let x = b.load(i, r);
+    let acc = b.reduce(ReduceOp::ADD, x);
+    b.output(acc);
+    let k = b.finish(1, n);
+    let t = run(&be, &k, &[(n * 4) as u64], 5);
+    println!("sum_f32_16m: {:.2} GB/s", (n * 4) as f64 / t / 1e9);
+}

@@ -1,0 +1,1310 @@
+//! Kernel IR -> one wasm module.
+//!
+//! The module imports the backend's shared linear memory (`env.memory`) and
+//! the host helpers of `math::HOST_IMPORTS`, and exports `run(start, end)`,
+//! which computes output elements `gidx` in `start..end`. Buffer addresses
+//! and element counts are read from the argument block at [`ARGS_ADDR`]:
+//! for input `i`, its byte address at `8 i` and its element count at
+//! `8 i + 4`; then the byte address of each output.
+//!
+//! Functions, in index order after the imports: the tiled matmul run (if
+//! the kernel is matmul-shaped, see `matmul`), the SIMD run (if every
+//! value is 32-bit), the scalar run, the per-element epilogue (matmul
+//! only), then the math helpers the kernel uses. The first is exported.
+//!
+//! Values live in wasm locals, one per node: bool, i32 and u32 as i32, f16
+//! and f32 as f32 (an f16 value is an f32 that is exactly representable as
+//! f16), f64 as f64; in the SIMD run every node is a v128 of four lanes.
+//! Nodes that depend neither on `ridx` nor on an accumulator are evaluated
+//! once per `gidx` before the reduction loop.
+
+use crate::fb::{Fb, mem};
+use crate::math::{H, HOST_IMPORTS, Helpers};
+use oxjax_abi::{DType, Kernel, Op, Phase, ReduceOp, Scalar};
+use std::collections::HashMap;
+use wasm_encoder as we;
+use we::{BlockType, Instruction as I, ValType as V};
+
+/// Lanes (0, 1, 2, 3) as i32x4.
+const IOTA: i128 = (3i128 << 96) | (2i128 << 64) | (1i128 << 32);
+
+/// Where the argument block lives in linear memory.
+pub const ARGS_ADDR: u32 = 0;
+/// Bytes reserved for the argument block (and the zero-length buffers, at 0).
+pub const ARGS_BYTES: u32 = 64 * 1024;
+/// The largest number of inputs + outputs a kernel may bind.
+pub const MAX_BINDINGS: u32 = ARGS_BYTES / 8 - 8;
+/// Pages the memory import declares as its maximum (4 GiB).
+pub const MAX_PAGES: u64 = 65536;
+
+/// How the four lanes of a load index relate, known from the IR.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum IndexKind {
+    /// Does not depend on gidx: the same in every lane.
+    Invariant,
+    /// gidx plus or minus an invariant: consecutive lanes.
+    Consecutive,
+    /// Anything else: checked at run time.
+    General,
+}
+
+/// For every node: whether its value depends on gidx.
+fn gidx_dependence(k: &Kernel) -> Vec<bool> {
+    let mut dep = vec![false; k.nodes.len()];
+    for i in 0..k.nodes.len() {
+        dep[i] = k.nodes[i].op == Op::GIDX || k.args(i).iter().any(|&a| dep[a as usize]);
+    }
+    dep
+}
+
+fn index_kind(k: &Kernel, dep: &[bool], i: usize) -> IndexKind {
+    let n = &k.nodes[i];
+    if !dep[i] {
+        return IndexKind::Invariant;
+    }
+    let a = k.args(i);
+    let is_g = |x: u32| k.nodes[x as usize].op == Op::GIDX;
+    let inv = |x: u32| !dep[x as usize];
+    let consecutive = match n.op {
+        Op::GIDX => true,
+        Op::ADD => (is_g(a[0]) && inv(a[1])) || (inv(a[0]) && is_g(a[1])),
+        Op::SUB => is_g(a[0]) && inv(a[1]),
+        _ => false,
+    };
+    if consecutive {
+        IndexKind::Consecutive
+    } else {
+        IndexKind::General
+    }
+}
+
+/// The f32x4 helper of an op, for the ops that have one.
+fn vector_helper(op: Op) -> Option<H> {
+    match op {
+        Op::EXP => Some(H::VExp),
+        Op::LOG => Some(H::VLog),
+        Op::SIN => Some(H::VSin),
+        Op::COS => Some(H::VCos),
+        _ => None,
+    }
+}
+
+/// The wasm value type holding a dtype.
+pub fn vt(d: DType) -> V {
+    match d {
+        DType::F16 | DType::F32 => V::F32,
+        DType::F64 => V::F64,
+        _ => V::I32,
+    }
+}
+
+/// The module being assembled: types and helper functions.
+struct Mb {
+    /// Function index of the first helper (after `run` and `run_scalar`).
+    first_helper: u32,
+    types: Vec<(Vec<V>, Vec<V>)>,
+    helpers: Vec<(H, Option<we::Function>)>,
+    index: HashMap<H, u32>,
+}
+
+/// Function index of the first defined function (`run`).
+const FIRST_DEFINED: u32 = HOST_IMPORTS.len() as u32;
+
+impl Mb {
+    fn ty(&mut self, params: Vec<V>, results: Vec<V>) -> u32 {
+        let sig = (params, results);
+        if let Some(i) = self.types.iter().position(|t| *t == sig) {
+            return i as u32;
+        }
+        self.types.push(sig);
+        self.types.len() as u32 - 1
+    }
+}
+
+impl Helpers for Mb {
+    fn helper(&mut self, h: H) -> u32 {
+        if let Some(&i) = self.index.get(&h) {
+            return i;
+        }
+        let idx = self.first_helper + self.helpers.len() as u32;
+        self.index.insert(h, idx);
+        let slot = self.helpers.len();
+        self.helpers.push((h, None));
+        let body = h.body(self);
+        self.helpers[slot].1 = Some(body);
+        idx
+    }
+}
+
+/// True when the kernel runs four output elements per step in SIMD lanes:
+/// every live node is bool, i32, u32 or f32 (one 32-bit lane each).
+pub fn vectorizable(k: &Kernel) -> bool {
+    let phases = k.phases();
+    k.nodes.iter().enumerate().all(|(i, n)| {
+        phases[i] == Phase::Dead
+            || matches!(n.dtype, DType::BOOL | DType::I32 | DType::U32 | DType::F32)
+    })
+}
+
+/// Generates the module of a validated kernel.
+pub fn generate(k: &Kernel) -> Vec<u8> {
+    generate_with(k).0
+}
+
+/// Generates the module and says how `gidx` ranges given to threads
+/// should be aligned (a multiple of this, but for the last).
+pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
+    let mm = crate::matmul::analyse(k);
+    let simd = vectorizable(k);
+    // Function layout: [run_matmul], [run_simd], run_scalar, [epilogue], helpers.
+    let mut next = FIRST_DEFINED;
+    let mut take = |on: bool| {
+        on.then(|| {
+            next += 1;
+            next - 1
+        })
+    };
+    let f_mm = take(mm.is_some());
+    debug_assert!(
+        f_mm.is_none_or(|f| f == FIRST_DEFINED),
+        "run is exported first"
+    );
+    let f_vec = take(simd);
+    let f_scalar = take(true).expect("scalar run");
+    let f_epi = take(mm.is_some());
+    let mut mb = Mb {
+        first_helper: next,
+        types: Vec::new(),
+        helpers: Vec::new(),
+        index: HashMap::new(),
+    };
+    let mut defined = Vec::new();
+    if let (Some(mm), Some(epi)) = (&mm, f_epi) {
+        defined.push(crate::matmul::run_function(
+            k,
+            mm,
+            f_vec.unwrap_or(f_scalar),
+            epi,
+        ));
+    }
+    if simd {
+        // four elements at a time; the tail goes to `run_scalar`
+        defined.push(Gen::new(k, &mut mb, true, f_scalar).run_function());
+    }
+    defined.push(Gen::new(k, &mut mb, false, f_scalar).run_function());
+    if mm.is_some() {
+        defined.push(Gen::new(k, &mut mb, false, f_scalar).epilogue_function());
+    }
+    let granule = mm.as_ref().map_or(1, |m| m.n * crate::matmul::TILE_M);
+
+    let mut module = we::Module::new();
+    let run_ty = mb.ty(vec![V::I32, V::I32], vec![]);
+    let host_ty = mb.ty(vec![V::F64], vec![V::F64]);
+    let helper_tys: Vec<u32> = mb
+        .helpers
+        .iter()
+        .map(|(h, _)| h.sig())
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(p, r)| mb.ty(p, r))
+        .collect();
+
+    let epi_ty = f_epi.map(|_| {
+        let acc = vt(k.nodes[k.reductions[0].body as usize].dtype);
+        mb.ty(vec![V::I32, acc], vec![])
+    });
+    let mut types = we::TypeSection::new();
+    for (p, r) in &mb.types {
+        types.ty().function(p.iter().copied(), r.iter().copied());
+    }
+    module.section(&types);
+
+    let mut imports = we::ImportSection::new();
+    imports.import(
+        "env",
+        "memory",
+        we::MemoryType {
+            minimum: 1,
+            maximum: Some(MAX_PAGES),
+            memory64: false,
+            shared: true,
+            page_size_log2: None,
+        },
+    );
+    for name in HOST_IMPORTS {
+        imports.import("env", name, we::EntityType::Function(host_ty));
+    }
+    module.section(&imports);
+
+    let mut funcs = we::FunctionSection::new();
+    for f in 0..defined.len() {
+        let is_epi = f_epi == Some(FIRST_DEFINED + f as u32);
+        funcs.function(if is_epi {
+            epi_ty.expect("epilogue type")
+        } else {
+            run_ty
+        });
+    }
+    for &t in &helper_tys {
+        funcs.function(t);
+    }
+    module.section(&funcs);
+
+    let mut exports = we::ExportSection::new();
+    exports.export("run", we::ExportKind::Func, FIRST_DEFINED);
+    module.section(&exports);
+
+    let mut code = we::CodeSection::new();
+    for f in &defined {
+        code.function(f);
+    }
+    for (_, body) in &mb.helpers {
+        code.function(body.as_ref().expect("helper generated"));
+    }
+    module.section(&code);
+    (module.finish(), granule)
+}
+
+struct Gen<'a> {
+    k: &'a Kernel,
+    mb: &'a mut Mb,
+    fb: Fb,
+    /// The local holding each node's value.
+    val: Vec<u32>,
+    gidx: u32,
+    ridx: u32,
+    ptr: Vec<u32>,
+    len: Vec<u32>,
+    out: Vec<u32>,
+    acc: Vec<u32>,
+    /// SIMD mode: four consecutive `gidx` per step, one per lane.
+    simd: bool,
+    /// The scalar run function (SIMD mode hands it the tail).
+    tail_fn: u32,
+    /// Whether each node depends on gidx.
+    dep_g: Vec<bool>,
+}
+
+impl<'a> Gen<'a> {
+    fn new(k: &'a Kernel, mb: &'a mut Mb, simd: bool, tail_fn: u32) -> Gen<'a> {
+        let mut fb = Fb::new(2);
+        let gidx = fb.local(V::I32);
+        let ridx = fb.local(V::I32);
+        let ptr = k.inputs.iter().map(|_| fb.local(V::I32)).collect();
+        let len = k.inputs.iter().map(|_| fb.local(V::I32)).collect();
+        let out = k.outputs.iter().map(|_| fb.local(V::I32)).collect();
+        let acc = k
+            .reductions
+            .iter()
+            .map(|r| {
+                if simd {
+                    fb.local(V::V128)
+                } else {
+                    fb.local(vt(k.nodes[r.body as usize].dtype))
+                }
+            })
+            .collect();
+        let val = k
+            .nodes
+            .iter()
+            .map(|n| fb.local(if simd { V::V128 } else { vt(n.dtype) }))
+            .collect();
+        Gen {
+            k,
+            mb,
+            fb,
+            val,
+            gidx,
+            ridx,
+            ptr,
+            len,
+            out,
+            acc,
+            simd,
+            tail_fn,
+            dep_g: gidx_dependence(k),
+        }
+    }
+
+    fn call(&mut self, h: H) {
+        let f = self.mb.helper(h);
+        self.fb.i(I::Call(f));
+    }
+
+    /// `epilogue(gidx, acc)`: the part of a one-reduction kernel after the
+    /// loop, for one element whose accumulator the caller computed.
+    fn epilogue_function(mut self) -> we::Function {
+        let (pre, _, post) = self.plan();
+        self.load_args();
+        self.fb.get(0).set(self.gidx);
+        self.fb.get(1).set(self.acc[0]);
+        for &i in pre.iter().chain(&post) {
+            self.node(i);
+        }
+        self.scalar_stores();
+        self.fb.finish()
+    }
+
+    /// The live nodes evaluated before the reduction loop, inside it and after it.
+    fn plan(&self) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+        let k = self.k;
+        let n = k.nodes.len();
+        // Which nodes depend on ridx / on an accumulator.
+        let mut dep_r = vec![false; n];
+        let mut dep_a = vec![false; n];
+        for i in 0..n {
+            let node = &k.nodes[i];
+            dep_r[i] = node.op == Op::RIDX;
+            dep_a[i] = node.op == Op::ACC;
+            for &a in k.args(i) {
+                dep_r[i] |= dep_r[a as usize];
+                dep_a[i] |= dep_a[a as usize];
+            }
+        }
+        let phases = k.phases();
+        let live = |i: usize| phases[i] != Phase::Dead;
+        let pre: Vec<usize> = (0..n)
+            .filter(|&i| live(i) && !dep_r[i] && !dep_a[i])
+            .collect();
+        let body: Vec<usize> = (0..n).filter(|&i| live(i) && dep_r[i]).collect();
+        let post: Vec<usize> = (0..n).filter(|&i| live(i) && dep_a[i]).collect();
+        (pre, body, post)
+    }
+
+    /// Reads buffer addresses and lengths from the argument block.
+    fn load_args(&mut self) {
+        let k = self.k;
+        let nin = k.inputs.len() as u32;
+        for j in 0..k.inputs.len() {
+            self.fb
+                .i32c(0)
+                .i(I::I32Load(mem((ARGS_ADDR + 8 * j as u32) as u64, 2)))
+                .set(self.ptr[j]);
+            self.fb
+                .i32c(0)
+                .i(I::I32Load(mem((ARGS_ADDR + 8 * j as u32 + 4) as u64, 2)))
+                .set(self.len[j]);
+        }
+        for o in 0..k.outputs.len() {
+            self.fb
+                .i32c(0)
+                .i(I::I32Load(mem(
+                    (ARGS_ADDR + 8 * nin + 4 * o as u32) as u64,
+                    2,
+                )))
+                .set(self.out[o]);
+        }
+    }
+
+    fn run_function(mut self) -> we::Function {
+        let k = self.k;
+        let (pre, body, post) = self.plan();
+        self.load_args();
+        self.fb.get(0).set(self.gidx);
+        self.fb.i(I::Block(BlockType::Empty));
+        if self.simd {
+            // while gidx + 4 <= end
+            self.fb
+                .get(self.gidx)
+                .i32c(4)
+                .i(I::I32Add)
+                .get(1)
+                .i(I::I32GtU)
+                .i(I::BrIf(0));
+        } else {
+            self.fb.get(0).get(1).i(I::I32GeS).i(I::BrIf(0));
+        }
+        self.fb.i(I::Loop(BlockType::Empty));
+        for &i in &pre {
+            self.node(i);
+        }
+        if !k.reductions.is_empty() {
+            for r in 0..k.reductions.len() {
+                let red = k.reductions[r];
+                let d = k.nodes[red.body as usize].dtype;
+                self.constant(red.op.identity(d));
+                if self.simd {
+                    self.splat(d);
+                }
+                self.fb.set(self.acc[r]);
+            }
+            if k.rsize > 0 {
+                self.fb.i32c(0).set(self.ridx);
+                self.fb.i(I::Loop(BlockType::Empty));
+                for &i in &body {
+                    self.node(i);
+                }
+                for r in 0..k.reductions.len() {
+                    let red = k.reductions[r];
+                    let d = k.nodes[red.body as usize].dtype;
+                    self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
+                    if self.simd {
+                        self.vbinary(red.op.combine_op(), d);
+                    } else {
+                        self.combine(red.op, d);
+                    }
+                    self.fb.set(self.acc[r]);
+                }
+                self.fb
+                    .get(self.ridx)
+                    .i32c(1)
+                    .i(I::I32Add)
+                    .tee(self.ridx)
+                    .i32c(k.rsize as i32)
+                    .i(I::I32LtS)
+                    .i(I::BrIf(0));
+                self.fb.end();
+            }
+        }
+        for &i in &post {
+            self.node(i);
+        }
+        if self.simd {
+            for o in 0..k.outputs.len() {
+                self.vstore(o);
+            }
+            self.fb
+                .get(self.gidx)
+                .i32c(4)
+                .i(I::I32Add)
+                .tee(self.gidx)
+                .i32c(4)
+                .i(I::I32Add)
+                .get(1)
+                .i(I::I32LeU)
+                .i(I::BrIf(0));
+            self.fb.end(); // loop
+            self.fb.end(); // block
+            // the tail, one element at a time
+            self.fb.get(self.gidx).get(1).i(I::I32LtS).if_();
+            self.fb.get(self.gidx).get(1).i(I::Call(self.tail_fn)).end();
+            return self.fb.finish();
+        }
+        self.scalar_stores();
+        self.fb
+            .get(self.gidx)
+            .i32c(1)
+            .i(I::I32Add)
+            .tee(self.gidx)
+            .get(1)
+            .i(I::I32LtS)
+            .i(I::BrIf(0));
+        self.fb.end(); // loop
+        self.fb.end(); // block
+        self.fb.finish()
+    }
+
+    /// Stores every output's value at `gidx`.
+    fn scalar_stores(&mut self) {
+        let k = self.k;
+        for o in 0..k.outputs.len() {
+            let node = k.outputs[o] as usize;
+            let d = k.nodes[node].dtype;
+            self.fb
+                .get(self.out[o])
+                .get(self.gidx)
+                .i32c(d.size().trailing_zeros() as i32)
+                .i(I::I32Shl)
+                .i(I::I32Add);
+            self.fb.get(self.val[node]);
+            self.store(d);
+        }
+    }
+
+    fn store(&mut self, d: DType) {
+        match d {
+            DType::BOOL => self.fb.i(I::I32Store8(mem(0, 0))),
+            DType::F16 => {
+                self.call(H::F32ToF16);
+                self.fb.i(I::I32Store16(mem(0, 1)))
+            }
+            DType::F32 => self.fb.i(I::F32Store(mem(0, 2))),
+            DType::F64 => self.fb.i(I::F64Store(mem(0, 3))),
+            _ => self.fb.i(I::I32Store(mem(0, 2))),
+        };
+    }
+
+    /// Pushes a constant of any dtype (f16 as its f32 value).
+    fn constant(&mut self, s: Scalar) {
+        match s {
+            Scalar::Bool(b) => self.fb.i32c(b as i32),
+            Scalar::I32(v) => self.fb.i32c(v),
+            Scalar::U32(v) => self.fb.i32c(v as i32),
+            Scalar::F16(v) => self.fb.f32c(v.to_f32()),
+            Scalar::F32(v) => self.fb.f32c(v),
+            Scalar::F64(v) => self.fb.f64c(v),
+        };
+    }
+
+    // ---- SIMD mode: every value is a v128 of four 32-bit lanes ----------
+
+    /// Splats the scalar on the stack (of dtype `d`) to four lanes.
+    fn splat(&mut self, d: DType) {
+        self.fb.i(if vt(d) == V::F32 {
+            I::F32x4Splat
+        } else {
+            I::I32x4Splat
+        });
+    }
+
+    fn extract(&mut self, d: DType, lane: u8) {
+        self.fb.i(if vt(d) == V::F32 {
+            I::F32x4ExtractLane(lane)
+        } else {
+            I::I32x4ExtractLane(lane)
+        });
+    }
+
+    fn replace(&mut self, d: DType, lane: u8) {
+        self.fb.i(if vt(d) == V::F32 {
+            I::F32x4ReplaceLane(lane)
+        } else {
+            I::I32x4ReplaceLane(lane)
+        });
+    }
+
+    /// A comparison mask (all ones / zeros per lane) to bool lanes (1 / 0).
+    fn mask_to_bool(&mut self) {
+        self.fb.i(I::I32x4Neg);
+    }
+
+    fn vnode(&mut self, i: usize) {
+        let k = self.k;
+        let node = k.nodes[i];
+        let d = node.dtype;
+        let args: Vec<u32> = k.args(i).iter().map(|&a| self.val[a as usize]).collect();
+        let t = k.args(i).first().map(|&a| k.nodes[a as usize].dtype);
+        match node.op {
+            Op::CONST => {
+                self.constant(Scalar::from_bits(d, node.imm));
+                self.splat(d);
+            }
+            Op::GIDX => {
+                self.fb.get(self.gidx).i(I::I32x4Splat);
+                self.fb.i(I::V128Const(IOTA)).i(I::I32x4Add);
+            }
+            Op::RIDX => {
+                self.fb.get(self.ridx).i(I::I32x4Splat);
+            }
+            Op::ACC => {
+                self.fb.get(self.acc[node.imm as usize]);
+            }
+            Op::LOAD => {
+                let kind = index_kind(k, &self.dep_g, node.args[0] as usize);
+                self.vload(node.imm as usize, args[0], d, kind)
+            }
+            Op::SELECT => {
+                self.fb.get(args[1]).get(args[2]).get(args[0]);
+                self.mask_to_bool();
+                self.fb.i(I::V128Bitselect);
+            }
+            Op::BITCAST => {
+                self.fb.get(args[0]);
+            }
+            Op::CAST => {
+                let from = t.expect("cast operand");
+                self.fb.get(args[0]);
+                match (from, d) {
+                    (a, b) if a == b => {}
+                    (DType::F32, DType::BOOL) => {
+                        self.fb.f32c(0.0).i(I::F32x4Splat).i(I::F32x4Ne);
+                        self.mask_to_bool();
+                    }
+                    (_, DType::BOOL) => {
+                        self.fb.i32c(0).i(I::I32x4Splat).i(I::I32x4Ne);
+                        self.mask_to_bool();
+                    }
+                    (DType::F32, DType::I32) => {
+                        self.fb.i(I::I32x4TruncSatF32x4S);
+                    }
+                    (DType::F32, _) => {
+                        self.fb.i(I::I32x4TruncSatF32x4U);
+                    }
+                    (DType::I32, DType::F32) => {
+                        self.fb.i(I::F32x4ConvertI32x4S);
+                    }
+                    (_, DType::F32) => {
+                        self.fb.i(I::F32x4ConvertI32x4U);
+                    }
+                    _ => {} // bool/i32/u32 -> i32/u32 keep the bits
+                }
+            }
+            op => {
+                for &a in &args {
+                    self.fb.get(a);
+                }
+                let t = t.expect("operand");
+                if args.len() == 2 {
+                    if !self.vbinary(op, t) {
+                        self.lanewise(i);
+                    }
+                } else if !self.vunary(op, t) {
+                    self.lanewise(i);
+                }
+            }
+        }
+        self.fb.set(self.val[i]);
+    }
+
+    /// Computes node `i` lane by lane with the scalar code (the operands,
+    /// already pushed as vectors, are dropped and re-read from their locals).
+    fn lanewise(&mut self, i: usize) {
+        let k = self.k;
+        let node = k.nodes[i];
+        for _ in k.args(i) {
+            self.fb.i(I::Drop);
+        }
+        let res = self.fb.local(V::V128);
+        self.fb.i(I::V128Const(0)).set(res);
+        for lane in 0..4u8 {
+            self.fb.get(res);
+            for &a in k.args(i) {
+                self.fb.get(self.val[a as usize]);
+                self.extract(k.nodes[a as usize].dtype, lane);
+            }
+            let t = k.nodes[k.args(i)[0] as usize].dtype;
+            match node.op {
+                Op::THREEFRY2X32 => self.call(H::Threefry(node.imm as u8)),
+                Op::CAST => self.cast(t, node.dtype),
+                _ if k.args(i).len() == 1 => self.unary(node.op, t),
+                op => self.binary(op, t),
+            }
+            self.replace(node.dtype, lane);
+            self.fb.set(res);
+        }
+        self.fb.get(res);
+    }
+
+    /// A native SIMD form of a unary op, if there is one (operand pushed).
+    fn vunary(&mut self, op: Op, t: DType) -> bool {
+        if let (Some(v), DType::F32) = (vector_helper(op), t) {
+            self.call(v);
+            return true;
+        }
+        let ins = match (op, t) {
+            (Op::NEG, DType::F32) => I::F32x4Neg,
+            (Op::ABS, DType::F32) => I::F32x4Abs,
+            (Op::SQRT, DType::F32) => I::F32x4Sqrt,
+            (Op::FLOOR, DType::F32) => I::F32x4Floor,
+            (Op::CEIL, DType::F32) => I::F32x4Ceil,
+            (Op::TRUNC, DType::F32) => I::F32x4Trunc,
+            (Op::ROUND, DType::F32) => I::F32x4Nearest,
+            (Op::RECIP | Op::RSQRT, DType::F32) => {
+                let x = self.fb.local(V::V128);
+                if op == Op::RSQRT {
+                    self.fb.i(I::F32x4Sqrt);
+                }
+                self.fb.set(x).f32c(1.0).i(I::F32x4Splat).get(x);
+                I::F32x4Div
+            }
+            (Op::ISNAN, DType::F32) => {
+                let x = self.fb.local(V::V128);
+                self.fb.tee(x).get(x).i(I::F32x4Ne);
+                self.mask_to_bool();
+                return true;
+            }
+            (Op::ISINF, DType::F32) => {
+                self.fb.i(I::F32x4Abs).f32c(f32::INFINITY).i(I::F32x4Splat);
+                self.fb.i(I::F32x4Eq);
+                self.mask_to_bool();
+                return true;
+            }
+            (Op::NOT, DType::BOOL) => {
+                self.fb.i32c(1).i(I::I32x4Splat).i(I::V128Xor);
+                return true;
+            }
+            (Op::NOT, _) => I::V128Not,
+            (Op::NEG, DType::I32 | DType::U32) => I::I32x4Neg,
+            (Op::ABS, DType::I32) => I::I32x4Abs,
+            (Op::ABS, DType::U32) => return true,
+            _ => return false,
+        };
+        self.fb.i(ins);
+        true
+    }
+
+    /// A native SIMD form of a binary op, if there is one (operands pushed).
+    fn vbinary(&mut self, op: Op, t: DType) -> bool {
+        let cmp = matches!(op, Op::LT | Op::LE | Op::GT | Op::GE | Op::EQ | Op::NE);
+        let ins = if t == DType::F32 {
+            match op {
+                Op::ADD => I::F32x4Add,
+                Op::SUB => I::F32x4Sub,
+                Op::MUL => I::F32x4Mul,
+                Op::DIV => I::F32x4Div,
+                Op::MIN => I::F32x4Min,
+                Op::MAX => I::F32x4Max,
+                Op::LT => I::F32x4Lt,
+                Op::LE => I::F32x4Le,
+                Op::GT => I::F32x4Gt,
+                Op::GE => I::F32x4Ge,
+                Op::EQ => I::F32x4Eq,
+                Op::NE => I::F32x4Ne,
+                _ => return false,
+            }
+        } else {
+            let signed = t == DType::I32;
+            match op {
+                Op::ADD => I::I32x4Add,
+                Op::SUB => I::I32x4Sub,
+                Op::MUL => I::I32x4Mul,
+                Op::AND => I::V128And,
+                Op::OR => I::V128Or,
+                Op::XOR => I::V128Xor,
+                Op::MIN if signed => I::I32x4MinS,
+                Op::MIN => I::I32x4MinU,
+                Op::MAX if signed => I::I32x4MaxS,
+                Op::MAX => I::I32x4MaxU,
+                Op::EQ => I::I32x4Eq,
+                Op::NE => I::I32x4Ne,
+                Op::LT if signed => I::I32x4LtS,
+                Op::LT => I::I32x4LtU,
+                Op::LE if signed => I::I32x4LeS,
+                Op::LE => I::I32x4LeU,
+                Op::GT if signed => I::I32x4GtS,
+                Op::GT => I::I32x4GtU,
+                Op::GE if signed => I::I32x4GeS,
+                Op::GE => I::I32x4GeU,
+                _ => return false,
+            }
+        };
+        self.fb.i(ins);
+        if cmp {
+            self.mask_to_bool();
+        }
+        true
+    }
+
+    /// Loads four elements at the lane indices `idx`: one vector load when
+    /// the indices are consecutive and in bounds, else lane by lane.
+    fn vload(&mut self, input: usize, idx: u32, d: DType, kind: IndexKind) {
+        let (i0, c) = (self.fb.local(V::I32), self.fb.local(V::I32));
+        if kind == IndexKind::Invariant {
+            // the same element in every lane
+            self.fb.get(idx).i(I::I32x4ExtractLane(0)).set(i0);
+            self.load(input, i0, d);
+            self.splat(d);
+            return;
+        }
+        if d != DType::BOOL {
+            self.fb.get(idx).i(I::I32x4ExtractLane(0)).set(i0);
+            if kind == IndexKind::Consecutive {
+                self.fb.i32c(1);
+            } else {
+                // consecutive: idx == splat(i0) + iota
+                self.fb.get(idx);
+                self.fb
+                    .get(i0)
+                    .i(I::I32x4Splat)
+                    .i(I::V128Const(IOTA))
+                    .i(I::I32x4Add);
+                self.fb.i(I::I32x4Eq).i(I::I32x4AllTrue);
+            }
+            // i0 and i0 + 3 in bounds (unsigned compare also rejects negatives)
+            self.fb
+                .get(i0)
+                .get(self.len[input])
+                .i(I::I32LtU)
+                .i(I::I32And);
+            self.fb
+                .get(i0)
+                .i32c(3)
+                .i(I::I32Add)
+                .get(self.len[input])
+                .i(I::I32LtU)
+                .i(I::I32And)
+                .set(c);
+            self.fb.get(c).i(I::If(BlockType::Result(V::V128)));
+            self.fb
+                .get(self.ptr[input])
+                .get(i0)
+                .i32c(2)
+                .i(I::I32Shl)
+                .i(I::I32Add)
+                .i(I::V128Load(mem(0, 2)));
+            self.fb.else_();
+        }
+        let (res, li) = (self.fb.local(V::V128), self.fb.local(V::I32));
+        self.fb.i(I::V128Const(0)).set(res);
+        for lane in 0..4u8 {
+            self.fb.get(idx).i(I::I32x4ExtractLane(lane)).set(li);
+            self.fb.get(res);
+            self.load(input, li, d);
+            self.replace(d, lane);
+            self.fb.set(res);
+        }
+        self.fb.get(res);
+        if d != DType::BOOL {
+            self.fb.end();
+        }
+    }
+
+    /// Stores the four lanes of output `o` at `gidx..gidx + 4`.
+    fn vstore(&mut self, o: usize) {
+        let node = self.k.outputs[o] as usize;
+        let d = self.k.nodes[node].dtype;
+        if d == DType::BOOL {
+            for lane in 0..4u8 {
+                self.fb.get(self.out[o]).get(self.gidx).i(I::I32Add);
+                self.fb.get(self.val[node]).i(I::I32x4ExtractLane(lane));
+                self.fb.i(I::I32Store8(mem(lane as u64, 0)));
+            }
+            return;
+        }
+        self.fb
+            .get(self.out[o])
+            .get(self.gidx)
+            .i32c(2)
+            .i(I::I32Shl)
+            .i(I::I32Add);
+        self.fb.get(self.val[node]).i(I::V128Store(mem(0, 2)));
+    }
+
+    /// Rounds the f32 on the stack to f16 when `d` is f16.
+    fn round(&mut self, d: DType) {
+        if d == DType::F16 {
+            self.call(H::RoundF16);
+        }
+    }
+
+    /// `acc (op) x` with both on the stack.
+    fn combine(&mut self, op: ReduceOp, d: DType) {
+        let binop = op.combine_op();
+        self.binary(binop, d);
+    }
+
+    fn node(&mut self, i: usize) {
+        if self.simd {
+            return self.vnode(i);
+        }
+        let k = self.k;
+        let node = k.nodes[i];
+        let d = node.dtype;
+        let args: Vec<u32> = k.args(i).iter().map(|&a| self.val[a as usize]).collect();
+        let t = k.args(i).first().map(|&a| k.nodes[a as usize].dtype);
+        match node.op {
+            Op::CONST => self.constant(Scalar::from_bits(d, node.imm)),
+            Op::GIDX => {
+                self.fb.get(self.gidx);
+            }
+            Op::RIDX => {
+                self.fb.get(self.ridx);
+            }
+            Op::ACC => {
+                self.fb.get(self.acc[node.imm as usize]);
+            }
+            Op::LOAD => self.load(node.imm as usize, args[0], d),
+            Op::SELECT => {
+                self.fb.get(args[1]).get(args[2]).get(args[0]).i(I::Select);
+            }
+            Op::CAST => {
+                self.fb.get(args[0]);
+                self.cast(t.expect("cast operand"), d);
+            }
+            Op::BITCAST => {
+                self.fb.get(args[0]);
+                let from = t.expect("bitcast operand");
+                match (vt(from), vt(d)) {
+                    (V::I32, V::F32) if d == DType::F32 => {
+                        self.fb.i(I::F32ReinterpretI32);
+                    }
+                    (V::F32, V::I32) if from == DType::F32 => {
+                        self.fb.i(I::I32ReinterpretF32);
+                    }
+                    _ => {}
+                }
+            }
+            Op::THREEFRY2X32 => {
+                for &a in &args {
+                    self.fb.get(a);
+                }
+                self.call(H::Threefry(node.imm as u8));
+            }
+            op => {
+                let t = t.expect("operand");
+                for &a in &args {
+                    self.fb.get(a);
+                }
+                match args.len() {
+                    1 => self.unary(op, t),
+                    _ => self.binary(op, t),
+                }
+            }
+        }
+        self.fb.set(self.val[i]);
+    }
+
+    fn load(&mut self, input: usize, idx: u32, d: DType) {
+        let c = self.fb.local(V::I32);
+        self.fb.get(idx).get(self.len[input]).i(I::I32LtU).set(c);
+        // address of element select(idx, 0, in range): always readable
+        self.fb.get(self.ptr[input]);
+        self.fb.get(idx).i32c(0).get(c).i(I::Select);
+        self.fb
+            .i32c(d.size().trailing_zeros() as i32)
+            .i(I::I32Shl)
+            .i(I::I32Add);
+        match d {
+            DType::BOOL => {
+                self.fb.i(I::I32Load8U(mem(0, 0)));
+            }
+            DType::F16 => {
+                self.fb.i(I::I32Load16U(mem(0, 1)));
+                self.call(H::F16ToF32);
+            }
+            DType::F32 => {
+                self.fb.i(I::F32Load(mem(0, 2)));
+            }
+            DType::F64 => {
+                self.fb.i(I::F64Load(mem(0, 3)));
+            }
+            _ => {
+                self.fb.i(I::I32Load(mem(0, 2)));
+            }
+        }
+        self.constant(Scalar::zero(d));
+        self.fb.get(c).i(I::Select);
+    }
+
+    fn cast(&mut self, from: DType, to: DType) {
+        use DType as D;
+        let fb = &mut self.fb;
+        match (from, to) {
+            (a, b) if a == b => {}
+            (D::F16 | D::F32, D::BOOL) => {
+                fb.f32c(0.0).i(I::F32Ne);
+            }
+            (D::F64, D::BOOL) => {
+                fb.f64c(0.0).i(I::F64Ne);
+            }
+            (_, D::BOOL) => {
+                fb.i32c(0).i(I::I32Ne);
+            }
+            (D::F16 | D::F32, D::I32) => {
+                fb.i(I::I32TruncSatF32S);
+            }
+            (D::F16 | D::F32, D::U32) => {
+                fb.i(I::I32TruncSatF32U);
+            }
+            (D::F64, D::I32) => {
+                fb.i(I::I32TruncSatF64S);
+            }
+            (D::F64, D::U32) => {
+                fb.i(I::I32TruncSatF64U);
+            }
+            (_, D::I32 | D::U32) => {}
+            (D::I32, D::F32 | D::F16) => {
+                fb.i(I::F32ConvertI32S);
+                self.round(to);
+            }
+            (_, D::F32 | D::F16) if from.is_int() || from == D::BOOL => {
+                fb.i(I::F32ConvertI32U);
+                self.round(to);
+            }
+            (D::F16, D::F32) => {}
+            (D::F32, D::F16) => self.round(to),
+            (D::F64, D::F32) => {
+                fb.i(I::F32DemoteF64);
+            }
+            (D::F64, D::F16) => {
+                self.call(H::F64ToF16);
+                self.call(H::F16ToF32);
+            }
+            (D::I32, D::F64) => {
+                fb.i(I::F64ConvertI32S);
+            }
+            (D::BOOL | D::U32, D::F64) => {
+                fb.i(I::F64ConvertI32U);
+            }
+            (_, D::F64) => {
+                fb.i(I::F64PromoteF32);
+            }
+            (a, b) => unreachable!("cast {a} -> {b}"),
+        }
+    }
+
+    /// A float op computed in f64 by a helper: promote, call, demote.
+    fn via_f64(&mut self, h: H, t: DType, arity: usize) {
+        if t != DType::F64 {
+            if arity == 2 {
+                let y = self.fb.local(V::F32);
+                self.fb
+                    .set(y)
+                    .i(I::F64PromoteF32)
+                    .get(y)
+                    .i(I::F64PromoteF32);
+            } else {
+                self.fb.i(I::F64PromoteF32);
+            }
+        }
+        self.call(h);
+        if t != DType::F64 {
+            self.fb.i(I::F32DemoteF64);
+            self.round(t);
+        }
+    }
+
+    fn unary(&mut self, op: Op, t: DType) {
+        let f64_ = t == DType::F64;
+        // picks the f32 or f64 form of an instruction
+        macro_rules! fop {
+            ($a:ident, $b:ident) => {
+                if f64_ { I::$b } else { I::$a }
+            };
+        }
+        if t.is_float() {
+            let helper = match op {
+                Op::EXP => Some(H::Exp),
+                Op::EXP2 => Some(H::Exp2),
+                Op::LOG => Some(H::Log),
+                Op::LOG2 => Some(H::Log2),
+                Op::LOG1P => Some(H::Log1p),
+                Op::EXPM1 => Some(H::Expm1),
+                Op::SIN => Some(H::Sin),
+                Op::COS => Some(H::Cos),
+                Op::TAN => Some(H::Tan),
+                Op::ASIN => Some(H::Asin),
+                Op::ACOS => Some(H::Acos),
+                Op::ATAN => Some(H::Atan),
+                Op::SINH => Some(H::Sinh),
+                Op::COSH => Some(H::Cosh),
+                Op::TANH => Some(H::Tanh),
+                Op::ERF => Some(H::Erf),
+                Op::ERFC => Some(H::Erfc),
+                _ => None,
+            };
+            if let (Some(v), DType::F32) = (vector_helper(op), t) {
+                self.fb.i(I::F32x4Splat);
+                self.call(v);
+                self.fb.i(I::F32x4ExtractLane(0));
+                return;
+            }
+            if let Some(h) = helper {
+                self.via_f64(h, t, 1);
+                return;
+            }
+            let one = |s: &mut Self| {
+                if f64_ {
+                    s.fb.f64c(1.0);
+                } else {
+                    s.fb.f32c(1.0);
+                }
+            };
+            match op {
+                Op::NEG => {
+                    self.fb.i(fop!(F32Neg, F64Neg));
+                }
+                Op::ABS => {
+                    self.fb.i(fop!(F32Abs, F64Abs));
+                }
+                Op::SIGN => {
+                    let x = self.fb.local(vt(t));
+                    self.fb.set(x);
+                    one(self);
+                    self.fb.get(x).i(fop!(F32Copysign, F64Copysign)).get(x);
+                    self.fb.get(x).i(fop!(F32Abs, F64Abs));
+                    if f64_ {
+                        self.fb.f64c(0.0);
+                    } else {
+                        self.fb.f32c(0.0);
+                    }
+                    self.fb.i(fop!(F32Gt, F64Gt)).i(I::Select);
+                }
+                Op::SQRT => {
+                    self.fb.i(fop!(F32Sqrt, F64Sqrt));
+                    self.round(t);
+                }
+                Op::RSQRT => {
+                    self.fb.i(fop!(F32Sqrt, F64Sqrt));
+                    let x = self.fb.local(vt(t));
+                    self.fb.set(x);
+                    one(self);
+                    self.fb.get(x).i(fop!(F32Div, F64Div));
+                    self.round(t);
+                }
+                Op::RECIP => {
+                    let x = self.fb.local(vt(t));
+                    self.fb.set(x);
+                    one(self);
+                    self.fb.get(x).i(fop!(F32Div, F64Div));
+                    self.round(t);
+                }
+                Op::FLOOR => {
+                    self.fb.i(fop!(F32Floor, F64Floor));
+                }
+                Op::CEIL => {
+                    self.fb.i(fop!(F32Ceil, F64Ceil));
+                }
+                Op::ROUND => {
+                    self.fb.i(fop!(F32Nearest, F64Nearest));
+                }
+                Op::TRUNC => {
+                    self.fb.i(fop!(F32Trunc, F64Trunc));
+                }
+                Op::ISNAN => {
+                    let x = self.fb.local(vt(t));
+                    self.fb.tee(x).get(x).i(fop!(F32Ne, F64Ne));
+                }
+                Op::ISINF => {
+                    self.fb.i(fop!(F32Abs, F64Abs));
+                    if f64_ {
+                        self.fb.f64c(f64::INFINITY);
+                    } else {
+                        self.fb.f32c(f32::INFINITY);
+                    }
+                    self.fb.i(fop!(F32Eq, F64Eq));
+                }
+                _ => unreachable!("unary {op} on {t}"),
+            }
+            return;
+        }
+        // bool / i32 / u32
+        match (op, t) {
+            (Op::NOT, DType::BOOL) => {
+                self.fb.i32c(1).i(I::I32Xor);
+            }
+            (Op::NOT, _) => {
+                self.fb.i32c(-1).i(I::I32Xor);
+            }
+            (Op::NEG, _) => {
+                let x = self.fb.local(V::I32);
+                self.fb.set(x).i32c(0).get(x).i(I::I32Sub);
+            }
+            (Op::ABS, DType::I32) => {
+                let x = self.fb.local(V::I32);
+                self.fb.tee(x).i32c(0).get(x).i(I::I32Sub);
+                self.fb.get(x).i32c(0).i(I::I32GeS).i(I::Select);
+            }
+            (Op::ABS, _) => {}
+            (Op::SIGN, DType::I32) => {
+                let x = self.fb.local(V::I32);
+                self.fb.tee(x).i32c(0).i(I::I32GtS);
+                self.fb.get(x).i32c(0).i(I::I32LtS).i(I::I32Sub);
+            }
+            (Op::SIGN, _) => {
+                self.fb.i32c(0).i(I::I32Ne);
+            }
+            _ => unreachable!("unary {op} on {t}"),
+        }
+    }
+
+    /// A binary op with both operands (dtype `t`) on the stack.
+    fn binary(&mut self, op: Op, t: DType) {
+        use DType as D;
+        let f64_ = t == D::F64;
+        macro_rules! fop {
+            ($a:ident, $b:ident) => {
+                if f64_ { I::$b } else { I::$a }
+            };
+        }
+        let cmp = matches!(op, Op::LT | Op::LE | Op::GT | Op::GE | Op::EQ | Op::NE);
+        if t.is_float() {
+            let ins = match op {
+                Op::ADD => fop!(F32Add, F64Add),
+                Op::SUB => fop!(F32Sub, F64Sub),
+                Op::MUL => fop!(F32Mul, F64Mul),
+                Op::DIV => fop!(F32Div, F64Div),
+                Op::MIN => fop!(F32Min, F64Min),
+                Op::MAX => fop!(F32Max, F64Max),
+                Op::LT => fop!(F32Lt, F64Lt),
+                Op::LE => fop!(F32Le, F64Le),
+                Op::GT => fop!(F32Gt, F64Gt),
+                Op::GE => fop!(F32Ge, F64Ge),
+                Op::EQ => fop!(F32Eq, F64Eq),
+                Op::NE => fop!(F32Ne, F64Ne),
+                Op::REM => return self.via_f64(H::Fmod, t, 2),
+                Op::POW => return self.via_f64(H::Pow, t, 2),
+                Op::ATAN2 => return self.via_f64(H::Atan2, t, 2),
+                _ => unreachable!("binary {op} on {t}"),
+            };
+            self.fb.i(ins);
+            if matches!(op, Op::ADD | Op::SUB | Op::MUL | Op::DIV) {
+                self.round(t);
+            }
+            return;
+        }
+        let signed = t == D::I32;
+        if cmp {
+            let ins = match (op, signed) {
+                (Op::LT, true) => I::I32LtS,
+                (Op::LT, false) => I::I32LtU,
+                (Op::LE, true) => I::I32LeS,
+                (Op::LE, false) => I::I32LeU,
+                (Op::GT, true) => I::I32GtS,
+                (Op::GT, false) => I::I32GtU,
+                (Op::GE, true) => I::I32GeS,
+                (Op::GE, false) => I::I32GeU,
+                (Op::EQ, _) => I::I32Eq,
+                _ => I::I32Ne,
+            };
+            self.fb.i(ins);
+            return;
+        }
+        let (x, y) = (self.fb.local(V::I32), self.fb.local(V::I32));
+        let fb = &mut self.fb;
+        match op {
+            Op::ADD => {
+                fb.i(I::I32Add);
+            }
+            Op::SUB => {
+                fb.i(I::I32Sub);
+            }
+            Op::MUL => {
+                fb.i(I::I32Mul);
+            }
+            Op::AND => {
+                fb.i(I::I32And);
+            }
+            Op::OR => {
+                fb.i(I::I32Or);
+            }
+            Op::XOR => {
+                fb.i(I::I32Xor);
+            }
+            Op::MIN | Op::MAX => {
+                fb.set(y).set(x);
+                fb.get(x).get(y).get(x).get(y);
+                let lt = if signed { I::I32LtS } else { I::I32LtU };
+                let gt = if signed { I::I32GtS } else { I::I32GtU };
+                fb.i(if op == Op::MIN { lt } else { gt }).i(I::Select);
+            }
+            Op::IDIV | Op::REM => {
+                fb.set(y).set(x);
+                let (bad, ys) = (fb.local(V::I32), fb.local(V::I32));
+                fb.get(y).i(I::I32Eqz).set(bad);
+                // divisor with 0 (and MIN / -1) replaced by 1
+                fb.i32c(1).get(y).get(bad);
+                if signed {
+                    fb.get(x).i32c(i32::MIN).i(I::I32Eq);
+                    fb.get(y).i32c(-1).i(I::I32Eq).i(I::I32And).i(I::I32Or);
+                }
+                fb.i(I::Select).set(ys);
+                if op == Op::IDIV {
+                    fb.i32c(-1).get(x).get(ys);
+                    fb.i(if signed { I::I32DivS } else { I::I32DivU });
+                } else {
+                    fb.get(x).get(x).get(ys);
+                    fb.i(if signed { I::I32RemS } else { I::I32RemU });
+                }
+                fb.get(bad).i(I::Select);
+            }
+            Op::SHL | Op::SHR => {
+                fb.set(y).set(x);
+                fb.get(x).get(y);
+                fb.i(match (op, signed) {
+                    (Op::SHL, _) => I::I32Shl,
+                    (_, true) => I::I32ShrS,
+                    _ => I::I32ShrU,
+                });
+                // out-of-range amounts: 0, or the sign fill for SHR on i32
+                if op == Op::SHR && signed {
+                    fb.get(x).i32c(31).i(I::I32ShrS);
+                } else {
+                    fb.i32c(0);
+                }
+                fb.get(y).i32c(32).i(I::I32LtU).i(I::Select);
+            }
+            _ => unreachable!("binary {op} on {t}"),
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! # oxjax-backend-wasm — the WASM backend
+//!
+//! Every kernel becomes one WebAssembly module generated with
+//! `wasm-encoder` ([`codegen`]) and compiled by wasmtime (Cranelift):
+//!
+//! - **Codegen**: `run(start, end)` computes output elements `gidx` in
+//!   `start..end`; nodes live in wasm locals; loads clamp their address and
+//!   select zero out of bounds (so they can never read outside the buffer);
+//!   a reduction is a loop over `ridx` with its epilogue after it. Every op
+//!   and dtype of the ABI is supported with the reference semantics; f16 is
+//!   stored as bits and computed in f32 with round-to-nearest-even
+//!   conversions; transcendentals are polynomial helpers inside the module
+//!   (`math`: f64, also used by f16; `vmath`: f32x4 exp/log/sin/cos,
+//!   also used by scalar f32 code so every element gets the same bits).
+//! - **SIMD128**: kernels whose values are all 32-bit (bool, i32, u32,
+//!   f32) run four consecutive `gidx` per step, one per lane (reductions
+//!   included: each lane keeps its own accumulator, so the order of
+//!   accumulation, and thus every bit, is the reference's). Consecutive
+//!   in-bounds loads are one `v128.load`, invariant ones a splat, others
+//!   lane by lane; ops without a SIMD form run lane by lane; the tail
+//!   goes to the scalar function.
+//! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
+//!   whose indices are affine in the output row, column and `ridx` runs a
+//!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
+//!   order: bit-exact), any epilogue per element.
+//! - **Memory**: all buffers live in one shared linear memory managed by a
+//!   size-class allocator (`alloc`); a failure to grow is an
+//!   `OUT_OF_MEMORY` error.
+//! - **Threads**: large kernels (at least [`PARALLEL_THRESHOLD`] element ×
+//!   reduction steps) are split into `gidx` ranges over a pool of threads,
+//!   each with its own wasmtime `Store` and instance over the same memory
+//!   (`pool`). Results do not depend on the thread count.
+//! - **Caches**: compiled modules are cached in memory by kernel (the
+//!   `Kernel` itself is the key; a compile hit returns the same executable,
+//!   reference-counted by `release`) and on disk across processes
+//!   (`disk`; a corrupt entry is ignored and rebuilt).
+//! - **Routines**: sort, argsort, cumsum, cumprod, cummax and cummin run in
+//!   the plugin on its memory (`routines`); the others fall back to the
+//!   host.
+//!
+//! Options (the plugin's TOML table in `plugins.toml`):
+//! - `threads = N`: worker threads (default: the available cores);
+//! - `max_memory_mb = N`: the most linear memory to use (default and
+//!   maximum 4096, the wasm32 limit);
+//! - `cache_dir = "path"`: where compiled modules are kept across runs
+//!   (default `$OXJAX_CACHE_DIR/wasm`, `$XDG_CACHE_HOME/oxjax/wasm` or
+//!   `~/.cache/oxjax/wasm`); `""` turns the disk cache off.
+//!
+//! `execute` runs synchronously, so every call is in order and `read`
+//! never waits.
+
+mod alloc;
+pub mod codegen;
+mod disk;
+#[allow(clippy::approx_constant, clippy::excessive_precision)]
+mod erf_coeffs;
+mod fb;
+mod math;
+mod matmul;
+mod pool;
+mod routines;
+mod vmath;
+
+use alloc::Allocator;
+use oxjax_abi::{
+    Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, Kernel,
+    Routine,
+};
+use pool::{Pool, Worker};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use wasmtime::{Engine, Module, SharedMemory};
+
+/// Kernels with less work than this (output elements times reduction
+/// length) run on the calling thread alone.
+pub const PARALLEL_THRESHOLD: u64 = 64 * 1024;
+
+/// Modules kept in memory after their executables are released.
+const MAX_CACHED_MODULES: usize = 2048;
+
+/// Parsed plugin options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub threads: usize,
+    pub max_memory: u64,
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+impl Options {
+    /// Parses the options TOML; unknown keys and bad values are errors.
+    pub fn parse(text: &str) -> Result<Options, BackendError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| invalid(format!("wasm backend options are not valid TOML: {e}")))?;
+        let mut opts = Options {
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_memory: 4 << 30,
+            cache_dir: disk::default_dir(),
+        };
+        for (key, value) in &table {
+            let int = || {
+                value
+                    .as_integer()
+                    .filter(|&v| v >= 1)
+                    .ok_or_else(|| invalid(format!("option `{key}` must be a positive integer")))
+            };
+            match key.as_str() {
+                "threads" => opts.threads = int()?.min(256) as usize,
+                "max_memory_mb" => opts.max_memory = (int()? as u64).min(4096) << 20,
+                "cache_dir" => {
+                    let dir = value
+                        .as_str()
+                        .ok_or_else(|| invalid("option `cache_dir` must be a string"))?;
+                    opts.cache_dir = (!dir.is_empty()).then(|| dir.into());
+                }
+                other => {
+                    return Err(invalid(format!(
+                        "unknown option `{other}` for the wasm backend (known: threads, max_memory_mb, cache_dir)"
+                    )));
+                }
+            }
+        }
+        Ok(opts)
+    }
+}
+
+fn invalid(message: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::INVALID_ARGUMENT, message)
+}
+
+fn exec_error(message: impl Into<String>) -> BackendError {
+    BackendError::new(ErrorKind::EXECUTION, message)
+}
+
+/// A compiled kernel.
+pub(crate) struct Compiled {
+    /// Unique per compiled module: the key of the workers' instance caches.
+    pub serial: u64,
+    pub kernel: Kernel,
+    pub module: Module,
+    pub wasm: Vec<u8>,
+    /// Thread ranges of `gidx` start at multiples of this.
+    pub granule: u32,
+}
+
+struct ExeEntry {
+    compiled: Arc<Compiled>,
+    refs: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Buf {
+    addr: u32,
+    len: u64,
+}
+
+struct State {
+    alloc: Allocator,
+    buffers: HashMap<u64, Buf>,
+    exes: HashMap<u64, ExeEntry>,
+    /// The live executable of each kernel (compile hits return it).
+    by_kernel: HashMap<Kernel, u64>,
+    /// Every module compiled so far, by kernel (survives `release`).
+    modules: HashMap<Kernel, Arc<Compiled>>,
+    /// Compiled routines, by executable id.
+    routines: HashMap<u64, routines::Plan>,
+    next_id: u64,
+    /// The calling thread's wasm instance store.
+    main: Worker,
+}
+
+/// The WASM backend.
+pub struct WasmBackend {
+    engine: Engine,
+    memory: SharedMemory,
+    opts: Options,
+    state: Mutex<State>,
+    pool: Pool,
+    serial: AtomicU64,
+    disk: Option<disk::DiskCache>,
+    disk_hits: AtomicU64,
+}
+
+/// Creates the backend from its options.
+pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
+    let opts = Options::parse(options)?;
+    let mut config = wasmtime::Config::new();
+    config
+        .wasm_threads(true)
+        .shared_memory(true)
+        .wasm_simd(true)
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
+    let engine = Engine::new(&config)
+        .map_err(|e| BackendError::new(ErrorKind::DEVICE, format!("wasmtime engine: {e}")))?;
+    let max_pages = (opts.max_memory >> 16).clamp(2, codegen::MAX_PAGES) as u32;
+    let memory =
+        SharedMemory::new(&engine, wasmtime::MemoryType::shared(1, max_pages)).map_err(|e| {
+            BackendError::new(
+                ErrorKind::OUT_OF_MEMORY,
+                format!("cannot create the linear memory: {e}"),
+            )
+        })?;
+    let main = Worker::new(&engine, &memory);
+    let pool = Pool::new(&engine, &memory, opts.threads.saturating_sub(1));
+    Ok(WasmBackend {
+        state: Mutex::new(State {
+            alloc: Allocator::new(codegen::ARGS_BYTES as u64, max_pages as u64 * 65536),
+            buffers: HashMap::new(),
+            exes: HashMap::new(),
+            by_kernel: HashMap::new(),
+            modules: HashMap::new(),
+            routines: HashMap::new(),
+            next_id: 0,
+            main,
+        }),
+        engine: engine.clone(),
+        memory,
+        opts: opts.clone(),
+        pool,
+        serial: AtomicU64::new(0),
+        disk: opts
+            .cache_dir
+            .as_deref()
+            .and_then(|d| disk::DiskCache::new(d, &engine)),
+        disk_hits: AtomicU64::new(0),
+    })
+}
+
+// Not in unit tests: they link the reference backend, which exports the
+// same symbols.
+#[cfg(not(test))]
+oxjax_abi::export_backend!(new);
+
+// The differential tests (tests/*.rs) run as unit tests; see Cargo.toml.
+#[cfg(test)]
+extern crate self as oxjax_backend_wasm;
+#[cfg(test)]
+#[path = "../tests/mod.rs"]
+mod tests;
+
+impl WasmBackend {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The number of threads kernels are split over.
+    pub fn threads(&self) -> usize {
+        self.opts.threads
+    }
+
+    fn base(&self) -> *mut u8 {
+        self.memory.data().as_ptr() as *mut u8
+    }
+
+    /// Copies `data` into linear memory at `addr` (in bounds, checked by the caller).
+    fn mem_write(&self, addr: u64, data: &[u8]) {
+        assert!(addr + data.len() as u64 <= self.memory.data_size() as u64);
+        // SAFETY: in bounds; no wasm code runs while the state lock is held
+        // by the caller, so nothing else touches these bytes.
+        unsafe {
+            std::ptr::copy_nonoverlapping(data.as_ptr(), self.base().add(addr as usize), data.len())
+        }
+    }
+
+    fn mem_fill_zero(&self, addr: u64, len: u64) {
+        assert!(addr + len <= self.memory.data_size() as u64);
+        // SAFETY: as in `mem_write`.
+        unsafe { std::ptr::write_bytes(self.base().add(addr as usize), 0, len as usize) }
+    }
+
+    fn mem_read(&self, addr: u64, len: u64) -> Vec<u8> {
+        assert!(addr + len <= self.memory.data_size() as u64);
+        let mut out = vec![0u8; len as usize];
+        // SAFETY: as in `mem_write`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.base().add(addr as usize),
+                out.as_mut_ptr(),
+                len as usize,
+            )
+        }
+        out
+    }
+
+    fn compile_module(&self, kernel: &Kernel) -> Result<Arc<Compiled>, BackendError> {
+        let (wasm, granule) = codegen::generate_with(kernel);
+        let cached = self.disk.as_ref().and_then(|d| d.load(&self.engine, &wasm));
+        let module = match cached {
+            Some(m) => {
+                self.disk_hits.fetch_add(1, Ordering::Relaxed);
+                m
+            }
+            None => {
+                let m = Module::new(&self.engine, &wasm).map_err(|e| {
+                    BackendError::new(
+                        ErrorKind::COMPILE,
+                        format!("wasmtime rejected the module: {e:#}\nkernel:\n{kernel}"),
+                    )
+                })?;
+                if let Some(d) = &self.disk {
+                    d.store(&m, &wasm);
+                }
+                m
+            }
+        };
+        Ok(Arc::new(Compiled {
+            serial: self.serial.fetch_add(1, Ordering::Relaxed),
+            kernel: kernel.clone(),
+            module,
+            wasm,
+            granule,
+        }))
+    }
+
+    /// How many `gidx` ranges the pool's worker threads have run.
+    pub fn worker_jobs(&self) -> u64 {
+        self.pool.jobs.load(Ordering::Relaxed)
+    }
+
+    /// How many modules were loaded from the disk cache instead of compiled.
+    pub fn disk_cache_hits(&self) -> u64 {
+        self.disk_hits.load(Ordering::Relaxed)
+    }
+
+    /// The disk cache file a kernel's module is stored in, if the cache is on.
+    pub fn disk_cache_path(&self, kernel: &Kernel) -> Option<std::path::PathBuf> {
+        self.disk
+            .as_ref()
+            .map(|d| d.path(&codegen::generate(kernel)))
+    }
+
+    /// The compiled module of an executable (for tests and tools).
+    pub fn wasm_bytes(&self, exe: ExecutableId) -> Option<Vec<u8>> {
+        let st = self.lock();
+        st.exes.get(&exe.0).map(|e| e.compiled.wasm.clone())
+    }
+}
+
+fn range_check(id: BufferId, b: Buf, offset: u64, len: u64) -> Result<(), BackendError> {
+    match offset.checked_add(len) {
+        Some(end) if end <= b.len => Ok(()),
+        _ => Err(invalid(format!(
+            "range out of bounds: buffer {} (size {} bytes), offset {offset}, len {len}",
+            id.0, b.len
+        ))),
+    }
+}
+
+impl State {
+    fn buffer(&self, id: BufferId) -> Result<Buf, BackendError> {
+        self.buffers
+            .get(&id.0)
+            .copied()
+            .ok_or_else(|| invalid(format!("unknown buffer id {}", id.0)))
+    }
+}
+
+impl Backend for WasmBackend {
+    fn info(&self) -> BackendInfo {
+        let mut caps = Capabilities::everything(&routines::KINDS);
+        caps.max_inputs = codegen::MAX_BINDINGS / 2;
+        BackendInfo {
+            name: "wasm".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            device: format!(
+                "wasmtime 48 (Cranelift), {} thread{}",
+                self.opts.threads,
+                if self.opts.threads == 1 { "" } else { "s" }
+            )
+            .into(),
+            caps,
+        }
+    }
+
+    fn alloc(&self, bytes: u64) -> Result<BufferId, BackendError> {
+        let mut st = self.lock();
+        let addr = if bytes == 0 {
+            codegen::ARGS_ADDR as u64
+        } else {
+            let addr = st.alloc.alloc(bytes, &self.memory)?;
+            self.mem_fill_zero(addr, bytes);
+            addr
+        };
+        st.next_id += 1;
+        let id = st.next_id;
+        st.buffers.insert(
+            id,
+            Buf {
+                addr: addr as u32,
+                len: bytes,
+            },
+        );
+        Ok(BufferId(id))
+    }
+
+    fn free(&self, buffer: BufferId) {
+        let mut st = self.lock();
+        if let Some(b) = st.buffers.remove(&buffer.0)
+            && b.len > 0
+        {
+            st.alloc.free(b.addr as u64, b.len);
+        }
+    }
+
+    fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError> {
+        let st = self.lock();
+        let b = st.buffer(buffer)?;
+        range_check(buffer, b, offset, data.len() as u64)?;
+        self.mem_write(b.addr as u64 + offset, data);
+        Ok(())
+    }
+
+    fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
+        let st = self.lock();
+        let b = st.buffer(buffer)?;
+        range_check(buffer, b, offset, len)?;
+        Ok(self.mem_read(b.addr as u64 + offset, len))
+    }
+
+    fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError> {
+        kernel
+            .validate()
+            .map_err(|e| invalid(format!("invalid kernel: {e}\n{kernel}")))?;
+        let bindings = kernel.inputs.len() * 2 + kernel.outputs.len();
+        if bindings > codegen::MAX_BINDINGS as usize {
+            return Err(BackendError::new(
+                ErrorKind::UNSUPPORTED,
+                format!(
+                    "kernel binds {} inputs and {} outputs, too many for the argument block",
+                    kernel.inputs.len(),
+                    kernel.outputs.len()
+                ),
+            ));
+        }
+        let cached = {
+            let mut st = self.lock();
+            if let Some(&id) = st.by_kernel.get(kernel) {
+                st.exes.get_mut(&id).expect("live executable").refs += 1;
+                return Ok(ExecutableId(id));
+            }
+            st.modules.get(kernel).cloned()
+        };
+        let compiled = match cached {
+            Some(c) => c,
+            None => self.compile_module(kernel)?,
+        };
+        let mut st = self.lock();
+        // Another thread may have compiled the same kernel meanwhile.
+        if let Some(&id) = st.by_kernel.get(kernel) {
+            st.exes.get_mut(&id).expect("live executable").refs += 1;
+            return Ok(ExecutableId(id));
+        }
+        if st.modules.len() >= MAX_CACHED_MODULES {
+            // Forget the modules of released executables (the disk cache
+            // still has them).
+            let live: std::collections::HashSet<Kernel> = st.by_kernel.keys().cloned().collect();
+            st.modules.retain(|k, _| live.contains(k));
+        }
+        st.modules.insert(kernel.clone(), compiled.clone());
+        st.next_id += 1;
+        let id = st.next_id;
+        st.by_kernel.insert(kernel.clone(), id);
+        st.exes.insert(id, ExeEntry { compiled, refs: 1 });
+        Ok(ExecutableId(id))
+    }
+
+    fn compile_routine(&self, routine: &Routine) -> Result<ExecutableId, BackendError> {
+        let plan = routines::Plan::new(routine)?;
+        let mut st = self.lock();
+        st.next_id += 1;
+        let id = st.next_id;
+        st.routines.insert(id, plan);
+        Ok(ExecutableId(id))
+    }
+
+    fn execute(
+        &self,
+        exe: ExecutableId,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+    ) -> Result<(), BackendError> {
+        let mut guard = self.lock();
+        let st = &mut *guard;
+        if let Some(plan) = st.routines.get(&exe.0) {
+            let ([i], [o]) = (inputs, outputs) else {
+                return Err(invalid(format!(
+                    "routine {} takes 1 input and 1 output, got {} and {}",
+                    plan.routine.kind.name(),
+                    inputs.len(),
+                    outputs.len()
+                )));
+            };
+            let (bi, bo) = (st.buffer(*i)?, st.buffer(*o)?);
+            if bi.len < plan.input_bytes() || bo.len < plan.output_bytes() {
+                return Err(invalid(format!(
+                    "routine {}: input holds {} bytes (needs {}), output {} (needs {})",
+                    plan.routine.kind.name(),
+                    bi.len,
+                    plan.input_bytes(),
+                    bo.len,
+                    plan.output_bytes()
+                )));
+            }
+            let out = plan.run(&self.mem_read(bi.addr as u64, plan.input_bytes()));
+            self.mem_write(bo.addr as u64, &out);
+            return Ok(());
+        }
+        let compiled = st
+            .exes
+            .get(&exe.0)
+            .ok_or_else(|| invalid(format!("unknown executable id {}", exe.0)))?
+            .compiled
+            .clone();
+        let k = &compiled.kernel;
+        if inputs.len() != k.inputs.len() || outputs.len() != k.outputs.len() {
+            return Err(invalid(format!(
+                "kernel takes {} inputs and {} outputs, got {} and {}",
+                k.inputs.len(),
+                k.outputs.len(),
+                inputs.len(),
+                outputs.len()
+            )));
+        }
+        let mut args: Vec<u8> = Vec::with_capacity(8 * inputs.len() + 4 * outputs.len());
+        for (j, &id) in inputs.iter().enumerate() {
+            let b = st.buffer(id)?;
+            let elems = b.len / k.inputs[j].size() as u64;
+            args.extend_from_slice(&b.addr.to_le_bytes());
+            args.extend_from_slice(&(elems.min(i32::MAX as u64) as u32).to_le_bytes());
+        }
+        for (o, &id) in outputs.iter().enumerate() {
+            let b = st.buffer(id)?;
+            let need = k.size as u64 * k.output_dtype(o).size() as u64;
+            if b.len < need {
+                return Err(invalid(format!(
+                    "output {o} (buffer {}) holds {} bytes, needs {need}",
+                    id.0, b.len
+                )));
+            }
+            args.extend_from_slice(&b.addr.to_le_bytes());
+        }
+        self.mem_write(codegen::ARGS_ADDR as u64, &args);
+        let size = k.size as i32;
+        if size == 0 {
+            return Ok(());
+        }
+        let work = k.size as u64 * (k.rsize as u64).max(1);
+        let threads = self.opts.threads.min(k.size as usize);
+        if threads <= 1 || work < PARALLEL_THRESHOLD {
+            return st.main.run(&compiled, 0, size).map_err(exec_error);
+        }
+        // Split gidx into `threads` contiguous ranges: the first runs here.
+        let g = compiled.granule.max(1) as u64;
+        let bounds: Vec<i32> = (0..=threads)
+            .map(|t| {
+                let b = k.size as u64 * t as u64 / threads as u64;
+                (if t == threads { b } else { b / g * g }) as i32
+            })
+            .collect();
+        let pending = self.pool.submit(&compiled, &bounds[1..]);
+        let mine = st.main.run(&compiled, bounds[0], bounds[1]);
+        let theirs = pending.wait();
+        mine.and(theirs).map_err(exec_error)
+    }
+
+    fn release(&self, exe: ExecutableId) {
+        let mut st = self.lock();
+        st.routines.remove(&exe.0);
+        if let Some(e) = st.exes.get_mut(&exe.0) {
+            e.refs -= 1;
+            if e.refs == 0 {
+                let e = st.exes.remove(&exe.0).expect("present");
+                st.by_kernel.remove(&e.compiled.kernel);
+            }
+        }
+    }
+
+    /// The module as WAT text.
+    fn source(&self, exe: ExecutableId) -> String {
+        let st = self.lock();
+        if let Some(plan) = st.routines.get(&exe.0) {
+            return format!(
+                ";; routine run by the plugin on its memory: {:?}",
+                plan.routine
+            );
+        }
+        match st.exes.get(&exe.0) {
+            Some(e) => wasmprinter::print_bytes(&e.compiled.wasm)
+                .unwrap_or_else(|err| format!(";; cannot print the module: {err}")),
+            None => String::new(),
+        }
+    }
+}

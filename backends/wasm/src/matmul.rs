@@ -1,0 +1,442 @@
+//! Matmul-shaped reductions: register-tiled micro-kernel.
+//!
+//! A kernel qualifies when it has one f32 `add` reduction whose body is the
+//! product of two loads, the output index splits as `gidx = i * N + j`
+//! (the kernel computes `i` and `j` with `idiv`/`rem` by the constant `N`),
+//! and each load's index is affine in `(i, j, ridx)` — found by evaluating
+//! the index expression at the corners of the iteration box and at sample
+//! points. One operand (A) must not depend on `j`, the other (B) not on
+//! `i`. Any epilogue is allowed: it runs per element through the module's
+//! `epilogue(gidx, acc)` function.
+//!
+//! `run(start, end)` takes whole rows: blocks of [`TILE_M`] rows ×
+//! [`TILE_N`] columns keep their 32 accumulators in eight f32x4 registers;
+//! each `ridx` step broadcasts four A values and loads eight B values (one
+//! vector pair when B is contiguous in `j`, lanes otherwise). Products and
+//! sums are separate IEEE operations in `ridx` order, so results equal the
+//! reference bit for bit. Ragged edges, ranges that are not whole rows and
+//! operands whose index range exceeds their buffer (the out-of-bounds-reads-
+//! zero rule) go to the generic run function.
+
+use crate::fb::{Fb, mem};
+use oxjax_abi::{DType, Kernel, Op, ReduceOp};
+use wasm_encoder::{BlockType, Instruction as I, ValType as V};
+
+pub const TILE_M: u32 = 4;
+pub const TILE_N: u32 = 8;
+
+/// One operand: `index = c0 + ci i + cj j + cr r` into input `input`.
+#[derive(Clone, Copy, Debug)]
+pub struct Operand {
+    pub input: usize,
+    pub c0: i64,
+    pub ci: i64,
+    pub cj: i64,
+    pub cr: i64,
+    /// The largest index over the iteration box.
+    pub max: i64,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct MatMul {
+    pub n: u32,
+    pub k: u32,
+    pub a: Operand,
+    pub b: Operand,
+}
+
+/// The value of every node that is a pure i32/u32 function of (gidx, ridx).
+fn eval(k: &Kernel, g: i32, r: i32) -> Vec<Option<i32>> {
+    let mut v: Vec<Option<i32>> = Vec::with_capacity(k.nodes.len());
+    for (idx, n) in k.nodes.iter().enumerate() {
+        let args: Vec<Option<i32>> = k.args(idx).iter().map(|&a| v[a as usize]).collect();
+        let t = k.args(idx).first().map(|&a| k.nodes[a as usize].dtype);
+        let unsigned = t == Some(DType::U32);
+        let val = (|| -> Option<i32> {
+            let x = |i: usize| args[i];
+            Some(match n.op {
+                Op::CONST if matches!(n.dtype, DType::I32 | DType::U32 | DType::BOOL) => {
+                    n.imm as u32 as i32
+                }
+                Op::GIDX => g,
+                Op::RIDX => r,
+                Op::ADD => x(0)?.wrapping_add(x(1)?),
+                Op::SUB => x(0)?.wrapping_sub(x(1)?),
+                Op::MUL => x(0)?.wrapping_mul(x(1)?),
+                Op::NEG => x(0)?.wrapping_neg(),
+                Op::IDIV | Op::REM if unsigned => {
+                    let (a, b) = (x(0)? as u32, x(1)? as u32);
+                    match (n.op, b) {
+                        (Op::IDIV, 0) => -1,
+                        (_, 0) => a as i32,
+                        (Op::IDIV, _) => (a / b) as i32,
+                        _ => (a % b) as i32,
+                    }
+                }
+                Op::IDIV | Op::REM => {
+                    let (a, b) = (x(0)?, x(1)?);
+                    match (n.op, b) {
+                        (Op::IDIV, 0) => -1,
+                        (_, 0) => a,
+                        (Op::IDIV, _) => a.wrapping_div(b),
+                        _ => a.wrapping_rem(b),
+                    }
+                }
+                Op::MIN if unsigned => (x(0)? as u32).min(x(1)? as u32) as i32,
+                Op::MAX if unsigned => (x(0)? as u32).max(x(1)? as u32) as i32,
+                Op::MIN => x(0)?.min(x(1)?),
+                Op::MAX => x(0)?.max(x(1)?),
+                Op::CAST
+                    if matches!(n.dtype, DType::I32 | DType::U32)
+                        && matches!(t, Some(DType::I32 | DType::U32 | DType::BOOL)) =>
+                {
+                    x(0)?
+                }
+                _ => return None,
+            })
+        })();
+        v.push(val);
+    }
+    v
+}
+
+/// `N` from an `idiv`/`rem` of `gidx` by a constant.
+fn row_length(k: &Kernel) -> Option<u32> {
+    let mut n = None;
+    for (i, node) in k.nodes.iter().enumerate() {
+        if matches!(node.op, Op::IDIV | Op::REM) && node.dtype == DType::I32 {
+            let a = k.args(i);
+            let (x, y) = (&k.nodes[a[0] as usize], &k.nodes[a[1] as usize]);
+            if x.op == Op::GIDX && y.op == Op::CONST {
+                let c = y.imm as u32 as i32;
+                if c <= 0 || n.is_some_and(|m| m != c as u32) {
+                    return None;
+                }
+                n = Some(c as u32);
+            }
+        }
+    }
+    n
+}
+
+/// Recognises a matmul-shaped kernel.
+pub fn analyse(k: &Kernel) -> Option<MatMul> {
+    if k.reductions.len() != 1 || k.reductions[0].op != ReduceOp::ADD || k.rsize == 0 {
+        return None;
+    }
+    let body = k.reductions[0].body as usize;
+    let node = &k.nodes[body];
+    if node.op != Op::MUL || node.dtype != DType::F32 {
+        return None;
+    }
+    let loads = [node.args[0] as usize, node.args[1] as usize];
+    if loads.iter().any(|&l| k.nodes[l].op != Op::LOAD) {
+        return None;
+    }
+    let n = row_length(k)?;
+    if !k.size.is_multiple_of(n) {
+        return None;
+    }
+    let (m, kk) = (k.size / n, k.rsize);
+    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32);
+    let base = at(0, 0, 0);
+    let di = if m > 1 { Some(at(1, 0, 0)) } else { None };
+    let dj = if n > 1 { Some(at(0, 1, 0)) } else { None };
+    let dr = if kk > 1 { Some(at(0, 0, 1)) } else { None };
+    let mut ops = Vec::new();
+    for &l in &loads {
+        let idx = k.nodes[l].args[0] as usize;
+        let c0 = base[idx]? as i64;
+        let diff = |d: &Option<Vec<Option<i32>>>| -> Option<i64> {
+            match d {
+                Some(v) => Some(v[idx]? as i64 - c0),
+                None => Some(0),
+            }
+        };
+        let (ci, cj, cr) = (diff(&di)?, diff(&dj)?, diff(&dr)?);
+        let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
+        // verify at the corners and at scattered points
+        let mut points = Vec::new();
+        for ci_ in [0, m - 1] {
+            for cj_ in [0, n - 1] {
+                for cr_ in [0, kk - 1] {
+                    points.push((ci_, cj_, cr_));
+                }
+            }
+        }
+        let mut s = 0x9E37_79B9u32;
+        for _ in 0..48 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
+        }
+        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+        for &(i, j, r) in &points {
+            let want = f(i, j, r);
+            if at(i, j, r)[idx]? as i64 != want {
+                return None;
+            }
+            lo = lo.min(want);
+            hi = hi.max(want);
+        }
+        if lo < 0 || hi > i32::MAX as i64 / 4 {
+            return None;
+        }
+        ops.push(Operand {
+            input: k.nodes[l].imm as usize,
+            c0,
+            ci,
+            cj,
+            cr,
+            max: hi,
+        });
+    }
+    let (a, b) = match (ops[0], ops[1]) {
+        (x, y) if x.cj == 0 && y.ci == 0 => (x, y),
+        (x, y) if y.cj == 0 && x.ci == 0 => (y, x),
+        _ => return None,
+    };
+    if k.inputs[a.input] != DType::F32 || k.inputs[b.input] != DType::F32 {
+        return None;
+    }
+    Some(MatMul { n, k: kk, a, b })
+}
+
+/// The tiled `run(start, end)`; `generic` is the untiled run function and
+/// `epi` the per-element epilogue.
+pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_encoder::Function {
+    let (start, end) = (0, 1);
+    let mut fb = Fb::new(2);
+    let l = |fb: &mut Fb, t: V| fb.local(t);
+    let (pa, la, pb, lb) = (
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+    );
+    let (i, i1, j, r) = (
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+        l(&mut fb, V::I32),
+    );
+    let aaddr: Vec<u32> = (0..TILE_M).map(|_| l(&mut fb, V::I32)).collect();
+    let baddr = l(&mut fb, V::I32);
+    let acc: Vec<u32> = (0..TILE_M * 2).map(|_| l(&mut fb, V::V128)).collect();
+    let (b0, b1, av) = (
+        l(&mut fb, V::V128),
+        l(&mut fb, V::V128),
+        l(&mut fb, V::V128),
+    );
+    let n = mm.n as i32;
+    // The output is the sum itself: store the accumulators, no epilogue.
+    let direct = k.outputs.len() == 1 && k.nodes[k.outputs[0] as usize].op == Op::ACC;
+    let out = l(&mut fb, V::I32);
+    if direct {
+        fb.i32c(0)
+            .i(I::I32Load(mem(8 * k.inputs.len() as u64, 2)))
+            .set(out);
+    }
+    let epi = if direct {
+        Epilogue::Store(out)
+    } else {
+        Epilogue::Call(epi)
+    };
+    for (op, p, len) in [(mm.a, pa, la), (mm.b, pb, lb)] {
+        let at = 8 * op.input as u64;
+        fb.i32c(0).i(I::I32Load(mem(at, 2))).set(p);
+        fb.i32c(0).i(I::I32Load(mem(at + 4, 2))).set(len);
+    }
+    // Not whole rows, or an operand shorter than its index range: generic.
+    fb.get(start).i32c(n).i(I::I32RemU);
+    fb.get(end).i32c(n).i(I::I32RemU).i(I::I32Or);
+    fb.get(la).i32c(mm.a.max as i32).i(I::I32LeU).i(I::I32Or);
+    fb.get(lb).i32c(mm.b.max as i32).i(I::I32LeU).i(I::I32Or);
+    fb.if_()
+        .get(start)
+        .get(end)
+        .i(I::Call(generic))
+        .i(I::Return)
+        .end();
+    fb.get(start).i32c(n).i(I::I32DivU).set(i);
+    fb.get(end).i32c(n).i(I::I32DivU).set(i1);
+    fb.i(I::Block(BlockType::Empty))
+        .i(I::Loop(BlockType::Empty));
+    // rows i..i+4
+    fb.get(i)
+        .i32c(TILE_M as i32)
+        .i(I::I32Add)
+        .get(i1)
+        .i(I::I32GtS)
+        .i(I::BrIf(1));
+    fb.i32c(0).set(j);
+    if mm.n >= TILE_N {
+        fb.i(I::Block(BlockType::Empty))
+            .i(I::Loop(BlockType::Empty));
+        tile(
+            &mut fb,
+            mm,
+            [pa, pb, i, j, r, baddr, b0, b1, av],
+            &aaddr,
+            &acc,
+            epi,
+        );
+        fb.get(j)
+            .i32c(TILE_N as i32)
+            .i(I::I32Add)
+            .tee(j)
+            .i32c(TILE_N as i32)
+            .i(I::I32Add)
+            .i32c(n)
+            .i(I::I32LeS)
+            .i(I::BrIf(0));
+        fb.end().end();
+    }
+    // ragged columns of these rows
+    fb.get(j).i32c(n).i(I::I32LtS).if_();
+    for row in 0..TILE_M as i32 {
+        fb.get(i).i32c(row).i(I::I32Add).i32c(n).i(I::I32Mul);
+        fb.get(j).i(I::I32Add);
+        fb.get(i)
+            .i32c(row + 1)
+            .i(I::I32Add)
+            .i32c(n)
+            .i(I::I32Mul)
+            .i(I::Call(generic));
+    }
+    fb.end();
+    fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
+    fb.i(I::Br(0)).end().end();
+    // ragged rows
+    fb.get(i).get(i1).i(I::I32LtS).if_();
+    fb.get(i).i32c(n).i(I::I32Mul);
+    fb.get(i1).i32c(n).i(I::I32Mul).i(I::Call(generic));
+    fb.end();
+    fb.finish()
+}
+
+/// One TILE_M x TILE_N block at rows i.., columns j...
+/// What happens to the finished accumulators of a tile.
+#[derive(Clone, Copy)]
+enum Epilogue {
+    /// `epilogue(gidx, acc)` per element.
+    Call(u32),
+    /// Vector stores at the output address in this local.
+    Store(u32),
+}
+
+fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: Epilogue) {
+    let [pa, pb, i, j, r, baddr, b0, b1, av] = l;
+    let (a, b) = (mm.a, mm.b);
+    for &x in acc {
+        fb.i(I::V128Const(0)).set(x);
+    }
+    for (row, &ad) in aaddr.iter().enumerate() {
+        // pa + 4 (c0 + ci (i + row))
+        fb.get(pa);
+        fb.get(i)
+            .i32c(row as i32)
+            .i(I::I32Add)
+            .i32c(a.ci as i32)
+            .i(I::I32Mul)
+            .i32c(a.c0 as i32)
+            .i(I::I32Add)
+            .i32c(2)
+            .i(I::I32Shl)
+            .i(I::I32Add)
+            .set(ad);
+    }
+    fb.get(pb);
+    fb.get(j)
+        .i32c(b.cj as i32)
+        .i(I::I32Mul)
+        .i32c(b.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(baddr);
+    fb.i32c(0).set(r);
+    fb.i(I::Loop(BlockType::Empty));
+    if b.cj == 1 {
+        fb.get(baddr).i(I::V128Load(mem(0, 2))).set(b0);
+        fb.get(baddr).i(I::V128Load(mem(16, 2))).set(b1);
+    } else {
+        for (h, v) in [b0, b1].into_iter().enumerate() {
+            fb.i(I::V128Const(0)).set(v);
+            for lane in 0..4u8 {
+                let col = (4 * h as i64 + lane as i64) * b.cj * 4;
+                fb.get(v);
+                fb.get(baddr)
+                    .i32c(col as i32)
+                    .i(I::I32Add)
+                    .i(I::F32Load(mem(0, 2)));
+                fb.i(I::F32x4ReplaceLane(lane)).set(v);
+            }
+        }
+    }
+    for (row, &ad) in aaddr.iter().enumerate() {
+        fb.get(ad).i(I::V128Load32Splat(mem(0, 2))).set(av);
+        for (h, bv) in [b0, b1].into_iter().enumerate() {
+            let x = acc[row * 2 + h];
+            fb.get(x)
+                .get(av)
+                .get(bv)
+                .i(I::F32x4Mul)
+                .i(I::F32x4Add)
+                .set(x);
+        }
+        fb.get(ad).i32c((a.cr * 4) as i32).i(I::I32Add).set(ad);
+    }
+    fb.get(baddr)
+        .i32c((b.cr * 4) as i32)
+        .i(I::I32Add)
+        .set(baddr);
+    fb.get(r)
+        .i32c(1)
+        .i(I::I32Add)
+        .tee(r)
+        .i32c(mm.k as i32)
+        .i(I::I32LtS)
+        .i(I::BrIf(0));
+    fb.end();
+    // the epilogue of each element
+    let epi = match epi {
+        Epilogue::Call(f) => f,
+        Epilogue::Store(out) => {
+            for row in 0..TILE_M as i32 {
+                for h in 0..2 {
+                    fb.get(out);
+                    fb.get(i)
+                        .i32c(row)
+                        .i(I::I32Add)
+                        .i32c(mm.n as i32)
+                        .i(I::I32Mul);
+                    fb.get(j).i(I::I32Add).i32c(2).i(I::I32Shl).i(I::I32Add);
+                    fb.get(acc[row as usize * 2 + h])
+                        .i(I::V128Store(mem(16 * h as u64, 2)));
+                }
+            }
+            return;
+        }
+    };
+    for row in 0..TILE_M as i32 {
+        for h in 0..2 {
+            for lane in 0..4u8 {
+                fb.get(i)
+                    .i32c(row)
+                    .i(I::I32Add)
+                    .i32c(mm.n as i32)
+                    .i(I::I32Mul);
+                fb.get(j)
+                    .i(I::I32Add)
+                    .i32c(4 * h as i32 + lane as i32)
+                    .i(I::I32Add);
+                fb.get(acc[row as usize * 2 + h])
+                    .i(I::F32x4ExtractLane(lane))
+                    .i(I::Call(epi));
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Instances and worker threads.
+//!
+//! A [`Worker`] owns a wasmtime `Store` whose instances import the shared
+//! memory; it keeps one instance per compiled module. The [`Pool`] runs
+//! worker threads, each with its own `Worker`, that take ranges of `gidx`.
+
+use crate::Compiled;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use wasmtime::{Engine, Extern, Func, Instance, SharedMemory, Store, TypedFunc};
+
+/// Instances a store may accumulate before it is replaced by a fresh one
+/// (wasmtime frees instances only with their store).
+const MAX_INSTANCES: usize = 256;
+
+pub(crate) struct Worker {
+    engine: Engine,
+    memory: SharedMemory,
+    store: Store<()>,
+    imports: Vec<Extern>,
+    instances: HashMap<u64, TypedFunc<(i32, i32), ()>>,
+}
+
+fn host(x: f64, f: fn(f64) -> f64) -> f64 {
+    f(x)
+}
+
+impl Worker {
+    pub fn new(engine: &Engine, memory: &SharedMemory) -> Worker {
+        let mut store = Store::new(engine, ());
+        let mut imports = vec![Extern::SharedMemory(memory.clone())];
+        let fns: [fn(f64) -> f64; 3] = [f64::sin, f64::cos, f64::tan];
+        for f in fns {
+            imports.push(Func::wrap(&mut store, move |x: f64| host(x, f)).into());
+        }
+        Worker {
+            engine: engine.clone(),
+            memory: memory.clone(),
+            store,
+            imports,
+            instances: HashMap::new(),
+        }
+    }
+
+    /// Runs `run(start, end)` of a compiled kernel.
+    pub fn run(&mut self, exe: &Compiled, start: i32, end: i32) -> Result<(), String> {
+        let f = match self.instances.get(&exe.serial) {
+            Some(f) => f.clone(),
+            None => {
+                if self.instances.len() >= MAX_INSTANCES {
+                    *self = Worker::new(&self.engine, &self.memory);
+                }
+                let inst = Instance::new(&mut self.store, &exe.module, &self.imports)
+                    .map_err(|e| format!("cannot instantiate the kernel module: {e:#}"))?;
+                let f = inst
+                    .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
+                    .map_err(|e| format!("kernel module without run: {e:#}"))?;
+                self.instances.insert(exe.serial, f.clone());
+                f
+            }
+        };
+        f.call(&mut self.store, (start, end))
+            .map_err(|e| format!("kernel trapped: {e:#}\nkernel:\n{}", exe.kernel))
+    }
+}
+
+struct Job {
+    exe: Arc<Compiled>,
+    start: i32,
+    end: i32,
+    done: Sender<Result<(), String>>,
+}
+
+pub(crate) struct Pool {
+    senders: Vec<Sender<Job>>,
+    /// Ranges the worker threads have run (for tests).
+    pub jobs: Arc<AtomicU64>,
+}
+
+/// Completion of the jobs of one `submit`.
+pub(crate) struct Pending {
+    rx: Receiver<Result<(), String>>,
+    count: usize,
+}
+
+impl Pending {
+    pub fn wait(self) -> Result<(), String> {
+        let mut result = Ok(());
+        for _ in 0..self.count {
+            let r = self
+                .rx
+                .recv()
+                .unwrap_or_else(|_| Err("a worker thread died".into()));
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+}
+
+impl Pool {
+    pub fn new(engine: &Engine, memory: &SharedMemory, threads: usize) -> Pool {
+        let jobs = Arc::new(AtomicU64::new(0));
+        let senders = (0..threads)
+            .map(|t| {
+                let (tx, rx) = channel::<Job>();
+                let mut worker = Worker::new(engine, memory);
+                let jobs = jobs.clone();
+                std::thread::Builder::new()
+                    .name(format!("oxjax-wasm-{t}"))
+                    .spawn(move || {
+                        while let Ok(job) = rx.recv() {
+                            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                                worker.run(&job.exe, job.start, job.end)
+                            }))
+                            .unwrap_or_else(|_| Err("a worker thread panicked".into()));
+                            jobs.fetch_add(1, Ordering::Relaxed);
+                            let _ = job.done.send(r);
+                        }
+                    })
+                    .expect("spawn a wasm worker thread");
+                tx
+            })
+            .collect();
+        Pool { senders, jobs }
+    }
+
+    /// Runs the ranges `bounds[i]..bounds[i + 1]` on the workers (at most
+    /// one per worker; `bounds.len() - 1 <= threads`).
+    pub fn submit(&self, exe: &Arc<Compiled>, bounds: &[i32]) -> Pending {
+        let (done, rx) = channel();
+        let mut count = 0;
+        for (w, pair) in bounds.windows(2).enumerate() {
+            let job = Job {
+                exe: exe.clone(),
+                start: pair[0],
+                end: pair[1],
+                done: done.clone(),
+            };
+            match self.senders.get(w).map(|s| s.send(job)) {
+                Some(Ok(())) => count += 1,
+                _ => {
+                    let _ = done.send(Err("no worker thread for a range".into()));
+                    count += 1;
+                }
+            }
+        }
+        Pending { rx, count }
+    }
+}

@@ -1,0 +1,303 @@
+//! f32x4 transcendentals (exp, log, sin, cos) for SIMD kernels.
+//!
+//! Each takes and returns a v128 of four f32. Scalar f32 code calls the
+//! same functions on a splatted value and takes lane 0, so an element gets
+//! the same bits whether it is computed in a vector step or in the scalar
+//! tail (and so with any number of threads). Accuracy: a few ULP (see the
+//! accuracy test). The reductions use the textbook splits of ln 2 (exact
+//! products in f32) and, for sin/cos, a three-part π/2 evaluated in f64;
+//! lanes with |x| >= 1e6, Inf or NaN take the scalar f64 helper.
+
+use crate::fb::Fb;
+use crate::math::{H, Helpers};
+use wasm_encoder::{Instruction as I, ValType as V};
+
+const LN2_HI_F: f32 = 0.693_359_4; // 0x3f318000: exact products with small ints
+const LN2_LO_F: f32 = -2.121_944_4e-4;
+const PIO2_1: f64 = 1.570_796_326_734_125_6;
+const PIO2_2: f64 = 6.077_100_506_303_966e-11;
+const PIO2_3: f64 = 2.022_266_248_711_166_5e-21;
+
+fn splat(fb: &mut Fb, v: f32) {
+    fb.f32c(v).i(I::F32x4Splat);
+}
+
+fn isplat(fb: &mut Fb, v: i32) {
+    fb.i32c(v).i(I::I32x4Splat);
+}
+
+/// `c[0] + c[1] x + ...` on f32x4.
+fn vhorner(fb: &mut Fb, x: u32, c: &[f32]) {
+    let n = c.len();
+    splat(fb, c[n - 1]);
+    for &ci in c[..n - 1].iter().rev() {
+        fb.get(x).i(I::F32x4Mul);
+        splat(fb, ci);
+        fb.i(I::F32x4Add);
+    }
+}
+
+/// `select(a, b, mask)` with a, b and a comparison mask on the stack.
+fn sel(fb: &mut Fb) {
+    fb.i(I::V128Bitselect);
+}
+
+/// 2^k for i32x4 k in [-126, 127].
+fn vpow2(fb: &mut Fb, k: u32) {
+    fb.get(k);
+    isplat(fb, 127);
+    fb.i(I::I32x4Add).i32c(23).i(I::I32x4Shl);
+}
+
+pub(crate) fn exp(fb: &mut Fb) {
+    let x = 0;
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (k, r, ki, k1, p) = (l(fb), l(fb), l(fb), l(fb), l(fb));
+    fb.get(x);
+    splat(fb, std::f32::consts::LOG2_E);
+    fb.i(I::F32x4Mul).i(I::F32x4Nearest).set(k);
+    fb.get(x).get(k);
+    splat(fb, LN2_HI_F);
+    fb.i(I::F32x4Mul).i(I::F32x4Sub);
+    fb.get(k);
+    splat(fb, LN2_LO_F);
+    fb.i(I::F32x4Mul).i(I::F32x4Sub).set(r);
+    // 1 + r + r^2 (1/2 + r/6 + ...)
+    let q: Vec<f32> = (2..=7)
+        .map(|n| 1.0 / (1..=n).map(|v| v as f32).product::<f32>())
+        .collect();
+    fb.get(r).get(r).get(r).i(I::F32x4Mul);
+    vhorner(fb, r, &q);
+    fb.i(I::F32x4Mul).i(I::F32x4Add);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Add).set(p);
+    fb.get(k).i(I::I32x4TruncSatF32x4S).set(ki);
+    // clamp k so both halves stay normal; out-of-range x is fixed below
+    fb.get(ki);
+    isplat(fb, -150);
+    fb.i(I::I32x4MaxS);
+    isplat(fb, 150);
+    fb.i(I::I32x4MinS).set(ki);
+    fb.get(ki).i32c(1).i(I::I32x4ShrS).set(k1);
+    fb.get(p);
+    vpow2(fb, k1);
+    fb.i(I::F32x4Mul);
+    fb.get(ki).get(k1).i(I::I32x4Sub).set(k1);
+    vpow2(fb, k1);
+    fb.i(I::F32x4Mul).set(p);
+    // x > 89: Inf; x < -104: 0 (NaN passes through p)
+    splat(fb, f32::INFINITY);
+    fb.get(p).get(x);
+    splat(fb, 89.0);
+    fb.i(I::F32x4Gt);
+    sel(fb);
+    fb.set(p);
+    splat(fb, 0.0);
+    fb.get(p).get(x);
+    splat(fb, -104.0);
+    fb.i(I::F32x4Lt);
+    sel(fb);
+}
+
+pub(crate) fn log(fb: &mut Fb) {
+    let x = 0;
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (sub, bits, e, f, s, z, hfsq, res, big) = (
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+    );
+    // subnormals: scale by 2^23
+    fb.get(x);
+    splat(fb, f32::MIN_POSITIVE);
+    fb.i(I::F32x4Lt).set(sub);
+    fb.get(x);
+    splat(fb, 8_388_608.0);
+    fb.i(I::F32x4Mul).get(x).get(sub);
+    sel(fb);
+    fb.set(bits);
+    // m in [1, 2), halved above sqrt(2)
+    fb.get(bits);
+    isplat(fb, 0x007f_ffff);
+    fb.i(I::V128And);
+    isplat(fb, 0x3fb5_04f3 - 0x3f80_0000);
+    fb.i(I::I32x4GtS).set(big);
+    fb.get(bits);
+    isplat(fb, 0x007f_ffff);
+    fb.i(I::V128And);
+    isplat(fb, 0x3f80_0000);
+    fb.i(I::V128Or);
+    isplat(fb, 0x0080_0000);
+    fb.get(big).i(I::V128And).i(I::I32x4Sub);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Sub).set(f);
+    // exponent (+1 where halved, -23 where scaled)
+    fb.get(bits).i32c(23).i(I::I32x4ShrU);
+    isplat(fb, 127);
+    fb.i(I::I32x4Sub);
+    fb.get(big).i(I::I32x4Sub);
+    isplat(fb, 23);
+    fb.get(sub).i(I::V128And).i(I::I32x4Sub);
+    fb.i(I::F32x4ConvertI32x4S).set(e);
+    fb.get(f);
+    splat(fb, 2.0);
+    fb.get(f).i(I::F32x4Add).i(I::F32x4Div).tee(s);
+    fb.get(s).i(I::F32x4Mul).set(z);
+    splat(fb, 0.5);
+    fb.get(f).i(I::F32x4Mul).get(f).i(I::F32x4Mul).set(hfsq);
+    // e ln2_hi + (f - (hfsq - (s (hfsq + R) + e ln2_lo)))
+    fb.get(e);
+    splat(fb, LN2_HI_F);
+    fb.i(I::F32x4Mul);
+    fb.get(f).get(hfsq);
+    fb.get(s).get(hfsq).get(z);
+    vhorner(
+        fb,
+        z,
+        &[2.0 / 3.0, 2.0 / 5.0, 2.0 / 7.0, 2.0 / 9.0, 2.0 / 11.0],
+    );
+    fb.i(I::F32x4Mul).i(I::F32x4Add).i(I::F32x4Mul);
+    fb.get(e);
+    splat(fb, LN2_LO_F);
+    fb.i(I::F32x4Mul).i(I::F32x4Add);
+    fb.i(I::F32x4Sub).i(I::F32x4Sub).i(I::F32x4Add).set(res);
+    // specials: x < 0 NaN, 0 -Inf, +Inf, NaN
+    let special = |fb: &mut Fb, v: f32, cmp: I<'static>, c: f32| {
+        splat(fb, v);
+        fb.get(res).get(x);
+        splat(fb, c);
+        fb.i(cmp);
+        sel(fb);
+        fb.set(res);
+    };
+    special(fb, f32::NAN, I::F32x4Lt, 0.0);
+    special(fb, f32::NEG_INFINITY, I::F32x4Eq, 0.0);
+    special(fb, f32::INFINITY, I::F32x4Eq, f32::INFINITY);
+    fb.get(x).get(res).get(x).get(x).i(I::F32x4Ne);
+    sel(fb);
+}
+
+const LO_TO_HI: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
+const JOIN: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+
+pub(crate) fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, cos: bool) {
+    let x = 0;
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (kf, r, z, s, c, n, v, halves, slow) = (
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        [l(fb), l(fb)],
+        l(fb),
+    );
+    let lane = fb.local(V::I32);
+    fb.get(x);
+    splat(fb, std::f32::consts::FRAC_2_PI);
+    fb.i(I::F32x4Mul).i(I::F32x4Nearest).set(kf);
+    // r = x - k pi/2 in f64, two lanes at a time
+    for (h, &half) in halves.iter().enumerate() {
+        let promote = |fb: &mut Fb, v: u32| {
+            fb.get(v);
+            if h == 1 {
+                fb.get(v).i(I::I8x16Shuffle(LO_TO_HI));
+            }
+            fb.i(I::F64x2PromoteLowF32x4);
+        };
+        let k64 = fb.local(V::V128);
+        promote(fb, kf);
+        fb.set(k64);
+        promote(fb, x);
+        for p in [PIO2_1, PIO2_2, PIO2_3] {
+            fb.get(k64)
+                .f64c(p)
+                .i(I::F64x2Splat)
+                .i(I::F64x2Mul)
+                .i(I::F64x2Sub);
+        }
+        fb.i(I::F32x4DemoteF64x2Zero).set(half);
+    }
+    fb.get(halves[0])
+        .get(halves[1])
+        .i(I::I8x16Shuffle(JOIN))
+        .set(r);
+    fb.get(kf).i(I::I32x4TruncSatF32x4S);
+    isplat(fb, 3);
+    fb.i(I::V128And).set(n);
+    fb.get(r).get(r).i(I::F32x4Mul).set(z);
+    // sin r = r + r z S(z); cos r = 1 - z/2 + z^2 C(z)
+    fb.get(r).get(r).get(z).i(I::F32x4Mul);
+    vhorner(
+        fb,
+        z,
+        &[-1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0],
+    );
+    fb.i(I::F32x4Mul).i(I::F32x4Add).set(s);
+    splat(fb, 1.0);
+    splat(fb, 0.5);
+    fb.get(z).i(I::F32x4Mul).i(I::F32x4Sub);
+    fb.get(z).get(z).i(I::F32x4Mul);
+    vhorner(
+        fb,
+        z,
+        &[1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0],
+    );
+    fb.i(I::F32x4Mul).i(I::F32x4Add).set(c);
+    // quadrant: odd n swaps sin and cos; the sign flips by n (sin) or n+1 (cos)
+    let (a, b) = if cos { (s, c) } else { (c, s) };
+    fb.get(a).get(b);
+    fb.get(n);
+    isplat(fb, 1);
+    fb.i(I::V128And);
+    isplat(fb, 0);
+    fb.i(I::I32x4Ne);
+    sel(fb);
+    fb.get(n);
+    if cos {
+        isplat(fb, 1);
+        fb.i(I::I32x4Add);
+    }
+    isplat(fb, 2);
+    fb.i(I::V128And)
+        .i32c(30)
+        .i(I::I32x4Shl)
+        .i(I::V128Xor)
+        .set(v);
+    if !cos {
+        // tiny x: sin x = x (keeps -0)
+        fb.get(x).get(v).get(x).i(I::F32x4Abs);
+        splat(fb, 2.4414062e-4);
+        fb.i(I::F32x4Lt);
+        sel(fb);
+        fb.set(v);
+    }
+    // |x| >= 1e6, Inf, NaN: the scalar f64 helper, lane by lane
+    fb.get(x).i(I::F32x4Abs);
+    splat(fb, 1.0e6);
+    fb.i(I::F32x4Lt).i(I::V128Not).tee(slow);
+    fb.i(I::V128AnyTrue).if_();
+    let h = hs.helper(if cos { H::Cos } else { H::Sin });
+    for ln in 0..4u8 {
+        fb.get(slow).i(I::I32x4ExtractLane(ln)).set(lane);
+        fb.get(lane).if_();
+        fb.get(v);
+        fb.get(x)
+            .i(I::F32x4ExtractLane(ln))
+            .i(I::F64PromoteF32)
+            .i(I::Call(h))
+            .i(I::F32DemoteF64);
+        fb.i(I::F32x4ReplaceLane(ln)).set(v);
+        fb.end();
+    }
+    fb.end();
+    fb.get(v);
+}

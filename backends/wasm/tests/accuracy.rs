@@ -1,0 +1,182 @@
+//! Dense sweeps of the transcendentals against the reference (libm): the
+//! measured worst ULP error of every op, in f32 and f64, printed with
+//! `--nocapture`, and bounded.
+
+use super::common::*;
+use oxjax_abi::{DType, KernelBuilder, Op, Scalar};
+
+const UNARY: [Op; 17] = [
+    Op::EXP,
+    Op::EXP2,
+    Op::EXPM1,
+    Op::LOG,
+    Op::LOG2,
+    Op::LOG1P,
+    Op::SIN,
+    Op::COS,
+    Op::TAN,
+    Op::ASIN,
+    Op::ACOS,
+    Op::ATAN,
+    Op::SINH,
+    Op::COSH,
+    Op::TANH,
+    Op::ERF,
+    Op::ERFC,
+];
+
+/// Sample points: log-spaced magnitudes of both signs, a dense uniform grid
+/// on [-12, 12], and [-1, 1].
+fn sweep(n: usize) -> Vec<f64> {
+    let mut v = Vec::new();
+    for i in 0..n {
+        let t = i as f64 / n as f64;
+        let mag = 10f64.powf(-40.0 + 80.0 * t);
+        v.push(mag);
+        v.push(-mag);
+        v.push(-12.0 + 24.0 * t);
+        v.push(-1.0 + 2.0 * t);
+        v.push(700.0 * (2.0 * t - 1.0));
+    }
+    v
+}
+
+/// Builds `op` over `d` inputs.
+fn kernel(op: Op, d: DType, n: usize, binary: bool) -> oxjax_abi::Kernel {
+    let mut b = KernelBuilder::default();
+    let g = b.gidx();
+    let i0 = b.input(d);
+    let x = b.load(i0, g);
+    let v = if binary {
+        let i1 = b.input(d);
+        let y = b.load(i1, g);
+        b.op(op, &[x, y])
+    } else {
+        b.op(op, &[x])
+    };
+    b.output(v);
+    b.finish(n, 0)
+}
+
+/// Worst ULP distance of the wasm result from the reference and, for f32,
+/// from the truth (libm's f64 function rounded to f32).
+fn max_ulps(op: Op, d: DType, xs: &[f64], ys: Option<&[f64]>) -> ((u64, String), u64) {
+    let k = kernel(op, d, xs.len(), ys.is_some());
+    let conv = |v: &[f64], d: DType| -> Vec<Scalar> {
+        v.iter()
+            .map(|&x| Scalar::F64(x).cast(DType::F32.max(d)).cast(d))
+            .collect()
+    };
+    let mut inputs = vec![to_bytes(&conv(xs, d))];
+    if let Some(ys) = ys {
+        inputs.push(to_bytes(&conv(ys, d)));
+    }
+    let be = backend("threads = 2");
+    let got = from_bytes(d, &run_wasm(&be, &k, &inputs)[0]);
+    let want = from_bytes(d, &run_ref(&k, &inputs)[0]);
+    let mut worst = (0, String::new());
+    for e in 0..xs.len() {
+        let u = ulps(got[e], want[e]);
+        if u > worst.0 {
+            let arg = match ys {
+                Some(ys) => format!(
+                    "({:?}, {:?})",
+                    Scalar::F64(xs[e]).cast(d),
+                    Scalar::F64(ys[e]).cast(d)
+                ),
+                None => format!("{:?}", Scalar::F64(xs[e]).cast(d)),
+            };
+            worst = (
+                u,
+                format!("at {arg}: wasm {:?}, libm {:?}", got[e], want[e]),
+            );
+        }
+    }
+    let mut vs_truth = 0;
+    if d == DType::F32 {
+        let k64 = kernel(op, DType::F64, xs.len(), ys.is_some());
+        let inputs64: Vec<Vec<u8>> = inputs
+            .iter()
+            .map(|b| {
+                let v: Vec<Scalar> = from_bytes(d, b)
+                    .into_iter()
+                    .map(|x| x.cast(DType::F64))
+                    .collect();
+                to_bytes(&v)
+            })
+            .collect();
+        let truth = from_bytes(DType::F64, &run_ref(&k64, &inputs64)[0]);
+        for e in 0..xs.len() {
+            vs_truth = vs_truth.max(ulps(got[e], truth[e].cast(DType::F32)));
+        }
+    }
+    (worst, vs_truth)
+}
+
+fn bound(op: Op, d: DType) -> u64 {
+    match (d, op) {
+        (DType::F16, _) => 1,
+        (DType::F32, _) => 4,
+        (_, Op::POW) => 16,
+        _ => 4,
+    }
+}
+
+fn report(op: Op, d: DType, u: u64, t: u64, at: &str, failures: &mut Vec<String>) {
+    if d == DType::F32 {
+        eprintln!(
+            "{op:>6} {d}: {u} ulp from libm's f32 function, {t} from the rounded f64 truth; worst {at}"
+        );
+        // f32 computes in f64 and rounds: within one ULP of the truth
+        if t > 1 {
+            failures.push(format!("{op} {d}: {t} ulp from the truth"));
+        }
+    } else {
+        eprintln!("{op:>6} {d}: {u} ulp from libm; worst {at}");
+    }
+    if u > bound(op, d) {
+        failures.push(format!("{op} {d}: {u} ulp {at}"));
+    }
+}
+
+#[test]
+fn transcendentals_are_within_their_ulp_bounds() {
+    let xs = sweep(20_000);
+    let mut failures = Vec::new();
+    for d in [DType::F16, DType::F32, DType::F64] {
+        for op in UNARY {
+            let ((u, at), t) = max_ulps(op, d, &xs, None);
+            report(op, d, u, t, &at, &mut failures);
+        }
+        // binary ops on a grid
+        let base: Vec<f64> = (0..300)
+            .map(|i| {
+                let t = i as f64 / 300.0;
+                if i % 2 == 0 {
+                    10f64.powf(-6.0 + 12.0 * t)
+                } else {
+                    -40.0 + 80.0 * t
+                }
+            })
+            .collect();
+        let (mut gx, mut gy) = (Vec::new(), Vec::new());
+        for &a in &base {
+            for &b in &base {
+                gx.push(a);
+                gy.push(b);
+            }
+        }
+        // pow with large y log x (where the double-double log matters)
+        for i in 0..200 {
+            for j in 0..200 {
+                gx.push(0.9 + 0.2 * i as f64 / 200.0);
+                gy.push(-6000.0 + 60.0 * j as f64 + 0.37);
+            }
+        }
+        for op in [Op::POW, Op::ATAN2] {
+            let ((u, at), t) = max_ulps(op, d, &gx, Some(&gy));
+            report(op, d, u, t, &at, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
