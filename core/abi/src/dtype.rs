@@ -213,8 +213,7 @@ impl Scalar {
             }),
             DType::F16 => Scalar::F16(match self {
                 Scalar::F32(v) => f16::from_f32(v),
-                Scalar::F64(v) => f16::from_f64(v),
-                s => f16::from_f64(s.as_f64()),
+                s => f16_from_f64(s.as_f64()),
             }),
             DType::F32 => Scalar::F32(match self {
                 Scalar::F64(v) => v as f32,
@@ -233,6 +232,21 @@ impl Scalar {
     }
 }
 
+/// f64 → f16 rounded once to nearest-even: f64 → f32 rounding to *odd*
+/// (keeping a sticky bit), then f32 → f16 to nearest-even, which is exact
+/// because f32 carries more than two extra bits. (Rounding to nearest twice
+/// could round a tie the wrong way.)
+pub fn f16_from_f64(x: f64) -> f16 {
+    let a = x.abs();
+    let mut f = a as f32;
+    if f.is_finite() && f as f64 != a && f.to_bits() & 1 == 0 {
+        let bits = f.to_bits();
+        f = f32::from_bits(if (f as f64) > a { bits - 1 } else { bits + 1 });
+    }
+    let h = f16::from_f32(f);
+    if x.is_sign_negative() { -h } else { h }
+}
+
 impl fmt::Display for Scalar {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -243,5 +257,26 @@ impl fmt::Display for Scalar {
             Scalar::F32(v) => write!(f, "{v:?}"),
             Scalar::F64(v) => write!(f, "{v:?}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value just above a tie between two f16 numbers must round up; a
+    /// double rounding through f32 would land on the tie and round to even.
+    #[test]
+    fn f64_to_f16_rounds_once() {
+        let lo = f16::from_f32(1.0);
+        let hi = f16::from_bits(lo.to_bits() + 1);
+        let tie = (lo.to_f64() + hi.to_f64()) / 2.0;
+        let above = tie + 2f64.powi(-40);
+        assert_eq!(f16_from_f64(above), hi);
+        assert_eq!(f16_from_f64(tie), lo, "a true tie goes to even");
+        assert_eq!(f16_from_f64(-above), -hi);
+        assert_eq!(f16_from_f64(1e10), f16::INFINITY);
+        assert!(f16_from_f64(f64::NAN).is_nan());
+        assert_eq!(Scalar::F64(above).cast(DType::F16), Scalar::F16(hi));
     }
 }

@@ -27,7 +27,7 @@ pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
     ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
 };
-pub use dtype::{DType, Scalar, f16};
+pub use dtype::{DType, Scalar, f16, f16_from_f64};
 pub use kernel::{Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
 pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
 pub use plugin::{
