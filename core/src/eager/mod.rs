@@ -78,19 +78,14 @@ impl Concrete {
 
     // ---- creation ------------------------------------------------------
 
-    /// An array of `shape` holding `data` in row-major order, on the default device.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize]) -> Concrete {
-        Concrete::from_slice(&data, shape)
-    }
-
     /// Like [`Concrete::from_vec`], copying from a slice.
-    pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Concrete {
+    pub(crate) fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Concrete {
         ok(Concrete::try_from_slice(data, shape, &default_device()))
     }
 
     /// Creates an array on a given device; errors on a length mismatch or an
     /// unsupported dtype.
-    pub fn try_from_slice<T: Element>(
+    pub(crate) fn try_from_slice<T: Element>(
         data: &[T],
         shape: &[usize],
         device: &Device,
@@ -118,17 +113,17 @@ impl Concrete {
     }
 
     /// A 0-d array (strongly typed).
-    pub fn scalar<T: Element>(value: T) -> Concrete {
+    pub(crate) fn scalar<T: Element>(value: T) -> Concrete {
         Concrete::full(&[], value)
     }
 
     /// A strongly typed 0-d constant of the scalar's dtype.
-    pub fn scalar_of(value: Scalar) -> Concrete {
+    pub(crate) fn scalar_of(value: Scalar) -> Concrete {
         Concrete::full_scalar(&[], value)
     }
 
     /// A weakly typed 0-d array: how Rust literals enter ops (`&x * 2.0`).
-    pub fn weak(value: Scalar) -> Concrete {
+    pub(crate) fn weak(value: Scalar) -> Concrete {
         let dtype = match value.dtype() {
             d if d.is_float() => DType::F32,
             d if d.is_int() => DType::I32,
@@ -141,7 +136,7 @@ impl Concrete {
 
     /// An array of `shape` filled with `value`. No buffer is allocated
     /// until something needs one.
-    pub fn full<T: Element>(shape: &[usize], value: T) -> Concrete {
+    pub(crate) fn full<T: Element>(shape: &[usize], value: T) -> Concrete {
         Concrete::full_scalar(shape, value.to_scalar())
     }
 
@@ -155,16 +150,16 @@ impl Concrete {
         )
     }
 
-    pub fn zeros(shape: &[usize], dtype: DType) -> Concrete {
+    pub(crate) fn zeros(shape: &[usize], dtype: DType) -> Concrete {
         Concrete::full_scalar(shape, Scalar::zero(dtype))
     }
 
-    pub fn ones(shape: &[usize], dtype: DType) -> Concrete {
+    pub(crate) fn ones(shape: &[usize], dtype: DType) -> Concrete {
         Concrete::full_scalar(shape, Scalar::F64(1.0).cast(dtype))
     }
 
     /// `start, start+step, ...` below `stop` (one kernel, nothing uploaded).
-    pub fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Concrete {
+    pub(crate) fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Concrete {
         ok(Concrete::try_arange(start, stop, step, dtype))
     }
 
@@ -187,7 +182,7 @@ impl Concrete {
     }
 
     /// `num` evenly spaced values from `start` to `stop` inclusive.
-    pub fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Concrete {
+    pub(crate) fn linspace(start: f64, stop: f64, num: usize, dtype: DType) -> Concrete {
         let step = if num > 1 {
             (stop - start) / (num - 1) as f64
         } else {
@@ -215,7 +210,7 @@ impl Concrete {
     }
 
     /// The `n × m` matrix with ones on diagonal `k`.
-    pub fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Concrete {
+    pub(crate) fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Concrete {
         let a = ok(Concrete::iota("eye", n * m, dtype, move |b, i| {
             let mc = b.i32(m as i32);
             let row = b.op(Op::IDIV, &[i, mc]);
@@ -225,7 +220,7 @@ impl Concrete {
             let on = b.op(Op::EQ, &[col, diag]);
             b.cast(on, dtype)
         }));
-        a.reshape(&[n as isize, m as isize])
+        a.reshape(&[n, m])
     }
 
     /// A 1-d array of `n` elements computed from the element index.
@@ -266,40 +261,40 @@ impl Concrete {
 
     // ---- properties ----------------------------------------------------
 
-    pub fn shape(&self) -> &[usize] {
+    pub(crate) fn shape(&self) -> &[usize] {
         self.view.shape()
     }
 
-    pub fn ndim(&self) -> usize {
+    pub(crate) fn ndim(&self) -> usize {
         self.shape().len()
     }
 
     /// Number of elements.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         self.shape().iter().product()
     }
 
-    pub fn dtype(&self) -> DType {
+    pub(crate) fn dtype(&self) -> DType {
         self.dtype
     }
 
     /// True for weakly typed values (Rust scalars and results computed only from them).
-    pub fn is_weak(&self) -> bool {
+    pub(crate) fn is_weak(&self) -> bool {
         self.weak
     }
 
-    pub fn device(&self) -> &Device {
+    pub(crate) fn device(&self) -> &Device {
         &self.device
     }
 
     // ---- reading back --------------------------------------------------
 
     /// The elements in row-major order. Panics if `T` is not the array's dtype.
-    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+    pub(crate) fn to_vec<T: Element>(&self) -> Vec<T> {
         ok(self.try_to_vec())
     }
 
-    pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
+    pub(crate) fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
             return op_err(format!(
                 "to_vec::<{}>: the array has dtype {}; convert it with astype first",
@@ -315,7 +310,7 @@ impl Concrete {
     }
 
     /// The single element of a size-1 array.
-    pub fn item<T: Element>(&self) -> T {
+    pub(crate) fn item<T: Element>(&self) -> T {
         if self.size() != 1 {
             panic!(
                 "item: the array has shape {:?}, not one element",
@@ -326,7 +321,7 @@ impl Concrete {
     }
 
     /// The elements as host scalars.
-    pub fn try_scalars(&self) -> Result<Vec<Scalar>> {
+    pub(crate) fn try_scalars(&self) -> Result<Vec<Scalar>> {
         let dense = self.materialize()?;
         let Source::Buffer(buf) = &dense.src else {
             unreachable!("materialize returns a buffer")
@@ -374,12 +369,7 @@ impl Concrete {
         Concrete::new(Source::Buffer(buf), shape, dtype, device)
     }
 
-    /// A copy of this array on `device`.
-    pub fn device_put(&self, device: &Device) -> Concrete {
-        ok(self.try_device_put(device))
-    }
-
-    pub fn try_device_put(&self, device: &Device) -> Result<Concrete> {
+    pub(crate) fn try_device_put(&self, device: &Device) -> Result<Concrete> {
         if self.device.same(device) {
             return Ok(self.clone());
         }
@@ -404,11 +394,11 @@ impl Concrete {
 
     /// The array converted to `dtype` (the `cast` op's rules: float→int
     /// truncates and saturates, NaN→0).
-    pub fn astype(&self, dtype: DType) -> Concrete {
+    pub(crate) fn astype(&self, dtype: DType) -> Concrete {
         ok(self.try_astype(dtype))
     }
 
-    pub fn try_astype(&self, dtype: DType) -> Result<Concrete> {
+    pub(crate) fn try_astype(&self, dtype: DType) -> Result<Concrete> {
         if dtype == self.dtype && !self.weak {
             return Ok(self.clone());
         }

@@ -114,37 +114,13 @@ impl From<RangeTo<isize>> for Slice {
 }
 
 impl Concrete {
-    /// The same elements in a new shape; one axis may be `-1` (inferred).
-    pub fn reshape(&self, shape: &[isize]) -> Concrete {
-        ok(self.try_reshape(shape))
+    /// The same elements in `shape` (of the same size; the API checks).
+    pub(crate) fn reshape(&self, shape: &[usize]) -> Concrete {
+        debug_assert_eq!(shape.iter().product::<usize>(), self.size());
+        self.with_view(self.view.reshape(shape))
     }
 
-    pub fn try_reshape(&self, shape: &[isize]) -> Result<Concrete> {
-        let size = self.size();
-        let known: isize = shape.iter().filter(|&&d| d != -1).product();
-        let holes = shape.iter().filter(|&&d| d == -1).count();
-        let bad = shape.iter().any(|&d| d < -1) || holes > 1;
-        let new: Vec<usize> = shape
-            .iter()
-            .map(|&d| {
-                if d == -1 && known > 0 {
-                    size / known as usize
-                } else {
-                    d.max(0) as usize
-                }
-            })
-            .collect();
-        if bad || new.iter().product::<usize>() != size {
-            return op_err(format!(
-                "reshape: cannot reshape an array of shape {:?} ({size} elements) into {shape:?}",
-                self.shape()
-            ));
-        }
-        Ok(self.with_view(self.view.reshape(&new)))
-    }
-
-    /// Permutes the axes; `perm[i]` is the input axis that becomes axis `i`.
-    pub fn transpose(&self, perm: &[usize]) -> Concrete {
+    pub(crate) fn transpose(&self, perm: &[usize]) -> Concrete {
         let rank = self.ndim();
         let mut seen = vec![false; rank];
         if perm.len() != rank
@@ -160,14 +136,8 @@ impl Concrete {
         self.with_view(self.view.permute(perm))
     }
 
-    /// Reverses the axes (matrix transpose for 2-d).
-    pub fn t(&self) -> Concrete {
-        let perm: Vec<usize> = (0..self.ndim()).rev().collect();
-        self.transpose(&perm)
-    }
-
     /// Broadcasts to `shape` (NumPy's rule).
-    pub fn broadcast_to(&self, shape: &[usize]) -> Concrete {
+    pub(crate) fn broadcast_to(&self, shape: &[usize]) -> Concrete {
         let target = ok(super::ops::broadcast_shapes(
             "broadcast_to",
             &[self.shape(), shape],
@@ -189,59 +159,6 @@ impl Concrete {
         let mut padded = vec![1usize; shape.len() - self.ndim()];
         padded.extend_from_slice(self.shape());
         self.with_view(self.view.reshape(&padded).expand(shape))
-    }
-
-    /// Inserts an axis of length 1 at `axis`.
-    pub fn expand_dims(&self, axis: isize) -> Concrete {
-        let a = ok(self::axis("expand_dims", axis, self.ndim() + 1));
-        let mut shape: Vec<isize> = self.shape().iter().map(|&d| d as isize).collect();
-        shape.insert(a, 1);
-        self.reshape(&shape)
-    }
-
-    /// Removes the given axes of length 1 (all of them for an empty list).
-    pub fn squeeze(&self, axes: &[isize]) -> Concrete {
-        let rank = self.ndim();
-        let drop: Vec<usize> = if axes.is_empty() {
-            (0..rank).filter(|&d| self.shape()[d] == 1).collect()
-        } else {
-            axes.iter().map(|&a| ok(axis("squeeze", a, rank))).collect()
-        };
-        for &d in &drop {
-            if self.shape()[d] != 1 {
-                panic!(
-                    "squeeze: axis {d} of shape {:?} has length {}, not 1",
-                    self.shape(),
-                    self.shape()[d]
-                );
-            }
-        }
-        let shape: Vec<isize> = (0..rank)
-            .filter(|d| !drop.contains(d))
-            .map(|d| self.shape()[d] as isize)
-            .collect();
-        self.reshape(&shape)
-    }
-
-    /// Basic slicing, one [`Slice`] per leading axis (missing ones are whole).
-    pub fn slice(&self, slices: &[Slice]) -> Concrete {
-        ok(self.try_slice(slices))
-    }
-
-    pub fn try_slice(&self, slices: &[Slice]) -> Result<Concrete> {
-        if slices.len() > self.ndim() {
-            return op_err(format!(
-                "slice: {} slices for an array of shape {:?}",
-                slices.len(),
-                self.shape()
-            ));
-        }
-        let mut view = self.view.clone();
-        for (d, s) in slices.iter().enumerate() {
-            let (start, len) = s.resolve(self.shape()[d])?;
-            view = view.stride_slice(d, start, len, s.step);
-        }
-        Ok(self.with_view(view))
     }
 
     /// Takes `len` elements from `start` by a positive `step` on each axis
@@ -307,7 +224,7 @@ impl Concrete {
     }
 
     /// Reverses the given axes (all for an empty list).
-    pub fn flip(&self, axes: &[isize]) -> Concrete {
+    pub(crate) fn flip(&self, axes: &[isize]) -> Concrete {
         let rank = self.ndim();
         let axes: Vec<usize> = if axes.is_empty() {
             (0..rank).collect()
@@ -324,12 +241,7 @@ impl Concrete {
         self.with_view(view)
     }
 
-    /// Pads each axis with `(before, after)` elements equal to `value`.
-    pub fn pad(&self, widths: &[(usize, usize)], value: impl Into<f64>) -> Concrete {
-        ok(self.try_pad(widths, value.into()))
-    }
-
-    pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Concrete> {
+    pub(crate) fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Concrete> {
         if widths.len() != self.ndim() {
             return op_err(format!(
                 "pad: {} (before, after) pairs for an array of rank {}",
@@ -355,12 +267,7 @@ impl Concrete {
         Ok(out)
     }
 
-    /// Joins arrays along an existing axis (one kernel).
-    pub fn concatenate(arrays: &[&Concrete], axis: isize) -> Concrete {
-        ok(Concrete::try_concatenate(arrays, axis))
-    }
-
-    pub fn try_concatenate(arrays: &[&Concrete], axis: isize) -> Result<Concrete> {
+    pub(crate) fn try_concatenate(arrays: &[&Concrete], axis: isize) -> Result<Concrete> {
         let Some(first) = arrays.first() else {
             return op_err("concatenate: needs at least one array");
         };

@@ -103,7 +103,7 @@ macro_rules! unary_ops {
         impl Concrete {
             $(
                 $(#[$doc])*
-                pub fn $name(&self) -> Concrete {
+                pub(crate) fn $name(&self) -> Concrete {
                     ok(self.unary(stringify!($name), Op::$op, Unary::$kind))
                 }
             )*
@@ -160,17 +160,17 @@ impl Concrete {
     }
 
     /// True where NaN (always false for integers and bool).
-    pub fn isnan(&self) -> Concrete {
+    pub(crate) fn isnan(&self) -> Concrete {
         ok(self.classify("isnan", Op::ISNAN))
     }
 
     /// True where ±Inf (always false for integers and bool).
-    pub fn isinf(&self) -> Concrete {
+    pub(crate) fn isinf(&self) -> Concrete {
         ok(self.classify("isinf", Op::ISINF))
     }
 
     /// True where neither NaN nor ±Inf.
-    pub fn isfinite(&self) -> Concrete {
+    pub(crate) fn isfinite(&self) -> Concrete {
         ok(zip("isfinite", &[self], self.dtype, |b, v| {
             if !v[0].dtype.is_float() {
                 return b.constant(Scalar::Bool(true));
@@ -193,7 +193,7 @@ impl Concrete {
     }
 
     /// Logical not on bool, bitwise not on integers.
-    pub fn logical_not(&self) -> Concrete {
+    pub(crate) fn logical_not(&self) -> Concrete {
         if self.dtype.is_float() {
             return ok(zip("logical_not", &[self], self.dtype, |b, v| {
                 let z = b.constant(Scalar::zero(v[0].dtype));
@@ -243,7 +243,7 @@ macro_rules! binary_ops {
         impl Concrete {
             $(
                 $(#[$doc])*
-                pub fn $name(&self, other: &Concrete) -> Concrete {
+                pub(crate) fn $name(&self, other: &Concrete) -> Concrete {
                     let body = |b: &mut KernelBuilder, x, y| binary_expr(BinOp::$op, b, x, y);
                     ok(try_binary(stringify!($name), self, other, Binary::$kind, body))
                 }
@@ -466,7 +466,7 @@ fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
 
 impl Concrete {
     /// `cond ? x : y` elementwise, broadcasting all three.
-    pub fn where_(cond: &Concrete, x: &Concrete, y: &Concrete) -> Concrete {
+    pub(crate) fn where_(cond: &Concrete, x: &Concrete, y: &Concrete) -> Concrete {
         let (dtype, _) = result_type(&[x, y]);
         let c = if cond.dtype == DType::BOOL {
             cond.clone()

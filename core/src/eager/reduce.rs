@@ -121,20 +121,14 @@ impl Concrete {
 
     /// Reinserts reduced axes as length 1.
     fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Concrete {
-        let shape: Vec<isize> = (0..full.len())
-            .map(|d| {
-                if reduced.contains(&d) {
-                    1
-                } else {
-                    full[d] as isize
-                }
-            })
+        let shape: Vec<usize> = (0..full.len())
+            .map(|d| if reduced.contains(&d) { 1 } else { full[d] })
             .collect();
         self.reshape(&shape)
     }
 
     /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
-    pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
         ok(self.reduce(
             "sum",
@@ -147,7 +141,7 @@ impl Concrete {
     }
 
     /// Product over `axes`.
-    pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
         ok(self.reduce(
             "prod",
@@ -160,7 +154,7 @@ impl Concrete {
     }
 
     /// Maximum over `axes`; NaN propagates.
-    pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "max",
             &axes.into(),
@@ -172,7 +166,7 @@ impl Concrete {
     }
 
     /// Minimum over `axes`; NaN propagates.
-    pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "min",
             &axes.into(),
@@ -184,7 +178,7 @@ impl Concrete {
     }
 
     /// Arithmetic mean over `axes` (integers give f32).
-    pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let out = to_float(self.dtype);
         let acc = if out == DType::F16 { DType::F32 } else { out };
         ok(self.reduce(
@@ -202,7 +196,7 @@ impl Concrete {
     }
 
     /// True where every element along `axes` is non-zero.
-    pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "all",
             &axes.into(),
@@ -214,7 +208,7 @@ impl Concrete {
     }
 
     /// True where some element along `axes` is non-zero.
-    pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+    pub(crate) fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         ok(self.reduce(
             "any",
             &axes.into(),
@@ -227,19 +221,19 @@ impl Concrete {
 
     /// Index (i32) of the first maximum along `axis` (`None`: of the
     /// flattened array). A NaN counts as the maximum.
-    pub fn argmax(&self, axis: Option<isize>) -> Concrete {
+    pub(crate) fn argmax(&self, axis: Option<isize>) -> Concrete {
         ok(self.arg_extremum("argmax", axis, ReduceOp::MAX))
     }
 
     /// Index (i32) of the first minimum; see [`Concrete::argmax`].
-    pub fn argmin(&self, axis: Option<isize>) -> Concrete {
+    pub(crate) fn argmin(&self, axis: Option<isize>) -> Concrete {
         ok(self.arg_extremum("argmin", axis, ReduceOp::MIN))
     }
 
     /// Two kernels: the extremum, then the first index that holds it.
     fn arg_extremum(&self, name: &str, ax: Option<isize>, rop: ReduceOp) -> Result<Concrete> {
         let (x, ax) = match ax {
-            None => (self.try_reshape(&[-1])?, 0usize),
+            None => (self.reshape(&[self.size()]), 0usize),
             Some(a) => (self.clone(), axis(name, a, self.ndim())?),
         };
         let n = x.shape()[ax];

@@ -309,10 +309,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         Prim::ArgReduce(true, axis) => x.argmax(Some(*axis as isize)),
         Prim::ArgReduce(false, axis) => x.argmin(Some(*axis as isize)),
         Prim::Matmul => x.try_matmul(&ins[1])?,
-        Prim::Reshape(s) => {
-            let s: Vec<isize> = s.iter().map(|&d| d as isize).collect();
-            x.try_reshape(&s)?
-        }
+        Prim::Reshape(s) => x.reshape(s),
         Prim::Transpose(p) => x.transpose(p),
         Prim::BroadcastTo(s) => x.broadcast_to(s),
         Prim::Slice(spec) => x.slice_canonical(spec),
