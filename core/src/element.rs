@@ -8,11 +8,23 @@ pub trait Element: Copy + Send + Sync + 'static {
     fn to_scalar(self) -> Scalar;
     /// Panics if the scalar is of another dtype.
     fn from_scalar(s: Scalar) -> Self;
+    /// Decodes one little-endian element (`DTYPE.size()` bytes).
+    fn from_le(bytes: &[u8]) -> Self;
+    /// Appends the little-endian encoding.
+    fn put_le(self, out: &mut Vec<u8>);
 }
 
 macro_rules! element {
-    ($t:ty, $dtype:ident, $variant:ident) => {
+    ($t:ty, $dtype:ident, $variant:ident, $n:literal) => {
         impl Element for $t {
+            fn from_le(bytes: &[u8]) -> Self {
+                let mut b = [0u8; $n];
+                b.copy_from_slice(&bytes[..$n]);
+                <$t>::from_le_bytes(b)
+            }
+            fn put_le(self, out: &mut Vec<u8>) {
+                out.extend_from_slice(&self.to_le_bytes());
+            }
             const DTYPE: DType = DType::$dtype;
             fn to_scalar(self) -> Scalar {
                 Scalar::$variant(self)
@@ -27,9 +39,27 @@ macro_rules! element {
     };
 }
 
-element!(bool, BOOL, Bool);
-element!(i32, I32, I32);
-element!(u32, U32, U32);
-element!(f16, F16, F16);
-element!(f32, F32, F32);
-element!(f64, F64, F64);
+element!(i32, I32, I32, 4);
+element!(u32, U32, U32, 4);
+element!(f16, F16, F16, 2);
+element!(f32, F32, F32, 4);
+element!(f64, F64, F64, 8);
+
+impl Element for bool {
+    const DTYPE: DType = DType::BOOL;
+    fn to_scalar(self) -> Scalar {
+        Scalar::Bool(self)
+    }
+    fn from_scalar(s: Scalar) -> Self {
+        match s {
+            Scalar::Bool(v) => v,
+            other => panic!("expected a bool scalar, got {}", other.dtype()),
+        }
+    }
+    fn from_le(bytes: &[u8]) -> Self {
+        bytes[0] != 0
+    }
+    fn put_le(self, out: &mut Vec<u8>) {
+        out.push(self as u8);
+    }
+}

@@ -98,10 +98,9 @@ impl Concrete {
             ));
         }
         check_dtype("from_slice", T::DTYPE, device)?;
-        let size = T::DTYPE.size();
-        let mut bytes = vec![0u8; n * size];
-        for (i, v) in data.iter().enumerate() {
-            v.to_scalar().write(&mut bytes[i * size..]);
+        let mut bytes = Vec::with_capacity(n * T::DTYPE.size());
+        for v in data {
+            v.put_le(&mut bytes);
         }
         let buf = device.upload(&bytes)?;
         Ok(Concrete::new(
@@ -302,10 +301,10 @@ impl Concrete {
                 self.dtype
             ));
         }
-        Ok(self
-            .try_scalars()?
-            .into_iter()
-            .map(T::from_scalar)
+        let bytes = self.device.download(&*self.dense_buffer()?)?;
+        Ok(bytes
+            .chunks_exact(T::DTYPE.size())
+            .map(T::from_le)
             .collect())
     }
 
