@@ -100,6 +100,9 @@ impl Device {
         if let Some(&exe) = self.0.cache.lock().unwrap().get(kernel) {
             return Ok(exe);
         }
+        if let Err(why) = kernel.validate() {
+            return Err(Error::Op(format!("internal error: invalid kernel: {why}\n{kernel}")));
+        }
         if let Err(why) = self.0.info.caps.check(kernel) {
             return Err(Error::Op(format!(
                 "device '{}' ({}) cannot run this kernel: {why}\n{kernel}",
