@@ -1,8 +1,36 @@
 //! # oxjax-conformance
 //!
-//! Differential testing of a backend plugin against the reference backend.
-//! This first layer runs kernel IR directly on two devices and compares the
-//! outputs bit for bit; the op table, strategies and report build on it.
+//! Certifies a backend plugin against the reference backend, op by op, or
+//! finds a minimal failing case. `cargo xtask conformance` drives it; see
+//! `docs/backend-authors.md`.
+//!
+//! - [`optable`]: the op table as data (dtypes, value domain, accuracy class);
+//! - [`values`], [`view`]: proptest strategies for values with edge cases,
+//!   shapes, broadcast partners and view chains;
+//! - [`case`]: kernel-IR cases (one op through views; random DAGs);
+//! - [`judge`]: running a kernel on both devices and judging the outputs;
+//! - [`eager`]: layer 2, eager ops through the public API;
+//! - [`program`]: layer 3, the extension point for `jit` / `grad` / `vmap`;
+//! - [`shrink`]: minimisation of a failing case beyond proptest's shrinking;
+//! - [`runner`], [`report`]: the suite, regressions, matrix and JSON.
+
+// A `Failure` is the report of a failed case, built once per failure:
+// passing it by value costs nothing that matters.
+#![allow(clippy::result_large_err)]
+
+pub mod case;
+pub mod eager;
+pub mod judge;
+pub mod optable;
+pub mod program;
+pub mod report;
+pub mod runner;
+pub mod shrink;
+pub mod values;
+pub mod view;
+
+pub use judge::Failure;
+pub use runner::{Options, Report, Status, run};
 
 use oxjax::{Device, Kernel};
 

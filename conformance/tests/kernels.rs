@@ -40,9 +40,11 @@ const UNARY: &[Op] = &[
     Op::ABS,
 ];
 
+/// Steps (unary?, op, x, y), reduce?, and the two inputs.
+type KernelCase = (Vec<(bool, usize, usize, usize)>, bool, Vec<f32>, Vec<f32>);
+
 /// A random f32 expression DAG over two inputs, optionally reduced.
-fn kernel_case()
--> impl Strategy<Value = (Vec<(bool, usize, usize, usize)>, bool, Vec<f32>, Vec<f32>)> {
+fn kernel_case() -> impl Strategy<Value = KernelCase> {
     (
         prop::collection::vec((any::<bool>(), 0usize..16, 0usize..64, 0usize..64), 1..12),
         any::<bool>(),

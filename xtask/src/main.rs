@@ -4,7 +4,14 @@
 //! - `build-plugins [--release]`: builds the workspace (every backend cdylib
 //!   included) and copies each backend library to `target/plugins/`, where
 //!   the repository's `plugins.toml` points.
-//! - `test [--release]`: build-plugins, then `cargo test --workspace`.
+//! - `test [--release]`: build-plugins, then `cargo test --workspace`, then
+//!   a fast conformance run (`--cases 16`) on every backend of
+//!   `plugins.toml` and on the backend template (`templates/backend`,
+//!   built outside the workspace and loaded by path).
+//! - `conformance [--release] [--backend NAME | --plugin PATH] [--cases N]
+//!   [--seed S] [--ops PATTERN] [--json FILE] ...`: build-plugins, then the
+//!   conformance suite against the reference (`oxjax-conformance --help`).
+//!   The nightly budget is `--cases 2000`.
 //! - `demo [--release]`: build-plugins, then the tour example on the default device.
 //! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
@@ -18,12 +25,19 @@ fn main() -> ExitCode {
     let release = args.iter().any(|a| a == "--release");
     let result = match args.first().map(String::as_str) {
         Some("build-plugins") => build_plugins(release),
-        Some("test") => build_plugins(release).and_then(|_| test(release)),
+        Some("test") => build_plugins(release)
+            .and_then(|_| test(release))
+            .and_then(|_| conformance_all(release)),
+        Some("conformance") => {
+            build_plugins(release).and_then(|_| conformance(&args[1..], release))
+        }
         Some("demo") => build_plugins(release).and_then(|_| demo(release)),
         Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
         _ => {
-            eprintln!("usage: cargo xtask <build-plugins|test|demo|ci> [--release]");
+            eprintln!(
+                "usage: cargo xtask <build-plugins|test|demo|ci|conformance> [--release] [conformance options]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -129,6 +143,95 @@ fn test(release: bool) -> Result<()> {
     cargo(&["test", "--workspace"], release)
 }
 
+/// The conformance budget of `cargo xtask test` (per op × dtype entry).
+const TEST_CASES: &str = "16";
+
+/// Runs the conformance binary with `args` (minus `--release`).
+fn conformance(args: &[String], release: bool) -> Result<()> {
+    let mut all = vec![
+        "run",
+        "--quiet",
+        "-p",
+        "oxjax-conformance",
+        "--bin",
+        "oxjax-conformance",
+    ];
+    if release {
+        all.push("--release");
+    }
+    all.push("--");
+    all.extend(
+        args.iter()
+            .map(String::as_str)
+            .filter(|a| *a != "--release"),
+    );
+    run(env!("CARGO"), &all)
+}
+
+/// The devices `plugins.toml` names (`[plugins.NAME]` tables).
+fn plugin_names() -> Result<Vec<String>> {
+    let file = root().join("plugins.toml");
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| {
+            let name = l.trim().strip_prefix("[plugins.")?.strip_suffix(']')?;
+            Some(name.trim_matches('"').to_string())
+        })
+        .collect())
+}
+
+/// Builds the backend template on its own (it is not a workspace member),
+/// sharing this repository's target dir; returns its library.
+fn build_template(release: bool) -> Result<PathBuf> {
+    let manifest = root().join("templates/backend/Cargo.toml");
+    let target = target_dir();
+    let (manifest, target) = (manifest.display().to_string(), target.display().to_string());
+    cargo(
+        &[
+            "build",
+            "--manifest-path",
+            &manifest,
+            "--target-dir",
+            &target,
+        ],
+        release,
+    )?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir().join(profile).join(format!(
+        "{}oxjax_backend_template{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )))
+}
+
+/// The fast conformance run of `cargo xtask test`: every backend of
+/// plugins.toml, then the template loaded by path. Regressions are rerun
+/// but new failures are not saved (CI leaves the tree alone).
+fn conformance_all(release: bool) -> Result<()> {
+    let mut failed = Vec::new();
+    let common = ["--cases", TEST_CASES, "--no-save"];
+    for name in plugin_names()? {
+        let mut args: Vec<String> = vec!["--backend".into(), name.clone()];
+        args.extend(common.iter().map(|s| s.to_string()));
+        if let Err(e) = conformance(&args, release) {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    let template = build_template(release)?;
+    let mut args: Vec<String> = vec!["--plugin".into(), template.display().to_string()];
+    args.extend(common.iter().map(|s| s.to_string()));
+    if let Err(e) = conformance(&args, release) {
+        failed.push(format!("template: {e}"));
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("conformance failed:\n{}", failed.join("\n")))
+    }
+}
+
 fn demo(release: bool) -> Result<()> {
     cargo(
         &["run", "--quiet", "--package", "oxjax", "--example", "tour"],
@@ -167,5 +270,6 @@ fn ci() -> Result<()> {
         ],
     )?;
     build_plugins(false)?;
-    test(false)
+    test(false)?;
+    conformance_all(false)
 }

@@ -101,7 +101,9 @@ impl Device {
             return Ok(exe);
         }
         if let Err(why) = kernel.validate() {
-            return Err(Error::Op(format!("internal error: invalid kernel: {why}\n{kernel}")));
+            return Err(Error::Op(format!(
+                "internal error: invalid kernel: {why}\n{kernel}"
+            )));
         }
         if let Err(why) = self.0.info.caps.check(kernel) {
             return Err(Error::Op(format!(

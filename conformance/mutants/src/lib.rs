@@ -1,0 +1,328 @@
+//! A deliberately wrong backend, for testing that conformance catches
+//! wrong backends. A straightforward scalar interpreter of the kernel IR
+//! (the template backend's `interp` module, compiled in) with one bug chosen by the
+//! plugin options, `mutation = "NAME"`:
+//!
+//! - `none`: no bug (the control);
+//! - `shr_logical`: `shr` on i32 shifts in zeros (logical, not arithmetic);
+//! - `rem_divisor_sign`: `rem` takes the divisor's sign (Python's `%`);
+//! - `sin_inaccurate`: `sin` is off by a relative 2^-12;
+//! - `broadcast_load`: a load from a buffer shorter than the output (a
+//!   broadcast operand) reads `buffer[gidx % len]`, as if the operand
+//!   were tiled instead of broadcast along its own axes;
+//! - `max_drops_nan`: float `max` returns the other operand when one is NaN
+//!   (C's `fmax` instead of IEEE `maximum`).
+//!
+//! With `limited = true` it declares neither f64 nor `sin` (conformance
+//! must report those entries as unsupported). With
+//! `nonfinite_undefined = true` it declares
+//! `Semantics::NONFINITE_UNDEFINED` (as WGSL backends do), which should make
+//! conformance accept its NaN-related deviations, visibly.
+
+use oxjax_abi::{
+    Backend, BackendError, BackendInfo, BufferId, Capabilities, DType, ErrorKind, ExecutableId,
+    Kernel, Op, Phase, Scalar, Semantics, f16,
+};
+/// The template backend's interpreter (templates/backend/src/interp.rs):
+/// a correct, independent implementation of every op.
+#[path = "../../../templates/backend/src/interp.rs"]
+#[allow(dead_code)]
+mod eval;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mutation {
+    None,
+    ShrLogical,
+    RemDivisorSign,
+    SinInaccurate,
+    BroadcastLoad,
+    MaxDropsNan,
+}
+
+struct Mutant {
+    mutation: Mutation,
+    nonfinite_undefined: bool,
+    limited: bool,
+    name: String,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    buffers: HashMap<u64, Vec<u8>>,
+    kernels: HashMap<u64, Kernel>,
+    next: u64,
+}
+
+fn err(msg: String) -> BackendError {
+    BackendError::new(ErrorKind::INVALID_ARGUMENT, msg)
+}
+
+fn new(options: &str) -> Result<Mutant, BackendError> {
+    let name = options
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == "mutation").then(|| v.trim().trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "none".into());
+    let nonfinite_undefined = options.lines().any(|l| {
+        l.split_once('=')
+            .is_some_and(|(k, v)| k.trim() == "nonfinite_undefined" && v.trim() == "true")
+    });
+    let limited = options.lines().any(|l| {
+        l.split_once('=')
+            .is_some_and(|(k, v)| k.trim() == "limited" && v.trim() == "true")
+    });
+    let mutation = match name.as_str() {
+        "none" => Mutation::None,
+        "shr_logical" => Mutation::ShrLogical,
+        "rem_divisor_sign" => Mutation::RemDivisorSign,
+        "sin_inaccurate" => Mutation::SinInaccurate,
+        "broadcast_load" => Mutation::BroadcastLoad,
+        "max_drops_nan" => Mutation::MaxDropsNan,
+        other => return Err(err(format!("unknown mutation {other:?}"))),
+    };
+    Ok(Mutant {
+        mutation,
+        nonfinite_undefined,
+        limited,
+        name,
+        state: Mutex::new(State::default()),
+    })
+}
+
+impl Mutant {
+    fn apply(&self, op: Op, dtype: DType, args: &[Scalar], imm: u64) -> Scalar {
+        let right = || eval::apply(op, dtype, args, imm);
+        match (self.mutation, op, args) {
+            (Mutation::ShrLogical, Op::SHR, &[Scalar::I32(x), Scalar::I32(y)]) => {
+                Scalar::I32(if (0..32).contains(&y) {
+                    ((x as u32) >> y) as i32
+                } else {
+                    0
+                })
+            }
+            (Mutation::RemDivisorSign, Op::REM, &[x, y]) => {
+                let r = right();
+                let zero = Scalar::zero(r.dtype());
+                let (rv, yv) = (r.as_f64(), y.as_f64());
+                if rv != 0.0 && yv != 0.0 && (rv < 0.0) != (yv < 0.0) && x.dtype() != DType::U32 {
+                    eval::apply(Op::ADD, dtype, &[r, y], 0)
+                } else if rv == 0.0 {
+                    zero
+                } else {
+                    r
+                }
+            }
+            (Mutation::SinInaccurate, Op::SIN, _) => {
+                let r = right();
+                let scale = 1.0 + f64::powi(2.0, -12);
+                match r {
+                    Scalar::F16(v) => Scalar::F16(f16::from_f32(v.to_f32() * scale as f32)),
+                    Scalar::F32(v) => Scalar::F32(v * scale as f32),
+                    Scalar::F64(v) => Scalar::F64(v * scale),
+                    other => other,
+                }
+            }
+            (Mutation::MaxDropsNan, Op::MAX, &[x, y]) if dtype.is_float() => {
+                if x.as_f64().is_nan() {
+                    y
+                } else if y.as_f64().is_nan() {
+                    x
+                } else {
+                    right()
+                }
+            }
+            _ => right(),
+        }
+    }
+
+    fn run(&self, k: &Kernel, inputs: &[&[u8]]) -> Vec<Vec<u8>> {
+        let phases = k.phases();
+        let mut outs: Vec<Vec<u8>> = (0..k.outputs.len())
+            .map(|o| vec![0u8; k.size as usize * k.output_dtype(o).size()])
+            .collect();
+        let mut vals = vec![Scalar::Bool(false); k.nodes.len()];
+        for gidx in 0..k.size as i32 {
+            let mut accs: Vec<Scalar> = k
+                .reductions
+                .iter()
+                .map(|r| r.op.identity(k.nodes[r.body as usize].dtype))
+                .collect();
+            for ridx in 0..k.rsize as i32 {
+                for i in 0..k.nodes.len() {
+                    if matches!(phases[i], Phase::Body | Phase::Both) {
+                        vals[i] = self.node(k, i, gidx, ridx, &accs, &vals, inputs);
+                    }
+                }
+                for (a, r) in accs.iter_mut().zip(k.reductions.iter()) {
+                    *a = eval::combine(r.op, *a, vals[r.body as usize]);
+                }
+            }
+            for i in 0..k.nodes.len() {
+                if matches!(phases[i], Phase::Epilogue | Phase::Both) {
+                    vals[i] = self.node(k, i, gidx, 0, &accs, &vals, inputs);
+                }
+            }
+            for (out, &o) in outs.iter_mut().zip(k.outputs.iter()) {
+                let v = vals[o as usize];
+                v.write(&mut out[gidx as usize * v.dtype().size()..]);
+            }
+        }
+        outs
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn node(
+        &self,
+        k: &Kernel,
+        i: usize,
+        gidx: i32,
+        ridx: i32,
+        accs: &[Scalar],
+        vals: &[Scalar],
+        inputs: &[&[u8]],
+    ) -> Scalar {
+        let n = &k.nodes[i];
+        match n.op {
+            Op::CONST => Scalar::from_bits(n.dtype, n.imm),
+            Op::GIDX => Scalar::I32(gidx),
+            Op::RIDX => Scalar::I32(ridx),
+            Op::ACC => accs[n.imm as usize],
+            Op::LOAD => {
+                let Scalar::I32(mut index) = vals[n.args[0] as usize] else {
+                    unreachable!("validated")
+                };
+                let buf = inputs[n.imm as usize];
+                let len = buf.len() / n.dtype.size();
+                if self.mutation == Mutation::BroadcastLoad && len > 1 && len < k.size as usize {
+                    index = gidx % len as i32;
+                }
+                match usize::try_from(index) {
+                    Ok(j) if j < len => Scalar::read(n.dtype, &buf[j * n.dtype.size()..]),
+                    _ => Scalar::zero(n.dtype),
+                }
+            }
+            op => {
+                let args: Vec<Scalar> = k.args(i).iter().map(|&a| vals[a as usize]).collect();
+                self.apply(op, n.dtype, &args, n.imm)
+            }
+        }
+    }
+}
+
+impl Mutant {
+    fn capabilities(&self) -> Capabilities {
+        let mut caps = Capabilities::everything(&[]);
+        if self.limited {
+            caps.dtypes = caps
+                .dtypes
+                .into_iter()
+                .filter(|&d| d != DType::F64)
+                .collect();
+            caps.ops = caps.ops.into_iter().filter(|&o| o != Op::SIN).collect();
+        }
+        caps
+    }
+}
+
+impl Backend for Mutant {
+    fn info(&self) -> BackendInfo {
+        BackendInfo {
+            name: format!("mutant-{}", self.name).into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            device: "host CPU (deliberately wrong)".into(),
+            caps: Capabilities {
+                semantics: Semantics(if self.nonfinite_undefined {
+                    Semantics::NONFINITE_UNDEFINED
+                } else {
+                    0
+                }),
+                ..self.capabilities()
+            },
+        }
+    }
+    fn alloc(&self, bytes: u64) -> Result<BufferId, BackendError> {
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let id = st.next;
+        st.buffers.insert(id, vec![0; bytes as usize]);
+        Ok(BufferId(id))
+    }
+    fn free(&self, buffer: BufferId) {
+        self.state.lock().unwrap().buffers.remove(&buffer.0);
+    }
+    fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError> {
+        let mut st = self.state.lock().unwrap();
+        let b = st
+            .buffers
+            .get_mut(&buffer.0)
+            .ok_or_else(|| err("bad buffer".into()))?;
+        let o = offset as usize;
+        b.get_mut(o..o + data.len())
+            .ok_or_else(|| err("write out of range".into()))?
+            .copy_from_slice(data);
+        Ok(())
+    }
+    fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
+        let st = self.state.lock().unwrap();
+        let b = st
+            .buffers
+            .get(&buffer.0)
+            .ok_or_else(|| err("bad buffer".into()))?;
+        let (o, n) = (offset as usize, len as usize);
+        Ok(b.get(o..o + n)
+            .ok_or_else(|| err("read out of range".into()))?
+            .to_vec())
+    }
+    fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError> {
+        kernel
+            .validate()
+            .map_err(|e| BackendError::new(ErrorKind::COMPILE, e))?;
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let id = st.next;
+        st.kernels.insert(id, kernel.clone());
+        Ok(ExecutableId(id))
+    }
+    fn execute(
+        &self,
+        exe: ExecutableId,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+    ) -> Result<(), BackendError> {
+        let mut st = self.state.lock().unwrap();
+        let k = st
+            .kernels
+            .get(&exe.0)
+            .ok_or_else(|| err("bad executable".into()))?
+            .clone();
+        let data: Vec<Vec<u8>> = inputs
+            .iter()
+            .map(|b| {
+                st.buffers
+                    .get(&b.0)
+                    .cloned()
+                    .ok_or_else(|| err("bad buffer".into()))
+            })
+            .collect::<Result<_, _>>()?;
+        let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+        let results = self.run(&k, &refs);
+        for (b, r) in outputs.iter().zip(results) {
+            let buf = st
+                .buffers
+                .get_mut(&b.0)
+                .ok_or_else(|| err("bad buffer".into()))?;
+            buf[..r.len()].copy_from_slice(&r);
+        }
+        Ok(())
+    }
+    fn release(&self, exe: ExecutableId) {
+        self.state.lock().unwrap().kernels.remove(&exe.0);
+    }
+}
+
+oxjax_abi::export_backend!(new);

@@ -1,0 +1,180 @@
+//! `oxjax-conformance [--backend NAME | --plugin PATH [--options TOML]]
+//! [--plugins FILE] [--cases N] [--seed S] [--ops PATTERN] [--json FILE]
+//! [--regressions DIR] [--no-save] [--quiet]`
+//!
+//! Certifies one backend against the embedded reference and exits non-zero
+//! on any failure. `cargo xtask conformance` builds the plugins and runs it.
+
+use oxjax::{Device, Registry};
+use oxjax_conformance::{Options, report, run};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: oxjax-conformance [--backend NAME | --plugin PATH [--options TOML]] \
+[--plugins FILE] [--cases N] [--seed S] [--ops PATTERN] [--json FILE] [--regressions DIR] [--no-save] [--quiet]";
+
+struct Args {
+    backend: Option<String>,
+    plugin: Option<PathBuf>,
+    options: String,
+    plugins: Option<PathBuf>,
+    json: Option<PathBuf>,
+    opts: Options,
+}
+
+fn parse() -> Result<Args, String> {
+    let mut a = Args {
+        backend: None,
+        plugin: None,
+        options: String::new(),
+        plugins: None,
+        json: None,
+        opts: Options {
+            progress: true,
+            save: true,
+            ..Options::default()
+        },
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace")
+        .to_path_buf();
+    a.opts.regressions = Some(root.join("conformance/regressions"));
+    let mut it = std::env::args().skip(1);
+    let mut replay = vec!["cargo xtask conformance".to_string()];
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--backend" => {
+                let v = value("--backend")?;
+                replay.push(format!("--backend {v}"));
+                a.backend = Some(v);
+            }
+            "--plugin" => {
+                let v = value("--plugin")?;
+                replay.push(format!("--plugin {v}"));
+                a.plugin = Some(PathBuf::from(v));
+            }
+            "--options" => {
+                let v = value("--options")?;
+                replay.push(format!("--options '{v}'"));
+                a.options = v;
+            }
+            "--plugins" => {
+                let v = value("--plugins")?;
+                replay.push(format!("--plugins {v}"));
+                a.plugins = Some(PathBuf::from(v));
+            }
+            "--cases" => {
+                a.opts.cases = value("--cases")?
+                    .parse()
+                    .map_err(|e| format!("--cases: {e}"))?
+            }
+            "--seed" => {
+                a.opts.seed = value("--seed")?
+                    .parse()
+                    .map_err(|e| format!("--seed: {e}"))?
+            }
+            "--ops" => a.opts.ops = Some(value("--ops")?),
+            "--json" => a.json = Some(PathBuf::from(value("--json")?)),
+            "--regressions" => a.opts.regressions = Some(PathBuf::from(value("--regressions")?)),
+            "--no-save" => a.opts.save = false,
+            "--quiet" => a.opts.progress = false,
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other}\n{USAGE}")),
+        }
+    }
+    a.opts.replay = replay.join(" ");
+    Ok(a)
+}
+
+/// The device under test and the oracle.
+fn devices(a: &Args) -> Result<(Device, Device), String> {
+    if let Some(path) = &a.plugin {
+        let path =
+            std::fs::canonicalize(path).map_err(|e| format!("--plugin {}: {e}", path.display()))?;
+        let mut doc = toml_string(&path.display().to_string());
+        doc = format!("default = \"dut\"\n[plugins.dut]\npath = {doc}\n");
+        if !a.options.trim().is_empty() {
+            doc.push_str(&format!("options = {{ {} }}\n", a.options.trim()));
+        }
+        let here = std::env::current_dir()
+            .map_err(|e| e.to_string())?
+            .join("plugins.toml");
+        let reg = Registry::from_toml(&doc, &here).map_err(|e| e.to_string())?;
+        return Ok((
+            reg.device("dut").map_err(|e| e.to_string())?,
+            reg.device("embedded").map_err(|e| e.to_string())?,
+        ));
+    }
+    let file = match &a.plugins {
+        Some(f) => f.clone(),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml"),
+    };
+    let reg = Registry::from_file(&file).map_err(|e| e.to_string())?;
+    let dut = match &a.backend {
+        Some(name) => reg.device(name).map_err(|e| e.to_string())?,
+        None => reg.default_device(),
+    };
+    Ok((dut, reg.device("embedded").map_err(|e| e.to_string())?))
+}
+
+fn toml_string(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+const HELP: &str = "
+Certifies an oxjax backend plugin against the embedded reference backend.
+
+  --backend NAME      a device of plugins.toml (default: its default device)
+  --plugin PATH       a plugin library, loaded directly
+  --options TOML      the plugin's options (with --plugin), e.g. 'threads = 2'
+  --plugins FILE      another plugins.toml
+  --cases N           cases per op x dtype entry (default 16; nightly 2000)
+  --seed S            the run's seed (default 0); every run is reproducible
+  --ops PATTERN       comma-separated globs over entries: sin, sin/f32,
+                      reduce_*, dag*, eager:*, jit:*, grad:*
+  --json FILE         also write the report as JSON
+  --regressions DIR   saved failures, rerun first (default conformance/regressions)
+  --no-save           do not save new failures there
+  --quiet             no progress bar
+
+Exit status: 0 all pass, 1 any failure, 2 usage or loading error.";
+
+fn main() -> ExitCode {
+    if std::env::args().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}\n{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    let args = match parse() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (dut, oracle) = match devices(&args) {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("oxjax-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = run(&dut, &oracle, &args.opts);
+    print!("{}", report::render(&report));
+    if let Some(path) = &args.json {
+        if let Err(e) = std::fs::write(path, report::json(&report)) {
+            eprintln!("oxjax-conformance: cannot write {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        println!("report written to {}", path.display());
+    }
+    if report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,245 @@
+//! Deliberately wrong backends (the `oxjax-conformance-mutants` plugin, one
+//! bug per `mutation` option) must each be caught by the default budget,
+//! with a shrunk counterexample; the same plugin without a bug must pass.
+//!
+//! The plugin library comes from `cargo xtask build-plugins` (or
+//! `cargo build -p oxjax-conformance-mutants`).
+
+use oxjax::{Device, Registry};
+use oxjax_conformance::{Options, Report, Status, run};
+use std::path::PathBuf;
+
+fn library() -> PathBuf {
+    // The test binary lives in <target>/debug/deps.
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target/debug");
+    let lib = dir.join(format!(
+        "{}oxjax_conformance_mutants{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(
+        lib.exists(),
+        "{} is missing: run `cargo xtask build-plugins` (or `cargo build -p oxjax-conformance-mutants`)",
+        lib.display()
+    );
+    lib
+}
+
+fn mutant(options: &str) -> (Device, Device) {
+    let doc = format!(
+        "[plugins.mutant]\npath = {:?}\noptions = {{ {options} }}\n",
+        library().display().to_string()
+    );
+    let reg = Registry::from_toml(&doc, &std::env::temp_dir().join("plugins.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    (
+        reg.device("mutant").unwrap(),
+        reg.device("embedded").unwrap(),
+    )
+}
+
+/// The default budget, without regressions or saving.
+fn certify(mutation: &str) -> Report {
+    let (dut, oracle) = mutant(&format!("mutation = {mutation:?}"));
+    let opts = Options {
+        replay: format!(
+            "cargo xtask conformance --plugin <mutants> --options 'mutation = \"{mutation}\"'"
+        ),
+        ..Options::default()
+    };
+    run(&dut, &oracle, &opts)
+}
+
+/// Asserts the report fails `op` (on one of `dtypes`) in the kernel layer
+/// with a small counterexample that names the op and how to replay it.
+fn assert_caught(mutation: &str, op: &str, dtypes: &[&str]) {
+    let r = certify(mutation);
+    assert!(!r.passed(), "mutation {mutation} was not caught");
+    let failed: Vec<_> = r
+        .entries
+        .iter()
+        .filter(|e| e.status == Status::Fail && e.layer == "kernel" && e.op == op)
+        .filter(|e| dtypes.contains(&e.dtype.as_str()))
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "mutation {mutation}: no kernel-layer failure of {op} on {dtypes:?}; failures: {:?}",
+        r.entries
+            .iter()
+            .filter(|e| e.status == Status::Fail)
+            .map(|e| format!("{}/{}", e.op, e.dtype))
+            .collect::<Vec<_>>()
+    );
+    for e in failed {
+        let f = e.failure.as_ref().expect("a failure");
+        let text = f.to_string();
+        let nodes = f
+            .kernel
+            .lines()
+            .filter(|l| l.trim_start().starts_with('%'))
+            .count();
+        assert!(f.kernel.contains(&format!("= {op} ")), "{text}");
+        assert!(
+            nodes <= 24,
+            "counterexample not shrunk ({nodes} nodes):\n{text}"
+        );
+        let elements: usize = f
+            .inputs
+            .iter()
+            .filter_map(|i| {
+                i.split_once('[')?
+                    .1
+                    .split_once(']')?
+                    .0
+                    .parse::<usize>()
+                    .ok()
+            })
+            .sum();
+        assert!(
+            elements <= 64,
+            "inputs not shrunk ({elements} elements):\n{text}"
+        );
+        assert!(
+            f.replay.contains(&format!("--ops '{op}/{}'", e.dtype)),
+            "{text}"
+        );
+        assert!(
+            text.contains("reference") && text.contains("backend"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_unmutated_interpreter_passes() {
+    let r = certify("none");
+    let failures: Vec<String> = r
+        .entries
+        .iter()
+        .filter_map(|e| e.failure.as_ref().map(|f| f.to_string()))
+        .collect();
+    assert!(r.passed(), "{}", failures.join("\n\n"));
+    assert!(r.entries.iter().all(|e| e.status == Status::Pass));
+}
+
+#[test]
+fn logical_shift_is_caught() {
+    assert_caught("shr_logical", "shr", &["i32"]);
+}
+
+#[test]
+fn remainder_with_the_divisors_sign_is_caught() {
+    assert_caught("rem_divisor_sign", "rem", &["i32", "f32", "f64"]);
+}
+
+#[test]
+fn inaccurate_sin_is_caught() {
+    assert_caught("sin_inaccurate", "sin", &["f32", "f64"]);
+}
+
+#[test]
+fn wrong_broadcast_load_is_caught() {
+    assert_caught(
+        "broadcast_load",
+        "add",
+        &["i32", "u32", "f16", "f32", "f64"],
+    );
+}
+
+#[test]
+fn max_dropping_nan_is_caught() {
+    assert_caught("max_drops_nan", "max", &["f16", "f32", "f64"]);
+}
+
+#[test]
+fn declared_nonfinite_semantics_widen_visibly() {
+    let (dut, oracle) = mutant("mutation = \"max_drops_nan\", nonfinite_undefined = true");
+    let opts = Options {
+        ops: Some("max,eager:maximum".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    assert!(r.passed(), "{}", oxjax_conformance::report::render(&r));
+    let widened: u64 = r.entries.iter().map(|e| e.widened).sum();
+    assert!(widened > 0, "no element was widened");
+    let text = oxjax_conformance::report::render(&r);
+    assert!(
+        text.contains("ok~") && text.contains("nonfinite_undefined"),
+        "{text}"
+    );
+}
+
+#[test]
+fn failures_are_saved_and_rerun_first() {
+    let dir = std::env::temp_dir().join(format!("oxjax-regressions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (bad, oracle) = mutant("mutation = \"shr_logical\"");
+    let opts = Options {
+        ops: Some("shr/i32".into()),
+        regressions: Some(dir.clone()),
+        save: true,
+        ..Options::default()
+    };
+    let r = run(&bad, &oracle, &opts);
+    assert!(!r.passed());
+    let saved = r.entries[0].failure.as_ref().unwrap().saved.clone();
+    let file = PathBuf::from(saved.expect("the failure was saved"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("\"entry\": \"shr\"") && text.contains("= shr "),
+        "{text}"
+    );
+
+    // Rerun first, even when no entry is selected.
+    let rerun = Options {
+        ops: Some("no-such-op".into()),
+        regressions: Some(dir.clone()),
+        ..Options::default()
+    };
+    let r = run(&bad, &oracle, &rerun);
+    assert!(r.entries.is_empty());
+    assert_eq!(r.regressions.len(), 1);
+    assert_eq!(r.regressions[0].status, Status::Fail);
+    assert!(!r.passed());
+    let (good, oracle) = mutant("mutation = \"none\"");
+    let r = run(&good, &oracle, &rerun);
+    assert_eq!(r.regressions[0].status, Status::Pass);
+    assert!(r.passed());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn undeclared_ops_and_dtypes_are_reported_unsupported() {
+    let (dut, oracle) = mutant("limited = true");
+    let opts = Options {
+        ops: Some("sin,add,eager:sin,dag".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    assert!(r.passed(), "{}", oxjax_conformance::report::render(&r));
+    let status = |op: &str, dtype: &str| {
+        let e = r
+            .entries
+            .iter()
+            .find(|e| e.op == op && e.dtype == dtype)
+            .unwrap();
+        (e.status, e.note.clone())
+    };
+    assert_eq!(
+        status("sin", "f32"),
+        (Status::Unsupported, "op sin not declared".into())
+    );
+    assert_eq!(
+        status("add", "f64"),
+        (Status::Unsupported, "dtype f64 not declared".into())
+    );
+    assert_eq!(status("add", "f32").0, Status::Pass);
+    assert_eq!(status("eager:sin", "f64").0, Status::Unsupported);
+    assert_eq!(status("dag", "mixed").0, Status::Pass);
+    let text = oxjax_conformance::report::render(&r);
+    assert!(
+        text.contains("unsup") && text.contains("unsupported (dtype f64 not declared)"),
+        "{text}"
+    );
+}
