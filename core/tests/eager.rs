@@ -450,3 +450,45 @@ proptest! {
         prop_assert_eq!(&got.1, &host.data);
     }
 }
+
+#[test]
+fn long_reductions_run_in_two_stages() {
+    let reg = Registry::embedded();
+    let dev = reg.default_device();
+    with_default_device(&dev, || {
+        let n = 100_003;
+        let v: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();
+        let x = Array::from_vec(v.clone(), &[n]);
+        let before = dev.kernel_launches();
+        let s = x.sum(Axes::All, false);
+        assert_eq!(
+            dev.kernel_launches() - before,
+            2,
+            "partial sums, then their sum"
+        );
+        let want: f64 = v.iter().map(|&a| a as f64).sum();
+        assert_eq!(s.item::<f32>() as f64, want);
+        assert!((x.mean(Axes::All, true).to_vec::<f32>()[0] as f64 - want / n as f64).abs() < 1e-6);
+        assert_eq!(x.mean(Axes::All, true).shape(), &[1]);
+        assert_eq!(x.max(Axes::All, false).item::<f32>(), 3.0);
+        assert_eq!(x.min(Axes::All, false).item::<f32>(), -3.0);
+        assert_eq!(x.argmax(None).item::<i32>(), 6);
+        let mut with_nan = v.clone();
+        with_nan[n - 1] = f32::NAN;
+        let y = Array::from_vec(with_nan, &[n]);
+        assert!(
+            y.max(Axes::All, false).item::<f32>().is_nan(),
+            "NaN in the padded tail chunk propagates"
+        );
+        // f16 accumulates in f32: 61440 ones sum exactly (an f16 running
+        // sum would stall at 2048).
+        let ones = Array::ones(&[240, 256], DType::F16);
+        assert_eq!(
+            ones.sum(Axes::All, false).item::<f16>(),
+            f16::from_f32(61440.0)
+        );
+        let b = x.greater(-3.5);
+        assert!(b.all(Axes::All, false).item::<bool>());
+        assert_eq!(b.sum(Axes::All, false).item::<i32>(), n as i32);
+    });
+}

@@ -61,6 +61,11 @@ impl Axes {
     }
 }
 
+/// Reductions to one value at least this long run in two stages.
+const SPLIT_AT: usize = 1 << 16;
+/// Elements per partial result of a two-stage reduction.
+const CHUNK: usize = 1 << 12;
+
 /// The dtype sums and products accumulate in, and the one they return.
 fn sum_dtypes(d: DType) -> (DType, DType) {
     match d {
@@ -80,7 +85,7 @@ impl Concrete {
         keepdims: bool,
         rop: ReduceOp,
         acc: DType,
-        epilogue: impl FnOnce(&mut KernelBuilder, Val, usize) -> Val,
+        epilogue: &dyn Fn(&mut KernelBuilder, Val, usize) -> Val,
     ) -> Result<Concrete> {
         let reduced = axes.resolve(name, self.ndim())?;
         let shape = self.shape();
@@ -97,6 +102,9 @@ impl Concrete {
             ));
         }
         super::check_dtype(name, acc, &self.device)?;
+        if out_shape.iter().product::<usize>() == 1 && rsize >= SPLIT_AT {
+            return self.reduce_in_two_stages(name, keepdims, rop, acc, rsize, epilogue);
+        }
         let mut fuse = Fuse::new(&self.device);
         let out_idx = fuse.out_index(&out_shape);
         let r = fuse.b.ridx();
@@ -119,6 +127,42 @@ impl Concrete {
         })
     }
 
+    /// A long reduction to one value runs as two kernels: `CHUNK`-element
+    /// partial results over many output elements (so a backend can spread
+    /// them over threads and SIMD lanes), then the reduction of those. The
+    /// tail is padded with the reduction's identity.
+    fn reduce_in_two_stages(
+        &self,
+        name: &str,
+        keepdims: bool,
+        rop: ReduceOp,
+        acc: DType,
+        rsize: usize,
+        epilogue: &dyn Fn(&mut KernelBuilder, Val, usize) -> Val,
+    ) -> Result<Concrete> {
+        let m = rsize.div_ceil(CHUNK);
+        let identity = rop.identity(self.dtype).as_f64();
+        let flat = self
+            .reshape(&[rsize])
+            .try_pad(&[(0, m * CHUNK - rsize)], identity)?;
+        let partial = flat.reshape(&[m, CHUNK]).reduce(
+            name,
+            &Axes::Some(vec![1]),
+            false,
+            rop,
+            acc,
+            &|_, v, _| v,
+        )?;
+        let total = partial.reduce(name, &Axes::All, false, rop, acc, &|b, v, _| {
+            epilogue(b, v, rsize)
+        })?;
+        Ok(if keepdims {
+            total.reshape(&vec![1; self.ndim()])
+        } else {
+            total
+        })
+    }
+
     /// Reinserts reduced axes as length 1.
     fn keep_dims(&self, full: &[usize], reduced: &[usize]) -> Concrete {
         let shape: Vec<usize> = (0..full.len())
@@ -136,7 +180,7 @@ impl Concrete {
             keepdims,
             ReduceOp::ADD,
             acc,
-            |b, v, _| b.cast(v, out),
+            &|b, v, _| b.cast(v, out),
         ))
     }
 
@@ -149,7 +193,7 @@ impl Concrete {
             keepdims,
             ReduceOp::MUL,
             acc,
-            |b, v, _| b.cast(v, out),
+            &|b, v, _| b.cast(v, out),
         ))
     }
 
@@ -161,7 +205,7 @@ impl Concrete {
             keepdims,
             ReduceOp::MAX,
             self.dtype,
-            |_, v, _| v,
+            &|_, v, _| v,
         ))
     }
 
@@ -173,7 +217,7 @@ impl Concrete {
             keepdims,
             ReduceOp::MIN,
             self.dtype,
-            |_, v, _| v,
+            &|_, v, _| v,
         ))
     }
 
@@ -187,7 +231,7 @@ impl Concrete {
             keepdims,
             ReduceOp::ADD,
             acc,
-            |b, v, n| {
+            &|b, v, n| {
                 let n = b.constant(Scalar::F64(n as f64).cast(acc));
                 let m = b.op(Op::DIV, &[v, n]);
                 b.cast(m, out)
@@ -203,7 +247,7 @@ impl Concrete {
             keepdims,
             ReduceOp::MIN,
             DType::BOOL,
-            |_, v, _| v,
+            &|_, v, _| v,
         ))
     }
 
@@ -215,7 +259,7 @@ impl Concrete {
             keepdims,
             ReduceOp::MAX,
             DType::BOOL,
-            |_, v, _| v,
+            &|_, v, _| v,
         ))
     }
 
@@ -244,7 +288,7 @@ impl Concrete {
             ));
         }
         let axes = Axes::Some(vec![ax as isize]);
-        let best = x.reduce(name, &axes, true, rop, x.dtype, |_, v, _| v)?;
+        let best = x.reduce(name, &axes, true, rop, x.dtype, &|_, v, _| v)?;
         let best = best.broadcast_view(x.shape());
         let mut shape: Vec<usize> = x.shape().to_vec();
         shape.remove(ax);
