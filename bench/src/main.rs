@@ -140,7 +140,7 @@ fn run_all(quick: bool) -> Vec<Result> {
         "sum_f32_16m",
         t.map(|t| (64 << 20) as f64 / t / 1e9),
         "GB/s",
-        "one reduction kernel",
+        "two-stage reduction: partials, then their sum",
     );
     let s = random(&[4096, 1024], 7);
     let t = time(runs, budget, || {
