@@ -2,7 +2,7 @@
 //! and the std operator overloads.
 
 use super::fuse::Fuse;
-use super::promote::{promote, to_float};
+use super::promote::promote;
 use super::{Concrete, Source, ok};
 use crate::error::{Error, Result, op_err};
 use crate::trace::prim::{BinOp, UnOp};
@@ -83,194 +83,29 @@ pub(crate) fn result_type(inputs: &[&Concrete]) -> (DType, bool) {
         .expect("at least one input")
 }
 
-fn not_defined<T>(name: &str, d: DType) -> Result<T> {
-    op_err(format!("{name}: not defined on {d}"))
-}
-
-/// How a unary op picks its dtype.
-#[derive(Clone, Copy)]
-enum Unary {
-    /// Computes in the input's float dtype (ints and bool become f32).
-    Float,
-    /// Keeps a numeric dtype (bool is an error).
-    Numeric,
-    /// Rounding: integers and bool pass through unchanged.
-    Rounding,
-}
-
-macro_rules! unary_ops {
-    ($($(#[$doc:meta])* $name:ident => $op:ident, $kind:ident;)*) => {
-        impl Concrete {
-            $(
-                $(#[$doc])*
-                pub(crate) fn $name(&self) -> Concrete {
-                    ok(self.unary(stringify!($name), Op::$op, Unary::$kind))
-                }
-            )*
-        }
-    };
-}
-
-unary_ops! {
-    /// `-x` (wraps on integers).
-    neg => NEG, Numeric;
-    abs => ABS, Numeric;
-    /// -1, 0 or 1; `sign(±0) = ±0`, `sign(NaN) = NaN`.
-    sign => SIGN, Numeric;
-    sqrt => SQRT, Float;
-    /// `1/sqrt(x)`.
-    rsqrt => RSQRT, Float;
-    /// `1/x`.
-    reciprocal => RECIP, Float;
-    exp => EXP, Float;
-    exp2 => EXP2, Float;
-    log => LOG, Float;
-    log2 => LOG2, Float;
-    log1p => LOG1P, Float;
-    expm1 => EXPM1, Float;
-    sin => SIN, Float;
-    cos => COS, Float;
-    tan => TAN, Float;
-    arcsin => ASIN, Float;
-    arccos => ACOS, Float;
-    arctan => ATAN, Float;
-    sinh => SINH, Float;
-    cosh => COSH, Float;
-    tanh => TANH, Float;
-    erf => ERF, Float;
-    erfc => ERFC, Float;
-    floor => FLOOR, Rounding;
-    ceil => CEIL, Rounding;
-    /// Round half to even.
-    round => ROUND, Rounding;
-    trunc => TRUNC, Rounding;
-}
-
+/// How the `Unary` and `Binary` primitives run eagerly: one kernel each
+/// (operands are canonical: the API has promoted and broadcast them).
 impl Concrete {
-    fn unary(&self, name: &str, op: Op, kind: Unary) -> Result<Concrete> {
-        let dtype = match kind {
-            Unary::Float => to_float(self.dtype),
-            Unary::Numeric if self.dtype == DType::BOOL => return not_defined(name, self.dtype),
-            Unary::Rounding if !self.dtype.is_float() => return Ok(self.clone()),
-            _ => self.dtype,
-        };
-        let mut out = zip(name, &[self], dtype, |b, v| b.op(op, v))?;
-        out.weak = self.weak;
-        Ok(out)
-    }
-
-    /// True where NaN (always false for integers and bool).
-    pub(crate) fn isnan(&self) -> Concrete {
-        ok(self.classify("isnan", Op::ISNAN))
-    }
-
-    /// True where ±Inf (always false for integers and bool).
-    pub(crate) fn isinf(&self) -> Concrete {
-        ok(self.classify("isinf", Op::ISINF))
-    }
-
-    /// True where neither NaN nor ±Inf.
-    pub(crate) fn isfinite(&self) -> Concrete {
-        ok(zip("isfinite", &[self], self.dtype, |b, v| {
-            if !v[0].dtype.is_float() {
-                return b.constant(Scalar::Bool(true));
-            }
-            let n = b.op(Op::ISNAN, v);
-            let i = b.op(Op::ISINF, v);
-            let bad = b.op(Op::OR, &[n, i]);
-            b.op(Op::NOT, &[bad])
-        }))
-    }
-
-    fn classify(&self, name: &str, op: Op) -> Result<Concrete> {
-        zip(name, &[self], self.dtype, |b, v| {
-            if v[0].dtype.is_float() {
-                b.op(op, v)
-            } else {
-                b.constant(Scalar::Bool(false))
-            }
+    pub(crate) fn unary_prim(&self, op: UnOp) -> Result<Concrete> {
+        zip(op.name(), &[self], self.dtype, |b, v| {
+            unary_expr(op, b, v[0])
         })
     }
 
-    /// Logical not on bool, bitwise not on integers.
-    pub(crate) fn logical_not(&self) -> Concrete {
-        if self.dtype.is_float() {
-            return ok(zip("logical_not", &[self], self.dtype, |b, v| {
-                let z = b.constant(Scalar::zero(v[0].dtype));
-                b.op(Op::EQ, &[v[0], z])
-            }));
+    pub(crate) fn binary_prim(&self, op: BinOp, other: &Concrete) -> Result<Concrete> {
+        let (dtype, _) = result_type(&[self, other]);
+        let mut err = None;
+        let out = zip(op.name(), &[self, other], dtype, |b, v| {
+            binary_expr(op, b, v[0], v[1]).unwrap_or_else(|e| {
+                err = Some(e);
+                v[0]
+            })
+        })?;
+        match err {
+            Some(Error::Op(m)) => op_err(format!("{}: {m}", op.name())),
+            Some(e) => Err(e),
+            None => Ok(out),
         }
-        ok(zip("logical_not", &[self], self.dtype, |b, v| {
-            b.op(Op::NOT, v)
-        }))
-    }
-}
-
-/// How a binary op picks its compute dtype from the promoted one.
-#[derive(Clone, Copy, PartialEq)]
-enum Binary {
-    /// Any numeric dtype; on bool `add` is or, `mul` is and, others error.
-    Arith,
-    /// Promoted to a float dtype.
-    Float,
-    /// Bool and integers.
-    Logic,
-    /// Integers only.
-    Shift,
-    /// Any dtype; the result is bool.
-    Compare,
-}
-
-fn binary(
-    name: &str,
-    x: &Concrete,
-    y: &Concrete,
-    kind: Binary,
-    f: impl FnOnce(&mut KernelBuilder, Val, Val) -> Val,
-) -> Result<Concrete> {
-    let (dtype, _) = result_type(&[x, y]);
-    let compute = match kind {
-        Binary::Float => to_float(dtype),
-        Binary::Logic if dtype.is_float() => return not_defined(name, dtype),
-        Binary::Shift if !dtype.is_int() => return not_defined(name, dtype),
-        _ => dtype,
-    };
-    zip(name, &[x, y], compute, |b, v| f(b, v[0], v[1]))
-}
-
-macro_rules! binary_ops {
-    ($($(#[$doc:meta])* $name:ident => $kind:ident, $op:ident;)*) => {
-        impl Concrete {
-            $(
-                $(#[$doc])*
-                pub(crate) fn $name(&self, other: &Concrete) -> Concrete {
-                    let body = |b: &mut KernelBuilder, x, y| binary_expr(BinOp::$op, b, x, y);
-                    ok(try_binary(stringify!($name), self, other, Binary::$kind, body))
-                }
-            )*
-        }
-    };
-}
-
-fn try_binary(
-    name: &str,
-    x: &Concrete,
-    y: &Concrete,
-    kind: Binary,
-    body: impl Fn(&mut KernelBuilder, Val, Val) -> Result<Val>,
-) -> Result<Concrete> {
-    let mut err = None;
-    let out = binary(name, x, y, kind, |b, p, q| match body(b, p, q) {
-        Ok(v) => v,
-        Err(e) => {
-            err = Some(e);
-            p
-        }
-    });
-    match err {
-        Some(Error::Op(m)) => op_err(format!("{name}: {m}")),
-        Some(e) => Err(e),
-        None => out,
     }
 }
 
@@ -280,44 +115,6 @@ fn arith(op: Op, bool_op: Option<Op>) -> impl Fn(&mut KernelBuilder, Val, Val) -
         (DType::BOOL, None) => op_err("not defined on bool"),
         _ => Ok(b.op(op, &[x, y])),
     }
-}
-
-binary_ops! {
-    /// `x + y`; or on bool.
-    add => Arith, Add;
-    /// `x - y`.
-    subtract => Arith, Sub;
-    /// `x * y`; and on bool.
-    multiply => Arith, Mul;
-    /// True division: integers are promoted to float.
-    divide => Float, Div;
-    /// Division rounding toward -Inf (NumPy's `//`).
-    floor_divide => Arith, FloorDiv;
-    /// Remainder with the sign of the divisor (NumPy's `%`).
-    remainder => Arith, Rem;
-    /// Remainder with the sign of the dividend (C's `fmod`).
-    fmod => Arith, Fmod;
-    /// `x ** y`. Integer powers use repeated squaring (a negative integer
-    /// exponent gives 0, as integer division would).
-    power => Arith, Pow;
-    /// Elementwise minimum; NaN propagates.
-    minimum => Arith, Min;
-    /// Elementwise maximum; NaN propagates.
-    maximum => Arith, Max;
-    /// `atan2(self, other)`: the angle of the point (other, self).
-    arctan2 => Float, Atan2;
-    bitwise_and => Logic, And;
-    bitwise_or => Logic, Or;
-    bitwise_xor => Logic, Xor;
-    left_shift => Shift, Shl;
-    /// Arithmetic on i32, logical on u32.
-    right_shift => Shift, Shr;
-    less => Compare, Lt;
-    less_equal => Compare, Le;
-    greater => Compare, Gt;
-    greater_equal => Compare, Ge;
-    equal => Compare, Eq;
-    not_equal => Compare, Ne;
 }
 
 /// The kernel expression of a binary primitive on two values of one dtype,

@@ -290,8 +290,8 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
 pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
     let x = &ins[0];
     let out = match prim {
-        Prim::Unary(u) => unary(*u, x),
-        Prim::Binary(b) => binary(*b, x, &ins[1]),
+        Prim::Unary(u) => x.unary_prim(*u)?,
+        Prim::Binary(b) => x.binary_prim(*b, &ins[1])?,
         Prim::Select => Concrete::where_(x, &ins[1], &ins[2]),
         Prim::Cast(d) => x.try_astype(*d)?,
         Prim::Reduce(r, axes) => {
@@ -330,36 +330,4 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         Prim::Custom(_) => unreachable!("bind evaluates custom functions on arrays"),
     };
     Ok(vec![out])
-}
-
-macro_rules! dispatch_unary {
-    ($($variant:ident => $method:ident),* $(,)?) => {
-        fn unary(op: UnOp, x: &Concrete) -> Concrete {
-            match op { $(UnOp::$variant => x.$method()),* }
-        }
-    };
-}
-
-macro_rules! dispatch_binary {
-    ($($variant:ident => $method:ident),* $(,)?) => {
-        fn binary(op: BinOp, x: &Concrete, y: &Concrete) -> Concrete {
-            match op { $(BinOp::$variant => x.$method(y)),* }
-        }
-    };
-}
-
-dispatch_unary! {
-    Neg => neg, Abs => abs, Sign => sign, Sqrt => sqrt, Rsqrt => rsqrt, Recip => reciprocal,
-    Exp => exp, Exp2 => exp2, Log => log, Log2 => log2, Log1p => log1p, Expm1 => expm1,
-    Sin => sin, Cos => cos, Tan => tan, Asin => arcsin, Acos => arccos, Atan => arctan,
-    Sinh => sinh, Cosh => cosh, Tanh => tanh, Erf => erf, Erfc => erfc,
-    Floor => floor, Ceil => ceil, Round => round, Trunc => trunc,
-    IsNan => isnan, IsInf => isinf, IsFinite => isfinite, Not => logical_not,
-}
-
-dispatch_binary! {
-    Add => add, Sub => subtract, Mul => multiply, Div => divide, FloorDiv => floor_divide,
-    Rem => remainder, Fmod => fmod, Pow => power, Min => minimum, Max => maximum, Atan2 => arctan2,
-    And => bitwise_and, Or => bitwise_or, Xor => bitwise_xor, Shl => left_shift, Shr => right_shift,
-    Lt => less, Le => less_equal, Gt => greater, Ge => greater_equal, Eq => equal, Ne => not_equal,
 }
