@@ -87,12 +87,18 @@ impl Device {
 
     /// Reads a whole buffer (waits for pending work).
     pub(crate) fn download(&self, buf: &Buffer) -> Result<Vec<u8>> {
-        Ok(self
+        self.download_with(buf, <[u8]>::to_vec)
+    }
+
+    /// Reads a whole buffer and hands its bytes to `f` without another copy
+    /// (the plugin's vector is borrowed, not converted).
+    pub(crate) fn download_with<R>(&self, buf: &Buffer, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
+        let bytes = self
             .0
             .backend
             .read(buf.id, 0, buf.bytes as u64)
-            .into_result()?
-            .into_vec())
+            .into_result()?;
+        Ok(f(bytes.as_slice()))
     }
 
     /// Compiles a kernel, or returns the cached executable for an equal one.
