@@ -17,11 +17,11 @@ pub trait Element: Copy + Send + Sync + 'static {
 macro_rules! element {
     ($t:ty, $dtype:ident, $variant:ident, $n:literal) => {
         impl Element for $t {
+            #[inline]
             fn from_le(bytes: &[u8]) -> Self {
-                let mut b = [0u8; $n];
-                b.copy_from_slice(&bytes[..$n]);
-                <$t>::from_le_bytes(b)
+                <$t>::from_le_bytes(bytes[..$n].try_into().expect("element size"))
             }
+            #[inline]
             fn put_le(self, out: &mut Vec<u8>) {
                 out.extend_from_slice(&self.to_le_bytes());
             }
