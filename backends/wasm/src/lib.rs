@@ -160,9 +160,9 @@ struct State {
     buffers: HashMap<u64, Buf>,
     exes: HashMap<u64, ExeEntry>,
     /// The live executable of each kernel (compile hits return it).
-    by_kernel: HashMap<Kernel, u64>,
+    by_kernel: oxjax_abi::FastMap<Kernel, u64>,
     /// Every module compiled so far, by kernel (survives `release`).
-    modules: HashMap<Kernel, Arc<Compiled>>,
+    modules: oxjax_abi::FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
     routines: HashMap<u64, routines::Plan>,
     next_id: u64,
@@ -208,8 +208,8 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             alloc: Allocator::new(codegen::ARGS_BYTES as u64, max_pages as u64 * 65536),
             buffers: HashMap::new(),
             exes: HashMap::new(),
-            by_kernel: HashMap::new(),
-            modules: HashMap::new(),
+            by_kernel: Default::default(),
+            modules: Default::default(),
             routines: HashMap::new(),
             next_id: 0,
             main,

@@ -18,6 +18,44 @@ use abi_stable::StableAbi;
 use abi_stable::std_types::RVec;
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// A fast, non-cryptographic hasher (FxHash's multiply-rotate) for the
+/// maps on the dispatch path: kernel caches and the builder's node table.
+/// Keys are ours, so flooding resistance buys nothing there.
+#[derive(Default, Clone, Copy)]
+pub struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(n as u64);
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(n as u64);
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(n as u64);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A `HashMap` using [`FastHasher`].
+pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// "No operand" in a node's `args`.
 pub const NO_ARG: u32 = u32::MAX;
@@ -316,7 +354,7 @@ impl fmt::Display for Kernel {
 pub struct KernelBuilder {
     inputs: Vec<DType>,
     nodes: Vec<Node>,
-    memo: HashMap<Node, u32>,
+    memo: FastMap<Node, u32>,
     reductions: Vec<Reduction>,
     outputs: Vec<u32>,
 }

@@ -28,7 +28,7 @@ pub use backend::{
     ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
 };
 pub use dtype::{DType, Scalar, f16, f16_from_f64};
-pub use kernel::{Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
+pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
 pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
 pub use plugin::{
     ABI_VERSION, AbiVersion, PluginModule, PluginModuleRef, VERSION_SYMBOL, create_with,

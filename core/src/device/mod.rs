@@ -8,8 +8,7 @@ pub mod registry;
 pub use registry::{Registry, default_device, device, devices, with_default_device};
 
 use crate::error::{Error, Result};
-use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, Kernel};
-use std::collections::HashMap;
+use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +25,7 @@ struct DeviceInner {
     /// The library it came from; `None` for the embedded reference backend.
     library: Option<PathBuf>,
     /// Compiled kernels, keyed by the kernel itself (structural equality).
-    cache: Mutex<HashMap<Kernel, ExecutableId>>,
+    cache: Mutex<FastMap<Kernel, ExecutableId>>,
     launches: AtomicU64,
 }
 
@@ -38,7 +37,7 @@ impl Device {
             backend,
             info,
             library,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(FastMap::default()),
             launches: AtomicU64::new(0),
         })))
     }
