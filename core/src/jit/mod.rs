@@ -24,6 +24,8 @@ use std::rc::Rc;
 pub struct Compiled {
     jaxpr: Jaxpr,
     steps: Vec<Step>,
+    /// The variables whose buffers can be dropped after each step.
+    frees: Vec<Vec<usize>>,
 }
 
 impl Compiled {
@@ -206,7 +208,18 @@ pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
         planner.materialise_group(&g);
     }
     let steps = std::mem::take(&mut planner.steps);
-    let compiled = Compiled { jaxpr, steps };
+    let mut compiled = Compiled {
+        jaxpr,
+        steps,
+        frees: Vec::new(),
+    };
+    let last = compiled.last_use();
+    compiled.frees = vec![Vec::new(); compiled.steps.len()];
+    for (v, &i) in last.iter().enumerate() {
+        if i < compiled.steps.len() && !compiled.jaxpr.invars.contains(&v) {
+            compiled.frees[i].push(v);
+        }
+    }
     if crate::debug::enabled() {
         eprintln!(
             "[oxjax] jit: {}\n[oxjax] {} kernel(s)",
@@ -231,8 +244,7 @@ impl Compiled {
         for (v, a) in &j.constvars {
             env[*v] = Some(a.clone());
         }
-        let last = self.last_use();
-        for (i, step) in self.steps.iter().enumerate() {
+        for (step, frees) in self.steps.iter().zip(&self.frees) {
             match step {
                 Step::Kernel {
                     kernel,
@@ -280,10 +292,8 @@ impl Compiled {
                 }
             }
             // Free intermediates after their last use.
-            for (v, slot) in env.iter_mut().enumerate() {
-                if last[v] == i && !j.invars.contains(&v) {
-                    *slot = None;
-                }
+            for &v in frees {
+                env[v] = None;
             }
         }
         Ok(j.outs
