@@ -398,37 +398,28 @@ impl Concrete {
     }
 
     pub(crate) fn try_astype(&self, dtype: DType) -> Result<Concrete> {
-        if dtype == self.dtype && !self.weak {
-            return Ok(self.clone());
+        if dtype == self.dtype {
+            // Only the weak type changes: constants are converted where
+            // they are read, so no kernel is needed.
+            return Ok(Concrete {
+                weak: false,
+                ..self.clone()
+            });
         }
         check_dtype("astype", dtype, &self.device)?;
         if let Source::Const(s) = self.src {
             // Constants convert on the host, exactly as the kernel would.
-            let s = s.cast(self.dtype).cast(dtype);
-            let mut a = self.clone();
-            a.src = Source::Const(s);
-            a.dtype = dtype;
-            a.weak = false;
-            a.fill = self.fill.cast(dtype);
-            return Ok(a);
+            return Ok(Concrete {
+                src: Source::Const(s.cast(self.dtype).cast(dtype)),
+                dtype,
+                weak: false,
+                fill: self.fill.cast(dtype),
+                ..self.clone()
+            });
         }
-        let mut a = self.map("astype", dtype, |_, v| v[0])?;
-        a.weak = false;
-        Ok(a)
-    }
-
-    /// Applies `f` elementwise to this one array, computing in `dtype`.
-    fn map(
-        &self,
-        _name: &str,
-        dtype: DType,
-        f: impl FnOnce(&mut oxjax_abi::KernelBuilder, &[oxjax_abi::Val]) -> oxjax_abi::Val,
-    ) -> Result<Concrete> {
-        let mut fuse = Fuse::new(&self.device);
-        let idx = fuse.out_index(self.shape());
-        let v = fuse.read_as(self, &idx, dtype);
-        let r = f(&mut fuse.b, &[v]);
-        Ok(fuse.run(self.shape(), 0, &[r])?.remove(0))
+        let mut out = ops::zip("astype", &[self], dtype, |_, v| v[0])?;
+        out.weak = false;
+        Ok(out)
     }
 }
 
