@@ -1,0 +1,1 @@
+//! `oxjax::fft`: discrete Fourier transforms (1-D and n-D).

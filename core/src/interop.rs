@@ -1,0 +1,1 @@
+//! Interop: ndarray conversion, safetensors and `.npy` files.

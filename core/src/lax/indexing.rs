@@ -1,0 +1,1 @@
+//! Gather, scatter, dynamic_slice and dynamic_update_slice.

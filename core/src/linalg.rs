@@ -1,0 +1,1 @@
+//! `oxjax::linalg`: decompositions and solvers, with gradients.

@@ -1,0 +1,1 @@
+//! `oxjax::nn`: activations, softmax family, one_hot, standardize, initializers.

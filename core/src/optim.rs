@@ -1,0 +1,1 @@
+//! `oxjax::optim`: optax-style gradient transformations over pytrees.
