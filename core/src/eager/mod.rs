@@ -169,8 +169,17 @@ impl Concrete {
             ));
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
+        // Integer ranges that fit compute in i32 (devices without f64 run them).
+        let int = |v: f64| v.fract() == 0.0 && v.abs() < 2f64.powi(31);
+        let exact_i32 = int(start) && int(step) && int(start + step * n as f64);
         Concrete::iota("arange", n, dtype, move |b, i| {
-            let c = if dtype.is_float() { dtype } else { DType::F64 };
+            let c = if dtype.is_float() {
+                dtype
+            } else if exact_i32 {
+                DType::I32
+            } else {
+                DType::F64
+            };
             let i = b.cast(i, c);
             let s = b.constant(Scalar::F64(step).cast(c));
             let o = b.constant(Scalar::F64(start).cast(c));

@@ -105,6 +105,27 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// Plans an equation as an eager step of its own (effects, which may
+    /// have no results), after the steps computing its operands.
+    pub fn materialise_eqn(&mut self, e: usize) {
+        if self.jaxpr.eqns[e]
+            .outs
+            .iter()
+            .any(|&o| self.materialised[o])
+        {
+            return;
+        }
+        for a in self.jaxpr.eqns[e].ins.clone() {
+            if let Atom::Var(u) = a {
+                self.materialise(u);
+            }
+        }
+        self.steps.push(Step::Eager { eqn: e });
+        for &o in &self.jaxpr.eqns[e].outs {
+            self.materialised[o] = true;
+        }
+    }
+
     /// Makes sure `v` is in a buffer, planning the steps that compute it.
     pub fn materialise(&mut self, v: usize) {
         self.materialise_group(&[v]);

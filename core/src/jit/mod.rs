@@ -121,7 +121,7 @@ fn live_eqns(j: &Jaxpr) -> Vec<bool> {
     }
     let mut live = vec![false; j.eqns.len()];
     for (i, e) in j.eqns.iter().enumerate().rev() {
-        if e.outs.iter().any(|&o| needed[o]) {
+        if e.prim.has_effects() || e.outs.iter().any(|&o| needed[o]) {
             live[i] = true;
             for a in &e.ins {
                 if let Atom::Var(v) = a {
@@ -146,7 +146,11 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
     let mut eqns = Vec::with_capacity(j.eqns.len());
     for mut e in std::mem::take(&mut j.eqns) {
         e.ins = e.ins.iter().map(|a| rename(a, &subst)).collect();
-        if !matches!(e.prim, Prim::Custom(_)) && e.outs.len() == 1 {
+        let opaque = matches!(
+            e.prim,
+            Prim::Custom(_) | Prim::Control(_) | Prim::Callback(_)
+        );
+        if !opaque && e.outs.len() == 1 {
             if e.ins.iter().all(|a| matches!(a, Atom::Lit(..)))
                 && j.avals[e.outs[0]].shape.is_empty()
             {
@@ -189,6 +193,12 @@ pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
     let jaxpr = simplify(jaxpr);
     let live = live_eqns(&jaxpr);
     let mut planner = Planner::new(&jaxpr, &live, max_inputs);
+    // Effects first, in program order (each after what it reads).
+    for (i, e) in jaxpr.eqns.iter().enumerate() {
+        if live[i] && e.prim.has_effects() {
+            planner.materialise_eqn(i);
+        }
+    }
     // Outputs of one shape are attempted as one multi-output kernel.
     let mut groups: Vec<Vec<usize>> = Vec::new();
     for a in &jaxpr.outs {
@@ -313,11 +323,18 @@ type Entry<Y> = (Vec<Aval>, Device, Rc<Compiled>, Rc<Y>);
 /// device) and runs the compiled program; eager stays the default
 /// elsewhere. Signatures are compared by equality, not by hash.
 pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
+    let g = try_jit(f);
+    move |x: &X| g(x).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`jit`] returning the errors of running the program (a backend failure,
+/// a host callback that panicked or returned the wrong shapes) as `Err`.
+pub fn try_jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Result<Y> {
     let cache: RefCell<Vec<Entry<Y>>> = RefCell::new(Vec::new());
     move |x: &X| {
         let leaves = x.leaves();
         if leaves.iter().any(Array::is_traced) {
-            return f(x);
+            return Ok(f(x));
         }
         let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
         let device = leaves.first().map_or_else(default_device, Array::device);
@@ -346,10 +363,8 @@ pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
                 (program, template)
             }
         };
-        let outs = program
-            .run(&leaves, &device)
-            .unwrap_or_else(|e| panic!("{e}"));
-        template.unflatten(outs)
+        let outs = program.run(&leaves, &device)?;
+        Ok(template.unflatten(outs))
     }
 }
 

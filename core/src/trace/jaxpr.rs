@@ -168,6 +168,11 @@ impl Jaxpr {
         self.outs.iter().map(|a| read(&env, a)).collect()
     }
 
+    /// Whether any equation has side effects.
+    pub fn has_effects(&self) -> bool {
+        self.eqns.iter().any(|e| e.prim.has_effects())
+    }
+
     /// The aval of an atom.
     pub fn aval(&self, atom: &Atom) -> Aval {
         match atom {

@@ -115,6 +115,7 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
             }
         }
         Prim::StopGradient | Prim::Custom(_) => None,
+        Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
     };
     (out, tangent)
 }
@@ -226,6 +227,20 @@ pub(crate) fn process(main: &MainTrace, prim: &Prim, args: &[Array]) -> Result<V
             _ => (a.clone(), None),
         })
         .unzip();
+    let multi = match prim {
+        Prim::Control(c) => Some(super::control::jvp(&c.0, &primals, &tangents)),
+        Prim::Callback(c) => Some(crate::effects::jvp(&c.0, &primals, &tangents)),
+        _ => None,
+    };
+    if let Some((outs, ts)) = multi {
+        return Ok(outs
+            .into_iter()
+            .zip(ts)
+            .map(|(primal, tangent)| {
+                main.tracer(primal.aval(), TracerData::Jvp { primal, tangent })
+            })
+            .collect());
+    }
     let (out, tangent) = rule(prim, &primals, &tangents);
     let aval = out.aval();
     Ok(vec![main.tracer(

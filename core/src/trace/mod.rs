@@ -9,6 +9,7 @@
 //! own operations bind at lower levels. With no trace active, the primitive
 //! runs eagerly as one kernel.
 
+pub mod control;
 pub mod custom;
 pub mod jaxpr;
 pub mod jvp;
@@ -145,9 +146,20 @@ pub(crate) fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
         }
     }
     if level == 0 {
-        if let Prim::Custom(c) = &prim {
-            let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
-            return Ok(vec![custom::call(&c.0, &args)]);
+        match &prim {
+            Prim::Custom(c) => {
+                let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
+                return Ok(vec![custom::call(&c.0, &args)]);
+            }
+            Prim::Control(c) => {
+                let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
+                return control::eval(&c.0, &args);
+            }
+            Prim::Callback(c) => {
+                let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
+                return crate::effects::eval(&c.0, &args);
+            }
+            _ => {}
         }
         let concrete: Vec<crate::eager::Concrete> = args
             .iter()
@@ -216,6 +228,14 @@ mod tests {
             Prim::Flip(_) => (Prim::Flip(vec![1]), vec![x]),
             Prim::Pad(_, v) => (Prim::Pad(vec![(1, 0, 1), (0, 2, 0)], *v), vec![x]),
             Prim::Concatenate(_) => (Prim::Concatenate(1), vec![x, y]),
+            Prim::Control(c) => match &c.0.kind {
+                super::control::Control::Cond { .. } => {
+                    (kind.clone(), vec![Array::scalar(1i32), x])
+                }
+                super::control::Control::While { .. } => (kind.clone(), vec![x]),
+                super::control::Control::Scan { .. } => (kind.clone(), vec![x.sum(0, false), y]),
+            },
+            Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
         }
     }
 

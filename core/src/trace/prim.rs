@@ -130,6 +130,22 @@ pub enum Prim {
     StopGradient,
     /// A function with user-defined derivatives (see `trace::custom`).
     Custom(super::custom::CustomRef),
+    /// `cond`/`switch`, `while_loop`, `scan` (see `trace::control`); several results.
+    Control(super::control::ControlRef),
+    /// A host callback (see `effects`); any number of results.
+    Callback(crate::effects::CallbackRef),
+}
+
+impl Prim {
+    /// Side effects: the equation must run, in order, exactly as written
+    /// (no dead-code elimination, CSE or constant folding).
+    pub fn has_effects(&self) -> bool {
+        match self {
+            Prim::Control(c) => c.0.has_effects(),
+            Prim::Callback(c) => c.0.has_effects(),
+            _ => false,
+        }
+    }
 }
 
 /// Every primitive kind once, with representative parameters (for the
@@ -161,6 +177,46 @@ pub fn all_kinds() -> Vec<Prim> {
                 }),
             },
         ))),
+    ]);
+    // Control flow over f64 operands shaped as `trace::tests::instance` makes
+    // them (callbacks are left out: their jvp refuses tangents by design;
+    // tests/control.rs covers them).
+    use super::control::{Control, ControlRef};
+    use super::jaxpr::trace_to_jaxpr;
+    let av = |shape: &[usize]| Aval {
+        shape: shape.to_vec(),
+        dtype: DType::F64,
+        weak: false,
+    };
+    let x = [av(&[2, 3])];
+    let branches = vec![
+        trace_to_jaxpr(&x, |a| vec![a[0].sin()]),
+        trace_to_jaxpr(&x, |a| vec![a[0].cos() * 2.0]),
+    ];
+    let cond = trace_to_jaxpr(&x, |a| vec![a[0].sum(crate::Axes::All, false).less(10.0)]);
+    let body = trace_to_jaxpr(&x, |a| vec![&a[0] * 2.0]);
+    let scan_body = trace_to_jaxpr(&[av(&[3]), av(&[3])], |a| vec![&a[0] * &a[1] + a[0].sin()]);
+    v.extend([
+        Prim::Control(ControlRef::new(Control::Cond { branches }, None)),
+        Prim::Control(ControlRef::new(
+            Control::While {
+                cond,
+                body,
+                n_cond: 0,
+                n_body: 0,
+            },
+            None,
+        )),
+        Prim::Control(ControlRef::new(
+            Control::Scan {
+                body: scan_body,
+                length: 2,
+                reverse: false,
+                n_consts: 0,
+                n_carry: 1,
+            },
+            None,
+        )),
     ]);
     v
 }
@@ -207,12 +263,19 @@ impl fmt::Display for Prim {
             Prim::Concatenate(axis) => write!(f, "concatenate[dimension={axis}]"),
             Prim::StopGradient => f.write_str("stop_gradient"),
             Prim::Custom(c) => write!(f, "{c:?}"),
+            Prim::Control(c) => write!(f, "{c:?}"),
+            Prim::Callback(c) => write!(f, "{c:?}"),
         }
     }
 }
 
 /// The output avals of a primitive applied to `ins` (operands are canonical).
 pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
+    match prim {
+        Prim::Control(c) => return super::control::abstract_eval(&c.0, ins),
+        Prim::Callback(c) => return c.0.out.clone(),
+        _ => {}
+    }
     let x = &ins[0];
     let same = |dtype: DType, shape: Vec<usize>| Aval {
         shape,
@@ -282,6 +345,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             super::custom::Custom::Lin { out, .. } => out.clone(),
             _ => unreachable!("custom functions are inlined when staged"),
         },
+        Prim::Control(_) | Prim::Callback(_) => unreachable!("handled above"),
     };
     vec![out]
 }
@@ -327,7 +391,9 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
             Concrete::try_concatenate(&refs, *axis as isize)?
         }
         Prim::StopGradient => x.clone(),
-        Prim::Custom(_) => unreachable!("bind evaluates custom functions on arrays"),
+        Prim::Custom(_) | Prim::Control(_) | Prim::Callback(_) => {
+            unreachable!("bind evaluates custom functions, control flow and callbacks on arrays")
+        }
     };
     Ok(vec![out])
 }

@@ -22,7 +22,7 @@ enum Operand {
 /// The linear part of a function at a point (what `linearize` returns).
 pub struct Linear {
     jaxpr_avals: Vec<Aval>,
-    eqns: Vec<(Prim, Vec<Operand>, usize)>,
+    eqns: Vec<(Prim, Vec<Operand>, Vec<usize>)>,
     /// The variable of each tangent input.
     inputs: Vec<usize>,
     /// Each output tangent: a linear variable, or `None` when it does not
@@ -84,6 +84,11 @@ fn partial_eval(jaxpr: &Jaxpr, primals: &[Array], n_out: usize) -> (Vec<Array>, 
     for Eqn { prim, ins, outs } in &jaxpr.eqns {
         let is_linear = ins.iter().any(|a| matches!(a, Atom::Var(v) if linear[*v]));
         if is_linear {
+            if let Prim::Control(c) = prim
+                && c.0.linear.is_none()
+            {
+                panic!("{}", super::control::while_not_reversible());
+            }
             let ops = ins
                 .iter()
                 .map(|a| match a {
@@ -91,8 +96,10 @@ fn partial_eval(jaxpr: &Jaxpr, primals: &[Array], n_out: usize) -> (Vec<Array>, 
                     a => Operand::Known(value(&known, a).expect("residual computed")),
                 })
                 .collect();
-            linear[outs[0]] = true;
-            eqns.push((prim.clone(), ops, outs[0]));
+            for &o in outs {
+                linear[o] = true;
+            }
+            eqns.push((prim.clone(), ops, outs.clone()));
         } else {
             let args: Vec<Array> = ins
                 .iter()
@@ -134,7 +141,7 @@ impl Linear {
         for (&v, t) in self.inputs.iter().zip(tangents) {
             env[v] = Some(t.clone());
         }
-        for (prim, ops, out) in &self.eqns {
+        for (prim, ops, outs) in &self.eqns {
             let args: Vec<Array> = ops
                 .iter()
                 .map(|o| match o {
@@ -143,7 +150,10 @@ impl Linear {
                 })
                 .collect();
             let refs: Vec<&Array> = args.iter().collect();
-            env[*out] = Some(super::bind1(prim.clone(), &refs));
+            let res = super::bind(prim.clone(), &refs).unwrap_or_else(|e| panic!("{e}"));
+            for (&o, r) in outs.iter().zip(res) {
+                env[o] = Some(r);
+            }
         }
         self.outputs
             .iter()
@@ -169,8 +179,11 @@ impl Linear {
                 accumulate(&mut ct, *v, c.clone());
             }
         }
-        for (prim, ops, out) in self.eqns.iter().rev() {
-            let Some(c) = ct[*out].take() else { continue };
+        for (prim, ops, outs) in self.eqns.iter().rev() {
+            let cs: Vec<Option<Array>> = outs.iter().map(|&o| ct[o].take()).collect();
+            if cs.iter().all(Option::is_none) {
+                continue;
+            }
             let avals: Vec<Aval> = ops
                 .iter()
                 .map(|o| match o {
@@ -185,7 +198,13 @@ impl Linear {
                     Operand::Linear(_) => None,
                 })
                 .collect();
-            let cts = transpose_rule(prim, &c, &known, &avals);
+            let cts = match prim {
+                Prim::Control(c) => super::control::transpose(&c.0, &cs, &known, &avals),
+                _ => {
+                    let c = cs.into_iter().next().flatten().expect("one cotangent");
+                    transpose_rule(prim, &c, &known, &avals)
+                }
+            };
             for (o, c) in ops.iter().zip(cts) {
                 if let (Operand::Linear(v), Some(c)) = (o, c) {
                     accumulate(&mut ct, *v, c);
@@ -329,7 +348,9 @@ fn transpose_rule(
             out
         }
         Prim::Custom(c) => super::custom::transpose(&c.0, ct, known),
-        Prim::Unary(_)
+        Prim::Control(c) => super::control::transpose(&c.0, &[Some(ct.clone())], known, avals),
+        Prim::Callback(_)
+        | Prim::Unary(_)
         | Prim::Binary(_)
         | Prim::Reduce(..)
         | Prim::ArgReduce(..)
@@ -358,4 +379,5 @@ pub(crate) fn is_linear(prim: &Prim) -> bool {
             | Prim::Pad(..)
             | Prim::Concatenate(_)
     ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
+        || matches!(prim, Prim::Control(c) if c.0.linear.is_some())
 }

@@ -88,6 +88,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             let refs: Vec<&Array> = all.iter().collect();
             bind1(Prim::Custom(batched_custom(&c.0)), &refs)
         }
+        Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
     }
 }
 
@@ -143,6 +144,21 @@ pub(crate) fn process(
             _ => (a.clone(), None),
         })
         .unzip();
+    let multi = match prim {
+        Prim::Control(c) => Some(super::control::vmap(&c.0, &vals, &bdims, size)),
+        Prim::Callback(c) => Some(crate::effects::vmap(&c.0, &vals, &bdims, size)),
+        _ => None,
+    };
+    if let Some(outs) = multi {
+        return Ok(outs
+            .into_iter()
+            .map(|val| {
+                let mut aval = val.aval();
+                aval.shape.remove(0);
+                main.tracer(aval, TracerData::Batch { val, bdim: Some(0) })
+            })
+            .collect());
+    }
     let out = rule(prim, &vals, &bdims, size);
     let mut aval = out.aval();
     aval.shape.remove(0);
