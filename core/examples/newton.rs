@@ -16,7 +16,10 @@ fn cube_roots(a: &Array) -> (Array, Array) {
         |(x, steps): &(Array, Array)| residual(x).greater(1e-5) & steps.less(50),
         |(x, steps): &(Array, Array)| {
             let next = x - &((x * x * x - a) / (x * x * 3.0));
-            debug_print("  step {}: max relative residual {}", &[steps, &residual(&next)]);
+            debug_print(
+                "  step {}: max relative residual {}",
+                &[steps, &residual(&next)],
+            );
             (next, steps + 1)
         },
         &(a.ones_like(), Array::scalar(0i32)),
@@ -27,13 +30,18 @@ fn cube_roots(a: &Array) -> (Array, Array) {
 /// Explicit heat-equation steps on a rod with fixed ends: u ← u + r Δu.
 fn heat(u0: &Array, steps: i64) -> Array {
     let n = u0.shape()[0] as isize;
-    lax::fori_loop(0, steps, |_, u: &Array| {
-        let left = u.slice(&[(0..n - 2).into()]);
-        let mid = u.slice(&[(1..n - 1).into()]);
-        let right = u.slice(&[(2..n).into()]);
-        let lap = &left - &(&mid * 2.0) + &right;
-        (mid + lap * 0.4).pad(&[(1, 1)], 0.0)
-    }, u0)
+    lax::fori_loop(
+        0,
+        steps,
+        |_, u: &Array| {
+            let left = u.slice(&[(0..n - 2).into()]);
+            let mid = u.slice(&[(1..n - 1).into()]);
+            let right = u.slice(&[(2..n).into()]);
+            let lap = &left - &(&mid * 2.0) + &right;
+            (mid + lap * 0.4).pad(&[(1, 1)], 0.0)
+        },
+        u0,
+    )
 }
 
 fn main() {
@@ -48,7 +56,10 @@ fn main() {
             let a = a.device_put(&dev);
             let (x, steps) = solve(&a);
             println!("  {} Newton steps; cube roots {x}", steps.item::<i32>());
-            let err = (&x * &x * &x - &a).abs().max(Axes::All, false).item::<f32>();
+            let err = (&x * &x * &x - &a)
+                .abs()
+                .max(Axes::All, false)
+                .item::<f32>();
             assert!(err < 1e-2, "residual {err}");
             let u = rod(&u0.device_put(&dev));
             println!(

@@ -19,7 +19,7 @@ use super::jaxpr::{Jaxpr, trace_to_jaxpr};
 use super::jvp::jvp_flat;
 use super::prim::{Aval, Prim};
 use super::vjp::linearize_flat;
-use super::vmap::vmap_flat;
+use super::vmap::{front, vmap_flat};
 use crate::array::Array;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -29,6 +29,7 @@ use std::fmt;
 use std::rc::Rc;
 
 /// Which loop or branch, with its sub-jaxprs.
+#[derive(Clone)]
 pub enum Control {
     /// Operand 0 is the i32 branch index (clamped into range, as
     /// `lax.switch` does); the others are every branch's inputs.
@@ -338,7 +339,7 @@ pub(crate) fn jvp(
     x: &[Array],
     t: &[Option<Array>],
 ) -> (Vec<Array>, Vec<Option<Array>>) {
-    let plain = || bind(c.kind.clone_shallow(), c.linear.clone(), x);
+    let plain = || bind(c.kind.clone(), c.linear.clone(), x);
     if t.iter().all(Option::is_none) {
         let outs = plain();
         let n = outs.len();
@@ -491,54 +492,6 @@ pub(crate) fn jvp(
         .map(|(t, o)| o.dtype().is_float().then_some(t))
         .collect();
     (outs, touts)
-}
-
-impl Control {
-    /// The same control flow (sub-jaxprs are cheap to clone: arrays are shared).
-    fn clone_shallow(&self) -> Control {
-        match self {
-            Control::Cond { branches } => Control::Cond {
-                branches: branches.clone(),
-            },
-            Control::While {
-                cond,
-                body,
-                n_cond,
-                n_body,
-            } => Control::While {
-                cond: cond.clone(),
-                body: body.clone(),
-                n_cond: *n_cond,
-                n_body: *n_body,
-            },
-            Control::Scan {
-                body,
-                length,
-                reverse,
-                n_consts,
-                n_carry,
-            } => Control::Scan {
-                body: body.clone(),
-                length: *length,
-                reverse: *reverse,
-                n_consts: *n_consts,
-                n_carry: *n_carry,
-            },
-        }
-    }
-}
-
-/// `x` with its batch axis first; an unbatched `x` is broadcast to `size`.
-fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
-    match bdim {
-        Some(0) => x.clone(),
-        Some(d) => x.moveaxis(d as isize, 0),
-        None => {
-            let mut shape = vec![size];
-            shape.extend_from_slice(x.shape());
-            x.expand_dims(0).broadcast_to(&shape)
-        }
-    }
 }
 
 fn batched(avals: &[Aval], size: usize) -> Vec<Aval> {
