@@ -199,6 +199,27 @@ fn call<Y: Tree>(name: &str, effect: Effect, result: &Y, args: &[Array], f: Host
 
 thread_local! {
     static CAPTURE: RefCell<Option<String>> = const { RefCell::new(None) };
+    static QUIET: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether `c` is a `debug_print` inside [`quiet`].
+pub(crate) fn muted(c: &Callback) -> bool {
+    c.effect == Effect::Debug && QUIET.with(|q| q.get())
+}
+
+/// Traces `f` with `debug_print` disabled: for the tangent and transposed
+/// copies of a loop body that differentiation builds, so a body's prints
+/// appear once per step of the primal loop, not again in the derivative.
+pub(crate) fn quiet<R>(f: impl FnOnce() -> R) -> R {
+    let prev = QUIET.with(|q| q.replace(true));
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            QUIET.with(|q| q.set(self.0));
+        }
+    }
+    let _restore = Restore(prev);
+    f()
 }
 
 /// Runs `f`, collecting what `debug_print` prints on this thread instead

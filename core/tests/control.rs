@@ -599,3 +599,26 @@ fn scan_composes_with_vmap_of_grad_and_second_derivatives() {
         }
     });
 }
+
+#[test]
+fn a_loop_body_prints_once_per_step_under_grad() {
+    on_embedded(|| {
+        let f = |x: &Array| {
+            lax::fori_loop(
+                0,
+                3,
+                |i, c: &Array| {
+                    debug_print("step {}", &[i]);
+                    (c * 1.5).sin()
+                },
+                x,
+            )
+        };
+        let (_, plain) = capture_debug_output(|| f(&Array::scalar(0.5f64)));
+        assert_eq!(plain, "step 0\nstep 1\nstep 2\n");
+        let (_, g) = capture_debug_output(|| grad(f)(&Array::scalar(0.5f64)));
+        assert_eq!(g, plain, "grad prints the forward steps once");
+        let (_, gj) = capture_debug_output(|| jit(grad(f))(&Array::scalar(0.5f64)));
+        assert_eq!(gj, plain, "jit(grad) prints the forward steps once");
+    });
+}

@@ -316,6 +316,12 @@ fn trace(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Jaxpr {
     trace_to_jaxpr(&avals, f)
 }
 
+/// [`trace`] for a derivative's copy of a body: its `debug_print`s are
+/// dropped (the primal loop prints them).
+fn trace_quiet(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Jaxpr {
+    crate::effects::quiet(|| trace(avals, f))
+}
+
 /// Tangent outputs made concrete (zeros for symbolic zeros).
 fn instantiate(ts: Vec<Option<Array>>, like: &[Array]) -> Vec<Array> {
     ts.into_iter()
@@ -354,7 +360,7 @@ pub(crate) fn jvp(
             let lin: Vec<Jaxpr> = branches
                 .iter()
                 .map(|b| {
-                    trace(&cat(&[&avals_of(ops), &avals_of(ops)]), |a| {
+                    trace_quiet(&cat(&[&avals_of(ops), &avals_of(ops)]), |a| {
                         let (outs, ts) = jvp_flat(|v| b.eval(v), &a[..m], &a[m..]);
                         instantiate(ts, &outs)
                     })
@@ -446,7 +452,7 @@ pub(crate) fn jvp(
             // at each step are its known operands.
             let b_in = in_avals(body);
             let (consts_av, carry_av, x_av) = (&b_in[..nk], &b_in[nk..nk + nc], &b_in[nk + nc..]);
-            let body_lin = trace(
+            let body_lin = trace_quiet(
                 &cat(&[consts_av, consts_av, carry_av, carry_av, x_av, x_av]),
                 |a| {
                     let (k, tk) = (&a[..nk], &a[nk..2 * nk]);
@@ -677,7 +683,7 @@ pub(crate) fn transpose(
             let bt: Vec<Jaxpr> = branches
                 .iter()
                 .map(|b| {
-                    trace(&cat(&[&k_av, &outs_av]), |a| {
+                    trace_quiet(&cat(&[&k_av, &outs_av]), |a| {
                         let (kv, ct) = (&a[..nk], &a[nk..]);
                         let f = |lin: &[Array]| b.eval(&assemble(kv, lin, 1..n));
                         let z: Vec<Array> = l_av.iter().map(zeros).collect();
@@ -723,7 +729,7 @@ pub(crate) fn transpose(
             let carry_av: Vec<Aval> = b_in[nk..nk + nc].to_vec();
             let lin_av = cat(&[&av(&lc), &carry_av, &av(&lx)]);
             let (nkc, nlc, nkx) = (kc.len(), lc.len(), kx.len());
-            let body_t = trace(
+            let body_t = trace_quiet(
                 &cat(&[&av(&kc), &carry_av, &av(&lc), &av(&kx), &y_av]),
                 |a| {
                     let kcv = &a[..nkc];

@@ -130,6 +130,11 @@ impl MainTrace {
 
 /// Applies a primitive to operands; the heart of every transformation.
 pub(crate) fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
+    if let Prim::Callback(c) = &prim
+        && crate::effects::muted(&c.0)
+    {
+        return Ok(Vec::new());
+    }
     let mut level = dynamic_level();
     for a in args {
         if let Repr::Traced(t) = &a.0 {
