@@ -76,6 +76,7 @@ impl Array {
         Concrete::from_slice(&data, shape).into()
     }
 
+    /// An array copied from a host slice in row-major order (see [`Array::from_vec`]).
     pub fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Array {
         Concrete::from_slice(data, shape).into()
     }
@@ -119,10 +120,12 @@ impl Array {
         Concrete::full(shape, value).into()
     }
 
+    /// Zeros of a shape and dtype (a constant: no buffer until read).
     pub fn zeros(shape: &[usize], dtype: DType) -> Array {
         Concrete::zeros(shape, dtype).into()
     }
 
+    /// Ones of a shape and dtype (a constant: no buffer until read).
     pub fn ones(shape: &[usize], dtype: DType) -> Array {
         Concrete::ones(shape, dtype).into()
     }
@@ -154,6 +157,7 @@ impl Array {
 
     // ---- properties ----------------------------------------------------
 
+    /// The dimensions, outermost first.
     pub fn shape(&self) -> &[usize] {
         match &self.0 {
             Repr::Concrete(c) => c.shape(),
@@ -161,6 +165,7 @@ impl Array {
         }
     }
 
+    /// The number of axes.
     pub fn ndim(&self) -> usize {
         self.shape().len()
     }
@@ -170,6 +175,7 @@ impl Array {
         self.shape().iter().product()
     }
 
+    /// The element type.
     pub fn dtype(&self) -> DType {
         match &self.0 {
             Repr::Concrete(c) => c.dtype(),
@@ -200,6 +206,7 @@ impl Array {
         ok(self.try_to_vec())
     }
 
+    /// [`Array::to_vec`] returning a wrong element type or a device failure as an error.
     pub fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         self.require(&format!("to_vec::<{}>", T::DTYPE))?
             .try_to_vec()
@@ -220,6 +227,7 @@ impl Array {
         ok(self.try_device_put(device))
     }
 
+    /// [`Array::device_put`] returning a device failure as an error.
     pub fn try_device_put(&self, device: &Device) -> Result<Array> {
         Ok(self.require("device_put")?.try_device_put(device)?.into())
     }
@@ -274,6 +282,8 @@ macro_rules! unary_api {
     ($($(#[$doc:meta])* $name:ident => $op:ident, $kind:ident;)*) => {
         impl Array {
             $(
+                #[doc = concat!("Elementwise `", stringify!($name), "` (`jax.numpy.", stringify!($name), "`).")]
+                ///
                 $(#[$doc])*
                 pub fn $name(&self) -> Array {
                     self.unary(stringify!($name), UnOp::$op, UnKind::$kind)
@@ -381,6 +391,8 @@ macro_rules! binary_api {
     ($($(#[$doc:meta])* $name:ident => $op:ident, $kind:ident;)*) => {
         impl Array {
             $(
+                #[doc = concat!("Elementwise `", stringify!($name), "` with NumPy broadcasting and JAX promotion (`jax.numpy.", stringify!($name), "`).")]
+                ///
                 $(#[$doc])*
                 pub fn $name(&self, other: impl AsArray) -> Array {
                     ok(self.binary(stringify!($name), &other.as_array(), BinOp::$op, BinKind::$kind))
@@ -505,6 +517,7 @@ impl Array {
         ok(self.reduce("sum", RedOp::Sum, axes.into(), keepdims))
     }
 
+    /// Product over `axes` (bool and integers: i32 products).
     pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
         ok(self.reduce("prod", RedOp::Prod, axes.into(), keepdims))
     }
@@ -573,6 +586,7 @@ impl Array {
         ok(self.try_matmul(other))
     }
 
+    /// [`Array::matmul`] returning misuse as an error.
     pub fn try_matmul(&self, other: &Array) -> Result<Array> {
         if self.ndim() == 0 || other.ndim() == 0 {
             return op_err(format!(
@@ -650,6 +664,7 @@ impl Array {
         ok(self.try_reshape(shape))
     }
 
+    /// [`Array::reshape`] returning misuse as an error.
     pub fn try_reshape(&self, shape: &[isize]) -> Result<Array> {
         let size = self.size();
         let known: isize = shape.iter().filter(|&&d| d != -1).product();
@@ -763,6 +778,7 @@ impl Array {
         ok(self.try_slice(slices))
     }
 
+    /// [`Array::slice`] returning misuse as an error.
     pub fn try_slice(&self, slices: &[Slice]) -> Result<Array> {
         if slices.len() > self.ndim() {
             return op_err(format!(
@@ -821,6 +837,7 @@ impl Array {
         ok(self.try_pad(widths, value.into()))
     }
 
+    /// [`Array::pad`] returning misuse as an error.
     pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Array> {
         if widths.len() != self.ndim() {
             return op_err(format!(
@@ -841,6 +858,7 @@ impl Array {
         ok(Array::try_concatenate(arrays, axis))
     }
 
+    /// [`Array::concatenate`] returning misuse as an error.
     pub fn try_concatenate(arrays: &[&Array], axis: isize) -> Result<Array> {
         let Some(first) = arrays.first() else {
             return op_err("concatenate: needs at least one array");
@@ -875,6 +893,7 @@ impl Array {
 
 /// Anything usable as an operand: arrays and Rust scalars (weakly typed).
 pub trait AsArray {
+    /// The operand as an array (a Rust scalar becomes a weak scalar).
     fn as_array(&self) -> Array;
 }
 

@@ -4,7 +4,9 @@ use oxjax_abi::{DType, Scalar, f16};
 
 /// A Rust type whose values can fill an array.
 pub trait Element: Copy + Send + Sync + 'static {
+    /// The dtype of arrays of this type.
     const DTYPE: DType;
+    /// The value as a host scalar.
     fn to_scalar(self) -> Scalar;
     /// Panics if the scalar is of another dtype.
     fn from_scalar(s: Scalar) -> Self;

@@ -17,6 +17,7 @@ pub enum Error {
     Op(String),
 }
 
+/// The library's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl fmt::Display for Error {

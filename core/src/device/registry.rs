@@ -108,10 +108,12 @@ impl Registry {
         Ok(self.devices[self.index(name)?].clone())
     }
 
+    /// The registry's default device (`default` in plugins.toml, or `OXJAX_DEVICE`).
     pub fn default_device(&self) -> Device {
         self.devices[self.default].clone()
     }
 
+    /// Every device: the plugins' and `embedded`.
     pub fn devices(&self) -> &[Device] {
         &self.devices
     }

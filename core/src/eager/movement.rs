@@ -23,8 +23,11 @@ pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
 /// (negative indices count from the end; a negative step walks backwards).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slice {
+    /// First index (negative counts from the end); `None`: the start for the step's direction.
     pub start: Option<isize>,
+    /// One past the last index; `None`: through the end for the step's direction.
     pub stop: Option<isize>,
+    /// Stride, non-zero; negative walks backwards.
     pub step: isize,
 }
 

@@ -29,10 +29,15 @@ pub struct Eqn {
 /// `v` has aval `avals[v]`.
 #[derive(Clone)]
 pub struct Jaxpr {
+    /// The aval of every variable, by number.
     pub avals: Vec<Aval>,
+    /// The input variables.
     pub invars: Vec<usize>,
+    /// Captured values: their variables and arrays.
     pub constvars: Vec<(usize, Array)>,
+    /// The equations, in order.
     pub eqns: Vec<Eqn>,
+    /// The outputs.
     pub outs: Vec<Atom>,
 }
 

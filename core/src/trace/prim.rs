@@ -11,13 +11,16 @@ use std::fmt;
 /// The abstract value of an array: what tracing knows about it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Aval {
+    /// Dimensions.
     pub shape: Vec<usize>,
+    /// Element type.
     pub dtype: DType,
     /// Weakly typed (a Rust scalar literal and what is computed only from them).
     pub weak: bool,
 }
 
 impl Aval {
+    /// Number of elements.
     pub fn size(&self) -> usize {
         self.shape.iter().product()
     }
