@@ -10,6 +10,7 @@
 //! runs eagerly as one kernel.
 
 pub mod custom;
+pub mod indexing_rules;
 pub mod jaxpr;
 pub mod jvp;
 pub mod prim;
@@ -216,6 +217,7 @@ mod tests {
             Prim::Flip(_) => (Prim::Flip(vec![1]), vec![x]),
             Prim::Pad(_, v) => (Prim::Pad(vec![(1, 0, 1), (0, 2, 0)], *v), vec![x]),
             Prim::Concatenate(_) => (Prim::Concatenate(1), vec![x, y]),
+            Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
         }
     }
 

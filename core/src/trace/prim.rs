@@ -130,6 +130,8 @@ pub enum Prim {
     StopGradient,
     /// A function with user-defined derivatives (see `trace::custom`).
     Custom(super::custom::CustomRef),
+    /// Gather, scatter, sort, scans (see `trace::indexing_rules`).
+    Indexing(super::indexing_rules::IxPrim),
 }
 
 /// Every primitive kind once, with representative parameters (for the
@@ -162,6 +164,11 @@ pub fn all_kinds() -> Vec<Prim> {
             },
         ))),
     ]);
+    v.extend(
+        super::indexing_rules::all_kinds()
+            .into_iter()
+            .map(Prim::Indexing),
+    );
     v
 }
 
@@ -207,6 +214,7 @@ impl fmt::Display for Prim {
             Prim::Concatenate(axis) => write!(f, "concatenate[dimension={axis}]"),
             Prim::StopGradient => f.write_str("stop_gradient"),
             Prim::Custom(c) => write!(f, "{c:?}"),
+            Prim::Indexing(p) => write!(f, "{p}"),
         }
     }
 }
@@ -282,6 +290,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             super::custom::Custom::Lin { out, .. } => out.clone(),
             _ => unreachable!("custom functions are inlined when staged"),
         },
+        Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
     };
     vec![out]
 }
@@ -328,6 +337,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         }
         Prim::StopGradient => x.clone(),
         Prim::Custom(_) => unreachable!("bind evaluates custom functions on arrays"),
+        Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
     };
     Ok(vec![out])
 }

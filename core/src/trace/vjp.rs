@@ -329,6 +329,7 @@ fn transpose_rule(
             out
         }
         Prim::Custom(c) => super::custom::transpose(&c.0, ct, known),
+        Prim::Indexing(p) => super::indexing_rules::transpose(p, ct, known, avals),
         Prim::Unary(_)
         | Prim::Binary(_)
         | Prim::Reduce(..)
@@ -358,4 +359,5 @@ pub(crate) fn is_linear(prim: &Prim) -> bool {
             | Prim::Pad(..)
             | Prim::Concatenate(_)
     ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
+        || matches!(prim, Prim::Indexing(p) if super::indexing_rules::is_linear(p))
 }

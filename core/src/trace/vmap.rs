@@ -12,7 +12,7 @@ use crate::error::{Result, op_err};
 use std::rc::Rc;
 
 /// `x` with its batch axis first; an unbatched `x` is broadcast to `size`.
-fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
+pub(crate) fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
     match bdim {
         Some(0) => x.clone(),
         Some(d) => x.moveaxis(d as isize, 0),
@@ -88,6 +88,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             let refs: Vec<&Array> = all.iter().collect();
             bind1(Prim::Custom(batched_custom(&c.0)), &refs)
         }
+        Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
     }
 }
 
