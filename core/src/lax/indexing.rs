@@ -182,7 +182,7 @@ pub fn try_dynamic_slice(operand: &Array, starts: &[&Array], sizes: &[usize]) ->
         if size == operand.shape()[d] {
             continue;
         }
-        let i = Array::arange(0.0, size as f64, 1.0, DType::I32) + s;
+        let i = rules::arange(size) + s;
         out = rules::gather(&out, &i, d);
     }
     Ok(out)

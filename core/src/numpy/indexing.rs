@@ -484,7 +484,7 @@ fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Arra
                     (Some(o), Some(len)) => {
                         let mut s = vec![1isize; rank];
                         s[*o] = *len as isize;
-                        let i = Array::arange(0.0, *len as f64, 1.0, DType::I32).reshape(&s);
+                        let i = rules::arange(*len).reshape(&s);
                         i * *step as i32 + *start as i32
                     }
                     _ => Array::scalar(*start as i32),

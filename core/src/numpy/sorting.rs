@@ -179,7 +179,7 @@ pub fn nonzero(a: &Array, size: usize, fill_value: i32) -> Vec<Array> {
     let flat = a.reshape(&[-1]);
     let n = flat.size();
     let keep = flat.astype(DType::BOOL);
-    let ids = Array::arange(0.0, n as f64, 1.0, DType::I32);
+    let ids = rules::arange(n);
     let pos = compact(&ids, &keep, size, &Array::scalar(-1i32));
     let valid = pos.greater_equal(0);
     let mut stride = 1usize;

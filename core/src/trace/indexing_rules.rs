@@ -196,11 +196,17 @@ pub(crate) fn clamp(idx: &Array, n: usize) -> Array {
     idx.minimum(n as i32 - 1).maximum(0)
 }
 
+/// `0..n` as i32 (a constant, like `arange`, but computed in i32 so every
+/// device can make it).
+pub(crate) fn arange(n: usize) -> Array {
+    Array::from(crate::eager::iota_i32(n))
+}
+
 /// `i` along axis `d` of an array of `shape`, shaped to broadcast against it.
 pub(crate) fn iota(shape: &[usize], d: usize) -> Array {
     let mut s = vec![1isize; shape.len()];
     s[d] = shape[d] as isize;
-    Array::arange(0.0, shape[d] as f64, 1.0, DType::I32).reshape(&s)
+    arange(shape[d]).reshape(&s)
 }
 
 /// A `mask` of the index shape broadcast to updates' shape
@@ -475,7 +481,7 @@ pub(crate) fn transpose(
                     // Which update wins each position: scatter the update
                     // ids, read them back.
                     let m = i.size();
-                    let ids = Array::arange(0.0, m as f64, 1.0, DType::I32)
+                    let ids = arange(m)
                         .reshape(&i.shape().iter().map(|&d| d as isize).collect::<Vec<_>>());
                     let none = Array::full(&[n], -1i32);
                     let won =
