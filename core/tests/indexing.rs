@@ -57,16 +57,16 @@ fn ints(v: &[i32]) -> Array {
 fn numpy_index(name: &str) -> Vec<Idx> {
     let (a20, a13) = (ints(&[2, 0]), ints(&[1, 3]));
     match name {
-        "ix_basic_int_step_neg" => idx![1, Slice::all().step(2), -1],
-        "ix_ellipsis_step" => idx![Ellipsis, Slice::from(1..4).step(2)],
-        "ix_newaxis" => idx![NewAxis, 0, .., 3],
-        "ix_reverse" => idx![Slice::all().step(-1), 1],
-        "ix_adv_separated" => idx![&a20, .., &a13],
-        "ix_adv_adjacent" => idx![.., ints(&[1, 0, 2]), ints(&[4, 4, 0])],
-        "ix_adv_broadcast" => idx![Array::from_vec(vec![0i32, 2], &[2, 1]), &a13],
-        "ix_int_and_array" => idx![1, &a20],
-        "ix_array_int_slice" => idx![&a20, 1, ..],
-        "ix_array_slice_int" => idx![&a20, .., 2],
+        "ix_basic_int_step_neg" => idx![1, Slice::all().step(2), -1].to_vec(),
+        "ix_ellipsis_step" => idx![Ellipsis, Slice::from(1..4).step(2)].to_vec(),
+        "ix_newaxis" => idx![NewAxis, 0, .., 3].to_vec(),
+        "ix_reverse" => idx![Slice::all().step(-1), 1].to_vec(),
+        "ix_adv_separated" => idx![&a20, .., &a13].to_vec(),
+        "ix_adv_adjacent" => idx![.., ints(&[1, 0, 2]), ints(&[4, 4, 0])].to_vec(),
+        "ix_adv_broadcast" => idx![Array::from_vec(vec![0i32, 2], &[2, 1]), &a13].to_vec(),
+        "ix_int_and_array" => idx![1, &a20].to_vec(),
+        "ix_array_int_slice" => idx![&a20, 1, ..].to_vec(),
+        "ix_array_slice_int" => idx![&a20, .., 2].to_vec(),
         _ => unreachable!(),
     }
 }
@@ -308,7 +308,7 @@ fn gather_fuses_into_an_elementwise_chain() {
 // ---- misuse ----------------------------------------------------------------
 
 fn message(r: oxjax::Result<Array>) -> String {
-    r.err().expect("an error").to_string()
+    r.expect_err("an error").to_string()
 }
 
 #[test]

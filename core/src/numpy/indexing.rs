@@ -271,7 +271,7 @@ impl From<&Array> for Idx {
     }
 }
 
-/// A NumPy index as a `Vec<Idx>`: `idx![0, 1..3, .., NewAxis, Ellipsis, &arr]`
+/// A NumPy index as an array of [`Idx`]: `idx![0, 1..3, .., NewAxis, Ellipsis, &arr]`
 /// (`..` is a whole axis, `:`; `Ellipsis` is `...`; steps via
 /// `Slice::from(0..6).step(2)`).
 ///
@@ -283,7 +283,7 @@ impl From<&Array> for Idx {
 #[macro_export]
 macro_rules! idx {
     ($($e:expr),* $(,)?) => {
-        vec![$($crate::numpy::Idx::from($e)),*]
+        [$($crate::numpy::Idx::from($e)),*]
     };
 }
 
@@ -539,7 +539,7 @@ impl Array {
         let (flat, _, adv) = positions("index", self, index)?;
         if !adv {
             // Basic indexing: views only.
-            return Ok(basic_view(self, index, flat.shape())?);
+            return basic_view(self, index, flat.shape());
         }
         Ok(gather(&self.reshape(&[-1]), &flat, 0))
     }

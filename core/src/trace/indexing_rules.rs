@@ -279,7 +279,7 @@ pub(crate) fn jvp(p: &IxPrim, x: &[Array], y: &Array, t: &[T]) -> T {
                 ScatterMode::Min | ScatterMode::Max => {
                     let f = x[0].dtype();
                     let hit_x = x[0].equal(y);
-                    let hit_u = x[2].equal(&gather(y, i, axis));
+                    let hit_u = x[2].equal(gather(y, i, axis));
                     let add = |u: &Array| scatter(&zeros, i, u, ScatterMode::Add, axis);
                     let count = &hit_x.astype(f) + &add(&hit_u.astype(f));
                     let num =
