@@ -116,6 +116,13 @@ fn at_drops_out_of_range_and_reads_back() {
         let y = x.at(&idx![&i]).set(1.0);
         assert_eq!(y.to_vec::<f32>(), vec![0.0, 0.0, 1.0]);
         assert_eq!(y.at(&idx![2]).get().item::<f32>(), 1.0);
+        // A mask's padding slots read position 0 and update nothing.
+        let x = Array::from_vec(vec![5.0f32, 6.0, 7.0, 8.0], &[2, 2]);
+        let m = Array::from_vec(vec![false, true, false, true], &[2, 2]);
+        let sel = Idx::mask(&m, 3);
+        assert_eq!(x.index(&[sel.clone()]).to_vec::<f32>(), vec![6.0, 8.0, 5.0]);
+        let y = x.at(&[sel]).set(0.0);
+        assert_eq!(y.to_vec::<f32>(), vec![5.0, 0.0, 7.0, 0.0]);
     });
 }
 

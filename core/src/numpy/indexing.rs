@@ -209,7 +209,7 @@ pub enum Idx {
     /// An integer index array (advanced indexing), or a boolean mask over
     /// the next `mask.ndim()` axes with a static number of `true` entries
     /// (JAX requires the size: `jnp.nonzero(mask, size=...)`); missing
-    /// entries index position 0.
+    /// entries read position 0 and are not updated.
     Array(Array, Option<usize>),
 }
 
@@ -287,6 +287,10 @@ macro_rules! idx {
     };
 }
 
+/// The index of a mask's padding slots (out of range even after adding the
+/// axis length for negative indices).
+const PAD: i32 = -(1 << 30);
+
 /// One resolved index entry.
 enum Entry {
     /// A source axis read at `start + step * i` for output position `i`.
@@ -322,7 +326,9 @@ fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Arra
                         m.shape()
                     ));
                 };
-                for i in super::sorting::nonzero(m, *size, 0) {
+                // Padding slots get an index below every axis: a read
+                // clamps it to position 0 (as JAX), an update drops it.
+                for i in super::sorting::nonzero(m, *size, PAD) {
                     items.push(Idx::Array(i, None));
                 }
             }

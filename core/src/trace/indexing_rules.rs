@@ -265,14 +265,13 @@ pub(crate) fn jvp(p: &IxPrim, x: &[Array], y: &Array, t: &[T]) -> T {
                 // (as JAX requires for scatter_mul's derivative).
                 ScatterMode::Mul => {
                     let own = scatter(&tx, i, &x[2], ScatterMode::Mul, axis);
-                    let upd = scatter(
-                        &zeros,
-                        i,
-                        &(&gather(&x[0], i, axis) * &tu),
-                        ScatterMode::Add,
-                        axis,
-                    );
-                    &own + &upd
+                    match &t[2] {
+                        None => own,
+                        Some(tu) => {
+                            let d = &gather(&x[0], i, axis) * tu;
+                            &own + &scatter(&zeros, i, &d, ScatterMode::Add, axis)
+                        }
+                    }
                 }
                 // The tangent of whatever attains the extremum, averaged
                 // over ties (like reduce_max).
