@@ -120,7 +120,10 @@ fn at_drops_out_of_range_and_reads_back() {
         let x = Array::from_vec(vec![5.0f32, 6.0, 7.0, 8.0], &[2, 2]);
         let m = Array::from_vec(vec![false, true, false, true], &[2, 2]);
         let sel = Idx::mask(&m, 3);
-        assert_eq!(x.index(&[sel.clone()]).to_vec::<f32>(), vec![6.0, 8.0, 5.0]);
+        assert_eq!(
+            x.index(std::slice::from_ref(&sel)).to_vec::<f32>(),
+            vec![6.0, 8.0, 5.0]
+        );
         let y = x.at(&[sel]).set(0.0);
         assert_eq!(y.to_vec::<f32>(), vec![5.0, 0.0, 7.0, 0.0]);
     });

@@ -197,3 +197,64 @@ fn misuse_is_reported_clearly() {
         assert_eq!(jnp::cumsum(&b, None).to_vec::<i32>(), vec![1, 2, 3]);
     });
 }
+
+// ---- random shapes: every device against the embedded reference ----------
+
+mod random {
+    use super::cases::{assert_same, devices, embedded};
+    use oxjax::numpy as jnp;
+    use oxjax::{Array, lax, with_default_device};
+    use proptest::prelude::*;
+
+    /// A shape of rank 1–3 (dims 1–5), an axis of it, and small integer
+    /// values with NaNs, so every op is exact and ties are common.
+    fn input() -> impl Strategy<Value = (Vec<usize>, usize, Vec<f32>)> {
+        prop::collection::vec(1usize..=5, 1..=3).prop_flat_map(|shape| {
+            let n: usize = shape.iter().product();
+            let rank = shape.len();
+            let value = prop_oneof![9 => (-3i32..=3).prop_map(|v| v as f32), 1 => Just(f32::NAN)];
+            (Just(shape), 0..rank, prop::collection::vec(value, n))
+        })
+    }
+
+    type Op = fn(&Array, isize) -> Array;
+    const OPS: [(&str, Op); 9] = [
+        ("sort", |x, a| jnp::sort(x, Some(a), false)),
+        ("sort desc", |x, a| jnp::sort(x, Some(a), true)),
+        ("argsort", |x, a| jnp::argsort(x, Some(a), false)),
+        ("argsort desc", |x, a| jnp::argsort(x, Some(a), true)),
+        ("cumsum reverse", |x, a| lax::cumsum(x, a, true)),
+        ("cumprod", |x, a| jnp::cumprod(x, Some(a))),
+        ("cummax", |x, a| jnp::cummax(x, Some(a))),
+        ("take_along_axis(argsort)", |x, a| {
+            jnp::take_along_axis(x, &jnp::argsort(x, Some(a), true), a)
+        }),
+        ("scatter-add of the first row", |x, a| {
+            let n = x.shape()[a as usize] as i32;
+            let i = Array::from_vec(vec![n - 1, 0, n - 1, n], &[4]);
+            let u = lax::gather(x, &Array::from_vec(vec![0i32; 4], &[4]), a);
+            lax::scatter_add(x, &i, &u, a)
+        }),
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+        #[test]
+        fn routines_agree_with_embedded((shape, axis, v) in input()) {
+            let want: Vec<Array> = with_default_device(&embedded(), || {
+                let x = Array::from_vec(v.clone(), &shape);
+                OPS.iter().map(|(_, f)| f(&x, axis as isize)).collect()
+            });
+            for dev in devices() {
+                with_default_device(&dev, || {
+                    let x = Array::try_from_slice(&v, &shape, &dev).unwrap();
+                    for ((name, f), w) in OPS.iter().zip(&want) {
+                        let what = format!("{name} on {} along {axis} of {shape:?}", dev.name());
+                        assert_same(&f(&x, axis as isize), w, &what);
+                    }
+                });
+            }
+        }
+    }
+}
