@@ -360,6 +360,10 @@ fn misuse_is_reported_clearly() {
         let mask = Array::full(&[3, 4], true);
         let m = message(x.try_index(&idx![&mask]));
         assert!(m.contains("needs a static size"), "{m}");
+        let m = message(x.try_index(&[Idx::mask(&Array::full(&[4], true), 2)]));
+        assert!(m.contains("index: a boolean mask of shape [4] does not match the axes it indexes of an array of shape [3, 4]"), "{m}");
+        let ok = x.try_index(&[Idx::Ellipsis, Idx::mask(&Array::full(&[4], true), 2)]);
+        assert_eq!(ok.unwrap().shape(), &[3, 2]);
         let m = message(
             x.at(&idx![&i])
                 .try_apply(lax::ScatterMode::Set, &Array::zeros(&[3], DType::F32)),

@@ -53,8 +53,10 @@ impl Concrete {
     }
 
     /// Runs routine `kind` on `inputs` (moved to their common device,
-    /// dense) into outputs of the given dtypes and shapes.
-    fn routine(
+    /// dense) into outputs of the given dtypes and shapes: natively or on
+    /// the host (`Device::run_routine`). The one entry point for every
+    /// routine-backed primitive.
+    pub(crate) fn routine(
         name: &str,
         kind: RoutineKind,
         params: Vec<i64>,

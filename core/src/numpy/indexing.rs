@@ -315,10 +315,31 @@ enum Entry {
 fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Array>, bool)> {
     let shape = x.shape().to_vec();
     // Expand booleans into integer arrays first.
+    let width = |i: &Idx| match i {
+        Idx::NewAxis | Idx::Ellipsis => 0,
+        Idx::Array(m, _) if m.dtype() == DType::BOOL => m.ndim(),
+        _ => 1,
+    };
     let mut items: Vec<Idx> = Vec::new();
-    for it in index {
+    for (k, it) in index.iter().enumerate() {
         match it {
             Idx::Array(m, size) if m.dtype() == DType::BOOL => {
+                // The axes the mask covers must have its shape (NumPy).
+                let before = &index[..k];
+                let start = if before.iter().any(|i| matches!(i, Idx::Ellipsis)) {
+                    let after: usize = index[k..].iter().map(width).sum();
+                    shape.len().checked_sub(after)
+                } else {
+                    Some(before.iter().map(width).sum())
+                };
+                let covered = start.and_then(|s| shape.get(s..s + m.ndim()));
+                if covered != Some(m.shape()) {
+                    return op_err(format!(
+                        "{name}: a boolean mask of shape {:?} does not match the axes it indexes \
+                         of an array of shape {shape:?}",
+                        m.shape()
+                    ));
+                }
                 let Some(size) = size else {
                     return op_err(format!(
                         "{name}: a boolean mask of shape {:?} needs a static size (Idx::mask(&mask, size)), \
