@@ -104,6 +104,12 @@ fn scan_cumulative_sum_equals_cumsum() {
             .collect();
         let (total, ys) = lax::scan(cumsum, &Array::scalar(0.0f32), &xs, None, false);
         assert_eq!(ys.to_vec::<f32>(), want, "{dev}: eager");
+        // The same as the cumsum primitive (sequential f32 sums on both).
+        assert_eq!(
+            ys.to_vec::<f32>(),
+            oxjax::numpy::cumsum(&xs, None).to_vec::<f32>(),
+            "{dev}"
+        );
         assert_eq!(total.item::<f32>(), acc, "{dev}: eager total");
         let jitted = jit(|xs: &Array| lax::scan(cumsum, &Array::scalar(0.0f32), xs, None, false).1);
         assert_eq!(jitted(&xs).to_vec::<f32>(), want, "{dev}: jit");

@@ -8,8 +8,9 @@
 //!   reductions' combining step ([`eval::combine`]);
 //! - the kernel interpreter evaluates a kernel one output element at a
 //!   time ([`run_kernel`]);
-//! - the routines sort, argsort, cumsum, cumprod, cummax and cummin are
-//!   implemented directly ([`run_routine`]).
+//! - the routines sort, argsort, cumsum, cumprod, cummax, cummin and
+//!   scatter are implemented directly ([`run_routine`]); the core also runs
+//!   them here for devices that lack one.
 //!
 //! Buffers are host `Vec<u8>`s; `execute` runs synchronously.
 //!
@@ -123,7 +124,8 @@ pub fn run_kernel(kernel: &Kernel, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Bac
 }
 
 /// Runs one of the routines this backend implements (sort, argsort, cumsum,
-/// cumprod, cummax, cummin) on host byte buffers without a backend instance.
+/// cumprod, cummax, cummin, scatter) on host byte buffers without a backend
+/// instance.
 pub fn run_routine(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, BackendError> {
     let exe = Exe::Routine(CompiledRoutine::new(routine)?);
     check_inputs(&exe, inputs.len())?;

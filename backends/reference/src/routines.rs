@@ -1,20 +1,22 @@
 //! The routines the reference backend implements: stable sort and argsort,
-//! and inclusive scans (cumsum, cumprod, cummax, cummin), each along one
-//! axis of a row-major tensor. Scans combine with [`eval::combine`], so they
-//! agree with kernel reductions bit for bit.
+//! inclusive scans (cumsum, cumprod, cummax, cummin), each along one axis of
+//! a row-major tensor, and scatter along one axis. Scans and scatter combine
+//! with [`eval::combine`], so they agree with kernel reductions bit for bit.
+//! This is also the core's host fallback for devices without a routine.
 
 use crate::eval;
 use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar};
 use std::cmp::Ordering;
 
 /// The routine kinds implemented here.
-pub(crate) const KINDS: [RoutineKind; 6] = [
+pub(crate) const KINDS: [RoutineKind; 7] = [
     RoutineKind::SORT,
     RoutineKind::ARGSORT,
     RoutineKind::CUMSUM,
     RoutineKind::CUMPROD,
     RoutineKind::CUMMAX,
     RoutineKind::CUMMIN,
+    RoutineKind::SCATTER,
 ];
 
 /// A checked routine descriptor, ready to run.
@@ -28,6 +30,8 @@ pub(crate) struct CompiledRoutine {
     lanes: Lanes,
     /// Descending (sorts) or reversed (scans).
     flip: bool,
+    /// SCATTER: the combining op (`None`: set) and the number of indices.
+    scatter: Option<(Option<ReduceOp>, usize)>,
 }
 
 /// A row-major shape seen as `outer × len × inner`, `len` being the axis:
@@ -67,6 +71,9 @@ impl CompiledRoutine {
     /// range (negative counts from the end) and the flag 0 or 1, and dtypes
     /// the routine is defined on.
     pub fn new(r: &Routine) -> Result<CompiledRoutine, BackendError> {
+        if r.kind == RoutineKind::SCATTER {
+            return CompiledRoutine::scatter(r);
+        }
         if !KINDS.contains(&r.kind) {
             return Err(BackendError::new(
                 ErrorKind::UNSUPPORTED,
@@ -168,6 +175,87 @@ impl CompiledRoutine {
             out_dtype,
             lanes,
             flip: flag == 1,
+            scatter: None,
+        })
+    }
+
+    /// Checks a SCATTER descriptor: inputs (operand, indices i32, updates),
+    /// one output like the operand, params `[mode, axis]`, and updates of
+    /// shape `operand[..axis] ++ indices ++ operand[axis+1..]`.
+    fn scatter(r: &Routine) -> Result<CompiledRoutine, BackendError> {
+        let ([op, idx, upd], [out]) = (r.inputs.as_slice(), r.outputs.as_slice()) else {
+            return Err(invalid(
+                r,
+                "takes 3 inputs (operand, indices, updates) and 1 output",
+            ));
+        };
+        let (mode, axis) = match r.params.as_slice() {
+            &[mode, axis] => (mode, axis),
+            p => return Err(invalid(r, format!("takes params [mode, axis], got {p:?}"))),
+        };
+        let mode = match mode {
+            0 => None,
+            1 => Some(ReduceOp::ADD),
+            2 => Some(ReduceOp::MUL),
+            3 => Some(ReduceOp::MIN),
+            4 => Some(ReduceOp::MAX),
+            m => return Err(invalid(r, format!("mode {m} is not 0..=4"))),
+        };
+        let dtype = op.dtype;
+        if !dtype.is_known() || idx.dtype != DType::I32 || upd.dtype != dtype || out.dtype != dtype
+        {
+            return Err(invalid(
+                r,
+                "dtypes must be (T, i32, T) -> T for a known dtype T",
+            ));
+        }
+        let rank = op.shape.len();
+        if axis < 0 || axis as usize >= rank {
+            return Err(invalid(
+                r,
+                format!("axis {axis} out of range for rank {rank}"),
+            ));
+        }
+        let axis = axis as usize;
+        let mut want: Vec<u64> = op.shape[..axis].to_vec();
+        want.extend_from_slice(&idx.shape);
+        want.extend_from_slice(&op.shape[axis + 1..]);
+        if upd.shape.as_slice() != want.as_slice() || out.shape != op.shape {
+            return Err(invalid(
+                r,
+                format!(
+                    "updates must have shape {want:?} and the output {:?}",
+                    op.shape
+                ),
+            ));
+        }
+        let dims = |s: &[u64]| -> Option<Vec<usize>> {
+            s.iter().map(|&d| usize::try_from(d).ok()).collect()
+        };
+        let (Some(shape), Some(ishape)) = (dims(&op.shape), dims(&idx.shape)) else {
+            return Err(invalid(r, "shape does not fit in memory"));
+        };
+        let all = shape.iter().chain(&ishape);
+        if all
+            .clone()
+            .try_fold(8usize, |n, &d| n.checked_mul(d.max(1)))
+            .is_none()
+        {
+            return Err(invalid(r, "shape does not fit in memory"));
+        }
+        let product = |ds: &[usize]| ds.iter().product::<usize>();
+        Ok(CompiledRoutine {
+            routine: r.clone(),
+            kind: r.kind,
+            dtype,
+            out_dtype: dtype,
+            lanes: Lanes {
+                outer: product(&shape[..axis]),
+                len: shape[axis],
+                inner: product(&shape[axis + 1..]),
+            },
+            flip: false,
+            scatter: Some((mode, product(&ishape))),
         })
     }
 
@@ -178,7 +266,14 @@ impl CompiledRoutine {
 
     /// Bytes the input buffer must hold.
     pub fn input_bytes(&self) -> Vec<usize> {
-        vec![self.elements() * self.dtype.size()]
+        let operand = self.elements() * self.dtype.size();
+        match self.scatter {
+            Some((_, m)) => {
+                let updates = self.lanes.count() * m * self.dtype.size();
+                vec![operand, m * 4, updates]
+            }
+            None => vec![operand],
+        }
     }
 
     /// Bytes of each output buffer.
@@ -193,9 +288,18 @@ impl CompiledRoutine {
         let x: Vec<Scalar> = (0..self.elements())
             .map(|i| Scalar::read(self.dtype, &inputs[0][i * size..]))
             .collect();
-        let y = match scan_op(self.kind) {
-            Some(op) => scan(op, self.flip, self.lanes, &x),
-            None => sort(self.kind == RoutineKind::ARGSORT, self.flip, self.lanes, &x),
+        let y = match (self.scatter, scan_op(self.kind)) {
+            (Some((mode, m)), _) => {
+                let idx: Vec<i32> = (0..m)
+                    .map(|i| i32::from_le_bytes(inputs[1][i * 4..i * 4 + 4].try_into().unwrap()))
+                    .collect();
+                let upd: Vec<Scalar> = (0..self.lanes.count() * m)
+                    .map(|i| Scalar::read(self.dtype, &inputs[2][i * size..]))
+                    .collect();
+                scatter(mode, self.lanes, x, &idx, &upd)
+            }
+            (None, Some(op)) => scan(op, self.flip, self.lanes, &x),
+            (None, None) => sort(self.kind == RoutineKind::ARGSORT, self.flip, self.lanes, &x),
         };
         let out_size = self.out_dtype.size();
         let mut out = vec![0; y.len() * out_size];
@@ -272,6 +376,35 @@ fn scan(op: ReduceOp, reverse: bool, lanes: Lanes, x: &[Scalar]) -> Vec<Scalar> 
             };
             out[p] = value;
             acc = Some(value);
+        }
+    }
+    out
+}
+
+/// `out = x; out[o, idx[k], i] (op)= upd[o, k, i]` in row-major order of the
+/// updates (so with `set` the last duplicate wins); indices outside
+/// `0..len` are dropped.
+fn scatter(
+    mode: Option<ReduceOp>,
+    lanes: Lanes,
+    mut out: Vec<Scalar>,
+    idx: &[i32],
+    upd: &[Scalar],
+) -> Vec<Scalar> {
+    let m = idx.len();
+    for o in 0..lanes.outer {
+        for (k, &j) in idx.iter().enumerate() {
+            if j < 0 || j as usize >= lanes.len {
+                continue;
+            }
+            for i in 0..lanes.inner {
+                let p = (o * lanes.len + j as usize) * lanes.inner + i;
+                let u = upd[(o * m + k) * lanes.inner + i];
+                out[p] = match mode {
+                    None => u,
+                    Some(op) => eval::combine(op, out[p], u),
+                };
+            }
         }
     }
     out

@@ -995,3 +995,70 @@ fn works_as_a_plugin_object() {
     assert_eq!(obj.read(id, 1, 2).unwrap().as_slice(), &[2, 3]);
     assert_eq!(obj.info().unwrap().name.as_str(), "reference");
 }
+
+fn scatter_routine(mode: i64, axis: i64, shape: &[u64], idx: &[u64], upd: &[u64]) -> Routine {
+    let t = |dtype: DType, s: &[u64]| TensorDesc {
+        dtype,
+        shape: s.to_vec().into(),
+    };
+    Routine {
+        kind: RoutineKind::SCATTER,
+        inputs: vec![t(DType::F32, shape), t(DType::I32, idx), t(DType::F32, upd)].into(),
+        outputs: vec![t(DType::F32, shape)].into(),
+        params: vec![mode, axis].into(),
+    }
+}
+
+#[test]
+fn scatter_combines_in_order_and_drops_out_of_range() {
+    // Operand 2x3, scattering along axis 1 at [2, 0, 2, 3, -1].
+    let x = bytes(&f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    let idx = bytes(&i32s(&[2, 0, 2, 3, -1]));
+    let upd = bytes(&f32s(&[
+        10.0, 20.0, 30.0, 40.0, 50.0, //
+        60.0, 70.0, 80.0, 90.0, 100.0,
+    ]));
+    let run = |mode| {
+        let r = scatter_routine(mode, 1, &[2, 3], &[5], &[2, 5]);
+        let out = run_routine(&r, &[&x, &idx, &upd]).unwrap();
+        scalars(DType::F32, &out[0])
+    };
+    // set: the last duplicate wins; 3 and -1 are dropped.
+    assert_eq!(run(0), f32s(&[20.0, 2.0, 30.0, 70.0, 5.0, 80.0]));
+    assert_eq!(run(1), f32s(&[21.0, 2.0, 43.0, 74.0, 5.0, 146.0]));
+    assert_eq!(run(2), f32s(&[20.0, 2.0, 900.0, 280.0, 5.0, 28800.0]));
+    assert_eq!(run(3), f32s(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    assert_eq!(run(4), f32s(&[20.0, 2.0, 30.0, 70.0, 5.0, 80.0]));
+    // Through the Backend trait too.
+    let b = backend();
+    let r = scatter_routine(1, 1, &[2, 3], &[5], &[2, 5]);
+    let ins: Vec<_> = [&x, &idx, &upd]
+        .iter()
+        .map(|d| {
+            let h = b.alloc(d.len() as u64).unwrap();
+            b.write(h, 0, d).unwrap();
+            h
+        })
+        .collect();
+    let out = b.alloc(24).unwrap();
+    let exe = b.compile_routine(&r).unwrap();
+    b.execute(exe, &ins, &[out]).unwrap();
+    assert_eq!(
+        scalars(DType::F32, &b.read(out, 0, 24).unwrap()),
+        f32s(&[21.0, 2.0, 43.0, 74.0, 5.0, 146.0])
+    );
+}
+
+#[test]
+fn scatter_descriptor_errors_are_clear() {
+    let bad = scatter_routine(1, 1, &[2, 3], &[5], &[2, 4]);
+    let e = run_routine(&bad, &[&[], &[], &[]]).unwrap_err();
+    assert!(
+        e.message.contains("updates must have shape [2, 5]"),
+        "{}",
+        e.message
+    );
+    let bad = scatter_routine(7, 0, &[2, 3], &[5], &[5, 3]);
+    let e = run_routine(&bad, &[&[], &[], &[]]).unwrap_err();
+    assert!(e.message.contains("mode 7 is not 0..=4"), "{}", e.message);
+}

@@ -24,8 +24,12 @@ impl RoutineKind {
     pub const CUMPROD: RoutineKind = RoutineKind(3);
     pub const CUMMAX: RoutineKind = RoutineKind(4);
     pub const CUMMIN: RoutineKind = RoutineKind(5);
-    /// `out = operand; out[indices] (op)= updates`; inputs (operand, indices,
-    /// updates); `params[0]`: 0 set, 1 add, 2 mul, 3 min, 4 max.
+    /// `out = operand; out[.., indices[k], ..] (op)= updates[.., k, ..]` along
+    /// axis `params[1]`; inputs (operand, indices i32 of any shape, updates
+    /// of shape `operand[..axis] ++ indices ++ operand[axis+1..]`);
+    /// `params[0]`: 0 set, 1 add, 2 mul, 3 min, 4 max. Updates apply in
+    /// row-major order (the last duplicate wins a set); indices outside the
+    /// axis are dropped.
     pub const SCATTER: RoutineKind = RoutineKind(6);
     /// Lower Cholesky factor of the trailing 2 axes.
     pub const CHOLESKY: RoutineKind = RoutineKind(7);

@@ -8,7 +8,7 @@ pub mod registry;
 pub use registry::{Registry, default_device, device, devices, with_default_device};
 
 use crate::error::{Error, Result};
-use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel};
+use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,8 @@ struct DeviceInner {
     library: Option<PathBuf>,
     /// Compiled kernels, keyed by the kernel itself (structural equality).
     cache: Mutex<FastMap<Kernel, ExecutableId>>,
+    /// Compiled routines, keyed by their descriptor.
+    routines: Mutex<FastMap<Routine, ExecutableId>>,
     launches: AtomicU64,
 }
 
@@ -38,6 +40,7 @@ impl Device {
             info,
             library,
             cache: Mutex::new(FastMap::default()),
+            routines: Mutex::new(FastMap::default()),
             launches: AtomicU64::new(0),
         })))
     }
@@ -143,6 +146,50 @@ impl Device {
             .execute(exe, inputs.into(), outputs.into())
             .into_result()?;
         Ok(())
+    }
+
+    /// Runs a routine on dense input buffers and returns its output
+    /// buffers: natively when the backend lists the routine's kind, else
+    /// on the host with the reference implementation (the data moves there
+    /// and back), so every device runs every routine.
+    pub(crate) fn run_routine(
+        &self,
+        routine: &Routine,
+        inputs: &[&Buffer],
+    ) -> Result<Vec<Arc<Buffer>>> {
+        let bytes =
+            |d: &oxjax_abi::TensorDesc| d.shape.iter().product::<u64>() as usize * d.dtype.size();
+        if !self.0.info.caps.supports_routine(routine.kind) {
+            let host: Vec<Vec<u8>> = inputs
+                .iter()
+                .map(|b| self.download(b))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&[u8]> = host.iter().map(Vec::as_slice).collect();
+            let outs = oxjax_backend_reference::run_routine(routine, &refs)?;
+            return outs.iter().map(|o| self.upload(o)).collect();
+        }
+        let cached = self.0.routines.lock().unwrap().get(routine).copied();
+        let exe = match cached {
+            Some(exe) => exe,
+            None => {
+                let exe = self.0.backend.compile_routine(routine).into_result()?;
+                self.0.routines.lock().unwrap().insert(routine.clone(), exe);
+                exe
+            }
+        };
+        let outs = routine
+            .outputs
+            .iter()
+            .map(|d| self.alloc(bytes(d)))
+            .collect::<Result<Vec<_>>>()?;
+        let in_ids: Vec<BufferId> = inputs.iter().map(|b| b.id).collect();
+        let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
+        self.0.launches.fetch_add(1, Ordering::Relaxed);
+        self.0
+            .backend
+            .execute(exe, in_ids.as_slice().into(), out_ids.as_slice().into())
+            .into_result()?;
+        Ok(outs)
     }
 
     /// Low level: runs one kernel on byte buffers (one per kernel input,

@@ -6,6 +6,7 @@
 //! through their views, and runs it through the plugin ABI.
 
 mod fuse;
+mod indexing;
 mod linalg;
 mod movement;
 mod ops;
@@ -13,6 +14,7 @@ mod promote;
 mod reduce;
 mod view;
 
+pub(crate) use indexing::{clamp_index, iota_i32};
 pub use movement::Slice;
 pub(crate) use movement::axis;
 pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};

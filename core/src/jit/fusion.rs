@@ -9,7 +9,8 @@
 //! reduction loop, so the elementwise chain after it becomes the epilogue
 //! (`relu(x @ W + b)` is one kernel).
 
-use crate::eager::{binary_expr, to_float, unary_expr, unravel};
+use crate::eager::{binary_expr, clamp_index, to_float, unary_expr, unravel};
+use crate::trace::indexing_rules::IxPrim;
 use crate::trace::jaxpr::{Atom, Jaxpr};
 use crate::trace::prim::{Aval, Prim, RedOp};
 use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Val};
@@ -42,6 +43,7 @@ fn inlinable(p: &Prim) -> bool {
             | Prim::Slice(_)
             | Prim::Flip(_)
             | Prim::Concatenate(_)
+            | Prim::Indexing(IxPrim::Gather { .. })
     ) || matches!(p, Prim::Pad(w, _) if w.iter().all(|w| w.2 == 0))
 }
 
@@ -470,6 +472,17 @@ impl KernelGen<'_, '_> {
                     start = off;
                 }
                 value.unwrap_or_else(|| self.b.constant(Scalar::zero(out_aval.dtype)))
+            }
+            Prim::Indexing(IxPrim::Gather { axis }) => {
+                // A load at a data-dependent index: the index is itself
+                // an inlined expression of the indices operand.
+                let k = in_aval(1).shape.len();
+                let j = self.atom(&ins[1], &idx[*axis..*axis + k], in_body);
+                let j = clamp_index(&mut self.b, j, in_aval(0).shape[*axis]);
+                let mut src = idx[..*axis].to_vec();
+                src.push(j);
+                src.extend_from_slice(&idx[*axis + k..]);
+                self.atom(&ins[0], &src, in_body)
             }
             _ => unreachable!("inlinable primitives are handled above"),
         }

@@ -1,1 +1,354 @@
-//! Gather, scatter, dynamic_slice and dynamic_update_slice.
+//! Gather, scatter, dynamic_slice and dynamic_update_slice, select_n, sort
+//! and the cumulative scans: `jax.lax`'s indexing layer.
+//!
+//! `gather`/`scatter` here are a documented simplification of XLA's
+//! general forms: one operand axis indexed by an i32 array of any shape
+//! (`out.shape = operand.shape[..axis] ++ indices.shape ++
+//! operand.shape[axis+1..]`). Gather clamps indices into the axis (JAX's
+//! clip mode); scatter drops out-of-range ones (FILL_OR_DROP). Any NumPy
+//! index reduces to these on the raveled operand (see `numpy::Idx`).
+
+use crate::DType;
+use crate::array::Array;
+use crate::error::{Result, op_err};
+use crate::trace::indexing_rules::{self as rules, gather_shape};
+use crate::trace::{bind1, prim::Prim};
+
+pub use crate::trace::indexing_rules::{CumOp, ScatterMode};
+
+fn check_indices(name: &str, operand: &Array, indices: &Array) -> Result<Array> {
+    match indices.dtype() {
+        DType::I32 => Ok(indices.clone()),
+        DType::U32 => Ok(indices.astype(DType::I32)),
+        d => op_err(format!(
+            "{name}: indices must be i32 or u32, got {d} indices of shape {:?} (operand of shape {:?})",
+            indices.shape(),
+            operand.shape()
+        )),
+    }
+}
+
+/// `out[pre, J, post] = operand[pre, clamp(indices[J]), post]` along `axis`.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+/// let i = Array::from_vec(vec![2i32, 0, 9], &[3]);
+/// assert_eq!(lax::gather(&x, &i, 1).to_vec::<f32>(), vec![3.0, 1.0, 3.0, 6.0, 4.0, 6.0]);
+/// ```
+pub fn gather(operand: &Array, indices: &Array, axis: isize) -> Array {
+    crate::eager::ok(try_gather(operand, indices, axis))
+}
+
+/// [`gather`], returning misuse as an error.
+pub fn try_gather(operand: &Array, indices: &Array, axis: isize) -> Result<Array> {
+    let idx = check_indices("gather", operand, indices)?;
+    let ax = crate::eager::axis("gather", axis, operand.ndim())?;
+    if operand.shape()[ax] == 0 && idx.size() > 0 {
+        return op_err(format!(
+            "gather: cannot gather from the empty axis {ax} of an operand of shape {:?}",
+            operand.shape()
+        ));
+    }
+    Ok(rules::gather(operand, &idx, ax))
+}
+
+/// `out = operand; out[pre, indices[J], post] (mode)= updates[pre, J, post]`
+/// along `axis`; out-of-range indices are dropped, and with `Set` the last
+/// of duplicate indices wins.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::zeros(&[4], oxjax::DType::F32);
+/// let i = Array::from_vec(vec![0i32, 2, 0, 7], &[4]);
+/// let u = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[4]);
+/// let y = lax::scatter(&x, &i, &u, 0, lax::ScatterMode::Add);
+/// assert_eq!(y.to_vec::<f32>(), vec![4.0, 0.0, 2.0, 0.0]);
+/// ```
+pub fn scatter(
+    operand: &Array,
+    indices: &Array,
+    updates: &Array,
+    axis: isize,
+    mode: ScatterMode,
+) -> Array {
+    crate::eager::ok(try_scatter(operand, indices, updates, axis, mode))
+}
+
+/// [`scatter`], returning misuse as an error.
+pub fn try_scatter(
+    operand: &Array,
+    indices: &Array,
+    updates: &Array,
+    axis: isize,
+    mode: ScatterMode,
+) -> Result<Array> {
+    let idx = check_indices("scatter", operand, indices)?;
+    let ax = crate::eager::axis("scatter", axis, operand.ndim())?;
+    let want = gather_shape(operand.shape(), idx.shape(), ax);
+    if updates.shape() != want.as_slice() {
+        return op_err(format!(
+            "scatter: updates must have shape {want:?} for an operand of shape {:?} and indices of shape {:?} along axis {ax}, got {:?}",
+            operand.shape(),
+            idx.shape(),
+            updates.shape()
+        ));
+    }
+    let mode = match (mode, operand.dtype()) {
+        (ScatterMode::Add, DType::BOOL) => ScatterMode::Max,
+        (ScatterMode::Mul, DType::BOOL) => ScatterMode::Min,
+        (m, _) => m,
+    };
+    Ok(rules::scatter(
+        operand,
+        &idx,
+        &updates.astype(operand.dtype()),
+        mode,
+        ax,
+    ))
+}
+
+/// `lax.scatter_add` in the one-axis form of [`scatter`].
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::ones(&[3], oxjax::DType::F32);
+/// let i = Array::from_vec(vec![1i32, 1], &[2]);
+/// let u = Array::from_vec(vec![2.0f32, 3.0], &[2]);
+/// assert_eq!(lax::scatter_add(&x, &i, &u, 0).to_vec::<f32>(), vec![1.0, 6.0, 1.0]);
+/// ```
+pub fn scatter_add(operand: &Array, indices: &Array, updates: &Array, axis: isize) -> Array {
+    scatter(operand, indices, updates, axis, ScatterMode::Add)
+}
+
+/// Start indices as clamped i32 scalars: `0 <= start <= n - size`.
+fn clamped_starts(
+    name: &str,
+    operand: &Array,
+    starts: &[&Array],
+    sizes: &[usize],
+) -> Result<Vec<Array>> {
+    if starts.len() != operand.ndim() || sizes.len() != operand.ndim() {
+        return op_err(format!(
+            "{name}: {} start indices and {} sizes for an operand of shape {:?} (one each per axis)",
+            starts.len(),
+            sizes.len(),
+            operand.shape()
+        ));
+    }
+    starts
+        .iter()
+        .zip(sizes)
+        .enumerate()
+        .map(|(d, (s, &size))| {
+            let n = operand.shape()[d];
+            if size > n {
+                return op_err(format!(
+                    "{name}: size {size} exceeds axis {d} of the operand of shape {:?}",
+                    operand.shape()
+                ));
+            }
+            if !s.shape().is_empty() {
+                return op_err(format!(
+                    "{name}: start index {d} must be a scalar, got shape {:?}",
+                    s.shape()
+                ));
+            }
+            let s = check_indices(name, operand, s)?;
+            Ok(s.minimum((n - size) as i32).maximum(0))
+        })
+        .collect()
+}
+
+/// `lax.dynamic_slice`: the block of `sizes` starting at traced `starts`
+/// (one i32 scalar per axis), each start clamped so the block fits (as in
+/// JAX).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::arange(0.0, 5.0, 1.0, oxjax::DType::F32);
+/// let s = lax::dynamic_slice(&x, &[&Array::scalar(4i32)], &[2]);
+/// assert_eq!(s.to_vec::<f32>(), vec![3.0, 4.0]);
+/// ```
+pub fn dynamic_slice(operand: &Array, starts: &[&Array], sizes: &[usize]) -> Array {
+    crate::eager::ok(try_dynamic_slice(operand, starts, sizes))
+}
+
+/// [`dynamic_slice`], returning misuse as an error.
+pub fn try_dynamic_slice(operand: &Array, starts: &[&Array], sizes: &[usize]) -> Result<Array> {
+    let starts = clamped_starts("dynamic_slice", operand, starts, sizes)?;
+    let mut out = operand.clone();
+    for (d, (s, &size)) in starts.iter().zip(sizes).enumerate() {
+        if size == operand.shape()[d] {
+            continue;
+        }
+        let i = rules::arange(size) + s;
+        out = rules::gather(&out, &i, d);
+    }
+    Ok(out)
+}
+
+/// `lax.dynamic_update_slice`: `operand` with the block at traced `starts`
+/// replaced by `update`, starts clamped so the block fits.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::zeros(&[4], oxjax::DType::F32);
+/// let u = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+/// let y = lax::dynamic_update_slice(&x, &u, &[&Array::scalar(1i32)]);
+/// assert_eq!(y.to_vec::<f32>(), vec![0.0, 1.0, 2.0, 0.0]);
+/// ```
+pub fn dynamic_update_slice(operand: &Array, update: &Array, starts: &[&Array]) -> Array {
+    crate::eager::ok(try_dynamic_update_slice(operand, update, starts))
+}
+
+/// [`dynamic_update_slice`], returning misuse as an error.
+pub fn try_dynamic_update_slice(
+    operand: &Array,
+    update: &Array,
+    starts: &[&Array],
+) -> Result<Array> {
+    if update.ndim() != operand.ndim() {
+        return op_err(format!(
+            "dynamic_update_slice: update of shape {:?} must have the rank of the operand of shape {:?}",
+            update.shape(),
+            operand.shape()
+        ));
+    }
+    let sizes = update.shape().to_vec();
+    let starts = clamped_starts("dynamic_update_slice", operand, starts, &sizes)?;
+    // Flat positions of the block in the raveled operand: one scatter.
+    let shape = operand.shape();
+    let mut flat = Array::scalar(0i32);
+    let mut stride = 1usize;
+    for d in (0..shape.len()).rev() {
+        let i = rules::iota(&sizes, d) + &starts[d];
+        flat = flat + i * stride as i32;
+        stride *= shape[d];
+    }
+    let flat = flat.broadcast_to(&sizes);
+    let dims: Vec<isize> = shape.iter().map(|&n| n as isize).collect();
+    let u = update.astype(operand.dtype());
+    Ok(rules::scatter(&operand.reshape(&[-1]), &flat, &u, ScatterMode::Set, 0).reshape(&dims))
+}
+
+/// `lax.select_n`: `cases[which]` elementwise; `which` is bool (two cases)
+/// or an integer array (out-of-range picks the last case), broadcast with
+/// the cases, which must share a dtype.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let w = Array::from_vec(vec![0i32, 2, 1], &[3]);
+/// let a = Array::full(&[3], 1.0f32);
+/// let b = Array::full(&[3], 2.0f32);
+/// let c = Array::full(&[3], 3.0f32);
+/// assert_eq!(lax::select_n(&w, &[&a, &b, &c]).to_vec::<f32>(), vec![1.0, 3.0, 2.0]);
+/// ```
+pub fn select_n(which: &Array, cases: &[&Array]) -> Array {
+    crate::eager::ok(try_select_n(which, cases))
+}
+
+/// [`select_n`], returning misuse as an error.
+pub fn try_select_n(which: &Array, cases: &[&Array]) -> Result<Array> {
+    let Some(first) = cases.first() else {
+        return op_err("select_n: needs at least one case");
+    };
+    if let Some(c) = cases.iter().find(|c| c.dtype() != first.dtype()) {
+        return op_err(format!(
+            "select_n: cases must share a dtype, got {} and {}",
+            first.dtype(),
+            c.dtype()
+        ));
+    }
+    if which.dtype() == DType::BOOL {
+        if cases.len() != 2 {
+            return op_err(format!(
+                "select_n: a bool selector needs 2 cases, got {}",
+                cases.len()
+            ));
+        }
+        return Ok(Array::where_(which, cases[1], cases[0]));
+    }
+    if which.dtype().is_float() {
+        return op_err(format!(
+            "select_n: the selector must be bool or integer, got {}",
+            which.dtype()
+        ));
+    }
+    let mut out = (*first).clone();
+    for (k, c) in cases.iter().enumerate().skip(1) {
+        out = Array::where_(&which.greater_equal(k as i32), *c, &out);
+    }
+    Ok(out)
+}
+
+/// `lax.sort` of one operand along `dimension`: stable, NaNs last.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![3i32, 1, 2], &[3]);
+/// assert_eq!(lax::sort(&x, -1).to_vec::<i32>(), vec![1, 2, 3]);
+/// ```
+pub fn sort(operand: &Array, dimension: isize) -> Array {
+    crate::numpy::sort(operand, Some(dimension), false)
+}
+
+fn cum(name: &str, operand: &Array, axis: isize, reverse: bool, op: CumOp) -> Result<Array> {
+    let ax = crate::eager::axis(name, axis, operand.ndim())?;
+    if operand.dtype() == DType::BOOL && matches!(op, CumOp::Sum | CumOp::Prod) {
+        return op_err(format!(
+            "{name}: not defined on bool (convert with astype first)"
+        ));
+    }
+    let p = rules::IxPrim::Cumulative {
+        op,
+        axis: ax,
+        reverse,
+    };
+    Ok(bind1(Prim::Indexing(p), &[operand]))
+}
+
+macro_rules! cumulative_api {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(operand: &Array, axis: isize, reverse: bool) -> Array {
+            crate::eager::ok(cum(stringify!($name), operand, axis, reverse, CumOp::$op))
+        }
+    )*};
+}
+
+cumulative_api! {
+    /// `lax.cumsum`: inclusive running sums along `axis`, from the end
+    /// when `reverse`.
+    ///
+    /// ```
+    /// use oxjax::{Array, lax};
+    /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+    /// assert_eq!(lax::cumsum(&x, 0, true).to_vec::<f32>(), vec![6.0, 5.0, 3.0]);
+    /// ```
+    cumsum => Sum;
+    /// `lax.cumprod` (see [`cumsum`]).
+    ///
+    /// ```
+    /// use oxjax::{Array, lax};
+    /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+    /// assert_eq!(lax::cumprod(&x, 0, false).to_vec::<f32>(), vec![1.0, 2.0, 6.0]);
+    /// ```
+    cumprod => Prod;
+    /// `lax.cummax` (see [`cumsum`]).
+    ///
+    /// ```
+    /// use oxjax::{Array, lax};
+    /// let x = Array::from_vec(vec![1.0f32, 3.0, 2.0], &[3]);
+    /// assert_eq!(lax::cummax(&x, 0, false).to_vec::<f32>(), vec![1.0, 3.0, 3.0]);
+    /// ```
+    cummax => Max;
+    /// `lax.cummin` (see [`cumsum`]).
+    ///
+    /// ```
+    /// use oxjax::{Array, lax};
+    /// let x = Array::from_vec(vec![1.0f32, 3.0, 0.0], &[3]);
+    /// assert_eq!(lax::cummin(&x, 0, true).to_vec::<f32>(), vec![0.0, 0.0, 0.0]);
+    /// ```
+    cummin => Min;
+}

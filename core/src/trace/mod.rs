@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod custom;
+pub mod indexing_rules;
 pub mod jaxpr;
 pub mod jvp;
 pub mod prim;
@@ -241,6 +242,7 @@ mod tests {
                 super::control::Control::Scan { .. } => (kind.clone(), vec![x.sum(0, false), y]),
             },
             Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
+            Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
         }
     }
 

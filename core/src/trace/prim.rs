@@ -137,6 +137,8 @@ pub enum Prim {
     Control(super::control::ControlRef),
     /// A host callback (see `effects`); any number of results.
     Callback(crate::effects::CallbackRef),
+    /// Gather, scatter, sort, scans (see `trace::indexing_rules`).
+    Indexing(super::indexing_rules::IxPrim),
 }
 
 impl Prim {
@@ -221,6 +223,11 @@ pub fn all_kinds() -> Vec<Prim> {
             None,
         )),
     ]);
+    v.extend(
+        super::indexing_rules::all_kinds()
+            .into_iter()
+            .map(Prim::Indexing),
+    );
     v
 }
 
@@ -268,6 +275,7 @@ impl fmt::Display for Prim {
             Prim::Custom(c) => write!(f, "{c:?}"),
             Prim::Control(c) => write!(f, "{c:?}"),
             Prim::Callback(c) => write!(f, "{c:?}"),
+            Prim::Indexing(p) => write!(f, "{p}"),
         }
     }
 }
@@ -349,6 +357,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             _ => unreachable!("custom functions are inlined when staged"),
         },
         Prim::Control(_) | Prim::Callback(_) => unreachable!("handled above"),
+        Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
     };
     vec![out]
 }
@@ -397,6 +406,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         Prim::Custom(_) | Prim::Control(_) | Prim::Callback(_) => {
             unreachable!("bind evaluates custom functions, control flow and callbacks on arrays")
         }
+        Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
     };
     Ok(vec![out])
 }

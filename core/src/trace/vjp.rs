@@ -349,6 +349,7 @@ fn transpose_rule(
         }
         Prim::Custom(c) => super::custom::transpose(&c.0, ct, known),
         Prim::Control(c) => super::control::transpose(&c.0, &[Some(ct.clone())], known, avals),
+        Prim::Indexing(p) => super::indexing_rules::transpose(p, ct, known, avals),
         Prim::Callback(_)
         | Prim::Unary(_)
         | Prim::Binary(_)
@@ -380,4 +381,5 @@ pub(crate) fn is_linear(prim: &Prim) -> bool {
             | Prim::Concatenate(_)
     ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
         || matches!(prim, Prim::Control(c) if c.0.linear.is_some())
+        || matches!(prim, Prim::Indexing(p) if super::indexing_rules::is_linear(p))
 }

@@ -89,6 +89,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             bind1(Prim::Custom(batched_custom(&c.0)), &refs)
         }
         Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
+        Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
     }
 }
 
