@@ -285,6 +285,8 @@ macro_rules! unary_api {
                 #[doc = concat!("Elementwise `", stringify!($name), "` (`jax.numpy.", stringify!($name), "`).")]
                 ///
                 $(#[$doc])*
+                ///
+                #[doc = concat!("```\nlet x = oxjax::Array::from_vec(vec![0.25f32, 0.5, 2.0], &[3]);\nassert_eq!(x.", stringify!($name), "().shape(), &[3]);\n```")]
                 pub fn $name(&self) -> Array {
                     self.unary(stringify!($name), UnOp::$op, UnKind::$kind)
                 }
@@ -394,6 +396,8 @@ macro_rules! binary_api {
                 #[doc = concat!("Elementwise `", stringify!($name), "` with NumPy broadcasting and JAX promotion (`jax.numpy.", stringify!($name), "`).")]
                 ///
                 $(#[$doc])*
+                ///
+                #[doc = concat!("```\nlet x = oxjax::Array::from_vec(vec![1i32, 6, 7, 8, 9, 10], &[2, 3]);\nlet y = oxjax::Array::from_vec(vec![3i32, 2, 1], &[3]);\nassert_eq!(x.", stringify!($name), "(&y).shape(), &[2, 3]);\n```")]
                 pub fn $name(&self, other: impl AsArray) -> Array {
                     ok(self.binary(stringify!($name), &other.as_array(), BinOp::$op, BinKind::$kind))
                 }
