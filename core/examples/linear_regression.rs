@@ -49,7 +49,11 @@ fn main() {
     let (w, b) = (fit.w.to_vec::<f32>(), fit.b.item::<f32>());
     println!("fitted w = {w:.3?}, b = {b:.3}");
     println!("true   w = {true_w:.3?}, b = {true_b:.3}  (noise sd {noise})");
-    let err = w.iter().zip(true_w).map(|(a, t)| (a - t).abs()).fold((b - true_b).abs(), f32::max);
+    let err = w
+        .iter()
+        .zip(true_w)
+        .map(|(a, t)| (a - t).abs())
+        .fold((b - true_b).abs(), f32::max);
     println!("largest coefficient error {err:.4}");
     assert!(err < 0.05, "the fit should recover the coefficients");
 }

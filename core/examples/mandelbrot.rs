@@ -45,7 +45,11 @@ fn main() {
     }
     let counts = count.to_vec::<i32>();
     let max = (BLOCK * BLOCKS) as i32;
-    let inside = count.equal(max).astype(DType::F32).mean(Axes::All, false).item::<f32>();
+    let inside = count
+        .equal(max)
+        .astype(DType::F32)
+        .mean(Axes::All, false)
+        .item::<f32>();
     println!(
         "{WIDTH}x{HEIGHT} pixels, {max} iterations in {:.2?} on '{}'; {:.1}% of the view is in the set",
         start.elapsed(),
@@ -53,7 +57,10 @@ fn main() {
         inside * 100.0
     );
 
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target/demo");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target/demo");
     std::fs::create_dir_all(&dir).expect("create target/demo");
     let path = dir.join("mandelbrot.png");
     let root = BitMapBackend::new(&path, (WIDTH as u32, HEIGHT as u32)).into_drawing_area();
@@ -63,12 +70,19 @@ fn main() {
         } else {
             // A blue-to-gold ramp on log(count) so the outer bands stay visible.
             let s = (c as f64).ln_1p() / (max as f64).ln_1p();
-            RGBColor((255.0 * s) as u8, (200.0 * s) as u8, (80.0 + 120.0 * (1.0 - s)) as u8)
+            RGBColor(
+                (255.0 * s) as u8,
+                (200.0 * s) as u8,
+                (80.0 + 120.0 * (1.0 - s)) as u8,
+            )
         };
         root.draw_pixel(((i % WIDTH) as i32, (i / WIDTH) as i32), &color)
             .expect("draw a pixel");
     }
     root.present().expect("write the PNG");
     println!("image: {}", path.display());
-    assert!(inside > 0.05 && inside < 0.5, "the set should cover part of the view");
+    assert!(
+        inside > 0.05 && inside < 0.5,
+        "the set should cover part of the view"
+    );
 }

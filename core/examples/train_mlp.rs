@@ -63,8 +63,12 @@ fn main() {
     let compile = first_step.unwrap_or_default();
     let steady = (total - compile).as_secs_f64() / (cfg.steps.max(2) - 1) as f64;
 
+    let weights: usize = oxjax::Tree::leaves(&out.params)
+        .iter()
+        .map(|a| a.size())
+        .sum();
     println!(
-        "loss {:.4} -> {:.4}; accuracy: train {:.1}%, test {:.1}% (target {:.0}%)",
+        "{weights} parameters; loss {:.4} -> {:.4}; accuracy: train {:.1}%, test {:.1}% (target {:.0}%)",
         out.losses[0],
         out.losses.last().unwrap(),
         out.train_accuracy * 100.0,
@@ -91,7 +95,9 @@ fn main() {
 
 /// `target/demo/` of this workspace.
 fn out_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("core/ is in the workspace");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("core/ is in the workspace");
     let dir = root.join("target/demo");
     std::fs::create_dir_all(&dir).expect("create target/demo");
     dir
@@ -104,7 +110,11 @@ fn plot_losses(losses: &[f32], path: &Path) -> Result<(), Box<dyn std::error::Er
     root.fill(&WHITE)?;
     let logs: Vec<f32> = losses.iter().map(|l| l.max(1e-6).log10()).collect();
     let lo = logs.iter().copied().fold(f32::INFINITY, f32::min).floor();
-    let hi = logs.iter().copied().fold(f32::NEG_INFINITY, f32::max).ceil();
+    let hi = logs
+        .iter()
+        .copied()
+        .fold(f32::NEG_INFINITY, f32::max)
+        .ceil();
     let n = losses.len() as f32;
     let mut chart = ChartBuilder::on(&root)
         .margin(20)

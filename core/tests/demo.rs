@@ -26,6 +26,10 @@ fn mlp_learns_the_spirals() {
         out.test_accuracy
     );
     assert!(last < first / 5.0, "loss {first} -> {last}");
+    for leaf in oxjax::Tree::leaves(&out.params) {
+        let v = leaf.to_vec::<f32>();
+        assert!(v.iter().all(|x| x.is_finite()), "non-finite parameters");
+    }
     assert!(
         out.test_accuracy >= 0.95,
         "test accuracy {} below 0.95",

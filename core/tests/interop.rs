@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/interop").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/interop")
+        .join(name)
 }
 
 fn temp(name: &str) -> PathBuf {
@@ -25,7 +27,10 @@ fn samples() -> Vec<Array> {
         Array::from_vec(vec![i32::MIN, -1, 0, i32::MAX], &[2, 2]),
         Array::from_vec(vec![0u32, 1, u32::MAX], &[3, 1]),
         Array::from_vec(vec![f16::from_f32(0.5), f16::MAX, f16::NEG_INFINITY], &[3]),
-        Array::from_vec(vec![-0.0f32, f32::NAN, 1e-45, f32::MAX, 2.5, -7.0], &[1, 2, 3]),
+        Array::from_vec(
+            vec![-0.0f32, f32::NAN, 1e-45, f32::MAX, 2.5, -7.0],
+            &[1, 2, 3],
+        ),
         Array::from_vec(vec![std::f64::consts::PI, -1e300], &[2]),
         Array::scalar(42.0f32),
         Array::zeros(&[0, 4], DType::F32),
@@ -123,7 +128,10 @@ fn npy_errors_name_the_file_and_the_problem() {
     assert!(err("big_endian_2.npy").contains("dtype '>f4' is not supported"));
     assert!(err("no-such.npy").starts_with(&format!("load_npy: {}:", path("no-such.npy"))));
     let bad = read_npy(&mut &b"PK\x03\x04 not npy"[..]).unwrap_err();
-    assert_eq!(bad.to_string(), "npy: not a .npy file (no \\x93NUMPY magic)");
+    assert_eq!(
+        bad.to_string(),
+        "npy: not a .npy file (no \\x93NUMPY magic)"
+    );
     let mut truncated = std::fs::read(fixture("f32_2x3.npy")).unwrap();
     truncated.truncate(140);
     assert_eq!(
@@ -141,7 +149,9 @@ fn ndarray_conversion() {
     let back = interop::from_ndarray(&nd);
     assert_eq!(back.to_vec::<f32>(), x.to_vec::<f32>());
     // Non-contiguous ndarray views come in logical order.
-    let view = nd.slice(ndarray::s![.., 1.., ..;2]).permuted_axes([2, 0, 1]);
+    let view = nd
+        .slice(ndarray::s![.., 1.., ..;2])
+        .permuted_axes([2, 0, 1]);
     let y = interop::from_ndarray(&view);
     assert_eq!(y.shape(), [2, 2, 2]);
     assert_eq!(y.to_vec::<f32>(), view.iter().copied().collect::<Vec<_>>());
@@ -214,7 +224,9 @@ fn safetensors_round_trip_and_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.starts_with("safetensors: not a valid file:"), "{err}");
-    let err = load_safetensors(fixture("f32_2x3.npy")).unwrap_err().to_string();
+    let err = load_safetensors(fixture("f32_2x3.npy"))
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with(&format!(
             "load_safetensors: {}: safetensors: not a valid file",

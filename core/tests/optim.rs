@@ -94,7 +94,10 @@ fn schedules_follow_optax() {
     let f = fixture();
     let cases = [
         ("constant", optim::constant(0.3)),
-        ("exponential_decay", optim::exponential_decay(1.0, 3, 0.5, 0, false)),
+        (
+            "exponential_decay",
+            optim::exponential_decay(1.0, 3, 0.5, 0, false),
+        ),
         (
             "exponential_decay_staircase",
             optim::exponential_decay(1.0, 3, 0.5, 0, true),
@@ -146,15 +149,30 @@ fn optimizers_converge_on_a_quadratic() {
     let truth = [1.0, -2.0, 0.5];
     let runs: Vec<(&str, Vec<f64>)> = vec![
         ("sgd", minimise(optim::sgd(0.009), 2000)),
-        ("momentum", minimise(optim::momentum(0.002, 0.9, false), 1000)),
-        ("nesterov", minimise(optim::momentum(0.002, 0.9, true), 1000)),
-        ("adam", minimise(optim::adam(optim::cosine_decay(0.1, 600, 0.0)), 600)),
+        (
+            "momentum",
+            minimise(optim::momentum(0.002, 0.9, false), 1000),
+        ),
+        (
+            "nesterov",
+            minimise(optim::momentum(0.002, 0.9, true), 1000),
+        ),
+        (
+            "adam",
+            minimise(optim::adam(optim::cosine_decay(0.1, 600, 0.0)), 600),
+        ),
         ("adamw(0)", minimise(optim::adamw(0.05, 0.0), 1000)),
-        ("rmsprop", minimise(optim::rmsprop(optim::linear(0.02, 0.0, 800, 0)), 800)),
+        (
+            "rmsprop",
+            minimise(optim::rmsprop(optim::linear(0.02, 0.0, 800, 0)), 800),
+        ),
     ];
     for (name, x) in runs {
         for (v, t) in x.iter().zip(truth) {
-            assert!((v - t).abs() < 1e-3, "{name} ended at {x:?}, minimum at {truth:?}");
+            assert!(
+                (v - t).abs() < 1e-3,
+                "{name} ended at {x:?}, minimum at {truth:?}"
+            );
         }
     }
 }

@@ -4,7 +4,7 @@
 //! moments of the samplers whose streams differ from JAX; misuse messages.
 
 use oxjax::random::{self, key};
-use oxjax::{Array, Axes, DType, Device, Registry, jit, lower, with_default_device};
+use oxjax::{Array, DType, Device, Registry, jit, lower, with_default_device};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;

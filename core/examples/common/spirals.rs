@@ -99,7 +99,13 @@ pub fn accuracy(p: &Mlp, data: &Data) -> f32 {
 /// The optimizer: Adam with a linear warm-up to `peak` and cosine decay
 /// over `steps`.
 pub fn optimizer(peak: f64, steps: u32) -> Adam {
-    optim::adam(optim::warmup_cosine_decay(0.0, peak, steps / 20, steps, peak / 50.0))
+    optim::adam(optim::warmup_cosine_decay(
+        0.0,
+        peak,
+        steps / 20,
+        steps,
+        peak / 50.0,
+    ))
 }
 
 /// What one training step carries: parameters and optimizer state.

@@ -44,8 +44,12 @@ pub fn save_npy(path: impl AsRef<Path>, a: &Array) -> Result<()> {
 pub fn load_npy(path: impl AsRef<Path>) -> Result<Array> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_err("load_npy", path, e))?;
-    read_npy(&mut bytes.as_slice())
-        .map_err(|e| Error::Op(e.to_string().replacen("npy:", &format!("load_npy: {}:", path.display()), 1)))
+    read_npy(&mut bytes.as_slice()).map_err(|e| {
+        Error::Op(
+            e.to_string()
+                .replacen("npy:", &format!("load_npy: {}:", path.display()), 1),
+        )
+    })
 }
 
 /// Writes the `.npy` encoding of `a` (a version 1.0 header when it fits,
@@ -62,7 +66,10 @@ pub fn write_npy(w: &mut impl Write, a: &Array) -> Result<()> {
         [n] => format!("({n},)"),
         s => format!(
             "({})",
-            s.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
+            s.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");

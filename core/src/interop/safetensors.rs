@@ -106,7 +106,6 @@ pub fn save_safetensors(path: impl AsRef<Path>, tensors: &BTreeMap<String, Array
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<BTreeMap<String, Array>> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_err("load_safetensors", path, e))?;
-    safetensors_from_bytes(&bytes).map_err(|e| {
-        Error::Op(format!("load_safetensors: {}: {e}", path.display()))
-    })
+    safetensors_from_bytes(&bytes)
+        .map_err(|e| Error::Op(format!("load_safetensors: {}: {e}", path.display())))
 }

@@ -33,7 +33,7 @@ pub use schedule::{
     warmup_cosine_decay,
 };
 pub use transform::{
-    AddDecayedWeights, AdamState, Clip, ClipByGlobalNorm, Scale, ScaleByAdam, ScaleByRms,
+    AdamState, AddDecayedWeights, Clip, ClipByGlobalNorm, Scale, ScaleByAdam, ScaleByRms,
     ScaleBySchedule, Trace, scale_by_learning_rate,
 };
 
@@ -203,7 +203,10 @@ pub fn momentum(learning_rate: impl Into<Schedule>, beta: f64, nesterov: bool) -
 /// opt.0.b2 = 0.99;
 /// ```
 pub fn adam(learning_rate: impl Into<Schedule>) -> Adam {
-    (ScaleByAdam::default(), scale_by_learning_rate(learning_rate))
+    (
+        ScaleByAdam::default(),
+        scale_by_learning_rate(learning_rate),
+    )
 }
 
 /// AdamW: Adam plus `weight_decay · params`, scaled by the learning rate

@@ -36,7 +36,9 @@ impl Schedule {
 
     /// The value at step `step`, read back as f32.
     pub fn value(&self, step: i32) -> f32 {
-        self.at(&Array::scalar(step)).astype(DType::F32).item::<f32>()
+        self.at(&Array::scalar(step))
+            .astype(DType::F32)
+            .item::<f32>()
     }
 
     /// The schedule with its values negated (a descent direction).

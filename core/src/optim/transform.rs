@@ -79,9 +79,16 @@ impl GradientTransformation for Trace {
         trace: &Vec<Array>,
         _: &[Array],
     ) -> (Vec<Array>, Vec<Array>) {
-        let new: Vec<Array> = u.iter().zip(trace).map(|(g, t)| g + t * self.decay).collect();
+        let new: Vec<Array> = u
+            .iter()
+            .zip(trace)
+            .map(|(g, t)| g + t * self.decay)
+            .collect();
         let out = if self.nesterov {
-            u.iter().zip(&new).map(|(g, t)| g + t * self.decay).collect()
+            u.iter()
+                .zip(&new)
+                .map(|(g, t)| g + t * self.decay)
+                .collect()
         } else {
             new.clone()
         };
@@ -128,14 +135,13 @@ impl GradientTransformation for ScaleByAdam {
             nu: zeros_like(params),
         }
     }
-    fn update_leaves(
-        &self,
-        u: Vec<Array>,
-        s: &AdamState,
-        _: &[Array],
-    ) -> (Vec<Array>, AdamState) {
+    fn update_leaves(&self, u: Vec<Array>, s: &AdamState, _: &[Array]) -> (Vec<Array>, AdamState) {
         let (b1, b2) = (self.b1, self.b2);
-        let mu: Vec<Array> = u.iter().zip(&s.mu).map(|(g, m)| g * (1.0 - b1) + m * b1).collect();
+        let mu: Vec<Array> = u
+            .iter()
+            .zip(&s.mu)
+            .map(|(g, m)| g * (1.0 - b1) + m * b1)
+            .collect();
         let nu: Vec<Array> = u
             .iter()
             .zip(&s.nu)
@@ -169,7 +175,10 @@ pub struct ScaleByRms {
 impl GradientTransformation for ScaleByRms {
     type State = Vec<Array>;
     fn init_leaves(&self, params: &[Array]) -> Vec<Array> {
-        params.iter().map(|p| p.zeros_like() + self.initial_scale).collect()
+        params
+            .iter()
+            .map(|p| p.zeros_like() + self.initial_scale)
+            .collect()
     }
     fn update_leaves(
         &self,
@@ -178,8 +187,16 @@ impl GradientTransformation for ScaleByRms {
         _: &[Array],
     ) -> (Vec<Array>, Vec<Array>) {
         let d = self.decay;
-        let nu: Vec<Array> = u.iter().zip(nu).map(|(g, v)| g * g * (1.0 - d) + v * d).collect();
-        let out = u.iter().zip(&nu).map(|(g, v)| (v + self.eps).rsqrt() * g).collect();
+        let nu: Vec<Array> = u
+            .iter()
+            .zip(nu)
+            .map(|(g, v)| g * g * (1.0 - d) + v * d)
+            .collect();
+        let out = u
+            .iter()
+            .zip(&nu)
+            .map(|(g, v)| (v + self.eps).rsqrt() * g)
+            .collect();
         (out, nu)
     }
 }
@@ -200,7 +217,10 @@ impl GradientTransformation for AddDecayedWeights {
             u.len(),
             params.len()
         );
-        (u.iter().zip(params).map(|(g, p)| g + p * self.0).collect(), ())
+        (
+            u.iter().zip(params).map(|(g, p)| g + p * self.0).collect(),
+            (),
+        )
     }
 }
 
@@ -212,7 +232,10 @@ impl GradientTransformation for Clip {
     type State = ();
     fn init_leaves(&self, _: &[Array]) {}
     fn update_leaves(&self, u: Vec<Array>, _: &(), _: &[Array]) -> (Vec<Array>, ()) {
-        let out = u.iter().map(|g| g.maximum(-self.0).minimum(self.0)).collect();
+        let out = u
+            .iter()
+            .map(|g| g.maximum(-self.0).minimum(self.0))
+            .collect();
         (out, ())
     }
 }

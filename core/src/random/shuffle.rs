@@ -52,7 +52,7 @@ fn take_rows(x: &Array, idx: &Array) -> Array {
     take0(
         x,
         &idx.reshape(&[m, 1])
-            .equal(&iota(n as usize).reshape(&[1, n])),
+            .equal(iota(n as usize).reshape(&[1, n])),
     )
 }
 
@@ -181,11 +181,11 @@ pub fn try_choice(
         // cumsum by a triangular mask; searchsorted = #{j : cum[j] < r}.
         let tri = iota(n)
             .reshape(&[1, ni])
-            .less_equal(&iota(n).reshape(&[ni, 1]));
+            .less_equal(iota(n).reshape(&[ni, 1]));
         let cum = Array::where_(&tri, p.reshape(&[1, ni]), 0.0).sum(1, false);
         let total = cum.slice(&[crate::Slice::from(ni - 1..ni)]).reshape(&[]);
         let r = total * (1.0 - try_uniform(key, shape, dtype, 0.0, 1.0)?);
-        let below = cum.less(&r.expand_dims(-1));
+        let below = cum.less(r.expand_dims(-1));
         Ok(below.astype(DType::I32).sum(-1, false))
     } else {
         let g = gumbel(key, &[n], dtype)? + p.log();
