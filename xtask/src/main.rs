@@ -12,7 +12,9 @@
 //!   [--seed S] [--ops PATTERN] [--json FILE] ...`: build-plugins, then the
 //!   conformance suite against the reference (`oxjax-conformance --help`).
 //!   The nightly budget is `--cases 2000`.
-//! - `demo [--release]`: build-plugins, then the tour example on the default device.
+//! - `demo [--release] [--tour]`: build-plugins, then the training demo
+//!   (`examples/train_mlp.rs`: an MLP learns three spirals) on the default
+//!   device; `--tour` runs the API tour (`examples/tour.rs`) instead.
 //! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
@@ -31,12 +33,15 @@ fn main() -> ExitCode {
         Some("conformance") => {
             build_plugins(release).and_then(|_| conformance(&args[1..], release))
         }
-        Some("demo") => build_plugins(release).and_then(|_| demo(release)),
+        Some("demo") => {
+            let tour = args.iter().any(|a| a == "--tour");
+            build_plugins(release).and_then(|_| demo(release, tour))
+        }
         Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build-plugins|test|demo|ci|conformance> [--release] [conformance options]"
+                "usage: cargo xtask <build-plugins|test|demo [--tour]|ci|conformance> [--release] [conformance options]"
             );
             return ExitCode::from(2);
         }
@@ -232,9 +237,10 @@ fn conformance_all(release: bool) -> Result<()> {
     }
 }
 
-fn demo(release: bool) -> Result<()> {
+fn demo(release: bool, tour: bool) -> Result<()> {
+    let example = if tour { "tour" } else { "train_mlp" };
     cargo(
-        &["run", "--quiet", "--package", "oxjax", "--example", "tour"],
+        &["run", "--quiet", "--package", "oxjax", "--example", example],
         release,
     )
 }

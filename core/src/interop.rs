@@ -1,1 +1,0 @@
-//! Interop: ndarray conversion, safetensors and `.npy` files.

@@ -1,1 +1,0 @@
-//! `oxjax::optim`: optax-style gradient transformations over pytrees.
