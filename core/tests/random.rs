@@ -177,6 +177,19 @@ fn integer_samplers_are_bit_exact() {
     });
 }
 
+/// Above 1625 elements JAX sorts twice. O(n²) work: the default device
+/// only (the debug-built reference interpreter would take minutes).
+#[test]
+fn two_round_permutation_matches_jax() {
+    let p = random::permutation(&key(5), 1700);
+    assert_close(
+        "permutation_5_1700",
+        &read(&p),
+        &case("permutation_5_1700"),
+        0.0,
+    );
+}
+
 #[test]
 fn other_continuous_samplers_match_jax() {
     check("exponential_42_f32_20", 42, DType::F32, 2e-6, |k| {
