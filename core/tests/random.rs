@@ -382,6 +382,11 @@ fn misuse_is_reported() {
         "random.choice: cannot take 4 samples [4] from 3 without replacement"
     );
     assert!(msg(random::try_normal(&bad_shape, &[2], DType::F32)).contains("random.normal"));
+    let panic = std::panic::catch_unwind(|| random::laplace(&k, &[2], DType::I32)).unwrap_err();
+    assert_eq!(
+        panic.downcast_ref::<String>().unwrap(),
+        "random.laplace: dtype must be a float dtype, got i32"
+    );
     let panic = std::panic::catch_unwind(|| random::split(&bad_dtype, 2)).unwrap_err();
     let text = panic.downcast_ref::<String>().unwrap();
     assert!(text.starts_with("random.split: expected a key"), "{text}");

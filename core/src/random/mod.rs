@@ -38,7 +38,7 @@ pub use sample::{
 };
 pub use shuffle::{choice, permutation, shuffle, try_choice, try_permutation, try_shuffle};
 
-use crate::eager::Slice;
+use crate::eager::{Slice, ok};
 use crate::error::{Result, op_err};
 use crate::{Array, DType, Scalar};
 use threefry::threefry2x32;
@@ -65,11 +65,6 @@ fn key_words(op: &str, key: &Array) -> Result<(Array, Array)> {
     }
     let word = |i: isize| key.slice(&[Slice::from(i..i + 1)]).reshape(&[]);
     Ok((word(0), word(1)))
-}
-
-/// Unwraps an op result, panicking with its message (the panicking API).
-pub(crate) fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Threefry of the key over the row-major element counters of `shape`
