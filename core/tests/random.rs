@@ -177,6 +177,19 @@ fn integer_samplers_are_bit_exact() {
     });
 }
 
+/// Above 1625 elements JAX sorts twice. O(n²) work: the default device
+/// only (the debug-built reference interpreter would take minutes).
+#[test]
+fn two_round_permutation_matches_jax() {
+    let p = random::permutation(&key(5), 1700);
+    assert_close(
+        "permutation_5_1700",
+        &read(&p),
+        &case("permutation_5_1700"),
+        0.0,
+    );
+}
+
 #[test]
 fn other_continuous_samplers_match_jax() {
     check("exponential_42_f32_20", 42, DType::F32, 2e-6, |k| {
@@ -369,6 +382,11 @@ fn misuse_is_reported() {
         "random.choice: cannot take 4 samples [4] from 3 without replacement"
     );
     assert!(msg(random::try_normal(&bad_shape, &[2], DType::F32)).contains("random.normal"));
+    let panic = std::panic::catch_unwind(|| random::laplace(&k, &[2], DType::I32)).unwrap_err();
+    assert_eq!(
+        panic.downcast_ref::<String>().unwrap(),
+        "random.laplace: dtype must be a float dtype, got i32"
+    );
     let panic = std::panic::catch_unwind(|| random::split(&bad_dtype, 2)).unwrap_err();
     let text = panic.downcast_ref::<String>().unwrap();
     assert!(text.starts_with("random.split: expected a key"), "{text}");

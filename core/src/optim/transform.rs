@@ -64,7 +64,9 @@ pub fn scale_by_learning_rate(learning_rate: impl Into<Schedule>) -> ScaleBySche
 /// `g + decay · trace` with Nesterov (`optax.trace`).
 #[derive(Clone, Debug)]
 pub struct Trace {
+    /// The momentum coefficient (β).
     pub decay: f64,
+    /// Look ahead: return `g + decay · trace` instead of the trace.
     pub nesterov: bool,
 }
 
@@ -99,8 +101,11 @@ impl GradientTransformation for Trace {
 /// The state of [`ScaleByAdam`]: step count and first and second moments.
 #[derive(Clone, Debug, Tree)]
 pub struct AdamState {
+    /// Steps taken (i32 scalar).
     pub count: Array,
+    /// First-moment estimates, one per parameter leaf.
     pub mu: Vec<Array>,
+    /// Second-moment estimates, one per parameter leaf.
     pub nu: Vec<Array>,
 }
 
@@ -108,9 +113,13 @@ pub struct AdamState {
 /// estimates, `m̂ / (sqrt(v̂ + eps_root) + eps)`.
 #[derive(Clone, Debug)]
 pub struct ScaleByAdam {
+    /// Decay of the first moment.
     pub b1: f64,
+    /// Decay of the second moment.
     pub b2: f64,
+    /// Added to the denominator, outside the square root.
     pub eps: f64,
+    /// Added inside the square root.
     pub eps_root: f64,
 }
 
@@ -167,8 +176,11 @@ impl GradientTransformation for ScaleByAdam {
 /// `ν` a moving average of `g²` started at `initial_scale`.
 #[derive(Clone, Debug)]
 pub struct ScaleByRms {
+    /// Decay of the moving average of `g²`.
     pub decay: f64,
+    /// Added inside the square root.
     pub eps: f64,
+    /// The average's initial value.
     pub initial_scale: f64,
 }
 

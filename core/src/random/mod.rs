@@ -38,7 +38,7 @@ pub use sample::{
 };
 pub use shuffle::{choice, permutation, shuffle, try_choice, try_permutation, try_shuffle};
 
-use crate::eager::Slice;
+use crate::eager::{Slice, ok};
 use crate::error::{Result, op_err};
 use crate::{Array, DType, Scalar};
 use threefry::threefry2x32;
@@ -65,11 +65,6 @@ fn key_words(op: &str, key: &Array) -> Result<(Array, Array)> {
     }
     let word = |i: isize| key.slice(&[Slice::from(i..i + 1)]).reshape(&[]);
     Ok((word(0), word(1)))
-}
-
-/// Unwraps an op result, panicking with its message (the panicking API).
-pub(crate) fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Threefry of the key over the row-major element counters of `shape`
@@ -135,6 +130,14 @@ pub(crate) fn index0(x: &Array, i: usize) -> Array {
 /// assert_eq!(k3.shape(), [2]);
 /// ```
 pub fn key_row(keys: &Array, i: usize) -> Array {
+    let n = keys.shape().first().copied().unwrap_or(0);
+    if keys.dtype() != DType::U32 || keys.ndim() != 2 || keys.shape()[1] != 2 || i >= n {
+        panic!(
+            "random.key_row: row {i} of {}{:?}; expected keys u32[n, 2] (from random::split) and i < n",
+            keys.dtype(),
+            keys.shape()
+        );
+    }
     index0(keys, i)
 }
 

@@ -2,7 +2,8 @@
 //! [`uniform_between`] the way JAX builds them (so the streams match where
 //! JAX's algorithm is loop-free).
 
-use super::{check_float, fconst, key_words, ok, split, split2, uniform_between};
+use super::{check_float, fconst, key_words, split, split2, uniform_between};
+use crate::eager::ok;
 use crate::error::{Result, op_err};
 use crate::{Array, AsArray, DType};
 
@@ -46,6 +47,25 @@ fn tiny(dtype: DType) -> f64 {
         DType::F64 => f64::MIN_POSITIVE,
         _ => f32::MIN_POSITIVE as f64,
     }
+}
+
+/// Uniform samples between two numbers, misuse reported as `random.{op}`.
+fn uniform_in(
+    op: &str,
+    key: &Array,
+    shape: &[usize],
+    dtype: DType,
+    lo: f64,
+    hi: f64,
+) -> Result<Array> {
+    uniform_between(
+        op,
+        key,
+        shape,
+        dtype,
+        &fconst(lo, dtype),
+        &fconst(hi, dtype),
+    )
 }
 
 /// Giles' single-precision erfinv ("Approximating the erfinv function",
@@ -277,7 +297,7 @@ pub fn try_categorical(
 /// assert!(e.min(Axes::All, false).item::<f32>() >= 0.0);
 /// ```
 pub fn exponential(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(super::try_uniform(key, shape, dtype, 0.0, 1.0));
+    let u = ok(uniform_in("exponential", key, shape, dtype, 0.0, 1.0));
     -(-u).log1p()
 }
 
@@ -288,7 +308,8 @@ pub fn exponential(key: &Array, shape: &[usize], dtype: DType) -> Array {
 /// assert_eq!(x.shape(), [4]);
 /// ```
 pub fn laplace(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(super::try_uniform(
+    let u = ok(uniform_in(
+        "laplace",
         key,
         shape,
         dtype,
@@ -305,7 +326,7 @@ pub fn laplace(key: &Array, shape: &[usize], dtype: DType) -> Array {
 /// assert_eq!(x.shape(), [4]);
 /// ```
 pub fn logistic(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(super::try_uniform(key, shape, dtype, tiny(dtype), 1.0));
+    let u = ok(uniform_in("logistic", key, shape, dtype, tiny(dtype), 1.0));
     u.log() - (-&u).log1p()
 }
 

@@ -5,7 +5,8 @@
 //! thousand elements.
 
 use super::sample::gumbel;
-use super::{ok, split2, try_bits, try_randint, try_uniform};
+use super::{split2, try_bits, try_randint, try_uniform};
+use crate::eager::ok;
 use crate::error::{Result, op_err};
 use crate::{Array, DType};
 
