@@ -177,8 +177,7 @@ fn integer_samplers_are_bit_exact() {
     });
 }
 
-/// Above 1625 elements JAX sorts twice. O(n²) work: the default device
-/// only (the debug-built reference interpreter would take minutes).
+/// Above 1625 elements JAX sorts twice (two rounds of sort + gather).
 #[test]
 fn two_round_permutation_matches_jax() {
     let p = random::permutation(&key(5), 1700);

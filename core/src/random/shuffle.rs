@@ -1,8 +1,6 @@
 //! Permutations and sampling of indices. JAX shuffles by sorting on random
-//! 32-bit keys (repeated while collisions are likely); oxjax has no sort
-//! primitive yet, so the stable sort is a rank computation over all pairs:
-//! O(n²) work and memory, exact and jit-friendly, meant for up to a few
-//! thousand elements.
+//! 32-bit keys (repeated while collisions are likely); so does oxjax, with
+//! the stable sort primitive and a gather, so the streams are JAX's.
 
 use super::sample::gumbel;
 use super::{split2, try_bits, try_randint, try_uniform};
@@ -17,44 +15,12 @@ fn iota(n: usize) -> Array {
 /// The indices that sort the 1-D `keys` ascending, ties in index order
 /// (what `lax.sort_key_val` does to an iota).
 fn argsort_stable(keys: &Array) -> Array {
-    let n = keys.shape()[0] as isize;
-    let (ki, kj) = (keys.reshape(&[n, 1]), keys.reshape(&[1, n]));
-    let (i, j) = (
-        iota(n as usize).reshape(&[n, 1]),
-        iota(n as usize).reshape(&[1, n]),
-    );
-    // rank[i] = #{j : k[j] < k[i]} + #{j < i : k[j] = k[i]}
-    let before = kj.less(&ki) | (kj.equal(&ki) & j.less(&i));
-    let rank = before.astype(DType::I32).sum(1, false);
-    // The element of rank r is the i with rank[i] = r.
-    take0(&iota(n as usize), &rank.reshape(&[1, n]).equal(&i))
-}
-
-/// Rows of `x` chosen by a one-hot `[m, n]` mask: row r is `x[i]` where
-/// `hit[r, i]`. A max over the masked rows (filled with the dtype's least
-/// value) copies every value exactly, -0.0, infinities and NaN included.
-fn take0(x: &Array, hit: &Array) -> Array {
-    let (m, n) = (hit.shape()[0] as isize, hit.shape()[1] as isize);
-    let mut hit_shape = vec![m, n];
-    hit_shape.extend(std::iter::repeat_n(1, x.ndim() - 1));
-    let hit = hit.reshape(&hit_shape);
-    let x = x.expand_dims(0);
-    match x.dtype() {
-        DType::BOOL => (hit & x).any(1, false),
-        DType::I32 => Array::where_(&hit, &x, i32::MIN).max(1, false),
-        DType::U32 => Array::where_(&hit, &x, Array::zeros(&[], DType::U32)).max(1, false),
-        _ => Array::where_(&hit, &x, f64::NEG_INFINITY).max(1, false),
-    }
+    crate::numpy::argsort(keys, Some(0), false)
 }
 
 /// `x[idx]` along axis 0 for i32 indices `idx` (1-D).
 fn take_rows(x: &Array, idx: &Array) -> Array {
-    let (m, n) = (idx.shape()[0] as isize, x.shape()[0] as isize);
-    take0(
-        x,
-        &idx.reshape(&[m, 1])
-            .equal(iota(n as usize).reshape(&[1, n])),
-    )
+    crate::numpy::take(x, idx, Some(0))
 }
 
 /// A random permutation of `0..n` as i32 (`jax.random.permutation(key, n)`):
