@@ -1,9 +1,139 @@
 //! `oxjax::numpy`: `jax.numpy` in Rust — JAX's names and semantics as free
 //! functions over [`Array`](crate::Array)s, each built from the primitives
 //! (so every function works eagerly, under `jit`, `grad` and `vmap`).
+//!
+//! Elementwise functions take anything [`AsArray`](crate::AsArray): arrays,
+//! `&Array` and Rust scalars, which are weakly typed as Python scalars are in
+//! JAX (`jnp::add(&int_array, 1)` stays i32). Names that are Rust keywords
+//! get a trailing underscore (`where_`, `mod_`).
+//!
+//! ```
+//! use oxjax::{Array, numpy as jnp};
+//! let x = jnp::arange(0.0, 6.0, 1.0, None).reshape(&[2, 3]);
+//! let y = jnp::einsum("ij,kj->ik", &[&x, &x]);
+//! assert_eq!(y.to_vec::<f32>(), vec![5.0, 14.0, 14.0, 50.0]);
+//! assert_eq!(jnp::var(&x, oxjax::Axes::All, 0, false).item::<f32>(), 35.0 / 12.0);
+//! ```
 
+mod creation;
+mod einsum;
 mod indexing;
+mod logic;
+mod math;
+mod products;
+mod reductions;
+mod shape;
 mod sorting;
 
+pub use creation::*;
+pub use einsum::*;
 pub use indexing::*;
+pub use logic::*;
+pub use math::*;
+pub use products::*;
+pub use reductions::*;
+pub use shape::*;
 pub use sorting::*;
+
+use crate::eager::{promote, to_float};
+use crate::{Array, DType};
+
+/// The array in its float dtype (integers and bool become f32, JAX's
+/// default float).
+pub(crate) fn float_of(x: &Array) -> Array {
+    let d = to_float(x.dtype());
+    if d == x.dtype() { x.clone() } else { x.astype(d) }
+}
+
+/// The largest finite value of a float dtype.
+pub(crate) fn finfo_max(d: DType) -> f64 {
+    match d {
+        DType::F16 => 65504.0,
+        DType::F32 => f32::MAX as f64,
+        _ => f64::MAX,
+    }
+}
+
+/// The dtype JAX's promotion gives these arrays together (weak scalars do
+/// not widen strong arrays).
+///
+/// ```
+/// use oxjax::{Array, DType, numpy as jnp};
+/// let x = Array::from_vec(vec![1i32], &[1]);
+/// assert_eq!(jnp::result_type(&[&x, &Array::scalar(1.0f64)]), DType::F64);
+/// ```
+pub fn result_type(arrays: &[&Array]) -> DType {
+    let r = arrays
+        .iter()
+        .map(|a| (a.dtype(), a.is_weak()))
+        .reduce(promote)
+        .expect("result_type: needs at least one array");
+    r.0
+}
+
+/// The dtype two dtypes promote to.
+///
+/// ```
+/// use oxjax::{DType, numpy as jnp};
+/// assert_eq!(jnp::promote_types(DType::I32, DType::F16), DType::F16);
+/// ```
+pub fn promote_types(a: DType, b: DType) -> DType {
+    promote((a, false), (b, false)).0
+}
+
+/// True when casting `from` to `to` loses nothing ("safe" casting).
+///
+/// ```
+/// use oxjax::{DType, numpy as jnp};
+/// assert!(jnp::can_cast(DType::F16, DType::F32));
+/// assert!(!jnp::can_cast(DType::F32, DType::I32));
+/// ```
+pub fn can_cast(from: DType, to: DType) -> bool {
+    from == to || promote_types(from, to) == to && !(from == DType::I32 && to == DType::U32)
+}
+
+/// The array's shape (as JAX's `jnp.shape`).
+///
+/// ```
+/// use oxjax::{Array, DType, numpy as jnp};
+/// assert_eq!(jnp::shape(&Array::zeros(&[2, 3], DType::F32)), vec![2, 3]);
+/// ```
+pub fn shape(x: &Array) -> Vec<usize> {
+    x.shape().to_vec()
+}
+
+/// Number of axes.
+///
+/// ```
+/// use oxjax::{Array, DType, numpy as jnp};
+/// assert_eq!(jnp::ndim(&Array::zeros(&[2, 3], DType::F32)), 2);
+/// ```
+pub fn ndim(x: &Array) -> usize {
+    x.ndim()
+}
+
+/// Number of elements.
+///
+/// ```
+/// use oxjax::{Array, DType, numpy as jnp};
+/// assert_eq!(jnp::size(&Array::zeros(&[2, 3], DType::F32)), 6);
+/// ```
+pub fn size(x: &Array) -> usize {
+    x.size()
+}
+
+/// The array converted to `dtype`.
+///
+/// ```
+/// use oxjax::{Array, DType, numpy as jnp};
+/// assert_eq!(jnp::astype(&Array::scalar(2.7f32), DType::I32).item::<i32>(), 2);
+/// ```
+pub fn astype(x: &Array, dtype: DType) -> Array {
+    x.astype(dtype)
+}
+
+/// Reshape to an exact shape (no `-1`).
+pub(crate) fn reshape_to(x: &Array, shape: &[usize]) -> Array {
+    let s: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
+    x.reshape(&s)
+}

@@ -1,0 +1,227 @@
+//! Convolutions: `conv_general_dilated` as im2col — pad (interior padding
+//! for lhs dilation), one strided slice per kernel position, then a grouped
+//! [`dot_general`](super::dot_general) — so `grad`, `vmap` and `jit` need
+//! no convolution rules of their own.
+
+use super::dot::try_dot_general;
+use super::window::{Padding, Windows};
+use crate::error::{Result, op_err};
+use crate::Array;
+
+/// Which axes of the operands and the result are batch, feature and
+/// spatial. Each spec lists axis positions: `lhs = [batch, feature,
+/// spatial...]`, `rhs = [out feature, in feature, spatial...]`, `out =
+/// [batch, feature, spatial...]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvDimensionNumbers {
+    pub lhs: Vec<usize>,
+    pub rhs: Vec<usize>,
+    pub out: Vec<usize>,
+}
+
+impl ConvDimensionNumbers {
+    /// The default layout for `n` spatial axes: NCH..., OIH..., NCH....
+    pub fn default_for(n: usize) -> ConvDimensionNumbers {
+        let id: Vec<usize> = (0..n + 2).collect();
+        ConvDimensionNumbers {
+            lhs: id.clone(),
+            rhs: id.clone(),
+            out: id,
+        }
+    }
+
+    /// From layout strings as in JAX, e.g. `("NHWC", "HWIO", "NHWC")`:
+    /// `N`/`C` (`O`/`I` for the kernel) name batch and feature axes, other
+    /// letters are spatial axes matched by name (ordered as in `rhs`).
+    ///
+    /// ```
+    /// use oxjax::lax::ConvDimensionNumbers;
+    /// let dn = ConvDimensionNumbers::from_strings("NHWC", "HWIO", "NHWC");
+    /// assert_eq!(dn.lhs, vec![0, 3, 1, 2]);
+    /// assert_eq!(dn.rhs, vec![3, 2, 0, 1]);
+    /// ```
+    pub fn from_strings(lhs: &str, rhs: &str, out: &str) -> ConvDimensionNumbers {
+        let r: Vec<char> = rhs.chars().collect();
+        let spatial: Vec<char> = r.iter().filter(|c| !matches!(c, 'O' | 'I')).copied().collect();
+        let spec = |s: &str, b: char, f: char| -> Vec<usize> {
+            let v: Vec<char> = s.chars().collect();
+            let pos = |c: char| {
+                v.iter()
+                    .position(|&d| d == c)
+                    .unwrap_or_else(|| panic!("conv dimension numbers: {c:?} is missing from {s:?} (rhs {rhs:?})"))
+            };
+            assert_eq!(
+                v.len(),
+                r.len(),
+                "conv dimension numbers: {s:?} and {rhs:?} have different ranks"
+            );
+            let mut out = vec![pos(b), pos(f)];
+            out.extend(spatial.iter().map(|&c| pos(c)));
+            out
+        };
+        ConvDimensionNumbers {
+            lhs: spec(lhs, 'N', 'C'),
+            rhs: spec(rhs, 'O', 'I'),
+            out: spec(out, 'N', 'C'),
+        }
+    }
+}
+
+/// N-d convolution (cross-correlation, as in XLA) of `lhs` with the kernel
+/// `rhs`: `window_strides`, `padding`, `lhs_dilation` (interior zeros in
+/// the input: transposed convolutions), `rhs_dilation` (atrous kernels),
+/// `dimension_numbers` (`None`: NCH.../OIH.../NCH...) and
+/// `feature_group_count` (grouped and depthwise convolutions). Dilations
+/// default to 1 when `None`.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// // One 1-d signal, one channel, kernel [1, 1]: sums of neighbours.
+/// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 1, 4]);
+/// let k = Array::from_vec(vec![1.0f32, 1.0], &[1, 1, 2]);
+/// let y = lax::conv_general_dilated(&x, &k, &[1], &lax::Padding::Valid, None, None, None, 1);
+/// assert_eq!(y.to_vec::<f32>(), vec![3.0, 5.0, 7.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn conv_general_dilated(
+    lhs: &Array,
+    rhs: &Array,
+    window_strides: &[usize],
+    padding: &Padding,
+    lhs_dilation: Option<&[usize]>,
+    rhs_dilation: Option<&[usize]>,
+    dimension_numbers: Option<&ConvDimensionNumbers>,
+    feature_group_count: usize,
+) -> Array {
+    try_conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+        dimension_numbers,
+        feature_group_count,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`conv_general_dilated`], returning misuse as an error.
+#[allow(clippy::too_many_arguments)]
+pub fn try_conv_general_dilated(
+    lhs: &Array,
+    rhs: &Array,
+    window_strides: &[usize],
+    padding: &Padding,
+    lhs_dilation: Option<&[usize]>,
+    rhs_dilation: Option<&[usize]>,
+    dimension_numbers: Option<&ConvDimensionNumbers>,
+    feature_group_count: usize,
+) -> Result<Array> {
+    let name = "conv_general_dilated";
+    let rank = lhs.ndim();
+    if rank < 2 || rhs.ndim() != rank {
+        return op_err(format!(
+            "{name}: lhs {:?} and rhs {:?} need one rank of at least 2",
+            lhs.shape(),
+            rhs.shape()
+        ));
+    }
+    let n = rank - 2;
+    let default = ConvDimensionNumbers::default_for(n);
+    let dn = dimension_numbers.unwrap_or(&default);
+    let is_perm = |p: &[usize]| {
+        let mut s = p.to_vec();
+        s.sort_unstable();
+        s == (0..rank).collect::<Vec<_>>()
+    };
+    if !(is_perm(&dn.lhs) && is_perm(&dn.rhs) && is_perm(&dn.out)) {
+        return op_err(format!("{name}: dimension numbers {dn:?} are not permutations of {rank} axes"));
+    }
+    let x = lhs.transpose(&dn.lhs); // N, C, spatial
+    let k = rhs.transpose(&dn.rhs); // O, I, spatial
+    let (batch, c) = (x.shape()[0], x.shape()[1]);
+    let (o, i) = (k.shape()[0], k.shape()[1]);
+    let g = feature_group_count;
+    if g == 0 || c % g != 0 || o % g != 0 || c / g != i {
+        return op_err(format!(
+            "{name}: lhs {:?} ({c} features) and rhs {:?} ({o} out, {i} in features) do not fit feature_group_count {g}",
+            lhs.shape(),
+            rhs.shape()
+        ));
+    }
+    let window = &k.shape()[2..];
+    let geometry = Windows::new(
+        name,
+        &x.shape()[2..],
+        window,
+        window_strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+    )
+    .map_err(|e| crate::Error::Op(format!("{e} (lhs {:?}, rhs {:?})", lhs.shape(), rhs.shape())))?;
+    let (pieces, out) = geometry.slices(&x, 2, window, 0.0)?;
+    let kp: usize = window.iter().product();
+    // patches: N, G, C/G, K, out... ; kernel: G, O/G, C/G, K
+    let stacked: Vec<Array> = pieces.iter().map(|p| p.expand_dims(2)).collect();
+    let patches = Array::try_concatenate(&stacked.iter().collect::<Vec<_>>(), 2)?;
+    let mut ps: Vec<isize> = vec![batch as isize, g as isize, i as isize, kp as isize];
+    ps.extend(out.iter().map(|&d| d as isize));
+    let patches = patches.try_reshape(&ps)?;
+    let kernel = k.try_reshape(&[g as isize, (o / g) as isize, i as isize, kp as isize])?;
+    // -> G, N, out..., O/G
+    let y = try_dot_general(&patches, &kernel, (&[2, 3], &[2, 3]), (&[1], &[0]))?;
+    let mut perm = vec![1, 0, n + 2];
+    perm.extend(2..n + 2);
+    let y = y.transpose(&perm); // N, G, O/G, out...
+    let mut s: Vec<isize> = vec![batch as isize, o as isize];
+    s.extend(out.iter().map(|&d| d as isize));
+    let y = y.try_reshape(&s)?;
+    // Canonical axis j lands at position dn.out[j].
+    let mut inv = vec![0; rank];
+    for (j, &p) in dn.out.iter().enumerate() {
+        inv[p] = j;
+    }
+    Ok(y.transpose(&inv))
+}
+
+/// Convolution with the default layout (NCH.../OIH...), no dilation.
+///
+/// ```
+/// use oxjax::{lax, numpy as jnp};
+/// let x = jnp::ones(&[1, 2, 5, 5], None);
+/// let k = jnp::ones(&[3, 2, 3, 3], None);
+/// let y = lax::conv(&x, &k, &[2, 2], &lax::Padding::Same);
+/// assert_eq!(y.shape(), &[1, 3, 3, 3]);
+/// assert_eq!(y.to_vec::<f32>()[4], 18.0); // centre: a full 2×3×3 window
+/// ```
+pub fn conv(lhs: &Array, rhs: &Array, window_strides: &[usize], padding: &Padding) -> Array {
+    conv_general_dilated(lhs, rhs, window_strides, padding, None, None, None, 1)
+}
+
+/// Convolution with explicit padding and dilations in the default layout.
+pub fn conv_with_general_padding(
+    lhs: &Array,
+    rhs: &Array,
+    window_strides: &[usize],
+    padding: &[(isize, isize)],
+    lhs_dilation: Option<&[usize]>,
+    rhs_dilation: Option<&[usize]>,
+) -> Array {
+    conv_general_dilated(
+        lhs,
+        rhs,
+        window_strides,
+        &Padding::Explicit(padding.to_vec()),
+        lhs_dilation,
+        rhs_dilation,
+        None,
+        1,
+    )
+}
+
+/// The dimension numbers for layout strings (JAX's `conv_dimension_numbers`).
+pub fn conv_dimension_numbers(lhs: &str, rhs: &str, out: &str) -> ConvDimensionNumbers {
+    ConvDimensionNumbers::from_strings(lhs, rhs, out)
+}
