@@ -14,7 +14,7 @@
 //! The initializers of `jax.nn.initializers` need `oxjax::random` and are
 //! not here yet.
 
-use crate::numpy::{self as jnp, float_of};
+use crate::numpy::{self as jnp, float_of, lit};
 use crate::{Array, Axes, DType};
 use std::f64::consts::PI;
 
@@ -107,10 +107,10 @@ pub fn mish(x: &Array) -> Array {
 pub fn gelu(x: &Array, approximate: bool) -> Array {
     let x = float_of(x);
     if approximate {
-        let inner = (&x + &x * &x * &x * 0.044715) * (2.0 / PI).sqrt();
+        let inner = (&x + &x * &x * &x * lit(&x, 0.044715)) * lit(&x, (2.0 / PI).sqrt());
         &x * (inner.tanh() + 1.0) * 0.5
     } else {
-        &x * ((&x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5
+        &x * ((&x * lit(&x, std::f64::consts::FRAC_1_SQRT_2)).erf() + 1.0) * 0.5
     }
 }
 
@@ -124,7 +124,7 @@ pub fn elu(x: &Array, alpha: f64) -> Array {
     let x = float_of(x);
     let pos = x.greater(0.0);
     // expm1 of a clamped value: no overflow (or NaN gradient) where x is large.
-    let neg = Array::where_(&pos, 0.0, &x).expm1() * alpha;
+    let neg = Array::where_(&pos, 0.0, &x).expm1() * lit(&x, alpha);
     Array::where_(&pos, &x, &neg)
 }
 
@@ -136,7 +136,8 @@ pub fn elu(x: &Array, alpha: f64) -> Array {
 /// ```
 pub fn celu(x: &Array, alpha: f64) -> Array {
     let x = float_of(x);
-    relu(&x) + (x.minimum(0.0) / alpha).expm1() * alpha
+    let a = lit(&x, alpha);
+    relu(&x) + (x.minimum(0.0) / &a).expm1() * &a
 }
 
 /// The scaled ELU of self-normalising networks.
@@ -148,7 +149,8 @@ pub fn celu(x: &Array, alpha: f64) -> Array {
 pub fn selu(x: &Array) -> Array {
     const ALPHA: f64 = 1.673_263_242_354_377_3;
     const SCALE: f64 = 1.050_700_987_355_480_5;
-    elu(x, ALPHA) * SCALE
+    let y = elu(x, ALPHA);
+    &y * lit(&y, SCALE)
 }
 
 /// `x` where `x >= 0`, `negative_slope * x` elsewhere.
@@ -159,7 +161,7 @@ pub fn selu(x: &Array) -> Array {
 /// ```
 pub fn leaky_relu(x: &Array, negative_slope: f64) -> Array {
     let x = float_of(x);
-    Array::where_(&x.greater_equal(0.0), &x, &x * negative_slope)
+    Array::where_(&x.greater_equal(0.0), &x, &x * lit(&x, negative_slope))
 }
 
 /// `clip(x, -1, 1)`.
@@ -216,19 +218,20 @@ pub fn soft_sign(x: &Array) -> Array {
 /// ```
 pub fn squareplus(x: &Array, b: f64) -> Array {
     let x = float_of(x);
-    (&x + (&x * &x + b).sqrt()) * 0.5
+    (&x + (&x * &x + lit(&x, b)).sqrt()) * 0.5
 }
 
-/// `log(1 - exp(x))` for `x < 0`, accurate at both ends.
+/// `log(1 - exp(-x))` for `x > 0`, accurate at both ends.
 ///
 /// ```
 /// use oxjax::{Array, nn};
-/// assert!((nn::log1mexp(&Array::scalar(-1.0f64)).item::<f64>() - (1.0 - (-1.0f64).exp()).ln()).abs() < 1e-12);
+/// let want = (1.0 - (-1.0f64).exp()).ln();
+/// assert!((nn::log1mexp(&Array::scalar(1.0f64)).item::<f64>() - want).abs() < 1e-12);
 /// ```
 pub fn log1mexp(x: &Array) -> Array {
     let x = float_of(x);
-    let near = x.greater(-std::f64::consts::LN_2);
-    Array::where_(&near, (-x.expm1()).log(), (-x.exp()).log1p())
+    let small = x.less(lit(&x, std::f64::consts::LN_2));
+    Array::where_(&small, (-(-&x).expm1()).log(), (-(-&x).exp()).log1p())
 }
 
 /// The gated linear unit: splits `axis` in halves `a, b` and returns
@@ -327,7 +330,8 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
         .iter()
         .map(|&d| x.shape()[d])
         .product();
-    logsumexp(&x, axes, keepdims, None) - (n as f64).ln()
+    let l = logsumexp(&x, axes, keepdims, None);
+    &l - lit(&l, (n as f64).ln())
 }
 
 /// One-hot encoding: a new last axis of `num_classes` with 1 at each
@@ -339,7 +343,7 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 /// assert_eq!(nn::one_hot(&i, 3, DType::F32).to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
 /// ```
 pub fn one_hot(x: &Array, num_classes: usize, dtype: DType) -> Array {
-    let classes = Array::arange(0.0, num_classes as f64, 1.0, x.dtype());
+    let classes = crate::numpy::arange_in(0.0, num_classes as f64, 1.0, x.dtype());
     x.expand_dims(-1).equal(&classes).astype(dtype)
 }
 
@@ -366,7 +370,7 @@ pub fn standardize(
         let d = &x - &m;
         (&d * &d).mean(axes, true)
     });
-    (&x - &m) * (v + epsilon).rsqrt()
+    (&x - &m) * (v + lit(&x, epsilon)).rsqrt()
 }
 
 /// `tanh`, re-exported as `jax.nn` does.

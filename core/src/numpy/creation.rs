@@ -2,7 +2,7 @@
 //! A `dtype` of `None` picks JAX's default (f32 for floats, i32 for
 //! integers) from the other arguments.
 
-use super::reshape_to;
+use super::{lit, reshape_to};
 use crate::{Array, AsArray, DType};
 use std::f64::consts::PI;
 
@@ -117,7 +117,7 @@ pub fn arange(start: f64, stop: f64, step: f64, dtype: impl Into<Option<DType>>)
     let d = dtype
         .into()
         .unwrap_or(if integral { DType::I32 } else { DType::F32 });
-    Array::arange(start, stop, step, d)
+    super::arange_in(start, stop, step, d)
 }
 
 /// `num` evenly spaced values from `start` to `stop` (included with `endpoint`).
@@ -158,8 +158,9 @@ pub fn logspace(
     dtype: impl Into<Option<DType>>,
 ) -> Array {
     let d = dtype.into().unwrap_or(DType::F32);
-    let e = linspace(start, stop, num, endpoint, DType::F64);
-    Array::scalar(base).power(&e).astype(d)
+    let c = if d.is_float() { d } else { DType::F32 };
+    let e = linspace(start, stop, num, endpoint, c);
+    lit(&e, base).power(&e).astype(d)
 }
 
 /// `num` values in geometric progression from `start` to `stop` (same sign,
@@ -193,7 +194,12 @@ pub fn geomspace(
     if endpoint && num > 1 {
         v[num - 1] = stop;
     }
-    Array::from_vec(v, &[num]).astype(d)
+    if d == DType::F64 {
+        Array::from_vec(v, &[num])
+    } else {
+        // Devices without f64 get f32 host values.
+        Array::from_vec(v.iter().map(|&x| x as f32).collect::<Vec<_>>(), &[num]).astype(d)
+    }
 }
 
 /// The `n × m` matrix (`m` defaults to `n`) with ones on diagonal `k`.
@@ -214,8 +220,8 @@ pub fn identity(n: usize, dtype: impl Into<Option<DType>>) -> Array {
 
 /// Row and column indices (i32) of an `n × m` grid, broadcast against each other.
 pub(crate) fn grid(n: usize, m: usize) -> (Array, Array) {
-    let i = Array::arange(0.0, n as f64, 1.0, DType::I32).reshape(&[n as isize, 1]);
-    let j = Array::arange(0.0, m as f64, 1.0, DType::I32).reshape(&[1, m as isize]);
+    let i = super::arange_in(0.0, n as f64, 1.0, DType::I32).reshape(&[n as isize, 1]);
+    let j = super::arange_in(0.0, m as f64, 1.0, DType::I32).reshape(&[1, m as isize]);
     (i, j)
 }
 
@@ -284,7 +290,7 @@ pub fn indices(dims: &[usize], dtype: impl Into<Option<DType>>) -> Array {
         .map(|i| {
             let mut s = vec![1; n];
             s[i] = dims[i];
-            let r = Array::arange(0.0, dims[i] as f64, 1.0, d);
+            let r = super::arange_in(0.0, dims[i] as f64, 1.0, d);
             reshape_to(&r, &s).broadcast_to(dims)
         })
         .collect();
@@ -302,19 +308,21 @@ pub fn indices(dims: &[usize], dtype: impl Into<Option<DType>>) -> Array {
 pub fn vander(x: &Array, n: Option<usize>, increasing: bool) -> Array {
     assert_eq!(x.ndim(), 1, "vander: x must be 1-d, got shape {:?}", x.shape());
     let n = n.unwrap_or(x.size());
-    let mut p = Array::arange(0.0, n as f64, 1.0, DType::I32);
+    let mut p = super::arange_in(0.0, n as f64, 1.0, DType::I32);
     if !increasing {
         p = p.flip(&[]);
     }
     x.expand_dims(1).power(p.astype(x.dtype()))
 }
 
-/// A window of `m` samples: `f(n)` for `n = 0..m`, `[1]` when `m == 1`.
-fn window(m: usize, f: impl Fn(&Array, f64) -> Array) -> Array {
+/// A window of `m` samples: `f(n)` for `n = 0..m` in `dtype` (default
+/// f32), `[1]` when `m == 1`.
+fn window(m: usize, dtype: Option<DType>, f: impl Fn(&Array, f64) -> Array) -> Array {
+    let d = dtype.unwrap_or(DType::F32);
     if m <= 1 {
-        return Array::ones(&[m], DType::F32);
+        return Array::ones(&[m], d);
     }
-    let n = Array::arange(0.0, m as f64, 1.0, DType::F32);
+    let n = super::arange_in(0.0, m as f64, 1.0, d);
     f(&n, (m - 1) as f64)
 }
 
@@ -322,31 +330,32 @@ fn window(m: usize, f: impl Fn(&Array, f64) -> Array) -> Array {
 ///
 /// ```
 /// use oxjax::numpy as jnp;
-/// assert_eq!(jnp::bartlett(5).to_vec::<f32>(), vec![0.0, 0.5, 1.0, 0.5, 0.0]);
+/// assert_eq!(jnp::bartlett(5, None).to_vec::<f32>(), vec![0.0, 0.5, 1.0, 0.5, 0.0]);
 /// ```
-pub fn bartlett(m: usize) -> Array {
-    window(m, |n, d| 1.0 - (n * (2.0 / d) - 1.0).abs())
+pub fn bartlett(m: usize, dtype: impl Into<Option<DType>>) -> Array {
+    window(m, dtype.into(), |n, d| 1.0 - (n * lit(n, 2.0 / d) - 1.0).abs())
 }
 
 /// The Hann window.
 ///
 /// ```
 /// use oxjax::numpy as jnp;
-/// let w = jnp::hanning(3).to_vec::<f32>();
+/// let w = jnp::hanning(3, None).to_vec::<f32>();
 /// assert!(w[0].abs() < 1e-7 && (w[1] - 1.0).abs() < 1e-7);
 /// ```
-pub fn hanning(m: usize) -> Array {
-    window(m, |n, d| 0.5 - (n * (2.0 * PI / d)).cos() * 0.5)
+pub fn hanning(m: usize, dtype: impl Into<Option<DType>>) -> Array {
+    window(m, dtype.into(), |n, d| 0.5 - (n * lit(n, 2.0 * PI / d)).cos() * 0.5)
 }
 
 /// The Hamming window.
-pub fn hamming(m: usize) -> Array {
-    window(m, |n, d| 0.54 - (n * (2.0 * PI / d)).cos() * 0.46)
+pub fn hamming(m: usize, dtype: impl Into<Option<DType>>) -> Array {
+    window(m, dtype.into(), |n, d| lit(n, 0.54) - (n * lit(n, 2.0 * PI / d)).cos() * lit(n, 0.46))
 }
 
 /// The Blackman window.
-pub fn blackman(m: usize) -> Array {
-    window(m, |n, d| {
-        0.42 - (n * (2.0 * PI / d)).cos() * 0.5 + (n * (4.0 * PI / d)).cos() * 0.08
+pub fn blackman(m: usize, dtype: impl Into<Option<DType>>) -> Array {
+    window(m, dtype.into(), |n, d| {
+        lit(n, 0.42) - (n * lit(n, 2.0 * PI / d)).cos() * 0.5
+            + (n * lit(n, 4.0 * PI / d)).cos() * lit(n, 0.08)
     })
 }

@@ -85,7 +85,9 @@ pub fn isclose(a: impl AsArray, b: impl AsArray, rtol: f64, atol: f64, equal_nan
     }
     let (a, b) = (a.astype(dtype), b.astype(dtype));
     let finite = a.isfinite().bitwise_and(b.isfinite());
-    let near = (&a - &b).abs().less_equal(b.abs() * rtol + atol);
+    let near = (&a - &b)
+        .abs()
+        .less_equal(b.abs() * super::lit(&a, rtol) + super::lit(&a, atol));
     let out = Array::where_(&finite, &near, a.equal(&b));
     if equal_nan {
         out.bitwise_or(a.isnan().bitwise_and(b.isnan()))

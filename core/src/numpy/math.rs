@@ -1,7 +1,7 @@
 //! Elementwise math: every ALU op as a free function (scalars welcome: they
 //! are weakly typed, as in JAX) and the composites NumPy adds on top.
 
-use super::{finfo_max, float_of};
+use super::{finfo_max, float_of, lit, result_type};
 use crate::{Array, AsArray, DType};
 use std::f64::consts::{LN_2, LN_10, PI};
 
@@ -160,7 +160,8 @@ pub fn fabs(x: impl AsArray) -> Array {
 /// assert!((jnp::log10(1000.0).item::<f32>() - 3.0).abs() < 1e-6);
 /// ```
 pub fn log10(x: impl AsArray) -> Array {
-    float_of(&x.as_array()).log() * (1.0 / LN_10)
+    let x = float_of(&x.as_array());
+    x.log() * lit(&x, 1.0 / LN_10)
 }
 
 /// Cube root, real for negative inputs.
@@ -171,7 +172,7 @@ pub fn log10(x: impl AsArray) -> Array {
 /// ```
 pub fn cbrt(x: impl AsArray) -> Array {
     let x = float_of(&x.as_array());
-    x.sign() * x.abs().power(1.0 / 3.0)
+    x.sign() * x.abs().power(lit(&x, 1.0 / 3.0))
 }
 
 /// Inverse hyperbolic sine, `sign(x) log(|x| + sqrt(x² + 1))` in a form
@@ -233,7 +234,8 @@ pub fn atanh(x: impl AsArray) -> Array {
 /// assert!((jnp::deg2rad(180.0).item::<f32>() - std::f32::consts::PI).abs() < 1e-6);
 /// ```
 pub fn deg2rad(x: impl AsArray) -> Array {
-    float_of(&x.as_array()) * (PI / 180.0)
+    let x = float_of(&x.as_array());
+    &x * lit(&x, PI / 180.0)
 }
 
 /// Alias of [`deg2rad`].
@@ -248,7 +250,8 @@ pub fn radians(x: impl AsArray) -> Array {
 /// assert!((jnp::rad2deg(std::f64::consts::PI).item::<f32>() - 180.0).abs() < 1e-4);
 /// ```
 pub fn rad2deg(x: impl AsArray) -> Array {
-    float_of(&x.as_array()) * (180.0 / PI)
+    let x = float_of(&x.as_array());
+    &x * lit(&x, 180.0 / PI)
 }
 
 /// Alias of [`rad2deg`].
@@ -314,7 +317,7 @@ pub fn logaddexp2(x: impl AsArray, y: impl AsArray) -> Array {
     Array::where_(
         &delta.isnan(),
         &x + &y,
-        &m + (-delta.abs()).exp2().log1p() * (1.0 / LN_2),
+        &m + (-delta.abs()).exp2().log1p() * lit(&m, 1.0 / LN_2),
     )
 }
 
@@ -329,7 +332,7 @@ pub fn sinc(x: impl AsArray) -> Array {
     let x = float_of(&x.as_array());
     let zero = x.equal(0.0);
     // A safe denominator keeps NaN out of the gradient at 0.
-    let safe = Array::where_(&zero, 1.0, &x) * PI;
+    let safe = Array::where_(&zero, 1.0, &x) * lit(&x, PI);
     Array::where_(&zero, 1.0, safe.sin() / &safe)
 }
 
@@ -366,11 +369,12 @@ pub fn round(x: impl AsArray, decimals: i32) -> Array {
         return x.round();
     }
     if !x.dtype().is_float() {
-        let f = 10f64.powi(-decimals);
-        return (x.astype(DType::F64) / f).round().multiply(f).astype(x.dtype());
+        let xf = x.astype(DType::F32);
+        let f = lit(&xf, 10f64.powi(-decimals));
+        return (&xf / &f).round().multiply(&f).astype(x.dtype());
     }
-    let f = 10f64.powi(decimals);
-    (&x * f).round() / f
+    let f = lit(&x, 10f64.powi(decimals));
+    (&x * &f).round() / &f
 }
 
 /// Alias of [`round`].
@@ -407,7 +411,8 @@ pub fn signbit(x: impl AsArray) -> Array {
 pub fn copysign(x: impl AsArray, y: impl AsArray) -> Array {
     let (x, y) = (x.as_array(), y.as_array());
     let a = float_of(&x).abs();
-    let a = a.add(float_of(&y) * 0.0); // broadcast and promote with y
+    let d = super::to_float_dtype(result_type(&[&a, &y]));
+    let a = a.astype(d);
     Array::where_(&signbit(&y), -&a, &a)
 }
 
@@ -420,9 +425,9 @@ pub fn copysign(x: impl AsArray, y: impl AsArray) -> Array {
 /// ```
 pub fn heaviside(x: impl AsArray, h0: impl AsArray) -> Array {
     let (x, h0) = (x.as_array(), h0.as_array());
+    let d = super::to_float_dtype(result_type(&[&x, &h0]));
     let step = Array::where_(&x.greater(0.0), 1.0, Array::where_(&x.less(0.0), 0.0, &h0));
-    let step = step.add(&x * 0.0); // promote with x
-    Array::where_(&x.isnan(), &x, &step)
+    Array::where_(&x.isnan(), &x, &step).astype(d)
 }
 
 /// Replaces NaN by `nan`, +Inf by `posinf` and -Inf by `neginf` (by default
@@ -439,9 +444,9 @@ pub fn nan_to_num(x: impl AsArray, nan: f64, posinf: Option<f64>, neginf: Option
         return x;
     }
     let big = finfo_max(x.dtype());
-    let x = Array::where_(&x.isnan(), nan, &x);
-    let x = Array::where_(&isposinf(&x), posinf.unwrap_or(big), &x);
-    Array::where_(&isneginf(&x), neginf.unwrap_or(-big), &x)
+    let x = Array::where_(&x.isnan(), lit(&x, nan), &x);
+    let x = Array::where_(&isposinf(&x), lit(&x, posinf.unwrap_or(big)), &x);
+    Array::where_(&isneginf(&x), lit(&x, neginf.unwrap_or(-big)), &x)
 }
 
 /// True where `+Inf`.

@@ -45,6 +45,11 @@ pub(crate) fn float_of(x: &Array) -> Array {
     if d == x.dtype() { x.clone() } else { x.astype(d) }
 }
 
+/// The float dtype an integer or bool dtype computes in.
+pub(crate) fn to_float_dtype(d: DType) -> DType {
+    to_float(d)
+}
+
 /// The largest finite value of a float dtype.
 pub(crate) fn finfo_max(d: DType) -> f64 {
     match d {
@@ -136,4 +141,22 @@ pub fn astype(x: &Array, dtype: DType) -> Array {
 pub(crate) fn reshape_to(x: &Array, shape: &[usize]) -> Array {
     let s: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
     x.reshape(&s)
+}
+
+/// The constant `v` in `x`'s dtype. Composites use it for inexact
+/// constants: a weak Rust literal is held as f32 and would round
+/// `f64` math (`x * (PI / 180.0)` with an f64 `x` loses precision).
+pub(crate) fn lit(x: &Array, v: f64) -> Array {
+    Array::scalar_of(crate::Scalar::F64(v).cast(x.dtype()))
+}
+
+/// `Array::arange` that avoids f64 kernels for integer dtypes where f32 is
+/// exact (|values| < 2^24), so integer ranges work on devices without f64.
+pub(crate) fn arange_in(start: f64, stop: f64, step: f64, dtype: DType) -> Array {
+    let exact = start.abs().max(stop.abs()) < (1 << 24) as f64;
+    if !dtype.is_float() && dtype != DType::BOOL && exact {
+        Array::arange(start, stop, step, DType::F32).astype(dtype)
+    } else {
+        Array::arange(start, stop, step, dtype)
+    }
 }

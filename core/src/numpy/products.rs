@@ -308,3 +308,68 @@ pub fn cross(a: &Array, b: &Array, axis: isize) -> Array {
     let parts: Vec<Array> = parts.into_iter().collect();
     Array::concatenate(&parts.iter().collect::<Vec<_>>(), out_axis as isize)
 }
+
+/// How much of a 1-d convolution [`convolve`] and [`correlate`] return.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvMode {
+    /// Every overlap: length `n + m - 1`.
+    Full,
+    /// Centred, the length of the longer input.
+    Same,
+    /// Only complete overlaps: length `max(n, m) - min(n, m) + 1`.
+    Valid,
+}
+
+/// Full cross-correlation `out[j] = Σ a[i + j - (m - 1)] v[i]` via `lax::conv`.
+fn correlate_full(a: &Array, v: &Array) -> Array {
+    assert!(
+        a.ndim() == 1 && v.ndim() == 1 && a.size() > 0 && v.size() > 0,
+        "correlate/convolve: inputs must be non-empty 1-d arrays, got shapes {:?} and {:?}",
+        a.shape(),
+        v.shape()
+    );
+    let m = v.size() as isize;
+    let x = a.reshape(&[1, 1, -1]);
+    let k = v.reshape(&[1, 1, -1]);
+    crate::lax::conv(&x, &k, &[1], &crate::lax::Padding::Explicit(vec![(m - 1, m - 1)]))
+        .reshape(&[-1])
+}
+
+fn trim(full: Array, n: usize, m: usize, mode: ConvMode) -> Array {
+    let (len, start) = match mode {
+        ConvMode::Full => return full,
+        ConvMode::Same => (n.max(m), (n.min(m) - 1) / 2),
+        ConvMode::Valid => (n.max(m) - n.min(m) + 1, n.min(m) - 1),
+    };
+    slice_axis(&full, 0, start, len, 1)
+}
+
+/// Discrete linear convolution of two 1-d arrays.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+/// let v = Array::from_vec(vec![0.0f32, 1.0, 0.5], &[3]);
+/// assert_eq!(jnp::convolve(&a, &v, jnp::ConvMode::Full).to_vec::<f32>(), vec![0.0, 1.0, 2.5, 4.0, 1.5]);
+/// assert_eq!(jnp::convolve(&a, &v, jnp::ConvMode::Same).to_vec::<f32>(), vec![1.0, 2.5, 4.0]);
+/// ```
+pub fn convolve(a: &Array, v: &Array, mode: ConvMode) -> Array {
+    let (a, v) = if v.size() > a.size() { (v, a) } else { (a, v) };
+    trim(correlate_full(a, &v.flip(&[])), a.size(), v.size(), mode)
+}
+
+/// Cross-correlation of two 1-d arrays, `c[k] = Σ a[n + k] v[n]`.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
+/// let v = Array::from_vec(vec![0.0f32, 1.0, 0.5], &[3]);
+/// assert_eq!(jnp::correlate(&a, &v, jnp::ConvMode::Valid).to_vec::<f32>(), vec![3.5]);
+/// ```
+pub fn correlate(a: &Array, v: &Array, mode: ConvMode) -> Array {
+    if v.size() > a.size() {
+        // NumPy: swap and reverse.
+        return correlate(v, a, mode).flip(&[]);
+    }
+    trim(correlate_full(a, v), a.size(), v.size(), mode)
+}

@@ -735,10 +735,13 @@ fn pad_axis(y: &Array, a: usize, n: usize, lo: usize, hi: usize, mode: PadMode) 
                 // k/len for k = 0..len (rising) or (len-k)/len, shaped along axis a.
                 let mut s = vec![1; y.ndim()];
                 s[a] = len;
-                let k = Array::arange(0.0, len as f64, 1.0, crate::DType::F64);
-                let t = if rising { k / len as f64 } else { (len as f64 - k) / len as f64 };
+                let fd = super::to_float_dtype(y.dtype());
+                let k = super::arange_in(0.0, len as f64, 1.0, fd);
+                // Before: end .. towards the edge; after: from the edge to end.
+                let t = if rising { k / len as f64 } else { (len as f64 - 1.0 - k) / len as f64 };
                 let t = reshape_to(&t, &s);
-                let v = (edge.astype(crate::DType::F64) - end) * t + end;
+                let e = super::lit(&t, end);
+                let v = (edge.astype(fd) - &e) * t + &e;
                 let v = if y.dtype().is_float() { v } else { v.trunc() };
                 v.astype(y.dtype())
             };

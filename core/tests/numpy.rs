@@ -1,0 +1,384 @@
+//! `oxjax::numpy` and `oxjax::nn` against known values: every case of
+//! fixtures/numpy.json (inputs and outputs from NumPy, and from `jax.nn` in
+//! x64 mode for activations; regenerate with fixtures/make_numpy.py) runs
+//! in f64 on the embedded device, and a representative subset runs in f32
+//! on every plugin device of plugins.toml.
+
+mod common;
+
+use oxjax::numpy::{self as jnp, ConvMode, PadMode};
+use oxjax::{Array, Axes, DType, Device, Registry, nn, with_default_device};
+use serde_json::Value;
+use std::path::Path;
+
+fn fixtures() -> Vec<Value> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/numpy.json");
+    let text = std::fs::read_to_string(&path).expect("fixtures/numpy.json");
+    let v: Value = serde_json::from_str(&text).expect("valid JSON");
+    v["cases"].as_array().expect("cases").clone()
+}
+
+fn number(v: &Value) -> f64 {
+    match v {
+        Value::String(s) => match s.as_str() {
+            "nan" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            _ => panic!("bad number {s}"),
+        },
+        Value::Bool(b) => *b as u8 as f64,
+        v => v.as_f64().expect("number"),
+    }
+}
+
+/// A fixture array as an oxjax array (floats as `float`).
+fn decode(v: &Value, float: DType) -> Array {
+    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let data = v["data"].as_array().unwrap();
+    match v["dtype"].as_str().unwrap() {
+        "bool" => Array::from_vec(data.iter().map(|b| b.as_bool().unwrap()).collect::<Vec<_>>(), &shape),
+        "i32" => Array::from_vec(data.iter().map(|i| i.as_i64().unwrap() as i32).collect::<Vec<_>>(), &shape),
+        _ if float == DType::F32 => {
+            Array::from_vec(data.iter().map(|v| number(v) as f32).collect::<Vec<_>>(), &shape)
+        }
+        _ => Array::from_vec(data.iter().map(number).collect::<Vec<f64>>(), &shape),
+    }
+}
+
+fn expected(v: &Value) -> (Vec<usize>, &str, Vec<f64>) {
+    let shape = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let data = v["data"].as_array().unwrap().iter().map(number).collect();
+    (shape, v["dtype"].as_str().unwrap(), data)
+}
+
+fn vals(x: &Array) -> Vec<f64> {
+    match x.dtype() {
+        DType::F64 => x.to_vec::<f64>(),
+        DType::BOOL => x.to_vec::<bool>().into_iter().map(|b| b as u8 as f64).collect(),
+        DType::I32 => x.to_vec::<i32>().into_iter().map(f64::from).collect(),
+        _ => x.astype(DType::F32).to_vec::<f32>().into_iter().map(f64::from).collect(),
+    }
+}
+
+fn int(p: &Value, k: &str) -> isize {
+    p[k].as_i64().unwrap_or_else(|| panic!("param {k}")) as isize
+}
+
+fn flt(p: &Value, k: &str) -> f64 {
+    p[k].as_f64().unwrap_or_else(|| panic!("param {k}"))
+}
+
+fn ints(p: &Value, k: &str) -> Vec<isize> {
+    p[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as isize).collect()
+}
+
+fn usizes(p: &Value, k: &str) -> Vec<usize> {
+    ints(p, k).into_iter().map(|v| v as usize).collect()
+}
+
+/// Calls the oxjax function a fixture names.
+fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
+    let x = || &a[0];
+    let y = || &a[1];
+    let ax = || int(p, "axis");
+    let one = |r: Array| vec![r];
+    match f {
+        "hypot" => one(jnp::hypot(x(), y())),
+        "logaddexp" => one(jnp::logaddexp(x(), y())),
+        "logaddexp2" => one(jnp::logaddexp2(x(), y())),
+        "sinc" => one(jnp::sinc(x())),
+        "cbrt" => one(jnp::cbrt(x())),
+        "arcsinh" => one(jnp::arcsinh(x())),
+        "arccosh" => one(jnp::arccosh(x())),
+        "arctanh" => one(jnp::arctanh(x())),
+        "log10" => one(jnp::log10(x())),
+        "exp2" => one(jnp::exp2(x())),
+        "deg2rad" => one(jnp::deg2rad(x())),
+        "rad2deg" => one(jnp::rad2deg(x())),
+        "square" => one(jnp::square(x())),
+        "reciprocal" => one(jnp::reciprocal(x())),
+        "fabs" => one(jnp::fabs(x())),
+        "signbit" => one(jnp::signbit(x())),
+        "copysign" => one(jnp::copysign(x(), y())),
+        "heaviside" => one(jnp::heaviside(x(), y())),
+        "nan_to_num" => one(jnp::nan_to_num(x(), 0.0, None, None)),
+        "round" => one(jnp::round(x(), int(p, "decimals") as i32)),
+        "fmod" => one(jnp::fmod(x(), y())),
+        "remainder" => one(jnp::remainder(x(), y())),
+        "floor_divide" => one(jnp::floor_divide(x(), y())),
+        "float_power" => one(jnp::float_power(x(), y())),
+        "fmax" => one(jnp::fmax(x(), y())),
+        "fmin" => one(jnp::fmin(x(), y())),
+        "isclose" => one(jnp::isclose(x(), y(), 1e-5, 1e-8, false)),
+        "isclose_nan" => one(jnp::isclose(x(), y(), 1e-5, 1e-8, true)),
+        "clip" => one(jnp::clip(x(), Some(-1.0), Some(2.0))),
+        "ldexp" => one(jnp::ldexp(x(), y())),
+        "modf" => {
+            let (f, i) = jnp::modf(x());
+            vec![f, i]
+        }
+        "logical_xor" => one(jnp::logical_xor(x(), y())),
+        "var" | "std" => {
+            let axes = if p.get("axis").is_some() { Axes::from(ax()) } else { Axes::All };
+            let d = int(p, "ddof") as usize;
+            one(if f == "var" { jnp::var(x(), axes, d, false) } else { jnp::std(x(), axes, d, false) })
+        }
+        "ptp" => one(jnp::ptp(x(), ax(), false)),
+        "average" => one(jnp::average(x(), ax(), Some(y()), false)),
+        "nansum" => one(jnp::nansum(x(), ax(), false)),
+        "nanprod" => one(jnp::nanprod(x(), ax(), false)),
+        "nanmean" => one(jnp::nanmean(x(), ax(), false)),
+        "nanvar" => one(jnp::nanvar(x(), ax(), int(p, "ddof") as usize, false)),
+        "nanstd" => one(jnp::nanstd(x(), ax(), int(p, "ddof") as usize, false)),
+        "nanmax" => one(jnp::nanmax(x(), ax(), false)),
+        "nanmin" => one(jnp::nanmin(x(), ax(), false)),
+        "nanargmax" => one(jnp::nanargmax(x(), Some(ax()), false)),
+        "nanargmin" => one(jnp::nanargmin(x(), Some(ax()), false)),
+        "count_nonzero" => one(jnp::count_nonzero(x(), ax(), false)),
+        "linspace" => one(jnp::linspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, false, float)),
+        "logspace" => one(jnp::logspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, true, flt(p, "base"), float)),
+        "geomspace" => one(jnp::geomspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, true, float)),
+        "tri" => one(jnp::tri(int(p, "n") as usize, Some(int(p, "m") as usize), int(p, "k"), float)),
+        "vander" => one(jnp::vander(x(), Some(int(p, "n") as usize), false)),
+        "bartlett" => one(jnp::bartlett(int(p, "m") as usize, float)),
+        "hanning" => one(jnp::hanning(int(p, "m") as usize, float)),
+        "hamming" => one(jnp::hamming(int(p, "m") as usize, float)),
+        "blackman" => one(jnp::blackman(int(p, "m") as usize, float)),
+        "tile" => one(jnp::tile(x(), &usizes(p, "reps"))),
+        "repeat" => one(jnp::repeat(x(), &usizes(p, "repeats"), p.get("axis").map(|_| ax()))),
+        "roll" => one(jnp::roll(x(), int(p, "shift"), p.get("axis").map(|_| ax()))),
+        "rot90" => {
+            let axes = ints(p, "axes");
+            one(jnp::rot90(x(), int(p, "k"), (axes[0], axes[1])))
+        }
+        "pad" => {
+            let w: Vec<(usize, usize)> = p["widths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| (v[0].as_u64().unwrap() as usize, v[1].as_u64().unwrap() as usize))
+                .collect();
+            let mode = match p["mode"].as_str().unwrap() {
+                "edge" => PadMode::Edge,
+                "reflect" => PadMode::Reflect,
+                "symmetric" => PadMode::Symmetric,
+                "wrap" => PadMode::Wrap,
+                "maximum" => PadMode::Maximum,
+                "minimum" => PadMode::Minimum,
+                "mean" => PadMode::Mean,
+                "linear_ramp" => PadMode::LinearRamp(flt(p, "end")),
+                "constant" => PadMode::Constant(flt(p, "value")),
+                m => panic!("mode {m}"),
+            };
+            one(jnp::pad(x(), &w, mode))
+        }
+        "array_split" => jnp::array_split(x(), int(p, "sections") as usize, 0),
+        "split" => jnp::split(x(), ints(p, "indices").as_slice(), ax()),
+        "moveaxis" => one(jnp::moveaxis(x(), ints(p, "source"), ints(p, "destination"))),
+        "diff" => one(jnp::diff(x(), int(p, "n") as usize, ax())),
+        "ediff1d" => one(jnp::ediff1d(x(), Some(y()), Some(&a[2]))),
+        "kron" => one(jnp::kron(x(), y())),
+        "diagonal" => one(jnp::diagonal(x(), int(p, "offset"), int(p, "axis1"), int(p, "axis2"))),
+        "diag" => one(jnp::diag(x(), int(p, "k"))),
+        "trace" => one(jnp::trace(x(), int(p, "offset"), int(p, "axis1"), int(p, "axis2"))),
+        "triu" => one(jnp::triu(x(), int(p, "k"))),
+        "tril" => one(jnp::tril(x(), int(p, "k"))),
+        "tensordot" => one(jnp::tensordot(x(), y(), jnp::TensorAxes::Pairs(ints(p, "a"), ints(p, "b")))),
+        "inner" => one(jnp::inner(x(), y())),
+        "dot" => one(jnp::dot(x(), y())),
+        "outer" => one(jnp::outer(x(), y())),
+        "cross" => one(jnp::cross(x(), y(), -1)),
+        "select" => one(jnp::select(&[&a[0], &a[1]], &[&a[2], &a[3]], 0.5)),
+        "resize" => one(jnp::resize(x(), &usizes(p, "shape"))),
+        "convolve" | "correlate" => {
+            let mode = match p["mode"].as_str().unwrap() {
+                "full" => ConvMode::Full,
+                "same" => ConvMode::Same,
+                _ => ConvMode::Valid,
+            };
+            one(if f == "convolve" { jnp::convolve(x(), y(), mode) } else { jnp::correlate(x(), y(), mode) })
+        }
+        "einsum" => one(jnp::einsum(p["spec"].as_str().unwrap(), &a.iter().collect::<Vec<_>>())),
+        "nn.relu" => one(nn::relu(x())),
+        "nn.relu6" => one(nn::relu6(x())),
+        "nn.sigmoid" => one(nn::sigmoid(x())),
+        "nn.log_sigmoid" => one(nn::log_sigmoid(x())),
+        "nn.softplus" => one(nn::softplus(x())),
+        "nn.silu" => one(nn::silu(x())),
+        "nn.selu" => one(nn::selu(x())),
+        "nn.soft_sign" => one(nn::soft_sign(x())),
+        "nn.hard_tanh" => one(nn::hard_tanh(x())),
+        "nn.hard_sigmoid" => one(nn::hard_sigmoid(x())),
+        "nn.hard_silu" => one(nn::hard_silu(x())),
+        "nn.mish" => one(nn::mish(x())),
+        "nn.sparse_plus" => one(nn::sparse_plus(x())),
+        "nn.sparse_sigmoid" => one(nn::sparse_sigmoid(x())),
+        "nn.gelu" => one(nn::gelu(x(), p["approximate"].as_bool().unwrap())),
+        "nn.elu" => one(nn::elu(x(), flt(p, "alpha"))),
+        "nn.celu" => one(nn::celu(x(), flt(p, "alpha"))),
+        "nn.leaky_relu" => one(nn::leaky_relu(x(), flt(p, "slope"))),
+        "nn.squareplus" => one(nn::squareplus(x(), flt(p, "b"))),
+        "nn.log1mexp" => one(nn::log1mexp(x())),
+        "nn.glu" => one(nn::glu(x(), ax())),
+        "nn.softmax" => one(nn::softmax(x(), ax())),
+        "nn.log_softmax" => one(nn::log_softmax(x(), ax())),
+        "nn.logsumexp" => one(nn::logsumexp(x(), ax(), false, None)),
+        "nn.logsumexp_b" => one(nn::logsumexp(x(), ax(), false, Some(y()))),
+        "nn.standardize" => one(nn::standardize(x(), ax(), None, None, 1e-5)),
+        "nn.one_hot" => one(nn::one_hot(x(), int(p, "classes") as usize, float)),
+        other => panic!("fixture names an unknown function {other}"),
+    }
+}
+
+/// Compares within `tol` (relative to magnitude); NaN matches NaN and
+/// infinities must match exactly.
+fn check(what: &str, got: &Array, want: &Value, tol: f64) -> Result<(), String> {
+    let (shape, kind, data) = expected(want);
+    if got.shape() != shape.as_slice() {
+        return Err(format!("{what}: shape {:?}, expected {shape:?}", got.shape()));
+    }
+    let want_dtype = match kind {
+        "bool" => Some(DType::BOOL),
+        "i32" => Some(DType::I32),
+        _ => None,
+    };
+    if let Some(d) = want_dtype
+        && got.dtype() != d
+    {
+        return Err(format!("{what}: dtype {}, expected {d}", got.dtype()));
+    }
+    let g = vals(got);
+    for (i, (a, b)) in g.iter().zip(&data).enumerate() {
+        let okay = (a.is_nan() && b.is_nan())
+            || a == b
+            || (a.is_finite() && b.is_finite() && (a - b).abs() <= tol * (1.0 + b.abs()));
+        if !okay {
+            return Err(format!("{what}: element {i}: got {a}, expected {b}\n got {g:?}\nwant {data:?}"));
+        }
+    }
+    Ok(())
+}
+
+fn run_case(c: &Value, float: DType, tol: f64) -> Result<(), String> {
+    let f = c["fn"].as_str().unwrap();
+    let args: Vec<Array> = c["args"].as_array().unwrap().iter().map(|a| decode(a, float)).collect();
+    let what = format!("{f} {}", c["params"]);
+    let outs = call(f, &args, &c["params"], float);
+    let want = c["out"].as_array().unwrap();
+    if outs.len() != want.len() {
+        return Err(format!("{what}: {} outputs, expected {}", outs.len(), want.len()));
+    }
+    for (o, w) in outs.iter().zip(want) {
+        check(&what, o, w, tol)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn numpy_fixtures_f64_embedded() {
+    let reg = Registry::embedded();
+    with_default_device(&reg.default_device(), || {
+        let failures: Vec<String> = fixtures()
+            .iter()
+            .filter_map(|c| run_case(c, DType::F64, 1e-9).err())
+            .collect();
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+    });
+}
+
+/// Plugin devices of the repository's plugins.toml.
+fn plugin_devices() -> Vec<Device> {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    let devs: Vec<Device> = reg.devices().iter().filter(|d| d.library().is_some()).cloned().collect();
+    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
+    devs
+}
+
+/// A representative subset (one per family) in f32 on every plugin device.
+#[test]
+fn numpy_fixtures_f32_every_device() {
+    let families = [
+        "logaddexp", "sinc", "arcsinh", "heaviside", "round", "var", "average",
+        "nanmean", "nanargmax", "geomspace", "tile", "repeat", "roll", "pad", "split", "kron",
+        "diagonal", "diag", "triu", "tensordot", "einsum", "convolve", "nn.gelu", "nn.softmax",
+        "nn.logsumexp", "nn.one_hot", "nn.log_softmax",
+    ];
+    let cases: Vec<Value> = fixtures()
+        .into_iter()
+        .filter(|c| families.contains(&c["fn"].as_str().unwrap()))
+        .collect();
+    for dev in plugin_devices() {
+        with_default_device(&dev, || {
+            let failures: Vec<String> = cases
+                .iter()
+                .filter_map(|c| run_case(c, DType::F32, 2e-4).err())
+                .collect();
+            assert!(failures.is_empty(), "on {}: {}", dev.name(), failures.join("\n"));
+        });
+    }
+}
+
+#[test]
+fn weak_scalars_and_promotion() {
+    let i = Array::from_vec(vec![1i32, 2], &[2]);
+    let h = Array::from_vec(vec![1.0f32, 2.0], &[2]).astype(DType::F16);
+    assert_eq!(jnp::add(&i, 1).dtype(), DType::I32);
+    assert_eq!(jnp::multiply(&h, 2.0).dtype(), DType::F16);
+    assert_eq!(jnp::hypot(&h, 1.0).dtype(), DType::F16);
+    assert_eq!(jnp::logaddexp(&i, &i).dtype(), DType::F32);
+    assert_eq!(jnp::mean(&i, Axes::All, false).dtype(), DType::F32);
+    assert_eq!(jnp::var(&i, Axes::All, 0, false).dtype(), DType::F32);
+    assert_eq!(jnp::sum(&i.greater(1), Axes::All, false).dtype(), DType::I32);
+    assert_eq!(jnp::full(&[2], 1.5, None).dtype(), DType::F32);
+    assert!(!jnp::asarray(1.5, None).is_weak());
+    assert_eq!(jnp::arange(0.0, 3.0, 1.0, None).dtype(), DType::I32);
+    assert_eq!(jnp::einsum("i,i", &[&i, &i]).item::<i32>(), 5);
+}
+
+#[test]
+fn keepdims_and_axes() {
+    let x = jnp::arange(0.0, 24.0, 1.0, DType::F32).reshape(&[2, 3, 4]);
+    assert_eq!(jnp::var(&x, [0, 2], 0, true).shape(), &[1, 3, 1]);
+    assert_eq!(jnp::nanmax(&x, -1, true).shape(), &[2, 3, 1]);
+    assert_eq!(jnp::argmax(&x, Some(1), true).shape(), &[2, 1, 4]);
+    assert_eq!(jnp::argmax(&x, None, true).shape(), &[1, 1, 1]);
+    assert_eq!(jnp::nanargmin(&x, None, false).item::<i32>(), 0);
+    assert_eq!(jnp::count_nonzero(&x, Axes::All, false).item::<i32>(), 23);
+    assert_eq!(nn::logsumexp(&x, [0, 2], true, None).shape(), &[1, 3, 1]);
+    assert_eq!(nn::logsumexp(&x, [0, 2], false, None).shape(), &[3]);
+    // All-NaN rows: NaN for the value, -1 for the index (as JAX).
+    let n = Array::from_vec(vec![f32::NAN, f32::NAN, 1.0, f32::NAN], &[2, 2]);
+    assert!(jnp::nanmax(&n, 1, false).to_vec::<f32>()[0].is_nan());
+    assert_eq!(jnp::nanargmax(&n, Some(1), false).to_vec::<i32>(), vec![-1, 0]);
+}
+
+#[test]
+fn misuse_messages() {
+    let x = jnp::zeros(&[2, 3], None);
+    let msg = |f: &dyn Fn()| {
+        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("should panic");
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+    };
+    assert!(msg(&|| {
+        jnp::split(&x, 2, 1);
+    })
+    .contains("split: axis 1 of length 3 does not split into 2 equal sections"));
+    let e = jnp::try_einsum("ij,jk->ik", &[&x, &x]).unwrap_err().to_string();
+    assert!(e.contains("einsum: label 'j' has sizes 3 and 2"), "{e}");
+    let e = jnp::try_einsum("ij->iz", &[&x]).unwrap_err().to_string();
+    assert!(e.contains("output label 'z'"), "{e}");
+    let e = jnp::try_pad(&x, &[(1, 1); 3], PadMode::Edge).unwrap_err().to_string();
+    assert!(e.contains("pad: 3 (before, after) pairs for an array of shape [2, 3]"), "{e}");
+    assert!(msg(&|| {
+        jnp::stack(&[&x, &x.t()], 0);
+    })
+    .contains("stack: arrays must have one shape, got [2, 3], [3, 2]"));
+    let e = oxjax::lax::try_dot_general(&x, &x, (&[1], &[0]), (&[], &[]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("dot_general: lhs axis 1 (3) and rhs axis 0 (2) differ"), "{e}");
+}
