@@ -382,3 +382,251 @@ fn misuse_messages() {
         .to_string();
     assert!(e.contains("dot_general: lhs axis 1 (3) and rhs axis 0 (2) differ"), "{e}");
 }
+
+// ---- transformations: grad vs finite differences, jit vs eager, vmap ----
+
+use oxjax::{Slice, grad, jit, vmap};
+
+fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
+    let reg = Registry::embedded();
+    with_default_device(&reg.default_device(), f)
+}
+
+/// Inputs in (0.2, 0.95) without ties, shape (3, 4), f64.
+fn smooth_input() -> Array {
+    let v: Vec<f64> = (0..12).map(|i| 0.2 + 0.061 * i as f64 + 0.013 * ((i * 7) % 5) as f64).collect();
+    Array::from_vec(v, &[3, 4])
+}
+
+/// A weighted sum, so every output element matters to the gradient.
+fn scalarize(y: &Array) -> Array {
+    let w = Array::arange(1.0, y.size() as f64 + 1.0, 1.0, DType::F64).sin();
+    let w = w.reshape(&y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>());
+    (y * &w).sum(Axes::All, false)
+}
+
+fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
+    let base = x.to_vec::<f64>();
+    let h = 1e-6;
+    (0..base.len())
+        .map(|i| {
+            let (mut p, mut m) = (base.clone(), base.clone());
+            p[i] += h;
+            m[i] -= h;
+            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
+            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}
+
+fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("lengths {} and {}", a.len(), b.len()));
+    }
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if !((x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()))) {
+            return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
+        }
+    }
+    Ok(())
+}
+
+type Fun = (&'static str, fn(&Array) -> Array);
+
+/// Every differentiable composite of `oxjax::numpy`, on a (3, 4) input.
+const COMPOSITES: &[Fun] = &[
+    ("hypot", |x| jnp::hypot(x, x.flip(&[]) - 0.5)),
+    ("logaddexp", |x| jnp::logaddexp(x * 3.0, x.flip(&[]))),
+    ("logaddexp2", |x| jnp::logaddexp2(x * 3.0, x.flip(&[]))),
+    ("sinc", |x| jnp::sinc(x * 2.0 - 1.0)),
+    ("cbrt", |x| jnp::cbrt(x)),
+    ("arcsinh", |x| jnp::arcsinh(x * 4.0 - 2.0)),
+    ("arccosh", |x| jnp::arccosh(x + 1.2)),
+    ("arctanh", |x| jnp::arctanh(x - 0.5)),
+    ("log10", |x| jnp::log10(x)),
+    ("deg2rad", |x| jnp::deg2rad(x)),
+    ("float_power", |x| jnp::float_power(x, x.flip(&[]))),
+    ("square", |x| jnp::square(x)),
+    ("clip", |x| jnp::clip(x, Some(0.3), Some(0.8))),
+    ("copysign", |x| jnp::copysign(x, x - 0.5)),
+    ("fmax", |x| jnp::fmax(x, x.flip(&[]))),
+    ("ldexp", |x| jnp::ldexp(x, 3)),
+    ("var", |x| jnp::var(x, 1, 1, false)),
+    ("std", |x| jnp::std(x, Axes::All, 0, true) * x),
+    ("average", |x| jnp::average(x, 0, Some(&x.flip(&[]).exp()), false)),
+    ("nanmean", |x| jnp::nanmean(x, 1, true) * x),
+    ("nanvar", |x| jnp::nanvar(x, 0, 0, false)),
+    ("nanmax", |x| jnp::nanmax(x, 1, false)),
+    ("ptp", |x| jnp::ptp(x, 0, false)),
+    ("einsum trace", |x| jnp::einsum("ij,kj->ik", &[x, x]).sin()),
+    ("einsum diag", |x| jnp::einsum("ii,ij->j", &[&x.slice(&[Slice::all(), (0..3).into()]), x])),
+    ("tensordot", |x| jnp::tensordot(x, &x.t(), 1)),
+    ("kron", |x| jnp::kron(x, &x.slice(&[(0..2).into(), (0..2).into()]))),
+    ("diagonal", |x| jnp::diagonal(x, 1, 0, 1)),
+    ("diag", |x| jnp::diag(&jnp::diagonal(x, 0, 0, 1), -1)),
+    ("trace", |x| jnp::trace(x, 0, 0, 1) * x),
+    ("triu", |x| jnp::triu(x, 1) * x),
+    ("pad reflect", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Reflect)),
+    ("pad symmetric", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Symmetric)),
+    ("pad linear_ramp", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::LinearRamp(0.5))),
+    ("pad mean", |x| jnp::pad(x, &[(1, 1), (2, 0)], PadMode::Mean)),
+    ("roll", |x| jnp::roll(x, 5, None) * x),
+    ("tile", |x| jnp::tile(x, &[2, 1, 2])),
+    ("repeat", |x| jnp::repeat(x, &[2, 0, 1, 3], Some(1))),
+    ("rot90", |x| jnp::rot90(x, 1, (0, 1))),
+    ("diff", |x| jnp::diff(x, 2, 1)),
+    ("cross", |x| jnp::cross(&x.slice(&[Slice::all(), (0..3).into()]), &x.slice(&[Slice::all(), (1..4).into()]), -1)),
+    ("convolve", |x| jnp::convolve(&x.reshape(&[-1]), &x.slice(&[(0..1).into()]).reshape(&[-1]), ConvMode::Same)),
+    ("outer", |x| jnp::outer(x, &x.sum(0, false))),
+    ("select", |x| jnp::select(&[&x.greater(0.5)], &[&x.sin()], x * x)),
+    ("split+stack", |x| jnp::stack(&jnp::split(x, 2, 1).iter().collect::<Vec<_>>(), 0).exp()),
+    ("moveaxis", |x| jnp::moveaxis(&x.reshape(&[3, 2, 2]), [0, 1], [2, 0]) * 2.0),
+    ("vdot", |x| jnp::vdot(x, &x.exp())),
+];
+
+/// Every differentiable function of `oxjax::nn`.
+const ACTIVATIONS: &[Fun] = &[
+    ("relu", |x| nn::relu(&(x - 0.5))),
+    ("relu6", |x| nn::relu6(&(x * 10.0 - 2.0))),
+    ("sigmoid", |x| nn::sigmoid(&(x * 6.0 - 3.0))),
+    ("log_sigmoid", |x| nn::log_sigmoid(&(x * 6.0 - 3.0))),
+    ("softplus", |x| nn::softplus(&(x * 6.0 - 3.0))),
+    ("silu", |x| nn::silu(&(x * 6.0 - 3.0))),
+    ("mish", |x| nn::mish(&(x * 6.0 - 3.0))),
+    ("gelu", |x| nn::gelu(&(x * 6.0 - 3.0), false)),
+    ("gelu tanh", |x| nn::gelu(&(x * 6.0 - 3.0), true)),
+    ("elu", |x| nn::elu(&(x * 6.0 - 3.0), 0.7)),
+    ("celu", |x| nn::celu(&(x * 6.0 - 3.0), 1.3)),
+    ("selu", |x| nn::selu(&(x * 6.0 - 3.0))),
+    ("leaky_relu", |x| nn::leaky_relu(&(x * 6.0 - 3.0), 0.1)),
+    ("hard_tanh", |x| nn::hard_tanh(&(x * 3.0 - 1.65))),
+    ("hard_sigmoid", |x| nn::hard_sigmoid(&(x * 8.0 - 4.1))),
+    ("hard_silu", |x| nn::hard_silu(&(x * 8.0 - 4.1))),
+    ("soft_sign", |x| nn::soft_sign(&(x * 6.0 - 3.0))),
+    ("squareplus", |x| nn::squareplus(&(x * 6.0 - 3.0), 4.0)),
+    ("sparse_plus", |x| nn::sparse_plus(&(x * 4.0 - 2.05))),
+    ("log1mexp", |x| nn::log1mexp(&(x * 2.0))),
+    ("glu", |x| nn::glu(x, -1)),
+    ("softmax", |x| nn::softmax(&(x * 5.0), -1)),
+    ("log_softmax", |x| nn::log_softmax(&(x * 5.0), 0)),
+    ("logsumexp", |x| nn::logsumexp(&(x * 5.0), 1, false, Some(&x.flip(&[])))),
+    ("logmeanexp", |x| nn::logmeanexp(x, Axes::All, false)),
+    ("standardize", |x| nn::standardize(x, -1, None, None, 1e-5)),
+];
+
+#[test]
+fn grads_match_finite_differences() {
+    on_embedded(|| {
+        let x = smooth_input();
+        let mut failures = Vec::new();
+        for (name, g) in COMPOSITES.iter().chain(ACTIVATIONS) {
+            let f = |x: &Array| scalarize(&g(x));
+            let got = grad(f)(&x).to_vec::<f64>();
+            let want = fd_grad(&f, &x);
+            if let Err(e) = close(&got, &want, 1e-6) {
+                failures.push(format!("{name}: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}
+
+#[test]
+fn jit_matches_eager() {
+    on_embedded(|| {
+        let x = smooth_input();
+        let mut failures = Vec::new();
+        for (name, g) in COMPOSITES.iter().chain(ACTIVATIONS) {
+            let eager = g(&x);
+            let compiled = jit(|x: &Array| g(x))(&x);
+            if eager.shape() != compiled.shape() {
+                failures.push(format!("{name}: shapes {:?} vs {:?}", eager.shape(), compiled.shape()));
+                continue;
+            }
+            if let Err(e) = close(&compiled.to_vec::<f64>(), &eager.to_vec::<f64>(), 1e-12) {
+                failures.push(format!("{name}: {e}"));
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
+    });
+}
+
+/// `einsum` against explicit loops over every index.
+#[test]
+fn einsum_matches_loops() {
+    on_embedded(|| {
+        let a: Vec<f64> = (0..24).map(|i| (i as f64 * 0.37).sin()).collect();
+        let b: Vec<f64> = (0..40).map(|i| (i as f64 * 0.11).cos()).collect();
+        let (aa, bb) = (Array::from_vec(a.clone(), &[2, 3, 4]), Array::from_vec(b.clone(), &[2, 4, 5]));
+        // bij,bjk->bki
+        let got = jnp::einsum("bij,bjk->bki", &[&aa, &bb]).to_vec::<f64>();
+        let mut want = vec![0.0; 2 * 5 * 3];
+        for bi in 0..2 {
+            for i in 0..3 {
+                for k in 0..5 {
+                    let s: f64 = (0..4).map(|j| a[bi * 12 + i * 4 + j] * b[bi * 20 + j * 5 + k]).sum();
+                    want[bi * 15 + k * 3 + i] = s;
+                }
+            }
+        }
+        close(&got, &want, 1e-12).unwrap();
+        // ijk,ikj->i (diagonal-free contraction over two axes with a batch)
+        let c = Array::from_vec(a[..18].to_vec(), &[2, 3, 3]);
+        let got = jnp::einsum("ijk,ikj->i", &[&c, &c]).to_vec::<f64>();
+        let want: Vec<f64> = (0..2)
+            .map(|i| {
+                let mut s = 0.0;
+                for j in 0..3 {
+                    for k in 0..3 {
+                        s += a[i * 9 + j * 3 + k] * a[i * 9 + k * 3 + j];
+                    }
+                }
+                s
+            })
+            .collect();
+        close(&got, &want, 1e-12).unwrap();
+        // iij->ji with a repeated label
+        let d = Array::from_vec(a[..18].to_vec(), &[3, 3, 2]);
+        let got = jnp::einsum("iij->ji", &[&d]).to_vec::<f64>();
+        let mut want = vec![0.0; 6];
+        for i in 0..3 {
+            for j in 0..2 {
+                want[j * 3 + i] = a[i * 6 + i * 2 + j];
+            }
+        }
+        close(&got, &want, 1e-12).unwrap();
+        // outer product of three vectors, broadcast ellipsis with a size-1 axis
+        let u = Array::from_vec(a[..2].to_vec(), &[1, 2]);
+        let v = Array::from_vec(b[..6].to_vec(), &[3, 2]);
+        let got = jnp::einsum("...i,...i->...", &[&u, &v]).to_vec::<f64>();
+        let want: Vec<f64> = (0..3).map(|r| a[0] * b[r * 2] + a[1] * b[r * 2 + 1]).collect();
+        close(&got, &want, 1e-12).unwrap();
+    });
+}
+
+/// `vmap` of einsum and of a reduction family against a loop over the batch.
+#[test]
+fn vmap_matches_loop() {
+    on_embedded(|| {
+        let xs = Array::from_vec((0..24).map(|i| (i as f64 * 0.7).sin()).collect::<Vec<_>>(), &[2, 3, 4]);
+        let m = Array::from_vec((0..20).map(|i| (i as f64 * 0.3).cos()).collect::<Vec<_>>(), &[4, 5]);
+        let fs: Vec<(&str, Box<dyn Fn(&Array) -> Array>)> = vec![
+            ("einsum", Box::new(|x: &Array| jnp::einsum("ij,jk->ki", &[x, &m]))),
+            ("einsum trace", Box::new(|x: &Array| jnp::einsum("ij,ij", &[x, x]))),
+            ("var", Box::new(|x: &Array| jnp::var(x, 1, 1, false))),
+            ("pad wrap", Box::new(|x: &Array| jnp::pad(x, &[(1, 2), (3, 0)], PadMode::Wrap))),
+            ("softmax", Box::new(|x: &Array| nn::softmax(x, 0))),
+            ("diagonal", Box::new(|x: &Array| jnp::diagonal(x, 1, 0, 1))),
+        ];
+        for (name, f) in &fs {
+            let batched = vmap(|x: &Array| f(x))(&xs);
+            for b in 0..2 {
+                let one = f(&xs.slice(&[(b..b + 1).into()]).squeeze(&[0]));
+                let got = batched.slice(&[(b..b + 1).into()]).squeeze(&[0]);
+                assert_eq!(got.shape(), one.shape(), "{name}");
+                close(&got.to_vec::<f64>(), &one.to_vec::<f64>(), 1e-12).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    });
+}
