@@ -377,3 +377,36 @@ fn conv_misuse_messages() {
         .to_string();
     assert!(e.contains("window_strides [1] needs 2 entries"), "{e}");
 }
+
+/// `conv_transpose(g, w, transpose_kernel)` is the input gradient of a
+/// strided VALID convolution, as in JAX.
+#[test]
+fn conv_transpose_is_the_conv_gradient() {
+    on_embedded(|| {
+        for (lhs, rhs, s) in [([1, 2, 7], [3, 2, 3], 2), ([2, 3, 9], [2, 3, 3], 3), ([1, 1, 6], [1, 1, 2], 2)] {
+            let x = Array::from_vec(data(lhs.iter().product(), 1.0), &lhs);
+            let w = Array::from_vec(data(rhs.iter().product(), 2.0), &rhs);
+            let f = |x: &Array| lax::conv(x, &w, &[s], &Padding::Valid);
+            let (y, pullback) = oxjax::vjp(f, &x);
+            let g = Array::from_vec(data(y.size(), 3.0), y.shape());
+            let want = pullback(&g);
+            let got = lax::conv_transpose(&g, &w, &[s], &Padding::Valid, None, None, true);
+            assert_eq!(got.shape(), want.shape(), "{lhs:?} {rhs:?} stride {s}");
+            close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
+        }
+    });
+}
+
+/// Patches times the flattened kernel is the convolution.
+#[test]
+fn patches_times_kernel_is_conv() {
+    on_embedded(|| {
+        let c = &cases()[4];
+        let x = Array::from_vec(data(c.lhs.iter().product(), 1.0), &c.lhs);
+        let w = Array::from_vec(data(c.rhs.iter().product(), 2.0), &c.rhs);
+        let p = lax::conv_general_dilated_patches(&x, &c.rhs[2..], &c.strides, &c.padding, None, Some(&c.rhs_dil), None);
+        let y = oxjax::numpy::einsum("npxy,op->noxy", &[&p, &w.reshape(&[c.rhs[0] as isize, -1])]);
+        close(&y.to_vec::<f64>(), &run(c, &x, &w).to_vec::<f64>(), 1e-12).unwrap();
+        assert_eq!(lax::conv_shape_tuple(&c.lhs, &c.rhs, &c.strides, &Padding::Valid), vec![1, 2, 3, 4]);
+    });
+}

@@ -225,3 +225,140 @@ pub fn conv_with_general_padding(
 pub fn conv_dimension_numbers(lhs: &str, rhs: &str, out: &str) -> ConvDimensionNumbers {
     ConvDimensionNumbers::from_strings(lhs, rhs, out)
 }
+
+/// The output shape of [`conv_general_dilated`] in the default layout.
+///
+/// ```
+/// use oxjax::lax::{self, Padding};
+/// assert_eq!(lax::conv_shape_tuple(&[1, 3, 8, 8], &[4, 3, 3, 3], &[2, 2], &Padding::Same), vec![1, 4, 4, 4]);
+/// ```
+pub fn conv_shape_tuple(lhs_shape: &[usize], rhs_shape: &[usize], strides: &[usize], padding: &Padding) -> Vec<usize> {
+    let n = lhs_shape.len() - 2;
+    let pads = super::padtype_to_pads(&lhs_shape[2..], &rhs_shape[2..], strides, padding);
+    let mut out = vec![lhs_shape[0], rhs_shape[0]];
+    for d in 0..n {
+        let padded = lhs_shape[2 + d] as isize + pads[d].0 + pads[d].1;
+        let k = rhs_shape[2 + d] as isize;
+        out.push(if padded >= k { ((padded - k) / strides[d] as isize + 1) as usize } else { 0 });
+    }
+    out
+}
+
+/// Extracts each kernel-sized patch: the result has `C * prod(filter_shape)`
+/// features (feature-major, then window position) per output position, in
+/// the layout of `dimension_numbers` (default NCH...). Convolving is then a
+/// matrix product with the flattened kernel.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 1, 4]);
+/// let p = lax::conv_general_dilated_patches(&x, &[2], &[1], &lax::Padding::Valid, None, None, None);
+/// assert_eq!(p.shape(), &[1, 2, 3]);
+/// assert_eq!(p.to_vec::<f32>(), vec![1.0, 2.0, 3.0, 2.0, 3.0, 4.0]);
+/// ```
+pub fn conv_general_dilated_patches(
+    lhs: &Array,
+    filter_shape: &[usize],
+    window_strides: &[usize],
+    padding: &Padding,
+    lhs_dilation: Option<&[usize]>,
+    rhs_dilation: Option<&[usize]>,
+    dimension_numbers: Option<&ConvDimensionNumbers>,
+) -> Array {
+    let rank = lhs.ndim();
+    let default = ConvDimensionNumbers::default_for(rank - 2);
+    let dn = dimension_numbers.unwrap_or(&default);
+    let x = lhs.transpose(&dn.lhs);
+    let geometry = Windows::new(
+        "conv_general_dilated_patches",
+        &x.shape()[2..],
+        filter_shape,
+        window_strides,
+        padding,
+        lhs_dilation,
+        rhs_dilation,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (pieces, out) = geometry
+        .slices(&x, 2, filter_shape, 0.0)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stacked: Vec<Array> = pieces.iter().map(|p| p.expand_dims(2)).collect();
+    let patches = Array::concatenate(&stacked.iter().collect::<Vec<_>>(), 2);
+    let mut s = vec![x.shape()[0] as isize, -1];
+    s.extend(out.iter().map(|&d| d as isize));
+    let y = patches.reshape(&s);
+    let mut inv = vec![0; rank];
+    for (j, &p) in dn.out.iter().enumerate() {
+        inv[p] = j;
+    }
+    y.transpose(&inv)
+}
+
+/// Transposed convolution (the gradient of a strided convolution with
+/// respect to its input): the input is dilated by `strides` and convolved
+/// with stride 1. `padding` `Same`/`Valid` follow JAX's rule for the
+/// transposed case; with `transpose_kernel` the kernel's spatial axes are
+/// flipped and its feature axes swapped. Layout: `dimension_numbers`
+/// (default NCH.../OIH...).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1.0f32, 2.0], &[1, 1, 2]);
+/// let k = Array::from_vec(vec![1.0f32, 1.0, 1.0], &[1, 1, 3]);
+/// let y = lax::conv_transpose(&x, &k, &[2], &lax::Padding::Valid, None, None, false);
+/// assert_eq!(y.to_vec::<f32>(), vec![1.0, 1.0, 3.0, 2.0, 2.0]);
+/// ```
+pub fn conv_transpose(
+    lhs: &Array,
+    rhs: &Array,
+    strides: &[usize],
+    padding: &Padding,
+    rhs_dilation: Option<&[usize]>,
+    dimension_numbers: Option<&ConvDimensionNumbers>,
+    transpose_kernel: bool,
+) -> Array {
+    let n = lhs.ndim() - 2;
+    let default = ConvDimensionNumbers::default_for(n);
+    let dn = dimension_numbers.unwrap_or(&default);
+    let rd = rhs_dilation.map_or(vec![1; n], |r| r.to_vec());
+    let k_spatial: Vec<usize> = dn.rhs[2..].iter().map(|&a| rhs.shape()[a]).collect();
+    let pads = match padding {
+        Padding::Explicit(p) => p.clone(),
+        _ => (0..n)
+            .map(|d| {
+                let (k, s) = (((k_spatial[d] - 1) * rd[d] + 1) as isize, strides[d] as isize);
+                let (len, a) = if *padding == Padding::Valid {
+                    (k + s - 2 + (k - s).max(0), k - 1)
+                } else if s > k - 1 {
+                    (k + s - 2, k - 1)
+                } else {
+                    (k + s - 2, (k + s - 2 + 1) / 2)
+                };
+                (a, len - a)
+            })
+            .collect(),
+    };
+    let rhs = if transpose_kernel {
+        let spatial: Vec<isize> = dn.rhs[2..].iter().map(|&a| a as isize).collect();
+        rhs.flip(&spatial)
+    } else {
+        rhs.clone()
+    };
+    let dn_t = if transpose_kernel {
+        let mut r = dn.rhs.clone();
+        r.swap(0, 1);
+        ConvDimensionNumbers { lhs: dn.lhs.clone(), rhs: r, out: dn.out.clone() }
+    } else {
+        dn.clone()
+    };
+    conv_general_dilated(
+        lhs,
+        &rhs,
+        &vec![1; n],
+        &Padding::Explicit(pads),
+        Some(strides),
+        Some(&rd),
+        Some(&dn_t),
+        1,
+    )
+}

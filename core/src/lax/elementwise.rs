@@ -521,3 +521,122 @@ pub fn dot(x: &Array, y: &Array) -> Array {
 pub fn batch_matmul(x: &Array, y: &Array) -> Array {
     x.matmul(y)
 }
+
+/// Logical right shift (zeros shifted in), on the bits of i32 or u32.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// assert_eq!(lax::shift_right_logical(&Array::scalar(-8i32), 28).item::<i32>(), 15);
+/// ```
+pub fn shift_right_logical(x: &Array, y: impl AsArray) -> Array {
+    let d = x.dtype();
+    if d == DType::I32 {
+        // Reinterpret through u32: shifting a u32 is logical.
+        let y = y.as_array().astype(DType::U32);
+        let u = x.astype(DType::U32);
+        u.right_shift(y).astype(DType::I32)
+    } else {
+        x.right_shift(y)
+    }
+}
+
+/// Logical xor over `axes` (an odd number of true values).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![true, true, true, false], &[4]);
+/// assert!(lax::reduce_xor(&x, &[0]).item::<bool>());
+/// ```
+pub fn reduce_xor(x: &Array, axes: &[usize]) -> Array {
+    let a: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
+    let n = x.astype(DType::BOOL).astype(DType::I32).sum(a, false);
+    if x.dtype() == DType::BOOL {
+        n.remainder(2).equal(1)
+    } else {
+        panic!("reduce_xor: only bool operands are supported, got {}", x.dtype())
+    }
+}
+
+/// Splits `x` along `axis` into pieces of the given `sizes`.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4, 5], &[5]);
+/// let p = lax::split(&x, &[2, 3], 0);
+/// assert_eq!(p[1].to_vec::<i32>(), vec![3, 4, 5]);
+/// ```
+pub fn split(x: &Array, sizes: &[usize], axis: usize) -> Vec<Array> {
+    assert_eq!(
+        sizes.iter().sum::<usize>(),
+        x.shape()[axis],
+        "split: sizes {sizes:?} do not add up to axis {axis} of shape {:?}",
+        x.shape()
+    );
+    let mut start = 0;
+    sizes
+        .iter()
+        .map(|&n| {
+            let piece = slice_in_dim(x, start, start + n, 1, axis);
+            start += n;
+            piece
+        })
+        .collect()
+}
+
+/// Repeats `x` `reps[i]` times along each axis (as `jnp.tile`).
+pub fn tile(x: &Array, reps: &[usize]) -> Array {
+    jnp::tile(x, reps)
+}
+
+/// The slices of `x` along `axis`.
+pub fn unstack(x: &Array, axis: usize) -> Vec<Array> {
+    jnp::unstack(x, axis as isize)
+}
+
+/// Adds leading axes of length 1 up to rank `rank`.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// assert_eq!(lax::broadcast_to_rank(&Array::scalar(1i32), 2).shape(), &[1, 1]);
+/// ```
+pub fn broadcast_to_rank(x: &Array, rank: usize) -> Array {
+    let mut s = vec![1isize; rank.saturating_sub(x.ndim())];
+    s.extend(x.shape().iter().map(|&d| d as isize));
+    x.reshape(&s)
+}
+
+/// The shape several shapes broadcast to.
+pub fn broadcast_shapes(shapes: &[&[usize]]) -> Vec<usize> {
+    jnp::broadcast_shapes(shapes)
+}
+
+/// Element `index` of `axis`, keeping that axis (length 1) when `keepdims`.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4], &[2, 2]);
+/// assert_eq!(lax::index_in_dim(&x, 1, 0, false).to_vec::<i32>(), vec![3, 4]);
+/// ```
+pub fn index_in_dim(x: &Array, index: usize, axis: usize, keepdims: bool) -> Array {
+    let s = slice_in_dim(x, index, index + 1, 1, axis);
+    if keepdims { s } else { s.squeeze(&[axis as isize]) }
+}
+
+/// Zeros of `dtype` (lax's "empty": arrays are immutable).
+pub fn empty(dtype: DType) -> Array {
+    Array::zeros(&[], dtype)
+}
+
+/// Applies `f` to each slice of `xs` along axis 0 and stacks the results
+/// (sequential semantics; traced once per slice).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let xs = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+/// let ys = lax::map(|x| x.sum(0, false), &xs);
+/// assert_eq!(ys.to_vec::<f32>(), vec![3.0, 7.0]);
+/// ```
+pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
+    let ys: Vec<Array> = jnp::unstack(xs, 0).iter().map(f).collect();
+    jnp::stack(&ys.iter().collect::<Vec<_>>(), 0)
+}
