@@ -257,6 +257,8 @@ fn stable_shift(x: &Array, axes: Axes) -> Array {
 /// `log(sum(b * exp(x)))` over `axes`, computed stably; `b` (optional)
 /// scales the terms, and a zero `b` masks them.
 ///
+/// Partial: no return_sign or where.
+///
 /// ```
 /// use oxjax::{Array, Axes, nn};
 /// let x = Array::from_vec(vec![1000.0f32, 1000.0], &[2]);
@@ -288,6 +290,8 @@ pub fn logsumexp(x: &Array, axes: impl Into<Axes>, keepdims: bool, b: Option<&Ar
 
 /// `exp(x) / sum(exp(x))` along `axis`, computed stably.
 ///
+/// Partial: no where or initial.
+///
 /// ```
 /// use oxjax::{Array, nn};
 /// let x = Array::from_vec(vec![0.0f32, 0.0], &[2]);
@@ -301,6 +305,8 @@ pub fn softmax(x: &Array, axis: impl Into<Axes>) -> Array {
 }
 
 /// `x - logsumexp(x)` along `axis`, computed stably.
+///
+/// Partial: no where or initial.
 ///
 /// ```
 /// use oxjax::{Array, nn};
@@ -337,6 +343,8 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 /// One-hot encoding: a new last axis of `num_classes` with 1 at each
 /// index of `x` (0 everywhere for an out-of-range index).
 ///
+/// Partial: the new axis is always last (no axis argument).
+///
 /// ```
 /// use oxjax::{Array, DType, nn};
 /// let i = Array::from_vec(vec![0i32, 2], &[2]);
@@ -349,6 +357,8 @@ pub fn one_hot(x: &Array, num_classes: usize, dtype: DType) -> Array {
 
 /// `(x - mean) / sqrt(variance + epsilon)` over `axes` (mean and variance
 /// computed from `x` unless given).
+///
+/// Partial: no where.
 ///
 /// ```
 /// use oxjax::{Array, nn};
@@ -405,4 +415,57 @@ pub fn sparse_plus(x: &Array) -> Array {
 pub fn sparse_sigmoid(x: &Array) -> Array {
     let x = float_of(x);
     ((&x + 1.0) * 0.5).maximum(0.0).minimum(1.0)
+}
+
+/// Scaled dot-product attention over `[batch, seq, heads, head_dim]`
+/// operands (as `jax.nn.dot_product_attention`): `softmax(q·kᵀ · scale +
+/// bias, masked) · v`, with `scale` defaulting to `1/sqrt(head_dim)`.
+/// `mask` (bool, broadcast to `[batch, heads, q_len, kv_len]`) keeps the
+/// true positions; `is_causal` also hides later keys.
+///
+/// Partial: no key/value sequence lengths, local windows or implementation choice.
+///
+/// ```
+/// use oxjax::{nn, numpy as jnp};
+/// let q = jnp::ones(&[1, 2, 1, 4], None);
+/// let v = jnp::arange(0.0, 8.0, 1.0, oxjax::DType::F32).reshape(&[1, 2, 1, 4]);
+/// let o = nn::dot_product_attention(&q, &q, &v, None, None, None, true);
+/// // The first query sees only the first key.
+/// assert_eq!(o.to_vec::<f32>()[..4], [0.0, 1.0, 2.0, 3.0]);
+/// ```
+pub fn dot_product_attention(
+    query: &Array,
+    key: &Array,
+    value: &Array,
+    bias: Option<&Array>,
+    mask: Option<&Array>,
+    scale: Option<f64>,
+    is_causal: bool,
+) -> Array {
+    assert!(
+        query.ndim() == 4 && key.ndim() == 4 && value.ndim() == 4,
+        "dot_product_attention: query {:?}, key {:?} and value {:?} must be [batch, seq, heads, head_dim]",
+        query.shape(),
+        key.shape(),
+        value.shape()
+    );
+    let q = float_of(query);
+    let h = q.shape()[3] as f64;
+    let mut logits = jnp::einsum("btnh,bsnh->bnts", &[&q, key]);
+    logits = &logits * lit(&logits, scale.unwrap_or(1.0 / h.sqrt()));
+    if let Some(b) = bias {
+        logits = logits + b;
+    }
+    let (t, s) = (q.shape()[1], key.shape()[1]);
+    let mut keep = Array::full(&[], true);
+    if let Some(m) = mask {
+        keep = keep.bitwise_and(m.astype(DType::BOOL));
+    }
+    if is_causal {
+        keep = keep.bitwise_and(jnp::tri(t, Some(s), 0, DType::BOOL));
+    }
+    let big = jnp::finfo_min_of(logits.dtype());
+    let logits = Array::where_(&keep, &logits, lit(&logits, big));
+    let w = softmax(&logits, -1);
+    jnp::einsum("bnts,bsnh->btnh", &[&w, value])
 }

@@ -37,7 +37,7 @@ fn compat_table_is_current() {
 
 #[test]
 fn scanner_reads_free_functions_and_partial_notes() {
-    let src = "/// Doc.\n/// Partial: no complex dtypes.\npub fn real(x: &Array) -> Array {\n    x\n}\n\
+    let src = "/// Doc.\n/// Partial: no complex\n/// dtypes.\n///\n/// More.\npub fn real(x: &Array) -> Array {\n    x\n}\n\
                impl Foo {\n    pub fn sum(&self) {}\n}\n\
                unary! {\n    /// Alias.\n    pub fn asin => arcsin;\n}\n\
                #[cfg(test)]\nmod tests {\n    pub fn hidden() {}\n}\n\

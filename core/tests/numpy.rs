@@ -199,6 +199,32 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
             one(if f == "convolve" { jnp::convolve(x(), y(), mode) } else { jnp::correlate(x(), y(), mode) })
         }
         "einsum" => one(jnp::einsum(p["spec"].as_str().unwrap(), &a.iter().collect::<Vec<_>>())),
+        "cov" => one(jnp::cov(x(), p["rowvar"].as_bool().unwrap(), int(p, "ddof") as usize)),
+        "corrcoef" => one(jnp::corrcoef(x(), true)),
+        "trapezoid" => one(jnp::trapezoid(x(), Some(y()), 1.0, ax())),
+        "trapezoid_dx" => one(jnp::trapezoid(x(), None, flt(p, "dx"), ax())),
+        "gradient" => one(jnp::gradient(x(), ax())),
+        "digitize" => one(jnp::digitize(x(), y(), p["right"].as_bool().unwrap())),
+        "interp" => one(jnp::interp(x(), y(), &a[2], None, None)),
+        "interp_lr" => one(jnp::interp(x(), y(), &a[2], Some(-9.0), Some(9.0))),
+        "isin" => one(jnp::isin(x(), y(), false)),
+        "polyval" => one(jnp::polyval(x(), y())),
+        "polyadd" => one(jnp::polyadd(x(), y())),
+        "polysub" => one(jnp::polysub(x(), y())),
+        "polymul" => one(jnp::polymul(x(), y())),
+        "polyder" => one(jnp::polyder(x(), int(p, "m") as usize)),
+        "polyint" => one(jnp::polyint(x(), int(p, "m") as usize, flt(p, "k"))),
+        "gcd" => one(jnp::gcd(x(), y())),
+        "lcm" => one(jnp::lcm(x(), y())),
+        "frexp" => {
+            let (m, e) = jnp::frexp(x());
+            vec![m, e]
+        }
+        "angle" => one(jnp::angle(x(), false)),
+        "i0" => one(jnp::i0(x())),
+        "kaiser" => one(jnp::kaiser(int(p, "m") as usize, flt(p, "beta"), float)),
+        "nn.attention" => one(nn::dot_product_attention(x(), y(), &a[2], None, None, None, false)),
+        "nn.attention_masked" => one(nn::dot_product_attention(x(), y(), &a[2], None, Some(&a[3]), None, true)),
         "nn.relu" => one(nn::relu(x())),
         "nn.relu6" => one(nn::relu6(x())),
         "nn.sigmoid" => one(nn::sigmoid(x())),
@@ -302,7 +328,8 @@ fn numpy_fixtures_f32_every_device() {
         "logaddexp", "sinc", "arcsinh", "heaviside", "round", "var", "average",
         "nanmean", "nanargmax", "geomspace", "tile", "repeat", "roll", "pad", "split", "kron",
         "diagonal", "diag", "triu", "tensordot", "einsum", "convolve", "nn.gelu", "nn.softmax",
-        "nn.logsumexp", "nn.one_hot", "nn.log_softmax",
+        "nn.logsumexp", "nn.one_hot", "nn.log_softmax", "cov", "interp", "gcd", "digitize",
+        "polyval", "nn.attention_masked",
     ];
     let cases: Vec<Value> = fixtures()
         .into_iter()
@@ -483,6 +510,18 @@ const COMPOSITES: &[Fun] = &[
     ("split+stack", |x| jnp::stack(&jnp::split(x, 2, 1).iter().collect::<Vec<_>>(), 0).exp()),
     ("moveaxis", |x| jnp::moveaxis(&x.reshape(&[3, 2, 2]), [0, 1], [2, 0]) * 2.0),
     ("vdot", |x| jnp::vdot(x, &x.exp())),
+    ("cov", |x| jnp::cov(x, true, 1)),
+    ("corrcoef", |x| jnp::corrcoef(x, false)),
+    ("trapezoid", |x| jnp::trapezoid(x, None, 0.5, 1)),
+    ("gradient", |x| jnp::gradient(&x.exp(), 0)),
+    ("interp", |x| {
+        let xp = Array::from_vec(vec![0.0, 0.3, 0.6, 1.0], &[4]);
+        jnp::interp(x, &xp, &xp.sin(), None, None)
+    }),
+    ("polyval", |x| jnp::polyval(&x.slice(&[(0..1).into()]).reshape(&[-1]), x)),
+    ("polyint", |x| jnp::polyint(&x.reshape(&[-1]), 2, 0.5)),
+    ("i0", |x| jnp::i0(x * 3.0)),
+    ("logaddexp via softplus", |x| jnp::logaddexp(x, 0.0)),
 ];
 
 /// Every differentiable function of `oxjax::nn`.
@@ -513,6 +552,10 @@ const ACTIVATIONS: &[Fun] = &[
     ("logsumexp", |x| nn::logsumexp(&(x * 5.0), 1, false, Some(&x.flip(&[])))),
     ("logmeanexp", |x| nn::logmeanexp(x, Axes::All, false)),
     ("standardize", |x| nn::standardize(x, -1, None, None, 1e-5)),
+    ("dot_product_attention", |x| {
+        let q = x.reshape(&[1, 3, 1, 4]);
+        nn::dot_product_attention(&q, &q.exp(), &q.sin(), None, None, None, true)
+    }),
 ];
 
 #[test]

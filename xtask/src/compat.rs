@@ -116,10 +116,12 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                 .collect();
             if !name.is_empty() {
-                let partial = docs
-                    .iter()
-                    .find_map(|d| d.strip_prefix("Partial:"))
-                    .map(|s| s.trim().to_string());
+                // The `Partial:` paragraph, up to the next blank doc line.
+                let partial = docs.iter().position(|d| d.starts_with("Partial:")).map(|i| {
+                    let mut words = vec![docs[i]["Partial:".len()..].trim()];
+                    words.extend(docs[i + 1..].iter().take_while(|d| !d.is_empty()));
+                    words.join(" ")
+                });
                 out.insert(name, Found { partial });
             }
         }
@@ -194,6 +196,7 @@ pub fn render(root: &Path) -> Result<String, String> {
                 }
                 Some(Found { partial: Some(why) }) => {
                     part += 1;
+                    let why = why.replace('|', "\\|");
                     (format!("`oxjax::{ox_mod}::{r}`"), format!("partial: {why}"))
                 }
                 None => (String::new(), "missing".to_string()),

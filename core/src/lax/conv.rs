@@ -74,6 +74,8 @@ impl ConvDimensionNumbers {
 /// `feature_group_count` (grouped and depthwise convolutions). Dilations
 /// default to 1 when `None`.
 ///
+/// Partial: no batch_group_count, precision or preferred_element_type.
+///
 /// ```
 /// use oxjax::{Array, lax};
 /// // One 1-d signal, one channel, kernel [1, 1]: sums of neighbours.
@@ -300,6 +302,8 @@ pub fn conv_general_dilated_patches(
 /// transposed case; with `transpose_kernel` the kernel's spatial axes are
 /// flipped and its feature axes swapped. Layout: `dimension_numbers`
 /// (default NCH.../OIH...).
+///
+/// Partial: no precision or preferred_element_type.
 ///
 /// ```
 /// use oxjax::{Array, lax};

@@ -450,6 +450,8 @@ pub fn slice_in_dim(x: &Array, start: usize, limit: usize, stride: usize, axis: 
 /// Pads with `(low, high, interior)` per axis: `interior` elements between
 /// neighbours, negative `low`/`high` crop.
 ///
+/// Partial: the padding value is a host number, not a traced array.
+///
 /// ```
 /// use oxjax::{Array, lax};
 /// let x = Array::from_vec(vec![1i32, 2, 3], &[3]);
@@ -541,6 +543,8 @@ pub fn shift_right_logical(x: &Array, y: impl AsArray) -> Array {
 }
 
 /// Logical xor over `axes` (an odd number of true values).
+///
+/// Partial: bool operands only.
 ///
 /// ```
 /// use oxjax::{Array, lax};

@@ -175,6 +175,8 @@ pub enum WindowReduction {
 /// Reduces each window of `window_dimensions` (one per axis of `x`), moved
 /// by `window_strides`, with padding filled by the reduction's identity.
 ///
+/// Partial: sum, max, min and prod only, not an arbitrary computation.
+///
 /// ```
 /// use oxjax::{Array, lax};
 /// use lax::{Padding, WindowReduction};

@@ -359,3 +359,18 @@ pub fn blackman(m: usize, dtype: impl Into<Option<DType>>) -> Array {
             + (n * lit(n, 4.0 * PI / d)).cos() * lit(n, 0.08)
     })
 }
+
+/// The Kaiser window with shape parameter `beta`.
+///
+/// ```
+/// use oxjax::numpy as jnp;
+/// let w = jnp::kaiser(3, 0.0, None).to_vec::<f32>();
+/// assert_eq!(w, vec![1.0, 1.0, 1.0]);
+/// ```
+pub fn kaiser(m: usize, beta: f64, dtype: impl Into<Option<DType>>) -> Array {
+    window(m, dtype.into(), |n, d| {
+        let r = (n * lit(n, 2.0 / d)) - 1.0;
+        let arg = (1.0 - &r * &r).maximum(0.0).sqrt() * lit(n, beta);
+        super::i0(&arg) / super::i0(lit(n, beta))
+    })
+}

@@ -17,6 +17,8 @@ type Labels = Vec<char>;
 /// an operand for diagonals (`"ii->i"`, `"ii"` is the trace), and `...` for
 /// broadcast leading axes.
 ///
+/// Partial: no optimize, precision or preferred_element_type; operands contract left to right.
+///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
 /// let a = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);

@@ -385,6 +385,8 @@ pub fn around(x: impl AsArray, decimals: i32) -> Array {
 /// True where the sign bit is set: negative numbers and `-0.0` (the sign
 /// of a NaN is not visible without bit casts, so NaN gives false).
 ///
+/// Partial: the sign bit of a NaN is not visible (false).
+///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
 /// let x = Array::from_vec(vec![-1.0f32, -0.0, 0.0, 2.0], &[4]);
@@ -639,4 +641,128 @@ pub fn right_shift(x: impl AsArray, y: impl AsArray) -> Array {
 /// Alias of [`right_shift`].
 pub fn bitwise_right_shift(x: impl AsArray, y: impl AsArray) -> Array {
     right_shift(x, y)
+}
+
+/// Greatest common divisor of integers (non-negative; `gcd(0, 0) = 0`), by
+/// a fixed number of Euclid steps (enough for any i32 pair), so it traces
+/// to straight-line code.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![12i32, -18, 0, 7], &[4]);
+/// assert_eq!(jnp::gcd(&a, 8).to_vec::<i32>(), vec![4, 2, 8, 1]);
+/// assert_eq!(jnp::lcm(&a, 8).to_vec::<i32>(), vec![24, 72, 0, 56]);
+/// ```
+pub fn gcd(x: impl AsArray, y: impl AsArray) -> Array {
+    let (x, y) = (x.as_array(), y.as_array());
+    let d = result_type(&[&x, &y]);
+    assert!(
+        !d.is_float() && d != DType::BOOL,
+        "gcd: needs integer operands, got {} and {}",
+        x.dtype(),
+        y.dtype()
+    );
+    let (mut a, mut b) = (x.astype(d).abs(), y.astype(d).abs());
+    let shape = crate::eager::broadcast_shapes("gcd", &[a.shape(), b.shape()]).unwrap_or_else(|e| panic!("{e}"));
+    a = a.broadcast_to(&shape);
+    b = b.broadcast_to(&shape);
+    // Fibonacci pairs are the slowest: 2^31 needs fewer than 48 steps.
+    for _ in 0..48 {
+        let zero = b.equal(0);
+        let safe = Array::where_(&zero, 1, &b);
+        let r = a.remainder(&safe);
+        a = Array::where_(&zero, &a, &b);
+        b = Array::where_(&zero, &b, &r);
+    }
+    a
+}
+
+/// Least common multiple of integers (non-negative; 0 if either is 0).
+pub fn lcm(x: impl AsArray, y: impl AsArray) -> Array {
+    let (x, y) = (x.as_array(), y.as_array());
+    let g = gcd(&x, &y);
+    let safe = Array::where_(&g.equal(0), 1, &g);
+    (x.abs().floor_divide(&safe) * y.abs()).astype(g.dtype())
+}
+
+/// Mantissa in `[0.5, 1)` (with the sign of `x`) and exponent (i32) with
+/// `x = m * 2**e`; zero gives `(0, 0)`, and non-finite `x` gives `(x, 0)`.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let (m, e) = jnp::frexp(&Array::from_vec(vec![8.0f32, -3.0, 0.0], &[3]));
+/// assert_eq!(m.to_vec::<f32>(), vec![0.5, -0.75, 0.0]);
+/// assert_eq!(e.to_vec::<i32>(), vec![4, 2, 0]);
+/// ```
+pub fn frexp(x: impl AsArray) -> (Array, Array) {
+    let x = float_of(&x.as_array());
+    let special = x.equal(0.0).bitwise_or(x.isfinite().logical_not());
+    let safe = Array::where_(&special, 1.0, &x);
+    let mut e = safe.abs().log2().floor() + 1.0;
+    // log2 may round across a power of two: fix the exponent by one step.
+    let m = &safe / e.exp2();
+    e = Array::where_(&m.abs().greater_equal(1.0), &e + 1.0, Array::where_(&m.abs().less(0.5), &e - 1.0, &e));
+    let m = &safe / e.exp2();
+    (
+        Array::where_(&special, &x, &m),
+        Array::where_(&special, 0, e.astype(DType::I32)),
+    )
+}
+
+/// The angle of a (real) number in the complex plane: π for negative
+/// numbers (and -0.0), 0 otherwise.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![-2.0f32, 3.0], &[2]);
+/// assert_eq!(jnp::angle(&x, false).to_vec::<f32>(), vec![std::f32::consts::PI, 0.0]);
+/// assert_eq!(jnp::angle(&x, true).to_vec::<f32>(), vec![180.0, 0.0]);
+/// ```
+pub fn angle(x: impl AsArray, deg: bool) -> Array {
+    let x = float_of(&x.as_array());
+    let half_turn = lit(&x, if deg { 180.0 } else { PI });
+    let a = Array::where_(&signbit(&x), &half_turn, lit(&x, 0.0));
+    Array::where_(&x.isnan(), &x, &a)
+}
+
+/// The modified Bessel function of the first kind, order 0, by its power
+/// series.
+///
+/// Partial: the series is accurate for |x| up to about 30 (kaiser windows
+/// use |x| <= beta).
+///
+/// ```
+/// use oxjax::numpy as jnp;
+/// assert!((jnp::i0(1.0f64).item::<f32>() - 1.2660658).abs() < 1e-6);
+/// ```
+pub fn i0(x: impl AsArray) -> Array {
+    let x = float_of(&x.as_array());
+    let q = &x * &x * 0.25;
+    let mut term = lit(&x, 1.0) + &x * 0.0;
+    let mut sum = term.clone();
+    for k in 1..=60 {
+        term = &term * &q / lit(&x, (k * k) as f64);
+        sum = &sum + &term;
+    }
+    sum
+}
+
+/// True when `x` is 0-d.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// assert!(jnp::isscalar(&Array::scalar(1i32)));
+/// ```
+pub fn isscalar(x: &Array) -> bool {
+    x.ndim() == 0
+}
+
+/// False: oxjax has no complex dtypes.
+pub fn iscomplexobj(_x: &Array) -> bool {
+    false
+}
+
+/// True: oxjax has no complex dtypes.
+pub fn isrealobj(_x: &Array) -> bool {
+    true
 }

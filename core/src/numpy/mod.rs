@@ -24,6 +24,7 @@ mod products;
 mod reductions;
 mod shape;
 mod sorting;
+mod stats;
 
 pub use creation::*;
 pub use einsum::*;
@@ -34,6 +35,7 @@ pub use products::*;
 pub use reductions::*;
 pub use shape::*;
 pub use sorting::*;
+pub use stats::*;
 
 use crate::eager::{promote, to_float};
 use crate::{Array, DType};
@@ -159,4 +161,9 @@ pub(crate) fn arange_in(start: f64, stop: f64, step: f64, dtype: DType) -> Array
     } else {
         Array::arange(start, stop, step, dtype)
     }
+}
+
+/// The most negative finite value of a float dtype (masks in softmax).
+pub(crate) fn finfo_min_of(d: DType) -> f64 {
+    -finfo_max(d)
 }

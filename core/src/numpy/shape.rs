@@ -648,6 +648,8 @@ pub enum PadMode {
 /// Axes are padded one after another, so corners see padded neighbours (as
 /// in NumPy).
 ///
+/// Partial: one constant value for all sides; no stat_length or reflect_type.
+///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
 /// use jnp::PadMode;
