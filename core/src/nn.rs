@@ -408,7 +408,11 @@ pub fn identity(x: &Array) -> Array {
 pub fn sparse_plus(x: &Array) -> Array {
     let x = float_of(x);
     let mid = (&x + 1.0) * (&x + 1.0) * 0.25;
-    Array::where_(&x.less_equal(-1.0), 0.0, Array::where_(&x.greater_equal(1.0), &x, &mid))
+    Array::where_(
+        &x.less_equal(-1.0),
+        0.0,
+        Array::where_(&x.greater_equal(1.0), &x, &mid),
+    )
 }
 
 /// The derivative of [`sparse_plus`]: 0 below -1, 1 above 1, `(x + 1) / 2` between.

@@ -57,7 +57,10 @@ fn scanner_reads_free_functions_and_partial_notes() {
 fn name_list_covers_modules() {
     let text = std::fs::read_to_string(root().join("docs/jax-api-names.txt")).unwrap();
     for (m, _) in compat::MODULES {
-        let n = text.lines().filter(|l| l.split(' ').next() == Some(m)).count();
+        let n = text
+            .lines()
+            .filter(|l| l.split(' ').next() == Some(m))
+            .count();
         assert!(n > 0, "docs/jax-api-names.txt lists nothing for {m}");
     }
 }

@@ -21,7 +21,8 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
         return Err(format!("lengths {} and {}", a.len(), b.len()));
     }
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if !((x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()))) {
+        let near = (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
+        if !near {
             return Err(format!("element {i}: {x} vs {y}"));
         }
     }
@@ -88,6 +89,7 @@ fn pads(c: &ConvCase) -> Vec<(isize, isize)> {
 
 /// The convolution by its definition: every output element a sum over
 /// input features of the group and kernel positions.
+#[allow(clippy::needless_range_loop)] // index arithmetic reads best with indices
 fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
     let n = c.lhs.len() - 2;
     let p = pads(c);
@@ -99,7 +101,11 @@ fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
         let dil = (c.lhs[2 + d] - 1) * c.lhs_dil[d] + 1;
         let padded = dil as isize + p[d].0 + p[d].1;
         let eff = ((c.rhs[2 + d] - 1) * c.rhs_dil[d] + 1) as isize;
-        out_shape.push(if padded >= eff { ((padded - eff) / c.strides[d] as isize + 1) as usize } else { 0 });
+        out_shape.push(if padded >= eff {
+            ((padded - eff) / c.strides[d] as isize + 1) as usize
+        } else {
+            0
+        });
     }
     let (xs, ws) = (strides(&c.lhs), strides(&c.rhs));
     let mut out = Vec::new();
@@ -133,7 +139,13 @@ fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
 }
 
 fn cases() -> Vec<ConvCase> {
-    let c = |lhs: &[usize], rhs: &[usize], strides: &[usize], padding: Padding, ld: &[usize], rd: &[usize], groups| ConvCase {
+    let c = |lhs: &[usize],
+             rhs: &[usize],
+             strides: &[usize],
+             padding: Padding,
+             ld: &[usize],
+             rd: &[usize],
+             groups| ConvCase {
         lhs: lhs.to_vec(),
         rhs: rhs.to_vec(),
         strides: strides.to_vec(),
@@ -145,19 +157,92 @@ fn cases() -> Vec<ConvCase> {
     vec![
         c(&[2, 3, 7], &[4, 3, 3], &[1], Padding::Valid, &[1], &[1], 1),
         c(&[1, 2, 9], &[2, 2, 4], &[2], Padding::Same, &[1], &[1], 1),
-        c(&[1, 2, 8], &[3, 2, 3], &[3], Padding::SameLower, &[1], &[2], 1),
-        c(&[2, 2, 5, 6], &[3, 2, 3, 2], &[1, 1], Padding::Valid, &[1, 1], &[1, 1], 1),
-        c(&[1, 3, 7, 6], &[2, 3, 3, 3], &[2, 1], Padding::Same, &[1, 1], &[1, 2], 1),
-        c(&[1, 2, 4, 5], &[2, 2, 3, 3], &[1, 2], Padding::Explicit(vec![(2, 1), (-1, 2)]), &[2, 1], &[1, 1], 1),
-        c(&[2, 4, 5, 5], &[6, 2, 3, 3], &[1, 1], Padding::Same, &[1, 1], &[1, 1], 2),
-        c(&[1, 3, 6, 5], &[3, 1, 2, 2], &[2, 2], Padding::Explicit(vec![(1, 1), (0, 1)]), &[1, 1], &[2, 1], 3),
-        c(&[1, 2, 3, 4, 3], &[2, 2, 2, 3, 2], &[1, 2, 1], Padding::Same, &[1, 1, 2], &[1, 1, 1], 1),
-        c(&[1, 1, 3, 3], &[1, 1, 3, 3], &[1, 1], Padding::Explicit(vec![(2, 2), (2, 2)]), &[2, 2], &[1, 1], 1),
+        c(
+            &[1, 2, 8],
+            &[3, 2, 3],
+            &[3],
+            Padding::SameLower,
+            &[1],
+            &[2],
+            1,
+        ),
+        c(
+            &[2, 2, 5, 6],
+            &[3, 2, 3, 2],
+            &[1, 1],
+            Padding::Valid,
+            &[1, 1],
+            &[1, 1],
+            1,
+        ),
+        c(
+            &[1, 3, 7, 6],
+            &[2, 3, 3, 3],
+            &[2, 1],
+            Padding::Same,
+            &[1, 1],
+            &[1, 2],
+            1,
+        ),
+        c(
+            &[1, 2, 4, 5],
+            &[2, 2, 3, 3],
+            &[1, 2],
+            Padding::Explicit(vec![(2, 1), (-1, 2)]),
+            &[2, 1],
+            &[1, 1],
+            1,
+        ),
+        c(
+            &[2, 4, 5, 5],
+            &[6, 2, 3, 3],
+            &[1, 1],
+            Padding::Same,
+            &[1, 1],
+            &[1, 1],
+            2,
+        ),
+        c(
+            &[1, 3, 6, 5],
+            &[3, 1, 2, 2],
+            &[2, 2],
+            Padding::Explicit(vec![(1, 1), (0, 1)]),
+            &[1, 1],
+            &[2, 1],
+            3,
+        ),
+        c(
+            &[1, 2, 3, 4, 3],
+            &[2, 2, 2, 3, 2],
+            &[1, 2, 1],
+            Padding::Same,
+            &[1, 1, 2],
+            &[1, 1, 1],
+            1,
+        ),
+        c(
+            &[1, 1, 3, 3],
+            &[1, 1, 3, 3],
+            &[1, 1],
+            Padding::Explicit(vec![(2, 2), (2, 2)]),
+            &[2, 2],
+            &[1, 1],
+            1,
+        ),
     ]
 }
 
 fn run(c: &ConvCase, x: &Array, w: &Array) -> Array {
-    lax::conv_general_dilated(x, w, &c.strides, &c.padding, Some(&c.lhs_dil), Some(&c.rhs_dil), None, c.groups)
+    lax::conv_general_dilated(
+        x,
+        w,
+        &c.strides,
+        &c.padding,
+        Some(&c.lhs_dil),
+        Some(&c.rhs_dil),
+        None,
+        c.groups,
+    )
 }
 
 #[test]
@@ -167,7 +252,11 @@ fn conv_matches_nested_loops() {
             let xv = data(c.lhs.iter().product(), k as f64);
             let wv = data(c.rhs.iter().product(), 10.0 + k as f64);
             let (shape, want) = reference(c, &xv, &wv);
-            let got = run(c, &Array::from_vec(xv, &c.lhs), &Array::from_vec(wv, &c.rhs));
+            let got = run(
+                c,
+                &Array::from_vec(xv, &c.lhs),
+                &Array::from_vec(wv, &c.rhs),
+            );
             assert_eq!(got.shape(), shape.as_slice(), "case {k}");
             close(&got.to_vec::<f64>(), &want, 1e-12).unwrap_or_else(|e| panic!("case {k}: {e}"));
         }
@@ -198,7 +287,16 @@ fn conv_dimension_numbers() {
         close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
         // Channels-first input, channels-last output.
         let dn = ConvDimensionNumbers::from_strings("NCHW", "OIHW", "NHWC");
-        let got = lax::conv_general_dilated(&x, &w, &c.strides, &c.padding, None, Some(&c.rhs_dil), Some(&dn), 1);
+        let got = lax::conv_general_dilated(
+            &x,
+            &w,
+            &c.strides,
+            &c.padding,
+            None,
+            Some(&c.rhs_dil),
+            Some(&dn),
+            1,
+        );
         close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
     });
 }
@@ -229,8 +327,10 @@ fn conv_grads_match_finite_differences() {
             let weight = |y: &Array| y.sin().sum(oxjax::Axes::All, false);
             let fx = |x: &Array| weight(&run(c, x, &w));
             let fw = |w: &Array| weight(&run(c, &x, w));
-            close(&grad(fx)(&x).to_vec::<f64>(), &fd_grad(&fx, &x), 1e-6).unwrap_or_else(|e| panic!("case {k} d/dx: {e}"));
-            close(&grad(fw)(&w).to_vec::<f64>(), &fd_grad(&fw, &w), 1e-6).unwrap_or_else(|e| panic!("case {k} d/dw: {e}"));
+            close(&grad(fx)(&x).to_vec::<f64>(), &fd_grad(&fx, &x), 1e-6)
+                .unwrap_or_else(|e| panic!("case {k} d/dx: {e}"));
+            close(&grad(fw)(&w).to_vec::<f64>(), &fd_grad(&fw, &w), 1e-6)
+                .unwrap_or_else(|e| panic!("case {k} d/dw: {e}"));
         }
     });
 }
@@ -239,7 +339,10 @@ fn conv_grads_match_finite_differences() {
 fn conv_vmap_and_jit() {
     on_embedded(|| {
         let c = &cases()[6];
-        let xs = Array::from_vec(data(3 * c.lhs.iter().product::<usize>(), 5.0), &[&[3][..], &c.lhs].concat());
+        let xs = Array::from_vec(
+            data(3 * c.lhs.iter().product::<usize>(), 5.0),
+            &[&[3][..], &c.lhs].concat(),
+        );
         let w = Array::from_vec(data(c.rhs.iter().product(), 6.0), &c.rhs);
         let f = |x: &Array| run(c, x, &w);
         let batched = vmap(f)(&xs);
@@ -255,6 +358,7 @@ fn conv_vmap_and_jit() {
 }
 
 /// The reduction of every window by its definition (NaN-free input).
+#[allow(clippy::needless_range_loop)]
 fn window_reference(
     shape: &[usize],
     x: &[f64],
@@ -264,7 +368,9 @@ fn window_reference(
     max: bool,
 ) -> (Vec<usize>, Vec<f64>) {
     let out_shape: Vec<usize> = (0..shape.len())
-        .map(|d| ((shape[d] as isize + p[d].0 + p[d].1 - win[d] as isize) / st[d] as isize + 1) as usize)
+        .map(|d| {
+            ((shape[d] as isize + p[d].0 + p[d].1 - win[d] as isize) / st[d] as isize + 1) as usize
+        })
         .collect();
     let xs = strides(shape);
     let out = indices(&out_shape)
@@ -297,18 +403,34 @@ fn reduce_window_matches_loops() {
         for (win, st, pad) in [
             ([1, 2, 2], [1, 2, 2], Padding::Valid),
             ([1, 3, 3], [1, 2, 1], Padding::Same),
-            ([2, 2, 3], [1, 1, 2], Padding::Explicit(vec![(0, 1), (1, 1), (2, 0)])),
+            (
+                [2, 2, 3],
+                [1, 1, 2],
+                Padding::Explicit(vec![(0, 1), (1, 1), (2, 0)]),
+            ),
         ] {
             let p = lax::padtype_to_pads(&shape, &win, &st, &pad);
             for (op, max) in [(WindowReduction::Max, true), (WindowReduction::Sum, false)] {
                 let (s, want) = window_reference(&shape, &xv, &win, &st, &p, max);
                 let got = lax::reduce_window(&x, op, &win, &st, &pad, None, None);
                 assert_eq!(got.shape(), s.as_slice());
-                close(&got.to_vec::<f64>(), &want, 1e-12).unwrap_or_else(|e| panic!("{op:?} {win:?} {pad:?}: {e}"));
+                close(&got.to_vec::<f64>(), &want, 1e-12)
+                    .unwrap_or_else(|e| panic!("{op:?} {win:?} {pad:?}: {e}"));
             }
         }
         // Average pooling's gradient spreads evenly; max pooling's picks the maximum.
-        let f = |x: &Array| lax::reduce_window(x, WindowReduction::Max, &[1, 2, 3], &[1, 2, 3], &Padding::Valid, None, None).sum(oxjax::Axes::All, false);
+        let f = |x: &Array| {
+            lax::reduce_window(
+                x,
+                WindowReduction::Max,
+                &[1, 2, 3],
+                &[1, 2, 3],
+                &Padding::Valid,
+                None,
+                None,
+            )
+            .sum(oxjax::Axes::All, false)
+        };
         close(&grad(f)(&x).to_vec::<f64>(), &fd_grad(&f, &x), 1e-6).unwrap();
     });
 }
@@ -326,7 +448,11 @@ fn dot_general_matches_loops() {
         for b in 0..2 {
             for i in 0..3 {
                 for j in 0..5 {
-                    want.push((0..4).map(|k| a[b * 12 + i * 4 + k] * bv[k * 10 + b * 5 + j]).sum());
+                    want.push(
+                        (0..4)
+                            .map(|k| a[b * 12 + i * 4 + k] * bv[k * 10 + b * 5 + j])
+                            .sum(),
+                    );
                 }
             }
         }
@@ -340,7 +466,12 @@ fn dot_general_matches_loops() {
 fn plugin_devices() -> Vec<Device> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let devs: Vec<Device> = reg.devices().iter().filter(|d| d.library().is_some()).cloned().collect();
+    let devs: Vec<Device> = reg
+        .devices()
+        .iter()
+        .filter(|d| d.library().is_some())
+        .cloned()
+        .collect();
     assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
     devs
 }
@@ -355,7 +486,11 @@ fn conv_on_every_device() {
                 let wv = data(c.rhs.iter().product(), 10.0 + k as f64);
                 let (_, want) = reference(c, &xv, &wv);
                 let f32s = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
-                let got = run(c, &Array::from_vec(f32s(&xv), &c.lhs), &Array::from_vec(f32s(&wv), &c.rhs));
+                let got = run(
+                    c,
+                    &Array::from_vec(f32s(&xv), &c.lhs),
+                    &Array::from_vec(f32s(&wv), &c.rhs),
+                );
                 assert_eq!(got.dtype(), DType::F32);
                 let got: Vec<f64> = got.to_vec::<f32>().into_iter().map(f64::from).collect();
                 close(&got, &want, 1e-4).unwrap_or_else(|e| panic!("{} case {k}: {e}", dev.name()));
@@ -372,9 +507,18 @@ fn conv_misuse_messages() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("conv_general_dilated: lhs [1, 4, 5, 5] (4 features) and rhs [6, 3, 3, 3] (6 out, 3 in features) do not fit feature_group_count 2"), "{e}");
-    let e = lax::try_conv_general_dilated(&x, &w.slice(&[(0..4).into(), (0..2).into()]), &[1], &Padding::Valid, None, None, None, 2)
-        .unwrap_err()
-        .to_string();
+    let e = lax::try_conv_general_dilated(
+        &x,
+        &w.slice(&[(0..4).into(), (0..2).into()]),
+        &[1],
+        &Padding::Valid,
+        None,
+        None,
+        None,
+        2,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("window_strides [1] needs 2 entries"), "{e}");
 }
 
@@ -383,7 +527,11 @@ fn conv_misuse_messages() {
 #[test]
 fn conv_transpose_is_the_conv_gradient() {
     on_embedded(|| {
-        for (lhs, rhs, s) in [([1, 2, 7], [3, 2, 3], 2), ([2, 3, 9], [2, 3, 3], 3), ([1, 1, 6], [1, 1, 2], 2)] {
+        for (lhs, rhs, s) in [
+            ([1, 2, 7], [3, 2, 3], 2),
+            ([2, 3, 9], [2, 3, 3], 3),
+            ([1, 1, 6], [1, 1, 2], 2),
+        ] {
             let x = Array::from_vec(data(lhs.iter().product(), 1.0), &lhs);
             let w = Array::from_vec(data(rhs.iter().product(), 2.0), &rhs);
             let f = |x: &Array| lax::conv(x, &w, &[s], &Padding::Valid);
@@ -404,9 +552,20 @@ fn patches_times_kernel_is_conv() {
         let c = &cases()[4];
         let x = Array::from_vec(data(c.lhs.iter().product(), 1.0), &c.lhs);
         let w = Array::from_vec(data(c.rhs.iter().product(), 2.0), &c.rhs);
-        let p = lax::conv_general_dilated_patches(&x, &c.rhs[2..], &c.strides, &c.padding, None, Some(&c.rhs_dil), None);
+        let p = lax::conv_general_dilated_patches(
+            &x,
+            &c.rhs[2..],
+            &c.strides,
+            &c.padding,
+            None,
+            Some(&c.rhs_dil),
+            None,
+        );
         let y = oxjax::numpy::einsum("npxy,op->noxy", &[&p, &w.reshape(&[c.rhs[0] as isize, -1])]);
         close(&y.to_vec::<f64>(), &run(c, &x, &w).to_vec::<f64>(), 1e-12).unwrap();
-        assert_eq!(lax::conv_shape_tuple(&c.lhs, &c.rhs, &c.strides, &Padding::Valid), vec![1, 2, 3, 4]);
+        assert_eq!(
+            lax::conv_shape_tuple(&c.lhs, &c.rhs, &c.strides, &Padding::Valid),
+            vec![1, 2, 3, 4]
+        );
     });
 }

@@ -33,20 +33,41 @@ fn number(v: &Value) -> f64 {
 
 /// A fixture array as an oxjax array (floats as `float`).
 fn decode(v: &Value, float: DType) -> Array {
-    let shape: Vec<usize> = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape: Vec<usize> = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     let data = v["data"].as_array().unwrap();
     match v["dtype"].as_str().unwrap() {
-        "bool" => Array::from_vec(data.iter().map(|b| b.as_bool().unwrap()).collect::<Vec<_>>(), &shape),
-        "i32" => Array::from_vec(data.iter().map(|i| i.as_i64().unwrap() as i32).collect::<Vec<_>>(), &shape),
-        _ if float == DType::F32 => {
-            Array::from_vec(data.iter().map(|v| number(v) as f32).collect::<Vec<_>>(), &shape)
-        }
+        "bool" => Array::from_vec(
+            data.iter()
+                .map(|b| b.as_bool().unwrap())
+                .collect::<Vec<_>>(),
+            &shape,
+        ),
+        "i32" => Array::from_vec(
+            data.iter()
+                .map(|i| i.as_i64().unwrap() as i32)
+                .collect::<Vec<_>>(),
+            &shape,
+        ),
+        _ if float == DType::F32 => Array::from_vec(
+            data.iter().map(|v| number(v) as f32).collect::<Vec<_>>(),
+            &shape,
+        ),
         _ => Array::from_vec(data.iter().map(number).collect::<Vec<f64>>(), &shape),
     }
 }
 
 fn expected(v: &Value) -> (Vec<usize>, &str, Vec<f64>) {
-    let shape = v["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+    let shape = v["shape"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().unwrap() as usize)
+        .collect();
     let data = v["data"].as_array().unwrap().iter().map(number).collect();
     (shape, v["dtype"].as_str().unwrap(), data)
 }
@@ -54,9 +75,18 @@ fn expected(v: &Value) -> (Vec<usize>, &str, Vec<f64>) {
 fn vals(x: &Array) -> Vec<f64> {
     match x.dtype() {
         DType::F64 => x.to_vec::<f64>(),
-        DType::BOOL => x.to_vec::<bool>().into_iter().map(|b| b as u8 as f64).collect(),
+        DType::BOOL => x
+            .to_vec::<bool>()
+            .into_iter()
+            .map(|b| b as u8 as f64)
+            .collect(),
         DType::I32 => x.to_vec::<i32>().into_iter().map(f64::from).collect(),
-        _ => x.astype(DType::F32).to_vec::<f32>().into_iter().map(f64::from).collect(),
+        _ => x
+            .astype(DType::F32)
+            .to_vec::<f32>()
+            .into_iter()
+            .map(f64::from)
+            .collect(),
     }
 }
 
@@ -69,7 +99,11 @@ fn flt(p: &Value, k: &str) -> f64 {
 }
 
 fn ints(p: &Value, k: &str) -> Vec<isize> {
-    p[k].as_array().unwrap().iter().map(|v| v.as_i64().unwrap() as isize).collect()
+    p[k].as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap() as isize)
+        .collect()
 }
 
 fn usizes(p: &Value, k: &str) -> Vec<usize> {
@@ -119,9 +153,17 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         }
         "logical_xor" => one(jnp::logical_xor(x(), y())),
         "var" | "std" => {
-            let axes = if p.get("axis").is_some() { Axes::from(ax()) } else { Axes::All };
+            let axes = if p.get("axis").is_some() {
+                Axes::from(ax())
+            } else {
+                Axes::All
+            };
             let d = int(p, "ddof") as usize;
-            one(if f == "var" { jnp::var(x(), axes, d, false) } else { jnp::std(x(), axes, d, false) })
+            one(if f == "var" {
+                jnp::var(x(), axes, d, false)
+            } else {
+                jnp::std(x(), axes, d, false)
+            })
         }
         "ptp" => one(jnp::ptp(x(), ax(), false)),
         "average" => one(jnp::average(x(), ax(), Some(y()), false)),
@@ -135,17 +177,45 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         "nanargmax" => one(jnp::nanargmax(x(), Some(ax()), false)),
         "nanargmin" => one(jnp::nanargmin(x(), Some(ax()), false)),
         "count_nonzero" => one(jnp::count_nonzero(x(), ax(), false)),
-        "linspace" => one(jnp::linspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, false, float)),
-        "logspace" => one(jnp::logspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, true, flt(p, "base"), float)),
-        "geomspace" => one(jnp::geomspace(flt(p, "start"), flt(p, "stop"), int(p, "num") as usize, true, float)),
-        "tri" => one(jnp::tri(int(p, "n") as usize, Some(int(p, "m") as usize), int(p, "k"), float)),
+        "linspace" => one(jnp::linspace(
+            flt(p, "start"),
+            flt(p, "stop"),
+            int(p, "num") as usize,
+            false,
+            float,
+        )),
+        "logspace" => one(jnp::logspace(
+            flt(p, "start"),
+            flt(p, "stop"),
+            int(p, "num") as usize,
+            true,
+            flt(p, "base"),
+            float,
+        )),
+        "geomspace" => one(jnp::geomspace(
+            flt(p, "start"),
+            flt(p, "stop"),
+            int(p, "num") as usize,
+            true,
+            float,
+        )),
+        "tri" => one(jnp::tri(
+            int(p, "n") as usize,
+            Some(int(p, "m") as usize),
+            int(p, "k"),
+            float,
+        )),
         "vander" => one(jnp::vander(x(), Some(int(p, "n") as usize), false)),
         "bartlett" => one(jnp::bartlett(int(p, "m") as usize, float)),
         "hanning" => one(jnp::hanning(int(p, "m") as usize, float)),
         "hamming" => one(jnp::hamming(int(p, "m") as usize, float)),
         "blackman" => one(jnp::blackman(int(p, "m") as usize, float)),
         "tile" => one(jnp::tile(x(), &usizes(p, "reps"))),
-        "repeat" => one(jnp::repeat(x(), &usizes(p, "repeats"), p.get("axis").map(|_| ax()))),
+        "repeat" => one(jnp::repeat(
+            x(),
+            &usizes(p, "repeats"),
+            p.get("axis").map(|_| ax()),
+        )),
         "roll" => one(jnp::roll(x(), int(p, "shift"), p.get("axis").map(|_| ax()))),
         "rot90" => {
             let axes = ints(p, "axes");
@@ -156,7 +226,12 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|v| (v[0].as_u64().unwrap() as usize, v[1].as_u64().unwrap() as usize))
+                .map(|v| {
+                    (
+                        v[0].as_u64().unwrap() as usize,
+                        v[1].as_u64().unwrap() as usize,
+                    )
+                })
                 .collect();
             let mode = match p["mode"].as_str().unwrap() {
                 "edge" => PadMode::Edge,
@@ -174,16 +249,34 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         }
         "array_split" => jnp::array_split(x(), int(p, "sections") as usize, 0),
         "split" => jnp::split(x(), ints(p, "indices").as_slice(), ax()),
-        "moveaxis" => one(jnp::moveaxis(x(), ints(p, "source"), ints(p, "destination"))),
+        "moveaxis" => one(jnp::moveaxis(
+            x(),
+            ints(p, "source"),
+            ints(p, "destination"),
+        )),
         "diff" => one(jnp::diff(x(), int(p, "n") as usize, ax())),
         "ediff1d" => one(jnp::ediff1d(x(), Some(y()), Some(&a[2]))),
         "kron" => one(jnp::kron(x(), y())),
-        "diagonal" => one(jnp::diagonal(x(), int(p, "offset"), int(p, "axis1"), int(p, "axis2"))),
+        "diagonal" => one(jnp::diagonal(
+            x(),
+            int(p, "offset"),
+            int(p, "axis1"),
+            int(p, "axis2"),
+        )),
         "diag" => one(jnp::diag(x(), int(p, "k"))),
-        "trace" => one(jnp::trace(x(), int(p, "offset"), int(p, "axis1"), int(p, "axis2"))),
+        "trace" => one(jnp::trace(
+            x(),
+            int(p, "offset"),
+            int(p, "axis1"),
+            int(p, "axis2"),
+        )),
         "triu" => one(jnp::triu(x(), int(p, "k"))),
         "tril" => one(jnp::tril(x(), int(p, "k"))),
-        "tensordot" => one(jnp::tensordot(x(), y(), jnp::TensorAxes::Pairs(ints(p, "a"), ints(p, "b")))),
+        "tensordot" => one(jnp::tensordot(
+            x(),
+            y(),
+            jnp::TensorAxes::Pairs(ints(p, "a"), ints(p, "b")),
+        )),
         "inner" => one(jnp::inner(x(), y())),
         "dot" => one(jnp::dot(x(), y())),
         "outer" => one(jnp::outer(x(), y())),
@@ -196,10 +289,21 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
                 "same" => ConvMode::Same,
                 _ => ConvMode::Valid,
             };
-            one(if f == "convolve" { jnp::convolve(x(), y(), mode) } else { jnp::correlate(x(), y(), mode) })
+            one(if f == "convolve" {
+                jnp::convolve(x(), y(), mode)
+            } else {
+                jnp::correlate(x(), y(), mode)
+            })
         }
-        "einsum" => one(jnp::einsum(p["spec"].as_str().unwrap(), &a.iter().collect::<Vec<_>>())),
-        "cov" => one(jnp::cov(x(), p["rowvar"].as_bool().unwrap(), int(p, "ddof") as usize)),
+        "einsum" => one(jnp::einsum(
+            p["spec"].as_str().unwrap(),
+            &a.iter().collect::<Vec<_>>(),
+        )),
+        "cov" => one(jnp::cov(
+            x(),
+            p["rowvar"].as_bool().unwrap(),
+            int(p, "ddof") as usize,
+        )),
         "corrcoef" => one(jnp::corrcoef(x(), true)),
         "trapezoid" => one(jnp::trapezoid(x(), Some(y()), 1.0, ax())),
         "trapezoid_dx" => one(jnp::trapezoid(x(), None, flt(p, "dx"), ax())),
@@ -223,8 +327,24 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         "angle" => one(jnp::angle(x(), false)),
         "i0" => one(jnp::i0(x())),
         "kaiser" => one(jnp::kaiser(int(p, "m") as usize, flt(p, "beta"), float)),
-        "nn.attention" => one(nn::dot_product_attention(x(), y(), &a[2], None, None, None, false)),
-        "nn.attention_masked" => one(nn::dot_product_attention(x(), y(), &a[2], None, Some(&a[3]), None, true)),
+        "nn.attention" => one(nn::dot_product_attention(
+            x(),
+            y(),
+            &a[2],
+            None,
+            None,
+            None,
+            false,
+        )),
+        "nn.attention_masked" => one(nn::dot_product_attention(
+            x(),
+            y(),
+            &a[2],
+            None,
+            Some(&a[3]),
+            None,
+            true,
+        )),
         "nn.relu" => one(nn::relu(x())),
         "nn.relu6" => one(nn::relu6(x())),
         "nn.sigmoid" => one(nn::sigmoid(x())),
@@ -261,7 +381,10 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
 fn check(what: &str, got: &Array, want: &Value, tol: f64) -> Result<(), String> {
     let (shape, kind, data) = expected(want);
     if got.shape() != shape.as_slice() {
-        return Err(format!("{what}: shape {:?}, expected {shape:?}", got.shape()));
+        return Err(format!(
+            "{what}: shape {:?}, expected {shape:?}",
+            got.shape()
+        ));
     }
     let want_dtype = match kind {
         "bool" => Some(DType::BOOL),
@@ -279,7 +402,9 @@ fn check(what: &str, got: &Array, want: &Value, tol: f64) -> Result<(), String> 
             || a == b
             || (a.is_finite() && b.is_finite() && (a - b).abs() <= tol * (1.0 + b.abs()));
         if !okay {
-            return Err(format!("{what}: element {i}: got {a}, expected {b}\n got {g:?}\nwant {data:?}"));
+            return Err(format!(
+                "{what}: element {i}: got {a}, expected {b}\n got {g:?}\nwant {data:?}"
+            ));
         }
     }
     Ok(())
@@ -287,12 +412,21 @@ fn check(what: &str, got: &Array, want: &Value, tol: f64) -> Result<(), String> 
 
 fn run_case(c: &Value, float: DType, tol: f64) -> Result<(), String> {
     let f = c["fn"].as_str().unwrap();
-    let args: Vec<Array> = c["args"].as_array().unwrap().iter().map(|a| decode(a, float)).collect();
+    let args: Vec<Array> = c["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| decode(a, float))
+        .collect();
     let what = format!("{f} {}", c["params"]);
     let outs = call(f, &args, &c["params"], float);
     let want = c["out"].as_array().unwrap();
     if outs.len() != want.len() {
-        return Err(format!("{what}: {} outputs, expected {}", outs.len(), want.len()));
+        return Err(format!(
+            "{what}: {} outputs, expected {}",
+            outs.len(),
+            want.len()
+        ));
     }
     for (o, w) in outs.iter().zip(want) {
         check(&what, o, w, tol)?;
@@ -308,7 +442,12 @@ fn numpy_fixtures_f64_embedded() {
             .iter()
             .filter_map(|c| run_case(c, DType::F64, 1e-9).err())
             .collect();
-        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+        assert!(
+            failures.is_empty(),
+            "{} failures:\n{}",
+            failures.len(),
+            failures.join("\n")
+        );
     });
 }
 
@@ -316,7 +455,12 @@ fn numpy_fixtures_f64_embedded() {
 fn plugin_devices() -> Vec<Device> {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let devs: Vec<Device> = reg.devices().iter().filter(|d| d.library().is_some()).cloned().collect();
+    let devs: Vec<Device> = reg
+        .devices()
+        .iter()
+        .filter(|d| d.library().is_some())
+        .cloned()
+        .collect();
     assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
     devs
 }
@@ -325,11 +469,39 @@ fn plugin_devices() -> Vec<Device> {
 #[test]
 fn numpy_fixtures_f32_every_device() {
     let families = [
-        "logaddexp", "sinc", "arcsinh", "heaviside", "round", "var", "average",
-        "nanmean", "nanargmax", "geomspace", "tile", "repeat", "roll", "pad", "split", "kron",
-        "diagonal", "diag", "triu", "tensordot", "einsum", "convolve", "nn.gelu", "nn.softmax",
-        "nn.logsumexp", "nn.one_hot", "nn.log_softmax", "cov", "interp", "gcd", "digitize",
-        "polyval", "nn.attention_masked",
+        "logaddexp",
+        "sinc",
+        "arcsinh",
+        "heaviside",
+        "round",
+        "var",
+        "average",
+        "nanmean",
+        "nanargmax",
+        "geomspace",
+        "tile",
+        "repeat",
+        "roll",
+        "pad",
+        "split",
+        "kron",
+        "diagonal",
+        "diag",
+        "triu",
+        "tensordot",
+        "einsum",
+        "convolve",
+        "nn.gelu",
+        "nn.softmax",
+        "nn.logsumexp",
+        "nn.one_hot",
+        "nn.log_softmax",
+        "cov",
+        "interp",
+        "gcd",
+        "digitize",
+        "polyval",
+        "nn.attention_masked",
     ];
     let cases: Vec<Value> = fixtures()
         .into_iter()
@@ -341,7 +513,12 @@ fn numpy_fixtures_f32_every_device() {
                 .iter()
                 .filter_map(|c| run_case(c, DType::F32, 2e-4).err())
                 .collect();
-            assert!(failures.is_empty(), "on {}: {}", dev.name(), failures.join("\n"));
+            assert!(
+                failures.is_empty(),
+                "on {}: {}",
+                dev.name(),
+                failures.join("\n")
+            );
         });
     }
 }
@@ -356,7 +533,10 @@ fn weak_scalars_and_promotion() {
     assert_eq!(jnp::logaddexp(&i, &i).dtype(), DType::F32);
     assert_eq!(jnp::mean(&i, Axes::All, false).dtype(), DType::F32);
     assert_eq!(jnp::var(&i, Axes::All, 0, false).dtype(), DType::F32);
-    assert_eq!(jnp::sum(&i.greater(1), Axes::All, false).dtype(), DType::I32);
+    assert_eq!(
+        jnp::sum(&i.greater(1), Axes::All, false).dtype(),
+        DType::I32
+    );
     assert_eq!(jnp::full(&[2], 1.5, None).dtype(), DType::F32);
     assert!(!jnp::asarray(1.5, None).is_weak());
     assert_eq!(jnp::arange(0.0, 3.0, 1.0, None).dtype(), DType::I32);
@@ -377,37 +557,55 @@ fn keepdims_and_axes() {
     // All-NaN rows: NaN for the value, -1 for the index (as JAX).
     let n = Array::from_vec(vec![f32::NAN, f32::NAN, 1.0, f32::NAN], &[2, 2]);
     assert!(jnp::nanmax(&n, 1, false).to_vec::<f32>()[0].is_nan());
-    assert_eq!(jnp::nanargmax(&n, Some(1), false).to_vec::<i32>(), vec![-1, 0]);
+    assert_eq!(
+        jnp::nanargmax(&n, Some(1), false).to_vec::<i32>(),
+        vec![-1, 0]
+    );
 }
 
 #[test]
 fn misuse_messages() {
     let x = jnp::zeros(&[2, 3], None);
     let msg = |f: &dyn Fn()| {
-        let e = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("should panic");
+        let e =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).expect_err("should panic");
         e.downcast_ref::<String>()
             .cloned()
             .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default()
     };
-    assert!(msg(&|| {
-        jnp::split(&x, 2, 1);
-    })
-    .contains("split: axis 1 of length 3 does not split into 2 equal sections"));
-    let e = jnp::try_einsum("ij,jk->ik", &[&x, &x]).unwrap_err().to_string();
+    assert!(
+        msg(&|| {
+            jnp::split(&x, 2, 1);
+        })
+        .contains("split: axis 1 of length 3 does not split into 2 equal sections")
+    );
+    let e = jnp::try_einsum("ij,jk->ik", &[&x, &x])
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("einsum: label 'j' has sizes 3 and 2"), "{e}");
     let e = jnp::try_einsum("ij->iz", &[&x]).unwrap_err().to_string();
     assert!(e.contains("output label 'z'"), "{e}");
-    let e = jnp::try_pad(&x, &[(1, 1); 3], PadMode::Edge).unwrap_err().to_string();
-    assert!(e.contains("pad: 3 (before, after) pairs for an array of shape [2, 3]"), "{e}");
-    assert!(msg(&|| {
-        jnp::stack(&[&x, &x.t()], 0);
-    })
-    .contains("stack: arrays must have one shape, got [2, 3], [3, 2]"));
+    let e = jnp::try_pad(&x, &[(1, 1); 3], PadMode::Edge)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("pad: 3 (before, after) pairs for an array of shape [2, 3]"),
+        "{e}"
+    );
+    assert!(
+        msg(&|| {
+            jnp::stack(&[&x, &x.t()], 0);
+        })
+        .contains("stack: arrays must have one shape, got [2, 3], [3, 2]")
+    );
     let e = oxjax::lax::try_dot_general(&x, &x, (&[1], &[0]), (&[], &[]))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("dot_general: lhs axis 1 (3) and rhs axis 0 (2) differ"), "{e}");
+    assert!(
+        e.contains("dot_general: lhs axis 1 (3) and rhs axis 0 (2) differ"),
+        "{e}"
+    );
 }
 
 // ---- transformations: grad vs finite differences, jit vs eager, vmap ----
@@ -421,7 +619,9 @@ fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
 
 /// Inputs in (0.2, 0.95) without ties, shape (3, 4), f64.
 fn smooth_input() -> Array {
-    let v: Vec<f64> = (0..12).map(|i| 0.2 + 0.061 * i as f64 + 0.013 * ((i * 7) % 5) as f64).collect();
+    let v: Vec<f64> = (0..12)
+        .map(|i| 0.2 + 0.061 * i as f64 + 0.013 * ((i * 7) % 5) as f64)
+        .collect();
     Array::from_vec(v, &[3, 4])
 }
 
@@ -452,7 +652,8 @@ fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
         return Err(format!("lengths {} and {}", a.len(), b.len()));
     }
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if !((x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()))) {
+        let near = (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
+        if !near {
             return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
         }
     }
@@ -481,34 +682,66 @@ const COMPOSITES: &[Fun] = &[
     ("ldexp", |x| jnp::ldexp(x, 3)),
     ("var", |x| jnp::var(x, 1, 1, false)),
     ("std", |x| jnp::std(x, Axes::All, 0, true) * x),
-    ("average", |x| jnp::average(x, 0, Some(&x.flip(&[]).exp()), false)),
+    ("average", |x| {
+        jnp::average(x, 0, Some(&x.flip(&[]).exp()), false)
+    }),
     ("nanmean", |x| jnp::nanmean(x, 1, true) * x),
     ("nanvar", |x| jnp::nanvar(x, 0, 0, false)),
     ("nanmax", |x| jnp::nanmax(x, 1, false)),
     ("ptp", |x| jnp::ptp(x, 0, false)),
     ("einsum trace", |x| jnp::einsum("ij,kj->ik", &[x, x]).sin()),
-    ("einsum diag", |x| jnp::einsum("ii,ij->j", &[&x.slice(&[Slice::all(), (0..3).into()]), x])),
+    ("einsum diag", |x| {
+        jnp::einsum("ii,ij->j", &[&x.slice(&[Slice::all(), (0..3).into()]), x])
+    }),
     ("tensordot", |x| jnp::tensordot(x, &x.t(), 1)),
-    ("kron", |x| jnp::kron(x, &x.slice(&[(0..2).into(), (0..2).into()]))),
+    ("kron", |x| {
+        jnp::kron(x, &x.slice(&[(0..2).into(), (0..2).into()]))
+    }),
     ("diagonal", |x| jnp::diagonal(x, 1, 0, 1)),
     ("diag", |x| jnp::diag(&jnp::diagonal(x, 0, 0, 1), -1)),
     ("trace", |x| jnp::trace(x, 0, 0, 1) * x),
     ("triu", |x| jnp::triu(x, 1) * x),
-    ("pad reflect", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Reflect)),
-    ("pad symmetric", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Symmetric)),
-    ("pad linear_ramp", |x| jnp::pad(x, &[(2, 1), (1, 3)], PadMode::LinearRamp(0.5))),
-    ("pad mean", |x| jnp::pad(x, &[(1, 1), (2, 0)], PadMode::Mean)),
+    ("pad reflect", |x| {
+        jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Reflect)
+    }),
+    ("pad symmetric", |x| {
+        jnp::pad(x, &[(2, 1), (1, 3)], PadMode::Symmetric)
+    }),
+    ("pad linear_ramp", |x| {
+        jnp::pad(x, &[(2, 1), (1, 3)], PadMode::LinearRamp(0.5))
+    }),
+    ("pad mean", |x| {
+        jnp::pad(x, &[(1, 1), (2, 0)], PadMode::Mean)
+    }),
     ("roll", |x| jnp::roll(x, 5, None) * x),
     ("tile", |x| jnp::tile(x, &[2, 1, 2])),
     ("repeat", |x| jnp::repeat(x, &[2, 0, 1, 3], Some(1))),
     ("rot90", |x| jnp::rot90(x, 1, (0, 1))),
     ("diff", |x| jnp::diff(x, 2, 1)),
-    ("cross", |x| jnp::cross(&x.slice(&[Slice::all(), (0..3).into()]), &x.slice(&[Slice::all(), (1..4).into()]), -1)),
-    ("convolve", |x| jnp::convolve(&x.reshape(&[-1]), &x.slice(&[(0..1).into()]).reshape(&[-1]), ConvMode::Same)),
+    ("cross", |x| {
+        jnp::cross(
+            &x.slice(&[Slice::all(), (0..3).into()]),
+            &x.slice(&[Slice::all(), (1..4).into()]),
+            -1,
+        )
+    }),
+    ("convolve", |x| {
+        jnp::convolve(
+            &x.reshape(&[-1]),
+            &x.slice(&[(0..1).into()]).reshape(&[-1]),
+            ConvMode::Same,
+        )
+    }),
     ("outer", |x| jnp::outer(x, &x.sum(0, false))),
-    ("select", |x| jnp::select(&[&x.greater(0.5)], &[&x.sin()], x * x)),
-    ("split+stack", |x| jnp::stack(&jnp::split(x, 2, 1).iter().collect::<Vec<_>>(), 0).exp()),
-    ("moveaxis", |x| jnp::moveaxis(&x.reshape(&[3, 2, 2]), [0, 1], [2, 0]) * 2.0),
+    ("select", |x| {
+        jnp::select(&[&x.greater(0.5)], &[&x.sin()], x * x)
+    }),
+    ("split+stack", |x| {
+        jnp::stack(&jnp::split(x, 2, 1).iter().collect::<Vec<_>>(), 0).exp()
+    }),
+    ("moveaxis", |x| {
+        jnp::moveaxis(&x.reshape(&[3, 2, 2]), [0, 1], [2, 0]) * 2.0
+    }),
     ("vdot", |x| jnp::vdot(x, &x.exp())),
     ("cov", |x| jnp::cov(x, true, 1)),
     ("corrcoef", |x| jnp::corrcoef(x, false)),
@@ -518,7 +751,9 @@ const COMPOSITES: &[Fun] = &[
         let xp = Array::from_vec(vec![0.0, 0.3, 0.6, 1.0], &[4]);
         jnp::interp(x, &xp, &xp.sin(), None, None)
     }),
-    ("polyval", |x| jnp::polyval(&x.slice(&[(0..1).into()]).reshape(&[-1]), x)),
+    ("polyval", |x| {
+        jnp::polyval(&x.slice(&[(0..1).into()]).reshape(&[-1]), x)
+    }),
     ("polyint", |x| jnp::polyint(&x.reshape(&[-1]), 2, 0.5)),
     ("i0", |x| jnp::i0(x * 3.0)),
     ("logaddexp via softplus", |x| jnp::logaddexp(x, 0.0)),
@@ -549,7 +784,9 @@ const ACTIVATIONS: &[Fun] = &[
     ("glu", |x| nn::glu(x, -1)),
     ("softmax", |x| nn::softmax(&(x * 5.0), -1)),
     ("log_softmax", |x| nn::log_softmax(&(x * 5.0), 0)),
-    ("logsumexp", |x| nn::logsumexp(&(x * 5.0), 1, false, Some(&x.flip(&[])))),
+    ("logsumexp", |x| {
+        nn::logsumexp(&(x * 5.0), 1, false, Some(&x.flip(&[])))
+    }),
     ("logmeanexp", |x| nn::logmeanexp(x, Axes::All, false)),
     ("standardize", |x| nn::standardize(x, -1, None, None, 1e-5)),
     ("dot_product_attention", |x| {
@@ -584,7 +821,11 @@ fn jit_matches_eager() {
             let eager = g(&x);
             let compiled = jit(|x: &Array| g(x))(&x);
             if eager.shape() != compiled.shape() {
-                failures.push(format!("{name}: shapes {:?} vs {:?}", eager.shape(), compiled.shape()));
+                failures.push(format!(
+                    "{name}: shapes {:?} vs {:?}",
+                    eager.shape(),
+                    compiled.shape()
+                ));
                 continue;
             }
             if let Err(e) = close(&compiled.to_vec::<f64>(), &eager.to_vec::<f64>(), 1e-12) {
@@ -601,14 +842,19 @@ fn einsum_matches_loops() {
     on_embedded(|| {
         let a: Vec<f64> = (0..24).map(|i| (i as f64 * 0.37).sin()).collect();
         let b: Vec<f64> = (0..40).map(|i| (i as f64 * 0.11).cos()).collect();
-        let (aa, bb) = (Array::from_vec(a.clone(), &[2, 3, 4]), Array::from_vec(b.clone(), &[2, 4, 5]));
+        let (aa, bb) = (
+            Array::from_vec(a.clone(), &[2, 3, 4]),
+            Array::from_vec(b.clone(), &[2, 4, 5]),
+        );
         // bij,bjk->bki
         let got = jnp::einsum("bij,bjk->bki", &[&aa, &bb]).to_vec::<f64>();
         let mut want = vec![0.0; 2 * 5 * 3];
         for bi in 0..2 {
             for i in 0..3 {
                 for k in 0..5 {
-                    let s: f64 = (0..4).map(|j| a[bi * 12 + i * 4 + j] * b[bi * 20 + j * 5 + k]).sum();
+                    let s: f64 = (0..4)
+                        .map(|j| a[bi * 12 + i * 4 + j] * b[bi * 20 + j * 5 + k])
+                        .sum();
                     want[bi * 15 + k * 3 + i] = s;
                 }
             }
@@ -643,7 +889,9 @@ fn einsum_matches_loops() {
         let u = Array::from_vec(a[..2].to_vec(), &[1, 2]);
         let v = Array::from_vec(b[..6].to_vec(), &[3, 2]);
         let got = jnp::einsum("...i,...i->...", &[&u, &v]).to_vec::<f64>();
-        let want: Vec<f64> = (0..3).map(|r| a[0] * b[r * 2] + a[1] * b[r * 2 + 1]).collect();
+        let want: Vec<f64> = (0..3)
+            .map(|r| a[0] * b[r * 2] + a[1] * b[r * 2 + 1])
+            .collect();
         close(&got, &want, 1e-12).unwrap();
     });
 }
@@ -652,13 +900,29 @@ fn einsum_matches_loops() {
 #[test]
 fn vmap_matches_loop() {
     on_embedded(|| {
-        let xs = Array::from_vec((0..24).map(|i| (i as f64 * 0.7).sin()).collect::<Vec<_>>(), &[2, 3, 4]);
-        let m = Array::from_vec((0..20).map(|i| (i as f64 * 0.3).cos()).collect::<Vec<_>>(), &[4, 5]);
-        let fs: Vec<(&str, Box<dyn Fn(&Array) -> Array>)> = vec![
-            ("einsum", Box::new(|x: &Array| jnp::einsum("ij,jk->ki", &[x, &m]))),
-            ("einsum trace", Box::new(|x: &Array| jnp::einsum("ij,ij", &[x, x]))),
+        let xs = Array::from_vec(
+            (0..24).map(|i| (i as f64 * 0.7).sin()).collect::<Vec<_>>(),
+            &[2, 3, 4],
+        );
+        let m = Array::from_vec(
+            (0..20).map(|i| (i as f64 * 0.3).cos()).collect::<Vec<_>>(),
+            &[4, 5],
+        );
+        type Batched<'a> = (&'a str, Box<dyn Fn(&Array) -> Array + 'a>);
+        let fs: Vec<Batched> = vec![
+            (
+                "einsum",
+                Box::new(|x: &Array| jnp::einsum("ij,jk->ki", &[x, &m])),
+            ),
+            (
+                "einsum trace",
+                Box::new(|x: &Array| jnp::einsum("ij,ij", &[x, x])),
+            ),
             ("var", Box::new(|x: &Array| jnp::var(x, 1, 1, false))),
-            ("pad wrap", Box::new(|x: &Array| jnp::pad(x, &[(1, 2), (3, 0)], PadMode::Wrap))),
+            (
+                "pad wrap",
+                Box::new(|x: &Array| jnp::pad(x, &[(1, 2), (3, 0)], PadMode::Wrap)),
+            ),
             ("softmax", Box::new(|x: &Array| nn::softmax(x, 0))),
             ("diagonal", Box::new(|x: &Array| jnp::diagonal(x, 1, 0, 1))),
         ];
@@ -668,7 +932,8 @@ fn vmap_matches_loop() {
                 let one = f(&xs.slice(&[(b..b + 1).into()]).squeeze(&[0]));
                 let got = batched.slice(&[(b..b + 1).into()]).squeeze(&[0]);
                 assert_eq!(got.shape(), one.shape(), "{name}");
-                close(&got.to_vec::<f64>(), &one.to_vec::<f64>(), 1e-12).unwrap_or_else(|e| panic!("{name}: {e}"));
+                close(&got.to_vec::<f64>(), &one.to_vec::<f64>(), 1e-12)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
             }
         }
     });

@@ -93,7 +93,12 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
         }
         let t = line.trim_start();
         let top = !line.starts_with(' ');
-        if top && (t.starts_with("impl") || t.starts_with("trait") || t.starts_with("pub trait") || (cfg_test && t.starts_with("mod "))) {
+        if top
+            && (t.starts_with("impl")
+                || t.starts_with("trait")
+                || t.starts_with("pub trait")
+                || (cfg_test && t.starts_with("mod ")))
+        {
             skipping = !t.ends_with('}') && !t.ends_with(';');
             docs.clear();
             cfg_test = false;
@@ -117,11 +122,14 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
                 .collect();
             if !name.is_empty() {
                 // The `Partial:` paragraph, up to the next blank doc line.
-                let partial = docs.iter().position(|d| d.starts_with("Partial:")).map(|i| {
-                    let mut words = vec![docs[i]["Partial:".len()..].trim()];
-                    words.extend(docs[i + 1..].iter().take_while(|d| !d.is_empty()));
-                    words.join(" ")
-                });
+                let partial = docs
+                    .iter()
+                    .position(|d| d.starts_with("Partial:"))
+                    .map(|i| {
+                        let mut words = vec![docs[i]["Partial:".len()..].trim()];
+                        words.extend(docs[i + 1..].iter().take_while(|d| !d.is_empty()));
+                        words.join(" ")
+                    });
                 out.insert(name, Found { partial });
             }
         }
@@ -174,7 +182,10 @@ pub fn render(root: &Path) -> Result<String, String> {
         .unwrap_or("jax")
         .to_string();
     let mut by_module: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for line in names.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+    for line in names
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
         let (m, n) = line
             .split_once(' ')
             .ok_or_else(|| format!("malformed line in jax-api-names.txt: {line:?}"))?;
@@ -204,7 +215,13 @@ pub fn render(root: &Path) -> Result<String, String> {
             rows.push_str(&format!("| `{jax_mod}.{n}` | {path} | {status} |\n"));
         }
         let total = names.len();
-        let pct = |k: usize| if total == 0 { 0.0 } else { 100.0 * k as f64 / total as f64 };
+        let pct = |k: usize| {
+            if total == 0 {
+                0.0
+            } else {
+                100.0 * k as f64 / total as f64
+            }
+        };
         summary.push_str(&format!(
             "| `{jax_mod}` | `oxjax::{ox_mod}` | {full} | {part} | {} | {total} | {:.0}% |\n",
             total - full - part,

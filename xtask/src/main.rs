@@ -37,11 +37,10 @@ fn main() -> ExitCode {
         Some("demo") => build_plugins(release).and_then(|_| demo(release)),
         Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
-        Some("compat") => compat::render(&root())
-            .and_then(|md| {
-                let path = root().join("docs/jax-compat.md");
-                std::fs::write(&path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))
-            }),
+        Some("compat") => compat::render(&root()).and_then(|md| {
+            let path = root().join("docs/jax-compat.md");
+            std::fs::write(&path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }),
         _ => {
             eprintln!(
                 "usage: cargo xtask <build-plugins|test|demo|ci|conformance|compat> [--release] [conformance options]"

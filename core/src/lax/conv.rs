@@ -5,8 +5,8 @@
 
 use super::dot::try_dot_general;
 use super::window::{Padding, Windows};
-use crate::error::{Result, op_err};
 use crate::Array;
+use crate::error::{Result, op_err};
 
 /// Which axes of the operands and the result are batch, feature and
 /// spatial. Each spec lists axis positions: `lhs = [batch, feature,
@@ -14,8 +14,11 @@ use crate::Array;
 /// [batch, feature, spatial...]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvDimensionNumbers {
+    /// Input axes: batch, feature, spatial....
     pub lhs: Vec<usize>,
+    /// Kernel axes: output feature, input feature, spatial....
     pub rhs: Vec<usize>,
+    /// Result axes: batch, feature, spatial....
     pub out: Vec<usize>,
 }
 
@@ -42,13 +45,17 @@ impl ConvDimensionNumbers {
     /// ```
     pub fn from_strings(lhs: &str, rhs: &str, out: &str) -> ConvDimensionNumbers {
         let r: Vec<char> = rhs.chars().collect();
-        let spatial: Vec<char> = r.iter().filter(|c| !matches!(c, 'O' | 'I')).copied().collect();
+        let spatial: Vec<char> = r
+            .iter()
+            .filter(|c| !matches!(c, 'O' | 'I'))
+            .copied()
+            .collect();
         let spec = |s: &str, b: char, f: char| -> Vec<usize> {
             let v: Vec<char> = s.chars().collect();
             let pos = |c: char| {
-                v.iter()
-                    .position(|&d| d == c)
-                    .unwrap_or_else(|| panic!("conv dimension numbers: {c:?} is missing from {s:?} (rhs {rhs:?})"))
+                v.iter().position(|&d| d == c).unwrap_or_else(|| {
+                    panic!("conv dimension numbers: {c:?} is missing from {s:?} (rhs {rhs:?})")
+                })
             };
             assert_eq!(
                 v.len(),
@@ -138,7 +145,9 @@ pub fn try_conv_general_dilated(
         s == (0..rank).collect::<Vec<_>>()
     };
     if !(is_perm(&dn.lhs) && is_perm(&dn.rhs) && is_perm(&dn.out)) {
-        return op_err(format!("{name}: dimension numbers {dn:?} are not permutations of {rank} axes"));
+        return op_err(format!(
+            "{name}: dimension numbers {dn:?} are not permutations of {rank} axes"
+        ));
     }
     let x = lhs.transpose(&dn.lhs); // N, C, spatial
     let k = rhs.transpose(&dn.rhs); // O, I, spatial
@@ -162,7 +171,13 @@ pub fn try_conv_general_dilated(
         lhs_dilation,
         rhs_dilation,
     )
-    .map_err(|e| crate::Error::Op(format!("{e} (lhs {:?}, rhs {:?})", lhs.shape(), rhs.shape())))?;
+    .map_err(|e| {
+        crate::Error::Op(format!(
+            "{e} (lhs {:?}, rhs {:?})",
+            lhs.shape(),
+            rhs.shape()
+        ))
+    })?;
     let (pieces, out) = geometry.slices(&x, 2, window, 0.0)?;
     let kp: usize = window.iter().product();
     // patches: N, G, C/G, K, out... ; kernel: G, O/G, C/G, K
@@ -234,14 +249,23 @@ pub fn conv_dimension_numbers(lhs: &str, rhs: &str, out: &str) -> ConvDimensionN
 /// use oxjax::lax::{self, Padding};
 /// assert_eq!(lax::conv_shape_tuple(&[1, 3, 8, 8], &[4, 3, 3, 3], &[2, 2], &Padding::Same), vec![1, 4, 4, 4]);
 /// ```
-pub fn conv_shape_tuple(lhs_shape: &[usize], rhs_shape: &[usize], strides: &[usize], padding: &Padding) -> Vec<usize> {
+pub fn conv_shape_tuple(
+    lhs_shape: &[usize],
+    rhs_shape: &[usize],
+    strides: &[usize],
+    padding: &Padding,
+) -> Vec<usize> {
     let n = lhs_shape.len() - 2;
     let pads = super::padtype_to_pads(&lhs_shape[2..], &rhs_shape[2..], strides, padding);
     let mut out = vec![lhs_shape[0], rhs_shape[0]];
     for d in 0..n {
         let padded = lhs_shape[2 + d] as isize + pads[d].0 + pads[d].1;
         let k = rhs_shape[2 + d] as isize;
-        out.push(if padded >= k { ((padded - k) / strides[d] as isize + 1) as usize } else { 0 });
+        out.push(if padded >= k {
+            ((padded - k) / strides[d] as isize + 1) as usize
+        } else {
+            0
+        });
     }
     out
 }
@@ -330,7 +354,10 @@ pub fn conv_transpose(
         Padding::Explicit(p) => p.clone(),
         _ => (0..n)
             .map(|d| {
-                let (k, s) = (((k_spatial[d] - 1) * rd[d] + 1) as isize, strides[d] as isize);
+                let (k, s) = (
+                    ((k_spatial[d] - 1) * rd[d] + 1) as isize,
+                    strides[d] as isize,
+                );
                 let (len, a) = if *padding == Padding::Valid {
                     (k + s - 2 + (k - s).max(0), k - 1)
                 } else if s > k - 1 {
@@ -351,7 +378,11 @@ pub fn conv_transpose(
     let dn_t = if transpose_kernel {
         let mut r = dn.rhs.clone();
         r.swap(0, 1);
-        ConvDimensionNumbers { lhs: dn.lhs.clone(), rhs: r, out: dn.out.clone() }
+        ConvDimensionNumbers {
+            lhs: dn.lhs.clone(),
+            rhs: r,
+            out: dn.out.clone(),
+        }
     } else {
         dn.clone()
     };

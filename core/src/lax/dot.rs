@@ -2,8 +2,8 @@
 //! reduced to one batched `matmul` between two transposes and reshapes
 //! (so it is differentiable and batchable like `matmul`).
 
-use crate::error::{Result, op_err};
 use crate::Array;
+use crate::error::{Result, op_err};
 
 /// Contracts `contracting.0[i]` of `lhs` with `contracting.1[i]` of `rhs`,
 /// batching over `batch.0[i]` / `batch.1[i]`. The result's axes are the
@@ -54,13 +54,23 @@ pub fn try_dot_general(
             }
         }
     }
-    for (&a, &b) in contracting.0.iter().zip(contracting.1).chain(batch.0.iter().zip(batch.1)) {
+    for (&a, &b) in contracting
+        .0
+        .iter()
+        .zip(contracting.1)
+        .chain(batch.0.iter().zip(batch.1))
+    {
         if ls[a] != rs[b] {
-            return bad(format!("lhs axis {a} ({}) and rhs axis {b} ({}) differ", ls[a], rs[b]));
+            return bad(format!(
+                "lhs axis {a} ({}) and rhs axis {b} ({}) differ",
+                ls[a], rs[b]
+            ));
         }
     }
     let free = |rank: usize, c: &[usize], b: &[usize]| -> Vec<usize> {
-        (0..rank).filter(|d| !c.contains(d) && !b.contains(d)).collect()
+        (0..rank)
+            .filter(|d| !c.contains(d) && !b.contains(d))
+            .collect()
     };
     let lf = free(ls.len(), contracting.0, batch.0);
     let rf = free(rs.len(), contracting.1, batch.1);

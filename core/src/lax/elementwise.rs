@@ -10,6 +10,7 @@ use crate::{Array, AsArray, DType, Scalar, Slice};
 macro_rules! unary {
     ($($(#[$doc:meta])* pub fn $name:ident => $f:path;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\nElementwise `lax.", stringify!($name), "`.")]
         pub fn $name(x: &Array) -> Array {
             $f(x)
         }
@@ -19,6 +20,7 @@ macro_rules! unary {
 macro_rules! binary {
     ($($(#[$doc:meta])* pub fn $name:ident => $f:path;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\nElementwise `lax.", stringify!($name), "` with broadcasting and promotion.")]
         pub fn $name(x: &Array, y: impl AsArray) -> Array {
             $f(x, y.as_array())
         }
@@ -239,6 +241,7 @@ pub fn convert_element_type(x: &Array, dtype: DType) -> Array {
 macro_rules! reduce {
     ($($(#[$doc:meta])* pub fn $name:ident => $m:ident;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\n`lax.", stringify!($name), "` over the given axes.")]
         pub fn $name(x: &Array, axes: &[usize]) -> Array {
             let a: Vec<isize> = axes.iter().map(|&d| d as isize).collect();
             x.$m(a, false)
@@ -347,7 +350,10 @@ pub fn broadcast_in_dim(x: &Array, shape: &[usize], broadcast_dimensions: &[usiz
     assert!(
         broadcast_dimensions.len() == x.ndim()
             && broadcast_dimensions.windows(2).all(|w| w[0] < w[1])
-            && broadcast_dimensions.iter().zip(x.shape()).all(|(&d, &n)| d < shape.len() && (n == 1 || n == shape[d])),
+            && broadcast_dimensions
+                .iter()
+                .zip(x.shape())
+                .all(|(&d, &n)| d < shape.len() && (n == 1 || n == shape[d])),
         "broadcast_in_dim: operand shape {:?} cannot map to {shape:?} by dimensions {broadcast_dimensions:?}",
         x.shape()
     );
@@ -394,12 +400,18 @@ pub fn rev(x: &Array, dimensions: &[usize]) -> Array {
 
 /// Removes the given axes of length 1.
 pub fn squeeze(x: &Array, dimensions: &[usize]) -> Array {
-    jnp::squeeze(x, dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>())
+    jnp::squeeze(
+        x,
+        dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>(),
+    )
 }
 
 /// Inserts axes of length 1 at the given result positions.
 pub fn expand_dims(x: &Array, dimensions: &[usize]) -> Array {
-    jnp::expand_dims(x, dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>())
+    jnp::expand_dims(
+        x,
+        dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>(),
+    )
 }
 
 /// Joins arrays along `dimension`.
@@ -462,7 +474,11 @@ pub fn pad(x: &Array, padding_value: f64, config: &[(isize, isize, usize)]) -> A
 }
 
 /// [`pad`], returning misuse as an error.
-pub fn try_pad(x: &Array, padding_value: f64, config: &[(isize, isize, usize)]) -> crate::Result<Array> {
+pub fn try_pad(
+    x: &Array,
+    padding_value: f64,
+    config: &[(isize, isize, usize)],
+) -> crate::Result<Array> {
     if config.len() != x.ndim() {
         return Err(crate::Error::Op(format!(
             "pad: {} (low, high, interior) triples for an array of shape {:?}",
@@ -477,7 +493,10 @@ pub fn try_pad(x: &Array, padding_value: f64, config: &[(isize, isize, usize)]) 
     let y = if grow.iter().all(|&w| w == (0, 0, 0)) {
         x.clone()
     } else {
-        bind1(Prim::Pad(grow, Scalar::F64(padding_value).cast(x.dtype())), &[x])
+        bind1(
+            Prim::Pad(grow, Scalar::F64(padding_value).cast(x.dtype())),
+            &[x],
+        )
     };
     if config.iter().all(|&(l, h, _)| l >= 0 && h >= 0) {
         return Ok(y);
@@ -488,7 +507,11 @@ pub fn try_pad(x: &Array, padding_value: f64, config: &[(isize, isize, usize)]) 
         .map(|(&(l, h, _), &n)| {
             let lo = (-l).max(0);
             let hi = n as isize - (-h).max(0);
-            Slice { start: Some(lo), stop: Some(hi.max(lo)), step: 1 }
+            Slice {
+                start: Some(lo),
+                stop: Some(hi.max(lo)),
+                step: 1,
+            }
         })
         .collect();
     y.try_slice(&s)
@@ -557,7 +580,10 @@ pub fn reduce_xor(x: &Array, axes: &[usize]) -> Array {
     if x.dtype() == DType::BOOL {
         n.remainder(2).equal(1)
     } else {
-        panic!("reduce_xor: only bool operands are supported, got {}", x.dtype())
+        panic!(
+            "reduce_xor: only bool operands are supported, got {}",
+            x.dtype()
+        )
     }
 }
 
@@ -623,7 +649,11 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Vec<usize> {
 /// ```
 pub fn index_in_dim(x: &Array, index: usize, axis: usize, keepdims: bool) -> Array {
     let s = slice_in_dim(x, index, index + 1, 1, axis);
-    if keepdims { s } else { s.squeeze(&[axis as isize]) }
+    if keepdims {
+        s
+    } else {
+        s.squeeze(&[axis as isize])
+    }
 }
 
 /// Zeros of `dtype` (lax's "empty": arrays are immutable).

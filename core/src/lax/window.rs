@@ -124,16 +124,23 @@ impl Windows {
             config[first + i] = (lo, hi, self.base_dilation[i] - 1);
         }
         let xp = super::elementwise::try_pad(x, fill, &config)?;
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let size = xp.shape()[first + i];
-            let eff = if window[i] == 0 { 0 } else { (window[i] - 1) * self.window_dilation[i] + 1 };
-            out.push(if size >= eff && window[i] > 0 {
-                (size - eff) / self.strides[i] + 1
-            } else {
-                0
-            });
-        }
+        let out: Vec<usize> = window
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| {
+                let size = xp.shape()[first + i];
+                let eff = if k == 0 {
+                    0
+                } else {
+                    (k - 1) * self.window_dilation[i] + 1
+                };
+                if size >= eff && k > 0 {
+                    (size - eff) / self.strides[i] + 1
+                } else {
+                    0
+                }
+            })
+            .collect();
         let count: usize = window.iter().product();
         let mut pieces = Vec::with_capacity(count);
         for flat in 0..count {
@@ -166,9 +173,13 @@ impl Windows {
 /// What [`reduce_window`] computes over each window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WindowReduction {
+    /// Sum (padding adds 0): sum pooling; divide for average pooling.
     Sum,
+    /// Maximum (padding is -Inf, or the dtype's minimum): max pooling.
     Max,
+    /// Minimum (padding is +Inf, or the dtype's maximum).
     Min,
+    /// Product (padding is 1).
     Prod,
 }
 

@@ -306,7 +306,12 @@ pub fn indices(dims: &[usize], dtype: impl Into<Option<DType>>) -> Array {
 /// assert_eq!(jnp::vander(&x, None, false).to_vec::<f32>(), vec![2.0, 1.0, 3.0, 1.0]);
 /// ```
 pub fn vander(x: &Array, n: Option<usize>, increasing: bool) -> Array {
-    assert_eq!(x.ndim(), 1, "vander: x must be 1-d, got shape {:?}", x.shape());
+    assert_eq!(
+        x.ndim(),
+        1,
+        "vander: x must be 1-d, got shape {:?}",
+        x.shape()
+    );
     let n = n.unwrap_or(x.size());
     let mut p = super::arange_in(0.0, n as f64, 1.0, DType::I32);
     if !increasing {
@@ -333,7 +338,9 @@ fn window(m: usize, dtype: Option<DType>, f: impl Fn(&Array, f64) -> Array) -> A
 /// assert_eq!(jnp::bartlett(5, None).to_vec::<f32>(), vec![0.0, 0.5, 1.0, 0.5, 0.0]);
 /// ```
 pub fn bartlett(m: usize, dtype: impl Into<Option<DType>>) -> Array {
-    window(m, dtype.into(), |n, d| 1.0 - (n * lit(n, 2.0 / d) - 1.0).abs())
+    window(m, dtype.into(), |n, d| {
+        1.0 - (n * lit(n, 2.0 / d) - 1.0).abs()
+    })
 }
 
 /// The Hann window.
@@ -344,12 +351,16 @@ pub fn bartlett(m: usize, dtype: impl Into<Option<DType>>) -> Array {
 /// assert!(w[0].abs() < 1e-7 && (w[1] - 1.0).abs() < 1e-7);
 /// ```
 pub fn hanning(m: usize, dtype: impl Into<Option<DType>>) -> Array {
-    window(m, dtype.into(), |n, d| 0.5 - (n * lit(n, 2.0 * PI / d)).cos() * 0.5)
+    window(m, dtype.into(), |n, d| {
+        0.5 - (n * lit(n, 2.0 * PI / d)).cos() * 0.5
+    })
 }
 
 /// The Hamming window.
 pub fn hamming(m: usize, dtype: impl Into<Option<DType>>) -> Array {
-    window(m, dtype.into(), |n, d| lit(n, 0.54) - (n * lit(n, 2.0 * PI / d)).cos() * lit(n, 0.46))
+    window(m, dtype.into(), |n, d| {
+        lit(n, 0.54) - (n * lit(n, 2.0 * PI / d)).cos() * lit(n, 0.46)
+    })
 }
 
 /// The Blackman window.

@@ -4,9 +4,9 @@
 //! axes) and finally transposes to the output order.
 
 use super::products::diagonal;
+use crate::Array;
 use crate::error::{Error, Result};
 use crate::lax::dot_general;
-use crate::Array;
 
 type Labels = Vec<char>;
 
@@ -34,7 +34,10 @@ pub fn einsum(subscripts: &str, operands: &[&Array]) -> Array {
 /// [`einsum`], returning malformed subscripts or mismatched shapes as errors.
 pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
     let err = |why: String| -> Error {
-        let shapes: Vec<String> = operands.iter().map(|a| format!("{:?}", a.shape())).collect();
+        let shapes: Vec<String> = operands
+            .iter()
+            .map(|a| format!("{:?}", a.shape()))
+            .collect();
         Error::Op(format!(
             "einsum: {why} (subscripts {subscripts:?}, shapes {})",
             shapes.join(", ")
@@ -47,7 +50,11 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
     };
     let terms: Vec<&str> = ins.split(',').collect();
     if terms.len() != operands.len() {
-        return Err(err(format!("{} terms for {} operands", terms.len(), operands.len())));
+        return Err(err(format!(
+            "{} terms for {} operands",
+            terms.len(),
+            operands.len()
+        )));
     }
     // Ellipsis axes get private labels, aligned from the right.
     let ell_rank = terms
@@ -57,7 +64,9 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
         .map(|(t, a)| a.ndim() + 3 - t.chars().count())
         .max()
         .unwrap_or(0);
-    let ell: Labels = (0..ell_rank).map(|i| char::from_u32(0x10000 + i as u32).unwrap()).collect();
+    let ell: Labels = (0..ell_rank)
+        .map(|i| char::from_u32(0x10000 + i as u32).unwrap())
+        .collect();
     let parse = |t: &str, rank: Option<usize>| -> Result<Labels> {
         let mut v = Labels::new();
         let mut rest = t;
@@ -86,7 +95,11 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
     for (t, a) in terms.iter().zip(operands) {
         let l = parse(t, Some(a.ndim()))?;
         if l.len() != a.ndim() {
-            return Err(err(format!("term {t:?} labels {} axes of a rank-{} operand", l.len(), a.ndim())));
+            return Err(err(format!(
+                "term {t:?} labels {} axes of a rank-{} operand",
+                l.len(),
+                a.ndim()
+            )));
         }
         ops.push((l, (*a).clone()));
     }
@@ -130,7 +143,12 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
     for (l, a) in ops.iter_mut() {
         while let Some((i, j)) = repeated(l) {
             if a.shape()[i] != a.shape()[j] {
-                return Err(err(format!("repeated label {:?} has sizes {} and {}", l[i], a.shape()[i], a.shape()[j])));
+                return Err(err(format!(
+                    "repeated label {:?} has sizes {} and {}",
+                    l[i],
+                    a.shape()[i],
+                    a.shape()[j]
+                )));
             }
             *a = diagonal(a, 0, i as isize, j as isize);
             let c = l[i];
@@ -157,7 +175,9 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
         let (batch, contract): (Labels, Labels) =
             shared.iter().partition(|&&c| needed(&ops, k + 1, c));
         let pos = |l: &Labels, cs: &Labels| -> Vec<usize> {
-            cs.iter().map(|c| l.iter().position(|d| d == c).unwrap()).collect()
+            cs.iter()
+                .map(|c| l.iter().position(|d| d == c).unwrap())
+                .collect()
         };
         let r = dot_general(
             &acc,
@@ -186,7 +206,10 @@ fn repeated(l: &Labels) -> Option<(usize, usize)> {
 
 /// Sums the axes whose labels are not `keep`, dropping them from `l`.
 fn sum_unused(l: &mut Labels, a: &Array, keep: impl Fn(char) -> bool) -> Array {
-    let drop: Vec<isize> = (0..l.len()).filter(|&i| !keep(l[i])).map(|i| i as isize).collect();
+    let drop: Vec<isize> = (0..l.len())
+        .filter(|&i| !keep(l[i]))
+        .map(|i| i as isize)
+        .collect();
     if drop.is_empty() {
         return a.clone();
     }

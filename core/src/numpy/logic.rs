@@ -5,6 +5,7 @@ use crate::{Array, AsArray, DType};
 macro_rules! compare {
     ($($(#[$doc:meta])* pub fn $name:ident => $method:ident;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\nThe free form of [`Array::", stringify!($method), "`] (a bool result).")]
         pub fn $name(x: impl AsArray, y: impl AsArray) -> Array {
             x.as_array().$method(y.as_array())
         }

@@ -9,6 +9,7 @@ use std::f64::consts::{LN_2, LN_10, PI};
 macro_rules! unary {
     ($($(#[$doc:meta])* pub fn $name:ident => $method:ident;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\nElementwise `jnp.", stringify!($name), "`: the free form of [`Array::", stringify!($method), "`].")]
         pub fn $name(x: impl AsArray) -> Array {
             x.as_array().$method()
         }
@@ -19,6 +20,7 @@ macro_rules! unary {
 macro_rules! binary {
     ($($(#[$doc:meta])* pub fn $name:ident => $method:ident;)*) => {$(
         $(#[$doc])*
+        #[doc = concat!("\n\nElementwise `jnp.", stringify!($name), "` with broadcasting: the free form of [`Array::", stringify!($method), "`].")]
         pub fn $name(x: impl AsArray, y: impl AsArray) -> Array {
             x.as_array().$method(y.as_array())
         }
@@ -297,11 +299,7 @@ pub fn logaddexp(x: impl AsArray, y: impl AsArray) -> Array {
     let m = x.maximum(&y);
     let delta = &x - &y;
     // delta is NaN when both are the same infinity (or a NaN): x + y is right then.
-    Array::where_(
-        &delta.isnan(),
-        &x + &y,
-        &m + (-delta.abs()).exp().log1p(),
-    )
+    Array::where_(&delta.isnan(), &x + &y, &m + (-delta.abs()).exp().log1p())
 }
 
 /// `log2(2**x + 2**y)` without overflow.
@@ -663,7 +661,8 @@ pub fn gcd(x: impl AsArray, y: impl AsArray) -> Array {
         y.dtype()
     );
     let (mut a, mut b) = (x.astype(d).abs(), y.astype(d).abs());
-    let shape = crate::eager::broadcast_shapes("gcd", &[a.shape(), b.shape()]).unwrap_or_else(|e| panic!("{e}"));
+    let shape = crate::eager::broadcast_shapes("gcd", &[a.shape(), b.shape()])
+        .unwrap_or_else(|e| panic!("{e}"));
     a = a.broadcast_to(&shape);
     b = b.broadcast_to(&shape);
     // Fibonacci pairs are the slowest: 2^31 needs fewer than 48 steps.
@@ -701,7 +700,11 @@ pub fn frexp(x: impl AsArray) -> (Array, Array) {
     let mut e = safe.abs().log2().floor() + 1.0;
     // log2 may round across a power of two: fix the exponent by one step.
     let m = &safe / e.exp2();
-    e = Array::where_(&m.abs().greater_equal(1.0), &e + 1.0, Array::where_(&m.abs().less(0.5), &e - 1.0, &e));
+    e = Array::where_(
+        &m.abs().greater_equal(1.0),
+        &e + 1.0,
+        Array::where_(&m.abs().less(0.5), &e - 1.0, &e),
+    );
     let m = &safe / e.exp2();
     (
         Array::where_(&special, &x, &m),

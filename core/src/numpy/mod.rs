@@ -8,8 +8,8 @@
 //! get a trailing underscore (`where_`, `mod_`).
 //!
 //! ```
-//! use oxjax::{Array, numpy as jnp};
-//! let x = jnp::arange(0.0, 6.0, 1.0, None).reshape(&[2, 3]);
+//! use oxjax::numpy as jnp;
+//! let x = jnp::arange(0.0, 6.0, 1.0, oxjax::DType::F32).reshape(&[2, 3]);
 //! let y = jnp::einsum("ij,kj->ik", &[&x, &x]);
 //! assert_eq!(y.to_vec::<f32>(), vec![5.0, 14.0, 14.0, 50.0]);
 //! assert_eq!(jnp::var(&x, oxjax::Axes::All, 0, false).item::<f32>(), 35.0 / 12.0);
@@ -44,7 +44,11 @@ use crate::{Array, DType};
 /// default float).
 pub(crate) fn float_of(x: &Array) -> Array {
     let d = to_float(x.dtype());
-    if d == x.dtype() { x.clone() } else { x.astype(d) }
+    if d == x.dtype() {
+        x.clone()
+    } else {
+        x.astype(d)
+    }
 }
 
 /// The float dtype an integer or bool dtype computes in.

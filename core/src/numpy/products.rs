@@ -141,7 +141,9 @@ pub fn tensordot(a: &Array, b: &Array, axes: impl Into<TensorAxes>) -> Array {
         TensorAxes::Pairs(x, y) => {
             let norm = |v: Vec<isize>, r: usize| -> Vec<usize> {
                 v.iter()
-                    .map(|&d| crate::eager::axis("tensordot", d, r).unwrap_or_else(|e| panic!("{e}")))
+                    .map(|&d| {
+                        crate::eager::axis("tensordot", d, r).unwrap_or_else(|e| panic!("{e}"))
+                    })
                     .collect()
             };
             (norm(x, a.ndim()), norm(y, b.ndim()))
@@ -184,10 +186,17 @@ pub fn kron(a: &Array, b: &Array) -> Array {
 /// ```
 pub fn diagonal(x: &Array, offset: isize, axis1: isize, axis2: isize) -> Array {
     let r = x.ndim();
-    assert!(r >= 2, "diagonal: needs rank >= 2, got shape {:?}", x.shape());
+    assert!(
+        r >= 2,
+        "diagonal: needs rank >= 2, got shape {:?}",
+        x.shape()
+    );
     let ax = |a| crate::eager::axis("diagonal", a, r).unwrap_or_else(|e| panic!("{e}"));
     let (a1, a2) = (ax(axis1), ax(axis2));
-    assert!(a1 != a2, "diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}");
+    assert!(
+        a1 != a2,
+        "diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}"
+    );
     let mut perm: Vec<usize> = (0..r).filter(|&d| d != a1 && d != a2).collect();
     perm.extend([a1, a2]);
     let y = x.transpose(&perm);
@@ -203,7 +212,7 @@ pub fn diagonal(x: &Array, offset: isize, axis1: isize, axis2: isize) -> Array {
     if len == 0 {
         return slice_axis(&y, r - 2, 0, 0, 1);
     }
-    slice_axis(&y, r - 2, start as usize, len as usize, m as isize + 1)
+    slice_axis(&y, r - 2, start as usize, len as usize, m + 1)
 }
 
 /// The diagonal `k` of a 2-d array, or the 2-d array with the 1-d `v` on
@@ -258,7 +267,12 @@ pub fn trace(x: &Array, offset: isize, axis1: isize, axis2: isize) -> Array {
 
 fn triangle(x: &Array, k: isize, lower: bool) -> Array {
     let r = x.ndim();
-    assert!(r >= 2, "{}: needs rank >= 2, got shape {:?}", if lower { "tril" } else { "triu" }, x.shape());
+    assert!(
+        r >= 2,
+        "{}: needs rank >= 2, got shape {:?}",
+        if lower { "tril" } else { "triu" },
+        x.shape()
+    );
     let (i, j) = super::creation::grid(x.shape()[r - 2], x.shape()[r - 1]);
     let keep = if lower {
         (&i + k as i32).greater_equal(&j)
@@ -303,7 +317,8 @@ pub fn cross(a: &Array, b: &Array, axis: isize) -> Array {
         b.shape()
     );
     let c = |x: &Array, ax: usize, i: usize| slice_axis(x, ax, i, 1, 1);
-    let parts = [(1, 2), (2, 0), (0, 1)].map(|(i, j)| c(a, aa, i) * c(b, ab, j) - c(a, aa, j) * c(b, ab, i));
+    let parts = [(1, 2), (2, 0), (0, 1)]
+        .map(|(i, j)| c(a, aa, i) * c(b, ab, j) - c(a, aa, j) * c(b, ab, i));
     let out_axis = aa.max(ab);
     let parts: Vec<Array> = parts.into_iter().collect();
     Array::concatenate(&parts.iter().collect::<Vec<_>>(), out_axis as isize)
@@ -331,8 +346,13 @@ fn correlate_full(a: &Array, v: &Array) -> Array {
     let m = v.size() as isize;
     let x = a.reshape(&[1, 1, -1]);
     let k = v.reshape(&[1, 1, -1]);
-    crate::lax::conv(&x, &k, &[1], &crate::lax::Padding::Explicit(vec![(m - 1, m - 1)]))
-        .reshape(&[-1])
+    crate::lax::conv(
+        &x,
+        &k,
+        &[1],
+        &crate::lax::Padding::Explicit(vec![(m - 1, m - 1)]),
+    )
+    .reshape(&[-1])
 }
 
 fn trim(full: Array, n: usize, m: usize, mode: ConvMode) -> Array {

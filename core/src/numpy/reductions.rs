@@ -182,7 +182,8 @@ pub fn average(x: &Array, axes: impl Into<Axes>, weights: Option<&Array>, keepdi
     } else {
         match &axes {
             Axes::Some(a) if a.len() == 1 && w.ndim() == 1 && x.ndim() > 0 => {
-                let ax = crate::eager::axis("average", a[0], x.ndim()).unwrap_or_else(|e| panic!("{e}"));
+                let ax =
+                    crate::eager::axis("average", a[0], x.ndim()).unwrap_or_else(|e| panic!("{e}"));
                 let mut shape = vec![1; x.ndim()];
                 shape[ax] = w.size();
                 if w.size() != x.shape()[ax] {
@@ -235,7 +236,10 @@ pub fn nanprod(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 /// How many non-NaN elements each reduction combines (in `x`'s float dtype).
 fn nan_count(x: &Array, axes: Axes, keepdims: bool) -> Array {
     let x = float_of(x);
-    x.isnan().logical_not().astype(x.dtype()).sum(axes, keepdims)
+    x.isnan()
+        .logical_not()
+        .astype(x.dtype())
+        .sum(axes, keepdims)
 }
 
 /// Mean of the non-NaN elements (NaN where there are none).
@@ -267,9 +271,17 @@ pub fn nanstd(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> 
 
 fn nan_extreme(x: &Array, axes: Axes, keepdims: bool, max: bool) -> Array {
     if !x.dtype().is_float() {
-        return if max { x.max(axes, keepdims) } else { x.min(axes, keepdims) };
+        return if max {
+            x.max(axes, keepdims)
+        } else {
+            x.min(axes, keepdims)
+        };
     }
-    let fill = if max { f64::NEG_INFINITY } else { f64::INFINITY };
+    let fill = if max {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
     let filled = fill_nan(x, fill);
     let r = if max {
         filled.max(axes.clone(), keepdims)
@@ -292,11 +304,23 @@ pub fn nanmin(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 
 fn nan_arg(x: &Array, axis: Option<isize>, keepdims: bool, max: bool) -> Array {
     if !x.dtype().is_float() {
-        return if max { argmax(x, axis, keepdims) } else { argmin(x, axis, keepdims) };
+        return if max {
+            argmax(x, axis, keepdims)
+        } else {
+            argmin(x, axis, keepdims)
+        };
     }
-    let fill = if max { f64::NEG_INFINITY } else { f64::INFINITY };
+    let fill = if max {
+        f64::NEG_INFINITY
+    } else {
+        f64::INFINITY
+    };
     let filled = fill_nan(x, fill);
-    let i = if max { filled.argmax(axis) } else { filled.argmin(axis) };
+    let i = if max {
+        filled.argmax(axis)
+    } else {
+        filled.argmin(axis)
+    };
     let none = match axis {
         None => x.isnan().all(Axes::All, false),
         Some(a) => x.isnan().all(a, false),

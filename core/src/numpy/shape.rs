@@ -118,7 +118,11 @@ pub fn permute_dims(x: &Array, axes: &[usize]) -> Array {
 /// assert_eq!(jnp::matrix_transpose(&jnp::zeros(&[5, 2, 3], None)).shape(), &[5, 3, 2]);
 /// ```
 pub fn matrix_transpose(x: &Array) -> Array {
-    assert!(x.ndim() >= 2, "matrix_transpose: needs rank >= 2, got shape {:?}", x.shape());
+    assert!(
+        x.ndim() >= 2,
+        "matrix_transpose: needs rank >= 2, got shape {:?}",
+        x.shape()
+    );
     swapaxes(x, -1, -2)
 }
 
@@ -210,7 +214,13 @@ pub fn expand_dims(x: &Array, axes: impl Into<Axes>) -> Array {
     pos.sort_unstable();
     let mut dims = x.shape().iter();
     let shape: Vec<usize> = (0..out_rank)
-        .map(|d| if pos.contains(&d) { 1 } else { *dims.next().unwrap() })
+        .map(|d| {
+            if pos.contains(&d) {
+                1
+            } else {
+                *dims.next().unwrap()
+            }
+        })
         .collect();
     reshape_to(x, &shape)
 }
@@ -275,7 +285,11 @@ pub fn broadcast_arrays(arrays: &[&Array]) -> Vec<Array> {
 /// assert_eq!(jnp::atleast_3d(&jnp::zeros(&[2, 3], None)).shape(), &[2, 3, 1]);
 /// ```
 pub fn atleast_1d(x: &Array) -> Array {
-    if x.ndim() >= 1 { x.clone() } else { x.reshape(&[1]) }
+    if x.ndim() >= 1 {
+        x.clone()
+    } else {
+        x.reshape(&[1])
+    }
 }
 
 /// `x` with at least two axes (new ones in front).
@@ -333,7 +347,10 @@ pub fn stack(arrays: &[&Array], axis: isize) -> Array {
     };
     if arrays.iter().any(|a| a.shape() != first.shape()) {
         let shapes: Vec<String> = arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
-        panic!("stack: arrays must have one shape, got {}", shapes.join(", "));
+        panic!(
+            "stack: arrays must have one shape, got {}",
+            shapes.join(", ")
+        );
     }
     let a = ax("stack", axis, first.ndim() + 1) as isize;
     let ex: Vec<Array> = arrays.iter().map(|x| x.expand_dims(a)).collect();
@@ -365,7 +382,11 @@ pub fn unstack(x: &Array, axis: isize) -> Vec<Array> {
 /// ```
 pub fn hstack(arrays: &[&Array]) -> Array {
     let v: Vec<Array> = arrays.iter().map(|a| atleast_1d(a)).collect();
-    let axis = if v.iter().all(|a| a.ndim() == 1) { 0 } else { 1 };
+    let axis = if v.iter().all(|a| a.ndim() == 1) {
+        0
+    } else {
+        1
+    };
     Array::concatenate(&v.iter().collect::<Vec<_>>(), axis)
 }
 
@@ -385,7 +406,13 @@ pub fn dstack(arrays: &[&Array]) -> Array {
 pub fn column_stack(arrays: &[&Array]) -> Array {
     let v: Vec<Array> = arrays
         .iter()
-        .map(|a| if a.ndim() < 2 { atleast_1d(a).reshape(&[-1, 1]) } else { (*a).clone() })
+        .map(|a| {
+            if a.ndim() < 2 {
+                atleast_1d(a).reshape(&[-1, 1])
+            } else {
+                (*a).clone()
+            }
+        })
         .collect();
     Array::concatenate(&v.iter().collect::<Vec<_>>(), 1)
 }
@@ -423,7 +450,7 @@ fn split_impl(name: &str, x: &Array, sections: Sections, axis: isize, even: bool
     let bounds: Vec<usize> = match sections {
         Sections::Count(k) => {
             assert!(k > 0, "{name}: number of sections must be positive");
-            if even && n % k != 0 {
+            if even && !n.is_multiple_of(k) {
                 panic!("{name}: axis {a} of length {n} does not split into {k} equal sections");
             }
             // array_split: the first n % k pieces are one longer.
@@ -500,7 +527,11 @@ pub fn tile(x: &Array, reps: &[usize]) -> Array {
     let mut reps_full = vec![1; r - reps.len()];
     reps_full.extend_from_slice(reps);
     let inter: Vec<usize> = shape.iter().flat_map(|&d| [1, d]).collect();
-    let big: Vec<usize> = shape.iter().zip(&reps_full).flat_map(|(&d, &k)| [k, d]).collect();
+    let big: Vec<usize> = shape
+        .iter()
+        .zip(&reps_full)
+        .flat_map(|(&d, &k)| [k, d])
+        .collect();
     let out: Vec<usize> = shape.iter().zip(&reps_full).map(|(&d, &k)| d * k).collect();
     reshape_to(&reshape_to(x, &inter).broadcast_to(&big), &out)
 }
@@ -554,9 +585,8 @@ pub fn repeat(x: &Array, repeats: &[usize], axis: Option<isize>) -> Array {
 /// ```
 pub fn roll(x: &Array, shift: isize, axis: Option<isize>) -> Array {
     let Some(axis) = axis else {
-        return roll(&ravel(x), shift, Some(0)).reshape(
-            &x.shape().iter().map(|&d| d as isize).collect::<Vec<_>>(),
-        );
+        return roll(&ravel(x), shift, Some(0))
+            .reshape(&x.shape().iter().map(|&d| d as isize).collect::<Vec<_>>());
     };
     let a = ax("roll", axis, x.ndim());
     let n = x.shape()[a];
@@ -591,13 +621,21 @@ pub fn flip(x: &Array, axes: impl Into<Axes>) -> Array {
 
 /// Reverses axis 1.
 pub fn fliplr(x: &Array) -> Array {
-    assert!(x.ndim() >= 2, "fliplr: needs rank >= 2, got shape {:?}", x.shape());
+    assert!(
+        x.ndim() >= 2,
+        "fliplr: needs rank >= 2, got shape {:?}",
+        x.shape()
+    );
     x.flip(&[1])
 }
 
 /// Reverses axis 0.
 pub fn flipud(x: &Array) -> Array {
-    assert!(x.ndim() >= 1, "flipud: needs rank >= 1, got shape {:?}", x.shape());
+    assert!(
+        x.ndim() >= 1,
+        "flipud: needs rank >= 1, got shape {:?}",
+        x.shape()
+    );
     x.flip(&[0])
 }
 
@@ -705,7 +743,9 @@ fn pad_axis(y: &Array, a: usize, n: usize, lo: usize, hi: usize, mode: PadMode) 
         Array::concatenate(&[&b, y, &e], a as isize)
     };
     let map = |f: &dyn Fn(isize) -> usize| -> Array {
-        let idx: Vec<usize> = (0..lo + n + hi).map(|i| f(i as isize - lo as isize)).collect();
+        let idx: Vec<usize> = (0..lo + n + hi)
+            .map(|i| f(i as isize - lo as isize))
+            .collect();
         take_static(y, a, &idx)
     };
     let ni = n as isize;
@@ -730,7 +770,13 @@ fn pad_axis(y: &Array, a: usize, n: usize, lo: usize, hi: usize, mode: PadMode) 
         PadMode::Minimum => side(&y.min(a as isize, true)),
         PadMode::Mean => {
             let m = y.mean(a as isize, true);
-            side(&(if y.dtype().is_float() { m } else { m.round().astype(y.dtype()) }))
+            side(
+                &(if y.dtype().is_float() {
+                    m
+                } else {
+                    m.round().astype(y.dtype())
+                }),
+            )
         }
         PadMode::LinearRamp(end) => {
             let ramp = |len: usize, edge: &Array, rising: bool| {
@@ -740,7 +786,11 @@ fn pad_axis(y: &Array, a: usize, n: usize, lo: usize, hi: usize, mode: PadMode) 
                 let fd = super::to_float_dtype(y.dtype());
                 let k = super::arange_in(0.0, len as f64, 1.0, fd);
                 // Before: end .. towards the edge; after: from the edge to end.
-                let t = if rising { k / len as f64 } else { (len as f64 - 1.0 - k) / len as f64 };
+                let t = if rising {
+                    k / len as f64
+                } else {
+                    (len as f64 - 1.0 - k) / len as f64
+                };
                 let t = reshape_to(&t, &s);
                 let e = super::lit(&t, end);
                 let v = (edge.astype(fd) - &e) * t + &e;

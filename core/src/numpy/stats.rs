@@ -87,7 +87,11 @@ pub fn gradient(f: &Array, axis: isize) -> Array {
     let f = float_of(f);
     let a = ax("gradient", axis, f.ndim());
     let n = f.shape()[a];
-    assert!(n >= 2, "gradient: axis {a} of shape {:?} needs at least 2 samples", f.shape());
+    assert!(
+        n >= 2,
+        "gradient: axis {a} of shape {:?} needs at least 2 samples",
+        f.shape()
+    );
     let first = slice_axis(&f, a, 1, 1, 1) - slice_axis(&f, a, 0, 1, 1);
     let last = slice_axis(&f, a, n - 1, 1, 1) - slice_axis(&f, a, n - 2, 1, 1);
     if n == 2 {
@@ -108,9 +112,18 @@ pub fn gradient(f: &Array, axis: isize) -> Array {
 /// assert_eq!(jnp::digitize(&x, &bins, true).to_vec::<i32>(), vec![0, 0, 2, 3]);
 /// ```
 pub fn digitize(x: &Array, bins: &Array, right: bool) -> Array {
-    assert_eq!(bins.ndim(), 1, "digitize: bins must be 1-d, got shape {:?}", bins.shape());
+    assert_eq!(
+        bins.ndim(),
+        1,
+        "digitize: bins must be 1-d, got shape {:?}",
+        bins.shape()
+    );
     let xe = x.expand_dims(-1);
-    let hit = if right { xe.greater(bins) } else { xe.greater_equal(bins) };
+    let hit = if right {
+        xe.greater(bins)
+    } else {
+        xe.greater_equal(bins)
+    };
     hit.astype(DType::I32).sum(-1, false)
 }
 
@@ -138,9 +151,14 @@ pub fn interp(x: &Array, xp: &Array, fp: &Array, left: Option<f64>, right: Optio
         return Array::full(x.shape(), 0.0).astype(d) + &fp;
     }
     // Segment i covers [xp[i], xp[i+1]]; picked by a one-hot contraction.
-    let i = (x.expand_dims(-1).greater_equal(&xp).astype(DType::I32).sum(-1, false) - 1)
-        .maximum(0)
-        .minimum(n as i32 - 2);
+    let i = (x
+        .expand_dims(-1)
+        .greater_equal(&xp)
+        .astype(DType::I32)
+        .sum(-1, false)
+        - 1)
+    .maximum(0)
+    .minimum(n as i32 - 2);
     let pick = |v: &Array, k: &Array| crate::nn::one_hot(k, n, d).matmul(v);
     let (x0, x1) = (pick(&xp, &i), pick(&xp, &(&i + 1)));
     let (f0, f1) = (pick(&fp, &i), pick(&fp, &(&i + 1)));
@@ -188,7 +206,11 @@ pub fn piecewise(x: &Array, condlist: &[&Array], funclist: &[&dyn Fn(&Array) -> 
         n + 1,
         funclist.len()
     );
-    let mut out = if funclist.len() == n + 1 { funclist[n](x) } else { x.zeros_like() };
+    let mut out = if funclist.len() == n + 1 {
+        funclist[n](x)
+    } else {
+        x.zeros_like()
+    };
     for (c, f) in condlist.iter().zip(funclist).rev() {
         out = Array::where_(c, f(x), &out);
     }
@@ -232,7 +254,11 @@ pub fn apply_over_axes(f: impl Fn(&Array, isize) -> Array, a: &Array, axes: &[is
     let mut out = a.clone();
     for &axis in axes {
         let r = f(&out, axis);
-        out = if r.ndim() == out.ndim() - 1 { r.expand_dims(axis) } else { r };
+        out = if r.ndim() == out.ndim() - 1 {
+            r.expand_dims(axis)
+        } else {
+            r
+        };
     }
     out
 }
@@ -247,7 +273,12 @@ pub fn apply_over_axes(f: impl Fn(&Array, isize) -> Array, a: &Array, axes: &[is
 /// ```
 pub fn polyval(p: &Array, x: impl AsArray) -> Array {
     let x = x.as_array();
-    assert_eq!(p.ndim(), 1, "polyval: coefficients must be 1-d, got shape {:?}", p.shape());
+    assert_eq!(
+        p.ndim(),
+        1,
+        "polyval: coefficients must be 1-d, got shape {:?}",
+        p.shape()
+    );
     let coeffs = super::unstack(p, 0);
     let mut y = (&x * 0.0).astype(super::result_type(&[&x, p])) + &coeffs[0];
     for c in &coeffs[1..] {
