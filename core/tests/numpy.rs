@@ -345,6 +345,30 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
             None,
             true,
         )),
+        "bincount" => one(jnp::bincount(x(), None, int(p, "length") as usize)),
+        "bincount_w" => one(jnp::bincount(x(), Some(y()), int(p, "length") as usize)),
+        "histogram" => {
+            let (h, e) = jnp::histogram(x(), int(p, "bins") as usize, None, None, false);
+            vec![h, e]
+        }
+        "histogram_w" => {
+            let range = Some((flt(p, "lo"), flt(p, "hi")));
+            let (h, e) = jnp::histogram(x(), int(p, "bins") as usize, range, Some(y()), true);
+            vec![h, e]
+        }
+        "choose" => one(jnp::choose(
+            x(),
+            &[&a[1], &a[2], &a[3]],
+            jnp::ChooseMode::Clip,
+        )),
+        "delete" => one(jnp::delete(x(), &ints(p, "indices"), Some(ax()))),
+        "insert" => one(jnp::insert(x(), int(p, "index"), y(), Some(ax()))),
+        "bitwise_count" => one(jnp::bitwise_count(x())),
+        "lax.population_count" => one(oxjax::lax::population_count(x())),
+        "lax.clz" => one(oxjax::lax::clz(x())),
+        "lax.lgamma" => one(oxjax::lax::lgamma(x())),
+        "lax.digamma" => one(oxjax::lax::digamma(x())),
+        "lax.erf_inv" => one(oxjax::lax::erf_inv(x())),
         "nn.relu" => one(nn::relu(x())),
         "nn.relu6" => one(nn::relu6(x())),
         "nn.sigmoid" => one(nn::sigmoid(x())),
@@ -757,6 +781,25 @@ const COMPOSITES: &[Fun] = &[
     ("polyint", |x| jnp::polyint(&x.reshape(&[-1]), 2, 0.5)),
     ("i0", |x| jnp::i0(x * 3.0)),
     ("logaddexp via softplus", |x| jnp::logaddexp(x, 0.0)),
+    ("lgamma", |x| oxjax::lax::lgamma(&(x * 3.0 - 1.2))),
+    ("digamma", |x| oxjax::lax::digamma(&(x * 3.0 + 0.1))),
+    ("erf_inv", |x| oxjax::lax::erf_inv(&(x - 0.55))),
+    ("delete", |x| {
+        jnp::delete(x, &[0, 2], Some(1)) * x.sum(1, true)
+    }),
+    ("insert", |x| {
+        jnp::insert(x, 1, &x.sum(1, false), Some(1)).sin()
+    }),
+    ("choose", |x| {
+        jnp::choose(
+            &Array::from_vec(vec![0i32, 1, 1, 0], &[4]),
+            &[x, &x.exp()],
+            jnp::ChooseMode::Clip,
+        )
+    }),
+    ("histogram weights", |x| {
+        jnp::histogram(&x.t(), 3, Some((0.0, 1.0)), Some(&x.t().exp()), false).0
+    }),
 ];
 
 /// Every differentiable function of `oxjax::nn`.

@@ -397,3 +397,38 @@ pub fn conv_transpose(
         1,
     )
 }
+
+/// The permutations that bring the operands and the result to the
+/// canonical layout (batch/feature first): `(lhs, rhs, out)`.
+pub fn conv_general_permutations(
+    dn: &ConvDimensionNumbers,
+) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    (dn.lhs.clone(), dn.rhs.clone(), dn.out.clone())
+}
+
+/// The output shape of [`conv_general_dilated`] (no dilation) in the
+/// layout of `dimension_numbers`.
+///
+/// ```
+/// use oxjax::lax::{self, ConvDimensionNumbers, Padding};
+/// let dn = ConvDimensionNumbers::from_strings("NHWC", "HWIO", "NHWC");
+/// let s = lax::conv_general_shape_tuple(&[1, 8, 8, 3], &[3, 3, 3, 4], &[2, 2], &Padding::Same, &dn);
+/// assert_eq!(s, vec![1, 4, 4, 4]);
+/// ```
+pub fn conv_general_shape_tuple(
+    lhs_shape: &[usize],
+    rhs_shape: &[usize],
+    window_strides: &[usize],
+    padding: &Padding,
+    dimension_numbers: &ConvDimensionNumbers,
+) -> Vec<usize> {
+    let dn = dimension_numbers;
+    let l: Vec<usize> = dn.lhs.iter().map(|&a| lhs_shape[a]).collect();
+    let r: Vec<usize> = dn.rhs.iter().map(|&a| rhs_shape[a]).collect();
+    let canon = conv_shape_tuple(&l, &r, window_strides, padding);
+    let mut out = vec![0; canon.len()];
+    for (j, &p) in dn.out.iter().enumerate() {
+        out[p] = canon[j];
+    }
+    out
+}

@@ -674,3 +674,191 @@ pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
     let ys: Vec<Array> = jnp::unstack(xs, 0).iter().map(f).collect();
     jnp::stack(&ys.iter().collect::<Vec<_>>(), 0)
 }
+
+/// The number of set bits of each integer (all 32 bits, two's complement).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![0i32, 7, -1], &[3]);
+/// assert_eq!(lax::population_count(&x).to_vec::<i32>(), vec![0, 3, 32]);
+/// ```
+pub fn population_count(x: &Array) -> Array {
+    let d = x.dtype();
+    assert!(
+        d == DType::I32 || d == DType::U32,
+        "population_count: needs i32 or u32, got {d}"
+    );
+    // SWAR: pairs, nibbles, bytes; the byte sums are small, so the
+    // arithmetic shifts of i32 see no sign bit from there on.
+    let x = x - (x.right_shift(1) & 0x5555_5555);
+    let x = (&x & 0x3333_3333) + (x.right_shift(2) & 0x3333_3333);
+    let x = (&x + x.right_shift(4)) & 0x0f0f_0f0f;
+    let x = &x + x.right_shift(8);
+    let x = &x + x.right_shift(16);
+    x & 0x3f
+}
+
+/// The number of leading zero bits of each 32-bit integer.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![0i32, 1, 255, -1], &[4]);
+/// assert_eq!(lax::clz(&x).to_vec::<i32>(), vec![32, 31, 24, 0]);
+/// ```
+pub fn clz(x: &Array) -> Array {
+    // Smear the highest set bit downwards, then count the ones.
+    let mut s = x.clone();
+    for k in [1, 2, 4, 8, 16] {
+        s = &s | s.right_shift(k);
+    }
+    population_count(&s).multiply(-1) + 32
+}
+
+/// `log|Γ(x)|` by the Lanczos approximation (g = 7), with the reflection
+/// formula below 1/2; accurate to about 1e-14 in f64.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1.0f64, 0.5, 10.0, -0.5], &[4]);
+/// let want = [0.0, 0.5723649429247001, 12.801827480081469, 1.2655121234846454];
+/// for (a, b) in lax::lgamma(&x).to_vec::<f64>().iter().zip(want) {
+///     assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+/// }
+/// ```
+pub fn lgamma(x: &Array) -> Array {
+    use std::f64::consts::PI;
+    const G: f64 = 7.0;
+    const C: [f64; 9] = [
+        0.999_999_999_999_809_9,
+        676.520_368_121_885_1,
+        -1_259.139_216_722_402_8,
+        771.323_428_777_653_1,
+        -176.615_029_162_140_6,
+        12.507_343_278_686_905,
+        -0.138_571_095_265_720_12,
+        9.984_369_578_019_572e-6,
+        1.505_632_735_149_311_6e-7,
+    ];
+    let x = jnp::float_of(x);
+    let c = |v: f64| jnp::lit(&x, v);
+    let reflect = x.less(0.5);
+    // Evaluate the series at z = x (or 1 - x when reflecting), as z - 1.
+    let z = Array::where_(&reflect, 1.0 - &x, &x) - 1.0;
+    let mut a = c(C[0]);
+    for (k, &ck) in C.iter().enumerate().skip(1) {
+        a = a + c(ck) / (&z + k as f64);
+    }
+    let t = &z + c(G + 0.5);
+    let series = c(0.5 * (2.0 * PI).ln()) + (&z + 0.5) * t.log() - &t + a.log();
+    // Reflection: log Γ(x) = log(π / |sin(πx)|) - log Γ(1 - x).
+    let s = (&x * c(PI)).sin().abs();
+    let reflected = c(PI.ln()) - s.log() - &series;
+    Array::where_(&reflect, reflected, series)
+}
+
+/// The digamma function `ψ(x) = d/dx log Γ(x)`: the derivative of
+/// [`lgamma`], by forward-mode differentiation.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let psi1 = lax::digamma(&Array::scalar(1.0f64)).item::<f64>();
+/// assert!((psi1 + 0.5772156649015329).abs() < 1e-12);
+/// ```
+pub fn digamma(x: &Array) -> Array {
+    let x = jnp::float_of(x);
+    crate::jvp(lgamma, &x, &x.ones_like()).1
+}
+
+/// The inverse error function: `erf(erf_inv(y)) = y` on `(-1, 1)`, ±Inf at
+/// ±1 (Giles' approximation refined by two Newton steps).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let y = Array::from_vec(vec![-0.5f64, 0.0, 0.9, 0.999999], &[4]);
+/// let back = lax::erf_inv(&y).erf().to_vec::<f64>();
+/// for (a, b) in back.iter().zip([-0.5, 0.0, 0.9, 0.999999]) {
+///     assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+/// }
+/// ```
+pub fn erf_inv(y: &Array) -> Array {
+    let y = jnp::float_of(y);
+    let c = |v: f64| jnp::lit(&y, v);
+    let w = -((1.0 - &y) * (&y + 1.0)).log();
+    let poly = |w: &Array, cs: &[f64]| {
+        let mut p = c(cs[0]);
+        for &k in &cs[1..] {
+            p = p * w + c(k);
+        }
+        p
+    };
+    let small = poly(
+        &(&w - 2.5),
+        &[
+            2.810_226_36e-08,
+            3.432_739_39e-07,
+            -3.523_387_7e-06,
+            -4.391_506_54e-06,
+            0.000_218_580_87,
+            -0.001_253_725_03,
+            -0.004_177_681_64,
+            0.246_640_727,
+            1.501_409_41,
+        ],
+    );
+    let large = poly(
+        &(w.maximum(5.0).sqrt() - 3.0),
+        &[
+            -0.000_200_214_257,
+            0.000_100_950_558,
+            0.001_349_343_22,
+            -0.003_673_428_44,
+            0.005_739_507_73,
+            -0.007_622_461_3,
+            0.009_438_870_47,
+            1.001_674_06,
+            2.832_976_82,
+        ],
+    );
+    let mut x = Array::where_(&w.less(5.0), small, large) * &y;
+    let inside = y.abs().less(1.0);
+    let two_over_sqrt_pi = c(2.0 / std::f64::consts::PI.sqrt());
+    for _ in 0..2 {
+        let step = (x.erf() - &y) / ((-(&x * &x)).exp() * &two_over_sqrt_pi);
+        x = Array::where_(&inside, &x - step, &x);
+    }
+    let edge = y.sign() * f64::INFINITY;
+    Array::where_(
+        &inside,
+        &x,
+        Array::where_(&y.abs().equal(1.0), edge, f64::NAN),
+    )
+}
+
+/// The output shape of [`reduce_window`](super::reduce_window).
+///
+/// ```
+/// use oxjax::lax::{self, Padding};
+/// assert_eq!(lax::reduce_window_shape_tuple(&[5, 6], &[2, 3], &[2, 1], &Padding::Valid), vec![2, 4]);
+/// ```
+pub fn reduce_window_shape_tuple(
+    operand_shape: &[usize],
+    window_dimensions: &[usize],
+    window_strides: &[usize],
+    padding: &super::Padding,
+) -> Vec<usize> {
+    let pads = super::padtype_to_pads(operand_shape, window_dimensions, window_strides, padding);
+    operand_shape
+        .iter()
+        .zip(window_dimensions)
+        .zip(window_strides)
+        .zip(pads)
+        .map(|(((&n, &k), &s), (lo, hi))| {
+            let p = n as isize + lo + hi - k as isize;
+            if p < 0 {
+                0
+            } else {
+                (p / s as isize + 1) as usize
+            }
+        })
+        .collect()
+}

@@ -385,3 +385,23 @@ pub fn kaiser(m: usize, beta: f64, dtype: impl Into<Option<DType>>) -> Array {
         super::i0(&arg) / super::i0(lit(n, beta))
     })
 }
+
+/// `f(indices...)` over a grid of `shape`: `f` receives one index array per
+/// axis (as `dtype`, default i32).
+///
+/// ```
+/// use oxjax::numpy as jnp;
+/// let m = jnp::fromfunction(|i| &i[0] * 10 + &i[1], &[2, 3], None);
+/// assert_eq!(m.to_vec::<i32>(), vec![0, 1, 2, 10, 11, 12]);
+/// ```
+pub fn fromfunction(
+    f: impl Fn(&[Array]) -> Array,
+    shape: &[usize],
+    dtype: impl Into<Option<DType>>,
+) -> Array {
+    let grid = indices(shape, dtype);
+    let parts: Vec<Array> = (0..shape.len())
+        .map(|i| super::shape::slice_axis(&grid, 0, i, 1, 1).squeeze(&[0]))
+        .collect();
+    f(&parts)
+}

@@ -769,3 +769,17 @@ pub fn iscomplexobj(_x: &Array) -> bool {
 pub fn isrealobj(_x: &Array) -> bool {
     true
 }
+
+/// The number of set bits of each integer (`|x|`'s bits for signed values,
+/// as NumPy counts).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![0i32, 7, -1, 255], &[4]);
+/// assert_eq!(jnp::bitwise_count(&x).to_vec::<i32>(), vec![0, 3, 1, 8]);
+/// ```
+pub fn bitwise_count(x: impl AsArray) -> Array {
+    let x = x.as_array();
+    let v = if x.dtype() == DType::I32 { x.abs() } else { x };
+    crate::lax::population_count(&v)
+}

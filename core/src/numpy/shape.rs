@@ -919,3 +919,107 @@ pub fn resize(x: &Array, shape: &[usize]) -> Array {
     let idx: Vec<usize> = (0..n).map(|i| i % size.max(1)).collect();
     reshape_to(&take_static(&flat, 0, &idx), shape)
 }
+
+/// How [`choose`] treats indices outside `0..choices.len()`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChooseMode {
+    /// Clamped into range.
+    Clip,
+    /// Taken modulo the number of choices.
+    Wrap,
+}
+
+/// `choices[a]` elementwise (broadcasting `a` and every choice).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![0i32, 2, 1, 5], &[4]);
+/// let c: Vec<Array> = (0..3).map(|k| Array::full(&[4], k * 10)).collect();
+/// let r = jnp::choose(&a, &[&c[0], &c[1], &c[2]], jnp::ChooseMode::Clip);
+/// assert_eq!(r.to_vec::<i32>(), vec![0, 20, 10, 20]);
+/// ```
+pub fn choose(a: &Array, choices: &[&Array], mode: ChooseMode) -> Array {
+    let n = choices.len() as i32;
+    assert!(n > 0, "choose: needs at least one choice");
+    let a = a.astype(crate::DType::I32);
+    let a = match mode {
+        ChooseMode::Clip => a.maximum(0).minimum(n - 1),
+        ChooseMode::Wrap => a.remainder(n),
+    };
+    let mut out = choices[0].clone();
+    for (k, c) in choices.iter().enumerate().skip(1) {
+        out = Array::where_(&a.equal(k as i32), *c, &out);
+    }
+    out.broadcast_to(&broadcast_shapes(&[a.shape(), out.shape()]))
+}
+
+/// `x` without the elements at `indices` along `axis` (`None`: of the
+/// flattened array). Indices are static; negative ones count from the end.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4, 5], &[5]);
+/// assert_eq!(jnp::delete(&x, &[1, -1], None).to_vec::<i32>(), vec![1, 3, 4]);
+/// ```
+pub fn delete(x: &Array, indices: &[isize], axis: Option<isize>) -> Array {
+    let (x, a) = match axis {
+        None => (ravel(x), 0),
+        Some(a) => (x.clone(), ax("delete", a, x.ndim())),
+    };
+    let n = x.shape()[a] as isize;
+    let gone: Vec<isize> = indices
+        .iter()
+        .map(|&i| {
+            let j = if i < 0 { i + n } else { i };
+            assert!(
+                (0..n).contains(&j),
+                "delete: index {i} is out of range for axis {a} of length {n}"
+            );
+            j
+        })
+        .collect();
+    let keep: Vec<usize> = (0..n)
+        .filter(|i| !gone.contains(i))
+        .map(|i| i as usize)
+        .collect();
+    take_static(&x, a, &keep)
+}
+
+/// `x` with `values` inserted before position `index` along `axis`
+/// (`None`: of the flattened array), broadcast as NumPy does (the first
+/// axis of `values` counts the inserted slices).
+///
+/// Partial: one insertion position (JAX also takes a sequence of indices).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4], &[2, 2]);
+/// let y = jnp::insert(&x, 1, &Array::scalar(9i32), Some(1));
+/// assert_eq!(y.to_vec::<i32>(), vec![1, 9, 2, 3, 9, 4]);
+/// let v = Array::from_vec(vec![7i32, 8], &[2]);
+/// assert_eq!(jnp::insert(&x, 2, &v, None).to_vec::<i32>(), vec![1, 2, 7, 8, 3, 4]);
+/// ```
+pub fn insert(x: &Array, index: isize, values: &Array, axis: Option<isize>) -> Array {
+    let (x, a) = match axis {
+        None => (ravel(x), 0),
+        Some(a) => (x.clone(), ax("insert", a, x.ndim())),
+    };
+    let n = x.shape()[a];
+    let i = if index < 0 { index + n as isize } else { index };
+    assert!(
+        (0..=n as isize).contains(&i),
+        "insert: index {index} is out of range for axis {a} of length {n}"
+    );
+    let i = i as usize;
+    // NumPy's rule for one index: values get leading axes up to x's rank,
+    // then their first axis moves to `axis` and counts the new slices.
+    let mut s = vec![1; x.ndim().saturating_sub(values.ndim())];
+    s.extend_from_slice(values.shape());
+    let v = moveaxis(&reshape_to(values, &s), 0, a as isize);
+    let mut shape = x.shape().to_vec();
+    shape[a] = v.shape()[a];
+    let v = v.broadcast_to(&shape);
+    let head = slice_axis(&x, a, 0, i, 1);
+    let tail = slice_axis(&x, a, i, n - i, 1);
+    Array::concatenate(&[&head, &v, &tail], a as isize)
+}

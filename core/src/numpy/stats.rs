@@ -349,3 +349,120 @@ pub fn polyint(p: &Array, m: usize, k: f64) -> Array {
     }
     p
 }
+
+/// Counts of each value `0..length` in the non-negative integers `x`
+/// (weighted by `weights` if given); values outside the range are dropped.
+/// `length` is static, as JAX requires under `jit`.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![0i32, 1, 1, 3], &[4]);
+/// assert_eq!(jnp::bincount(&x, None, 5).to_vec::<i32>(), vec![1, 2, 0, 1, 0]);
+/// ```
+pub fn bincount(x: &Array, weights: Option<&Array>, length: usize) -> Array {
+    assert!(
+        x.ndim() == 1 && !x.dtype().is_float(),
+        "bincount: x must be a 1-d integer array, got {} {:?}",
+        x.dtype(),
+        x.shape()
+    );
+    match weights {
+        None => crate::nn::one_hot(x, length, DType::I32).sum(0, false),
+        Some(w) => {
+            let w = float_of(w);
+            let hot = crate::nn::one_hot(x, length, w.dtype());
+            (hot * w.expand_dims(-1)).sum(0, false)
+        }
+    }
+}
+
+/// How [`histogram`] chooses its bins.
+#[derive(Clone, Debug)]
+pub enum Bins {
+    /// This many equal-width bins over the range (default: the data's min..max).
+    Count(usize),
+    /// These increasing edges.
+    Edges(Array),
+}
+
+impl From<usize> for Bins {
+    fn from(n: usize) -> Bins {
+        Bins::Count(n)
+    }
+}
+
+impl From<&Array> for Bins {
+    fn from(e: &Array) -> Bins {
+        Bins::Edges(e.clone())
+    }
+}
+
+/// The bin edges [`histogram`] would use.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![1.0f32, 3.0, 2.0], &[3]);
+/// assert_eq!(jnp::histogram_bin_edges(&a, 4, None).to_vec::<f32>(), vec![1.0, 1.5, 2.0, 2.5, 3.0]);
+/// ```
+pub fn histogram_bin_edges(a: &Array, bins: impl Into<Bins>, range: Option<(f64, f64)>) -> Array {
+    let a = float_of(a);
+    match bins.into() {
+        Bins::Edges(e) => float_of(&e),
+        Bins::Count(n) => {
+            assert!(n > 0, "histogram: needs at least one bin");
+            let (lo, hi) = match range {
+                Some((l, h)) => (lit(&a, l), lit(&a, h)),
+                None => (
+                    a.min(crate::Axes::All, false),
+                    a.max(crate::Axes::All, false),
+                ),
+            };
+            // Equal lo and hi widen to lo - 0.5 .. hi + 0.5, as NumPy does.
+            let same = lo.equal(&hi);
+            let lo = Array::where_(&same, &lo - 0.5, &lo);
+            let hi = Array::where_(&same, &hi + 0.5, &hi);
+            let t = super::linspace(0.0, 1.0, n + 1, true, a.dtype());
+            &lo + (&hi - &lo) * t
+        }
+    }
+}
+
+/// Counts (or weighted sums) of `a` in each bin, and the edges. Bins are
+/// half-open except the last, which includes its right edge; values
+/// outside the edges are ignored. With `density`, the result integrates to 1.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![1.0f32, 2.0, 2.0, 3.0, 9.0], &[5]);
+/// let (h, e) = jnp::histogram(&a, 2, Some((1.0, 3.0)), None, false);
+/// assert_eq!(h.to_vec::<f32>(), vec![1.0, 3.0]);
+/// assert_eq!(e.to_vec::<f32>(), vec![1.0, 2.0, 3.0]);
+/// ```
+pub fn histogram(
+    a: &Array,
+    bins: impl Into<Bins>,
+    range: Option<(f64, f64)>,
+    weights: Option<&Array>,
+    density: bool,
+) -> (Array, Array) {
+    let edges = histogram_bin_edges(a, bins, range);
+    let a = float_of(a).reshape(&[-1]);
+    let n = edges.size() - 1;
+    let inner = slice_axis(&edges, 0, 1, n.saturating_sub(1), 1);
+    let first = super::reshape_to(&slice_axis(&edges, 0, 0, 1, 1), &[]);
+    let last = super::reshape_to(&slice_axis(&edges, 0, n, 1, 1), &[]);
+    let idx = digitize(&a, &inner, false);
+    let inside = a.greater_equal(&first).bitwise_and(a.less_equal(&last));
+    let mut w = inside.astype(a.dtype());
+    if let Some(wt) = weights {
+        w = w * wt.reshape(&[-1]);
+    }
+    let hist = (crate::nn::one_hot(&idx, n, a.dtype()) * w.expand_dims(-1)).sum(0, false);
+    let hist = if density {
+        let widths = super::diff(&edges, 1, 0);
+        &hist / hist.sum(crate::Axes::All, false) / widths
+    } else {
+        hist
+    };
+    (hist, edges)
+}
