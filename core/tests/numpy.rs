@@ -797,6 +797,44 @@ const COMPOSITES: &[Fun] = &[
             jnp::ChooseMode::Clip,
         )
     }),
+    ("vander", |x| jnp::vander(&x.reshape(&[-1]), Some(4), true)),
+    ("nanstd", |x| jnp::nanstd(x, 1, 1, false)),
+    ("nansum", |x| {
+        jnp::nansum(x, 0, false) * jnp::nanprod(x, 0, false)
+    }),
+    ("nanmin", |x| jnp::nanmin(x, Axes::All, true) * x),
+    ("polymul", |x| {
+        jnp::polymul(&x.reshape(&[-1]), &x.slice(&[(1..2).into()]).reshape(&[-1]))
+    }),
+    ("polyadd+polyder", |x| {
+        jnp::polyder(
+            &jnp::polyadd(&x.reshape(&[-1]), &x.slice(&[(0..1).into()]).reshape(&[-1])),
+            2,
+        )
+    }),
+    ("resize", |x| jnp::resize(x, &[5, 3])),
+    ("matvec", |x| {
+        jnp::matvec(x, &x.slice(&[(0..1).into()]).reshape(&[-1]).exp())
+    }),
+    ("integer_pow", |x| oxjax::lax::integer_pow(x, -3)),
+    ("clamp", |x| oxjax::lax::clamp(0.3, x, 0.75)),
+    ("select_n", |x| {
+        oxjax::lax::select_n(&x.greater(0.5), &[x, &(x * x)])
+    }),
+    ("lax.pad interior", |x| {
+        oxjax::lax::pad(x, 0.5, &[(1, -1, 1), (0, 2, 2)]).sin()
+    }),
+    ("reduce_window sum", |x| {
+        oxjax::lax::reduce_window(
+            x,
+            oxjax::lax::WindowReduction::Sum,
+            &[2, 2],
+            &[1, 2],
+            &oxjax::lax::Padding::Same,
+            None,
+            None,
+        )
+    }),
     ("histogram weights", |x| {
         jnp::histogram(&x.t(), 3, Some((0.0, 1.0)), Some(&x.t().exp()), false).0
     }),
@@ -832,6 +870,7 @@ const ACTIVATIONS: &[Fun] = &[
     }),
     ("logmeanexp", |x| nn::logmeanexp(x, Axes::All, false)),
     ("standardize", |x| nn::standardize(x, -1, None, None, 1e-5)),
+    ("sparse_sigmoid", |x| nn::sparse_sigmoid(&(x * 4.0 - 2.05))),
     ("dot_product_attention", |x| {
         let q = x.reshape(&[1, 3, 1, 4]);
         nn::dot_product_attention(&q, &q.exp(), &q.sin(), None, None, None, true)
