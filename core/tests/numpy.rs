@@ -369,6 +369,20 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         "lax.lgamma" => one(oxjax::lax::lgamma(x())),
         "lax.digamma" => one(oxjax::lax::digamma(x())),
         "lax.erf_inv" => one(oxjax::lax::erf_inv(x())),
+        "poly" => one(jnp::poly(x())),
+        "polydiv" => {
+            let (q, r) = jnp::polydiv(x(), y());
+            vec![q, r]
+        }
+        "histogram2d" => {
+            let (h, ex, ey) =
+                jnp::histogram2d(x(), y(), int(p, "bins") as usize, None, Some(&a[2]));
+            vec![h, ex, ey]
+        }
+        "fill_diagonal" => one(jnp::fill_diagonal(x(), flt(p, "val"))),
+        "vectorize" => one(jnp::vectorize(|t: &Array| {
+            Array::where_(&t.greater(0.0), t * t, -t)
+        })(x())),
         "nn.relu" => one(nn::relu(x())),
         "nn.relu6" => one(nn::relu6(x())),
         "nn.sigmoid" => one(nn::sigmoid(x())),

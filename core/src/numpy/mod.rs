@@ -171,3 +171,88 @@ pub(crate) fn arange_in(start: f64, stop: f64, step: f64, dtype: DType) -> Array
 pub(crate) fn finfo_min_of(d: DType) -> f64 {
     -finfo_max(d)
 }
+
+/// A kind of dtype, for [`isdtype`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DTypeKind {
+    /// `bool`.
+    Bool,
+    /// Signed integers (`i32`).
+    SignedInteger,
+    /// Unsigned integers (`u32`).
+    UnsignedInteger,
+    /// Any integer dtype.
+    Integral,
+    /// Floating point dtypes (`f16`, `f32`, `f64`).
+    RealFloating,
+    /// Integers and floats (not bool).
+    Numeric,
+}
+
+/// True when `dtype` is of `kind` (the array API's `isdtype`).
+///
+/// ```
+/// use oxjax::{DType, numpy as jnp};
+/// assert!(jnp::isdtype(DType::U32, jnp::DTypeKind::Integral));
+/// assert!(!jnp::isdtype(DType::BOOL, jnp::DTypeKind::Numeric));
+/// ```
+pub fn isdtype(dtype: DType, kind: DTypeKind) -> bool {
+    match kind {
+        DTypeKind::Bool => dtype == DType::BOOL,
+        DTypeKind::SignedInteger => dtype == DType::I32,
+        DTypeKind::UnsignedInteger => dtype == DType::U32,
+        DTypeKind::Integral => dtype.is_int(),
+        DTypeKind::RealFloating => dtype.is_float(),
+        DTypeKind::Numeric => dtype.is_int() || dtype.is_float(),
+    }
+}
+
+/// True when `dtype` belongs to the category `kind` (NumPy's `issubdtype`
+/// with a kind standing for the abstract dtype classes).
+pub fn issubdtype(dtype: DType, kind: DTypeKind) -> bool {
+    isdtype(dtype, kind)
+}
+
+/// Applies a function written for 0-d arrays to every element (nested
+/// `vmap` over all axes), like `jnp.vectorize` without a signature.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let relu_ish = jnp::vectorize(|x: &Array| Array::where_(&x.greater(0.0), x, 0.0));
+/// let x = Array::from_vec(vec![-1.0f32, 2.0, -3.0, 4.0], &[2, 2]);
+/// assert_eq!(relu_ish(&x).to_vec::<f32>(), vec![0.0, 2.0, 0.0, 4.0]);
+/// ```
+pub fn vectorize(f: impl Fn(&Array) -> Array) -> impl Fn(&Array) -> Array {
+    fn apply<F: Fn(&Array) -> Array>(f: &F, x: &Array) -> Array {
+        if x.ndim() == 0 {
+            f(x)
+        } else {
+            crate::vmap(|row: &Array| apply(f, row))(x)
+        }
+    }
+    move |x: &Array| apply(&f, x)
+}
+
+/// `a` with its main diagonal (all indices equal) set to `val`.
+///
+/// Partial: returns a new array (arrays are immutable); no `wrap`.
+///
+/// ```
+/// use oxjax::{numpy as jnp};
+/// let a = jnp::zeros(&[2, 3], None);
+/// assert_eq!(jnp::fill_diagonal(&a, 5.0).to_vec::<f32>(), vec![5.0, 0.0, 0.0, 0.0, 5.0, 0.0]);
+/// ```
+pub fn fill_diagonal(a: &Array, val: impl crate::AsArray) -> Array {
+    assert!(
+        a.ndim() >= 2 && (a.ndim() == 2 || a.shape().iter().all(|&d| d == a.shape()[0])),
+        "fill_diagonal: needs a 2-d array or all axes of one length, got shape {:?}",
+        a.shape()
+    );
+    let idx = indices(a.shape(), DType::I32);
+    let parts = unstack(&idx, 0);
+    let mut on = Array::full(&[], true);
+    for p in &parts[1..] {
+        on = on.bitwise_and(p.equal(&parts[0]));
+    }
+    Array::where_(&on, val.as_array().astype(a.dtype()), a)
+}

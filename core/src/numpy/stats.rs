@@ -466,3 +466,107 @@ pub fn histogram(
     };
     (hist, edges)
 }
+
+/// The coefficients (highest power first) of the monic polynomial with
+/// the given roots.
+///
+/// Partial: 1-d roots only (not the characteristic polynomial of a matrix).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let r = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+/// assert_eq!(jnp::poly(&r).to_vec::<f32>(), vec![1.0, -3.0, 2.0]);
+/// ```
+pub fn poly(roots: &Array) -> Array {
+    assert_eq!(
+        roots.ndim(),
+        1,
+        "poly: roots must be 1-d, got shape {:?}",
+        roots.shape()
+    );
+    let r = float_of(roots);
+    let mut p = Array::ones(&[1], r.dtype());
+    for root in super::unstack(&r, 0) {
+        let factor =
+            Array::concatenate(&[&Array::ones(&[1], r.dtype()), &(-root).reshape(&[1])], 0);
+        p = super::convolve(&p, &factor, super::ConvMode::Full);
+    }
+    p
+}
+
+/// Quotient and remainder of polynomial division `u / v` (highest power
+/// first; lengths are static, so the remainder keeps `len(u)` entries
+/// with leading zeros as in JAX).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let u = Array::from_vec(vec![1.0f32, -3.0, 2.0], &[3]);
+/// let v = Array::from_vec(vec![1.0f32, -1.0], &[2]);
+/// let (q, r) = jnp::polydiv(&u, &v);
+/// assert_eq!(q.to_vec::<f32>(), vec![1.0, -2.0]);
+/// assert_eq!(r.to_vec::<f32>(), vec![0.0, 0.0, 0.0]);
+/// ```
+pub fn polydiv(u: &Array, v: &Array) -> (Array, Array) {
+    assert!(
+        u.ndim() == 1 && v.ndim() == 1 && v.size() >= 1,
+        "polydiv: needs 1-d coefficient arrays, got shapes {:?} and {:?}",
+        u.shape(),
+        v.shape()
+    );
+    let d = super::result_type(&[&float_of(u), &float_of(v)]);
+    let (u, v) = (u.astype(d), v.astype(d));
+    let (m, n) = (u.size(), v.size());
+    if m < n {
+        return (Array::zeros(&[1], d), u);
+    }
+    let lead = super::reshape_to(&slice_axis(&v, 0, 0, 1, 1), &[]);
+    let mut rem: Vec<Array> = super::unstack(&u, 0);
+    let vs = super::unstack(&v, 0);
+    let mut q = Vec::with_capacity(m - n + 1);
+    for k in 0..=m - n {
+        let c = &rem[k] / &lead;
+        for j in 0..n {
+            rem[k + j] = &rem[k + j] - &c * &vs[j];
+        }
+        q.push(c);
+    }
+    let q = super::stack(&q.iter().collect::<Vec<_>>(), 0);
+    let r = super::stack(&rem.iter().collect::<Vec<_>>(), 0);
+    (q, r)
+}
+
+/// A 2-d histogram of the points `(x, y)` with `bins` equal bins per axis
+/// over `range` (default: the data's extent); returns counts (or
+/// weighted sums) and the edges of both axes.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![0.0f32, 0.2, 0.9, 1.0], &[4]);
+/// let (h, _, _) = jnp::histogram2d(&x, &x, 2, None, None);
+/// assert_eq!(h.to_vec::<f32>(), vec![2.0, 0.0, 0.0, 2.0]);
+/// ```
+pub fn histogram2d(
+    x: &Array,
+    y: &Array,
+    bins: usize,
+    range: Option<[(f64, f64); 2]>,
+    weights: Option<&Array>,
+) -> (Array, Array, Array) {
+    let one_axis = |v: &Array, r: Option<(f64, f64)>| {
+        let edges = histogram_bin_edges(v, bins, r);
+        let v = float_of(v).reshape(&[-1]);
+        let inner = slice_axis(&edges, 0, 1, bins - 1, 1);
+        let first = super::reshape_to(&slice_axis(&edges, 0, 0, 1, 1), &[]);
+        let last = super::reshape_to(&slice_axis(&edges, 0, bins, 1, 1), &[]);
+        let inside = v.greater_equal(&first).bitwise_and(v.less_equal(&last));
+        let hot = crate::nn::one_hot(&digitize(&v, &inner, false), bins, v.dtype());
+        (hot * inside.astype(v.dtype()).expand_dims(-1), edges)
+    };
+    let (hx, ex) = one_axis(x, range.map(|r| r[0]));
+    let (hy, ey) = one_axis(y, range.map(|r| r[1]));
+    let hx = match weights {
+        Some(w) => hx * float_of(w).reshape(&[-1, 1]),
+        None => hx,
+    };
+    (hx.t().matmul(&hy), ex, ey)
+}
