@@ -369,6 +369,15 @@ fn call(f: &str, a: &[Array], p: &Value, float: DType) -> Vec<Array> {
         "lax.lgamma" => one(oxjax::lax::lgamma(x())),
         "lax.digamma" => one(oxjax::lax::digamma(x())),
         "lax.erf_inv" => one(oxjax::lax::erf_inv(x())),
+        "meshgrid" => {
+            let ix = if p["indexing"] == "xy" {
+                jnp::MeshIndexing::Xy
+            } else {
+                jnp::MeshIndexing::Ij
+            };
+            jnp::meshgrid(&a.iter().collect::<Vec<_>>(), ix)
+        }
+        "indices" => one(jnp::indices(&usizes(p, "dims"), None)),
         "poly" => one(jnp::poly(x())),
         "polydiv" => {
             let (q, r) = jnp::polydiv(x(), y());

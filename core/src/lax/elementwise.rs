@@ -661,20 +661,6 @@ pub fn empty(dtype: DType) -> Array {
     Array::zeros(&[], dtype)
 }
 
-/// Applies `f` to each slice of `xs` along axis 0 and stacks the results
-/// (sequential semantics; traced once per slice).
-///
-/// ```
-/// use oxjax::{Array, lax};
-/// let xs = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
-/// let ys = lax::map(|x| x.sum(0, false), &xs);
-/// assert_eq!(ys.to_vec::<f32>(), vec![3.0, 7.0]);
-/// ```
-pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
-    let ys: Vec<Array> = jnp::unstack(xs, 0).iter().map(f).collect();
-    jnp::stack(&ys.iter().collect::<Vec<_>>(), 0)
-}
-
 /// The number of set bits of each integer (all 32 bits, two's complement).
 ///
 /// ```

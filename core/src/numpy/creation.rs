@@ -240,7 +240,7 @@ pub fn tri(n: usize, m: Option<usize>, k: isize, dtype: impl Into<Option<DType>>
 
 /// How [`meshgrid`] orders the first two axes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Indexing {
+pub enum MeshIndexing {
     /// Cartesian: the first two outputs' axes are swapped (NumPy's default).
     Xy,
     /// Matrix indexing: output axis `i` follows input `i`.
@@ -253,20 +253,20 @@ pub enum Indexing {
 /// use oxjax::{Array, numpy as jnp};
 /// let x = Array::from_vec(vec![1i32, 2, 3], &[3]);
 /// let y = Array::from_vec(vec![10i32, 20], &[2]);
-/// let g = jnp::meshgrid(&[&x, &y], jnp::Indexing::Xy);
+/// let g = jnp::meshgrid(&[&x, &y], jnp::MeshIndexing::Xy);
 /// assert_eq!(g[0].shape(), &[2, 3]);
 /// assert_eq!(g[1].to_vec::<i32>(), vec![10, 10, 10, 20, 20, 20]);
 /// ```
-pub fn meshgrid(arrays: &[&Array], indexing: Indexing) -> Vec<Array> {
+pub fn meshgrid(arrays: &[&Array], indexing: MeshIndexing) -> Vec<Array> {
     let n = arrays.len();
     let mut shape: Vec<usize> = arrays.iter().map(|a| a.size()).collect();
-    if indexing == Indexing::Xy && n >= 2 {
+    if indexing == MeshIndexing::Xy && n >= 2 {
         shape.swap(0, 1);
     }
     (0..n)
         .map(|i| {
             let mut at = i;
-            if indexing == Indexing::Xy && n >= 2 && i < 2 {
+            if indexing == MeshIndexing::Xy && n >= 2 && i < 2 {
                 at = 1 - i;
             }
             let mut s = vec![1; n];
