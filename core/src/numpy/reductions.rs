@@ -15,6 +15,8 @@ fn count(name: &str, x: &Array, axes: &Axes) -> usize {
 
 /// Sum over `axes` (bool sums to i32).
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
 /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
@@ -27,6 +29,8 @@ pub fn sum(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 
 /// Product over `axes`.
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
 /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
@@ -37,6 +41,8 @@ pub fn prod(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// Arithmetic mean (integers give f32).
+///
+/// Partial: no dtype, out, initial or where arguments.
 ///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
@@ -49,6 +55,8 @@ pub fn mean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 
 /// Maximum over `axes`; NaN propagates.
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
 /// let x = Array::from_vec(vec![1.0f32, 5.0, 3.0, 4.0], &[2, 2]);
@@ -59,21 +67,29 @@ pub fn max(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// Minimum over `axes`; NaN propagates.
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn min(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     x.min(axes, keepdims)
 }
 
 /// Alias of [`max`].
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn amax(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     x.max(axes, keepdims)
 }
 
 /// Alias of [`min`].
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn amin(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     x.min(axes, keepdims)
 }
 
 /// True where all elements along `axes` are non-zero.
+///
+/// Partial: no dtype, out, initial or where arguments.
 ///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
@@ -86,6 +102,8 @@ pub fn all(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// True where some element along `axes` is non-zero.
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn any(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     x.any(axes, keepdims)
 }
@@ -119,6 +137,8 @@ pub fn argmin(x: &Array, axis: Option<isize>, keepdims: bool) -> Array {
 
 /// Peak to peak: `max - min`.
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
 /// let x = Array::from_vec(vec![3.0f32, -1.0, 2.0], &[3]);
@@ -131,6 +151,8 @@ pub fn ptp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 
 /// Number of non-zero elements (i32).
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
 /// let x = Array::from_vec(vec![3.0f32, 0.0, 2.0], &[3]);
@@ -142,6 +164,8 @@ pub fn count_nonzero(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array 
 
 /// Variance with `ddof` delta degrees of freedom: the mean squared
 /// deviation times `n / (n - ddof)`.
+///
+/// Partial: no dtype, out, initial or where arguments.
 ///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
@@ -158,6 +182,8 @@ pub fn var(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> Arr
 }
 
 /// Standard deviation: `sqrt(var(x, axes, ddof))`.
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn std(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> Array {
     var(x, axes, ddof, keepdims).sqrt()
 }
@@ -216,6 +242,8 @@ fn fill_nan(x: &Array, fill: f64) -> Array {
 
 /// Sum treating NaN as 0.
 ///
+/// Partial: no dtype, out, initial or where arguments.
+///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
 /// let x = Array::from_vec(vec![1.0f32, f32::NAN, 3.0], &[3]);
@@ -229,6 +257,8 @@ pub fn nansum(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// Product treating NaN as 1.
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn nanprod(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     fill_nan(x, 1.0).prod(axes, keepdims)
 }
@@ -243,6 +273,8 @@ fn nan_count(x: &Array, axes: Axes, keepdims: bool) -> Array {
 }
 
 /// Mean of the non-NaN elements (NaN where there are none).
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn nanmean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     let axes = axes.into();
     let x = float_of(x);
@@ -250,6 +282,8 @@ pub fn nanmean(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// Variance of the non-NaN elements with `ddof`.
+///
+/// Partial: no dtype, out, initial or where arguments.
 ///
 /// ```
 /// use oxjax::{Array, Axes, numpy as jnp};
@@ -265,6 +299,8 @@ pub fn nanvar(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> 
 }
 
 /// Standard deviation of the non-NaN elements with `ddof`.
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn nanstd(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> Array {
     nanvar(x, axes, ddof, keepdims).sqrt()
 }
@@ -293,11 +329,15 @@ fn nan_extreme(x: &Array, axes: Axes, keepdims: bool, max: bool) -> Array {
 }
 
 /// Maximum ignoring NaN (NaN where every element is NaN).
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn nanmax(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     nan_extreme(x, axes.into(), keepdims, true)
 }
 
 /// Minimum ignoring NaN (NaN where every element is NaN).
+///
+/// Partial: no dtype, out, initial or where arguments.
 pub fn nanmin(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     nan_extreme(x, axes.into(), keepdims, false)
 }
