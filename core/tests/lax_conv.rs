@@ -61,6 +61,7 @@ struct ConvCase {
     lhs_dil: Vec<usize>,
     rhs_dil: Vec<usize>,
     groups: usize,
+    batch_groups: usize,
 }
 
 /// `(low, high)` per spatial axis, computed independently of the library.
@@ -96,7 +97,8 @@ fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
     let (batch, feat) = (c.lhs[0], c.lhs[1]);
     let (o, i) = (c.rhs[0], c.rhs[1]);
     let og = o / c.groups;
-    let mut out_shape = vec![batch, o];
+    let ob = o / c.batch_groups;
+    let mut out_shape = vec![batch / c.batch_groups, o];
     for d in 0..n {
         let dil = (c.lhs[2 + d] - 1) * c.lhs_dil[d] + 1;
         let padded = dil as isize + p[d].0 + p[d].1;
@@ -112,6 +114,8 @@ fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
     for idx in indices(&out_shape) {
         let (b, oc) = (idx[0], idx[1]);
         let g = oc / og;
+        // Batch groups: output feature group k reads the k-th batch slice.
+        let b = (oc / ob) * (batch / c.batch_groups) + b;
         let mut acc = 0.0;
         for ic in 0..i {
             let cin = g * i + ic;
@@ -138,98 +142,47 @@ fn reference(c: &ConvCase, x: &[f64], w: &[f64]) -> (Vec<usize>, Vec<f64>) {
     (out_shape, out)
 }
 
+/// (lhs shape, rhs shape, strides, padding, lhs dilation, rhs dilation,
+/// feature groups, batch groups).
+type CaseRow<'a> = (
+    &'a [usize],
+    &'a [usize],
+    &'a [usize],
+    Padding,
+    &'a [usize],
+    &'a [usize],
+    usize,
+    usize,
+);
+
+#[rustfmt::skip]
 fn cases() -> Vec<ConvCase> {
-    let c = |lhs: &[usize],
-             rhs: &[usize],
-             strides: &[usize],
-             padding: Padding,
-             ld: &[usize],
-             rd: &[usize],
-             groups| ConvCase {
-        lhs: lhs.to_vec(),
-        rhs: rhs.to_vec(),
-        strides: strides.to_vec(),
-        padding,
-        lhs_dil: ld.to_vec(),
-        rhs_dil: rd.to_vec(),
-        groups,
-    };
-    vec![
-        c(&[2, 3, 7], &[4, 3, 3], &[1], Padding::Valid, &[1], &[1], 1),
-        c(&[1, 2, 9], &[2, 2, 4], &[2], Padding::Same, &[1], &[1], 1),
-        c(
-            &[1, 2, 8],
-            &[3, 2, 3],
-            &[3],
-            Padding::SameLower,
-            &[1],
-            &[2],
-            1,
-        ),
-        c(
-            &[2, 2, 5, 6],
-            &[3, 2, 3, 2],
-            &[1, 1],
-            Padding::Valid,
-            &[1, 1],
-            &[1, 1],
-            1,
-        ),
-        c(
-            &[1, 3, 7, 6],
-            &[2, 3, 3, 3],
-            &[2, 1],
-            Padding::Same,
-            &[1, 1],
-            &[1, 2],
-            1,
-        ),
-        c(
-            &[1, 2, 4, 5],
-            &[2, 2, 3, 3],
-            &[1, 2],
-            Padding::Explicit(vec![(2, 1), (-1, 2)]),
-            &[2, 1],
-            &[1, 1],
-            1,
-        ),
-        c(
-            &[2, 4, 5, 5],
-            &[6, 2, 3, 3],
-            &[1, 1],
-            Padding::Same,
-            &[1, 1],
-            &[1, 1],
-            2,
-        ),
-        c(
-            &[1, 3, 6, 5],
-            &[3, 1, 2, 2],
-            &[2, 2],
-            Padding::Explicit(vec![(1, 1), (0, 1)]),
-            &[1, 1],
-            &[2, 1],
-            3,
-        ),
-        c(
-            &[1, 2, 3, 4, 3],
-            &[2, 2, 2, 3, 2],
-            &[1, 2, 1],
-            Padding::Same,
-            &[1, 1, 2],
-            &[1, 1, 1],
-            1,
-        ),
-        c(
-            &[1, 1, 3, 3],
-            &[1, 1, 3, 3],
-            &[1, 1],
-            Padding::Explicit(vec![(2, 2), (2, 2)]),
-            &[2, 2],
-            &[1, 1],
-            1,
-        ),
-    ]
+    let rows: Vec<CaseRow> = vec![
+        (&[2, 3, 7], &[4, 3, 3], &[1], Padding::Valid, &[1], &[1], 1, 1),
+        (&[1, 2, 9], &[2, 2, 4], &[2], Padding::Same, &[1], &[1], 1, 1),
+        (&[1, 2, 8], &[3, 2, 3], &[3], Padding::SameLower, &[1], &[2], 1, 1),
+        (&[2, 2, 5, 6], &[3, 2, 3, 2], &[1, 1], Padding::Valid, &[1, 1], &[1, 1], 1, 1),
+        (&[1, 3, 7, 6], &[2, 3, 3, 3], &[2, 1], Padding::Same, &[1, 1], &[1, 2], 1, 1),
+        (&[1, 2, 4, 5], &[2, 2, 3, 3], &[1, 2], Padding::Explicit(vec![(2, 1), (-1, 2)]), &[2, 1], &[1, 1], 1, 1),
+        (&[2, 4, 5, 5], &[6, 2, 3, 3], &[1, 1], Padding::Same, &[1, 1], &[1, 1], 2, 1),
+        (&[1, 3, 6, 5], &[3, 1, 2, 2], &[2, 2], Padding::Explicit(vec![(1, 1), (0, 1)]), &[1, 1], &[2, 1], 3, 1),
+        (&[1, 2, 3, 4, 3], &[2, 2, 2, 3, 2], &[1, 2, 1], Padding::Same, &[1, 1, 2], &[1, 1, 1], 1, 1),
+        (&[1, 1, 3, 3], &[1, 1, 3, 3], &[1, 1], Padding::Explicit(vec![(2, 2), (2, 2)]), &[2, 2], &[1, 1], 1, 1),
+        (&[4, 2, 5, 4], &[6, 2, 2, 3], &[1, 1], Padding::Same, &[1, 1], &[1, 1], 1, 2),
+        (&[6, 3, 7], &[3, 3, 3], &[2], Padding::Valid, &[1], &[2], 1, 3),
+    ];
+    rows.into_iter()
+        .map(|(lhs, rhs, strides, padding, ld, rd, groups, batch_groups)| ConvCase {
+            lhs: lhs.to_vec(),
+            rhs: rhs.to_vec(),
+            strides: strides.to_vec(),
+            padding,
+            lhs_dil: ld.to_vec(),
+            rhs_dil: rd.to_vec(),
+            groups,
+            batch_groups,
+        })
+        .collect()
 }
 
 fn run(c: &ConvCase, x: &Array, w: &Array) -> Array {
@@ -242,6 +195,7 @@ fn run(c: &ConvCase, x: &Array, w: &Array) -> Array {
         Some(&c.rhs_dil),
         None,
         c.groups,
+        c.batch_groups,
     )
 }
 
@@ -282,6 +236,7 @@ fn conv_dimension_numbers() {
             Some(&c.rhs_dil),
             Some(&dn),
             1,
+            1,
         );
         assert_eq!(got.shape(), want.shape());
         close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
@@ -295,6 +250,7 @@ fn conv_dimension_numbers() {
             None,
             Some(&c.rhs_dil),
             Some(&dn),
+            1,
             1,
         );
         close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
@@ -320,7 +276,7 @@ fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
 #[test]
 fn conv_grads_match_finite_differences() {
     on_embedded(|| {
-        for k in [1, 2, 5, 7] {
+        for k in [1, 2, 5, 7, 10] {
             let c = &cases()[k];
             let x = Array::from_vec(data(c.lhs.iter().product(), 3.0), &c.lhs);
             let w = Array::from_vec(data(c.rhs.iter().product(), 4.0), &c.rhs);
@@ -503,7 +459,7 @@ fn conv_on_every_device() {
 fn conv_misuse_messages() {
     let x = Array::zeros(&[1, 4, 5, 5], DType::F32);
     let w = Array::zeros(&[6, 3, 3, 3], DType::F32);
-    let e = lax::try_conv_general_dilated(&x, &w, &[1, 1], &Padding::Valid, None, None, None, 2)
+    let e = lax::try_conv_general_dilated(&x, &w, &[1, 1], &Padding::Valid, None, None, None, 2, 1)
         .unwrap_err()
         .to_string();
     assert!(e.contains("conv_general_dilated: lhs [1, 4, 5, 5] (4 features) and rhs [6, 3, 3, 3] (6 out, 3 in features) do not fit feature_group_count 2"), "{e}");
@@ -516,10 +472,17 @@ fn conv_misuse_messages() {
         None,
         None,
         2,
+        1,
     )
     .unwrap_err()
     .to_string();
     assert!(e.contains("window_strides [1] needs 2 entries"), "{e}");
+    let w4 = Array::zeros(&[6, 4, 3, 3], DType::F32);
+    let e =
+        lax::try_conv_general_dilated(&x, &w4, &[1, 1], &Padding::Valid, None, None, None, 1, 4)
+            .unwrap_err()
+            .to_string();
+    assert!(e.contains("do not fit batch_group_count 4"), "{e}");
 }
 
 /// `conv_transpose(g, w, transpose_kernel)` is the input gradient of a

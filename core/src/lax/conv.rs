@@ -78,17 +78,19 @@ impl ConvDimensionNumbers {
 /// `rhs`: `window_strides`, `padding`, `lhs_dilation` (interior zeros in
 /// the input: transposed convolutions), `rhs_dilation` (atrous kernels),
 /// `dimension_numbers` (`None`: NCH.../OIH.../NCH...) and
-/// `feature_group_count` (grouped and depthwise convolutions). Dilations
-/// default to 1 when `None`.
+/// `feature_group_count` (grouped and depthwise convolutions),
+/// `batch_group_count` (output feature group `k` reads the `k`-th slice of
+/// the batch: how JAX differentiates grouped convolutions with respect to
+/// the kernel). Dilations default to 1 when `None`.
 ///
-/// Partial: no batch_group_count, precision or preferred_element_type.
+/// Partial: no precision or preferred_element_type.
 ///
 /// ```
 /// use oxjax::{Array, lax};
 /// // One 1-d signal, one channel, kernel [1, 1]: sums of neighbours.
 /// let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[1, 1, 4]);
 /// let k = Array::from_vec(vec![1.0f32, 1.0], &[1, 1, 2]);
-/// let y = lax::conv_general_dilated(&x, &k, &[1], &lax::Padding::Valid, None, None, None, 1);
+/// let y = lax::conv_general_dilated(&x, &k, &[1], &lax::Padding::Valid, None, None, None, 1, 1);
 /// assert_eq!(y.to_vec::<f32>(), vec![3.0, 5.0, 7.0]);
 /// ```
 #[allow(clippy::too_many_arguments)]
@@ -101,6 +103,7 @@ pub fn conv_general_dilated(
     rhs_dilation: Option<&[usize]>,
     dimension_numbers: Option<&ConvDimensionNumbers>,
     feature_group_count: usize,
+    batch_group_count: usize,
 ) -> Array {
     try_conv_general_dilated(
         lhs,
@@ -111,6 +114,7 @@ pub fn conv_general_dilated(
         rhs_dilation,
         dimension_numbers,
         feature_group_count,
+        batch_group_count,
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
@@ -126,6 +130,7 @@ pub fn try_conv_general_dilated(
     rhs_dilation: Option<&[usize]>,
     dimension_numbers: Option<&ConvDimensionNumbers>,
     feature_group_count: usize,
+    batch_group_count: usize,
 ) -> Result<Array> {
     let name = "conv_general_dilated";
     let rank = lhs.ndim();
@@ -153,10 +158,18 @@ pub fn try_conv_general_dilated(
     let k = rhs.transpose(&dn.rhs); // O, I, spatial
     let (batch, c) = (x.shape()[0], x.shape()[1]);
     let (o, i) = (k.shape()[0], k.shape()[1]);
-    let g = feature_group_count;
+    let (g, bg) = (feature_group_count, batch_group_count);
     if g == 0 || c % g != 0 || o % g != 0 || c / g != i {
         return op_err(format!(
             "{name}: lhs {:?} ({c} features) and rhs {:?} ({o} out, {i} in features) do not fit feature_group_count {g}",
+            lhs.shape(),
+            rhs.shape()
+        ));
+    }
+    if bg == 0 || (bg > 1 && g > 1) || batch % bg != 0 || o % bg != 0 {
+        return op_err(format!(
+            "{name}: lhs {:?} (batch {batch}) and rhs {:?} ({o} out features) do not fit batch_group_count {bg} \
+             (with feature_group_count {g}; one of them must be 1)",
             lhs.shape(),
             rhs.shape()
         ));
@@ -180,19 +193,31 @@ pub fn try_conv_general_dilated(
     })?;
     let (pieces, out) = geometry.slices(&x, 2, window, 0.0)?;
     let kp: usize = window.iter().product();
-    // patches: N, G, C/G, K, out... ; kernel: G, O/G, C/G, K
+    // Groups pair slices of the kernel's output features with slices of
+    // the input features (feature groups: patches N, G, C/G, K, out...) or
+    // of the input batch (batch groups: patches BG, N/BG, C, K, out...).
     let stacked: Vec<Array> = pieces.iter().map(|p| p.expand_dims(2)).collect();
     let patches = Array::try_concatenate(&stacked.iter().collect::<Vec<_>>(), 2)?;
-    let mut ps: Vec<isize> = vec![batch as isize, g as isize, i as isize, kp as isize];
+    let (groups, lead, group_axis, out_batch) = if bg > 1 {
+        ([bg, batch / bg], bg, 0, batch / bg)
+    } else {
+        ([batch, g], g, 1, batch)
+    };
+    let mut ps: Vec<isize> = vec![
+        groups[0] as isize,
+        groups[1] as isize,
+        i as isize,
+        kp as isize,
+    ];
     ps.extend(out.iter().map(|&d| d as isize));
     let patches = patches.try_reshape(&ps)?;
-    let kernel = k.try_reshape(&[g as isize, (o / g) as isize, i as isize, kp as isize])?;
-    // -> G, N, out..., O/G
-    let y = try_dot_general(&patches, &kernel, (&[2, 3], &[2, 3]), (&[1], &[0]))?;
+    let kernel = k.try_reshape(&[lead as isize, (o / lead) as isize, i as isize, kp as isize])?;
+    // -> groups, batch, out..., O/groups
+    let y = try_dot_general(&patches, &kernel, (&[2, 3], &[2, 3]), (&[group_axis], &[0]))?;
     let mut perm = vec![1, 0, n + 2];
     perm.extend(2..n + 2);
-    let y = y.transpose(&perm); // N, G, O/G, out...
-    let mut s: Vec<isize> = vec![batch as isize, o as isize];
+    let y = y.transpose(&perm); // batch, groups, O/groups, out...
+    let mut s: Vec<isize> = vec![out_batch as isize, o as isize];
     s.extend(out.iter().map(|&d| d as isize));
     let y = y.try_reshape(&s)?;
     // Canonical axis j lands at position dn.out[j].
@@ -214,7 +239,7 @@ pub fn try_conv_general_dilated(
 /// assert_eq!(y.to_vec::<f32>()[4], 18.0); // centre: a full 2×3×3 window
 /// ```
 pub fn conv(lhs: &Array, rhs: &Array, window_strides: &[usize], padding: &Padding) -> Array {
-    conv_general_dilated(lhs, rhs, window_strides, padding, None, None, None, 1)
+    conv_general_dilated(lhs, rhs, window_strides, padding, None, None, None, 1, 1)
 }
 
 /// Convolution with explicit padding and dilations in the default layout.
@@ -234,6 +259,7 @@ pub fn conv_with_general_padding(
         lhs_dilation,
         rhs_dilation,
         None,
+        1,
         1,
     )
 }
@@ -394,6 +420,7 @@ pub fn conv_transpose(
         Some(strides),
         Some(&rd),
         Some(&dn_t),
+        1,
         1,
     )
 }
