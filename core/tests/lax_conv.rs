@@ -257,6 +257,44 @@ fn conv_dimension_numbers() {
     });
 }
 
+/// Directions that mix every coordinate (a wrong gradient component
+/// changes the directional derivative along almost every direction).
+fn directions(n: usize) -> Vec<Vec<f64>> {
+    (0..3)
+        .map(|d| {
+            (0..n)
+                .map(|i| ((i * 7 + d * 13) as f64 * 0.917).cos())
+                .collect()
+        })
+        .collect()
+}
+
+/// The gradient's directional derivatives along [`directions`].
+fn directional(g: &Array, x: &Array) -> Vec<f64> {
+    let g = g.to_vec::<f64>();
+    directions(x.size())
+        .iter()
+        .map(|v| v.iter().zip(&g).map(|(a, b)| a * b).sum())
+        .collect()
+}
+
+/// Central differences along [`directions`]: two evaluations each, so
+/// large convolutions stay fast.
+fn fd_directional(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
+    let base = x.to_vec::<f64>();
+    let h = 1e-6;
+    directions(x.size())
+        .iter()
+        .map(|v| {
+            let p: Vec<f64> = base.iter().zip(v).map(|(a, d)| a + h * d).collect();
+            let m: Vec<f64> = base.iter().zip(v).map(|(a, d)| a - h * d).collect();
+            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
+            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}
+
 fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
     let base = x.to_vec::<f64>();
     (0..base.len())
@@ -272,21 +310,30 @@ fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
 }
 
 /// Gradients with respect to input and kernel, for strided, padded,
-/// dilated and grouped cases.
+/// dilated, feature- and batch-grouped cases (directional derivatives
+/// against central differences).
 #[test]
 fn conv_grads_match_finite_differences() {
     on_embedded(|| {
-        for k in [1, 2, 5, 7, 10] {
+        for k in [1, 2, 4, 5, 7, 10, 11] {
             let c = &cases()[k];
             let x = Array::from_vec(data(c.lhs.iter().product(), 3.0), &c.lhs);
             let w = Array::from_vec(data(c.rhs.iter().product(), 4.0), &c.rhs);
             let weight = |y: &Array| y.sin().sum(oxjax::Axes::All, false);
             let fx = |x: &Array| weight(&run(c, x, &w));
             let fw = |w: &Array| weight(&run(c, &x, w));
-            close(&grad(fx)(&x).to_vec::<f64>(), &fd_grad(&fx, &x), 1e-6)
-                .unwrap_or_else(|e| panic!("case {k} d/dx: {e}"));
-            close(&grad(fw)(&w).to_vec::<f64>(), &fd_grad(&fw, &w), 1e-6)
-                .unwrap_or_else(|e| panic!("case {k} d/dw: {e}"));
+            close(
+                &directional(&grad(fx)(&x), &x),
+                &fd_directional(&fx, &x),
+                1e-6,
+            )
+            .unwrap_or_else(|e| panic!("case {k} d/dx: {e}"));
+            close(
+                &directional(&grad(fw)(&w), &w),
+                &fd_directional(&fw, &w),
+                1e-6,
+            )
+            .unwrap_or_else(|e| panic!("case {k} d/dw: {e}"));
         }
     });
 }
