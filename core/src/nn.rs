@@ -473,3 +473,99 @@ pub fn dot_product_attention(
     let w = softmax(&logits, -1);
     jnp::einsum("bnts,bsnh->btnh", &[&w, value])
 }
+
+/// The window over the spatial axes of a `[batch, spatial..., features]`
+/// input as full-rank window sizes and strides (1 on batch and features).
+fn pool_window(
+    name: &str,
+    x: &Array,
+    window: &[usize],
+    strides: Option<&[usize]>,
+) -> (Vec<usize>, Vec<usize>) {
+    let n = x.ndim();
+    assert!(
+        n >= 3 && window.len() == n - 2 && strides.is_none_or(|s| s.len() == n - 2),
+        "{name}: input {:?} is [batch, spatial..., features]; window {window:?} and strides {strides:?} need {} entries",
+        x.shape(),
+        n.saturating_sub(2)
+    );
+    let full = |v: &[usize]| [&[1][..], v, &[1]].concat();
+    (full(window), full(strides.unwrap_or(&vec![1; n - 2])))
+}
+
+/// Max pooling over the spatial axes of a `[batch, spatial..., features]`
+/// input (Flax's convention; `strides` default to 1).
+///
+/// ```
+/// use oxjax::{lax::Padding, nn, numpy as jnp};
+/// let x = jnp::arange(0.0, 16.0, 1.0, oxjax::DType::F32).reshape(&[1, 4, 4, 1]);
+/// let y = nn::max_pool(&x, &[2, 2], Some(&[2, 2]), &Padding::Valid);
+/// assert_eq!(y.to_vec::<f32>(), vec![5.0, 7.0, 13.0, 15.0]);
+/// ```
+pub fn max_pool(
+    x: &Array,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &crate::lax::Padding,
+) -> Array {
+    let (w, s) = pool_window("max_pool", x, window, strides);
+    let pads = spatial_pads(x, &w, &s, padding);
+    crate::lax::reduce_window(
+        x,
+        crate::lax::WindowReduction::Max,
+        &w,
+        &s,
+        &pads,
+        None,
+        None,
+    )
+}
+
+/// Average pooling over the spatial axes of a `[batch, spatial...,
+/// features]` input. Padded positions count as zeros in the average
+/// unless `count_include_pad` is false.
+///
+/// ```
+/// use oxjax::{lax::Padding, nn, numpy as jnp};
+/// let x = jnp::arange(0.0, 4.0, 1.0, oxjax::DType::F32).reshape(&[1, 4, 1]);
+/// let y = nn::avg_pool(&x, &[2], Some(&[2]), &Padding::Valid, true);
+/// assert_eq!(y.to_vec::<f32>(), vec![0.5, 2.5]);
+/// let z = nn::avg_pool(&x, &[3], None, &Padding::Same, false);
+/// assert_eq!(z.to_vec::<f32>(), vec![0.5, 1.0, 2.0, 2.5]);
+/// ```
+pub fn avg_pool(
+    x: &Array,
+    window: &[usize],
+    strides: Option<&[usize]>,
+    padding: &crate::lax::Padding,
+    count_include_pad: bool,
+) -> Array {
+    use crate::lax::{WindowReduction, reduce_window};
+    let (w, s) = pool_window("avg_pool", x, window, strides);
+    let pads = spatial_pads(x, &w, &s, padding);
+    let x = float_of(x);
+    let sums = reduce_window(&x, WindowReduction::Sum, &w, &s, &pads, None, None);
+    if count_include_pad {
+        let n: usize = window.iter().product();
+        &sums / lit(&sums, n as f64)
+    } else {
+        let ones = Array::ones(x.shape(), x.dtype());
+        &sums / reduce_window(&ones, WindowReduction::Sum, &w, &s, &pads, None, None)
+    }
+}
+
+/// Padding for the full-rank window: batch and feature axes are never padded.
+fn spatial_pads(
+    x: &Array,
+    w: &[usize],
+    s: &[usize],
+    padding: &crate::lax::Padding,
+) -> crate::lax::Padding {
+    use crate::lax::Padding;
+    match padding {
+        Padding::Explicit(p) if p.len() + 2 == x.ndim() => {
+            Padding::Explicit([&[(0, 0)][..], p, &[(0, 0)]].concat())
+        }
+        other => Padding::Explicit(crate::lax::padtype_to_pads(x.shape(), w, s, other)),
+    }
+}

@@ -149,3 +149,70 @@ fn jit_block_on_every_device() {
         });
     }
 }
+
+/// Pooling over NHWC against loops over each window (SAME padding, strides,
+/// averages with and without the padded positions, gradients through max).
+#[test]
+fn pooling_matches_loops() {
+    use oxjax::lax::Padding;
+    on_embedded(|| {
+        let (n, h, w, c) = (2, 5, 4, 3);
+        let xv: Vec<f64> = (0..n * h * w * c)
+            .map(|i| ((i * 37 % 101) as f64 * 0.13).sin())
+            .collect();
+        let x = Array::from_vec(xv.clone(), &[n, h, w, c]);
+        let (kh, kw, sh, sw) = (3, 2, 2, 1);
+        // SAME: out = ceil(in / stride), padding split low-first.
+        let (oh, ow) = (h.div_ceil(sh), w.div_ceil(sw));
+        let pad = |i: usize, k: usize, s: usize, o: usize| {
+            (((o - 1) * s + k).saturating_sub(i) / 2) as isize
+        };
+        let (ph, pw) = (pad(h, kh, sh, oh), pad(w, kw, sw, ow));
+        let mut mx = vec![];
+        let (mut avg_in, mut avg_ex) = (vec![], vec![]);
+        for b in 0..n {
+            for i in 0..oh {
+                for j in 0..ow {
+                    for f in 0..c {
+                        let (mut m, mut s, mut cnt) = (f64::NEG_INFINITY, 0.0, 0.0);
+                        for di in 0..kh {
+                            for dj in 0..kw {
+                                let (y, z) =
+                                    ((i * sh + di) as isize - ph, (j * sw + dj) as isize - pw);
+                                if y < 0 || z < 0 || y >= h as isize || z >= w as isize {
+                                    continue;
+                                }
+                                let v = xv[((b * h + y as usize) * w + z as usize) * c + f];
+                                m = m.max(v);
+                                s += v;
+                                cnt += 1.0;
+                            }
+                        }
+                        mx.push(m);
+                        avg_in.push(s / (kh * kw) as f64);
+                        avg_ex.push(s / cnt);
+                    }
+                }
+            }
+        }
+        let same = Padding::Same;
+        let got = nn::max_pool(&x, &[kh, kw], Some(&[sh, sw]), &same);
+        assert_eq!(got.shape(), &[n, oh, ow, c]);
+        assert_eq!(v64(&got), mx);
+        let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-12);
+        assert!(close(
+            &v64(&nn::avg_pool(&x, &[kh, kw], Some(&[sh, sw]), &same, true)),
+            &avg_in
+        ));
+        assert!(close(
+            &v64(&nn::avg_pool(&x, &[kh, kw], Some(&[sh, sw]), &same, false)),
+            &avg_ex
+        ));
+        // Max pooling sends each window's gradient to its maximum.
+        let g = grad(|x: &Array| {
+            nn::max_pool(x, &[kh, kw], Some(&[sh, sw]), &same).sum(Axes::All, false)
+        })(&x);
+        let total: f64 = v64(&g).iter().sum();
+        assert_eq!(total, (n * oh * ow * c) as f64);
+    });
+}
