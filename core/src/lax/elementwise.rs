@@ -442,7 +442,7 @@ pub fn slice(x: &Array, start: &[usize], limit: &[usize], strides: Option<&[usiz
     x.slice(&s)
 }
 
-/// [`slice`] along one axis.
+/// [`slice()`] along one axis.
 ///
 /// ```
 /// use oxjax::{Array, lax};

@@ -77,13 +77,12 @@ pub fn logical_not(x: impl AsArray) -> Array {
 /// let b = Array::from_vec(vec![1.0 + 1e-7f32, f32::INFINITY, f32::NAN], &[3]);
 /// assert_eq!(jnp::isclose(&a, &b, 1e-5, 1e-8, false).to_vec::<bool>(), vec![true, true, false]);
 /// assert_eq!(jnp::isclose(&a, &b, 1e-5, 1e-8, true).to_vec::<bool>(), vec![true, true, true]);
+/// assert!(jnp::isclose(1_000_000, 1_000_001, 1e-5, 0.0, false).item::<bool>());
 /// ```
 pub fn isclose(a: impl AsArray, b: impl AsArray, rtol: f64, atol: f64, equal_nan: bool) -> Array {
     let (a, b) = (a.as_array(), b.as_array());
-    let dtype = super::result_type(&[&a, &b]);
-    if !dtype.is_float() {
-        return a.equal(&b);
-    }
+    // Integers compare in floating point too (so rtol applies, as in JAX).
+    let dtype = super::to_float_dtype(super::result_type(&[&a, &b]));
     let (a, b) = (a.astype(dtype), b.astype(dtype));
     let finite = a.isfinite().bitwise_and(b.isfinite());
     let near = (&a - &b)

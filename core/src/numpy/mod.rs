@@ -1,5 +1,5 @@
 //! `oxjax::numpy`: `jax.numpy` in Rust — JAX's names and semantics as free
-//! functions over [`Array`](crate::Array)s, each built from the primitives
+//! functions over [`Array`]s, each built from the primitives
 //! (so every function works eagerly, under `jit`, `grad` and `vmap`).
 //!
 //! Elementwise functions take anything [`AsArray`](crate::AsArray): arrays,
