@@ -41,10 +41,10 @@ fn scanner_reads_free_functions_and_partial_notes() {
                impl Foo {\n    pub fn sum(&self) {}\n}\n\
                unary! {\n    /// Alias.\n    pub fn asin => arcsin;\n}\n\
                #[cfg(test)]\nmod tests {\n    pub fn hidden() {}\n}\n\
-               pub(crate) fn private() {}\n";
+               pub(crate) fn private() {}\npub const fn zeros() {}\n";
     let found = compat::scan_source(src);
     let names: Vec<&str> = found.keys().map(String::as_str).collect();
-    assert_eq!(names, vec!["asin", "real"]);
+    assert_eq!(names, vec!["asin", "real", "zeros"]);
     assert_eq!(found["real"].partial.as_deref(), Some("no complex dtypes."));
     assert_eq!(found["asin"].partial, None);
     assert_eq!(compat::rust_name("PRNGKey"), "prng_key");

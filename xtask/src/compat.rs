@@ -115,7 +115,12 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
         if t.starts_with("#[") {
             continue;
         }
-        if let Some(rest) = t.strip_prefix("pub fn ") {
+        let rest = t.strip_prefix("pub ").map(|r| {
+            ["const ", "unsafe ", "async "]
+                .iter()
+                .fold(r, |r, q| r.strip_prefix(q).unwrap_or(r))
+        });
+        if let Some(rest) = rest.and_then(|r| r.strip_prefix("fn ")) {
             let name: String = rest
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
