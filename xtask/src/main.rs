@@ -18,6 +18,9 @@
 //! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
+//! - `compat`: regenerates docs/jax-compat.md (see compat.rs).
+
+mod compat;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -39,9 +42,13 @@ fn main() -> ExitCode {
         }
         Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
+        Some("compat") => compat::render(&root()).and_then(|md| {
+            let path = root().join("docs/jax-compat.md");
+            std::fs::write(&path, md).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        }),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build-plugins|test|demo [--tour]|ci|conformance> [--release] [conformance options]"
+                "usage: cargo xtask <build-plugins|test|demo [--tour]|ci|conformance|compat> [--release] [conformance options]"
             );
             return ExitCode::from(2);
         }

@@ -2,7 +2,15 @@
 //! shapes, no NumPy conveniences), including structured control flow.
 
 mod control;
+mod conv;
+mod dot;
+mod elementwise;
 mod indexing;
+mod window;
 
 pub use control::*;
+pub use conv::*;
+pub use dot::*;
+pub use elementwise::*;
 pub use indexing::*;
+pub use window::*;
