@@ -492,3 +492,21 @@ fn long_reductions_run_in_two_stages() {
         assert_eq!(b.sum(Axes::All, false).item::<i32>(), n as i32);
     });
 }
+
+/// A weak float literal keeps its value until promotion picks the dtype:
+/// with an f64 array it is the f64 nearest the literal (as JAX with x64).
+#[test]
+fn weak_literals_are_exact_in_f64() {
+    let reg = oxjax::Registry::embedded();
+    oxjax::with_default_device(&reg.default_device(), || {
+        let x = Array::from_vec(vec![1.0f64, 3.0], &[2]);
+        assert_eq!((&x * 0.1).to_vec::<f64>(), vec![0.1, 3.0 * 0.1]);
+        assert_eq!((&x + 1e-10).to_vec::<f64>(), vec![1.0 + 1e-10, 3.0 + 1e-10]);
+        // With f32 arrays the literal rounds to f32, as before.
+        let y = Array::from_vec(vec![1.0f32], &[1]);
+        assert_eq!((&y * 0.1).to_vec::<f32>(), vec![0.1f32]);
+        // Under jit the literal is staged with the same value.
+        let f = oxjax::jit(|x: &Array| x * 0.1);
+        assert_eq!(f(&x).to_vec::<f64>(), vec![0.1, 3.0 * 0.1]);
+    });
+}

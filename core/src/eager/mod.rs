@@ -419,9 +419,12 @@ impl Concrete {
         }
         check_dtype("astype", dtype, &self.device)?;
         if let Source::Const(s) = self.src {
-            // Constants convert on the host, exactly as the kernel would.
+            // Constants convert on the host, exactly as the kernel would; a
+            // weak literal keeps its full value until its dtype is decided
+            // (`f64_array * 0.1` multiplies by the f64 nearest 0.1).
+            let s = if self.weak { s } else { s.cast(self.dtype) };
             return Ok(Concrete {
-                src: Source::Const(s.cast(self.dtype).cast(dtype)),
+                src: Source::Const(s.cast(dtype)),
                 dtype,
                 weak: false,
                 fill: self.fill.cast(dtype),
