@@ -284,7 +284,7 @@ fn render(format: &str, args: &[Array]) -> String {
 ///     x * 2.0
 /// });
 /// let (_, out) = capture_debug_output(|| f(&Array::scalar(3.0f32)));
-/// assert_eq!(out, "x = 3\n");
+/// assert_eq!(out, "x = 3.0\n");
 /// ```
 pub fn debug_print(format: &str, args: &[&Array]) {
     let fmt = format.to_string();
