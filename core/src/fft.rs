@@ -6,7 +6,7 @@
 //! tree. Transforms are compositions of ordinary array operations: a
 //! length `n = 2^a · r` (`r` odd) transform is one `r`-point DFT-matrix
 //! matmul followed by `a` radix-2 Stockham stages, each a reshape, a
-//! twiddle multiply and a concatenation over the whole array. So
+//! twiddle multiply and a 2-point butterfly over the whole array. So
 //! power-of-two lengths cost `O(n log n)` in `log₂ n` vectorised steps;
 //! lengths with a large odd factor `r` cost `O(n r)` work and an `r × r`
 //! constant (practical up to a few thousand), e.g. a prime length is a
@@ -137,25 +137,25 @@ impl Complex {
 
 // ---- the transform on the last axis ---------------------------------------------
 
-/// `(c, s)` with `c + i·s = exp(sign · 2πi · jk / n)` for `j < rows`, `k < cols`.
-fn twiddles(rows: usize, cols: usize, n: usize, sign: f64, like: &Array) -> (Array, Array) {
-    let angle = |i: usize| {
-        let (j, k) = (i / cols, i % cols);
-        sign * 2.0 * PI * ((j * k) % n) as f64 / n as f64
-    };
-    let c: Vec<f64> = (0..rows * cols).map(|i| angle(i).cos()).collect();
-    let s: Vec<f64> = (0..rows * cols).map(|i| angle(i).sin()).collect();
-    (
-        host_const(&c, &[rows, cols], like),
-        host_const(&s, &[rows, cols], like),
-    )
+/// `(c, s)` with `c + i·s = exp(sign · 2πi · jk / n)` at `(j, k)` for the
+/// given row indices `js` and `k < cols`: a `[js.len(), cols]` table.
+fn twiddles(js: &[usize], cols: usize, n: usize, sign: f64, like: &Array) -> (Array, Array) {
+    let angles: Vec<f64> = js
+        .iter()
+        .flat_map(|&j| (0..cols).map(move |k| sign * 2.0 * PI * ((j * k) % n) as f64 / n as f64))
+        .collect();
+    let c: Vec<f64> = angles.iter().map(|a| a.cos()).collect();
+    let s: Vec<f64> = angles.iter().map(|a| a.sin()).collect();
+    let shape = [js.len(), cols];
+    (host_const(&c, &shape, like), host_const(&s, &shape, like))
 }
 
 /// The unnormalised DFT along the last axis, `sign = -1` forward, `+1`
 /// backward. Row `j` of the `[m, r]` view holds `x[j::m]`; after its
 /// `r`-point DFT (a matmul), each radix-2 stage merges rows `j` and
 /// `j + m/2` (the even and odd halves of `x[j::m/2]`) with one twiddle
-/// multiply, doubling the row length and halving the row count.
+/// multiply and a butterfly, doubling the row length and halving the row
+/// count.
 fn dft_last(x: &Complex, sign: f64) -> Complex {
     let shape = x.shape().to_vec();
     let n = *shape.last().expect("rank >= 1");
@@ -164,7 +164,10 @@ fn dft_last(x: &Complex, sign: f64) -> Complex {
     }
     let m = 1usize << n.trailing_zeros();
     let r = n / m;
-    let lead: Vec<isize> = shape[..shape.len() - 1].iter().map(|&d| d as isize).collect();
+    let lead: Vec<isize> = shape[..shape.len() - 1]
+        .iter()
+        .map(|&d| d as isize)
+        .collect();
     let with = |tail: &[usize]| -> Vec<isize> {
         let mut v = lead.clone();
         v.extend(tail.iter().map(|&d| d as isize));
@@ -173,28 +176,39 @@ fn dft_last(x: &Complex, sign: f64) -> Complex {
     let rows = |a: &Array| crate::linalg::mt(&a.reshape(&with(&[r, m])));
     let (mut re, mut im) = (rows(&x.re), rows(&x.im));
     if r > 1 {
-        let (c, s) = twiddles(r, r, r, sign, &re);
+        let js: Vec<usize> = (0..r).collect();
+        let (c, s) = twiddles(&js, r, r, sign, &re);
         // (re + i im)(c + i s)
         let nre = &re.matmul(&c) - &im.matmul(&s);
         im = &im.matmul(&c) + &re.matmul(&s);
         re = nre;
     }
+    // The butterfly [[1, 1], [1, -1]] as a matmul: a reduction, so under
+    // jit every stage is materialised instead of fusing all stages into one
+    // kernel whose size would grow with n.
+    let butterfly = host_const(&[1.0, 1.0, 1.0, -1.0], &[2, 2], &re);
     let (mut len, mut count) = (r, m);
     while count > 1 {
         let half = count / 2;
-        let split = |a: &Array| {
-            let a = a.reshape(&with(&[2, half, len]));
-            (
-                sl(&a, -3, 0, 1).squeeze(&[-3]),
-                sl(&a, -3, 1, 2).squeeze(&[-3]),
-            )
+        // [..., 2, half, len]: index 0 the even rows, 1 the odd ones.
+        let split = |a: &Array| a.reshape(&with(&[2, half, len]));
+        let (xr, xi) = (split(&re), split(&im));
+        let (c, s) = twiddles(&[0, 1], len, 2 * len, sign, &re);
+        let (c, s) = (
+            c.reshape(&[2, 1, len as isize]),
+            s.reshape(&[2, 1, len as isize]),
+        );
+        let tr = &xr * &c - &xi * &s;
+        let ti = &xr * &s + &xi * &c;
+        // [..., half, len, 2] x butterfly -> [..., half, 2, len] -> rows of 2 len.
+        let merge = |t: &Array| {
+            t.moveaxis(-3, -1)
+                .matmul(&butterfly)
+                .moveaxis(-1, -2)
+                .reshape(&with(&[half, 2 * len]))
         };
-        let ((er, or), (ei, oi)) = (split(&re), split(&im));
-        let (c, s) = twiddles(1, len, 2 * len, sign, &re);
-        let tr = &or * &c - &oi * &s;
-        let ti = &or * &s + &oi * &c;
-        re = Array::concatenate(&[&(&er + &tr), &(&er - &tr)], -1);
-        im = Array::concatenate(&[&(&ei + &ti), &(&ei - &ti)], -1);
+        re = merge(&tr);
+        im = merge(&ti);
         count = half;
         len *= 2;
     }
@@ -337,7 +351,12 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
 
 /// `(sizes, axes)` of an n-d transform: NumPy's defaults (all axes, or the
 /// last `len(s)` axes when only `s` is given).
-fn plan(name: &str, shape: &[usize], s: Option<&[usize]>, axes: Option<&[isize]>) -> Vec<(Option<usize>, isize)> {
+fn plan(
+    name: &str,
+    shape: &[usize],
+    s: Option<&[usize]>,
+    axes: Option<&[isize]>,
+) -> Vec<(Option<usize>, isize)> {
     let rank = shape.len() as isize;
     let axes: Vec<isize> = match (axes, s) {
         (Some(a), _) => a.to_vec(),
@@ -346,9 +365,7 @@ fn plan(name: &str, shape: &[usize], s: Option<&[usize]>, axes: Option<&[isize]>
     };
     if let Some(s) = s {
         if s.len() != axes.len() {
-            panic!(
-                "{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})"
-            );
+            panic!("{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})");
         }
     }
     axes.iter()
@@ -458,7 +475,11 @@ pub fn fftfreq(n: usize, d: f64, dtype: DType) -> Array {
     let pos = n.div_ceil(2);
     let v: Vec<f64> = (0..n)
         .map(|i| {
-            let k = if i < pos { i as f64 } else { i as f64 - n as f64 };
+            let k = if i < pos {
+                i as f64
+            } else {
+                i as f64 - n as f64
+            };
             k / (d * n as f64)
         })
         .collect();

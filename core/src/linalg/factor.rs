@@ -3,9 +3,7 @@
 //! column; a step is a few whole-matrix operations (a masked column, an
 //! outer-product update) over every batch element at once.
 
-use super::{
-    batch, broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square, with,
-};
+use super::{batch, broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square, with};
 use crate::error::{Result, op_err};
 use crate::{Array, DType, custom_jvp};
 
@@ -91,7 +89,7 @@ fn cholesky_raw(a: &Array) -> Array {
         let piv = sl(&col, -2, j, j + 1);
         let c = &col * &rows(n, &s, |i| mask(i >= j)) / piv.sqrt();
         if j + 1 < n {
-            s = &s - &(&c * &mt(&c));
+            s = &s - &c.matmul(&mt(&c));
         }
         out.push(c);
     }
@@ -120,7 +118,7 @@ pub(crate) fn lower_solve(l: &Array, b: &Array, unit: bool) -> Array {
             &bj / &sl(&lcol, -2, j, j + 1)
         };
         if j + 1 < n {
-            rest = &sl(&rest, -2, 1, n - j) - &(&sl(&lcol, -2, j + 1, n) * &xj);
+            rest = &sl(&rest, -2, 1, n - j) - &sl(&lcol, -2, j + 1, n).matmul(&xj);
         }
         out.push(xj);
     }
@@ -232,8 +230,9 @@ pub(crate) struct Lu {
 
 /// Gaussian elimination with partial pivoting, one column per step: the
 /// pivot row is found with `argmax` over the masked column, swapped with
-/// row `j` in `u`, `l` and the permutation by a rank-one update (one-hot
-/// rows, so no gather is needed), then the rows below are eliminated.
+/// row `j` in `u`, `l` and the permutation by a rank-one update with the
+/// one-hot difference `e_j - e_p` (no gather needed), then the rows below
+/// are eliminated.
 pub(crate) fn lu_raw(a: &Array) -> Lu {
     let s = a.shape();
     let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
@@ -249,8 +248,10 @@ pub(crate) fn lu_raw(a: &Array) -> Lu {
         let p = cand.argmax(Some(-2)).expand_dims(-1);
         let ep = iota.equal(p.astype(a.dtype())).astype(a.dtype());
         let d = &rows(m, a, |i| mask(i == j)) - &ep;
-        // Row j <-> row p: x + (e_j - e_p)(x_p - x_j).
-        let swap = |x: &Array| x + &(&d * &((&ep * x).sum(-2, true) - sl(x, -2, j, j + 1)));
+        // Row j <-> row p: x - d dᵀ x with d = e_j - e_p, as matmuls so that
+        // under jit each step is materialised (an elementwise chain over all
+        // steps would grow every fused kernel).
+        let swap = |x: &Array| x - &d.matmul(&mt(&d).matmul(x));
         u = swap(&u);
         l = swap(&l);
         perm = swap(&perm);
@@ -258,7 +259,7 @@ pub(crate) fn lu_raw(a: &Array) -> Lu {
         let pivot = sl(&row, -1, j, j + 1);
         let safe = Array::where_(&pivot.equal(0.0), 1.0, &pivot);
         let lj = &sl(&u, -1, j, j + 1) * &rows(m, a, |i| mask(i > j)) / safe;
-        u = &u - &(&lj * &row);
+        u = &u - &lj.matmul(&row);
         l = &l + &(&lj * &cols(k, a, |c| mask(c == j)));
         piv.push(p.squeeze(&[-1]));
     }
@@ -279,7 +280,10 @@ pub(crate) fn lu_raw(a: &Array) -> Lu {
 /// The permutation matrix `P` with `P[i, r] = (perm[i] == r)`, so `P a = l u`.
 fn perm_matrix(perm: &Array, m: usize, like: &Array) -> Array {
     let r = cols(m, like, |c| c as f64);
-    perm.astype(like.dtype()).expand_dims(-1).equal(&r).astype(like.dtype())
+    perm.astype(like.dtype())
+        .expand_dims(-1)
+        .equal(&r)
+        .astype(like.dtype())
 }
 
 /// `a⁻¹ b` from a square factorisation: permute, forward- then back-substitute.
@@ -401,14 +405,10 @@ pub(crate) fn qr_raw(a: &Array, complete: bool) -> (Array, Array) {
         let v = &x - &(&alpha * &rows(m, a, |i| mask(i == j)));
         let vn2 = (&v * &v).sum(-2, true);
         let flat = tail2.equal(0.0);
-        let v = Array::where_(
-            &flat,
-            0.0,
-            &v * &Array::where_(&flat, 1.0, &vn2).rsqrt(),
-        );
+        let v = Array::where_(&flat, 0.0, &v * &Array::where_(&flat, 1.0, &vn2).rsqrt());
         // H = I - 2 v vᵀ.
-        r = &r - &(&v * &((&v * &r).sum(-2, true) * 2.0));
-        q = &q - &(&q.matmul(&v) * &(mt(&v) * 2.0));
+        r = &r - &v.matmul(&(mt(&v).matmul(&r) * 2.0));
+        q = &q - &q.matmul(&v).matmul(&(mt(&v) * 2.0));
     }
     let r = triu(&r);
     let q = q.broadcast_to(&with(&batch(a), &[m, m]));

@@ -19,8 +19,7 @@
 
 use super::factor::qr_raw;
 use super::{
-    batch, diag, eye, float, host_const, matrix, mt, ok, pack, safe_recip, sl, square, unpack,
-    with,
+    batch, diag, eye, float, host_const, matrix, mt, ok, pack, safe_recip, sl, square, unpack, with,
 };
 use crate::{Array, DType, custom_jvp};
 
@@ -43,7 +42,10 @@ fn round(n: usize, r: usize, like: &Array) -> (Array, Array) {
     let side: Vec<f64> = (0..n)
         .map(|k| if k < partner[k] { 1.0 } else { -1.0 })
         .collect();
-    (host_const(&pm, &[n, n], like), host_const(&side, &[n], like))
+    (
+        host_const(&pm, &[n, n], like),
+        host_const(&side, &[n], like),
+    )
 }
 
 fn sweeps(n: usize, dtype: DType) -> usize {

@@ -30,7 +30,9 @@
 mod factor;
 mod jacobi;
 
-pub use factor::{QrMode, Triangular, cholesky, lu, lu_factor, qr, solve_triangular, triangular_solve};
+pub use factor::{
+    QrMode, Triangular, cholesky, lu, lu_factor, qr, solve_triangular, triangular_solve,
+};
 pub use jacobi::{eigh, eigvalsh, svd, svdvals};
 
 use crate::error::{Result, op_err};
@@ -241,7 +243,11 @@ pub fn try_solve(a: &Array, b: &Array) -> Result<Array> {
     let (a, b) = common(a, b);
     let n = square("solve", &a)?;
     let vector = b.ndim() == 1;
-    let b2 = if vector { b.reshape(&[-1, 1]) } else { b.clone() };
+    let b2 = if vector {
+        b.reshape(&[-1, 1])
+    } else {
+        b.clone()
+    };
     if b2.ndim() < 2 || b2.shape()[b2.ndim() - 2] != n {
         return op_err(format!(
             "solve: a has shape {:?} but b has shape {:?}; b must be [n] or [..., n, k] with n = {n}",
@@ -441,7 +447,10 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
             ));
         }
     };
-    let norm_axes: Vec<isize> = axes.iter().map(|&a| if a < 0 { a + r } else { a }).collect();
+    let norm_axes: Vec<isize> = axes
+        .iter()
+        .map(|&a| if a < 0 { a + r } else { a })
+        .collect();
     if norm_axes.iter().any(|&a| a < 0 || a >= r) {
         return op_err(format!(
             "norm: axes {axes:?} out of range for shape {:?}",
@@ -462,7 +471,9 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
             } else if p == f64::NEG_INFINITY {
                 a.min(ax(&norm_axes), keepdims)
             } else if p == 0.0 {
-                a.not_equal(0.0).astype(x.dtype()).sum(ax(&norm_axes), keepdims)
+                a.not_equal(0.0)
+                    .astype(x.dtype())
+                    .sum(ax(&norm_axes), keepdims)
             } else if p == 1.0 {
                 a.sum(ax(&norm_axes), keepdims)
             } else if p == 2.0 {
@@ -503,8 +514,9 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
                 NormOrd::P(p) if p == f64::INFINITY => sum_abs(c0, "max"),
                 NormOrd::P(p) if p == f64::NEG_INFINITY => sum_abs(c0, "min"),
                 NormOrd::Nuc | NormOrd::P(2.0) | NormOrd::P(-2.0) => {
-                    let mut perm: Vec<usize> =
-                        (0..r as usize).filter(|&d| d != r0 as usize && d != c0 as usize).collect();
+                    let mut perm: Vec<usize> = (0..r as usize)
+                        .filter(|&d| d != r0 as usize && d != c0 as usize)
+                        .collect();
                     perm.extend([r0 as usize, c0 as usize]);
                     let s = svdvals(&x.transpose(&perm));
                     match ord {
@@ -607,7 +619,11 @@ pub fn lstsq(a: &Array, b: &Array, rcond: Option<f64>) -> (Array, Array, Array, 
     let sinv = Array::where_(&keep, safe_recip(&s), 0.0);
     let rank = keep.astype(DType::I32).sum(-1, false);
     let vector = b.ndim() == 1;
-    let b2 = if vector { b.reshape(&[-1, 1]) } else { b.clone() };
+    let b2 = if vector {
+        b.reshape(&[-1, 1])
+    } else {
+        b.clone()
+    };
     let x = (mt(&vh) * sinv.expand_dims(0)).matmul(&mt(&u).matmul(&b2));
     let resid = if m > n {
         let r = &b2 - &a.matmul(&x);
