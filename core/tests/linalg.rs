@@ -106,7 +106,7 @@ fn eye_b(n: usize, like: &Array) -> Array {
 }
 
 fn tol(dtype: DType) -> f64 {
-    if dtype == DType::F64 { 1e-10 } else { 2e-4 }
+    if dtype == DType::F64 { 1e-10 } else { 1e-5 }
 }
 
 // ---- values against NumPy / SciPy ---------------------------------------------

@@ -61,7 +61,10 @@ fn sweeps(n: usize, dtype: DType) -> usize {
 fn rotation(g: &Array, pm: &Array, side: &Array, id: &Array) -> Array {
     let d = (g * id).sum(-1, false);
     let dp = (pm * &d.expand_dims(-2)).sum(-1, false);
-    let gpq = (g * pm).sum(-1, false);
+    // Both triangles, so the pair's angles are exactly opposite and `J`
+    // stays orthogonal even when rounding made `g` slightly asymmetric.
+    let gp = g * pm;
+    let gpq = (gp.sum(-1, false) + gp.sum(-2, false)) * 0.5;
     let zero = gpq.equal(0.0);
     let theta = (&dp - &d) / (Array::where_(&zero, 1.0, &gpq) * 2.0);
     let r = theta.abs();
