@@ -363,10 +363,10 @@ fn plan(
         (None, Some(s)) => (rank - s.len() as isize..rank).collect(),
         (None, None) => (0..rank).collect(),
     };
-    if let Some(s) = s {
-        if s.len() != axes.len() {
-            panic!("{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})");
-        }
+    if let Some(s) = s
+        && s.len() != axes.len()
+    {
+        panic!("{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})");
     }
     axes.iter()
         .enumerate()

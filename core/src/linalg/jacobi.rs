@@ -302,7 +302,7 @@ fn svd_packed(a: &Array, full: bool, uv: bool) -> Array {
             let dp = mt(&ur).matmul(&tv);
             let ds = diag(&dp);
             if !uv {
-                return (pack(&[s.clone()]), pack(&[ds]));
+                return (pack(std::slice::from_ref(s)), pack(&[ds]));
             }
             let (si, sj) = (s.expand_dims(-1), s.expand_dims(-2));
             let f = gaps(&(s * s));

@@ -509,10 +509,10 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
             };
             let y = match ord {
                 NormOrd::Default | NormOrd::Fro => (&x * &x).sum(ax(&norm_axes), false).sqrt(),
-                NormOrd::P(p) if p == 1.0 => sum_abs(r0, "max"),
-                NormOrd::P(p) if p == -1.0 => sum_abs(r0, "min"),
-                NormOrd::P(p) if p == f64::INFINITY => sum_abs(c0, "max"),
-                NormOrd::P(p) if p == f64::NEG_INFINITY => sum_abs(c0, "min"),
+                NormOrd::P(1.0) => sum_abs(r0, "max"),
+                NormOrd::P(-1.0) => sum_abs(r0, "min"),
+                NormOrd::P(f64::INFINITY) => sum_abs(c0, "max"),
+                NormOrd::P(f64::NEG_INFINITY) => sum_abs(c0, "min"),
                 NormOrd::Nuc | NormOrd::P(2.0) | NormOrd::P(-2.0) => {
                     let mut perm: Vec<usize> = (0..r as usize)
                         .filter(|&d| d != r0 as usize && d != c0 as usize)
@@ -552,9 +552,9 @@ fn eps(dtype: DType) -> f64 {
 ///
 /// ```
 /// use oxjax::{Array, linalg};
-/// let a = Array::from_vec(vec![1.0f64, 0.0, 0.0, 0.0, 2.0, 0.0], &[3, 2]);
+/// let a = Array::from_vec(vec![1.0f64, 0.0, 0.0, 0.0, 0.0, 2.0], &[3, 2]);
 /// let p = linalg::pinv(&a, None).to_vec::<f64>();
-/// let want = [1.0, 0.0, 0.0, 0.0, 0.5, 0.0];
+/// let want = [1.0, 0.0, 0.0, 0.0, 0.0, 0.5];
 /// assert!(p.iter().zip(want).all(|(x, y)| (x - y).abs() < 1e-12));
 /// ```
 pub fn pinv(a: &Array, rtol: Option<f64>) -> Array {
