@@ -79,6 +79,13 @@ pub(crate) fn process(
     prim: &Prim,
     args: &[Array],
 ) -> Result<Vec<Array>> {
+    if let Prim::Custom(c) = prim
+        && !matches!(&*c.0, super::custom::Custom::Lin { .. })
+    {
+        // Staging inlines a custom function's body; its rule only matters
+        // to a JVP trace above this one.
+        return Ok(vec![super::custom::call(&c.0, args)]);
+    }
     let mut b = builder.borrow_mut();
     let ins: Vec<Atom> = args
         .iter()

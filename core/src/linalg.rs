@@ -1,1 +1,0 @@
-//! `oxjax::linalg`: decompositions and solvers, with gradients.
