@@ -727,3 +727,52 @@ fn bad_shapes_are_named() {
         assert!(msg.contains("full_matrices"), "{msg}");
     });
 }
+
+/// The array-API names: multi_dot against left-to-right products,
+/// vector_norm over several axes against a flat norm, cond of a diagonal
+/// matrix, tensorsolve/tensorinv round trips.
+#[test]
+fn array_api_names_agree_with_their_definitions() {
+    let reg = oxjax::Registry::embedded();
+    oxjax::with_default_device(&reg.default_device(), || {
+        let m = |r: usize, c: usize, s: f64| {
+            let v: Vec<f64> = (0..r * c).map(|i| ((i as f64 + s) * 0.7).sin()).collect();
+            Array::from_vec(v, &[r, c])
+        };
+        let (a, b, c, d) = (m(3, 7, 0.1), m(7, 2, 0.2), m(2, 5, 0.3), m(5, 4, 0.4));
+        let want = a.matmul(&b).matmul(&c).matmul(&d).to_vec::<f64>();
+        let got = linalg::multi_dot(&[&a, &b, &c, &d]).to_vec::<f64>();
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() < 1e-12, "multi_dot {g} vs {w}");
+        }
+        let x = m(6, 4, 0.5).reshape(&[2, 3, 4]);
+        let n = linalg::vector_norm(&x, linalg::NormOrd::Default, Some(&[0, 2]), false);
+        let manual = (&x * &x).sum(vec![0, 2], false).sqrt().to_vec::<f64>();
+        assert_eq!(n.shape(), &[3]);
+        for (g, w) in n.to_vec::<f64>().iter().zip(&manual) {
+            assert!((g - w).abs() < 1e-12);
+        }
+        let diag = Array::from_vec(
+            vec![3.0f64, 0.0, 0.0, 0.0, 0.5, 0.0, 0.0, 0.0, 1.0],
+            &[3, 3],
+        );
+        assert!((linalg::cond(&diag).item::<f64>() - 6.0).abs() < 1e-10);
+        let t = m(6, 6, 0.9) + Array::eye(6, 6, 0, DType::F64) * 3.0;
+        let tens = t.reshape(&[2, 3, 2, 3]);
+        let rhs = m(2, 3, 1.1);
+        let sol = linalg::tensorsolve(&tens, &rhs);
+        let back = t
+            .matmul(&sol.reshape(&[6, 1]))
+            .reshape(&[2, 3])
+            .to_vec::<f64>();
+        for (g, w) in back.iter().zip(rhs.to_vec::<f64>()) {
+            assert!((g - w).abs() < 1e-10, "tensorsolve");
+        }
+        let tinv = linalg::tensorinv(&tens, 2).reshape(&[6, 6]);
+        let eye = t.matmul(&tinv).to_vec::<f64>();
+        for (i, v) in eye.iter().enumerate() {
+            let w = if i % 7 == 0 { 1.0 } else { 0.0 };
+            assert!((v - w).abs() < 1e-10, "tensorinv");
+        }
+    });
+}

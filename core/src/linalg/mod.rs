@@ -27,8 +27,14 @@
 //! assert!(back.to_vec::<f32>().iter().zip([4.0, 2.0, 2.0, 3.0]).all(|(x, y)| (x - y).abs() < 1e-5));
 //! ```
 
+mod array_api;
 mod factor;
 mod jacobi;
+
+pub use array_api::{
+    cond, cross, diagonal, matmul, matrix_norm, matrix_transpose, multi_dot, outer, tensordot,
+    tensorinv, tensorsolve, trace, vecdot, vector_norm,
+};
 
 pub use factor::{
     QrMode, Triangular, cholesky, lu, lu_factor, qr, solve_triangular, triangular_solve,
