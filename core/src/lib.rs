@@ -12,6 +12,8 @@
 //! assert_eq!(y.to_vec::<f32>(), vec![8.0, 16.0]);
 //! ```
 
+#![warn(missing_docs)]
+
 extern crate self as oxjax;
 
 mod array;

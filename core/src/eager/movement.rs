@@ -19,7 +19,7 @@ pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
     Ok(a as usize)
 }
 
-/// One axis of a [`Concrete::slice`]: `start..stop` by `step`, NumPy's rules
+/// One axis of a slice ([`Array::slice`](crate::Array::slice)): `start..stop` by `step`, NumPy's rules
 /// (negative indices count from the end; a negative step walks backwards).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Slice {

@@ -18,10 +18,15 @@ use std::fmt;
 /// How a scatter combines an update with the value already there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScatterMode {
+    /// Replace (the last duplicate index wins).
     Set,
+    /// Accumulate by addition.
     Add,
+    /// Accumulate by multiplication.
     Mul,
+    /// Keep the minimum.
     Min,
+    /// Keep the maximum.
     Max,
 }
 
@@ -35,9 +40,13 @@ impl ScatterMode {
 /// The combining op of a cumulative scan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CumOp {
+    /// Running sum.
     Sum,
+    /// Running product.
     Prod,
+    /// Running maximum.
     Max,
+    /// Running minimum.
     Min,
 }
 
