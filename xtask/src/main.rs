@@ -13,7 +13,7 @@
 //!   conformance suite against the reference (`oxjax-conformance --help`).
 //!   The nightly budget is `--cases 2000`.
 //! - `demo [--release]`: build-plugins, then the tour example on the default device.
-//! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
+//! - `bench [--backend NAME] [--json FILE] [--quick] [--only A,B]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
 

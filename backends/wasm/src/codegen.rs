@@ -78,6 +78,12 @@ fn index_kind(k: &Kernel, dep: &[bool], i: usize) -> IndexKind {
     }
 }
 
+/// The byte shuffle of a shuffle of 32-bit lanes (0..4: first operand,
+/// 4..8: second).
+fn lanes32(l: [u8; 4]) -> [u8; 16] {
+    std::array::from_fn(|b| l[b / 4] * 4 + (b % 4) as u8)
+}
+
 /// The f32x4 helper of an op, for the ops that have one.
 fn vector_helper(op: Op) -> Option<H> {
     match op {
@@ -429,31 +435,30 @@ impl<'a> Gen<'a> {
                 self.fb.set(self.acc[r]);
             }
             if k.rsize > 0 {
+                let rows = if self.simd && k.rsize >= 4 {
+                    self.row_loads(&body)
+                } else {
+                    Vec::new()
+                };
                 self.fb.i32c(0).set(self.ridx);
-                self.fb.i(I::Loop(BlockType::Empty));
-                for &i in &body {
-                    self.node(i);
+                if rows.is_empty() {
+                    self.reduction_loop(&body, &[]);
+                } else {
+                    self.row_check(&rows);
+                    self.fb.if_();
+                    self.blocked_loop(&body, &rows);
+                    // the last rsize % 4 steps
+                    self.fb
+                        .get(self.ridx)
+                        .i32c(k.rsize as i32)
+                        .i(I::I32LtS)
+                        .if_();
+                    self.reduction_loop(&body, &[]);
+                    self.fb.end();
+                    self.fb.else_();
+                    self.reduction_loop(&body, &[]);
+                    self.fb.end();
                 }
-                for r in 0..k.reductions.len() {
-                    let red = k.reductions[r];
-                    let d = k.nodes[red.body as usize].dtype;
-                    self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
-                    if self.simd {
-                        self.vbinary(red.op.combine_op(), d);
-                    } else {
-                        self.combine(red.op, d);
-                    }
-                    self.fb.set(self.acc[r]);
-                }
-                self.fb
-                    .get(self.ridx)
-                    .i32c(1)
-                    .i(I::I32Add)
-                    .tee(self.ridx)
-                    .i32c(k.rsize as i32)
-                    .i(I::I32LtS)
-                    .i(I::BrIf(0));
-                self.fb.end();
             }
         }
         for &i in &post {
@@ -492,6 +497,167 @@ impl<'a> Gen<'a> {
         self.fb.end(); // loop
         self.fb.end(); // block
         self.fb.finish()
+    }
+
+    /// One reduction step: the body's nodes (those in `given` already hold
+    /// their value), then every accumulator combined with its body value.
+    fn reduction_step(&mut self, body: &[usize], given: &[usize]) {
+        let k = self.k;
+        for &i in body {
+            if !given.contains(&i) {
+                self.node(i);
+            }
+        }
+        for r in 0..k.reductions.len() {
+            let red = k.reductions[r];
+            let d = k.nodes[red.body as usize].dtype;
+            self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
+            if self.simd {
+                self.vbinary(red.op.combine_op(), d);
+            } else {
+                self.combine(red.op, d);
+            }
+            self.fb.set(self.acc[r]);
+        }
+    }
+
+    /// `do { step; ridx += 1 } while ridx < rsize`, from the current `ridx`.
+    fn reduction_loop(&mut self, body: &[usize], given: &[usize]) {
+        self.fb.i(I::Loop(BlockType::Empty));
+        self.reduction_step(body, given);
+        self.fb
+            .get(self.ridx)
+            .i32c(1)
+            .i(I::I32Add)
+            .tee(self.ridx)
+            .i32c(self.k.rsize as i32)
+            .i(I::I32LtS)
+            .i(I::BrIf(0));
+        self.fb.end();
+    }
+
+    /// SIMD body loads that read a row: index `base + ridx` with `base`
+    /// independent of `ridx` (e.g. `gidx * rsize + ridx`). Returns
+    /// `(load, base)` node pairs.
+    fn row_loads(&self, body: &[usize]) -> Vec<(usize, usize)> {
+        let k = self.k;
+        body.iter()
+            .filter_map(|&i| {
+                let n = &k.nodes[i];
+                if n.op != Op::LOAD || !matches!(n.dtype, DType::F32 | DType::I32 | DType::U32) {
+                    return None;
+                }
+                let idx = n.args[0] as usize;
+                let a = k.args(idx);
+                if k.nodes[idx].op != Op::ADD {
+                    return None;
+                }
+                let is_r = |x: u32| k.nodes[x as usize].op == Op::RIDX;
+                let base = match (is_r(a[0]), is_r(a[1])) {
+                    (true, false) => a[1],
+                    (false, true) => a[0],
+                    _ => return None,
+                } as usize;
+                body.binary_search(&base).is_err().then_some((i, base))
+            })
+            .collect()
+    }
+
+    /// Pushes whether every lane's whole row `base .. base + rsize` of every
+    /// row load is in bounds (then they are read four steps at a time).
+    fn row_check(&mut self, rows: &[(usize, usize)]) {
+        let k = self.k;
+        self.fb.i32c(1);
+        for &(load, base) in rows {
+            let len = self.len[k.nodes[load].imm as usize];
+            self.fb.get(self.val[base]);
+            self.fb.get(len).i(I::I32x4Splat).i(I::I32x4LtU);
+            self.fb.get(self.val[base]);
+            self.fb
+                .i32c(k.rsize as i32 - 1)
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add);
+            self.fb.get(len).i(I::I32x4Splat).i(I::I32x4LtU);
+            self.fb.i(I::V128And).i(I::I32x4AllTrue).i(I::I32And);
+        }
+    }
+
+    /// The reduction four steps at a time while `ridx + 4 <= rsize`: each
+    /// row load reads four vectors (one per lane: its row at `ridx..+4`)
+    /// and transposes them into the values of the four steps, which then
+    /// run in order, so every accumulator sees the same sequence.
+    fn blocked_loop(&mut self, body: &[usize], rows: &[(usize, usize)]) {
+        let k = self.k;
+        let given: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        let steps: Vec<[u32; 4]> = rows
+            .iter()
+            .map(|_| std::array::from_fn(|_| self.fb.local(V::V128)))
+            .collect();
+        let (lane, t) = (
+            self.fb.local(V::V128),
+            [self.fb.local(V::V128), self.fb.local(V::V128)],
+        );
+        let ridx0 = self.fb.local(V::I32);
+        self.fb.i(I::Loop(BlockType::Empty));
+        for (&(load, base), step) in rows.iter().zip(&steps) {
+            let input = k.nodes[load].imm as usize;
+            // byte addresses of the four rows at ridx
+            self.fb
+                .get(self.val[base])
+                .get(self.ridx)
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add);
+            self.fb.i32c(2).i(I::I32x4Shl);
+            self.fb
+                .get(self.ptr[input])
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add)
+                .set(lane);
+            let rowv: Vec<u32> = (0..4u8)
+                .map(|l| {
+                    let v = self.fb.local(V::V128);
+                    self.fb.get(lane).i(I::I32x4ExtractLane(l));
+                    self.fb.i(I::V128Load(mem(0, 2))).set(v);
+                    v
+                })
+                .collect();
+            // 4x4 transpose: interleave pairs of rows, then pairs of pairs
+            for (h, lo) in [(0, [0u8, 4, 1, 5]), (1, [2, 6, 3, 7])] {
+                for (p, dst) in [(0, t[0]), (2, t[1])] {
+                    self.fb.get(rowv[p]).get(rowv[p + 1]);
+                    self.fb.i(I::I8x16Shuffle(lanes32(lo))).set(dst);
+                }
+                for (q, sel) in [(0, [0u8, 1, 4, 5]), (1, [2, 3, 6, 7])] {
+                    self.fb.get(t[0]).get(t[1]);
+                    self.fb
+                        .i(I::I8x16Shuffle(lanes32(sel)))
+                        .set(step[2 * h + q]);
+                }
+            }
+        }
+        self.fb.get(self.ridx).set(ridx0);
+        for s in 0..4 {
+            for (&(load, _), step) in rows.iter().zip(&steps) {
+                self.fb.get(step[s]).set(self.val[load]);
+            }
+            self.fb
+                .get(ridx0)
+                .i32c(s as i32)
+                .i(I::I32Add)
+                .set(self.ridx);
+            self.reduction_step(body, &given);
+        }
+        self.fb
+            .get(ridx0)
+            .i32c(4)
+            .i(I::I32Add)
+            .tee(self.ridx)
+            .i32c(4)
+            .i(I::I32Add)
+            .i32c(k.rsize as i32)
+            .i(I::I32LeS)
+            .i(I::BrIf(0));
+        self.fb.end();
     }
 
     /// Stores every output's value at `gidx`.

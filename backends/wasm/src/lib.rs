@@ -153,6 +153,9 @@ struct ExeEntry {
 struct Buf {
     addr: u32,
     len: u64,
+    /// Holds a freed buffer's stale bytes: zeroed on first use, unless that
+    /// use overwrites the whole buffer (so outputs are never zeroed twice).
+    dirty: bool,
 }
 
 struct State {
@@ -271,16 +274,33 @@ impl WasmBackend {
 
     fn mem_read(&self, addr: u64, len: u64) -> Vec<u8> {
         assert!(addr + len <= self.memory.data_size() as u64);
-        let mut out = vec![0u8; len as usize];
-        // SAFETY: as in `mem_write`.
+        // No zero fill: the copy initialises every byte.
+        let mut out = Vec::with_capacity(len as usize);
+        huge_pages(&mut out);
+        // SAFETY: as in `mem_write`; `out` has room for `len` bytes, all
+        // written by the copy before `set_len`.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 self.base().add(addr as usize),
                 out.as_mut_ptr(),
                 len as usize,
-            )
+            );
+            out.set_len(len as usize);
         }
         out
+    }
+
+    /// The buffer `id`, zeroed first if it is dirty and the coming use does
+    /// not overwrite all of it (`whole`).
+    fn settle(&self, st: &mut State, id: BufferId, whole: bool) -> Result<Buf, BackendError> {
+        let b = st.buffer(id)?;
+        if b.dirty {
+            if !whole {
+                self.mem_fill_zero(b.addr as u64, b.len);
+            }
+            st.buffers.get_mut(&id.0).expect("present").dirty = false;
+        }
+        Ok(b)
     }
 
     fn compile_module(&self, kernel: &Kernel) -> Result<Arc<Compiled>, BackendError> {
@@ -337,6 +357,29 @@ impl WasmBackend {
     }
 }
 
+/// Asks Linux to back the (untouched) capacity of a large vector with
+/// transparent huge pages: the copy into it then takes a few hundred page
+/// faults instead of one per 4 KiB.
+fn huge_pages(v: &mut Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: i32 = 14;
+        unsafe extern "C" {
+            fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
+        }
+        let p = v.as_mut_ptr() as usize;
+        let (start, end) = (p.next_multiple_of(HUGE), (p + v.capacity()) / HUGE * HUGE);
+        if end >= start + 2 * HUGE {
+            // SAFETY: the range lies inside the vector's allocation; the
+            // advice changes no contents. Failure is harmless.
+            unsafe { madvise(start as *mut u8, end - start, MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
+}
+
 fn range_check(id: BufferId, b: Buf, offset: u64, len: u64) -> Result<(), BackendError> {
     match offset.checked_add(len) {
         Some(end) if end <= b.len => Ok(()),
@@ -375,12 +418,10 @@ impl Backend for WasmBackend {
 
     fn alloc(&self, bytes: u64) -> Result<BufferId, BackendError> {
         let mut st = self.lock();
-        let addr = if bytes == 0 {
-            codegen::ARGS_ADDR as u64
+        let (addr, fresh) = if bytes == 0 {
+            (codegen::ARGS_ADDR as u64, true)
         } else {
-            let addr = st.alloc.alloc(bytes, &self.memory)?;
-            self.mem_fill_zero(addr, bytes);
-            addr
+            st.alloc.alloc(bytes, &self.memory)?
         };
         st.next_id += 1;
         let id = st.next_id;
@@ -389,6 +430,7 @@ impl Backend for WasmBackend {
             Buf {
                 addr: addr as u32,
                 len: bytes,
+                dirty: !fresh,
             },
         );
         Ok(BufferId(id))
@@ -404,16 +446,17 @@ impl Backend for WasmBackend {
     }
 
     fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError> {
-        let st = self.lock();
-        let b = st.buffer(buffer)?;
-        range_check(buffer, b, offset, data.len() as u64)?;
+        let mut st = self.lock();
+        range_check(buffer, st.buffer(buffer)?, offset, data.len() as u64)?;
+        let whole = offset == 0 && data.len() as u64 == st.buffer(buffer)?.len;
+        let b = self.settle(&mut st, buffer, whole)?;
         self.mem_write(b.addr as u64 + offset, data);
         Ok(())
     }
 
     fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
-        let st = self.lock();
-        let b = st.buffer(buffer)?;
+        let mut st = self.lock();
+        let b = self.settle(&mut st, buffer, false)?;
         range_check(buffer, b, offset, len)?;
         Ok(self.mem_read(b.addr as u64 + offset, len))
     }
@@ -482,7 +525,7 @@ impl Backend for WasmBackend {
     ) -> Result<(), BackendError> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        if let Some(plan) = st.routines.get(&exe.0) {
+        if let Some(plan) = st.routines.get(&exe.0).cloned() {
             let ([i], [o]) = (inputs, outputs) else {
                 return Err(invalid(format!(
                     "routine {} takes 1 input and 1 output, got {} and {}",
@@ -491,7 +534,9 @@ impl Backend for WasmBackend {
                     outputs.len()
                 )));
             };
-            let (bi, bo) = (st.buffer(*i)?, st.buffer(*o)?);
+            let bi = self.settle(st, *i, false)?;
+            let whole = st.buffer(*o)?.len <= plan.output_bytes();
+            let bo = self.settle(st, *o, whole)?;
             if bi.len < plan.input_bytes() || bo.len < plan.output_bytes() {
                 return Err(invalid(format!(
                     "routine {}: input holds {} bytes (needs {}), output {} (needs {})",
@@ -524,14 +569,14 @@ impl Backend for WasmBackend {
         }
         let mut args: Vec<u8> = Vec::with_capacity(8 * inputs.len() + 4 * outputs.len());
         for (j, &id) in inputs.iter().enumerate() {
-            let b = st.buffer(id)?;
+            let b = self.settle(st, id, false)?;
             let elems = b.len / k.inputs[j].size() as u64;
             args.extend_from_slice(&b.addr.to_le_bytes());
             args.extend_from_slice(&(elems.min(i32::MAX as u64) as u32).to_le_bytes());
         }
         for (o, &id) in outputs.iter().enumerate() {
-            let b = st.buffer(id)?;
             let need = k.size as u64 * k.output_dtype(o).size() as u64;
+            let b = self.settle(st, id, st.buffer(id)?.len <= need)?;
             if b.len < need {
                 return Err(invalid(format!(
                     "output {o} (buffer {}) holds {} bytes, needs {need}",

@@ -81,6 +81,58 @@ fn reductions_match_for_every_op_and_dtype() {
 }
 
 #[test]
+fn row_reductions_read_four_steps_at_a_time() {
+    // rows >= 4 and rsize >= 4 take the blocked path (whole rows in
+    // bounds), with rsize % 4 steps left over; a short input sends the
+    // groups that touch its end to the per-element path (zeros past it).
+    for d in [DType::F32, DType::I32, DType::U32] {
+        for op in [ReduceOp::ADD, ReduceOp::MAX, ReduceOp::MUL] {
+            for (rows, rsize, short) in [(9, 13, 0), (8, 4, 0), (6, 1027, 0), (12, 9, 50)] {
+                let k = row_reduce(op, d, rows, rsize);
+                let mut v = values(d, rows * rsize - short, 11);
+                if op == ReduceOp::MUL {
+                    // keep products finite and exact-ish: values near 1
+                    for x in v.iter_mut() {
+                        if let Scalar::F32(f) = x {
+                            *f = 1.0 + *f / 1000.0;
+                        }
+                    }
+                }
+                for threads in ["threads = 1", "threads = 3"] {
+                    assert_same(&k, &[to_bytes(&v)], threads);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn reused_buffers_read_as_zero() {
+    // A freed block comes back dirty: it must read as zeros, whole or in
+    // part, however it is next used.
+    let b = backend("threads = 1");
+    let id = b.alloc(4096).unwrap();
+    b.write(id, 0, &[7; 4096]).unwrap();
+    b.free(id);
+    let id = b.alloc(4000).unwrap();
+    assert!(b.read(id, 0, 4000).unwrap().iter().all(|&x| x == 0));
+    b.write(id, 0, &[9; 4000]).unwrap();
+    b.free(id);
+    let id = b.alloc(4000).unwrap();
+    b.write(id, 100, &[1; 8]).unwrap();
+    let got = b.read(id, 0, 4000).unwrap();
+    assert!(got[..100].iter().chain(&got[108..]).all(|&x| x == 0));
+    assert_eq!(&got[100..108], &[1; 8]);
+    b.free(id);
+    // as a kernel input: reads zeros
+    let k = row_reduce(ReduceOp::ADD, DType::I32, 4, 250);
+    let exe = b.compile(&k).unwrap();
+    let (inp, out) = (b.alloc(4000).unwrap(), b.alloc(16).unwrap());
+    b.execute(exe, &[inp], &[out]).unwrap();
+    assert_eq!(b.read(out, 0, 16).unwrap(), vec![0; 16]);
+}
+
+#[test]
 fn several_accumulators_epilogue_and_outputs() {
     // mean and max of each row, then (mean - max) * 2 and exp(mean) as two outputs
     for d in [DType::F16, DType::F32, DType::F64] {
