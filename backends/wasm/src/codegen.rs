@@ -279,6 +279,13 @@ pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
     exports.export("run", we::ExportKind::Func, FIRST_DEFINED);
     module.section(&exports);
 
+    if mm.is_some() {
+        // marks the tiled matmul for tests and `OXJAX_DEBUG` readers
+        module.section(&we::CustomSection {
+            name: "oxjax-tiled-matmul".into(),
+            data: (&[][..]).into(),
+        });
+    }
     let mut code = we::CodeSection::new();
     for f in &defined {
         code.function(f);

@@ -193,8 +193,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
         .wasm_threads(true)
         .shared_memory(true)
         .wasm_simd(true)
-        .cranelift_opt_level(wasmtime::OptLevel::Speed)
-        .compiler_inlining(wasmtime::Inlining::Yes);
+        .cranelift_opt_level(wasmtime::OptLevel::Speed);
     let engine = Engine::new(&config)
         .map_err(|e| BackendError::new(ErrorKind::DEVICE, format!("wasmtime engine: {e}")))?;
     let max_pages = (opts.max_memory >> 16).clamp(2, codegen::MAX_PAGES) as u32;

@@ -215,14 +215,15 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
     );
-    let (i, i1, j, r) = (
+    let (i, i0, i1, j, r) = (
+        l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
     );
-    let aaddr: Vec<u32> = (0..TILE_M).map(|_| l(&mut fb, V::I32)).collect();
-    let baddr = l(&mut fb, V::I32);
+    let (jc, jend) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
+    let (aaddr, baddr) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
     let acc: Vec<u32> = (0..TILE_M * 2).map(|_| l(&mut fb, V::V128)).collect();
     let (b0, b1, av) = (
         l(&mut fb, V::V128),
@@ -259,26 +260,38 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         .i(I::Call(generic))
         .i(I::Return)
         .end();
-    fb.get(start).i32c(n).i(I::I32DivU).set(i);
+    fb.get(start).i32c(n).i(I::I32DivU).set(i0);
     fb.get(end).i32c(n).i(I::I32DivU).set(i1);
-    fb.i(I::Block(BlockType::Empty))
-        .i(I::Loop(BlockType::Empty));
-    // rows i..i+4
-    fb.get(i)
-        .i32c(TILE_M as i32)
-        .i(I::I32Add)
-        .get(i1)
-        .i(I::I32GtS)
-        .i(I::BrIf(1));
-    fb.i32c(0).set(j);
-    if mm.n >= TILE_N {
+    // Whole tiles, a block of NC columns at a time: the block's B panel
+    // (K x NC) stays in the L2 cache while every row of the range passes
+    // over it, and each row group's A rows stay in L1 across the block.
+    let full = (mm.n / TILE_N * TILE_N) as i32;
+    let nc = column_block(mm);
+    if full > 0 {
+        fb.i32c(0).set(jc);
+        fb.i(I::Loop(BlockType::Empty));
+        fb.get(jc).i32c(nc).i(I::I32Add).tee(jend);
+        fb.i32c(full)
+            .get(jend)
+            .i32c(full)
+            .i(I::I32LtS)
+            .i(I::Select)
+            .set(jend);
+        fb.get(i0).set(i);
         fb.i(I::Block(BlockType::Empty))
             .i(I::Loop(BlockType::Empty));
+        fb.get(i)
+            .i32c(TILE_M as i32)
+            .i(I::I32Add)
+            .get(i1)
+            .i(I::I32GtS)
+            .i(I::BrIf(1));
+        fb.get(jc).set(j);
+        fb.i(I::Loop(BlockType::Empty));
         tile(
             &mut fb,
             mm,
-            [pa, pb, i, j, r, baddr, b0, b1, av],
-            &aaddr,
+            [pa, pb, i, j, r, aaddr, baddr, b0, b1, av],
             &acc,
             epi,
         );
@@ -286,34 +299,70 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
             .i32c(TILE_N as i32)
             .i(I::I32Add)
             .tee(j)
-            .i32c(TILE_N as i32)
-            .i(I::I32Add)
-            .i32c(n)
-            .i(I::I32LeS)
+            .get(jend)
+            .i(I::I32LtS)
             .i(I::BrIf(0));
-        fb.end().end();
+        fb.end();
+        fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
+        fb.i(I::Br(0)).end().end();
+        fb.get(jend).tee(jc).i32c(full).i(I::I32LtS).i(I::BrIf(0));
+        fb.end();
     }
-    // ragged columns of these rows
-    fb.get(j).i32c(n).i(I::I32LtS).if_();
-    for row in 0..TILE_M as i32 {
-        fb.get(i).i32c(row).i(I::I32Add).i32c(n).i(I::I32Mul);
-        fb.get(j).i(I::I32Add);
+    // ragged columns of the whole row groups
+    if full < n {
+        fb.get(i0).set(i);
+        fb.i(I::Block(BlockType::Empty))
+            .i(I::Loop(BlockType::Empty));
         fb.get(i)
-            .i32c(row + 1)
+            .i32c(TILE_M as i32)
             .i(I::I32Add)
-            .i32c(n)
-            .i(I::I32Mul)
-            .i(I::Call(generic));
+            .get(i1)
+            .i(I::I32GtS)
+            .i(I::BrIf(1));
+        for row in 0..TILE_M as i32 {
+            fb.get(i).i32c(row).i(I::I32Add).i32c(n).i(I::I32Mul);
+            fb.i32c(full).i(I::I32Add);
+            fb.get(i)
+                .i32c(row + 1)
+                .i(I::I32Add)
+                .i32c(n)
+                .i(I::I32Mul)
+                .i(I::Call(generic));
+        }
+        fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
+        fb.i(I::Br(0)).end().end();
     }
-    fb.end();
-    fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
-    fb.i(I::Br(0)).end().end();
-    // ragged rows
+    // ragged rows: those after the last whole group of TILE_M
+    fb.get(i1)
+        .get(i1)
+        .get(i0)
+        .i(I::I32Sub)
+        .i32c(TILE_M as i32)
+        .i(I::I32RemU)
+        .i(I::I32Sub)
+        .set(i);
     fb.get(i).get(i1).i(I::I32LtS).if_();
     fb.get(i).i32c(n).i(I::I32Mul);
     fb.get(i1).i32c(n).i(I::I32Mul).i(I::Call(generic));
     fb.end();
     fb.finish()
+}
+
+/// Pushes the address local `base` for an access `off` bytes further: a
+/// non-negative `off` goes in the memory immediate (`off.max(0)`), a
+/// negative one is added here.
+fn at(fb: &mut Fb, base: u32, off: i64) {
+    fb.get(base);
+    if off < 0 {
+        fb.i32c(off as i32).i(I::I32Add);
+    }
+}
+
+/// Columns per block: the B panel of a block (K x NC f32) fills about
+/// half of a typical 1 MiB L2 cache; a multiple of TILE_N.
+fn column_block(mm: &MatMul) -> i32 {
+    let nc = (128 * 1024 / mm.k.max(1)).clamp(TILE_N, mm.n.max(TILE_N));
+    (nc / TILE_N * TILE_N) as i32
 }
 
 /// One TILE_M x TILE_N block at rows i.., columns j...
@@ -326,27 +375,23 @@ enum Epilogue {
     Store(u32),
 }
 
-fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: Epilogue) {
-    let [pa, pb, i, j, r, baddr, b0, b1, av] = l;
+fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 10], acc: &[u32], epi: Epilogue) {
+    let [pa, pb, i, j, r, aaddr, baddr, b0, b1, av] = l;
     let (a, b) = (mm.a, mm.b);
     for &x in acc {
         fb.i(I::V128Const(0)).set(x);
     }
-    for (row, &ad) in aaddr.iter().enumerate() {
-        // pa + 4 (c0 + ci (i + row))
-        fb.get(pa);
-        fb.get(i)
-            .i32c(row as i32)
-            .i(I::I32Add)
-            .i32c(a.ci as i32)
-            .i(I::I32Mul)
-            .i32c(a.c0 as i32)
-            .i(I::I32Add)
-            .i32c(2)
-            .i(I::I32Shl)
-            .i(I::I32Add)
-            .set(ad);
-    }
+    // pa + 4 (c0 + ci i): row `row` of the group is `4 ci row` bytes further
+    fb.get(pa);
+    fb.get(i)
+        .i32c(a.ci as i32)
+        .i(I::I32Mul)
+        .i32c(a.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(aaddr);
     fb.get(pb);
     fb.get(j)
         .i32c(b.cj as i32)
@@ -368,16 +413,20 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: 
             for lane in 0..4u8 {
                 let col = (4 * h as i64 + lane as i64) * b.cj * 4;
                 fb.get(v);
-                fb.get(baddr)
-                    .i32c(col as i32)
-                    .i(I::I32Add)
-                    .i(I::F32Load(mem(0, 2)));
+                at(fb, baddr, col);
+                fb.i(I::F32Load(mem(col.max(0) as u64, 2)));
                 fb.i(I::F32x4ReplaceLane(lane)).set(v);
             }
         }
     }
-    for (row, &ad) in aaddr.iter().enumerate() {
-        fb.get(ad).i(I::V128Load32Splat(mem(0, 2))).set(av);
+    for row in 0..TILE_M as usize {
+        let off = row as i64 * a.ci * 4;
+        at(fb, aaddr, off);
+        // f32 load + splat: x86 gets a load and one broadcast (Cranelift
+        // turns `v128.load32_splat` into a GPR load, a move and a broadcast)
+        fb.i(I::F32Load(mem(off.max(0) as u64, 2)))
+            .i(I::F32x4Splat)
+            .set(av);
         for (h, bv) in [b0, b1].into_iter().enumerate() {
             let x = acc[row * 2 + h];
             fb.get(x)
@@ -387,8 +436,11 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: 
                 .i(I::F32x4Add)
                 .set(x);
         }
-        fb.get(ad).i32c((a.cr * 4) as i32).i(I::I32Add).set(ad);
     }
+    fb.get(aaddr)
+        .i32c((a.cr * 4) as i32)
+        .i(I::I32Add)
+        .set(aaddr);
     fb.get(baddr)
         .i32c((b.cr * 4) as i32)
         .i(I::I32Add)
