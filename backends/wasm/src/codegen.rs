@@ -275,8 +275,26 @@ pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
     }
     module.section(&funcs);
 
+    // A matmul that packs B panels gets its thread's scratch address in a
+    // global the host sets (0: no scratch).
+    let packs = mm.as_ref().is_some_and(crate::matmul::packs);
+    if packs {
+        let mut globals = we::GlobalSection::new();
+        globals.global(
+            we::GlobalType {
+                val_type: V::I32,
+                mutable: true,
+                shared: false,
+            },
+            &we::ConstExpr::i32_const(0),
+        );
+        module.section(&globals);
+    }
     let mut exports = we::ExportSection::new();
     exports.export("run", we::ExportKind::Func, FIRST_DEFINED);
+    if packs {
+        exports.export(crate::matmul::SCRATCH_GLOBAL, we::ExportKind::Global, 0);
+    }
     module.section(&exports);
 
     if mm.is_some() {

@@ -18,14 +18,23 @@
 //!   accumulation, and thus every bit, is the reference's). Consecutive
 //!   in-bounds loads are one `v128.load`, invariant ones a splat, others
 //!   lane by lane; ops without a SIMD form run lane by lane; the tail
-//!   goes to the scalar function.
+//!   goes to the scalar function. Elementwise kernels run two groups of
+//!   four per step, node by node in turn, with the vector transcendentals
+//!   inlined, so the two groups' dependency chains overlap in the CPU. A
+//!   reduction whose loads read rows (`base + ridx`) runs four steps at a
+//!   time when every lane's row is in bounds: one vector load per lane and
+//!   a 4x4 transpose give the four steps' values, which are then combined
+//!   in order (the same bits as one step at a time).
 //! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
 //!   whose indices are affine in the output row, column and `ridx` runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
-//!   order: bit-exact), any epilogue per element.
+//!   order: bit-exact), any epilogue per element, over column blocks whose
+//!   B panel is packed into per-thread scratch memory.
 //! - **Memory**: all buffers live in one shared linear memory managed by a
 //!   size-class allocator (`alloc`); a failure to grow is an
-//!   `OUT_OF_MEMORY` error.
+//!   `OUT_OF_MEMORY` error. A reused block is zeroed lazily, on its first
+//!   use that does not overwrite all of it (a kernel output never is);
+//!   `read` copies into an uninitialised vector (huge pages on Linux).
 //! - **Threads**: large kernels (at least [`PARALLEL_THRESHOLD`] element ×
 //!   reduction steps) are split into `gidx` ranges over a pool of threads,
 //!   each with its own wasmtime `Store` and instance over the same memory
@@ -142,6 +151,8 @@ pub(crate) struct Compiled {
     pub wasm: Vec<u8>,
     /// Thread ranges of `gidx` start at multiples of this.
     pub granule: u32,
+    /// The module packs matmul panels into its thread's scratch memory.
+    pub packs: bool,
 }
 
 struct ExeEntry {
@@ -168,6 +179,9 @@ struct State {
     modules: oxjax_abi::FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
     routines: HashMap<u64, routines::Plan>,
+    /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
+    /// (the calling thread's first), allocated when first needed.
+    scratch: Option<u32>,
     next_id: u64,
     /// The calling thread's wasm instance store.
     main: Worker,
@@ -214,6 +228,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             by_kernel: Default::default(),
             modules: Default::default(),
             routines: HashMap::new(),
+            scratch: None,
             next_id: 0,
             main,
         }),
@@ -330,7 +345,18 @@ impl WasmBackend {
             module,
             wasm,
             granule,
+            packs: matmul::analyse(kernel).is_some_and(|m| matmul::packs(&m)),
         }))
+    }
+
+    /// The scratch memory of all threads (allocated on first use); 0 when
+    /// the memory cannot hold it, and then kernels do without.
+    fn scratch(&self, st: &mut State) -> u32 {
+        if st.scratch.is_none() {
+            let bytes = self.opts.threads as u64 * matmul::SCRATCH_BYTES as u64;
+            st.scratch = st.alloc.alloc(bytes, &self.memory).ok().map(|a| a.0 as u32);
+        }
+        st.scratch.unwrap_or(0)
     }
 
     /// How many `gidx` ranges the pool's worker threads have run.
@@ -590,10 +616,19 @@ impl Backend for WasmBackend {
         if size == 0 {
             return Ok(());
         }
+        // this thread's scratch, then the workers' (0: none, or no memory)
+        let scratch = if compiled.packs { self.scratch(st) } else { 0 };
+        let slot = |w: usize| {
+            if scratch == 0 {
+                0
+            } else {
+                scratch + w as u32 * matmul::SCRATCH_BYTES
+            }
+        };
         let work = k.size as u64 * (k.rsize as u64).max(1);
         let threads = self.opts.threads.min(k.size as usize);
         if threads <= 1 || work < PARALLEL_THRESHOLD {
-            return st.main.run(&compiled, 0, size).map_err(exec_error);
+            return st.main.run(&compiled, 0, size, slot(0)).map_err(exec_error);
         }
         // Split gidx into `threads` contiguous ranges: the first runs here.
         let g = compiled.granule.max(1) as u64;
@@ -603,8 +638,9 @@ impl Backend for WasmBackend {
                 (if t == threads { b } else { b / g * g }) as i32
             })
             .collect();
-        let pending = self.pool.submit(&compiled, &bounds[1..]);
-        let mine = st.main.run(&compiled, bounds[0], bounds[1]);
+        let slots: Vec<u32> = (1..threads).map(slot).collect();
+        let pending = self.pool.submit(&compiled, &bounds[1..], &slots);
+        let mine = st.main.run(&compiled, bounds[0], bounds[1], slot(0));
         let theirs = pending.wait();
         mine.and(theirs).map_err(exec_error)
     }

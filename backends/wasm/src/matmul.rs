@@ -1,4 +1,5 @@
-//! Matmul-shaped reductions: register-tiled micro-kernel.
+//! Matmul-shaped reductions: register-tiled micro-kernel, cache blocking
+//! and packed panels.
 //!
 //! A kernel qualifies when it has one f32 `add` reduction whose body is the
 //! product of two loads, the output index splits as `gidx = i * N + j`
@@ -14,9 +15,21 @@
 //! each `ridx` step broadcasts four A values and loads eight B values (one
 //! vector pair when B is contiguous in `j`, lanes otherwise). Products and
 //! sums are separate IEEE operations in `ridx` order, so results equal the
-//! reference bit for bit. Ragged edges, ranges that are not whole rows and
-//! operands whose index range exceeds their buffer (the out-of-bounds-reads-
-//! zero rule) go to the generic run function.
+//! reference bit for bit (so no fused multiply-add, relaxed or not: it
+//! would round differently from the reference). Ragged edges, ranges that
+//! are not whole rows and operands whose index range exceeds their buffer
+//! (the out-of-bounds-reads-zero rule) go to the generic run function.
+//!
+//! Caches: the columns run in blocks of NC (`column_block`: a K x NC
+//! panel of B is about 512 KiB, half an L2); every row group of the
+//! thread's range passes over a block before the next, so the panel is
+//! read from L2, not memory, and a row group's A rows stay in L1 across
+//! the block. When B is contiguous in `j` the block is first packed into
+//! the thread's scratch memory ([`SCRATCH_BYTES`], its address in the
+//! exported global [`SCRATCH_GLOBAL`], set by the host per thread; 0 means
+//! none, and B is then read in place): 32 bytes per `ridx` step per tile,
+//! one sequential stream instead of rows a power-of-two stride apart that
+//! fight over a few L1 sets.
 
 use crate::fb::{Fb, mem};
 use oxjax_abi::{DType, Kernel, Op, ReduceOp};
@@ -24,6 +37,10 @@ use wasm_encoder::{BlockType, Instruction as I, ValType as V};
 
 pub const TILE_M: u32 = 4;
 pub const TILE_N: u32 = 8;
+/// Bytes of scratch memory per thread for a packed B panel.
+pub const SCRATCH_BYTES: u32 = 512 * 1024;
+/// The export name of a packing module's scratch-address global.
+pub const SCRATCH_GLOBAL: &str = "scratch";
 
 /// One operand: `index = c0 + ci i + cj j + cr r` into input `input`.
 #[derive(Clone, Copy, Debug)]
@@ -224,6 +241,7 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
     );
     let (jc, jend) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
     let (aaddr, baddr) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
+    let (scratch, bstep) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
     let acc: Vec<u32> = (0..TILE_M * 2).map(|_| l(&mut fb, V::V128)).collect();
     let (b0, b1, av) = (
         l(&mut fb, V::V128),
@@ -248,6 +266,16 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         let at = 8 * op.input as u64;
         fb.i32c(0).i(I::I32Load(mem(at, 2))).set(p);
         fb.i32c(0).i(I::I32Load(mem(at + 4, 2))).set(len);
+    }
+    // The thread's scratch memory (global 0; 0 when it has none) holds the
+    // packed B panel: 8 columns x K rows per tile, 32 bytes per row.
+    let pack = packs(mm);
+    if pack {
+        fb.i(I::GlobalGet(0)).set(scratch);
+    }
+    fb.i32c((mm.b.cr * 4) as i32).set(bstep);
+    if pack {
+        fb.get(scratch).if_().i32c(32).set(bstep).end();
     }
     // Not whole rows, or an operand shorter than its index range: generic.
     fb.get(start).i32c(n).i(I::I32RemU);
@@ -277,6 +305,11 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
             .i(I::I32LtS)
             .i(I::Select)
             .set(jend);
+        if pack {
+            fb.get(scratch).if_();
+            pack_panel(&mut fb, mm, [pb, scratch, jc, jend, j, r, aaddr, baddr, b0]);
+            fb.end();
+        }
         fb.get(i0).set(i);
         fb.i(I::Block(BlockType::Empty))
             .i(I::Loop(BlockType::Empty));
@@ -291,7 +324,9 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         tile(
             &mut fb,
             mm,
-            [pa, pb, i, j, r, aaddr, baddr, b0, b1, av],
+            [
+                pa, pb, i, j, r, aaddr, baddr, b0, b1, av, scratch, jc, bstep,
+            ],
             &acc,
             epi,
         );
@@ -348,6 +383,38 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
     fb.finish()
 }
 
+/// Copies B's columns `jc..jend` (whole tiles, all K rows) to the
+/// scratch memory: tile by tile, each row's 8 values in 32 bytes, so the
+/// micro-kernel then reads one contiguous stream per tile.
+fn pack_panel(fb: &mut Fb, mm: &MatMul, l: [u32; 9]) {
+    let [pb, scratch, jc, jend, p, r, src, dst, v] = l;
+    let b = mm.b;
+    fb.get(scratch).set(dst);
+    fb.get(jc).set(p);
+    fb.i(I::Loop(BlockType::Empty));
+    fb.get(pb);
+    fb.get(p)
+        .i32c(b.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl);
+    fb.i(I::I32Add).set(src);
+    fb.i32c(0).set(r);
+    fb.i(I::Loop(BlockType::Empty));
+    for h in 0..2u64 {
+        fb.get(src).i(I::V128Load(mem(16 * h, 2))).set(v);
+        fb.get(dst).get(v).i(I::V128Store(mem(16 * h, 2)));
+    }
+    fb.get(src).i32c((b.cr * 4) as i32).i(I::I32Add).set(src);
+    fb.get(dst).i32c(32).i(I::I32Add).set(dst);
+    fb.get(r).i32c(1).i(I::I32Add).tee(r);
+    fb.i32c(mm.k as i32).i(I::I32LtS).i(I::BrIf(0));
+    fb.end();
+    fb.get(p).i32c(TILE_N as i32).i(I::I32Add).tee(p);
+    fb.get(jend).i(I::I32LtS).i(I::BrIf(0));
+    fb.end();
+}
+
 /// Pushes the address local `base` for an access `off` bytes further: a
 /// non-negative `off` goes in the memory immediate (`off.max(0)`), a
 /// negative one is added here.
@@ -356,6 +423,12 @@ fn at(fb: &mut Fb, base: u32, off: i64) {
     if off < 0 {
         fb.i32c(off as i32).i(I::I32Add);
     }
+}
+
+/// Whether the kernel packs its B panels into the thread's scratch memory
+/// (B contiguous in `j`, and a column block's panel fits).
+pub fn packs(mm: &MatMul) -> bool {
+    mm.b.cj == 1 && mm.k as u64 * column_block(mm) as u64 * 4 <= SCRATCH_BYTES as u64
 }
 
 /// Columns per block: the B panel of a block (K x NC f32) fills about
@@ -375,8 +448,22 @@ enum Epilogue {
     Store(u32),
 }
 
-fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 10], acc: &[u32], epi: Epilogue) {
-    let [pa, pb, i, j, r, aaddr, baddr, b0, b1, av] = l;
+fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
+    let [
+        pa,
+        pb,
+        i,
+        j,
+        r,
+        aaddr,
+        baddr,
+        b0,
+        b1,
+        av,
+        scratch,
+        jc,
+        bstep,
+    ] = l;
     let (a, b) = (mm.a, mm.b);
     for &x in acc {
         fb.i(I::V128Const(0)).set(x);
@@ -402,6 +489,18 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 10], acc: &[u32], epi: Epilogue) {
         .i(I::I32Shl)
         .i(I::I32Add)
         .set(baddr);
+    if packs(mm) {
+        // the tile's packed rows: scratch + (j - jc) K 4
+        fb.get(scratch).if_();
+        fb.get(scratch);
+        fb.get(j)
+            .get(jc)
+            .i(I::I32Sub)
+            .i32c(mm.k as i32 * 4)
+            .i(I::I32Mul);
+        fb.i(I::I32Add).set(baddr);
+        fb.end();
+    }
     fb.i32c(0).set(r);
     fb.i(I::Loop(BlockType::Empty));
     if b.cj == 1 {
@@ -441,10 +540,7 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 10], acc: &[u32], epi: Epilogue) {
         .i32c((a.cr * 4) as i32)
         .i(I::I32Add)
         .set(aaddr);
-    fb.get(baddr)
-        .i32c((b.cr * 4) as i32)
-        .i(I::I32Add)
-        .set(baddr);
+    fb.get(baddr).get(bstep).i(I::I32Add).set(baddr);
     fb.get(r)
         .i32c(1)
         .i(I::I32Add)

@@ -247,6 +247,8 @@ fn matmul_shapes_and_transposes() {
                 ];
                 assert_same(&kern, &inputs, "threads = 1");
                 assert_same(&kern, &inputs, "threads = 2");
+                // no room for the packing scratch (4 x 512 KiB): unpacked
+                assert_same(&kern, &inputs, "threads = 4\nmax_memory_mb = 1");
             }
         }
     }
