@@ -220,7 +220,10 @@ pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
     if mm.is_some() {
         defined.push(Gen::new(k, &mut mb, false, f_scalar).epilogue_function());
     }
-    let granule = mm.as_ref().map_or(1, |m| m.n * crate::matmul::TILE_M);
+    // SIMD groups of four stay aligned (see `Gen::rows`)
+    let granule = mm
+        .as_ref()
+        .map_or(if simd { 4 } else { 1 }, |m| m.n * crate::matmul::TILE_M);
 
     let mut module = we::Module::new();
     let run_ty = mb.ty(vec![V::I32, V::I32], vec![]);
@@ -333,6 +336,10 @@ struct Gen<'a> {
     tail_fn: u32,
     /// Whether each node depends on gidx.
     dep_g: Vec<bool>,
+    /// SIMD mode over rows (`gidx = i N + j`, N a multiple of 4, groups of
+    /// four aligned): the four lanes share `i`, so a load index affine in
+    /// (i, j, ridx) is the same in every lane (no `j`) or consecutive.
+    rows: Option<u32>,
 }
 
 impl<'a> Gen<'a> {
@@ -373,6 +380,7 @@ impl<'a> Gen<'a> {
             simd,
             tail_fn,
             dep_g: gidx_dependence(k),
+            rows: crate::matmul::row_length(k).filter(|&n| simd && n.is_multiple_of(4)),
         }
     }
 
@@ -450,6 +458,14 @@ impl<'a> Gen<'a> {
         let k = self.k;
         let (pre, body, post) = self.plan();
         self.load_args();
+        if self.rows.is_some() {
+            // groups must not straddle rows: an unaligned start (never given
+            // by the backend, whose thread ranges are multiples of 4) runs
+            // one element at a time
+            self.fb.get(0).i32c(3).i(I::I32And).if_();
+            self.fb.get(0).get(1).i(I::Call(self.tail_fn)).i(I::Return);
+            self.fb.end();
+        }
         self.fb.get(0).set(self.gidx);
         if self.simd && k.reductions.is_empty() {
             self.paired_loop(&pre);
@@ -852,7 +868,18 @@ impl<'a> Gen<'a> {
                 self.fb.get(self.acc[node.imm as usize]);
             }
             Op::LOAD => {
-                let kind = index_kind(k, &self.dep_g, node.args[0] as usize);
+                let idx = node.args[0] as usize;
+                let mut kind = index_kind(k, &self.dep_g, idx);
+                if kind == IndexKind::General
+                    && let Some(n) = self.rows
+                    && let Some(f) = crate::matmul::affine(k, n, idx)
+                {
+                    kind = match f.cj {
+                        0 => IndexKind::Invariant,
+                        1 => IndexKind::Consecutive,
+                        _ => IndexKind::General,
+                    };
+                }
                 self.vload(node.imm as usize, args[0], d, kind)
             }
             Op::SELECT => {

@@ -24,7 +24,10 @@
 //!   reduction whose loads read rows (`base + ridx`) runs four steps at a
 //!   time when every lane's row is in bounds: one vector load per lane and
 //!   a 4x4 transpose give the four steps' values, which are then combined
-//!   in order (the same bits as one step at a time).
+//!   in order (the same bits as one step at a time). In kernels over rows
+//!   (`gidx = i N + j`, N a multiple of 4, groups aligned) a load index
+//!   affine in (i, j, ridx) with no `j` is one load and a splat, with
+//!   slope 1 in `j` one vector load.
 //! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
 //!   whose indices are affine in the output row, column and `ridx` runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`

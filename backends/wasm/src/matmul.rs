@@ -117,8 +117,70 @@ fn eval(k: &Kernel, g: i32, r: i32) -> Vec<Option<i32>> {
     v
 }
 
+/// An index `c0 + ci i + cj j + cr r` (`gidx = i N + j`) and its range
+/// over the iteration box.
+pub(crate) struct Affine {
+    pub c0: i64,
+    pub ci: i64,
+    pub cj: i64,
+    pub cr: i64,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// Node `idx` as an affine function of (i, j, ridx) for rows of length
+/// `n`: coefficients from unit steps, checked at the corners of the box
+/// and at scattered points.
+pub(crate) fn affine(k: &Kernel, n: u32, idx: usize) -> Option<Affine> {
+    if n == 0 || k.size == 0 || !k.size.is_multiple_of(n) {
+        return None;
+    }
+    let (m, kk) = (k.size / n, k.rsize.max(1));
+    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32)[idx];
+    let c0 = at(0, 0, 0)? as i64;
+    let step = |on: bool, v: Option<i32>| -> Option<i64> {
+        if on { Some(v? as i64 - c0) } else { Some(0) }
+    };
+    let ci = step(m > 1, if m > 1 { at(1, 0, 0) } else { None })?;
+    let cj = step(n > 1, if n > 1 { at(0, 1, 0) } else { None })?;
+    let cr = step(kk > 1, if kk > 1 { at(0, 0, 1) } else { None })?;
+    let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
+    let mut points = Vec::new();
+    for pi in [0, m - 1] {
+        for pj in [0, n - 1] {
+            for pr in [0, kk - 1] {
+                points.push((pi, pj, pr));
+            }
+        }
+    }
+    let mut s = 0x9E37_79B9u32;
+    for _ in 0..48 {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
+    }
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &(i, j, r) in &points {
+        let want = f(i, j, r);
+        if at(i, j, r)? as i64 != want {
+            return None;
+        }
+        lo = lo.min(want);
+        hi = hi.max(want);
+    }
+    Some(Affine {
+        c0,
+        ci,
+        cj,
+        cr,
+        lo,
+        hi,
+    })
+}
+
 /// `N` from an `idiv`/`rem` of `gidx` by a constant.
-fn row_length(k: &Kernel) -> Option<u32> {
+pub(crate) fn row_length(k: &Kernel) -> Option<u32> {
     let mut n = None;
     for (i, node) in k.nodes.iter().enumerate() {
         if matches!(node.op, Op::IDIV | Op::REM) && node.dtype == DType::I32 {
@@ -154,59 +216,19 @@ pub fn analyse(k: &Kernel) -> Option<MatMul> {
     if !k.size.is_multiple_of(n) {
         return None;
     }
-    let (m, kk) = (k.size / n, k.rsize);
-    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32);
-    let base = at(0, 0, 0);
-    let di = if m > 1 { Some(at(1, 0, 0)) } else { None };
-    let dj = if n > 1 { Some(at(0, 1, 0)) } else { None };
-    let dr = if kk > 1 { Some(at(0, 0, 1)) } else { None };
     let mut ops = Vec::new();
     for &l in &loads {
-        let idx = k.nodes[l].args[0] as usize;
-        let c0 = base[idx]? as i64;
-        let diff = |d: &Option<Vec<Option<i32>>>| -> Option<i64> {
-            match d {
-                Some(v) => Some(v[idx]? as i64 - c0),
-                None => Some(0),
-            }
-        };
-        let (ci, cj, cr) = (diff(&di)?, diff(&dj)?, diff(&dr)?);
-        let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
-        // verify at the corners and at scattered points
-        let mut points = Vec::new();
-        for ci_ in [0, m - 1] {
-            for cj_ in [0, n - 1] {
-                for cr_ in [0, kk - 1] {
-                    points.push((ci_, cj_, cr_));
-                }
-            }
-        }
-        let mut s = 0x9E37_79B9u32;
-        for _ in 0..48 {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
-        }
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for &(i, j, r) in &points {
-            let want = f(i, j, r);
-            if at(i, j, r)[idx]? as i64 != want {
-                return None;
-            }
-            lo = lo.min(want);
-            hi = hi.max(want);
-        }
-        if lo < 0 || hi > i32::MAX as i64 / 4 {
+        let f = affine(k, n, k.nodes[l].args[0] as usize)?;
+        if f.lo < 0 || f.hi > i32::MAX as i64 / 4 {
             return None;
         }
         ops.push(Operand {
             input: k.nodes[l].imm as usize,
-            c0,
-            ci,
-            cj,
-            cr,
-            max: hi,
+            c0: f.c0,
+            ci: f.ci,
+            cj: f.cj,
+            cr: f.cr,
+            max: f.hi,
         });
     }
     let (a, b) = match (ops[0], ops[1]) {
@@ -217,7 +239,12 @@ pub fn analyse(k: &Kernel) -> Option<MatMul> {
     if k.inputs[a.input] != DType::F32 || k.inputs[b.input] != DType::F32 {
         return None;
     }
-    Some(MatMul { n, k: kk, a, b })
+    Some(MatMul {
+        n,
+        k: k.rsize,
+        a,
+        b,
+    })
 }
 
 /// The tiled `run(start, end)`; `generic` is the untiled run function and

@@ -107,6 +107,60 @@ fn row_reductions_read_four_steps_at_a_time() {
 }
 
 #[test]
+fn row_structured_loads_match() {
+    // gidx = i N + j with N a multiple of 4: loads indexed by i alone
+    // (one value per SIMD group), by j (consecutive), by j N + i
+    // (transposed: lane by lane), and a reduction over r of a[i, r] b[r, j]
+    // plus c[j] (not a plain product, so not the tiled matmul).
+    for (m, n, rsize) in [(7, 12, 0), (9, 16, 5), (5, 4, 3)] {
+        let mut b = KernelBuilder::default();
+        let (ia, ib, ic) = (
+            b.input(DType::F32),
+            b.input(DType::F32),
+            b.input(DType::F32),
+        );
+        let g = b.gidx();
+        let cn = b.constant(Scalar::I32(n as i32));
+        let cm = b.constant(Scalar::I32(m as i32));
+        let i = b.op(Op::IDIV, &[g, cn]);
+        let j = b.op(Op::REM, &[g, cn]);
+        let ai = b.load(ia, i);
+        let bj = b.load(ib, j);
+        let jt = b.op(Op::MUL, &[j, cm]);
+        let ti = b.op(Op::ADD, &[jt, i]);
+        let ct = b.load(ic, ti);
+        let x = b.op(Op::MUL, &[ai, bj]);
+        let mut v = b.op(Op::ADD, &[x, ct]);
+        if rsize > 0 {
+            let r = b.ridx();
+            let ck = b.constant(Scalar::I32(rsize as i32));
+            let ir = b.op(Op::MUL, &[i, ck]);
+            let air = b.op(Op::ADD, &[ir, r]);
+            let rn = b.op(Op::MUL, &[r, cn]);
+            let brj = b.op(Op::ADD, &[rn, j]);
+            let (p, q) = (b.load(ia, air), b.load(ib, brj));
+            let pq = b.op(Op::MUL, &[p, q]);
+            let e = b.op(Op::MAX, &[pq, ct]);
+            let s = b.op(Op::ADD, &[e, bj]);
+            let acc = b.reduce(ReduceOp::ADD, s);
+            v = b.op(Op::ADD, &[v, acc]);
+        }
+        b.output(v);
+        let k = b.finish(m * n, rsize);
+        let len = (m * n).max(m * rsize.max(1)).max(rsize * n);
+        let inputs: Vec<Vec<u8>> = (0..3)
+            .map(|s| to_bytes(&values(DType::F32, len, 20 + s)))
+            .collect();
+        for threads in ["threads = 1", "threads = 3"] {
+            assert_same(&k, &inputs, threads);
+        }
+        // short inputs: out-of-bounds lanes read zero
+        let short: Vec<Vec<u8>> = inputs.iter().map(|x| x[..x.len() / 2].to_vec()).collect();
+        assert_same(&k, &short, "threads = 1");
+    }
+}
+
+#[test]
 fn reused_buffers_read_as_zero() {
     // A freed block comes back dirty: it must read as zeros, whole or in
     // part, however it is next used.
