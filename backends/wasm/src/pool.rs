@@ -15,13 +15,15 @@ use wasmtime::{Engine, Extern, Func, Global, Instance, SharedMemory, Store, Type
 /// (wasmtime frees instances only with their store).
 const MAX_INSTANCES: usize = 256;
 
+/// A module instance's `run` and, for a packing matmul, its scratch global.
+type Entry = (TypedFunc<(i32, i32), ()>, Option<Global>);
+
 pub(crate) struct Worker {
     engine: Engine,
     memory: SharedMemory,
     store: Store<()>,
     imports: Vec<Extern>,
-    /// Each module's `run` and, for a packing matmul, its scratch global.
-    instances: HashMap<u64, (TypedFunc<(i32, i32), ()>, Option<Global>)>,
+    instances: HashMap<u64, Entry>,
 }
 
 fn host(x: f64, f: fn(f64) -> f64) -> f64 {
