@@ -1,5 +1,6 @@
-//! `cargo xtask bench [--backend NAME] [--json FILE] [--quick]`: runs the
-//! named benchmarks on one device, prints a table and writes JSON
+//! `cargo xtask bench [--backend NAME] [--json FILE] [--quick] [--only A,B*]`:
+//! runs the benchmarks (all, or those named by `--only`, where `B*` is a
+//! prefix) on one device, prints a table and writes JSON
 //! `[{"bench","backend","value","unit"}]`. Each figure is the median of
 //! several timed runs after a warm-up; a benchmark whose single run exceeds
 //! the time budget on a slow device is reported as skipped, not faked.
@@ -64,7 +65,13 @@ fn mlp_loss(p: &Mlp, batch: &(Array, Array)) -> Array {
     -((&logits - &lse) * y).sum(Axes::All, false) / 128.0
 }
 
-fn run_all(quick: bool) -> Vec<Result> {
+fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
+    let on = |name: &str| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|w| name == w || w.strip_suffix('*').is_some_and(|p| name.starts_with(p)))
+    };
     let budget = Duration::from_secs(if quick { 2 } else { 20 });
     let runs = if quick { 3 } else { 7 };
     let mut out = Vec::new();
@@ -88,6 +95,9 @@ fn run_all(quick: bool) -> Vec<Result> {
         ("matmul_f32_1024", 1024),
         ("matmul_f32_2048", 2048),
     ] {
+        if !on(name) {
+            continue;
+        }
         let (a, b) = (random(&[n, n], 1), random(&[n, n], 2));
         let t = if over {
             None
@@ -104,56 +114,69 @@ fn run_all(quick: bool) -> Vec<Result> {
     }
     let x = random(&[4 << 20], 3);
     let chain = |x: &Array| ((x.sin() * 2.0 + 1.0).exp() + x * x).sqrt();
-    let jchain = jit(chain);
-    let t = time(runs, budget, || drop(jchain(&x).to_vec::<f32>()));
-    push(
-        "chain_4m",
-        t.map(|t| t * 1e3),
-        "ms",
-        "jitted: one fused kernel",
-    );
-    let t = time(runs, budget, || drop(chain(&x).to_vec::<f32>()));
-    push(
-        "chain_4m_eager",
-        t.map(|t| t * 1e3),
-        "ms",
-        "eager: six kernels",
-    );
-    let (p, q) = (random(&[16], 4), random(&[16], 5));
-    let t = time(runs, budget, || {
-        for _ in 0..1000 {
-            drop(&p + &q);
-        }
-        drop((&p + &q).to_vec::<f32>());
-    });
-    push(
-        "eager_tiny_op",
-        t.map(|t| t / 1001.0 * 1e6),
-        "µs",
-        "dispatch + kernel on 16 elements",
-    );
-    let big = random(&[16 << 20], 6);
-    let t = time(runs, budget, || {
-        std::hint::black_box(big.sum(Axes::All, false).item::<f32>());
-    });
-    push(
-        "sum_f32_16m",
-        t.map(|t| (64 << 20) as f64 / t / 1e9),
-        "GB/s",
-        "two-stage reduction: partials, then their sum",
-    );
-    let s = random(&[4096, 1024], 7);
-    let t = time(runs, budget, || {
-        let m = s.max(-1, true);
-        let e = (&s - &m).exp();
-        drop((&e / &e.sum(-1, true)).to_vec::<f32>())
-    });
-    push(
-        "softmax_4096x1024",
-        t.map(|t| t * 1e3),
-        "ms",
-        "eager (4 kernels)",
-    );
+    if on("chain_4m") {
+        let jchain = jit(chain);
+        let t = time(runs, budget, || drop(jchain(&x).to_vec::<f32>()));
+        push(
+            "chain_4m",
+            t.map(|t| t * 1e3),
+            "ms",
+            "jitted: one fused kernel",
+        );
+    }
+    if on("chain_4m_eager") {
+        let t = time(runs, budget, || drop(chain(&x).to_vec::<f32>()));
+        push(
+            "chain_4m_eager",
+            t.map(|t| t * 1e3),
+            "ms",
+            "eager: six kernels",
+        );
+    }
+    if on("eager_tiny_op") {
+        let (p, q) = (random(&[16], 4), random(&[16], 5));
+        let t = time(runs, budget, || {
+            for _ in 0..1000 {
+                drop(&p + &q);
+            }
+            drop((&p + &q).to_vec::<f32>());
+        });
+        push(
+            "eager_tiny_op",
+            t.map(|t| t / 1001.0 * 1e6),
+            "µs",
+            "dispatch + kernel on 16 elements",
+        );
+    }
+    if on("sum_f32_16m") {
+        let big = random(&[16 << 20], 6);
+        let t = time(runs, budget, || {
+            std::hint::black_box(big.sum(Axes::All, false).item::<f32>());
+        });
+        push(
+            "sum_f32_16m",
+            t.map(|t| (64 << 20) as f64 / t / 1e9),
+            "GB/s",
+            "two-stage reduction: partials, then their sum",
+        );
+    }
+    if on("softmax_4096x1024") {
+        let s = random(&[4096, 1024], 7);
+        let t = time(runs, budget, || {
+            let m = s.max(-1, true);
+            let e = (&s - &m).exp();
+            drop((&e / &e.sum(-1, true)).to_vec::<f32>())
+        });
+        push(
+            "softmax_4096x1024",
+            t.map(|t| t * 1e3),
+            "ms",
+            "eager (4 kernels)",
+        );
+    }
+    if !on("jit_compile_mlp") && !on("mlp_train_step") {
+        return out;
+    }
     let params = Mlp {
         w1: random(&[784, 512], 8) * 0.05,
         b1: Array::zeros(&[512], DType::F32),
@@ -206,6 +229,9 @@ fn main() {
             .cloned()
     };
     let quick = args.iter().any(|a| a == "--quick");
+    let only: Vec<String> = arg("--only")
+        .map(|s| s.split(',').map(str::to_string).collect())
+        .unwrap_or_default();
     let device: Device = match arg("--backend") {
         Some(name) => oxjax::device(&name).unwrap_or_else(|e| {
             eprintln!("bench: {e}");
@@ -221,7 +247,7 @@ fn main() {
         info.version,
         info.device
     );
-    let results = with_default_device(&device, || run_all(quick));
+    let results = with_default_device(&device, || run_all(quick, &only));
     println!("| bench | {} | unit | note |", device.name());
     println!("|---|---:|---|---|");
     for r in &results {

@@ -12,6 +12,14 @@ pub trait Element: Copy + Send + Sync + 'static {
     fn from_scalar(s: Scalar) -> Self;
     /// Decodes one little-endian element (`DTYPE.size()` bytes).
     fn from_le(bytes: &[u8]) -> Self;
+    /// Decodes a whole buffer of little-endian elements (one copy for the
+    /// numeric types on a little-endian host).
+    fn decode(bytes: &[u8]) -> Vec<Self> {
+        bytes
+            .chunks_exact(Self::DTYPE.size())
+            .map(Self::from_le)
+            .collect()
+    }
     /// Appends the little-endian encoding.
     fn put_le(self, out: &mut Vec<u8>);
 }
@@ -22,6 +30,29 @@ macro_rules! element {
             #[inline]
             fn from_le(bytes: &[u8]) -> Self {
                 <$t>::from_le_bytes(bytes[..$n].try_into().expect("element size"))
+            }
+            fn decode(bytes: &[u8]) -> Vec<Self> {
+                if cfg!(target_endian = "big") {
+                    return bytes
+                        .chunks_exact($n)
+                        .map(<Self as Element>::from_le)
+                        .collect();
+                }
+                let n = bytes.len() / $n;
+                let mut out = Vec::<$t>::with_capacity(n);
+                // SAFETY: every bit pattern is a valid value of this plain
+                // numeric type, whose in-memory layout on a little-endian
+                // host is its little-endian encoding; `out` has room for `n`
+                // elements, all written by the copy before `set_len`.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        bytes.as_ptr(),
+                        out.as_mut_ptr().cast::<u8>(),
+                        n * $n,
+                    );
+                    out.set_len(n);
+                }
+                out
             }
             #[inline]
             fn put_le(self, out: &mut Vec<u8>) {

@@ -15,7 +15,7 @@
 //! - `demo [--release] [--tour]`: build-plugins, then the training demo
 //!   (`examples/train_mlp.rs`: an MLP learns three spirals) on the default
 //!   device; `--tour` runs the API tour (`examples/tour.rs`) instead.
-//! - `bench [--backend NAME] [--json FILE] [--quick]`: release build, then
+//! - `bench [--backend NAME] [--json FILE] [--quick] [--only A,B]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
 //! - `compat`: regenerates docs/jax-compat.md (see compat.rs).

@@ -4,7 +4,9 @@
 //! power of two), freed blocks go to their class's free list and are reused
 //! first; otherwise blocks are carved from the top of the used region,
 //! growing the memory when needed. Every block is 64-byte aligned. When the
-//! memory cannot grow, the request fails with `OUT_OF_MEMORY`.
+//! memory cannot grow, the request fails with `OUT_OF_MEMORY`. A carved
+//! block has never been used, so it still holds the zeros `memory.grow`
+//! gave it; a reused one holds stale bytes (the caller zeroes it lazily).
 
 use oxjax_abi::{BackendError, ErrorKind};
 use std::collections::HashMap;
@@ -38,10 +40,16 @@ impl Allocator {
         }
     }
 
-    pub fn alloc(&mut self, bytes: u64, memory: &SharedMemory) -> Result<u64, BackendError> {
+    /// A block of at least `bytes` bytes: its address and whether it is
+    /// fresh (all zero) rather than reused.
+    pub fn alloc(
+        &mut self,
+        bytes: u64,
+        memory: &SharedMemory,
+    ) -> Result<(u64, bool), BackendError> {
         let size = class(bytes);
         if let Some(addr) = self.free.get_mut(&size).and_then(Vec::pop) {
-            return Ok(addr);
+            return Ok((addr, false));
         }
         let oom = |why: String| {
             BackendError::new(
@@ -73,7 +81,7 @@ impl Allocator {
         }
         let addr = self.top;
         self.top = end;
-        Ok(addr)
+        Ok((addr, true))
     }
 
     pub fn free(&mut self, addr: u64, bytes: u64) {

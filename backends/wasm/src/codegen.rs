@@ -58,24 +58,49 @@ fn gidx_dependence(k: &Kernel) -> Vec<bool> {
 }
 
 fn index_kind(k: &Kernel, dep: &[bool], i: usize) -> IndexKind {
-    let n = &k.nodes[i];
     if !dep[i] {
         return IndexKind::Invariant;
     }
-    let a = k.args(i);
-    let is_g = |x: u32| k.nodes[x as usize].op == Op::GIDX;
-    let inv = |x: u32| !dep[x as usize];
-    let consecutive = match n.op {
-        Op::GIDX => true,
-        Op::ADD => (is_g(a[0]) && inv(a[1])) || (inv(a[0]) && is_g(a[1])),
-        Op::SUB => is_g(a[0]) && inv(a[1]),
-        _ => false,
-    };
-    if consecutive {
+    if gidx_slope(k, dep, i) == Some(1) {
         IndexKind::Consecutive
     } else {
         IndexKind::General
     }
+}
+
+/// `c` when node `i` is `c * gidx + (something independent of gidx)` in
+/// i32 arithmetic (`gidx * 1 + 0` and the like, as views produce).
+fn gidx_slope(k: &Kernel, dep: &[bool], i: usize) -> Option<i32> {
+    if !dep[i] {
+        return Some(0);
+    }
+    let n = &k.nodes[i];
+    if !matches!(n.dtype, DType::I32 | DType::U32) {
+        return None;
+    }
+    let a = k.args(i);
+    let slope = |x: u32| gidx_slope(k, dep, x as usize);
+    let konst = |x: u32| {
+        let c = &k.nodes[x as usize];
+        (c.op == Op::CONST).then_some(c.imm as u32 as i32)
+    };
+    match n.op {
+        Op::GIDX => Some(1),
+        Op::ADD => Some(slope(a[0])?.wrapping_add(slope(a[1])?)),
+        Op::SUB => Some(slope(a[0])?.wrapping_sub(slope(a[1])?)),
+        Op::MUL => match (konst(a[0]), konst(a[1])) {
+            (Some(c), _) => Some(slope(a[1])?.wrapping_mul(c)),
+            (_, Some(c)) => Some(slope(a[0])?.wrapping_mul(c)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// The byte shuffle of a shuffle of 32-bit lanes (0..4: first operand,
+/// 4..8: second).
+fn lanes32(l: [u8; 4]) -> [u8; 16] {
+    std::array::from_fn(|b| l[b / 4] * 4 + (b % 4) as u8)
 }
 
 /// The f32x4 helper of an op, for the ops that have one.
@@ -195,7 +220,10 @@ pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
     if mm.is_some() {
         defined.push(Gen::new(k, &mut mb, false, f_scalar).epilogue_function());
     }
-    let granule = mm.as_ref().map_or(1, |m| m.n * crate::matmul::TILE_M);
+    // SIMD groups of four stay aligned (see `Gen::rows`)
+    let granule = mm
+        .as_ref()
+        .map_or(if simd { 4 } else { 1 }, |m| m.n * crate::matmul::TILE_M);
 
     let mut module = we::Module::new();
     let run_ty = mb.ty(vec![V::I32, V::I32], vec![]);
@@ -250,10 +278,35 @@ pub fn generate_with(k: &Kernel) -> (Vec<u8>, u32) {
     }
     module.section(&funcs);
 
+    // A matmul that packs B panels gets its thread's scratch address in a
+    // global the host sets (0: no scratch).
+    let packs = mm.as_ref().is_some_and(crate::matmul::packs);
+    if packs {
+        let mut globals = we::GlobalSection::new();
+        globals.global(
+            we::GlobalType {
+                val_type: V::I32,
+                mutable: true,
+                shared: false,
+            },
+            &we::ConstExpr::i32_const(0),
+        );
+        module.section(&globals);
+    }
     let mut exports = we::ExportSection::new();
     exports.export("run", we::ExportKind::Func, FIRST_DEFINED);
+    if packs {
+        exports.export(crate::matmul::SCRATCH_GLOBAL, we::ExportKind::Global, 0);
+    }
     module.section(&exports);
 
+    if mm.is_some() {
+        // marks the tiled matmul for tests and `OXJAX_DEBUG` readers
+        module.section(&we::CustomSection {
+            name: "oxjax-tiled-matmul".into(),
+            data: (&[][..]).into(),
+        });
+    }
     let mut code = we::CodeSection::new();
     for f in &defined {
         code.function(f);
@@ -283,6 +336,10 @@ struct Gen<'a> {
     tail_fn: u32,
     /// Whether each node depends on gidx.
     dep_g: Vec<bool>,
+    /// SIMD mode over rows (`gidx = i N + j`, N a multiple of 4, groups of
+    /// four aligned): the four lanes share `i`, so a load index affine in
+    /// (i, j, ridx) is the same in every lane (no `j`) or consecutive.
+    rows: Option<u32>,
 }
 
 impl<'a> Gen<'a> {
@@ -323,6 +380,7 @@ impl<'a> Gen<'a> {
             simd,
             tail_fn,
             dep_g: gidx_dependence(k),
+            rows: crate::matmul::row_length(k).filter(|&n| simd && n.is_multiple_of(4)),
         }
     }
 
@@ -400,7 +458,18 @@ impl<'a> Gen<'a> {
         let k = self.k;
         let (pre, body, post) = self.plan();
         self.load_args();
+        if self.rows.is_some() {
+            // groups must not straddle rows: an unaligned start (never given
+            // by the backend, whose thread ranges are multiples of 4) runs
+            // one element at a time
+            self.fb.get(0).i32c(3).i(I::I32And).if_();
+            self.fb.get(0).get(1).i(I::Call(self.tail_fn)).i(I::Return);
+            self.fb.end();
+        }
         self.fb.get(0).set(self.gidx);
+        if self.simd && k.reductions.is_empty() {
+            self.paired_loop(&pre);
+        }
         self.fb.i(I::Block(BlockType::Empty));
         if self.simd {
             // while gidx + 4 <= end
@@ -429,31 +498,30 @@ impl<'a> Gen<'a> {
                 self.fb.set(self.acc[r]);
             }
             if k.rsize > 0 {
+                let rows = if self.simd && k.rsize >= 4 {
+                    self.row_loads(&body)
+                } else {
+                    Vec::new()
+                };
                 self.fb.i32c(0).set(self.ridx);
-                self.fb.i(I::Loop(BlockType::Empty));
-                for &i in &body {
-                    self.node(i);
+                if rows.is_empty() {
+                    self.reduction_loop(&body, &[]);
+                } else {
+                    self.row_check(&rows);
+                    self.fb.if_();
+                    self.blocked_loop(&body, &rows);
+                    // the last rsize % 4 steps
+                    self.fb
+                        .get(self.ridx)
+                        .i32c(k.rsize as i32)
+                        .i(I::I32LtS)
+                        .if_();
+                    self.reduction_loop(&body, &[]);
+                    self.fb.end();
+                    self.fb.else_();
+                    self.reduction_loop(&body, &[]);
+                    self.fb.end();
                 }
-                for r in 0..k.reductions.len() {
-                    let red = k.reductions[r];
-                    let d = k.nodes[red.body as usize].dtype;
-                    self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
-                    if self.simd {
-                        self.vbinary(red.op.combine_op(), d);
-                    } else {
-                        self.combine(red.op, d);
-                    }
-                    self.fb.set(self.acc[r]);
-                }
-                self.fb
-                    .get(self.ridx)
-                    .i32c(1)
-                    .i(I::I32Add)
-                    .tee(self.ridx)
-                    .i32c(k.rsize as i32)
-                    .i(I::I32LtS)
-                    .i(I::BrIf(0));
-                self.fb.end();
             }
         }
         for &i in &post {
@@ -492,6 +560,216 @@ impl<'a> Gen<'a> {
         self.fb.end(); // loop
         self.fb.end(); // block
         self.fb.finish()
+    }
+
+    /// Elementwise SIMD kernels first run eight elements per step, as two
+    /// groups of four computed node by node in turn: the two groups'
+    /// dependency chains (a polynomial of each, say) are independent, so
+    /// the CPU overlaps them. Each element's arithmetic is unchanged.
+    fn paired_loop(&mut self, nodes: &[usize]) {
+        let mut val_b: Vec<u32> = self
+            .k
+            .nodes
+            .iter()
+            .map(|_| self.fb.local(V::V128))
+            .collect();
+        let mut gidx_b = self.fb.local(V::I32);
+        self.fb.i(I::Block(BlockType::Empty));
+        self.fb
+            .get(self.gidx)
+            .i32c(8)
+            .i(I::I32Add)
+            .get(1)
+            .i(I::I32GtU)
+            .i(I::BrIf(0));
+        self.fb.i(I::Loop(BlockType::Empty));
+        self.fb.get(self.gidx).i32c(4).i(I::I32Add).set(gidx_b);
+        let mut both = |s: &mut Self, f: &dyn Fn(&mut Self)| {
+            f(s);
+            std::mem::swap(&mut s.val, &mut val_b);
+            std::mem::swap(&mut s.gidx, &mut gidx_b);
+            f(s);
+            std::mem::swap(&mut s.val, &mut val_b);
+            std::mem::swap(&mut s.gidx, &mut gidx_b);
+        };
+        for &i in nodes {
+            both(self, &|s| s.node(i));
+        }
+        for o in 0..self.k.outputs.len() {
+            both(self, &|s| s.vstore(o));
+        }
+        self.fb
+            .get(self.gidx)
+            .i32c(8)
+            .i(I::I32Add)
+            .tee(self.gidx)
+            .i32c(8)
+            .i(I::I32Add)
+            .get(1)
+            .i(I::I32LeU)
+            .i(I::BrIf(0));
+        self.fb.end().end();
+    }
+
+    /// One reduction step: the body's nodes (those in `given` already hold
+    /// their value), then every accumulator combined with its body value.
+    fn reduction_step(&mut self, body: &[usize], given: &[usize]) {
+        let k = self.k;
+        for &i in body {
+            if !given.contains(&i) {
+                self.node(i);
+            }
+        }
+        for r in 0..k.reductions.len() {
+            let red = k.reductions[r];
+            let d = k.nodes[red.body as usize].dtype;
+            self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
+            if self.simd {
+                self.vbinary(red.op.combine_op(), d);
+            } else {
+                self.combine(red.op, d);
+            }
+            self.fb.set(self.acc[r]);
+        }
+    }
+
+    /// `do { step; ridx += 1 } while ridx < rsize`, from the current `ridx`.
+    fn reduction_loop(&mut self, body: &[usize], given: &[usize]) {
+        self.fb.i(I::Loop(BlockType::Empty));
+        self.reduction_step(body, given);
+        self.fb
+            .get(self.ridx)
+            .i32c(1)
+            .i(I::I32Add)
+            .tee(self.ridx)
+            .i32c(self.k.rsize as i32)
+            .i(I::I32LtS)
+            .i(I::BrIf(0));
+        self.fb.end();
+    }
+
+    /// SIMD body loads that read a row: index `base + ridx` with `base`
+    /// independent of `ridx` (e.g. `gidx * rsize + ridx`). Returns
+    /// `(load, base)` node pairs.
+    fn row_loads(&self, body: &[usize]) -> Vec<(usize, usize)> {
+        let k = self.k;
+        body.iter()
+            .filter_map(|&i| {
+                let n = &k.nodes[i];
+                if n.op != Op::LOAD || !matches!(n.dtype, DType::F32 | DType::I32 | DType::U32) {
+                    return None;
+                }
+                let idx = n.args[0] as usize;
+                let a = k.args(idx);
+                if k.nodes[idx].op != Op::ADD {
+                    return None;
+                }
+                let is_r = |x: u32| k.nodes[x as usize].op == Op::RIDX;
+                let base = match (is_r(a[0]), is_r(a[1])) {
+                    (true, false) => a[1],
+                    (false, true) => a[0],
+                    _ => return None,
+                } as usize;
+                body.binary_search(&base).is_err().then_some((i, base))
+            })
+            .collect()
+    }
+
+    /// Pushes whether every lane's whole row `base .. base + rsize` of every
+    /// row load is in bounds (then they are read four steps at a time).
+    fn row_check(&mut self, rows: &[(usize, usize)]) {
+        let k = self.k;
+        self.fb.i32c(1);
+        for &(load, base) in rows {
+            let len = self.len[k.nodes[load].imm as usize];
+            self.fb.get(self.val[base]);
+            self.fb.get(len).i(I::I32x4Splat).i(I::I32x4LtU);
+            self.fb.get(self.val[base]);
+            self.fb
+                .i32c(k.rsize as i32 - 1)
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add);
+            self.fb.get(len).i(I::I32x4Splat).i(I::I32x4LtU);
+            self.fb.i(I::V128And).i(I::I32x4AllTrue).i(I::I32And);
+        }
+    }
+
+    /// The reduction four steps at a time while `ridx + 4 <= rsize`: each
+    /// row load reads four vectors (one per lane: its row at `ridx..+4`)
+    /// and transposes them into the values of the four steps, which then
+    /// run in order, so every accumulator sees the same sequence.
+    fn blocked_loop(&mut self, body: &[usize], rows: &[(usize, usize)]) {
+        let k = self.k;
+        let given: Vec<usize> = rows.iter().map(|r| r.0).collect();
+        let steps: Vec<[u32; 4]> = rows
+            .iter()
+            .map(|_| std::array::from_fn(|_| self.fb.local(V::V128)))
+            .collect();
+        let (lane, t) = (
+            self.fb.local(V::V128),
+            [self.fb.local(V::V128), self.fb.local(V::V128)],
+        );
+        let ridx0 = self.fb.local(V::I32);
+        self.fb.i(I::Loop(BlockType::Empty));
+        for (&(load, base), step) in rows.iter().zip(&steps) {
+            let input = k.nodes[load].imm as usize;
+            // byte addresses of the four rows at ridx
+            self.fb
+                .get(self.val[base])
+                .get(self.ridx)
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add);
+            self.fb.i32c(2).i(I::I32x4Shl);
+            self.fb
+                .get(self.ptr[input])
+                .i(I::I32x4Splat)
+                .i(I::I32x4Add)
+                .set(lane);
+            let rowv: Vec<u32> = (0..4u8)
+                .map(|l| {
+                    let v = self.fb.local(V::V128);
+                    self.fb.get(lane).i(I::I32x4ExtractLane(l));
+                    self.fb.i(I::V128Load(mem(0, 2))).set(v);
+                    v
+                })
+                .collect();
+            // 4x4 transpose: interleave pairs of rows, then pairs of pairs
+            for (h, lo) in [(0, [0u8, 4, 1, 5]), (1, [2, 6, 3, 7])] {
+                for (p, dst) in [(0, t[0]), (2, t[1])] {
+                    self.fb.get(rowv[p]).get(rowv[p + 1]);
+                    self.fb.i(I::I8x16Shuffle(lanes32(lo))).set(dst);
+                }
+                for (q, sel) in [(0, [0u8, 1, 4, 5]), (1, [2, 3, 6, 7])] {
+                    self.fb.get(t[0]).get(t[1]);
+                    self.fb
+                        .i(I::I8x16Shuffle(lanes32(sel)))
+                        .set(step[2 * h + q]);
+                }
+            }
+        }
+        self.fb.get(self.ridx).set(ridx0);
+        for s in 0..4 {
+            for (&(load, _), step) in rows.iter().zip(&steps) {
+                self.fb.get(step[s]).set(self.val[load]);
+            }
+            self.fb
+                .get(ridx0)
+                .i32c(s as i32)
+                .i(I::I32Add)
+                .set(self.ridx);
+            self.reduction_step(body, &given);
+        }
+        self.fb
+            .get(ridx0)
+            .i32c(4)
+            .i(I::I32Add)
+            .tee(self.ridx)
+            .i32c(4)
+            .i(I::I32Add)
+            .i32c(k.rsize as i32)
+            .i(I::I32LeS)
+            .i(I::BrIf(0));
+        self.fb.end();
     }
 
     /// Stores every output's value at `gidx`.
@@ -590,7 +868,18 @@ impl<'a> Gen<'a> {
                 self.fb.get(self.acc[node.imm as usize]);
             }
             Op::LOAD => {
-                let kind = index_kind(k, &self.dep_g, node.args[0] as usize);
+                let idx = node.args[0] as usize;
+                let mut kind = index_kind(k, &self.dep_g, idx);
+                if kind == IndexKind::General
+                    && let Some(n) = self.rows
+                    && let Some(f) = crate::matmul::affine(k, n, idx)
+                {
+                    kind = match f.cj {
+                        0 => IndexKind::Invariant,
+                        1 => IndexKind::Consecutive,
+                        _ => IndexKind::General,
+                    };
+                }
                 self.vload(node.imm as usize, args[0], d, kind)
             }
             Op::SELECT => {
@@ -678,7 +967,9 @@ impl<'a> Gen<'a> {
     /// A native SIMD form of a unary op, if there is one (operand pushed).
     fn vunary(&mut self, op: Op, t: DType) -> bool {
         if let (Some(v), DType::F32) = (vector_helper(op), t) {
-            self.call(v);
+            let x = self.fb.local(V::V128);
+            self.fb.set(x);
+            crate::vmath::emit(v, &mut self.fb, self.mb, x);
             return true;
         }
         let ins = match (op, t) {

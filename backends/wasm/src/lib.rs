@@ -18,14 +18,26 @@
 //!   accumulation, and thus every bit, is the reference's). Consecutive
 //!   in-bounds loads are one `v128.load`, invariant ones a splat, others
 //!   lane by lane; ops without a SIMD form run lane by lane; the tail
-//!   goes to the scalar function.
+//!   goes to the scalar function. Elementwise kernels run two groups of
+//!   four per step, node by node in turn, with the vector transcendentals
+//!   inlined, so the two groups' dependency chains overlap in the CPU. A
+//!   reduction whose loads read rows (`base + ridx`) runs four steps at a
+//!   time when every lane's row is in bounds: one vector load per lane and
+//!   a 4x4 transpose give the four steps' values, which are then combined
+//!   in order (the same bits as one step at a time). In kernels over rows
+//!   (`gidx = i N + j`, N a multiple of 4, groups aligned) a load index
+//!   affine in (i, j, ridx) with no `j` is one load and a splat, with
+//!   slope 1 in `j` one vector load.
 //! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
 //!   whose indices are affine in the output row, column and `ridx` runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
-//!   order: bit-exact), any epilogue per element.
+//!   order: bit-exact), any epilogue per element, over column blocks whose
+//!   B panel is packed into per-thread scratch memory.
 //! - **Memory**: all buffers live in one shared linear memory managed by a
 //!   size-class allocator (`alloc`); a failure to grow is an
-//!   `OUT_OF_MEMORY` error.
+//!   `OUT_OF_MEMORY` error. A reused block is zeroed lazily, on its first
+//!   use that does not overwrite all of it (a kernel output never is);
+//!   `read` copies into an uninitialised vector (huge pages on Linux).
 //! - **Threads**: large kernels (at least [`PARALLEL_THRESHOLD`] element ×
 //!   reduction steps) are split into `gidx` ranges over a pool of threads,
 //!   each with its own wasmtime `Store` and instance over the same memory
@@ -142,6 +154,8 @@ pub(crate) struct Compiled {
     pub wasm: Vec<u8>,
     /// Thread ranges of `gidx` start at multiples of this.
     pub granule: u32,
+    /// The module packs matmul panels into its thread's scratch memory.
+    pub packs: bool,
 }
 
 struct ExeEntry {
@@ -153,6 +167,9 @@ struct ExeEntry {
 struct Buf {
     addr: u32,
     len: u64,
+    /// Holds a freed buffer's stale bytes: zeroed on first use, unless that
+    /// use overwrites the whole buffer (so outputs are never zeroed twice).
+    dirty: bool,
 }
 
 struct State {
@@ -165,6 +182,9 @@ struct State {
     modules: oxjax_abi::FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
     routines: HashMap<u64, routines::Plan>,
+    /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
+    /// (the calling thread's first), allocated when first needed.
+    scratch: Option<u32>,
     next_id: u64,
     /// The calling thread's wasm instance store.
     main: Worker,
@@ -211,6 +231,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             by_kernel: Default::default(),
             modules: Default::default(),
             routines: HashMap::new(),
+            scratch: None,
             next_id: 0,
             main,
         }),
@@ -271,16 +292,33 @@ impl WasmBackend {
 
     fn mem_read(&self, addr: u64, len: u64) -> Vec<u8> {
         assert!(addr + len <= self.memory.data_size() as u64);
-        let mut out = vec![0u8; len as usize];
-        // SAFETY: as in `mem_write`.
+        // No zero fill: the copy initialises every byte.
+        let mut out = Vec::with_capacity(len as usize);
+        huge_pages(&mut out);
+        // SAFETY: as in `mem_write`; `out` has room for `len` bytes, all
+        // written by the copy before `set_len`.
         unsafe {
             std::ptr::copy_nonoverlapping(
                 self.base().add(addr as usize),
                 out.as_mut_ptr(),
                 len as usize,
-            )
+            );
+            out.set_len(len as usize);
         }
         out
+    }
+
+    /// The buffer `id`, zeroed first if it is dirty and the coming use does
+    /// not overwrite all of it (`whole`).
+    fn settle(&self, st: &mut State, id: BufferId, whole: bool) -> Result<Buf, BackendError> {
+        let b = st.buffer(id)?;
+        if b.dirty {
+            if !whole {
+                self.mem_fill_zero(b.addr as u64, b.len);
+            }
+            st.buffers.get_mut(&id.0).expect("present").dirty = false;
+        }
+        Ok(b)
     }
 
     fn compile_module(&self, kernel: &Kernel) -> Result<Arc<Compiled>, BackendError> {
@@ -310,7 +348,18 @@ impl WasmBackend {
             module,
             wasm,
             granule,
+            packs: matmul::analyse(kernel).is_some_and(|m| matmul::packs(&m)),
         }))
+    }
+
+    /// The scratch memory of all threads (allocated on first use); 0 when
+    /// the memory cannot hold it, and then kernels do without.
+    fn scratch(&self, st: &mut State) -> u32 {
+        if st.scratch.is_none() {
+            let bytes = self.opts.threads as u64 * matmul::SCRATCH_BYTES as u64;
+            st.scratch = st.alloc.alloc(bytes, &self.memory).ok().map(|a| a.0 as u32);
+        }
+        st.scratch.unwrap_or(0)
     }
 
     /// How many `gidx` ranges the pool's worker threads have run.
@@ -335,6 +384,29 @@ impl WasmBackend {
         let st = self.lock();
         st.exes.get(&exe.0).map(|e| e.compiled.wasm.clone())
     }
+}
+
+/// Asks Linux to back the (untouched) capacity of a large vector with
+/// transparent huge pages: the copy into it then takes a few hundred page
+/// faults instead of one per 4 KiB.
+fn huge_pages(v: &mut Vec<u8>) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        const MADV_HUGEPAGE: i32 = 14;
+        unsafe extern "C" {
+            fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
+        }
+        let p = v.as_mut_ptr() as usize;
+        let (start, end) = (p.next_multiple_of(HUGE), (p + v.capacity()) / HUGE * HUGE);
+        if end >= start + 2 * HUGE {
+            // SAFETY: the range lies inside the vector's allocation; the
+            // advice changes no contents. Failure is harmless.
+            unsafe { madvise(start as *mut u8, end - start, MADV_HUGEPAGE) };
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = v;
 }
 
 fn range_check(id: BufferId, b: Buf, offset: u64, len: u64) -> Result<(), BackendError> {
@@ -375,12 +447,10 @@ impl Backend for WasmBackend {
 
     fn alloc(&self, bytes: u64) -> Result<BufferId, BackendError> {
         let mut st = self.lock();
-        let addr = if bytes == 0 {
-            codegen::ARGS_ADDR as u64
+        let (addr, fresh) = if bytes == 0 {
+            (codegen::ARGS_ADDR as u64, true)
         } else {
-            let addr = st.alloc.alloc(bytes, &self.memory)?;
-            self.mem_fill_zero(addr, bytes);
-            addr
+            st.alloc.alloc(bytes, &self.memory)?
         };
         st.next_id += 1;
         let id = st.next_id;
@@ -389,6 +459,7 @@ impl Backend for WasmBackend {
             Buf {
                 addr: addr as u32,
                 len: bytes,
+                dirty: !fresh,
             },
         );
         Ok(BufferId(id))
@@ -404,16 +475,17 @@ impl Backend for WasmBackend {
     }
 
     fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError> {
-        let st = self.lock();
-        let b = st.buffer(buffer)?;
-        range_check(buffer, b, offset, data.len() as u64)?;
+        let mut st = self.lock();
+        range_check(buffer, st.buffer(buffer)?, offset, data.len() as u64)?;
+        let whole = offset == 0 && data.len() as u64 == st.buffer(buffer)?.len;
+        let b = self.settle(&mut st, buffer, whole)?;
         self.mem_write(b.addr as u64 + offset, data);
         Ok(())
     }
 
     fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
-        let st = self.lock();
-        let b = st.buffer(buffer)?;
+        let mut st = self.lock();
+        let b = self.settle(&mut st, buffer, false)?;
         range_check(buffer, b, offset, len)?;
         Ok(self.mem_read(b.addr as u64 + offset, len))
     }
@@ -482,7 +554,7 @@ impl Backend for WasmBackend {
     ) -> Result<(), BackendError> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        if let Some(plan) = st.routines.get(&exe.0) {
+        if let Some(plan) = st.routines.get(&exe.0).cloned() {
             let ([i], [o]) = (inputs, outputs) else {
                 return Err(invalid(format!(
                     "routine {} takes 1 input and 1 output, got {} and {}",
@@ -491,7 +563,9 @@ impl Backend for WasmBackend {
                     outputs.len()
                 )));
             };
-            let (bi, bo) = (st.buffer(*i)?, st.buffer(*o)?);
+            let bi = self.settle(st, *i, false)?;
+            let whole = st.buffer(*o)?.len <= plan.output_bytes();
+            let bo = self.settle(st, *o, whole)?;
             if bi.len < plan.input_bytes() || bo.len < plan.output_bytes() {
                 return Err(invalid(format!(
                     "routine {}: input holds {} bytes (needs {}), output {} (needs {})",
@@ -524,14 +598,14 @@ impl Backend for WasmBackend {
         }
         let mut args: Vec<u8> = Vec::with_capacity(8 * inputs.len() + 4 * outputs.len());
         for (j, &id) in inputs.iter().enumerate() {
-            let b = st.buffer(id)?;
+            let b = self.settle(st, id, false)?;
             let elems = b.len / k.inputs[j].size() as u64;
             args.extend_from_slice(&b.addr.to_le_bytes());
             args.extend_from_slice(&(elems.min(i32::MAX as u64) as u32).to_le_bytes());
         }
         for (o, &id) in outputs.iter().enumerate() {
-            let b = st.buffer(id)?;
             let need = k.size as u64 * k.output_dtype(o).size() as u64;
+            let b = self.settle(st, id, st.buffer(id)?.len <= need)?;
             if b.len < need {
                 return Err(invalid(format!(
                     "output {o} (buffer {}) holds {} bytes, needs {need}",
@@ -545,10 +619,19 @@ impl Backend for WasmBackend {
         if size == 0 {
             return Ok(());
         }
+        // this thread's scratch, then the workers' (0: none, or no memory)
+        let scratch = if compiled.packs { self.scratch(st) } else { 0 };
+        let slot = |w: usize| {
+            if scratch == 0 {
+                0
+            } else {
+                scratch + w as u32 * matmul::SCRATCH_BYTES
+            }
+        };
         let work = k.size as u64 * (k.rsize as u64).max(1);
         let threads = self.opts.threads.min(k.size as usize);
         if threads <= 1 || work < PARALLEL_THRESHOLD {
-            return st.main.run(&compiled, 0, size).map_err(exec_error);
+            return st.main.run(&compiled, 0, size, slot(0)).map_err(exec_error);
         }
         // Split gidx into `threads` contiguous ranges: the first runs here.
         let g = compiled.granule.max(1) as u64;
@@ -558,8 +641,9 @@ impl Backend for WasmBackend {
                 (if t == threads { b } else { b / g * g }) as i32
             })
             .collect();
-        let pending = self.pool.submit(&compiled, &bounds[1..]);
-        let mine = st.main.run(&compiled, bounds[0], bounds[1]);
+        let slots: Vec<u32> = (1..threads).map(slot).collect();
+        let pending = self.pool.submit(&compiled, &bounds[1..], &slots);
+        let mine = st.main.run(&compiled, bounds[0], bounds[1], slot(0));
         let theirs = pending.wait();
         mine.and(theirs).map_err(exec_error)
     }

@@ -170,10 +170,7 @@ impl H {
                 pow(&mut fb, e)
             }
             H::Threefry(word) => threefry(&mut fb, word),
-            H::VExp => crate::vmath::exp(&mut fb),
-            H::VLog => crate::vmath::log(&mut fb),
-            H::VSin => crate::vmath::sincos(&mut fb, hs, false),
-            H::VCos => crate::vmath::sincos(&mut fb, hs, true),
+            H::VExp | H::VLog | H::VSin | H::VCos => crate::vmath::emit(self, &mut fb, hs, 0),
         }
         fb.finish()
     }

@@ -1,4 +1,5 @@
-//! Matmul-shaped reductions: register-tiled micro-kernel.
+//! Matmul-shaped reductions: register-tiled micro-kernel, cache blocking
+//! and packed panels.
 //!
 //! A kernel qualifies when it has one f32 `add` reduction whose body is the
 //! product of two loads, the output index splits as `gidx = i * N + j`
@@ -14,9 +15,21 @@
 //! each `ridx` step broadcasts four A values and loads eight B values (one
 //! vector pair when B is contiguous in `j`, lanes otherwise). Products and
 //! sums are separate IEEE operations in `ridx` order, so results equal the
-//! reference bit for bit. Ragged edges, ranges that are not whole rows and
-//! operands whose index range exceeds their buffer (the out-of-bounds-reads-
-//! zero rule) go to the generic run function.
+//! reference bit for bit (so no fused multiply-add, relaxed or not: it
+//! would round differently from the reference). Ragged edges, ranges that
+//! are not whole rows and operands whose index range exceeds their buffer
+//! (the out-of-bounds-reads-zero rule) go to the generic run function.
+//!
+//! Caches: the columns run in blocks of NC (`column_block`: a K x NC
+//! panel of B is about 512 KiB, half an L2); every row group of the
+//! thread's range passes over a block before the next, so the panel is
+//! read from L2, not memory, and a row group's A rows stay in L1 across
+//! the block. When B is contiguous in `j` the block is first packed into
+//! the thread's scratch memory ([`SCRATCH_BYTES`], its address in the
+//! exported global [`SCRATCH_GLOBAL`], set by the host per thread; 0 means
+//! none, and B is then read in place): 32 bytes per `ridx` step per tile,
+//! one sequential stream instead of rows a power-of-two stride apart that
+//! fight over a few L1 sets.
 
 use crate::fb::{Fb, mem};
 use oxjax_abi::{DType, Kernel, Op, ReduceOp};
@@ -24,6 +37,10 @@ use wasm_encoder::{BlockType, Instruction as I, ValType as V};
 
 pub const TILE_M: u32 = 4;
 pub const TILE_N: u32 = 8;
+/// Bytes of scratch memory per thread for a packed B panel.
+pub const SCRATCH_BYTES: u32 = 512 * 1024;
+/// The export name of a packing module's scratch-address global.
+pub const SCRATCH_GLOBAL: &str = "scratch";
 
 /// One operand: `index = c0 + ci i + cj j + cr r` into input `input`.
 #[derive(Clone, Copy, Debug)]
@@ -100,8 +117,70 @@ fn eval(k: &Kernel, g: i32, r: i32) -> Vec<Option<i32>> {
     v
 }
 
+/// An index `c0 + ci i + cj j + cr r` (`gidx = i N + j`) and its range
+/// over the iteration box.
+pub(crate) struct Affine {
+    pub c0: i64,
+    pub ci: i64,
+    pub cj: i64,
+    pub cr: i64,
+    pub lo: i64,
+    pub hi: i64,
+}
+
+/// Node `idx` as an affine function of (i, j, ridx) for rows of length
+/// `n`: coefficients from unit steps, checked at the corners of the box
+/// and at scattered points.
+pub(crate) fn affine(k: &Kernel, n: u32, idx: usize) -> Option<Affine> {
+    if n == 0 || k.size == 0 || !k.size.is_multiple_of(n) {
+        return None;
+    }
+    let (m, kk) = (k.size / n, k.rsize.max(1));
+    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32)[idx];
+    let c0 = at(0, 0, 0)? as i64;
+    let step = |on: bool, v: Option<i32>| -> Option<i64> {
+        if on { Some(v? as i64 - c0) } else { Some(0) }
+    };
+    let ci = step(m > 1, if m > 1 { at(1, 0, 0) } else { None })?;
+    let cj = step(n > 1, if n > 1 { at(0, 1, 0) } else { None })?;
+    let cr = step(kk > 1, if kk > 1 { at(0, 0, 1) } else { None })?;
+    let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
+    let mut points = Vec::new();
+    for pi in [0, m - 1] {
+        for pj in [0, n - 1] {
+            for pr in [0, kk - 1] {
+                points.push((pi, pj, pr));
+            }
+        }
+    }
+    let mut s = 0x9E37_79B9u32;
+    for _ in 0..48 {
+        s ^= s << 13;
+        s ^= s >> 17;
+        s ^= s << 5;
+        points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
+    }
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &(i, j, r) in &points {
+        let want = f(i, j, r);
+        if at(i, j, r)? as i64 != want {
+            return None;
+        }
+        lo = lo.min(want);
+        hi = hi.max(want);
+    }
+    Some(Affine {
+        c0,
+        ci,
+        cj,
+        cr,
+        lo,
+        hi,
+    })
+}
+
 /// `N` from an `idiv`/`rem` of `gidx` by a constant.
-fn row_length(k: &Kernel) -> Option<u32> {
+pub(crate) fn row_length(k: &Kernel) -> Option<u32> {
     let mut n = None;
     for (i, node) in k.nodes.iter().enumerate() {
         if matches!(node.op, Op::IDIV | Op::REM) && node.dtype == DType::I32 {
@@ -137,59 +216,19 @@ pub fn analyse(k: &Kernel) -> Option<MatMul> {
     if !k.size.is_multiple_of(n) {
         return None;
     }
-    let (m, kk) = (k.size / n, k.rsize);
-    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32);
-    let base = at(0, 0, 0);
-    let di = if m > 1 { Some(at(1, 0, 0)) } else { None };
-    let dj = if n > 1 { Some(at(0, 1, 0)) } else { None };
-    let dr = if kk > 1 { Some(at(0, 0, 1)) } else { None };
     let mut ops = Vec::new();
     for &l in &loads {
-        let idx = k.nodes[l].args[0] as usize;
-        let c0 = base[idx]? as i64;
-        let diff = |d: &Option<Vec<Option<i32>>>| -> Option<i64> {
-            match d {
-                Some(v) => Some(v[idx]? as i64 - c0),
-                None => Some(0),
-            }
-        };
-        let (ci, cj, cr) = (diff(&di)?, diff(&dj)?, diff(&dr)?);
-        let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
-        // verify at the corners and at scattered points
-        let mut points = Vec::new();
-        for ci_ in [0, m - 1] {
-            for cj_ in [0, n - 1] {
-                for cr_ in [0, kk - 1] {
-                    points.push((ci_, cj_, cr_));
-                }
-            }
-        }
-        let mut s = 0x9E37_79B9u32;
-        for _ in 0..48 {
-            s ^= s << 13;
-            s ^= s >> 17;
-            s ^= s << 5;
-            points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
-        }
-        let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-        for &(i, j, r) in &points {
-            let want = f(i, j, r);
-            if at(i, j, r)[idx]? as i64 != want {
-                return None;
-            }
-            lo = lo.min(want);
-            hi = hi.max(want);
-        }
-        if lo < 0 || hi > i32::MAX as i64 / 4 {
+        let f = affine(k, n, k.nodes[l].args[0] as usize)?;
+        if f.lo < 0 || f.hi > i32::MAX as i64 / 4 {
             return None;
         }
         ops.push(Operand {
             input: k.nodes[l].imm as usize,
-            c0,
-            ci,
-            cj,
-            cr,
-            max: hi,
+            c0: f.c0,
+            ci: f.ci,
+            cj: f.cj,
+            cr: f.cr,
+            max: f.hi,
         });
     }
     let (a, b) = match (ops[0], ops[1]) {
@@ -200,7 +239,12 @@ pub fn analyse(k: &Kernel) -> Option<MatMul> {
     if k.inputs[a.input] != DType::F32 || k.inputs[b.input] != DType::F32 {
         return None;
     }
-    Some(MatMul { n, k: kk, a, b })
+    Some(MatMul {
+        n,
+        k: k.rsize,
+        a,
+        b,
+    })
 }
 
 /// The tiled `run(start, end)`; `generic` is the untiled run function and
@@ -215,14 +259,16 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
     );
-    let (i, i1, j, r) = (
+    let (i, i0, i1, j, r) = (
+        l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
         l(&mut fb, V::I32),
     );
-    let aaddr: Vec<u32> = (0..TILE_M).map(|_| l(&mut fb, V::I32)).collect();
-    let baddr = l(&mut fb, V::I32);
+    let (jc, jend) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
+    let (aaddr, baddr) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
+    let (scratch, bstep) = (l(&mut fb, V::I32), l(&mut fb, V::I32));
     let acc: Vec<u32> = (0..TILE_M * 2).map(|_| l(&mut fb, V::V128)).collect();
     let (b0, b1, av) = (
         l(&mut fb, V::V128),
@@ -248,6 +294,16 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         fb.i32c(0).i(I::I32Load(mem(at, 2))).set(p);
         fb.i32c(0).i(I::I32Load(mem(at + 4, 2))).set(len);
     }
+    // The thread's scratch memory (global 0; 0 when it has none) holds the
+    // packed B panel: 8 columns x K rows per tile, 32 bytes per row.
+    let pack = packs(mm);
+    if pack {
+        fb.i(I::GlobalGet(0)).set(scratch);
+    }
+    fb.i32c((mm.b.cr * 4) as i32).set(bstep);
+    if pack {
+        fb.get(scratch).if_().i32c(32).set(bstep).end();
+    }
     // Not whole rows, or an operand shorter than its index range: generic.
     fb.get(start).i32c(n).i(I::I32RemU);
     fb.get(end).i32c(n).i(I::I32RemU).i(I::I32Or);
@@ -259,26 +315,45 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
         .i(I::Call(generic))
         .i(I::Return)
         .end();
-    fb.get(start).i32c(n).i(I::I32DivU).set(i);
+    fb.get(start).i32c(n).i(I::I32DivU).set(i0);
     fb.get(end).i32c(n).i(I::I32DivU).set(i1);
-    fb.i(I::Block(BlockType::Empty))
-        .i(I::Loop(BlockType::Empty));
-    // rows i..i+4
-    fb.get(i)
-        .i32c(TILE_M as i32)
-        .i(I::I32Add)
-        .get(i1)
-        .i(I::I32GtS)
-        .i(I::BrIf(1));
-    fb.i32c(0).set(j);
-    if mm.n >= TILE_N {
+    // Whole tiles, a block of NC columns at a time: the block's B panel
+    // (K x NC) stays in the L2 cache while every row of the range passes
+    // over it, and each row group's A rows stay in L1 across the block.
+    let full = (mm.n / TILE_N * TILE_N) as i32;
+    let nc = column_block(mm);
+    if full > 0 {
+        fb.i32c(0).set(jc);
+        fb.i(I::Loop(BlockType::Empty));
+        fb.get(jc).i32c(nc).i(I::I32Add).tee(jend);
+        fb.i32c(full)
+            .get(jend)
+            .i32c(full)
+            .i(I::I32LtS)
+            .i(I::Select)
+            .set(jend);
+        if pack {
+            fb.get(scratch).if_();
+            pack_panel(&mut fb, mm, [pb, scratch, jc, jend, j, r, aaddr, baddr, b0]);
+            fb.end();
+        }
+        fb.get(i0).set(i);
         fb.i(I::Block(BlockType::Empty))
             .i(I::Loop(BlockType::Empty));
+        fb.get(i)
+            .i32c(TILE_M as i32)
+            .i(I::I32Add)
+            .get(i1)
+            .i(I::I32GtS)
+            .i(I::BrIf(1));
+        fb.get(jc).set(j);
+        fb.i(I::Loop(BlockType::Empty));
         tile(
             &mut fb,
             mm,
-            [pa, pb, i, j, r, baddr, b0, b1, av],
-            &aaddr,
+            [
+                pa, pb, i, j, r, aaddr, baddr, b0, b1, av, scratch, jc, bstep,
+            ],
             &acc,
             epi,
         );
@@ -286,34 +361,108 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
             .i32c(TILE_N as i32)
             .i(I::I32Add)
             .tee(j)
-            .i32c(TILE_N as i32)
-            .i(I::I32Add)
-            .i32c(n)
-            .i(I::I32LeS)
+            .get(jend)
+            .i(I::I32LtS)
             .i(I::BrIf(0));
-        fb.end().end();
+        fb.end();
+        fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
+        fb.i(I::Br(0)).end().end();
+        fb.get(jend).tee(jc).i32c(full).i(I::I32LtS).i(I::BrIf(0));
+        fb.end();
     }
-    // ragged columns of these rows
-    fb.get(j).i32c(n).i(I::I32LtS).if_();
-    for row in 0..TILE_M as i32 {
-        fb.get(i).i32c(row).i(I::I32Add).i32c(n).i(I::I32Mul);
-        fb.get(j).i(I::I32Add);
+    // ragged columns of the whole row groups
+    if full < n {
+        fb.get(i0).set(i);
+        fb.i(I::Block(BlockType::Empty))
+            .i(I::Loop(BlockType::Empty));
         fb.get(i)
-            .i32c(row + 1)
+            .i32c(TILE_M as i32)
             .i(I::I32Add)
-            .i32c(n)
-            .i(I::I32Mul)
-            .i(I::Call(generic));
+            .get(i1)
+            .i(I::I32GtS)
+            .i(I::BrIf(1));
+        for row in 0..TILE_M as i32 {
+            fb.get(i).i32c(row).i(I::I32Add).i32c(n).i(I::I32Mul);
+            fb.i32c(full).i(I::I32Add);
+            fb.get(i)
+                .i32c(row + 1)
+                .i(I::I32Add)
+                .i32c(n)
+                .i(I::I32Mul)
+                .i(I::Call(generic));
+        }
+        fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
+        fb.i(I::Br(0)).end().end();
     }
-    fb.end();
-    fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
-    fb.i(I::Br(0)).end().end();
-    // ragged rows
+    // ragged rows: those after the last whole group of TILE_M
+    fb.get(i1)
+        .get(i1)
+        .get(i0)
+        .i(I::I32Sub)
+        .i32c(TILE_M as i32)
+        .i(I::I32RemU)
+        .i(I::I32Sub)
+        .set(i);
     fb.get(i).get(i1).i(I::I32LtS).if_();
     fb.get(i).i32c(n).i(I::I32Mul);
     fb.get(i1).i32c(n).i(I::I32Mul).i(I::Call(generic));
     fb.end();
     fb.finish()
+}
+
+/// Copies B's columns `jc..jend` (whole tiles, all K rows) to the
+/// scratch memory: tile by tile, each row's 8 values in 32 bytes, so the
+/// micro-kernel then reads one contiguous stream per tile.
+fn pack_panel(fb: &mut Fb, mm: &MatMul, l: [u32; 9]) {
+    let [pb, scratch, jc, jend, p, r, src, dst, v] = l;
+    let b = mm.b;
+    fb.get(scratch).set(dst);
+    fb.get(jc).set(p);
+    fb.i(I::Loop(BlockType::Empty));
+    fb.get(pb);
+    fb.get(p)
+        .i32c(b.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl);
+    fb.i(I::I32Add).set(src);
+    fb.i32c(0).set(r);
+    fb.i(I::Loop(BlockType::Empty));
+    for h in 0..2u64 {
+        fb.get(src).i(I::V128Load(mem(16 * h, 2))).set(v);
+        fb.get(dst).get(v).i(I::V128Store(mem(16 * h, 2)));
+    }
+    fb.get(src).i32c((b.cr * 4) as i32).i(I::I32Add).set(src);
+    fb.get(dst).i32c(32).i(I::I32Add).set(dst);
+    fb.get(r).i32c(1).i(I::I32Add).tee(r);
+    fb.i32c(mm.k as i32).i(I::I32LtS).i(I::BrIf(0));
+    fb.end();
+    fb.get(p).i32c(TILE_N as i32).i(I::I32Add).tee(p);
+    fb.get(jend).i(I::I32LtS).i(I::BrIf(0));
+    fb.end();
+}
+
+/// Pushes the address local `base` for an access `off` bytes further: a
+/// non-negative `off` goes in the memory immediate (`off.max(0)`), a
+/// negative one is added here.
+fn at(fb: &mut Fb, base: u32, off: i64) {
+    fb.get(base);
+    if off < 0 {
+        fb.i32c(off as i32).i(I::I32Add);
+    }
+}
+
+/// Whether the kernel packs its B panels into the thread's scratch memory
+/// (B contiguous in `j`, and a column block's panel fits).
+pub fn packs(mm: &MatMul) -> bool {
+    mm.b.cj == 1 && mm.k as u64 * column_block(mm) as u64 * 4 <= SCRATCH_BYTES as u64
+}
+
+/// Columns per block: the B panel of a block (K x NC f32) fills about
+/// half of a typical 1 MiB L2 cache; a multiple of TILE_N.
+fn column_block(mm: &MatMul) -> i32 {
+    let nc = (128 * 1024 / mm.k.max(1)).clamp(TILE_N, mm.n.max(TILE_N));
+    (nc / TILE_N * TILE_N) as i32
 }
 
 /// One TILE_M x TILE_N block at rows i.., columns j...
@@ -326,27 +475,37 @@ enum Epilogue {
     Store(u32),
 }
 
-fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: Epilogue) {
-    let [pa, pb, i, j, r, baddr, b0, b1, av] = l;
+fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
+    let [
+        pa,
+        pb,
+        i,
+        j,
+        r,
+        aaddr,
+        baddr,
+        b0,
+        b1,
+        av,
+        scratch,
+        jc,
+        bstep,
+    ] = l;
     let (a, b) = (mm.a, mm.b);
     for &x in acc {
         fb.i(I::V128Const(0)).set(x);
     }
-    for (row, &ad) in aaddr.iter().enumerate() {
-        // pa + 4 (c0 + ci (i + row))
-        fb.get(pa);
-        fb.get(i)
-            .i32c(row as i32)
-            .i(I::I32Add)
-            .i32c(a.ci as i32)
-            .i(I::I32Mul)
-            .i32c(a.c0 as i32)
-            .i(I::I32Add)
-            .i32c(2)
-            .i(I::I32Shl)
-            .i(I::I32Add)
-            .set(ad);
-    }
+    // pa + 4 (c0 + ci i): row `row` of the group is `4 ci row` bytes further
+    fb.get(pa);
+    fb.get(i)
+        .i32c(a.ci as i32)
+        .i(I::I32Mul)
+        .i32c(a.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(aaddr);
     fb.get(pb);
     fb.get(j)
         .i32c(b.cj as i32)
@@ -357,6 +516,18 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: 
         .i(I::I32Shl)
         .i(I::I32Add)
         .set(baddr);
+    if packs(mm) {
+        // the tile's packed rows: scratch + (j - jc) K 4
+        fb.get(scratch).if_();
+        fb.get(scratch);
+        fb.get(j)
+            .get(jc)
+            .i(I::I32Sub)
+            .i32c(mm.k as i32 * 4)
+            .i(I::I32Mul);
+        fb.i(I::I32Add).set(baddr);
+        fb.end();
+    }
     fb.i32c(0).set(r);
     fb.i(I::Loop(BlockType::Empty));
     if b.cj == 1 {
@@ -368,16 +539,20 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: 
             for lane in 0..4u8 {
                 let col = (4 * h as i64 + lane as i64) * b.cj * 4;
                 fb.get(v);
-                fb.get(baddr)
-                    .i32c(col as i32)
-                    .i(I::I32Add)
-                    .i(I::F32Load(mem(0, 2)));
+                at(fb, baddr, col);
+                fb.i(I::F32Load(mem(col.max(0) as u64, 2)));
                 fb.i(I::F32x4ReplaceLane(lane)).set(v);
             }
         }
     }
-    for (row, &ad) in aaddr.iter().enumerate() {
-        fb.get(ad).i(I::V128Load32Splat(mem(0, 2))).set(av);
+    for row in 0..TILE_M as usize {
+        let off = row as i64 * a.ci * 4;
+        at(fb, aaddr, off);
+        // f32 load + splat: x86 gets a load and one broadcast (Cranelift
+        // turns `v128.load32_splat` into a GPR load, a move and a broadcast)
+        fb.i(I::F32Load(mem(off.max(0) as u64, 2)))
+            .i(I::F32x4Splat)
+            .set(av);
         for (h, bv) in [b0, b1].into_iter().enumerate() {
             let x = acc[row * 2 + h];
             fb.get(x)
@@ -387,12 +562,12 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 9], aaddr: &[u32], acc: &[u32], epi: 
                 .i(I::F32x4Add)
                 .set(x);
         }
-        fb.get(ad).i32c((a.cr * 4) as i32).i(I::I32Add).set(ad);
     }
-    fb.get(baddr)
-        .i32c((b.cr * 4) as i32)
+    fb.get(aaddr)
+        .i32c((a.cr * 4) as i32)
         .i(I::I32Add)
-        .set(baddr);
+        .set(aaddr);
+    fb.get(baddr).get(bstep).i(I::I32Add).set(baddr);
     fb.get(r)
         .i32c(1)
         .i(I::I32Add)

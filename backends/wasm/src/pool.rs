@@ -9,18 +9,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
-use wasmtime::{Engine, Extern, Func, Instance, SharedMemory, Store, TypedFunc};
+use wasmtime::{Engine, Extern, Func, Global, Instance, SharedMemory, Store, TypedFunc, Val};
 
 /// Instances a store may accumulate before it is replaced by a fresh one
 /// (wasmtime frees instances only with their store).
 const MAX_INSTANCES: usize = 256;
+
+/// A module instance's `run` and, for a packing matmul, its scratch global.
+type Entry = (TypedFunc<(i32, i32), ()>, Option<Global>);
 
 pub(crate) struct Worker {
     engine: Engine,
     memory: SharedMemory,
     store: Store<()>,
     imports: Vec<Extern>,
-    instances: HashMap<u64, TypedFunc<(i32, i32), ()>>,
+    instances: HashMap<u64, Entry>,
 }
 
 fn host(x: f64, f: fn(f64) -> f64) -> f64 {
@@ -44,9 +47,16 @@ impl Worker {
         }
     }
 
-    /// Runs `run(start, end)` of a compiled kernel.
-    pub fn run(&mut self, exe: &Compiled, start: i32, end: i32) -> Result<(), String> {
-        let f = match self.instances.get(&exe.serial) {
+    /// Runs `run(start, end)` of a compiled kernel; `scratch` is the
+    /// address of this thread's scratch memory (0: none).
+    pub fn run(
+        &mut self,
+        exe: &Compiled,
+        start: i32,
+        end: i32,
+        scratch: u32,
+    ) -> Result<(), String> {
+        let (f, g) = match self.instances.get(&exe.serial) {
             Some(f) => f.clone(),
             None => {
                 if self.instances.len() >= MAX_INSTANCES {
@@ -57,10 +67,15 @@ impl Worker {
                 let f = inst
                     .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
                     .map_err(|e| format!("kernel module without run: {e:#}"))?;
-                self.instances.insert(exe.serial, f.clone());
-                f
+                let g = inst.get_global(&mut self.store, crate::matmul::SCRATCH_GLOBAL);
+                self.instances.insert(exe.serial, (f.clone(), g));
+                (f, g)
             }
         };
+        if let Some(g) = g {
+            g.set(&mut self.store, Val::I32(scratch as i32))
+                .map_err(|e| format!("cannot set the scratch address: {e:#}"))?;
+        }
         f.call(&mut self.store, (start, end))
             .map_err(|e| format!("kernel trapped: {e:#}\nkernel:\n{}", exe.kernel))
     }
@@ -70,6 +85,7 @@ struct Job {
     exe: Arc<Compiled>,
     start: i32,
     end: i32,
+    scratch: u32,
     done: Sender<Result<(), String>>,
 }
 
@@ -114,7 +130,7 @@ impl Pool {
                     .spawn(move || {
                         while let Ok(job) = rx.recv() {
                             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                                worker.run(&job.exe, job.start, job.end)
+                                worker.run(&job.exe, job.start, job.end, job.scratch)
                             }))
                             .unwrap_or_else(|_| Err("a worker thread panicked".into()));
                             jobs.fetch_add(1, Ordering::Relaxed);
@@ -129,8 +145,9 @@ impl Pool {
     }
 
     /// Runs the ranges `bounds[i]..bounds[i + 1]` on the workers (at most
-    /// one per worker; `bounds.len() - 1 <= threads`).
-    pub fn submit(&self, exe: &Arc<Compiled>, bounds: &[i32]) -> Pending {
+    /// one per worker; `bounds.len() - 1 <= threads`); worker `w` gets the
+    /// scratch memory `scratch[w]` (0: none).
+    pub fn submit(&self, exe: &Arc<Compiled>, bounds: &[i32], scratch: &[u32]) -> Pending {
         let (done, rx) = channel();
         let mut count = 0;
         for (w, pair) in bounds.windows(2).enumerate() {
@@ -138,6 +155,7 @@ impl Pool {
                 exe: exe.clone(),
                 start: pair[0],
                 end: pair[1],
+                scratch: scratch.get(w).copied().unwrap_or(0),
                 done: done.clone(),
             };
             match self.senders.get(w).map(|s| s.send(job)) {

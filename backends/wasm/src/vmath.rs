@@ -7,6 +7,10 @@
 //! accuracy test). The reductions use the textbook splits of ln 2 (exact
 //! products in f32) and, for sin/cos, a three-part π/2 evaluated in f64;
 //! lanes with |x| >= 1e6, Inf or NaN take the scalar f64 helper.
+//!
+//! SIMD kernels emit these bodies inline ([`emit`]) rather than calling
+//! the helper: the same instructions, so the same bits, but two groups of
+//! lanes computed one after the other then overlap in the CPU.
 
 use crate::fb::Fb;
 use crate::math::{H, Helpers};
@@ -17,6 +21,22 @@ const LN2_LO_F: f32 = -2.121_944_4e-4;
 const PIO2_1: f64 = 1.570_796_326_734_125_6;
 const PIO2_2: f64 = 6.077_100_506_303_966e-11;
 const PIO2_3: f64 = 2.022_266_248_711_166_5e-21;
+
+/// 1.5 * 2^23: `v + ROUNDER` is `ROUNDER + (v rounded to the nearest
+/// integer, ties to even)` exactly for |v| < 2^22, and that integer sits in
+/// the low mantissa bits. One add replaces a rounding and a saturating
+/// conversion (whose NaN and overflow fix-ups cost x86 several
+/// instructions); lanes beyond 2^22 are overridden by the callers.
+const ROUNDER: f32 = 12_582_912.0;
+
+/// `t = v + ROUNDER` for the `v` on the stack; leaves `t - ROUNDER` (the
+/// rounded `v`) on the stack.
+fn round_via(fb: &mut Fb, t: u32) {
+    splat(fb, ROUNDER);
+    fb.i(I::F32x4Add).tee(t);
+    splat(fb, ROUNDER);
+    fb.i(I::F32x4Sub);
+}
 
 fn splat(fb: &mut Fb, v: f32) {
     fb.f32c(v).i(I::F32x4Splat);
@@ -49,13 +69,26 @@ fn vpow2(fb: &mut Fb, k: u32) {
     fb.i(I::I32x4Add).i32c(23).i(I::I32x4Shl);
 }
 
-pub(crate) fn exp(fb: &mut Fb) {
-    let x = 0;
+/// Emits the body of a vector helper (`VExp`, `VLog`, `VSin`, `VCos`)
+/// for the argument in local `x`, leaving the result on the stack.
+pub(crate) fn emit(h: H, fb: &mut Fb, hs: &mut dyn Helpers, x: u32) {
+    match h {
+        H::VExp => exp(fb, x),
+        H::VLog => log(fb, x),
+        H::VSin => sincos(fb, hs, x, false),
+        H::VCos => sincos(fb, hs, x, true),
+        other => unreachable!("{other:?} is not a vector helper"),
+    }
+}
+
+fn exp(fb: &mut Fb, x: u32) {
     let l = |fb: &mut Fb| fb.local(V::V128);
-    let (k, r, ki, k1, p) = (l(fb), l(fb), l(fb), l(fb), l(fb));
+    let (k, r, ki, k1, p, t) = (l(fb), l(fb), l(fb), l(fb), l(fb), l(fb));
     fb.get(x);
     splat(fb, std::f32::consts::LOG2_E);
-    fb.i(I::F32x4Mul).i(I::F32x4Nearest).set(k);
+    fb.i(I::F32x4Mul);
+    round_via(fb, t);
+    fb.set(k);
     fb.get(x).get(k);
     splat(fb, LN2_HI_F);
     fb.i(I::F32x4Mul).i(I::F32x4Sub);
@@ -71,7 +104,10 @@ pub(crate) fn exp(fb: &mut Fb) {
     fb.i(I::F32x4Mul).i(I::F32x4Add);
     splat(fb, 1.0);
     fb.i(I::F32x4Add).set(p);
-    fb.get(k).i(I::I32x4TruncSatF32x4S).set(ki);
+    // the integer k: |x| > 89 (and NaN) lanes are replaced below
+    fb.get(t);
+    isplat(fb, ROUNDER.to_bits() as i32);
+    fb.i(I::I32x4Sub).set(ki);
     // clamp k so both halves stay normal; out-of-range x is fixed below
     fb.get(ki);
     isplat(fb, -150);
@@ -99,8 +135,7 @@ pub(crate) fn exp(fb: &mut Fb) {
     sel(fb);
 }
 
-pub(crate) fn log(fb: &mut Fb) {
-    let x = 0;
+fn log(fb: &mut Fb, x: u32) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (sub, bits, e, f, s, z, hfsq, res, big) = (
         l(fb),
@@ -186,8 +221,7 @@ pub(crate) fn log(fb: &mut Fb) {
 const LO_TO_HI: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
 const JOIN: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
-pub(crate) fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, cos: bool) {
-    let x = 0;
+fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, cos: bool) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (kf, r, z, s, c, n, v, halves, slow) = (
         l(fb),
@@ -201,9 +235,12 @@ pub(crate) fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, cos: bool) {
         l(fb),
     );
     let lane = fb.local(V::I32);
+    let t = fb.local(V::V128);
     fb.get(x);
     splat(fb, std::f32::consts::FRAC_2_PI);
-    fb.i(I::F32x4Mul).i(I::F32x4Nearest).set(kf);
+    fb.i(I::F32x4Mul);
+    round_via(fb, t);
+    fb.set(kf);
     // r = x - k pi/2 in f64, two lanes at a time
     for (h, &half) in halves.iter().enumerate() {
         let promote = |fb: &mut Fb, v: u32| {
@@ -230,7 +267,8 @@ pub(crate) fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, cos: bool) {
         .get(halves[1])
         .i(I::I8x16Shuffle(JOIN))
         .set(r);
-    fb.get(kf).i(I::I32x4TruncSatF32x4S);
+    // k mod 4 from the low bits (lanes with |x| >= 1e6 take the slow path)
+    fb.get(t);
     isplat(fb, 3);
     fb.i(I::V128And).set(n);
     fb.get(r).get(r).i(I::F32x4Mul).set(z);

@@ -81,6 +81,112 @@ fn reductions_match_for_every_op_and_dtype() {
 }
 
 #[test]
+fn row_reductions_read_four_steps_at_a_time() {
+    // rows >= 4 and rsize >= 4 take the blocked path (whole rows in
+    // bounds), with rsize % 4 steps left over; a short input sends the
+    // groups that touch its end to the per-element path (zeros past it).
+    for d in [DType::F32, DType::I32, DType::U32] {
+        for op in [ReduceOp::ADD, ReduceOp::MAX, ReduceOp::MUL] {
+            for (rows, rsize, short) in [(9, 13, 0), (8, 4, 0), (6, 1027, 0), (12, 9, 50)] {
+                let k = row_reduce(op, d, rows, rsize);
+                let mut v = values(d, rows * rsize - short, 11);
+                if op == ReduceOp::MUL {
+                    // keep products finite and exact-ish: values near 1
+                    for x in v.iter_mut() {
+                        if let Scalar::F32(f) = x {
+                            *f = 1.0 + *f / 1000.0;
+                        }
+                    }
+                }
+                for threads in ["threads = 1", "threads = 3"] {
+                    assert_same(&k, &[to_bytes(&v)], threads);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn row_structured_loads_match() {
+    // gidx = i N + j with N a multiple of 4: loads indexed by i alone
+    // (one value per SIMD group), by j (consecutive), by j N + i
+    // (transposed: lane by lane), and a reduction over r of a[i, r] b[r, j]
+    // plus c[j] (not a plain product, so not the tiled matmul).
+    for (m, n, rsize) in [(7, 12, 0), (9, 16, 5), (5, 4, 3)] {
+        let mut b = KernelBuilder::default();
+        let (ia, ib, ic) = (
+            b.input(DType::F32),
+            b.input(DType::F32),
+            b.input(DType::F32),
+        );
+        let g = b.gidx();
+        let cn = b.constant(Scalar::I32(n as i32));
+        let cm = b.constant(Scalar::I32(m as i32));
+        let i = b.op(Op::IDIV, &[g, cn]);
+        let j = b.op(Op::REM, &[g, cn]);
+        let ai = b.load(ia, i);
+        let bj = b.load(ib, j);
+        let jt = b.op(Op::MUL, &[j, cm]);
+        let ti = b.op(Op::ADD, &[jt, i]);
+        let ct = b.load(ic, ti);
+        let x = b.op(Op::MUL, &[ai, bj]);
+        let mut v = b.op(Op::ADD, &[x, ct]);
+        if rsize > 0 {
+            let r = b.ridx();
+            let ck = b.constant(Scalar::I32(rsize as i32));
+            let ir = b.op(Op::MUL, &[i, ck]);
+            let air = b.op(Op::ADD, &[ir, r]);
+            let rn = b.op(Op::MUL, &[r, cn]);
+            let brj = b.op(Op::ADD, &[rn, j]);
+            let (p, q) = (b.load(ia, air), b.load(ib, brj));
+            let pq = b.op(Op::MUL, &[p, q]);
+            let e = b.op(Op::MAX, &[pq, ct]);
+            let s = b.op(Op::ADD, &[e, bj]);
+            let acc = b.reduce(ReduceOp::ADD, s);
+            v = b.op(Op::ADD, &[v, acc]);
+        }
+        b.output(v);
+        let k = b.finish(m * n, rsize);
+        let len = (m * n).max(m * rsize.max(1)).max(rsize * n);
+        let inputs: Vec<Vec<u8>> = (0..3)
+            .map(|s| to_bytes(&values(DType::F32, len, 20 + s)))
+            .collect();
+        for threads in ["threads = 1", "threads = 3"] {
+            assert_same(&k, &inputs, threads);
+        }
+        // short inputs: out-of-bounds lanes read zero
+        let short: Vec<Vec<u8>> = inputs.iter().map(|x| x[..x.len() / 2].to_vec()).collect();
+        assert_same(&k, &short, "threads = 1");
+    }
+}
+
+#[test]
+fn reused_buffers_read_as_zero() {
+    // A freed block comes back dirty: it must read as zeros, whole or in
+    // part, however it is next used.
+    let b = backend("threads = 1");
+    let id = b.alloc(4096).unwrap();
+    b.write(id, 0, &[7; 4096]).unwrap();
+    b.free(id);
+    let id = b.alloc(4000).unwrap();
+    assert!(b.read(id, 0, 4000).unwrap().iter().all(|&x| x == 0));
+    b.write(id, 0, &[9; 4000]).unwrap();
+    b.free(id);
+    let id = b.alloc(4000).unwrap();
+    b.write(id, 100, &[1; 8]).unwrap();
+    let got = b.read(id, 0, 4000).unwrap();
+    assert!(got[..100].iter().chain(&got[108..]).all(|&x| x == 0));
+    assert_eq!(&got[100..108], &[1; 8]);
+    b.free(id);
+    // as a kernel input: reads zeros
+    let k = row_reduce(ReduceOp::ADD, DType::I32, 4, 250);
+    let exe = b.compile(&k).unwrap();
+    let (inp, out) = (b.alloc(4000).unwrap(), b.alloc(16).unwrap());
+    b.execute(exe, &[inp], &[out]).unwrap();
+    assert_eq!(b.read(out, 0, 16).unwrap(), vec![0; 16]);
+}
+
+#[test]
 fn several_accumulators_epilogue_and_outputs() {
     // mean and max of each row, then (mean - max) * 2 and exp(mean) as two outputs
     for d in [DType::F16, DType::F32, DType::F64] {
@@ -195,6 +301,8 @@ fn matmul_shapes_and_transposes() {
                 ];
                 assert_same(&kern, &inputs, "threads = 1");
                 assert_same(&kern, &inputs, "threads = 2");
+                // no room for the packing scratch (4 x 512 KiB): unpacked
+                assert_same(&kern, &inputs, "threads = 4\nmax_memory_mb = 1");
             }
         }
     }
@@ -216,13 +324,13 @@ fn matmul_shapes_and_transposes() {
         .compile(&matmul(DType::F32, 33, 17, 65, false, true))
         .unwrap();
     assert!(
-        b.source(exe).contains("v128.load32_splat"),
+        b.source(exe).contains("oxjax-tiled-matmul"),
         "no tiled matmul"
     );
     let exe = b
         .compile(&matmul(DType::F64, 33, 17, 65, false, false))
         .unwrap();
-    assert!(!b.source(exe).contains("v128.load32_splat"));
+    assert!(!b.source(exe).contains("oxjax-tiled-matmul"));
 }
 
 #[test]
@@ -243,6 +351,19 @@ fn large_tiled_matmul_with_threads() {
         inputs[2].clone(),
     ];
     assert_same(&kern, &short, "threads = 2");
+    // a long K: the columns run in several blocks (the last one partial),
+    // then the ragged columns and rows
+    let (m, k, n) = (10, 2048, 150);
+    for bt in [false, true] {
+        let kern = matmul(DType::F32, m, k, n, false, bt);
+        let inputs = [
+            to_bytes(&values(DType::F32, m * k, 10)),
+            to_bytes(&values(DType::F32, k * n, 11)),
+            to_bytes(&values(DType::F32, n, 12)),
+        ];
+        assert_same(&kern, &inputs, "threads = 1");
+        assert_same(&kern, &inputs, "threads = 2");
+    }
 }
 
 #[test]

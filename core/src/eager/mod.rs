@@ -312,11 +312,7 @@ impl Concrete {
                 self.dtype
             ));
         }
-        let bytes = self.device.download(&*self.dense_buffer()?)?;
-        Ok(bytes
-            .chunks_exact(T::DTYPE.size())
-            .map(T::from_le)
-            .collect())
+        self.device.download_with(&*self.dense_buffer()?, T::decode)
     }
 
     /// The single element of a size-1 array.
