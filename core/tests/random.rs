@@ -428,6 +428,14 @@ fn more_samplers_match_jax() {
     for (name, f) in f32s {
         check(name, 42, DType::F32, 1e-5, f);
     }
+    // Parameters may be arrays broadcasting to the shape.
+    check("rayleigh_42_2_f32_20", 42, DType::F32, 1e-5, |k| {
+        random::rayleigh(k, &Array::full(&[20], 2.0f32), &[20], DType::F32)
+    });
+    check("triangular_42_0_1_3_f32_20", 42, DType::F32, 1e-5, |k| {
+        let right = Array::full(&[20], 3.0f32);
+        random::triangular(k, 0.0, &Array::full(&[1], 1.0f32), &right, &[20], DType::F32)
+    });
     check("rademacher_42_i32_20", 42, DType::I32, 0.0, |k| {
         random::rademacher(k, &[20], DType::I32)
     });

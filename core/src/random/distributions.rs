@@ -14,6 +14,8 @@ use crate::{Array, AsArray, DType};
 /// Standard Gumbel samples (`jax.random.gumbel`, its default "low" mode):
 /// `-log(-log(u))` with `u` uniform in `[tiny, 1)`.
 ///
+/// Partial: no mode argument (always JAX's default "low").
+///
 /// ```
 /// let g = oxjax::random::gumbel(&oxjax::random::key(0), &[3], oxjax::DType::F32);
 /// assert_eq!(g.shape(), [3]);
@@ -75,13 +77,14 @@ pub fn pareto(key: &Array, b: impl AsArray, shape: &[usize], dtype: DType) -> Ar
 /// ```
 pub fn weibull_min(
     key: &Array,
-    scale: f64,
-    concentration: f64,
+    scale: impl AsArray,
+    concentration: impl AsArray,
     shape: &[usize],
     dtype: DType,
 ) -> Array {
     let u = ok(uniform_in("weibull_min", key, shape, dtype, 0.0, 1.0));
-    (-(-u).log1p()).power(fconst(1.0 / concentration, dtype)) * fconst(scale, dtype)
+    let inv = fconst(1.0, dtype) / param(concentration, dtype);
+    (-(-u).log1p()).power(inv) * param(scale, dtype)
 }
 
 /// Rayleigh samples (`jax.random.rayleigh`): `scale · √(-2 log u)`.
@@ -91,9 +94,9 @@ pub fn weibull_min(
 /// let x = random::rayleigh(&random::key(0), 1.0, &[100], DType::F32);
 /// assert!(x.min(Axes::All, false).item::<f32>() >= 0.0);
 /// ```
-pub fn rayleigh(key: &Array, scale: f64, shape: &[usize], dtype: DType) -> Array {
+pub fn rayleigh(key: &Array, scale: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let u = ok(uniform_in("rayleigh", key, shape, dtype, 0.0, 1.0));
-    fconst(scale, dtype) * (u.log() * fconst(-2.0, dtype)).sqrt()
+    param(scale, dtype) * (u.log() * fconst(-2.0, dtype)).sqrt()
 }
 
 /// Maxwell samples (`jax.random.maxwell`): the length of a standard normal
@@ -108,6 +111,11 @@ pub fn maxwell(key: &Array, shape: &[usize], dtype: DType) -> Array {
     s.push(3);
     let z = ok(super::try_normal(key, &s, dtype).map_err(|e| rename(e, "normal", "maxwell")));
     (&z * &z).sum(-1, false).sqrt()
+}
+
+/// A distribution parameter (a number or a broadcasting array) in `dtype`.
+fn param(v: impl AsArray, dtype: DType) -> Array {
+    v.as_array().astype(dtype)
 }
 
 /// An error of an inner sampler, reported under the caller's name.
@@ -127,14 +135,14 @@ fn rename(e: crate::Error, inner: &str, outer: &str) -> crate::Error {
 /// ```
 pub fn double_sided_maxwell(
     key: &Array,
-    loc: f64,
-    scale: f64,
+    loc: impl AsArray,
+    scale: impl AsArray,
     shape: &[usize],
     dtype: DType,
 ) -> Array {
     let (km, kr) = split2(key);
     let m = maxwell(&km, shape, dtype);
-    rademacher(&kr, shape, dtype) * m * fconst(scale, dtype) + fconst(loc, dtype)
+    rademacher(&kr, shape, dtype) * m * param(scale, dtype) + param(loc, dtype)
 }
 
 /// The float dtype a probability computes in: its own if it is a strong
@@ -171,9 +179,9 @@ pub fn geometric(key: &Array, p: impl AsArray, shape: &[usize], dtype: DType) ->
 /// let x = random::lognormal(&random::key(0), 0.5, &[10], DType::F32);
 /// assert!(x.min(Axes::All, false).item::<f32>() > 0.0);
 /// ```
-pub fn lognormal(key: &Array, sigma: f64, shape: &[usize], dtype: DType) -> Array {
+pub fn lognormal(key: &Array, sigma: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let z = ok(super::try_normal(key, shape, dtype).map_err(|e| rename(e, "normal", "lognormal")));
-    (z * fconst(sigma, dtype)).exp()
+    (z * param(sigma, dtype)).exp()
 }
 
 /// Triangular samples on `[left, right]` peaking at `mode`
@@ -186,14 +194,15 @@ pub fn lognormal(key: &Array, sigma: f64, shape: &[usize], dtype: DType) -> Arra
 /// ```
 pub fn triangular(
     key: &Array,
-    left: f64,
-    mode: f64,
-    right: f64,
+    left: impl AsArray,
+    mode: impl AsArray,
+    right: impl AsArray,
     shape: &[usize],
     dtype: DType,
 ) -> Array {
     let c = |v: f64| fconst(v, dtype);
-    let (l, m, r) = (c(left), c(mode), c(right));
+    let p = |v: Array| v.astype(dtype).broadcast_to(shape);
+    let (l, m, r) = (p(left.as_array()), p(mode.as_array()), p(right.as_array()));
     let fc = (&m - &l) / (&r - &l);
     let u = ok(uniform_in("triangular", key, shape, dtype, 0.0, 1.0));
     let lower = &l + (&u * (&r - &l) * (&m - &l)).sqrt();
@@ -209,9 +218,9 @@ pub fn triangular(
 /// let x = random::wald(&random::key(0), 2.0, &[50], DType::F32);
 /// assert!(x.min(Axes::All, false).item::<f32>() > 0.0);
 /// ```
-pub fn wald(key: &Array, mean: f64, shape: &[usize], dtype: DType) -> Array {
+pub fn wald(key: &Array, mean: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let (k1, k2) = split2(key);
-    let mu = fconst(mean, dtype).broadcast_to(shape);
+    let mu = param(mean, dtype).broadcast_to(shape);
     let v = ok(super::try_normal(&k1, shape, dtype).map_err(|e| rename(e, "normal", "wald")));
     let z = ok(uniform_in("wald", &k2, shape, dtype, 0.0, 1.0));
     let y = &v * &v;

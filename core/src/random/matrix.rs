@@ -111,6 +111,8 @@ pub fn try_orthogonal(
 /// the batch shape (default: the broadcast of the batch shapes of `mean`
 /// and `cov`); the result is `[*shape, n]`.
 ///
+/// Partial: no method argument (always the Cholesky method, JAX's default).
+///
 /// ```
 /// use oxjax::{random, Array, DType};
 /// let mean = Array::from_vec(vec![1.0f32, -1.0], &[2]);
