@@ -39,7 +39,12 @@ fn registry() -> &'static Registry {
 fn read(a: &Array) -> Vec<f64> {
     match a.dtype() {
         DType::F64 => a.to_vec::<f64>(),
-        _ => a.astype(DType::F32).to_vec::<f32>().into_iter().map(f64::from).collect(),
+        _ => a
+            .astype(DType::F32)
+            .to_vec::<f32>()
+            .into_iter()
+            .map(f64::from)
+            .collect(),
     }
 }
 
@@ -104,8 +109,20 @@ fn variance_scaling_family_matches_jax() {
     let t = 2e-6;
     check("glorot_uniform", 1, DType::F32, t, init::glorot_uniform());
     check("glorot_normal", 1, DType::F32, t, init::glorot_normal());
-    check("glorot_normal_f64", 1, DType::F64, 1e-12, init::xavier_normal());
-    check("xavier_uniform_conv", 2, DType::F32, t, init::xavier_uniform());
+    check(
+        "glorot_normal_f64",
+        1,
+        DType::F64,
+        1e-12,
+        init::xavier_normal(),
+    );
+    check(
+        "xavier_uniform_conv",
+        2,
+        DType::F32,
+        t,
+        init::xavier_uniform(),
+    );
     check("lecun_uniform", 3, DType::F32, t, init::lecun_uniform());
     check("lecun_normal", 3, DType::F32, t, init::lecun_normal());
     check("he_uniform_conv", 4, DType::F32, t, init::kaiming_uniform());
@@ -145,10 +162,34 @@ fn variance_scaling_family_matches_jax() {
 #[test]
 fn orthogonal_initializers_match_jax() {
     let t = 1e-5;
-    check("orthogonal_5x3", 9, DType::F32, t, init::orthogonal(1.0, -1));
-    check("orthogonal_3x5_scale2", 9, DType::F32, t, init::orthogonal(2.0, -1));
-    check("orthogonal_2x3x4_axis0", 10, DType::F32, t, init::orthogonal(1.0, 0));
-    check("orthogonal_6x4_f64", 9, DType::F64, 1e-12, init::orthogonal(1.0, -1));
+    check(
+        "orthogonal_5x3",
+        9,
+        DType::F32,
+        t,
+        init::orthogonal(1.0, -1),
+    );
+    check(
+        "orthogonal_3x5_scale2",
+        9,
+        DType::F32,
+        t,
+        init::orthogonal(2.0, -1),
+    );
+    check(
+        "orthogonal_2x3x4_axis0",
+        10,
+        DType::F32,
+        t,
+        init::orthogonal(1.0, 0),
+    );
+    check(
+        "orthogonal_6x4_f64",
+        9,
+        DType::F64,
+        1e-12,
+        init::orthogonal(1.0, -1),
+    );
     check(
         "delta_orthogonal_3x3x4x6",
         11,
@@ -156,7 +197,13 @@ fn orthogonal_initializers_match_jax() {
         t,
         init::delta_orthogonal(1.0, -1),
     );
-    check("delta_orthogonal_3x2x2", 12, DType::F32, t, init::delta_orthogonal(1.5, -1));
+    check(
+        "delta_orthogonal_3x2x2",
+        12,
+        DType::F32,
+        t,
+        init::delta_orthogonal(1.5, -1),
+    );
 }
 
 /// Empirical variance of a large draw against `scale / fan`, within five
@@ -179,8 +226,16 @@ fn variances_are_scale_over_fan() {
     let (fan_in, fan_out) = (400.0, 800.0);
     let k = |i| random::fold_in(&key(21), i);
     let cases: [(&str, Initializer, f64); 6] = [
-        ("glorot_uniform", init::glorot_uniform(), 2.0 / (fan_in + fan_out)),
-        ("glorot_normal", init::glorot_normal(), 2.0 / (fan_in + fan_out)),
+        (
+            "glorot_uniform",
+            init::glorot_uniform(),
+            2.0 / (fan_in + fan_out),
+        ),
+        (
+            "glorot_normal",
+            init::glorot_normal(),
+            2.0 / (fan_in + fan_out),
+        ),
         ("he_uniform", init::he_uniform(), 2.0 / fan_in),
         ("he_normal", init::he_normal(), 2.0 / fan_in),
         ("lecun_normal", init::lecun_normal(), 1.0 / fan_in),
@@ -213,7 +268,9 @@ fn misuse_is_reported() {
          them with Initializer::fan_axes"
     );
     assert_eq!(
-        msg(init::he_normal().fan_axes(&[3], &[0], &[]).try_init(&k, &[2, 2], DType::F32)),
+        msg(init::he_normal()
+            .fan_axes(&[3], &[0], &[])
+            .try_init(&k, &[2, 2], DType::F32)),
         "nn.initializers.variance_scaling: axis 3 is out of range for shape [2, 2]"
     );
     assert_eq!(
@@ -235,11 +292,16 @@ fn misuse_is_reported() {
         "nn.initializers.constant: value of shape [2] does not broadcast to [3]"
     );
     let bad_key = Array::from_vec(vec![1.0f32, 2.0], &[2]);
-    assert!(msg(init::lecun_uniform().try_init(&bad_key, &[2, 2], DType::F32))
-        .contains("expected a key"));
+    assert!(
+        msg(init::lecun_uniform().try_init(&bad_key, &[2, 2], DType::F32))
+            .contains("expected a key")
+    );
     let panic = std::panic::catch_unwind(|| init::uniform(1.0).init(&k, &[2], DType::BOOL));
     let text = panic.unwrap_err().downcast_ref::<String>().unwrap().clone();
-    assert_eq!(text, "nn.initializers.uniform: dtype must be a float dtype, got bool");
+    assert_eq!(
+        text,
+        "nn.initializers.uniform: dtype must be a float dtype, got bool"
+    );
     // Empty shapes give empty (zero) orthogonal matrices, as in JAX.
     let e = init::orthogonal(1.0, -1).init(&k, &[0, 3], DType::F32);
     assert_eq!(e.shape(), [0, 3]);

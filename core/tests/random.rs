@@ -393,7 +393,8 @@ fn misuse_is_reported() {
 
 #[test]
 fn more_samplers_match_jax() {
-    let f32s: [(&str, fn(&Array) -> Array); 11] = [
+    type Sampler = fn(&Array) -> Array;
+    let f32s: [(&str, Sampler); 11] = [
         ("gumbel_42_f32_20", |k| random::gumbel(k, &[20], DType::F32)),
         ("cauchy_42_f32_20", |k| random::cauchy(k, &[20], DType::F32)),
         ("pareto_42_3_f32_20", |k| {
@@ -405,7 +406,9 @@ fn more_samplers_match_jax() {
         ("rayleigh_42_2_f32_20", |k| {
             random::rayleigh(k, 2.0, &[20], DType::F32)
         }),
-        ("maxwell_42_f32_20", |k| random::maxwell(k, &[20], DType::F32)),
+        ("maxwell_42_f32_20", |k| {
+            random::maxwell(k, &[20], DType::F32)
+        }),
         ("double_sided_maxwell_42_1_2_f32_20", |k| {
             random::double_sided_maxwell(k, 1.0, 2.0, &[20], DType::F32)
         }),
@@ -415,7 +418,9 @@ fn more_samplers_match_jax() {
         ("triangular_42_0_1_3_f32_20", |k| {
             random::triangular(k, 0.0, 1.0, 3.0, &[20], DType::F32)
         }),
-        ("wald_42_2_f32_20", |k| random::wald(k, 2.0, &[20], DType::F32)),
+        ("wald_42_2_f32_20", |k| {
+            random::wald(k, 2.0, &[20], DType::F32)
+        }),
         ("multivariate_normal_42_b4_f32", |k| {
             let mean = Array::from_vec(vec![1.0f32, -2.0, 0.5], &[3]);
             let cov = Array::from_vec(
@@ -430,11 +435,11 @@ fn more_samplers_match_jax() {
     }
     // Parameters may be arrays broadcasting to the shape.
     check("rayleigh_42_2_f32_20", 42, DType::F32, 1e-5, |k| {
-        random::rayleigh(k, &Array::full(&[20], 2.0f32), &[20], DType::F32)
+        random::rayleigh(k, Array::full(&[20], 2.0f32), &[20], DType::F32)
     });
     check("triangular_42_0_1_3_f32_20", 42, DType::F32, 1e-5, |k| {
         let right = Array::full(&[20], 3.0f32);
-        random::triangular(k, 0.0, &Array::full(&[1], 1.0f32), &right, &[20], DType::F32)
+        random::triangular(k, 0.0, Array::full(&[1], 1.0f32), &right, &[20], DType::F32)
     });
     check("rademacher_42_i32_20", 42, DType::I32, 0.0, |k| {
         random::rademacher(k, &[20], DType::I32)
@@ -507,7 +512,10 @@ fn gamma_based_samplers_have_the_right_moments() {
     assert_moments("dirichlet[0]", &first, 0.1, 0.1 * 0.9 / 11.0);
     let small = Array::from_vec(vec![1e-3f32, 1e-3], &[2]);
     let x = random::dirichlet(&k(6), &small, Some(&[100]), DType::F32);
-    assert!(read(&x).iter().all(|v| v.is_finite()), "tiny alpha stays finite");
+    assert!(
+        read(&x).iter().all(|v| v.is_finite()),
+        "tiny alpha stays finite"
+    );
     // Generalized normal with p = 2 is N(0, 1/2); p = 1 is Laplace.
     let x = random::generalized_normal(&k(7), 2.0, &[n], DType::F32);
     assert_moments("generalized_normal(2)", &x, 0.0, 0.5);
@@ -528,7 +536,10 @@ fn poisson_has_the_right_moments() {
     // Per-element rates broadcasting against the shape.
     let lam = Array::from_vec(vec![2.0f32, 200.0], &[2, 1]);
     let m = read(&random::poisson(&key(1), &lam, &[2, 5000], DType::F32).mean(1, false));
-    assert!((m[0] - 2.0).abs() < 0.1 && (m[1] - 200.0).abs() < 1.0, "{m:?}");
+    assert!(
+        (m[0] - 2.0).abs() < 0.1 && (m[1] - 200.0).abs() < 1.0,
+        "{m:?}"
+    );
     let err = random::try_poisson(&key(0), &lam, &[3, 4], DType::I32).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -564,5 +575,9 @@ fn vector_samplers_have_the_right_geometry() {
         "random.orthogonal: matrices must be at least 1 x 1, got 0 x 0"
     );
     let err = random::try_dirichlet(&key(0), &Array::scalar(1.0f32), None, DType::F32);
-    assert!(err.unwrap_err().to_string().starts_with("random.dirichlet: alpha must have"));
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .starts_with("random.dirichlet: alpha must have")
+    );
 }

@@ -427,7 +427,9 @@ pub fn kaiming_normal() -> Initializer {
 /// assert!(err.item::<f32>() < 1e-5);
 /// ```
 pub fn orthogonal(scale: f64, column_axis: isize) -> Initializer {
-    Initializer::new(move |key, shape, dtype, _| orthogonal_init("orthogonal", key, shape, dtype, scale, column_axis))
+    Initializer::new(move |key, shape, dtype, _| {
+        orthogonal_init("orthogonal", key, shape, dtype, scale, column_axis)
+    })
 }
 
 fn orthogonal_init(
@@ -440,7 +442,11 @@ fn orthogonal_init(
 ) -> Result<Array> {
     float_dtype(op, dtype)?;
     let rank = shape.len() as isize;
-    let axis = if column_axis < 0 { column_axis + rank } else { column_axis };
+    let axis = if column_axis < 0 {
+        column_axis + rank
+    } else {
+        column_axis
+    };
     if rank < 2 || axis < 0 || axis >= rank {
         return op_err(format!(
             "nn.initializers.{op}: needs a shape of at least 2 axes with column_axis {column_axis} in range, got {shape:?}"
@@ -478,7 +484,14 @@ pub fn delta_orthogonal(scale: f64, column_axis: isize) -> Initializer {
                  (the last two axes), got {shape:?}"
             ));
         }
-        let m = orthogonal_init("delta_orthogonal", key, &shape[rank - 2..], dtype, scale, column_axis)?;
+        let m = orthogonal_init(
+            "delta_orthogonal",
+            key,
+            &shape[rank - 2..],
+            dtype,
+            scale,
+            column_axis,
+        )?;
         let spatial = &shape[..rank - 2];
         let centre = spatial.iter().fold(0, |i, &k| i * k + (k - 1) / 2);
         let mut one_hot = vec![0.0f32; spatial.iter().product()];

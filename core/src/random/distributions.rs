@@ -37,7 +37,14 @@ pub fn try_gumbel(key: &Array, shape: &[usize], dtype: DType) -> Result<Array> {
 /// assert_eq!(c.shape(), [3]);
 /// ```
 pub fn cauchy(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in("cauchy", key, shape, dtype, 2.0 * epsneg(dtype), 1.0));
+    let u = ok(uniform_in(
+        "cauchy",
+        key,
+        shape,
+        dtype,
+        2.0 * epsneg(dtype),
+        1.0,
+    ));
     ((u - 0.5) * fconst(std::f64::consts::PI, dtype)).tan()
 }
 
@@ -120,10 +127,11 @@ fn param(v: impl AsArray, dtype: DType) -> Array {
 
 /// An error of an inner sampler, reported under the caller's name.
 fn rename(e: crate::Error, inner: &str, outer: &str) -> crate::Error {
-    crate::Error::Op(
-        e.to_string()
-            .replacen(&format!("random.{inner}"), &format!("random.{outer}"), 1),
-    )
+    crate::Error::Op(e.to_string().replacen(
+        &format!("random.{inner}"),
+        &format!("random.{outer}"),
+        1,
+    ))
 }
 
 /// Double-sided Maxwell samples (`jax.random.double_sided_maxwell`): a
@@ -280,9 +288,18 @@ pub fn t(key: &Array, df: impl AsArray, shape: &[usize], dtype: DType) -> Array 
 /// let x = random::f(&random::key(0), 4.0, 9.0, &[10], DType::F32);
 /// assert!(x.min(Axes::All, false).item::<f32>() > 0.0);
 /// ```
-pub fn f(key: &Array, dfnum: impl AsArray, dfden: impl AsArray, shape: &[usize], dtype: DType) -> Array {
+pub fn f(
+    key: &Array,
+    dfnum: impl AsArray,
+    dfden: impl AsArray,
+    shape: &[usize],
+    dtype: DType,
+) -> Array {
     let (kd, kn) = split2(key);
-    let (dn, dd) = (dfnum.as_array().astype(dtype), dfden.as_array().astype(dtype));
+    let (dn, dd) = (
+        dfnum.as_array().astype(dtype),
+        dfden.as_array().astype(dtype),
+    );
     let num = chisquare(&kn, &dn, shape, dtype) / &dn;
     let den = chisquare(&kd, &dd, shape, dtype) / &dd;
     num / den
@@ -417,4 +434,3 @@ fn ptrs(key: &Array, lam: &Array, shape: &[usize], fd: DType) -> Result<Array> {
     }
     Ok(out)
 }
-

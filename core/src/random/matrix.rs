@@ -98,7 +98,10 @@ pub fn try_orthogonal(
     let mut s = shape.to_vec();
     s.extend([n.max(m), n.min(m)]);
     let z = super::try_normal(key, &s, dtype).map_err(|e| {
-        crate::Error::Op(e.to_string().replacen("random.normal", "random.orthogonal", 1))
+        crate::Error::Op(
+            e.to_string()
+                .replacen("random.normal", "random.orthogonal", 1),
+        )
     })?;
     let q = orthonormal_columns(&z);
     Ok(if n < m { mt(&q) } else { q })
