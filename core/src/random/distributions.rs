@@ -388,16 +388,21 @@ pub fn try_poisson(key: &Array, lam: impl AsArray, shape: &[usize], dtype: DType
     let lam = lam.broadcast_to(shape);
     let (ki, kr) = split2(key);
     let small = lam.less(POISSON_INVERSION_MAX);
-    // Inversion: count the CDF terms below a uniform draw.
+    // Inversion: count the CDF terms below a uniform draw, scaled by the
+    // summed terms so that rounding in the sum can never leave the draw
+    // above the last partial sum.
     let lam_s = Array::where_(&small, &lam, fconst(0.0, fd));
-    let u = uniform_in("poisson", &ki, shape, fd, 0.0, 1.0)?;
-    let mut term = (-&lam_s).exp();
-    let mut cdf = term.clone();
-    let mut count = Array::zeros(shape, fd);
+    let mut terms = vec![(-&lam_s).exp()];
     for i in 1..POISSON_TERMS {
+        terms.push(&terms[i - 1] * &lam_s / i as f64);
+    }
+    let total = terms.iter().skip(1).fold(terms[0].clone(), |s, t| s + t);
+    let u = uniform_in("poisson", &ki, shape, fd, 0.0, 1.0)? * total;
+    let mut cdf = terms[0].clone();
+    let mut count = Array::zeros(shape, fd);
+    for t in &terms[1..] {
         count = count + cdf.less(&u).astype(fd);
-        term = term * &lam_s / i as f64;
-        cdf = cdf + &term;
+        cdf = cdf + t;
     }
     // PTRS for the large rates.
     let lam_r = Array::where_(&small, fconst(100.0, fd), &lam);
