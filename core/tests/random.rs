@@ -548,6 +548,53 @@ fn poisson_has_the_right_moments() {
 }
 
 #[test]
+fn binomial_has_the_right_moments() {
+    let n = 20_000;
+    let cases = [
+        (5.0, 0.3),
+        (40.0, 0.1),
+        (20.0, 0.9),
+        (100.0, 0.4),
+        (1000.0, 0.75),
+    ];
+    for (i, (trials, p)) in cases.into_iter().enumerate() {
+        let k = random::binomial(
+            &random::fold_in(&key(15), i as u32),
+            trials,
+            p,
+            &[n],
+            DType::I32,
+        );
+        let v = read(&k);
+        assert!(
+            v.iter().all(|x| (0.0..=trials).contains(x)),
+            "binomial({trials}, {p}) range"
+        );
+        assert_moments(
+            &format!("binomial({trials}, {p})"),
+            &k,
+            trials * p,
+            trials * p * (1.0 - p),
+        );
+    }
+    let edge = read(&random::binomial(&key(0), 7.0, 1.0, &[4], DType::I32));
+    assert_eq!(edge, [7.0; 4]);
+    let edge = read(&random::binomial(&key(0), 7.0, 0.0, &[4], DType::I32));
+    assert_eq!(edge, [0.0; 4]);
+    let trials = Array::from_vec(vec![10.0f32, 300.0], &[2, 1]);
+    let m = read(&random::binomial(&key(1), &trials, 0.5, &[2, 5000], DType::F32).mean(1, false));
+    assert!(
+        (m[0] - 5.0).abs() < 0.1 && (m[1] - 150.0).abs() < 0.5,
+        "{m:?}"
+    );
+    let err = random::try_binomial(&key(0), &trials, 0.5, &[3], DType::I32).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "random.binomial: n of shape [2, 1] does not broadcast to [3]"
+    );
+}
+
+#[test]
 fn vector_samplers_have_the_right_geometry() {
     let n = 20_000;
     // Uniform in the unit disc: radius r has P(r <= x) = x^2, mean 2/3.

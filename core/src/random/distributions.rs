@@ -439,3 +439,114 @@ fn ptrs(key: &Array, lam: &Array, shape: &[usize], fd: DType) -> Result<Array> {
     }
     Ok(out)
 }
+
+/// Candidates per element of the binomial rejection sampler (BTRS accepts
+/// each with probability above 0.8 where it is used).
+const BINOMIAL_CANDIDATES: usize = 20;
+
+/// Binomial samples: successes in `n` trials of probability `p`
+/// (`jax.random.binomial`'s distribution, not its stream), as i32 or a
+/// float `dtype`. Loop-free like [`poisson`]: with `q = min(p, 1 - p)`,
+/// `n·q < 10` inverts the CDF over a fixed number of terms, larger means
+/// use Hörmann's BTRS with a fixed number of candidates; `p > ½` samples
+/// the failures. `n` and `p` are numbers or arrays broadcasting to `shape`.
+///
+/// ```
+/// use oxjax::{random, Axes, DType};
+/// let k = random::binomial(&random::key(0), 20.0, 0.3, &[4000], DType::I32);
+/// assert!((k.astype(DType::F32).mean(Axes::All, false).item::<f32>() - 6.0).abs() < 0.2);
+/// ```
+pub fn binomial(
+    key: &Array,
+    n: impl AsArray,
+    p: impl AsArray,
+    shape: &[usize],
+    dtype: DType,
+) -> Array {
+    ok(try_binomial(key, n, p, shape, dtype))
+}
+
+/// [`binomial`], returning misuse as an error.
+pub fn try_binomial(
+    key: &Array,
+    n: impl AsArray,
+    p: impl AsArray,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<Array> {
+    key_words("binomial", key)?;
+    let (n, p) = (n.as_array(), p.as_array());
+    let fd = prob_dtype(&p);
+    for (what, a) in [("n", &n), ("p", &p)] {
+        if !super::sample::broadcasts(a.shape(), shape) {
+            return op_err(format!(
+                "random.binomial: {what} of shape {:?} does not broadcast to {shape:?}",
+                a.shape()
+            ));
+        }
+    }
+    let n = n.astype(fd).broadcast_to(shape);
+    let p = p.astype(fd).broadcast_to(shape);
+    let flip = p.greater(0.5);
+    let q = Array::where_(&flip, fconst(1.0, fd) - &p, &p);
+    let small = (&n * &q).less(POISSON_INVERSION_MAX);
+    let (ki, kr) = split2(key);
+    // Inversion over the pmf recurrence f(k+1) = f(k) (n-k)/(k+1) q/(1-q).
+    let qs = Array::where_(&small, &q, fconst(0.0, fd));
+    let ratio = &qs / (fconst(1.0, fd) - &qs);
+    let mut terms = vec![(&n * (-&qs).log1p()).exp()];
+    for i in 1..POISSON_TERMS {
+        let k = (i - 1) as f64;
+        let next = &terms[i - 1] * (&n - k).maximum(0.0) / (k + 1.0) * &ratio;
+        terms.push(next);
+    }
+    let total = terms.iter().skip(1).fold(terms[0].clone(), |s, t| s + t);
+    let u = uniform_in("binomial", &ki, shape, fd, 0.0, 1.0)? * total;
+    let mut cdf = terms[0].clone();
+    let mut count = Array::zeros(shape, fd);
+    for t in &terms[1..] {
+        count = count + cdf.less(&u).astype(fd);
+        cdf = cdf + t;
+    }
+    // BTRS for the rest (safe stand-in parameters where inversion is used).
+    let nr = Array::where_(&small, fconst(100.0, fd), &n);
+    let qr = Array::where_(&small, fconst(0.5, fd), &q);
+    let rejected = btrs(&kr, &nr, &qr, shape, fd)?;
+    let k = Array::where_(&small, count, rejected);
+    let k = Array::where_(&flip, &n - &k, k);
+    Ok(Array::where_(&q.equal(0.0), Array::where_(&flip, &n, 0.0), k).astype(dtype))
+}
+
+/// Hörmann's BTRS ("The generation of binomial random variates", 1993)
+/// for `n·p >= 10`, `p <= ½`, with [`BINOMIAL_CANDIDATES`] candidates.
+fn btrs(key: &Array, n: &Array, p: &Array, shape: &[usize], fd: DType) -> Result<Array> {
+    use crate::lax::lgamma;
+    let mut cand = vec![BINOMIAL_CANDIDATES];
+    cand.extend_from_slice(shape);
+    let (ku, kv) = split2(key);
+    let u = uniform_in("binomial", &ku, &cand, fd, -0.5, 0.5)?;
+    let v = uniform_in("binomial", &kv, &cand, fd, 0.0, 1.0)?;
+    let q = fconst(1.0, fd) - p;
+    let spq = (n * p * &q).sqrt();
+    let b = &spq * 2.53 + 1.15;
+    let a = &b * 0.0248 + p * 0.01 - 0.0873;
+    let c = n * p + 0.5;
+    let vr = 0.92 - b.reciprocal() * 4.2;
+    let alpha = (b.reciprocal() * 5.1 + 2.83) * &spq;
+    let lpq = (p / &q).log();
+    let m = ((n + 1.0) * p).floor();
+    let h = lgamma(&(&m + 1.0)) + lgamma(&(n - &m + 1.0));
+    let us = 0.5 - u.abs();
+    let k = ((&a * 2.0 / &us + &b) * &u + &c).floor();
+    let inside = k.greater_equal(0.0) & k.less_equal(n);
+    let quick = us.greater_equal(0.07) & v.less_equal(&vr);
+    let lhs = (&v * &alpha / (&a / (&us * &us) + &b)).log();
+    let rhs = &h - lgamma(&(&k + 1.0)) - lgamma(&(n - &k + 1.0)) + (&k - &m) * &lpq;
+    let accept = inside & (quick | lhs.less_equal(&rhs));
+    let mut out = m.clone();
+    for i in (0..BINOMIAL_CANDIDATES).rev() {
+        let at = |x: &Array| super::index0(x, i);
+        out = Array::where_(&at(&accept), at(&k), out);
+    }
+    Ok(out)
+}
