@@ -11,8 +11,9 @@
 //! assert!((p.sum(-1, false).item::<f32>() - 1.0).abs() < 1e-6);
 //! ```
 //!
-//! The initializers of `jax.nn.initializers` need `oxjax::random` and are
-//! not here yet.
+//! Weight initializers (`jax.nn.initializers`) live in [`initializers`].
+
+pub mod initializers;
 
 use crate::numpy::{self as jnp, float_of, lit};
 use crate::{Array, Axes, DType};

@@ -390,3 +390,241 @@ fn misuse_is_reported() {
     let text = panic.downcast_ref::<String>().unwrap();
     assert!(text.starts_with("random.split: expected a key"), "{text}");
 }
+
+#[test]
+fn more_samplers_match_jax() {
+    type Sampler = fn(&Array) -> Array;
+    let f32s: [(&str, Sampler); 11] = [
+        ("gumbel_42_f32_20", |k| random::gumbel(k, &[20], DType::F32)),
+        ("cauchy_42_f32_20", |k| random::cauchy(k, &[20], DType::F32)),
+        ("pareto_42_3_f32_20", |k| {
+            random::pareto(k, 3.0, &[20], DType::F32)
+        }),
+        ("weibull_min_42_2_15_f32_20", |k| {
+            random::weibull_min(k, 2.0, 1.5, &[20], DType::F32)
+        }),
+        ("rayleigh_42_2_f32_20", |k| {
+            random::rayleigh(k, 2.0, &[20], DType::F32)
+        }),
+        ("maxwell_42_f32_20", |k| {
+            random::maxwell(k, &[20], DType::F32)
+        }),
+        ("double_sided_maxwell_42_1_2_f32_20", |k| {
+            random::double_sided_maxwell(k, 1.0, 2.0, &[20], DType::F32)
+        }),
+        ("lognormal_42_05_f32_20", |k| {
+            random::lognormal(k, 0.5, &[20], DType::F32)
+        }),
+        ("triangular_42_0_1_3_f32_20", |k| {
+            random::triangular(k, 0.0, 1.0, 3.0, &[20], DType::F32)
+        }),
+        ("wald_42_2_f32_20", |k| {
+            random::wald(k, 2.0, &[20], DType::F32)
+        }),
+        ("multivariate_normal_42_b4_f32", |k| {
+            let mean = Array::from_vec(vec![1.0f32, -2.0, 0.5], &[3]);
+            let cov = Array::from_vec(
+                vec![2.0f32, 0.3, -0.4, 0.3, 1.0, 0.2, -0.4, 0.2, 0.5],
+                &[3, 3],
+            );
+            random::multivariate_normal(k, &mean, &cov, Some(&[4]), DType::F32)
+        }),
+    ];
+    for (name, f) in f32s {
+        check(name, 42, DType::F32, 1e-5, f);
+    }
+    // Parameters may be arrays broadcasting to the shape.
+    check("rayleigh_42_2_f32_20", 42, DType::F32, 1e-5, |k| {
+        random::rayleigh(k, Array::full(&[20], 2.0f32), &[20], DType::F32)
+    });
+    check("triangular_42_0_1_3_f32_20", 42, DType::F32, 1e-5, |k| {
+        let right = Array::full(&[20], 3.0f32);
+        random::triangular(k, 0.0, Array::full(&[1], 1.0f32), &right, &[20], DType::F32)
+    });
+    check("rademacher_42_i32_20", 42, DType::I32, 0.0, |k| {
+        random::rademacher(k, &[20], DType::I32)
+    });
+    check("geometric_42_03_i32_20", 42, DType::I32, 0.0, |k| {
+        random::geometric(k, 0.3, &[20], DType::I32)
+    });
+}
+
+#[test]
+fn orthogonal_matches_jax() {
+    check("orthogonal_42_4_b2_f32", 42, DType::F32, 1e-5, |k| {
+        random::orthogonal(k, 4, &[2], DType::F32, None)
+    });
+    check("orthogonal_7_3x5_f32", 7, DType::F32, 1e-5, |k| {
+        random::orthogonal(k, 3, &[], DType::F32, Some(5))
+    });
+    check("orthogonal_7_5x3_f32", 7, DType::F32, 1e-5, |k| {
+        random::orthogonal(k, 5, &[], DType::F32, Some(3))
+    });
+    check("orthogonal_42_6_f64", 42, DType::F64, 1e-12, |k| {
+        random::orthogonal(k, 6, &[], DType::F64, None)
+    });
+}
+
+#[test]
+fn keys_round_trip_through_key_data() {
+    let k = random::prng_key(42);
+    assert_eq!(read(&k), read(&key(42)));
+    let data = random::key_data(&random::split(&k, 3));
+    assert_eq!(data.shape(), [3, 2]);
+    let back = random::wrap_key_data(&data);
+    assert_eq!(read(&back), read(&random::split(&k, 3)));
+    assert_eq!(read(&random::clone(&k)), read(&k));
+    let bad = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+    assert_eq!(
+        random::try_wrap_key_data(&bad).unwrap_err().to_string(),
+        "random.wrap_key_data: expected raw key data u32[..., 2], got f32[2]"
+    );
+}
+
+/// Distribution-only samplers (built on the fixed-candidate gamma or on
+/// loop-free Poisson sampling, not JAX's data-dependent loops): moments.
+#[test]
+fn gamma_based_samplers_have_the_right_moments() {
+    let n = 20_000;
+    let k = |i: u32| random::fold_in(&key(11), i);
+    let df = 5.0;
+    let x = random::chisquare(&k(0), df, &[n], DType::F32);
+    assert_moments("chisquare(5)", &x, df, 2.0 * df);
+    let x = random::t(&k(1), df, &[n], DType::F32);
+    assert_moments("t(5)", &x, 0.0, df / (df - 2.0));
+    let (d1, d2) = (6.0f64, 12.0f64);
+    let x = random::f(&k(2), d1, d2, &[n], DType::F32);
+    let var = 2.0 * d2 * d2 * (d1 + d2 - 2.0) / (d1 * (d2 - 2.0).powi(2) * (d2 - 4.0));
+    assert_moments("f(6, 12)", &x, d2 / (d2 - 2.0), var);
+    // loggamma agrees with gamma's draws and stays finite for tiny shapes.
+    let lg = random::loggamma(&k(3), 2.5, &[1000], DType::F32);
+    let g = random::gamma(&k(3), 2.5, &[1000], DType::F32);
+    assert_close("exp(loggamma)", &read(&lg.exp()), &read(&g), 1e-5);
+    let tiny = random::loggamma(&k(4), 1e-3, &[1000], DType::F32);
+    assert!(read(&tiny).iter().all(|v| v.is_finite()));
+    // Dirichlet: rows on the simplex with mean alpha / sum(alpha).
+    let alpha = Array::from_vec(vec![1.0f32, 2.0, 7.0], &[3]);
+    let x = random::dirichlet(&k(5), &alpha, Some(&[n]), DType::F32);
+    assert_eq!(x.shape(), [n, 3]);
+    let sums = read(&x.sum(-1, false));
+    assert!(sums.iter().all(|s| (s - 1.0).abs() < 1e-5));
+    let first = x.slice(&[oxjax::Slice::all(), oxjax::Slice::from(0..1)]);
+    assert_moments("dirichlet[0]", &first, 0.1, 0.1 * 0.9 / 11.0);
+    let small = Array::from_vec(vec![1e-3f32, 1e-3], &[2]);
+    let x = random::dirichlet(&k(6), &small, Some(&[100]), DType::F32);
+    assert!(
+        read(&x).iter().all(|v| v.is_finite()),
+        "tiny alpha stays finite"
+    );
+    // Generalized normal with p = 2 is N(0, 1/2); p = 1 is Laplace.
+    let x = random::generalized_normal(&k(7), 2.0, &[n], DType::F32);
+    assert_moments("generalized_normal(2)", &x, 0.0, 0.5);
+    let x = random::generalized_normal(&k(8), 1.0, &[n], DType::F32);
+    assert_moments("generalized_normal(1)", &x, 0.0, 2.0);
+}
+
+#[test]
+fn poisson_has_the_right_moments() {
+    let n = 20_000;
+    for (i, lam) in [0.5, 3.0, 9.5, 10.0, 40.0, 500.0].into_iter().enumerate() {
+        let x = random::poisson(&random::fold_in(&key(12), i as u32), lam, &[n], DType::I32);
+        assert!(read(&x).iter().all(|v| *v >= 0.0), "poisson({lam}) >= 0");
+        assert_moments(&format!("poisson({lam})"), &x, lam, lam);
+    }
+    let zero = random::poisson(&key(0), 0.0, &[10], DType::I32);
+    assert_eq!(read(&zero), vec![0.0; 10]);
+    // Per-element rates broadcasting against the shape.
+    let lam = Array::from_vec(vec![2.0f32, 200.0], &[2, 1]);
+    let m = read(&random::poisson(&key(1), &lam, &[2, 5000], DType::F32).mean(1, false));
+    assert!(
+        (m[0] - 2.0).abs() < 0.1 && (m[1] - 200.0).abs() < 1.0,
+        "{m:?}"
+    );
+    let err = random::try_poisson(&key(0), &lam, &[3, 4], DType::I32).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "random.poisson: lam of shape [2, 1] does not broadcast to [3, 4]"
+    );
+}
+
+#[test]
+fn binomial_has_the_right_moments() {
+    let n = 20_000;
+    let cases = [
+        (5.0, 0.3),
+        (40.0, 0.1),
+        (20.0, 0.9),
+        (100.0, 0.4),
+        (1000.0, 0.75),
+    ];
+    for (i, (trials, p)) in cases.into_iter().enumerate() {
+        let k = random::binomial(
+            &random::fold_in(&key(15), i as u32),
+            trials,
+            p,
+            &[n],
+            DType::I32,
+        );
+        let v = read(&k);
+        assert!(
+            v.iter().all(|x| (0.0..=trials).contains(x)),
+            "binomial({trials}, {p}) range"
+        );
+        assert_moments(
+            &format!("binomial({trials}, {p})"),
+            &k,
+            trials * p,
+            trials * p * (1.0 - p),
+        );
+    }
+    let edge = read(&random::binomial(&key(0), 7.0, 1.0, &[4], DType::I32));
+    assert_eq!(edge, [7.0; 4]);
+    let edge = read(&random::binomial(&key(0), 7.0, 0.0, &[4], DType::I32));
+    assert_eq!(edge, [0.0; 4]);
+    let trials = Array::from_vec(vec![10.0f32, 300.0], &[2, 1]);
+    let m = read(&random::binomial(&key(1), &trials, 0.5, &[2, 5000], DType::F32).mean(1, false));
+    assert!(
+        (m[0] - 5.0).abs() < 0.1 && (m[1] - 150.0).abs() < 0.5,
+        "{m:?}"
+    );
+    let err = random::try_binomial(&key(0), &trials, 0.5, &[3], DType::I32).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "random.binomial: n of shape [2, 1] does not broadcast to [3]"
+    );
+}
+
+#[test]
+fn vector_samplers_have_the_right_geometry() {
+    let n = 20_000;
+    // Uniform in the unit disc: radius r has P(r <= x) = x^2, mean 2/3.
+    let x = random::ball(&key(13), 2, 2.0, &[n], DType::F32);
+    let r = (&x * &x).sum(-1, false).sqrt();
+    assert!(read(&r).iter().all(|v| *v <= 1.0));
+    assert_moments("ball radius", &r, 2.0 / 3.0, 0.5 - 4.0 / 9.0);
+    // multivariate_normal's sample covariance is cov.
+    let mean = Array::from_vec(vec![1.0f32, -1.0], &[2]);
+    let cov = Array::from_vec(vec![2.0f32, 0.6, 0.6, 0.5], &[2, 2]);
+    let x = random::multivariate_normal(&key(14), &mean, &cov, Some(&[n]), DType::F32);
+    let c = &x - x.mean(0, true);
+    let emp = read(&(c.t().matmul(&c) / (n as f64 - 1.0)));
+    for (e, w) in emp.iter().zip([2.0, 0.6, 0.6, 0.5]) {
+        assert!((e - w).abs() < 0.06, "covariance {emp:?}");
+    }
+    let err = random::try_multivariate_normal(&key(0), &mean, &mean, None, DType::F32);
+    assert_eq!(
+        err.unwrap_err().to_string(),
+        "random.multivariate_normal: expected mean [..., n] and cov [..., n, n], got mean [2] and cov [2]"
+    );
+    let err = random::try_orthogonal(&key(0), 0, &[], DType::F32, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "random.orthogonal: matrices must be at least 1 x 1, got 0 x 0"
+    );
+    let err = random::try_dirichlet(&key(0), &Array::scalar(1.0f32), None, DType::F32);
+    assert!(
+        err.unwrap_err()
+            .to_string()
+            .starts_with("random.dirichlet: alpha must have")
+    );
+}

@@ -17,6 +17,10 @@
 //! [`logistic`] follow JAX's algorithms; [`gamma`] and [`beta`] have JAX's
 //! distributions but not its streams (JAX rejects in a data-dependent loop;
 //! oxjax draws a fixed number of candidates).
+//! The samplers of `distributions` and `matrix` say in their docs which
+//! kind they are: transforms of the above match JAX's streams (to ~1e-5
+//! where a factorization is involved); those built on gamma, `poisson` and
+//! `binomial` have JAX's distributions, tested by moments.
 //!
 //! ```
 //! use oxjax::{random, DType};
@@ -28,9 +32,18 @@
 //! # let _ = (x, i);
 //! ```
 
+mod distributions;
+mod matrix;
 mod sample;
 mod shuffle;
 mod threefry;
+
+pub use distributions::{
+    binomial, cauchy, chisquare, dirichlet, double_sided_maxwell, f, generalized_normal, geometric,
+    gumbel, loggamma, lognormal, maxwell, pareto, poisson, rademacher, rayleigh, t, triangular,
+    try_binomial, try_dirichlet, try_gumbel, try_poisson, wald, weibull_min,
+};
+pub use matrix::{ball, multivariate_normal, orthogonal, try_multivariate_normal, try_orthogonal};
 
 pub use sample::{
     bernoulli, beta, categorical, exponential, gamma, laplace, logistic, normal, truncated_normal,
@@ -52,6 +65,67 @@ use threefry::threefry2x32;
 /// ```
 pub fn key(seed: u64) -> Array {
     Array::from_vec(vec![(seed >> 32) as u32, seed as u32], &[2])
+}
+
+/// [`key`] under JAX's legacy name (`jax.random.PRNGKey`).
+///
+/// ```
+/// assert_eq!(oxjax::random::prng_key(3).to_vec::<u32>(), [0, 3]);
+/// ```
+pub fn prng_key(seed: u64) -> Array {
+    key(seed)
+}
+
+/// The raw `u32[..., 2]` words of keys (`jax.random.key_data`). oxjax keys
+/// are raw already, so this checks the shape and returns them.
+///
+/// ```
+/// use oxjax::random;
+/// assert_eq!(random::key_data(&random::key(9)).to_vec::<u32>(), [0, 9]);
+/// ```
+pub fn key_data(keys: &Array) -> Array {
+    ok(try_wrap("key_data", keys))
+}
+
+/// Keys from raw `u32[..., 2]` words (`jax.random.wrap_key_data`): the
+/// inverse of [`key_data`], an identity on oxjax's raw keys after
+/// checking the dtype and shape.
+///
+/// ```
+/// use oxjax::{random, Array};
+/// let k = random::wrap_key_data(&Array::from_vec(vec![0u32, 42], &[2]));
+/// assert_eq!(random::bits(&k, &[1], oxjax::DType::U32).to_vec::<u32>(),
+///            random::bits(&random::key(42), &[1], oxjax::DType::U32).to_vec::<u32>());
+/// ```
+pub fn wrap_key_data(data: &Array) -> Array {
+    ok(try_wrap_key_data(data))
+}
+
+/// [`wrap_key_data`], returning misuse as an error.
+pub fn try_wrap_key_data(data: &Array) -> Result<Array> {
+    try_wrap("wrap_key_data", data)
+}
+
+fn try_wrap(op: &str, data: &Array) -> Result<Array> {
+    if data.dtype() != DType::U32 || data.shape().last() != Some(&2) {
+        return op_err(format!(
+            "random.{op}: expected raw key data u32[..., 2], got {}{:?}",
+            data.dtype(),
+            data.shape()
+        ));
+    }
+    Ok(data.clone())
+}
+
+/// A copy of a key (`jax.random.clone`); keys are immutable values, so
+/// this is the key itself, kept for API parity.
+///
+/// ```
+/// let k = oxjax::random::key(1);
+/// assert_eq!(oxjax::random::clone(&k).to_vec::<u32>(), k.to_vec::<u32>());
+/// ```
+pub fn clone(key: &Array) -> Array {
+    key.clone()
 }
 
 /// The two words of a key, as u32 scalars; the error names `op`.

@@ -32,7 +32,7 @@ fn next_after(v: f64, dtype: DType, up: bool) -> f64 {
 }
 
 /// `2^-(mantissa bits + 1)`: half an ulp of 1, JAX's `finfo.epsneg`.
-fn epsneg(dtype: DType) -> f64 {
+pub(super) fn epsneg(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 2f64.powi(-11),
         DType::F64 => 2f64.powi(-53),
@@ -41,7 +41,7 @@ fn epsneg(dtype: DType) -> f64 {
 }
 
 /// The smallest positive normal value (`finfo.tiny`).
-fn tiny(dtype: DType) -> f64 {
+pub(super) fn tiny(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 2f64.powi(-14),
         DType::F64 => f64::MIN_POSITIVE,
@@ -50,7 +50,7 @@ fn tiny(dtype: DType) -> f64 {
 }
 
 /// Uniform samples between two numbers, misuse reported as `random.{op}`.
-fn uniform_in(
+pub(super) fn uniform_in(
     op: &str,
     key: &Array,
     shape: &[usize],
@@ -351,19 +351,50 @@ pub fn gamma(key: &Array, alpha: impl AsArray, shape: &[usize], dtype: DType) ->
 
 /// [`gamma`], returning misuse as an error.
 pub fn try_gamma(key: &Array, alpha: impl AsArray, shape: &[usize], dtype: DType) -> Result<Array> {
-    check_float("gamma", dtype)?;
-    key_words("gamma", key)?;
-    let alpha = alpha.as_array().astype(dtype);
-    let fits = alpha.ndim() <= shape.len()
-        && alpha
-            .shape()
+    let (out, ub, boosted, alpha) = gamma_core("gamma", key, alpha, shape, dtype)?;
+    let boost = Array::where_(&boosted, ub.power(alpha.reciprocal()), 1.0);
+    Ok(out * boost)
+}
+
+/// Gamma samples as `(x, log_boost)` with `log(sample) = log(x) + log_boost`,
+/// for samplers that work in log space (`loggamma`, `dirichlet`).
+pub(super) fn gamma_parts(
+    op: &str,
+    key: &Array,
+    alpha: impl AsArray,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<(Array, Array)> {
+    let (out, ub, boosted, alpha) = gamma_core(op, key, alpha, shape, dtype)?;
+    Ok((out, Array::where_(&boosted, ub.log() / alpha, 0.0)))
+}
+
+/// Whether an array of shape `from` broadcasts to `to`.
+pub(super) fn broadcasts(from: &[usize], to: &[usize]) -> bool {
+    from.len() <= to.len()
+        && from
             .iter()
             .rev()
-            .zip(shape.iter().rev())
-            .all(|(a, s)| a == s || *a == 1);
-    if !fits {
+            .zip(to.iter().rev())
+            .all(|(a, s)| a == s || *a == 1)
+}
+
+/// Marsaglia–Tsang for `max(alpha, alpha + 1)`: the samples, the uniform
+/// draws `ub` that boost `alpha < 1`, the mask of boosted elements and
+/// `alpha` broadcast to `shape`.
+fn gamma_core(
+    op: &str,
+    key: &Array,
+    alpha: impl AsArray,
+    shape: &[usize],
+    dtype: DType,
+) -> Result<(Array, Array, Array, Array)> {
+    check_float(op, dtype)?;
+    key_words(op, key)?;
+    let alpha = alpha.as_array().astype(dtype);
+    if !broadcasts(alpha.shape(), shape) {
         return op_err(format!(
-            "random.gamma: alpha of shape {:?} does not broadcast to {shape:?}",
+            "random.{op}: alpha of shape {:?} does not broadcast to {shape:?}",
             alpha.shape()
         ));
     }
@@ -390,8 +421,7 @@ pub fn try_gamma(key: &Array, alpha: impl AsArray, shape: &[usize], dtype: DType
         out = Array::where_(&at(&accept), at(&cand), out);
     }
     let ub = super::try_uniform(&row(2), shape, dtype, 0.0, 1.0)?;
-    let boost = Array::where_(&boosted, ub.power(alpha.reciprocal()), 1.0);
-    Ok(out * boost)
+    Ok((out, ub, boosted, alpha))
 }
 
 /// Beta(a, b) samples (`jax.random.beta`'s distribution): `x / (x + y)`
