@@ -1,69 +1,20 @@
 //! Samplers of vectors and matrices: [`orthogonal`], [`multivariate_normal`]
-//! and [`ball`], with the two factorizations they need (a QR's Q by
-//! Gram–Schmidt and a Cholesky factor), written on array ops so they run on
-//! every device, batched over leading axes, eager or under `jit`.
+//! and [`ball`], on `oxjax::linalg`'s QR and Cholesky (array ops, so they
+//! run on every device, batched over leading axes, eager or under `jit`).
 
 use super::{fconst, split2};
-use crate::eager::{Slice, ok};
+use crate::eager::ok;
 use crate::error::{Result, op_err};
+use crate::linalg::cholesky;
 use crate::{Array, DType};
 
-/// `x[..., :, j:j+1]` (`col`) or `x[..., j:j+1, :]` (row) of a batch of matrices.
-fn column(x: &Array, j: usize, row: bool) -> Array {
-    let j = j as isize;
-    let mut s = vec![Slice::all(); x.ndim()];
-    let axis = x.ndim() - if row { 2 } else { 1 };
-    s[axis] = Slice::from(j..j + 1);
-    x.slice(&s)
-}
-
-fn mt(x: &Array) -> Array {
-    crate::numpy::swapaxes(x, -1, -2)
-}
-
-/// The Q of a thin QR of `a` (`[..., m, n]`, `m >= n`) whose R has a
-/// positive diagonal: classical Gram–Schmidt with one re-orthogonalization
-/// pass ("twice is enough"), as accurate as Householder for full-rank `a`.
-/// That Q is unique, so it equals JAX's `q * sign(diag(r))`.
+/// The Q of a thin QR of `a` (`[..., m, n]`, `m >= n`) with R's diagonal
+/// made positive: that Q is unique, so it equals JAX's `q * sign(diag(r))`.
 fn orthonormal_columns(a: &Array) -> Array {
-    let n = a.shape()[a.ndim() - 1];
-    let mut q: Option<Array> = None;
-    for j in 0..n {
-        let mut v = column(a, j, false);
-        if let Some(q) = &q {
-            for _ in 0..2 {
-                v = &v - crate::numpy::matmul(q, &crate::numpy::matmul(&mt(q), &v));
-            }
-        }
-        let v = &v / (&v * &v).sum(-2, true).sqrt();
-        q = Some(match q {
-            None => v,
-            Some(q) => Array::concatenate(&[&q, &v], -1),
-        });
-    }
-    q.expect("at least one column")
-}
-
-/// The lower Cholesky factor of symmetric positive-definite matrices
-/// `[..., n, n]`, column by column (NaN where not positive definite).
-fn cholesky(a: &Array) -> Array {
-    let n = a.shape()[a.ndim() - 1];
-    let dtype = a.dtype();
-    let mut l: Option<Array> = None;
-    for j in 0..n {
-        let mut v = column(a, j, false);
-        if let Some(l) = &l {
-            v = &v - crate::numpy::matmul(l, &mt(&column(l, j, true)));
-        }
-        let below: Vec<f32> = (0..n).map(|i| (i >= j) as u8 as f32).collect();
-        let mask = Array::from_vec(below, &[n, 1]).astype(dtype);
-        let v = &v / column(&v, j, true).sqrt() * mask;
-        l = Some(match l {
-            None => v,
-            Some(l) => Array::concatenate(&[&l, &v], -1),
-        });
-    }
-    l.expect("at least one column")
+    let (q, r) = crate::linalg::qr(a, crate::linalg::QrMode::Reduced);
+    let d = crate::numpy::diagonal(&r, 0, -2, -1).sign();
+    let d = Array::where_(&d.equal(0.0), 1.0, &d);
+    q * d.expand_dims(-2)
 }
 
 /// Random orthogonal `n × m` matrices (`jax.random.orthogonal`), Haar
@@ -104,7 +55,11 @@ pub fn try_orthogonal(
         )
     })?;
     let q = orthonormal_columns(&z);
-    Ok(if n < m { mt(&q) } else { q })
+    Ok(if n < m {
+        crate::numpy::swapaxes(&q, -1, -2)
+    } else {
+        q
+    })
 }
 
 /// Samples of a multivariate normal with mean `mean` (`[..., n]`) and
