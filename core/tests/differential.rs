@@ -6,30 +6,9 @@
 
 mod common;
 
-use oxjax::{Array, DType, Device, Registry, Scalar, Slice};
+use common::{plugin_devices, registry};
+use oxjax::{Array, DType, Device, Scalar, Slice};
 use proptest::prelude::*;
-use std::path::Path;
-use std::sync::OnceLock;
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
-    })
-}
-
-/// The devices under test: every plugin of the repository's plugins.toml.
-fn plugin_devices() -> Vec<Device> {
-    let devs: Vec<Device> = registry()
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    devs
-}
 
 fn oracle() -> Device {
     registry().device("embedded").unwrap()

@@ -9,6 +9,8 @@ use oxjax::{Array, Axes, DType, Device, Registry, Tree, grad, jit, vmap, with_de
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
+mod common;
+use common::registry;
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -347,14 +349,6 @@ fn vmap_and_jit_match_eager() {
         // Two kernels (real, imaginary) per radix-2 stage, not one huge kernel.
         assert!(k <= 22, "a 1024-point fft under jit runs {k} kernels");
     });
-}
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
-    })
 }
 
 #[test]

@@ -5,10 +5,11 @@
 
 use oxjax::nn::initializers::{self as init, Distribution, FanMode, Initializer};
 use oxjax::random::{self, key};
-use oxjax::{Array, Axes, DType, Registry, jit, with_default_device};
+use oxjax::{Array, Axes, DType, jit, with_default_device};
 use serde_json::Value;
-use std::path::Path;
 use std::sync::OnceLock;
+mod common;
+use common::registry;
 
 fn fixture() -> &'static Value {
     static F: OnceLock<Value> = OnceLock::new();
@@ -26,14 +27,6 @@ fn case(name: &str) -> (Vec<usize>, Vec<f64>) {
     };
     let shape = nums(&c["shape"]).into_iter().map(|d| d as usize).collect();
     (shape, nums(&c["values"]))
-}
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
-    })
 }
 
 fn read(a: &Array) -> Vec<f64> {

@@ -4,8 +4,9 @@
 //! differences, vmap against a loop, jit against eager, and every device.
 
 use oxjax::lax::{self, ConvDimensionNumbers, Padding, WindowReduction};
-use oxjax::{Array, DType, Device, Registry, grad, jit, vmap, with_default_device};
-use std::path::Path;
+use oxjax::{Array, DType, Registry, grad, jit, vmap, with_default_device};
+mod common;
+use common::plugin_devices;
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -464,19 +465,6 @@ fn dot_general_matches_loops() {
         let got = lax::dot_general(&lhs, &lhs, (&[], &[]), (&[0], &[0]));
         assert_eq!(got.shape(), &[2, 3, 4, 3, 4]);
     });
-}
-
-fn plugin_devices() -> Vec<Device> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-    let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let devs: Vec<Device> = reg
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    devs
 }
 
 /// Each convolution case in f32 on every plugin device, against the f64 reference.

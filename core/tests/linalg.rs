@@ -9,6 +9,8 @@ use oxjax::{Array, Axes, DType, Device, Registry, grad, jit, vmap, with_default_
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
+mod common;
+use common::{plugin_devices, registry};
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -458,25 +460,6 @@ fn jit_matches_eager() {
             close(&e, &j, 1e-4);
         }
     });
-}
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
-    })
-}
-
-fn plugin_devices() -> Vec<Device> {
-    let devs: Vec<Device> = registry()
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    devs
 }
 
 #[test]

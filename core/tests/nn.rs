@@ -4,8 +4,9 @@
 //! and finite-difference gradients are in tests/numpy.rs (fixtures from
 //! jax.nn).
 
-use oxjax::{Array, Axes, DType, Device, Registry, grad, jit, nn, with_default_device};
-use std::path::Path;
+use oxjax::{Array, Axes, DType, Registry, grad, jit, nn, with_default_device};
+mod common;
+use common::plugin_devices;
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -101,19 +102,6 @@ fn one_hot_and_masks() {
         let o = nn::dot_product_attention(&q, &q, &v, Some(&b), None, None, false);
         assert_eq!(v64(&o), vec![1.0, 2.0, 2.0, 3.0]);
     });
-}
-
-fn plugin_devices() -> Vec<Device> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-    let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let devs: Vec<Device> = reg
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    devs
 }
 
 /// A small network block under `jit` on every device matches eager on the

@@ -6,8 +6,9 @@
 
 mod common;
 
+use common::plugin_devices;
 use oxjax::numpy::{self as jnp, ConvMode, PadMode};
-use oxjax::{Array, Axes, DType, Device, Registry, nn, with_default_device};
+use oxjax::{Array, Axes, DType, Registry, nn, with_default_device};
 use serde_json::Value;
 use std::path::Path;
 
@@ -496,20 +497,6 @@ fn numpy_fixtures_f64_embedded() {
             failures.join("\n")
         );
     });
-}
-
-/// Plugin devices of the repository's plugins.toml.
-fn plugin_devices() -> Vec<Device> {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-    let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    let devs: Vec<Device> = reg
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    devs
 }
 
 /// A representative subset (one per family) in f32 on every plugin device.

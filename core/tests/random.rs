@@ -4,10 +4,11 @@
 //! moments of the samplers whose streams differ from JAX; misuse messages.
 
 use oxjax::random::{self, key};
-use oxjax::{Array, DType, Device, Registry, jit, lower, with_default_device};
+use oxjax::{Array, DType, Device, jit, lower, with_default_device};
 use serde_json::Value;
-use std::path::Path;
 use std::sync::OnceLock;
+mod common;
+use common::registry;
 
 fn fixture() -> &'static Value {
     static F: OnceLock<Value> = OnceLock::new();
@@ -21,14 +22,6 @@ fn case(name: &str) -> Vec<f64> {
         .iter()
         .map(|v| v.as_f64().unwrap())
         .collect()
-}
-
-fn registry() -> &'static Registry {
-    static REG: OnceLock<Registry> = OnceLock::new();
-    REG.get_or_init(|| {
-        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
-    })
 }
 
 /// Every device: the plugins of plugins.toml and the embedded reference.

@@ -45,3 +45,26 @@ pub fn write_config(name: &str, text: &str) -> PathBuf {
 pub fn toml_path(p: &std::path::Path) -> String {
     format!("{:?}", p.display().to_string())
 }
+
+/// The repository's plugins.toml as a registry, loaded once per test
+/// binary; a missing or broken plugin library fails the test with the
+/// loader's message (which names the command that builds it).
+pub fn registry() -> &'static oxjax::Registry {
+    static REG: std::sync::OnceLock<oxjax::Registry> = std::sync::OnceLock::new();
+    REG.get_or_init(|| {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+        oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// The plugin devices of plugins.toml (every device but `embedded`).
+pub fn plugin_devices() -> Vec<oxjax::Device> {
+    let devs: Vec<oxjax::Device> = registry()
+        .devices()
+        .iter()
+        .filter(|d| d.library().is_some())
+        .cloned()
+        .collect();
+    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
+    devs
+}
