@@ -11,6 +11,8 @@ use oxjax::{
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
+mod common;
+use common::fd_grad;
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -50,20 +52,6 @@ fn values(a: &Array) -> Vec<f64> {
             .map(f64::from)
             .collect()
     }
-}
-
-/// Central finite differences of a scalar function of a vector.
-fn numeric_grad(f: &dyn Fn(&Array) -> Array, x: &[f64]) -> Vec<f64> {
-    let h = 1e-6;
-    (0..x.len())
-        .map(|i| {
-            let mut p = x.to_vec();
-            let mut m = x.to_vec();
-            p[i] += h;
-            m[i] -= h;
-            (f(&f64s(&p)).item::<f64>() - f(&f64s(&m)).item::<f64>()) / (2.0 * h)
-        })
-        .collect()
 }
 
 #[test]
@@ -183,7 +171,7 @@ fn grad_through_scan_matches_finite_differences() {
     on_embedded(|| {
         let p = [0.8, 0.3, -0.2, 0.5, 0.1, -0.7];
         let g = values(&grad(rnn)(&f64s(&p)));
-        assert_close(&g, &numeric_grad(&rnn, &p), 1e-6, "grad(scan)");
+        assert_close(&g, &fd_grad(&rnn, &f64s(&p)), 1e-6, "grad(scan)");
         // The same under jit, and reverse-mode through a reversed scan.
         let gj = values(&jit(grad(rnn))(&f64s(&p)));
         assert_close(&gj, &g, 1e-9, "jit(grad(scan))");
@@ -199,7 +187,7 @@ fn grad_through_scan_matches_finite_differences() {
         };
         assert_close(
             &values(&grad(rev)(&f64s(&p))),
-            &numeric_grad(&rev, &p),
+            &fd_grad(&rev, &f64s(&p)),
             1e-6,
             "grad(reverse scan)",
         );
@@ -226,7 +214,7 @@ fn grad_through_fori_loop_and_cond() {
         };
         for p in [[0.4, 1.3, -0.2], [-2.0, -1.0, 0.5]] {
             let g = values(&grad(f)(&f64s(&p)));
-            assert_close(&g, &numeric_grad(&f, &p), 1e-6, "grad(fori+cond)");
+            assert_close(&g, &fd_grad(&f, &f64s(&p)), 1e-6, "grad(fori+cond)");
             let gj = values(&jit(grad(f))(&f64s(&p)));
             assert_close(&gj, &g, 1e-9, "jit(grad(fori+cond))");
         }

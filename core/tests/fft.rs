@@ -5,12 +5,12 @@
 //! plugin device against the embedded one.
 
 use oxjax::fft::{self, Complex};
-use oxjax::{Array, Axes, DType, Device, Registry, Tree, grad, jit, vmap, with_default_device};
+use oxjax::{Array, Axes, DType, Device, Registry, Tree, jit, vmap, with_default_device};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::registry;
+use common::{check_grad, registry};
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -230,34 +230,6 @@ fn real_input_gives_hermitian_spectrum() {
 }
 
 // ---- transformations ------------------------------------------------------------------
-
-/// Central finite differences of a scalar function.
-fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
-    let base = vals(x);
-    let h = 1e-6;
-    (0..base.len())
-        .map(|i| {
-            let (mut p, mut m) = (base.clone(), base.clone());
-            p[i] += h;
-            m[i] -= h;
-            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
-            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
-            (fp - fm) / (2.0 * h)
-        })
-        .collect()
-}
-
-#[track_caller]
-fn check_grad(name: &str, f: impl Fn(&Array) -> Array, x: &Array) {
-    let g = vals(&grad(&f)(x));
-    let want = fd_grad(&f, x);
-    for (i, (a, b)) in g.iter().zip(&want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-            "{name}: element {i}: grad {a} vs finite differences {b}"
-        );
-    }
-}
 
 #[test]
 fn gradients_match_finite_differences() {

@@ -6,7 +6,7 @@
 use oxjax::lax::{self, ConvDimensionNumbers, Padding, WindowReduction};
 use oxjax::{Array, DType, Registry, grad, jit, vmap, with_default_device};
 mod common;
-use common::plugin_devices;
+use common::{fd_grad, plugin_devices};
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -292,20 +292,6 @@ fn fd_directional(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
             let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
             let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
             (fp - fm) / (2.0 * h)
-        })
-        .collect()
-}
-
-fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
-    let base = x.to_vec::<f64>();
-    (0..base.len())
-        .map(|i| {
-            let (mut p, mut m) = (base.clone(), base.clone());
-            p[i] += 1e-6;
-            m[i] -= 1e-6;
-            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
-            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
-            (fp - fm) / 2e-6
         })
         .collect()
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::{plugin_devices, registry};
+use common::{check_grad, plugin_devices, registry};
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -494,34 +494,6 @@ fn every_device_agrees_with_embedded() {
 }
 
 // ---- gradients -------------------------------------------------------------------------
-
-/// Central finite differences of a scalar function.
-fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
-    let base = vals(x);
-    let h = 1e-6;
-    (0..base.len())
-        .map(|i| {
-            let (mut p, mut m) = (base.clone(), base.clone());
-            p[i] += h;
-            m[i] -= h;
-            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
-            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
-            (fp - fm) / (2.0 * h)
-        })
-        .collect()
-}
-
-#[track_caller]
-fn check_grad(name: &str, f: impl Fn(&Array) -> Array, x: &Array) {
-    let g = vals(&grad(&f)(x));
-    let want = fd_grad(&f, x);
-    for (i, (a, b)) in g.iter().zip(&want).enumerate() {
-        assert!(
-            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
-            "{name}: element {i}: grad {a} vs finite differences {b}\n{g:?}\n{want:?}"
-        );
-    }
-}
 
 fn weights(shape: &[usize], seed: u64) -> Array {
     rand(shape, seed, DType::F64)

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::plugin_devices;
+use common::{fd_grad, plugin_devices};
 use oxjax::numpy::{self as jnp, ConvMode, PadMode};
 use oxjax::{Array, Axes, DType, Registry, nn, with_default_device};
 use serde_json::Value;
@@ -664,21 +664,6 @@ fn scalarize(y: &Array) -> Array {
     let w = Array::arange(1.0, y.size() as f64 + 1.0, 1.0, DType::F64).sin();
     let w = w.reshape(&y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>());
     (y * &w).sum(Axes::All, false)
-}
-
-fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
-    let base = x.to_vec::<f64>();
-    let h = 1e-6;
-    (0..base.len())
-        .map(|i| {
-            let (mut p, mut m) = (base.clone(), base.clone());
-            p[i] += h;
-            m[i] -= h;
-            let fp = f(&Array::from_vec(p, x.shape())).item::<f64>();
-            let fm = f(&Array::from_vec(m, x.shape())).item::<f64>();
-            (fp - fm) / (2.0 * h)
-        })
-        .collect()
 }
 
 fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {

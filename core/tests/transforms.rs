@@ -7,6 +7,8 @@ use oxjax::{
     make_jaxpr, value_and_grad, vjp, vmap, vmap_axes, with_default_device,
 };
 use proptest::prelude::*;
+mod common;
+use common::fd_grad;
 
 fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
     let reg = Registry::embedded();
@@ -19,23 +21,6 @@ fn vec64(x: &Array) -> Vec<f64> {
 
 fn arr(v: &[f64], shape: &[usize]) -> Array {
     Array::from_slice(v, shape)
-}
-
-/// Central finite differences of a scalar function.
-fn fd_grad(f: &dyn Fn(&Array) -> Array, x: &Array) -> Vec<f64> {
-    let base = vec64(x);
-    let h = 1e-6;
-    (0..base.len())
-        .map(|i| {
-            let mut p = base.clone();
-            let mut m = base.clone();
-            p[i] += h;
-            m[i] -= h;
-            let fp = f(&arr(&p, x.shape())).item::<f64>();
-            let fm = f(&arr(&m, x.shape())).item::<f64>();
-            (fp - fm) / (2.0 * h)
-        })
-        .collect()
 }
 
 fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {

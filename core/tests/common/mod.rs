@@ -68,3 +68,33 @@ pub fn plugin_devices() -> Vec<oxjax::Device> {
     assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
     devs
 }
+
+/// Central finite differences (step 1e-6) of a scalar function of an f64
+/// array: the reference every gradient check compares `grad` against.
+pub fn fd_grad(f: &dyn Fn(&oxjax::Array) -> oxjax::Array, x: &oxjax::Array) -> Vec<f64> {
+    let base = x.astype(oxjax::DType::F64).to_vec::<f64>();
+    let h = 1e-6;
+    (0..base.len())
+        .map(|i| {
+            let (mut p, mut m) = (base.clone(), base.clone());
+            p[i] += h;
+            m[i] -= h;
+            let fp = f(&oxjax::Array::from_vec(p, x.shape())).item::<f64>();
+            let fm = f(&oxjax::Array::from_vec(m, x.shape())).item::<f64>();
+            (fp - fm) / (2.0 * h)
+        })
+        .collect()
+}
+
+/// Asserts `grad(f)(x)` agrees with [`fd_grad`] to 1e-6 (relative to 1 + |fd|).
+#[track_caller]
+pub fn check_grad(name: &str, f: impl Fn(&oxjax::Array) -> oxjax::Array, x: &oxjax::Array) {
+    let g = oxjax::grad(&f)(x).astype(oxjax::DType::F64).to_vec::<f64>();
+    let want = fd_grad(&f, x);
+    for (i, (a, b)) in g.iter().zip(&want).enumerate() {
+        assert!(
+            (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+            "{name}: element {i}: grad {a} vs finite differences {b}\n{g:?}\n{want:?}"
+        );
+    }
+}
