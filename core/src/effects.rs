@@ -74,6 +74,14 @@ impl Callback {
     pub fn has_effects(&self) -> bool {
         self.effect != Effect::Pure
     }
+
+    fn kind_name(&self) -> &'static str {
+        match self.effect {
+            Effect::Debug => "debug_print",
+            Effect::Io { .. } => "io_callback",
+            Effect::Pure => "pure_callback",
+        }
+    }
 }
 
 /// Runs a callback on concrete arrays, checking its results.
@@ -111,16 +119,6 @@ pub(crate) fn eval(c: &Callback, args: &[Array]) -> Result<Vec<Array>> {
         )));
     }
     Ok(outs)
-}
-
-impl Callback {
-    fn kind_name(&self) -> &'static str {
-        match self.effect {
-            Effect::Debug => "debug_print",
-            Effect::Io { .. } => "io_callback",
-            Effect::Pure => "pure_callback",
-        }
-    }
 }
 
 /// The jvp rule: callbacks run on the primals; their results have no

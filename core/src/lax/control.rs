@@ -11,8 +11,8 @@
 
 use crate::array::Array;
 use crate::error::{Result, op_err};
-use crate::trace::control::{Control, ControlRef, out_avals};
-use crate::trace::jaxpr::{Jaxpr, trace_to_jaxpr};
+use crate::trace::control::{Control, ControlRef, avals_of, out_avals, trace};
+use crate::trace::jaxpr::Jaxpr;
 use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use oxjax_abi::DType;
@@ -31,15 +31,6 @@ fn strong(x: &Array) -> Array {
     }
 }
 
-fn avals(xs: &[Array]) -> Vec<Aval> {
-    xs.iter()
-        .map(|x| Aval {
-            weak: false,
-            ..x.aval()
-        })
-        .collect()
-}
-
 fn show(avals: &[Aval]) -> String {
     let v: Vec<String> = avals.iter().map(|a| a.to_string()).collect();
     format!("({})", v.join(", "))
@@ -48,7 +39,7 @@ fn show(avals: &[Aval]) -> String {
 /// Traces `f` into a closed jaxpr whose captured values are its leading
 /// inputs; returns it with those values.
 fn trace_closed(in_avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> (Jaxpr, Vec<Array>) {
-    let mut j = trace_to_jaxpr(in_avals, |ins| f(ins).iter().map(strong).collect());
+    let mut j = trace(in_avals, |ins| f(ins).iter().map(strong).collect());
     let (vars, consts): (Vec<usize>, Vec<Array>) = j.constvars.drain(..).unzip();
     j.invars = vars.into_iter().chain(j.invars).collect();
     (j, consts)
@@ -116,7 +107,7 @@ pub fn try_switch<X: Tree, Y: Tree>(
         return Ok(branches[i as usize](operands));
     }
     let leaves: Vec<Array> = operands.leaves();
-    let in_av = avals(&leaves);
+    let in_av = avals_of(&leaves);
     let template: RefCell<Option<Y>> = RefCell::new(None);
     let traced: Vec<(Jaxpr, Vec<Array>)> = branches
         .iter()
@@ -148,7 +139,7 @@ pub fn try_switch<X: Tree, Y: Tree>(
     }
     // Every branch takes all branches' captured values, then the operands.
     let all_consts: Vec<Array> = traced.iter().flat_map(|(_, c)| c.iter().cloned()).collect();
-    let const_av = avals(&all_consts);
+    let const_av = avals_of(&all_consts);
     let mut offset = 0;
     let bodies: Vec<Jaxpr> = traced
         .iter()
@@ -157,7 +148,7 @@ pub fn try_switch<X: Tree, Y: Tree>(
             offset = hi;
             let mut av = const_av.clone();
             av.extend(in_av.iter().cloned());
-            trace_to_jaxpr(&av, |a| {
+            trace(&av, |a| {
                 let mut ins = a[lo..hi].to_vec();
                 ins.extend(a[const_av.len()..].iter().cloned());
                 j.eval(&ins)
@@ -229,7 +220,7 @@ pub fn try_while_loop<C: Tree>(
     init: &C,
 ) -> Result<C> {
     let leaves: Vec<Array> = init.leaves().iter().map(strong).collect();
-    let av = avals(&leaves);
+    let av = avals_of(&leaves);
     let (cj, cc) = trace_closed(&av, |a| vec![cond_fn(&init.unflatten(a.to_vec()))]);
     let c_out = out_avals(&cj);
     if c_out[0].dtype != DType::BOOL || !c_out[0].shape.is_empty() {
@@ -335,8 +326,8 @@ pub fn try_scan<C: Tree, X: Tree, Y: Tree>(
     };
     let carry: Vec<Array> = init.leaves().iter().map(strong).collect();
     let nc = carry.len();
-    let mut av = avals(&carry);
-    av.extend(avals(&xl).into_iter().map(|mut a| {
+    let mut av = avals_of(&carry);
+    av.extend(avals_of(&xl).into_iter().map(|mut a| {
         a.shape.remove(0);
         a
     }));

@@ -311,7 +311,7 @@ fn bind(kind: Control, linear: Option<Vec<bool>>, args: &[Array]) -> Vec<Array> 
 }
 
 /// Traces `f` over inputs of the given avals (made strong) into a jaxpr.
-fn trace(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Jaxpr {
+pub(crate) fn trace(avals: &[Aval], f: impl FnOnce(&[Array]) -> Vec<Array>) -> Jaxpr {
     let avals: Vec<Aval> = avals.iter().map(strong).collect();
     trace_to_jaxpr(&avals, f)
 }
@@ -334,7 +334,7 @@ fn cat<T: Clone>(parts: &[&[T]]) -> Vec<T> {
     parts.iter().flat_map(|p| p.iter().cloned()).collect()
 }
 
-fn avals_of(xs: &[Array]) -> Vec<Aval> {
+pub(crate) fn avals_of(xs: &[Array]) -> Vec<Aval> {
     xs.iter().map(Array::aval).collect()
 }
 
