@@ -166,15 +166,13 @@ pub(crate) fn vmap(
             })
             .collect();
         for (acc, o) in per_out.iter_mut().zip(bind(c, &args)) {
-            acc.push(o.expand_dims(0));
+            acc.push(o);
         }
     }
     per_out
         .into_iter()
-        .map(|parts| {
-            let refs: Vec<&Array> = parts.iter().collect();
-            Array::concatenate(&refs, 0)
-        })
+        .zip(&c.out)
+        .map(|(parts, aval)| crate::trace::control::stack(parts, aval, size))
         .collect()
 }
 

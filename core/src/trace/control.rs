@@ -215,7 +215,7 @@ pub(crate) fn abstract_eval(c: &ControlPrim, ins: &[Aval]) -> Vec<Aval> {
 
 /// Stacks equal-shape arrays along a new leading axis, in chunks so no
 /// kernel exceeds a backend's input limit.
-fn stack(parts: Vec<Array>, aval: &Aval, length: usize) -> Array {
+pub(crate) fn stack(parts: Vec<Array>, aval: &Aval, length: usize) -> Array {
     if parts.is_empty() {
         let mut shape = vec![length];
         shape.extend_from_slice(&aval.shape);
