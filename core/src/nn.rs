@@ -352,7 +352,7 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 /// assert_eq!(nn::one_hot(&i, 3, DType::F32).to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
 /// ```
 pub fn one_hot(x: &Array, num_classes: usize, dtype: DType) -> Array {
-    let classes = crate::numpy::arange_in(0.0, num_classes as f64, 1.0, x.dtype());
+    let classes = Array::arange(0.0, num_classes as f64, 1.0, x.dtype());
     x.expand_dims(-1).equal(&classes).astype(dtype)
 }
 

@@ -25,14 +25,6 @@ fn desc(dtype: DType, shape: &[usize]) -> TensorDesc {
     }
 }
 
-/// `0, 1, .., n-1` as i32, computed in i32 (every device has it).
-pub(crate) fn iota_i32(n: usize) -> Concrete {
-    let device = crate::device::default_device();
-    let mut fuse = Fuse::new(&device);
-    let i = fuse.b.gidx();
-    super::ok(fuse.run(&[n], 0, &[i])).remove(0)
-}
-
 impl Concrete {
     /// `out[pre, J, post] = self[pre, clamp(idx[J]), post]`: one kernel.
     pub(crate) fn gather(&self, idx: &Concrete, axis: usize) -> Result<Concrete> {

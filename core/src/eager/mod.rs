@@ -14,7 +14,7 @@ mod promote;
 mod reduce;
 mod view;
 
-pub(crate) use indexing::{clamp_index, iota_i32};
+pub(crate) use indexing::clamp_index;
 pub use movement::Slice;
 pub(crate) use movement::axis;
 pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};

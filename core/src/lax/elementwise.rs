@@ -272,7 +272,7 @@ pub fn argmin(x: &Array, axis: usize, index_dtype: DType) -> Array {
 /// assert_eq!(lax::iota(DType::I32, 3).to_vec::<i32>(), vec![0, 1, 2]);
 /// ```
 pub fn iota(dtype: DType, size: usize) -> Array {
-    crate::numpy::arange_in(0.0, size as f64, 1.0, dtype)
+    Array::arange(0.0, size as f64, 1.0, dtype)
 }
 
 /// Indices along `dimension` of an array of `shape`.

@@ -117,7 +117,7 @@ pub fn arange(start: f64, stop: f64, step: f64, dtype: impl Into<Option<DType>>)
     let d = dtype
         .into()
         .unwrap_or(if integral { DType::I32 } else { DType::F32 });
-    super::arange_in(start, stop, step, d)
+    Array::arange(start, stop, step, d)
 }
 
 /// `num` evenly spaced values from `start` to `stop` (included with `endpoint`).
@@ -220,8 +220,8 @@ pub fn identity(n: usize, dtype: impl Into<Option<DType>>) -> Array {
 
 /// Row and column indices (i32) of an `n × m` grid, broadcast against each other.
 pub(crate) fn grid(n: usize, m: usize) -> (Array, Array) {
-    let i = super::arange_in(0.0, n as f64, 1.0, DType::I32).reshape(&[n as isize, 1]);
-    let j = super::arange_in(0.0, m as f64, 1.0, DType::I32).reshape(&[1, m as isize]);
+    let i = Array::arange(0.0, n as f64, 1.0, DType::I32).reshape(&[n as isize, 1]);
+    let j = Array::arange(0.0, m as f64, 1.0, DType::I32).reshape(&[1, m as isize]);
     (i, j)
 }
 
@@ -290,7 +290,7 @@ pub fn indices(dims: &[usize], dtype: impl Into<Option<DType>>) -> Array {
         .map(|i| {
             let mut s = vec![1; n];
             s[i] = dims[i];
-            let r = super::arange_in(0.0, dims[i] as f64, 1.0, d);
+            let r = Array::arange(0.0, dims[i] as f64, 1.0, d);
             reshape_to(&r, &s).broadcast_to(dims)
         })
         .collect();
@@ -313,7 +313,7 @@ pub fn vander(x: &Array, n: Option<usize>, increasing: bool) -> Array {
         x.shape()
     );
     let n = n.unwrap_or(x.size());
-    let mut p = super::arange_in(0.0, n as f64, 1.0, DType::I32);
+    let mut p = Array::arange(0.0, n as f64, 1.0, DType::I32);
     if !increasing {
         p = p.flip(&[]);
     }
@@ -327,7 +327,7 @@ fn window(m: usize, dtype: Option<DType>, f: impl Fn(&Array, f64) -> Array) -> A
     if m <= 1 {
         return Array::ones(&[m], d);
     }
-    let n = super::arange_in(0.0, m as f64, 1.0, d);
+    let n = Array::arange(0.0, m as f64, 1.0, d);
     f(&n, (m - 1) as f64)
 }
 

@@ -156,17 +156,6 @@ pub(crate) fn lit(x: &Array, v: f64) -> Array {
     Array::scalar_of(crate::Scalar::F64(v).cast(x.dtype()))
 }
 
-/// `Array::arange` that avoids f64 kernels for integer dtypes where f32 is
-/// exact (|values| < 2^24), so integer ranges work on devices without f64.
-pub(crate) fn arange_in(start: f64, stop: f64, step: f64, dtype: DType) -> Array {
-    let exact = start.abs().max(stop.abs()) < (1 << 24) as f64;
-    if !dtype.is_float() && dtype != DType::BOOL && exact {
-        Array::arange(start, stop, step, DType::F32).astype(dtype)
-    } else {
-        Array::arange(start, stop, step, dtype)
-    }
-}
-
 /// The most negative finite value of a float dtype (masks in softmax).
 pub(crate) fn finfo_min_of(d: DType) -> f64 {
     -finfo_max(d)

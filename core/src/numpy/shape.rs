@@ -784,7 +784,7 @@ fn pad_axis(y: &Array, a: usize, n: usize, lo: usize, hi: usize, mode: PadMode) 
                 let mut s = vec![1; y.ndim()];
                 s[a] = len;
                 let fd = super::to_float_dtype(y.dtype());
-                let k = super::arange_in(0.0, len as f64, 1.0, fd);
+                let k = Array::arange(0.0, len as f64, 1.0, fd);
                 // Before: end .. towards the edge; after: from the edge to end.
                 let t = if rising {
                     k / len as f64

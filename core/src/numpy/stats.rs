@@ -332,7 +332,7 @@ pub fn polyder(p: &Array, m: usize) -> Array {
         if n <= 1 {
             return Array::zeros(&[1], p.dtype());
         }
-        let powers = super::arange_in(n as f64 - 1.0, 0.0, -1.0, p.dtype());
+        let powers = Array::arange(n as f64 - 1.0, 0.0, -1.0, p.dtype());
         p = slice_axis(&p, 0, 0, n - 1, 1) * powers;
     }
     p
@@ -343,7 +343,7 @@ pub fn polyint(p: &Array, m: usize, k: f64) -> Array {
     let mut p = float_of(p);
     for _ in 0..m {
         let n = p.size();
-        let powers = super::arange_in(n as f64, 0.0, -1.0, p.dtype());
+        let powers = Array::arange(n as f64, 0.0, -1.0, p.dtype());
         let c = Array::full(&[1], 0.0).astype(p.dtype()) + lit(&p, k);
         p = Array::concatenate(&[&(&p / powers), &c], 0);
     }

@@ -266,18 +266,9 @@ pub(crate) fn fconst(v: f64, dtype: DType) -> Array {
     })
 }
 
-/// `0, 1, …, n-1` as u32, built from f32 iotas (exact below 2^24, combined
-/// as `row * 4096 + column` beyond) so that it runs on devices without f64.
+/// `0, 1, …, n-1` as u32.
 pub(crate) fn iota_u32(n: usize) -> Array {
-    let f32_iota = |m: usize| Array::arange(0.0, m as f64, 1.0, DType::F32).astype(DType::U32);
-    if n <= 1 << 24 {
-        return f32_iota(n);
-    }
-    const COLS: usize = 4096;
-    let rows = n.div_ceil(COLS);
-    let grid = f32_iota(rows).reshape(&[rows as isize, 1]) * Array::scalar(COLS as u32)
-        + f32_iota(COLS).reshape(&[1, COLS as isize]);
-    grid.reshape(&[-1]).slice(&[Slice::from(0..n as isize)])
+    Array::arange(0.0, n as f64, 1.0, DType::U32)
 }
 
 fn check_float(op: &str, dtype: DType) -> Result<()> {

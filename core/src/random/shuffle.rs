@@ -9,7 +9,7 @@ use crate::error::{Result, op_err};
 use crate::{Array, DType};
 
 fn iota(n: usize) -> Array {
-    super::iota_u32(n).astype(DType::I32)
+    Array::arange(0.0, n as f64, 1.0, DType::I32)
 }
 
 /// The indices that sort the 1-D `keys` ascending, ties in index order

@@ -208,7 +208,7 @@ pub(crate) fn clamp(idx: &Array, n: usize) -> Array {
 /// `0..n` as i32 (a constant, like `arange`, but computed in i32 so every
 /// device can make it).
 pub(crate) fn arange(n: usize) -> Array {
-    Array::from(crate::eager::iota_i32(n))
+    Array::arange(0.0, n as f64, 1.0, DType::I32)
 }
 
 /// `i` along axis `d` of an array of `shape`, shaped to broadcast against it.
