@@ -21,7 +21,7 @@
 //! assert_eq!(y.im.to_vec::<f32>(), vec![0.0, 2.0, 0.0]);
 //! ```
 
-use crate::linalg::{float, host_const, scalar_like, sl};
+use crate::linalg::{float, host_const, sl};
 use crate::{Array, DType, Tree};
 use std::f64::consts::PI;
 
@@ -111,7 +111,7 @@ impl Complex {
 
     /// Both parts multiplied by a real factor.
     pub fn scale(&self, k: f64) -> Complex {
-        let k = scalar_like(k, &self.re);
+        let k = crate::numpy::lit(&self.re, k);
         Complex {
             re: &self.re * &k,
             im: &self.im * &k,

@@ -86,13 +86,6 @@ pub(crate) fn host_const(values: &[f64], shape: &[usize], like: &Array) -> Array
     ok(a).astype(like.dtype())
 }
 
-/// A 0-d constant of `like`'s dtype. Rust literals in ops are weakly typed
-/// and stored as f32, so constants that f32 cannot hold exactly (`1/3`,
-/// `1/n`) go through here to keep f64 results exact.
-pub(crate) fn scalar_like(v: f64, like: &Array) -> Array {
-    host_const(&[v], &[], like)
-}
-
 /// The `n × m` identity-like constant with ones on diagonal 0.
 pub(crate) fn eye(n: usize, m: usize, like: &Array) -> Array {
     let v: Vec<f64> = (0..n * m)
@@ -485,9 +478,9 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
             } else if p == 2.0 {
                 (&x * &x).sum(ax(&norm_axes), keepdims).sqrt()
             } else {
-                a.power(scalar_like(p, &a))
+                a.power(crate::numpy::lit(&a, p))
                     .sum(ax(&norm_axes), keepdims)
-                    .power(scalar_like(1.0 / p, &a))
+                    .power(crate::numpy::lit(&a, 1.0 / p))
             })
         }
         (2, _) => {

@@ -149,9 +149,9 @@ pub(crate) fn reshape_to(x: &Array, shape: &[usize]) -> Array {
     x.reshape(&s)
 }
 
-/// The constant `v` in `x`'s dtype. Composites use it for inexact
-/// constants: a weak Rust literal is held as f32 and would round
-/// `f64` math (`x * (PI / 180.0)` with an f64 `x` loses precision).
+/// The constant `v` as a strong scalar of `x`'s dtype (converted on the
+/// host), for composites that need a constant of exactly the operand's
+/// dtype whatever promotion would do with a literal.
 pub(crate) fn lit(x: &Array, v: f64) -> Array {
     Array::scalar_of(crate::Scalar::F64(v).cast(x.dtype()))
 }
