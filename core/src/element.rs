@@ -12,13 +12,18 @@ pub trait Element: Copy + Send + Sync + 'static {
     fn from_scalar(s: Scalar) -> Self;
     /// Decodes one little-endian element (`DTYPE.size()` bytes).
     fn from_le(bytes: &[u8]) -> Self;
-    /// Decodes a whole buffer of little-endian elements (one copy for the
-    /// numeric types on a little-endian host).
-    fn decode(bytes: &[u8]) -> Vec<Self> {
-        bytes
-            .chunks_exact(Self::DTYPE.size())
-            .map(Self::from_le)
-            .collect()
+    /// `n` elements whose little-endian bytes `fill` writes. For the
+    /// numeric types on a little-endian host `fill` writes straight into
+    /// the returned vector (a zeroed allocation, which the OS hands out
+    /// without a pass over it), so a readback is one copy.
+    fn read_with(
+        n: usize,
+        fill: impl FnOnce(&mut [u8]) -> crate::Result<()>,
+    ) -> crate::Result<Vec<Self>> {
+        let size = Self::DTYPE.size();
+        let mut bytes = vec![0u8; n * size];
+        fill(&mut bytes)?;
+        Ok(bytes.chunks_exact(size).map(Self::from_le).collect())
     }
     /// Appends the little-endian encoding.
     fn put_le(self, out: &mut Vec<u8>);
@@ -31,28 +36,28 @@ macro_rules! element {
             fn from_le(bytes: &[u8]) -> Self {
                 <$t>::from_le_bytes(bytes[..$n].try_into().expect("element size"))
             }
-            fn decode(bytes: &[u8]) -> Vec<Self> {
+            fn read_with(
+                n: usize,
+                fill: impl FnOnce(&mut [u8]) -> crate::Result<()>,
+            ) -> crate::Result<Vec<Self>> {
                 if cfg!(target_endian = "big") {
-                    return bytes
+                    let mut bytes = vec![0u8; n * $n];
+                    fill(&mut bytes)?;
+                    return Ok(bytes
                         .chunks_exact($n)
                         .map(<Self as Element>::from_le)
-                        .collect();
+                        .collect());
                 }
-                let n = bytes.len() / $n;
-                let mut out = Vec::<$t>::with_capacity(n);
-                // SAFETY: every bit pattern is a valid value of this plain
-                // numeric type, whose in-memory layout on a little-endian
-                // host is its little-endian encoding; `out` has room for `n`
-                // elements, all written by the copy before `set_len`.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        bytes.as_ptr(),
-                        out.as_mut_ptr().cast::<u8>(),
-                        n * $n,
-                    );
-                    out.set_len(n);
-                }
-                out
+                let mut out = vec![<Self as Element>::from_le(&[0; $n]); n];
+                // SAFETY: `out` holds `n` initialised elements of a plain
+                // numeric type: its bytes may be viewed and overwritten with
+                // any pattern, which on a little-endian host is the
+                // little-endian encoding.
+                let bytes = unsafe {
+                    std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<u8>(), n * $n)
+                };
+                fill(bytes)?;
+                Ok(out)
             }
             #[inline]
             fn put_le(self, out: &mut Vec<u8>) {

@@ -67,6 +67,17 @@ fn chain(n: usize) -> Kernel {
     b.finish(n, 0)
 }
 
+/// `op(x)` on `n` f32 (`None`: a plain copy), to split the chain's cost.
+fn unary(op: Option<Op>, n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let y = op.map_or(x, |op| b.op(op, &[x]));
+    b.output(y);
+    b.finish(n, 0)
+}
+
 /// Sums of `rows` rows of `rs` f32 each (the first stage of a long sum).
 fn rowsum(rows: usize, rs: usize) -> Kernel {
     let mut b = KernelBuilder::default();
@@ -131,6 +142,15 @@ fn cpu_main() {
     }
     let t = cpu_time(&be, &chain(4 << 20), &[4 << 20]);
     println!("chain 4M: {:.2} ms cpu on one thread", t * 1e3);
+    for (name, op) in [
+        ("copy", None),
+        ("sin", Some(Op::SIN)),
+        ("exp", Some(Op::EXP)),
+        ("sqrt", Some(Op::SQRT)),
+    ] {
+        let t = cpu_time(&be, &unary(op, 4 << 20), &[4 << 20]);
+        println!("{name} 4M: {:.2} ms cpu on one thread", t * 1e3);
+    }
     let t = cpu_time(&be, &rowsum(4096, 4096), &[16 << 20]);
     println!(
         "rowsum 4096x4096: {:.2} ms cpu, {:.1} GB/s per core",

@@ -88,6 +88,10 @@ use wasmtime::{Engine, Module, SharedMemory};
 /// length) run on the calling thread alone.
 pub const PARALLEL_THRESHOLD: u64 = 64 * 1024;
 
+/// Readbacks get one thread per this many bytes (up to `threads`): below
+/// it a thread's start costs more than its share of the copy.
+const PARALLEL_COPY_BYTES: usize = 2 << 20;
+
 /// Modules kept in memory after their executables are released.
 const MAX_CACHED_MODULES: usize = 2048;
 
@@ -290,22 +294,34 @@ impl WasmBackend {
         unsafe { std::ptr::write_bytes(self.base().add(addr as usize), 0, len as usize) }
     }
 
-    fn mem_read(&self, addr: u64, len: u64) -> Vec<u8> {
-        assert!(addr + len <= self.memory.data_size() as u64);
-        // No zero fill: the copy initialises every byte.
-        let mut out = Vec::with_capacity(len as usize);
-        huge_pages(&mut out);
-        // SAFETY: as in `mem_write`; `out` has room for `len` bytes, all
-        // written by the copy before `set_len`.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                self.base().add(addr as usize),
-                out.as_mut_ptr(),
-                len as usize,
-            );
-            out.set_len(len as usize);
+    /// Copies `dst.len()` bytes from `addr` into `dst`. Large copies are
+    /// split over the configured threads: a fresh destination is mostly page
+    /// faults, and those proceed in parallel too.
+    fn mem_read_into(&self, addr: u64, dst: &mut [u8]) {
+        assert!(addr + dst.len() as u64 <= self.memory.data_size() as u64);
+        // SAFETY: in bounds (checked above); no wasm code runs while the
+        // state lock is held by the caller, so nothing writes these bytes.
+        let src = unsafe {
+            std::slice::from_raw_parts(self.base().add(addr as usize).cast_const(), dst.len())
+        };
+        let parts = self
+            .opts
+            .threads
+            .min(dst.len() / PARALLEL_COPY_BYTES)
+            .max(1);
+        if parts == 1 {
+            dst.copy_from_slice(src);
+            return;
         }
-        out
+        let chunk = dst.len().div_ceil(parts);
+        std::thread::scope(|scope| {
+            let mut pieces = dst.chunks_mut(chunk).zip(src.chunks(chunk));
+            let (d0, s0) = pieces.next().expect("at least one piece");
+            for (d, s) in pieces {
+                scope.spawn(move || d.copy_from_slice(s));
+            }
+            d0.copy_from_slice(s0);
+        });
     }
 
     /// The buffer `id`, zeroed first if it is dirty and the coming use does
@@ -389,26 +405,6 @@ impl WasmBackend {
 /// Asks Linux to back the (untouched) capacity of a large vector with
 /// transparent huge pages: the copy into it then takes a few hundred page
 /// faults instead of one per 4 KiB.
-fn huge_pages(v: &mut Vec<u8>) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        const MADV_HUGEPAGE: i32 = 14;
-        unsafe extern "C" {
-            fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
-        }
-        let p = v.as_mut_ptr() as usize;
-        let (start, end) = (p.next_multiple_of(HUGE), (p + v.capacity()) / HUGE * HUGE);
-        if end >= start + 2 * HUGE {
-            // SAFETY: the range lies inside the vector's allocation; the
-            // advice changes no contents. Failure is harmless.
-            unsafe { madvise(start as *mut u8, end - start, MADV_HUGEPAGE) };
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = v;
-}
-
 fn range_check(id: BufferId, b: Buf, offset: u64, len: u64) -> Result<(), BackendError> {
     match offset.checked_add(len) {
         Some(end) if end <= b.len => Ok(()),
@@ -484,10 +480,17 @@ impl Backend for WasmBackend {
     }
 
     fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
+        let mut out = vec![0u8; len as usize];
+        self.read_into(buffer, offset, &mut out)?;
+        Ok(out)
+    }
+
+    fn read_into(&self, buffer: BufferId, offset: u64, dst: &mut [u8]) -> Result<(), BackendError> {
         let mut st = self.lock();
         let b = self.settle(&mut st, buffer, false)?;
-        range_check(buffer, b, offset, len)?;
-        Ok(self.mem_read(b.addr as u64 + offset, len))
+        range_check(buffer, b, offset, dst.len() as u64)?;
+        self.mem_read_into(b.addr as u64 + offset, dst);
+        Ok(())
     }
 
     fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError> {
@@ -576,7 +579,9 @@ impl Backend for WasmBackend {
                     plan.output_bytes()
                 )));
             }
-            let out = plan.run(&self.mem_read(bi.addr as u64, plan.input_bytes()));
+            let mut input = vec![0u8; plan.input_bytes() as usize];
+            self.mem_read_into(bi.addr as u64, &mut input);
+            let out = plan.run(&input);
             self.mem_write(bo.addr as u64, &out);
             return Ok(());
         }

@@ -187,6 +187,30 @@ fn reused_buffers_read_as_zero() {
 }
 
 #[test]
+fn read_into_copies_any_range_on_any_thread_count() {
+    // 10 MB: large enough that the copy is split over the threads.
+    let n = 10 << 20;
+    let data: Vec<u8> = (0..n).map(|i| (i * 31 % 251) as u8).collect();
+    for threads in [1, 3] {
+        let b = backend(&format!("threads = {threads}"));
+        let id = b.alloc(n as u64).unwrap();
+        b.write(id, 0, &data).unwrap();
+        let mut all = vec![0u8; n];
+        b.read_into(id, 0, &mut all).unwrap();
+        assert!(all == data, "whole read with {threads} threads");
+        let mut part = vec![0u8; n - 12345];
+        b.read_into(id, 777, &mut part).unwrap();
+        assert!(part[..] == data[777..777 + part.len()]);
+        assert_eq!(b.read(id, 5, 100).unwrap(), data[5..105].to_vec());
+        // past the end: an error naming the buffer, nothing written
+        let mut over = vec![9u8; 16];
+        let err = b.read_into(id, n as u64 - 8, &mut over).unwrap_err();
+        assert!(err.message.contains("buffer"), "{}", err.message);
+        assert_eq!(over, vec![9u8; 16]);
+    }
+}
+
+#[test]
 fn several_accumulators_epilogue_and_outputs() {
     // mean and max of each row, then (mean - max) * 2 and exp(mean) as two outputs
     for d in [DType::F16, DType::F32, DType::F64] {

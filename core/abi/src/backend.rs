@@ -9,7 +9,7 @@
 use crate::{DType, Kernel, Op, Routine, RoutineKind};
 use abi_stable::StableAbi;
 use abi_stable::sabi_trait;
-use abi_stable::std_types::{RBox, RResult, RSlice, RString, RVec};
+use abi_stable::std_types::{RBox, RResult, RSlice, RSliceMut, RString, RVec};
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
@@ -190,6 +190,21 @@ pub trait Backend: Send + Sync + 'static {
     fn free(&self, buffer: BufferId);
     fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError>;
     fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError>;
+    /// Reads `dst.len()` bytes from `offset` into the caller's memory, so a
+    /// large readback lands in its final place in one copy. The default
+    /// goes through [`Backend::read`]; backends with host-visible memory
+    /// override it. (ABI 1.1)
+    fn read_into(&self, buffer: BufferId, offset: u64, dst: &mut [u8]) -> Result<(), BackendError> {
+        let bytes = self.read(buffer, offset, dst.len() as u64)?;
+        if bytes.len() != dst.len() {
+            return Err(BackendError::new(
+                ErrorKind::DEVICE,
+                format!("read returned {} bytes, {} asked", bytes.len(), dst.len()),
+            ));
+        }
+        dst.copy_from_slice(&bytes);
+        Ok(())
+    }
     /// Compiles a validated kernel whose ops and dtypes are in the capabilities.
     fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError>;
     /// Compiles a routine listed in the capabilities.
@@ -245,6 +260,27 @@ pub trait PluginBackend: Send + Sync {
     fn release(&self, exe: ExecutableId) -> RResult<(), BackendError>;
     #[sabi(last_prefix_field)]
     fn source(&self, exe: ExecutableId) -> RResult<RString, BackendError>;
+    /// Appended in ABI 1.1. A plugin built against 1.0 lacks it in its
+    /// vtable; abi_stable then runs this default, a `read` and a copy.
+    fn read_into(
+        &self,
+        buffer: BufferId,
+        offset: u64,
+        mut dst: RSliceMut<'_, u8>,
+    ) -> RResult<(), BackendError> {
+        self.read(buffer, offset, dst.len() as u64)
+            .and_then(|bytes| {
+                if bytes.len() == dst.len() {
+                    dst.as_mut_slice().copy_from_slice(&bytes);
+                    RResult::ROk(())
+                } else {
+                    RResult::RErr(BackendError::new(
+                        ErrorKind::DEVICE,
+                        format!("read returned {} bytes, {} asked", bytes.len(), dst.len()),
+                    ))
+                }
+            })
+    }
 }
 
 /// A boxed backend trait object as it crosses the boundary.
@@ -325,6 +361,16 @@ impl<B: Backend> PluginBackend for Guarded<B> {
     }
     fn source(&self, exe: ExecutableId) -> RResult<RString, BackendError> {
         guard("source", || Ok(RString::from(self.0.source(exe))))
+    }
+    fn read_into(
+        &self,
+        buffer: BufferId,
+        offset: u64,
+        mut dst: RSliceMut<'_, u8>,
+    ) -> RResult<(), BackendError> {
+        guard("read_into", || {
+            self.0.read_into(buffer, offset, dst.as_mut_slice())
+        })
     }
 }
 

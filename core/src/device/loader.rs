@@ -28,8 +28,6 @@ pub(crate) fn load(path: &Path, options: &str) -> Result<BackendObj> {
             ABI_VERSION.major
         )));
     }
-    // (Always false while the minor version is 0.)
-    #[allow(clippy::absurd_extreme_comparisons)]
     if found.minor < ABI_VERSION.minor {
         return Err(Error::Plugin(format!(
             "plugin {shown} was built for oxjax plugin ABI {found}, older than this oxjax's ABI {ABI_VERSION}; \

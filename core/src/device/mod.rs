@@ -89,18 +89,19 @@ impl Device {
 
     /// Reads a whole buffer (waits for pending work).
     pub(crate) fn download(&self, buf: &Buffer) -> Result<Vec<u8>> {
-        self.download_with(buf, <[u8]>::to_vec)
+        let mut bytes = vec![0u8; buf.bytes];
+        self.read_into(buf, &mut bytes)?;
+        Ok(bytes)
     }
 
-    /// Reads a whole buffer and hands its bytes to `f` without another copy
-    /// (the plugin's vector is borrowed, not converted).
-    pub(crate) fn download_with<R>(&self, buf: &Buffer, f: impl FnOnce(&[u8]) -> R) -> Result<R> {
-        let bytes = self
-            .0
+    /// Reads a whole buffer into `dst` (exactly its size), one copy.
+    pub(crate) fn read_into(&self, buf: &Buffer, dst: &mut [u8]) -> Result<()> {
+        debug_assert_eq!(dst.len(), buf.bytes);
+        self.0
             .backend
-            .read(buf.id, 0, buf.bytes as u64)
+            .read_into(buf.id, 0, dst.into())
             .into_result()?;
-        Ok(f(bytes.as_slice()))
+        Ok(())
     }
 
     /// Compiles a kernel, or returns the cached executable for an equal one.

@@ -312,7 +312,8 @@ impl Concrete {
                 self.dtype
             ));
         }
-        self.device.download_with(&*self.dense_buffer()?, T::decode)
+        let buf = self.dense_buffer()?;
+        T::read_with(self.size(), |dst| self.device.read_into(&buf, dst))
     }
 
     /// The single element of a size-1 array.
