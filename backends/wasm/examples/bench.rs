@@ -4,8 +4,9 @@
 //! `-- --cpu-time` instead times kernels by the calling thread's CPU time on
 //! one thread (best of five), which moves far less with other load on a
 //! shared machine than wall-clock figures: the matmul kernel's GFLOP/s per
-//! core (256..2048), the fused chain kernel on 4M f32 and the partial sums
-//! of a 16M-element sum (4096 rows of 4096).
+//! core (256..2048), the fused chain kernel on 4M f32 and its parts (a
+//! copy, sin, exp, sqrt) and the partial sums of a 16M-element sum (4096
+//! rows of 4096). `WASM_OPTS='fma = false'` adds backend options.
 
 use oxjax_abi::{Backend, DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar};
 use oxjax_backend_wasm::WasmBackend;
@@ -131,7 +132,11 @@ fn cpu_time(be: &WasmBackend, k: &Kernel, inputs: &[usize]) -> f64 {
 }
 
 fn cpu_main() {
-    let be = oxjax_backend_wasm::new("threads = 1\ncache_dir = \"\"").unwrap();
+    let be = oxjax_backend_wasm::new(&format!(
+        "threads = 1\ncache_dir = \"\"\n{}",
+        std::env::var("WASM_OPTS").unwrap_or_default()
+    ))
+    .unwrap();
     for n in [256usize, 512, 1024, 2048] {
         let t = cpu_time(&be, &matmul(n), &[n * n, n * n]);
         println!(

@@ -18,9 +18,10 @@
 //!   accumulation, and thus every bit, is the reference's). Consecutive
 //!   in-bounds loads are one `v128.load`, invariant ones a splat, others
 //!   lane by lane; ops without a SIMD form run lane by lane; the tail
-//!   goes to the scalar function. Elementwise kernels run two groups of
-//!   four per step, node by node in turn, with the vector transcendentals
-//!   inlined, so the two groups' dependency chains overlap in the CPU. A
+//!   goes to the scalar function. Elementwise kernels run four groups of
+//!   four per step (two in large kernels), node by node in turn, with the
+//!   vector transcendentals inlined, so the groups' dependency chains
+//!   overlap in the CPU. A
 //!   reduction whose loads read rows (`base + ridx`) runs four steps at a
 //!   time when every lane's row is in bounds: one vector load per lane and
 //!   a 4x4 transpose give the four steps' values, which are then combined
@@ -37,7 +38,8 @@
 //!   size-class allocator (`alloc`); a failure to grow is an
 //!   `OUT_OF_MEMORY` error. A reused block is zeroed lazily, on its first
 //!   use that does not overwrite all of it (a kernel output never is);
-//!   `read` copies into an uninitialised vector (huge pages on Linux).
+//!   `read_into` copies straight into the caller's memory, split over the
+//!   threads when large.
 //! - **Threads**: large kernels (at least [`PARALLEL_THRESHOLD`] element ×
 //!   reduction steps) are split into `gidx` ranges over a pool of threads,
 //!   each with its own wasmtime `Store` and instance over the same memory
@@ -56,7 +58,9 @@
 //!   maximum 4096, the wasm32 limit);
 //! - `cache_dir = "path"`: where compiled modules are kept across runs
 //!   (default `$OXJAX_CACHE_DIR/wasm`, `$XDG_CACHE_HOME/oxjax/wasm` or
-//!   `~/.cache/oxjax/wasm`); `""` turns the disk cache off.
+//!   `~/.cache/oxjax/wasm`); `""` turns the disk cache off;
+//! - `fma = true | false`: fused multiply-add (relaxed SIMD) inside the
+//!   vector transcendentals (default: whether the host CPU has FMA).
 //!
 //! `execute` runs synchronously, so every call is in order and `read`
 //! never waits.
@@ -101,6 +105,8 @@ pub struct Options {
     pub threads: usize,
     pub max_memory: u64,
     pub cache_dir: Option<std::path::PathBuf>,
+    /// What the generated code may use (fused multiply-add).
+    pub target: codegen::Target,
 }
 
 impl Options {
@@ -113,6 +119,7 @@ impl Options {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             max_memory: 4 << 30,
             cache_dir: disk::default_dir(),
+            target: codegen::Target::host(),
         };
         for (key, value) in &table {
             let int = || {
@@ -130,9 +137,14 @@ impl Options {
                         .ok_or_else(|| invalid("option `cache_dir` must be a string"))?;
                     opts.cache_dir = (!dir.is_empty()).then(|| dir.into());
                 }
+                "fma" => {
+                    opts.target.fma = value
+                        .as_bool()
+                        .ok_or_else(|| invalid("option `fma` must be true or false"))?;
+                }
                 other => {
                     return Err(invalid(format!(
-                        "unknown option `{other}` for the wasm backend (known: threads, max_memory_mb, cache_dir)"
+                        "unknown option `{other}` for the wasm backend (known: threads, max_memory_mb, cache_dir, fma)"
                     )));
                 }
             }
@@ -214,6 +226,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
         .wasm_threads(true)
         .shared_memory(true)
         .wasm_simd(true)
+        .wasm_relaxed_simd(true)
         .cranelift_opt_level(wasmtime::OptLevel::Speed);
     let engine = Engine::new(&config)
         .map_err(|e| BackendError::new(ErrorKind::DEVICE, format!("wasmtime engine: {e}")))?;
@@ -338,7 +351,7 @@ impl WasmBackend {
     }
 
     fn compile_module(&self, kernel: &Kernel) -> Result<Arc<Compiled>, BackendError> {
-        let (wasm, granule) = codegen::generate_with(kernel);
+        let (wasm, granule) = codegen::generate_with(kernel, self.opts.target);
         let cached = self.disk.as_ref().and_then(|d| d.load(&self.engine, &wasm));
         let module = match cached {
             Some(m) => {
@@ -392,7 +405,7 @@ impl WasmBackend {
     pub fn disk_cache_path(&self, kernel: &Kernel) -> Option<std::path::PathBuf> {
         self.disk
             .as_ref()
-            .map(|d| d.path(&codegen::generate(kernel)))
+            .map(|d| d.path(&codegen::generate(kernel, self.opts.target)))
     }
 
     /// The compiled module of an executable (for tests and tools).

@@ -61,6 +61,8 @@ pub(crate) const IMPORT_TAN: u32 = 2;
 /// Resolves helper functions to function indices (generating them on demand).
 pub(crate) trait Helpers {
     fn helper(&mut self, h: H) -> u32;
+    /// Whether the vector helpers may use fused multiply-add.
+    fn fma(&self) -> bool;
 }
 
 impl H {

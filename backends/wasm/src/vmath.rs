@@ -5,22 +5,45 @@
 //! the same bits whether it is computed in a vector step or in the scalar
 //! tail (and so with any number of threads). Accuracy: a few ULP (see the
 //! accuracy test). The reductions use the textbook splits of ln 2 (exact
-//! products in f32) and, for sin/cos, a three-part π/2 evaluated in f64;
-//! lanes with |x| >= 1e6, Inf or NaN take the scalar f64 helper.
+//! products in f32) and, for sin/cos, a two-part π/2 evaluated in f64
+//! (exact products up to |k| < 2^20); lanes with |x| >= 1e6, Inf or NaN
+//! take the scalar f64 helper. The polynomials are minimax fits of the
+//! degree f32 needs (`backends/wasm/tools/fit_vmath.py` computes them).
+//!
+//! With [`Helpers::fma`] (the host fuses multiply-add) the polynomials and
+//! reductions use relaxed-SIMD `madd`/`nmadd`: one rounding per step and
+//! fewer instructions. The reduction products stay exact, so only the
+//! polynomial's last bits depend on it.
+//!
+//! Every f32 checked (example `exhaustive`, both signs): exp (|x| < 90)
+//! and log (all x) are within 1 ULP of the correctly rounded result, with
+//! or without fma; sin and cos (|x| < 1e5) too but for 122 inputs each at
+//! 2 ULP with fma, 1192 (sin) and 1876 (cos) without.
 //!
 //! SIMD kernels emit these bodies inline ([`emit`]) rather than calling
-//! the helper: the same instructions, so the same bits, but two groups of
-//! lanes computed one after the other then overlap in the CPU.
+//! the helper: the same instructions, so the same bits, but several groups
+//! of lanes computed one after the other then overlap in the CPU.
 
 use crate::fb::Fb;
 use crate::math::{H, Helpers};
-use wasm_encoder::{Instruction as I, ValType as V};
+use wasm_encoder::{BlockType, Instruction as I, ValType as V};
 
 const LN2_HI_F: f32 = 0.693_359_4; // 0x3f318000: exact products with small ints
 const LN2_LO_F: f32 = -2.121_944_4e-4;
-const PIO2_1: f64 = 1.570_796_326_734_125_6;
+const PIO2_1: f64 = 1.570_796_326_734_125_6; // 33 bits: k PIO2_1 exact for |k| < 2^20
 const PIO2_2: f64 = 6.077_100_506_303_966e-11;
-const PIO2_3: f64 = 2.022_266_248_711_166_5e-21;
+/// exp(r) = 1 + r + r^2 Q(r) on |r| <= ln2/2 (relative error 3e-9).
+const EXP_Q: [f32; 5] = [
+    0.499_999_94,
+    0.166_665_2,
+    0.041_668_4,
+    0.008_368_913,
+    0.001_381_462,
+];
+/// sin(r) = r + r z S(z), z = r^2, on |r| <= pi/4 (relative error 4e-9).
+const SIN_S: [f32; 3] = [-0.166_666_54, 0.008_332_1, -1.950_692e-4];
+/// cos(r) = 1 - z/2 + z^2 C(z) on |r| <= pi/4 (relative error 1.3e-10).
+const COS_C: [f32; 3] = [0.041_666_646, -0.001_388_723_1, 2.442_349_3e-5];
 
 /// 1.5 * 2^23: `v + ROUNDER` is `ROUNDER + (v rounded to the nearest
 /// integer, ties to even)` exactly for |v| < 2^22, and that integer sits in
@@ -46,14 +69,35 @@ fn isplat(fb: &mut Fb, v: i32) {
     fb.i32c(v).i(I::I32x4Splat);
 }
 
+/// `a b + c` on f32x4 for `a`, `b` on the stack and `c` pushed by `push_c`
+/// (`a b - c` negated, `c - a b`, when `neg`): fused when `fma`.
+fn madd(fb: &mut Fb, fma: bool, neg: bool, push_c: impl FnOnce(&mut Fb)) {
+    if fma {
+        push_c(fb);
+        fb.i(if neg {
+            I::F32x4RelaxedNmadd
+        } else {
+            I::F32x4RelaxedMadd
+        });
+    } else if neg {
+        let t = fb.local(V::V128);
+        fb.i(I::F32x4Mul).set(t);
+        push_c(fb);
+        fb.get(t).i(I::F32x4Sub);
+    } else {
+        fb.i(I::F32x4Mul);
+        push_c(fb);
+        fb.i(I::F32x4Add);
+    }
+}
+
 /// `c[0] + c[1] x + ...` on f32x4.
-fn vhorner(fb: &mut Fb, x: u32, c: &[f32]) {
+fn vhorner(fb: &mut Fb, fma: bool, x: u32, c: &[f32]) {
     let n = c.len();
     splat(fb, c[n - 1]);
     for &ci in c[..n - 1].iter().rev() {
-        fb.get(x).i(I::F32x4Mul);
-        splat(fb, ci);
-        fb.i(I::F32x4Add);
+        fb.get(x);
+        madd(fb, fma, false, |fb| splat(fb, ci));
     }
 }
 
@@ -73,15 +117,15 @@ fn vpow2(fb: &mut Fb, k: u32) {
 /// for the argument in local `x`, leaving the result on the stack.
 pub(crate) fn emit(h: H, fb: &mut Fb, hs: &mut dyn Helpers, x: u32) {
     match h {
-        H::VExp => exp(fb, x),
-        H::VLog => log(fb, x),
+        H::VExp => exp(fb, hs.fma(), x),
+        H::VLog => log(fb, hs.fma(), x),
         H::VSin => sincos(fb, hs, x, false),
         H::VCos => sincos(fb, hs, x, true),
         other => unreachable!("{other:?} is not a vector helper"),
     }
 }
 
-fn exp(fb: &mut Fb, x: u32) {
+fn exp(fb: &mut Fb, fma: bool, x: u32) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (k, r, ki, k1, p, t) = (l(fb), l(fb), l(fb), l(fb), l(fb), l(fb));
     fb.get(x);
@@ -89,21 +133,39 @@ fn exp(fb: &mut Fb, x: u32) {
     fb.i(I::F32x4Mul);
     round_via(fb, t);
     fb.set(k);
-    fb.get(x).get(k);
+    // r = x - k ln2_hi - k ln2_lo (the first product is exact)
+    fb.get(k);
     splat(fb, LN2_HI_F);
-    fb.i(I::F32x4Mul).i(I::F32x4Sub);
+    madd(fb, fma, true, |fb| {
+        fb.get(x);
+    });
+    fb.set(r);
     fb.get(k);
     splat(fb, LN2_LO_F);
-    fb.i(I::F32x4Mul).i(I::F32x4Sub).set(r);
-    // 1 + r + r^2 (1/2 + r/6 + ...)
-    let q: Vec<f32> = (2..=7)
-        .map(|n| 1.0 / (1..=n).map(|v| v as f32).product::<f32>())
-        .collect();
-    fb.get(r).get(r).get(r).i(I::F32x4Mul);
-    vhorner(fb, r, &q);
-    fb.i(I::F32x4Mul).i(I::F32x4Add);
+    madd(fb, fma, true, |fb| {
+        fb.get(r);
+    });
+    fb.set(r);
+    // 1 + (r + r^2 Q(r))
+    fb.get(r).get(r).i(I::F32x4Mul);
+    vhorner(fb, fma, r, &EXP_Q);
+    madd(fb, fma, false, |fb| {
+        fb.get(r);
+    });
     splat(fb, 1.0);
     fb.i(I::F32x4Add).set(p);
+    // Every lane |x| < 86 (k in [-124, 124]): p 2^k is normal, so adding k
+    // to p's exponent bits is the exact product, the same bits the general
+    // two-step scaling gives. NaN lanes fail the test.
+    fb.get(x).i(I::F32x4Abs);
+    splat(fb, 86.0);
+    fb.i(I::F32x4Lt)
+        .i(I::I32x4AllTrue)
+        .i(I::If(BlockType::Result(V::V128)));
+    fb.get(p).get(t);
+    isplat(fb, ROUNDER.to_bits() as i32);
+    fb.i(I::I32x4Sub).i32c(23).i(I::I32x4Shl).i(I::I32x4Add);
+    fb.else_();
     // the integer k: |x| > 89 (and NaN) lanes are replaced below
     fb.get(t);
     isplat(fb, ROUNDER.to_bits() as i32);
@@ -133,9 +195,10 @@ fn exp(fb: &mut Fb, x: u32) {
     splat(fb, -104.0);
     fb.i(I::F32x4Lt);
     sel(fb);
+    fb.end();
 }
 
-fn log(fb: &mut Fb, x: u32) {
+fn log(fb: &mut Fb, fma: bool, x: u32) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (sub, bits, e, f, s, z, hfsq, res, big) = (
         l(fb),
@@ -194,6 +257,7 @@ fn log(fb: &mut Fb, x: u32) {
     fb.get(s).get(hfsq).get(z);
     vhorner(
         fb,
+        fma,
         z,
         &[2.0 / 3.0, 2.0 / 5.0, 2.0 / 7.0, 2.0 / 9.0, 2.0 / 11.0],
     );
@@ -222,6 +286,7 @@ const LO_TO_HI: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7
 const JOIN: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
 
 fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, cos: bool) {
+    let fma = hs.fma();
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (kf, r, z, s, c, n, v, halves, slow) = (
         l(fb),
@@ -254,12 +319,21 @@ fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, cos: bool) {
         promote(fb, kf);
         fb.set(k64);
         promote(fb, x);
-        for p in [PIO2_1, PIO2_2, PIO2_3] {
-            fb.get(k64)
-                .f64c(p)
-                .i(I::F64x2Splat)
-                .i(I::F64x2Mul)
-                .i(I::F64x2Sub);
+        for p in [PIO2_1, PIO2_2] {
+            if fma {
+                fb.set(half);
+                fb.get(k64)
+                    .f64c(p)
+                    .i(I::F64x2Splat)
+                    .get(half)
+                    .i(I::F64x2RelaxedNmadd);
+            } else {
+                fb.get(k64)
+                    .f64c(p)
+                    .i(I::F64x2Splat)
+                    .i(I::F64x2Mul)
+                    .i(I::F64x2Sub);
+            }
         }
         fb.i(I::F32x4DemoteF64x2Zero).set(half);
     }
@@ -272,24 +346,29 @@ fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, cos: bool) {
     isplat(fb, 3);
     fb.i(I::V128And).set(n);
     fb.get(r).get(r).i(I::F32x4Mul).set(z);
-    // sin r = r + r z S(z); cos r = 1 - z/2 + z^2 C(z)
-    fb.get(r).get(r).get(z).i(I::F32x4Mul);
-    vhorner(
-        fb,
-        z,
-        &[-1.0 / 6.0, 1.0 / 120.0, -1.0 / 5040.0, 1.0 / 362_880.0],
-    );
-    fb.i(I::F32x4Mul).i(I::F32x4Add).set(s);
-    splat(fb, 1.0);
-    splat(fb, 0.5);
-    fb.get(z).i(I::F32x4Mul).i(I::F32x4Sub);
+    // sin r = r + r z S(z); cos r = (1 - z/2) + z^2 C(z)
+    fb.get(r).get(z).i(I::F32x4Mul);
+    vhorner(fb, fma, z, &SIN_S);
+    madd(fb, fma, false, |fb| {
+        fb.get(r);
+    });
+    fb.set(s);
     fb.get(z).get(z).i(I::F32x4Mul);
-    vhorner(
-        fb,
-        z,
-        &[1.0 / 24.0, -1.0 / 720.0, 1.0 / 40_320.0, -1.0 / 3_628_800.0],
-    );
-    fb.i(I::F32x4Mul).i(I::F32x4Add).set(c);
+    vhorner(fb, fma, z, &COS_C);
+    madd(fb, fma, false, |fb| {
+        // 1 - z/2 carries most of cos r: fused, it is 1 - (r/2) r with the
+        // exact square instead of the rounded z
+        if fma {
+            fb.get(r);
+            splat(fb, 0.5);
+            fb.i(I::F32x4Mul).get(r);
+        } else {
+            splat(fb, 0.5);
+            fb.get(z);
+        }
+        madd(fb, fma, true, |fb| splat(fb, 1.0));
+    });
+    fb.set(c);
     // quadrant: odd n swaps sin and cos; the sign flips by n (sin) or n+1 (cos)
     let (a, b) = if cos { (s, c) } else { (c, s) };
     fb.get(a).get(b);

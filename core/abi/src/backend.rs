@@ -195,15 +195,7 @@ pub trait Backend: Send + Sync + 'static {
     /// goes through [`Backend::read`]; backends with host-visible memory
     /// override it. (ABI 1.1)
     fn read_into(&self, buffer: BufferId, offset: u64, dst: &mut [u8]) -> Result<(), BackendError> {
-        let bytes = self.read(buffer, offset, dst.len() as u64)?;
-        if bytes.len() != dst.len() {
-            return Err(BackendError::new(
-                ErrorKind::DEVICE,
-                format!("read returned {} bytes, {} asked", bytes.len(), dst.len()),
-            ));
-        }
-        dst.copy_from_slice(&bytes);
-        Ok(())
+        copy_read(&self.read(buffer, offset, dst.len() as u64)?, dst)
     }
     /// Compiles a validated kernel whose ops and dtypes are in the capabilities.
     fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError>;
@@ -269,18 +261,20 @@ pub trait PluginBackend: Send + Sync {
         mut dst: RSliceMut<'_, u8>,
     ) -> RResult<(), BackendError> {
         self.read(buffer, offset, dst.len() as u64)
-            .and_then(|bytes| {
-                if bytes.len() == dst.len() {
-                    dst.as_mut_slice().copy_from_slice(&bytes);
-                    RResult::ROk(())
-                } else {
-                    RResult::RErr(BackendError::new(
-                        ErrorKind::DEVICE,
-                        format!("read returned {} bytes, {} asked", bytes.len(), dst.len()),
-                    ))
-                }
-            })
+            .and_then(|bytes| copy_read(&bytes, dst.as_mut_slice()).into())
     }
+}
+
+/// The default `read_into`: the bytes a `read` returned, into `dst`.
+fn copy_read(bytes: &[u8], dst: &mut [u8]) -> Result<(), BackendError> {
+    if bytes.len() != dst.len() {
+        return Err(BackendError::new(
+            ErrorKind::DEVICE,
+            format!("read returned {} bytes, {} asked", bytes.len(), dst.len()),
+        ));
+    }
+    dst.copy_from_slice(bytes);
+    Ok(())
 }
 
 /// A boxed backend trait object as it crosses the boundary.

@@ -1,0 +1,55 @@
+#!/usr/bin/env python3
+"""Minimax polynomial coefficients of the f32x4 transcendentals
+(backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C).
+
+Each fit minimises the largest *relative* error of the whole function
+(not of the fitted remainder) over its reduced interval, as a linear
+program on a dense grid, and prints the coefficients rounded to f32 with
+the achieved error. Run: python3 backends/wasm/tools/fit_vmath.py
+(needs numpy, scipy, mpmath). The exhaustive check of the kernels that
+use them is `cargo run --release -p oxjax-backend-wasm --example
+exhaustive -- sin 1e5`.
+"""
+import mpmath as mp
+import numpy as np
+from scipy.optimize import linprog
+
+mp.mp.dps = 30
+SCALE = 1e9  # errors are ~1e-9: keep them well above the solver's tolerance
+
+
+def minimax(basis, target, weight):
+    """min over c of max |weight * (basis @ c - target)|."""
+    n, k = basis.shape
+    a = basis * (weight * SCALE)[:, None]
+    b = target * weight * SCALE
+    ones = np.ones((n, 1))
+    res = linprog(
+        np.r_[np.zeros(k), 1.0],
+        A_ub=np.vstack([np.hstack([a, -ones]), np.hstack([-a, -ones])]),
+        b_ub=np.r_[b, -b],
+        bounds=[(None, None)] * k + [(0, None)],
+        method="highs",
+    )
+    assert res.status == 0, res.message
+    return res.x[:k], res.x[k] / SCALE
+
+
+def report(name, coeffs, err):
+    print(f"{name}: [{', '.join(repr(float(np.float32(c))) for c in coeffs)}]  max rel err {err:.3g}")
+
+
+# exp r = 1 + r + r^2 Q(r) on |r| <= ln2/2 (a little more for the rounding of k)
+h = float(mp.log(2) / 2) + 1e-3
+r = np.r_[np.linspace(-h, -1e-6, 3000), np.linspace(1e-6, h, 3000)]
+q = np.array([float((mp.exp(v) - 1 - v) / v**2) for v in map(mp.mpf, r)])
+report("EXP_Q", *minimax(np.stack([r**i for i in range(5)], 1), q, r * r / np.exp(r)))
+
+# sin r = r + r z S(z) and cos r = 1 - z/2 + z^2 C(z), z = r^2, |r| <= pi/4
+d = np.sqrt(np.linspace(1e-8, (np.pi / 4 + 1e-2) ** 2, 3000))
+z = d * d
+basis = np.stack([z**i for i in range(3)], 1)
+s = np.array([float((mp.sin(v) - v) / v**3) for v in map(mp.mpf, d)])
+report("SIN_S", *minimax(basis, s, d * z / np.sin(d)))
+c = np.array([float((mp.cos(v) - 1 + v**2 / 2) / v**4) for v in map(mp.mpf, d)])
+report("COS_C", *minimax(basis, c, z * z / np.cos(d)))
