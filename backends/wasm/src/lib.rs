@@ -21,14 +21,13 @@
 //!   goes to the scalar function. Elementwise kernels run four groups of
 //!   four per step (two in large kernels), node by node in turn, with the
 //!   vector transcendentals inlined, so the groups' dependency chains
-//!   overlap in the CPU. A
-//!   reduction whose loads read rows (`base + ridx`) runs four steps at a
-//!   time when every lane's row is in bounds: one vector load per lane and
-//!   a 4x4 transpose give the four steps' values, which are then combined
-//!   in order (the same bits as one step at a time). In kernels over rows
-//!   (`gidx = i N + j`, N a multiple of 4, groups aligned) a load index
-//!   affine in (i, j, ridx) with no `j` is one load and a splat, with
-//!   slope 1 in `j` one vector load.
+//!   overlap in the CPU. A reduction whose loads read rows (`base + ridx`)
+//!   runs four steps at a time when every lane's row is in bounds: one
+//!   vector load per lane and a 4x4 transpose give the four steps' values,
+//!   which are then combined in order (the same bits as one step at a
+//!   time). In kernels over rows (`gidx = i N + j`, N a multiple of 4,
+//!   groups aligned) a load index affine in (i, j, ridx) with no `j` is
+//!   one load and a splat, with slope 1 in `j` one vector load.
 //! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
 //!   whose indices are affine in the output row, column and `ridx` runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
@@ -415,9 +414,6 @@ impl WasmBackend {
     }
 }
 
-/// Asks Linux to back the (untouched) capacity of a large vector with
-/// transparent huge pages: the copy into it then takes a few hundred page
-/// faults instead of one per 4 KiB.
 fn range_check(id: BufferId, b: Buf, offset: u64, len: u64) -> Result<(), BackendError> {
     match offset.checked_add(len) {
         Some(end) if end <= b.len => Ok(()),

@@ -252,8 +252,10 @@ pub trait PluginBackend: Send + Sync {
     fn release(&self, exe: ExecutableId) -> RResult<(), BackendError>;
     #[sabi(last_prefix_field)]
     fn source(&self, exe: ExecutableId) -> RResult<RString, BackendError>;
-    /// Appended in ABI 1.1. A plugin built against 1.0 lacks it in its
-    /// vtable; abi_stable then runs this default, a `read` and a copy.
+    /// Appended in ABI 1.1. A vtable without it (a plugin built against
+    /// 1.0) would get this default, a `read` and a copy; the loader refuses
+    /// plugins older than the host today, but the default keeps such a
+    /// vtable sound should that rule relax.
     fn read_into(
         &self,
         buffer: BufferId,
