@@ -266,15 +266,15 @@ impl WebGpuBackend {
         Ok(())
     }
 
-    /// Copies `start..end` (4-aligned) of a buffer to the host, waiting for
-    /// all earlier work.
-    fn read_words(
+    /// Copies `start..end` (4-aligned) of a buffer to a staging buffer,
+    /// waiting for all earlier work, and hands its mapped bytes to `f`.
+    fn read_words<R>(
         &self,
         st: &mut State,
         buf: &wgpu::Buffer,
-        start: u64,
-        end: u64,
-    ) -> Result<Vec<u8>, BackendError> {
+        (start, end): (u64, u64),
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, BackendError> {
         let size = end - start;
         let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("oxjax readback"),
@@ -305,10 +305,45 @@ impl WebGpuBackend {
             let view = staging
                 .get_mapped_range(..)
                 .map_err(|e| err(ErrorKind::EXECUTION, format!("readback: {e:?}")))?;
-            view.to_vec()
+            f(&view)
         };
         staging.unmap();
         Ok(data)
+    }
+
+    /// `len` bytes of a buffer from `offset`, handed to `f` straight from
+    /// the mapped staging memory (waits for all earlier work).
+    fn read_range<R>(
+        &self,
+        buffer: BufferId,
+        offset: u64,
+        len: u64,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> Result<R, BackendError> {
+        let mut st = self.lock();
+        let b = st
+            .buffers
+            .get(&buffer.0)
+            .ok_or_else(|| invalid(format!("unknown buffer id {}", buffer.0)))?;
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= b.len)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "read out of bounds: buffer {} (size {} bytes), offset {offset}, len {len}",
+                    buffer.0, b.len
+                ))
+            })?;
+        if len == 0 {
+            self.flush(&mut st);
+            self.wait()?;
+            self.take_errors()?;
+            return Ok(f(&[]));
+        }
+        let buf = b.buf.clone();
+        let (start, stop) = (offset & !3, end.next_multiple_of(4));
+        let (a, b) = ((offset - start) as usize, (end - start) as usize);
+        self.read_words(&mut st, &buf, (start, stop), |words| f(&words[a..b]))
     }
 
     fn create_pipeline(&self, kernel: &Kernel) -> Result<Pipeline, BackendError> {
@@ -781,7 +816,7 @@ impl Backend for WebGpuBackend {
         if start == offset && (stop == end || end == logical) {
             bytes = vec![0u8; (stop - start) as usize];
         } else {
-            bytes = self.read_words(&mut st, &buf, start, stop)?;
+            bytes = self.read_words(&mut st, &buf, (start, stop), <[u8]>::to_vec)?;
         }
         bytes[(offset - start) as usize..(end - start) as usize].copy_from_slice(data);
         // Earlier kernels must run before this write lands.
@@ -791,30 +826,11 @@ impl Backend for WebGpuBackend {
     }
 
     fn read(&self, buffer: BufferId, offset: u64, len: u64) -> Result<Vec<u8>, BackendError> {
-        let mut st = self.lock();
-        let b = st
-            .buffers
-            .get(&buffer.0)
-            .ok_or_else(|| invalid(format!("unknown buffer id {}", buffer.0)))?;
-        let end = offset
-            .checked_add(len)
-            .filter(|&e| e <= b.len)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "read out of bounds: buffer {} (size {} bytes), offset {offset}, len {len}",
-                    buffer.0, b.len
-                ))
-            })?;
-        if len == 0 {
-            self.flush(&mut st);
-            self.wait()?;
-            self.take_errors()?;
-            return Ok(Vec::new());
-        }
-        let buf = b.buf.clone();
-        let (start, stop) = (offset & !3, end.next_multiple_of(4));
-        let words = self.read_words(&mut st, &buf, start, stop)?;
-        Ok(words[(offset - start) as usize..(end - start) as usize].to_vec())
+        self.read_range(buffer, offset, len, <[u8]>::to_vec)
+    }
+
+    fn read_into(&self, buffer: BufferId, offset: u64, dst: &mut [u8]) -> Result<(), BackendError> {
+        self.read_range(buffer, offset, dst.len() as u64, |b| dst.copy_from_slice(b))
     }
 
     fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError> {

@@ -276,6 +276,15 @@ fn buffers_unaligned_writes_reads_and_pool_reuse() {
         vec![1, 1, 1, 7, 8, 9, 1, 1, 1, 1, 5]
     );
     assert_eq!(be.read(b, 2, 5).unwrap(), vec![1, 7, 8, 9, 1]);
+    // read_into: the same bytes, straight into the caller's slice
+    let mut dst = [0u8; 5];
+    be.read_into(b, 2, &mut dst).unwrap();
+    assert_eq!(dst, [1, 7, 8, 9, 1]);
+    let mut over = [0u8; 4];
+    assert_eq!(
+        be.read_into(b, 9, &mut over).unwrap_err().kind,
+        ErrorKind::INVALID_ARGUMENT
+    );
     assert_eq!(
         be.write(b, 9, &[0; 3]).unwrap_err().kind,
         ErrorKind::INVALID_ARGUMENT
