@@ -4,7 +4,7 @@
 //! primitive runs eagerly as one kernel.
 
 use crate::device::{Device, default_device};
-use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, promote, to_float};
+use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, ok, promote, to_float};
 use crate::element::Element;
 use crate::error::{Error, Result, op_err};
 use crate::trace::prim::{Aval, BinOp, Prim, RedOp, UnOp};
@@ -21,10 +21,6 @@ pub struct Array(pub(crate) Repr);
 pub(crate) enum Repr {
     Concrete(Concrete),
     Traced(Tracer),
-}
-
-fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl From<Concrete> for Array {

@@ -3,6 +3,7 @@
 //! Each takes and returns pytrees ([`Tree`]) and composes with the others in
 //! any order, because each is a trace on the shared stack.
 
+use crate::eager::ok;
 use crate::error::{Error, Result};
 use crate::trace::bind1;
 use crate::trace::custom::{Bwd, Custom, CustomRef, Flat, Fwd, JvpRule};
@@ -15,10 +16,6 @@ use crate::tree::Tree;
 use crate::{Array, DType};
 use std::cell::RefCell;
 use std::rc::Rc;
-
-fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// Calls `f` on leaves, recording its output tree as a template.
 fn flat<X: Tree, Y: Tree>(

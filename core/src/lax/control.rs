@@ -10,6 +10,7 @@
 //! differentiating with respect to them works.
 
 use crate::array::Array;
+use crate::eager::ok;
 use crate::error::{Result, op_err};
 use crate::trace::control::{Control, ControlRef, avals_of, out_avals, trace};
 use crate::trace::jaxpr::Jaxpr;
@@ -17,10 +18,6 @@ use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use oxjax_abi::DType;
 use std::cell::RefCell;
-
-fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
 
 /// A leaf without its weak type (loop state has a fixed type).
 fn strong(x: &Array) -> Array {

@@ -24,7 +24,7 @@ pub fn dot_general(
     contracting: (&[usize], &[usize]),
     batch: (&[usize], &[usize]),
 ) -> Array {
-    try_dot_general(lhs, rhs, contracting, batch).unwrap_or_else(|e| panic!("{e}"))
+    crate::eager::ok(try_dot_general(lhs, rhs, contracting, batch))
 }
 
 /// [`dot_general`], returning misuse as an error.

@@ -12,7 +12,6 @@ use crate::DType;
 use crate::array::Array;
 use crate::error::{Result, op_err};
 use crate::trace::indexing_rules::{self as rules, gather_shape};
-use crate::trace::{bind1, prim::Prim};
 
 pub use crate::trace::indexing_rules::{CumOp, ScatterMode};
 
@@ -300,12 +299,7 @@ fn cum(name: &str, operand: &Array, axis: isize, reverse: bool, op: CumOp) -> Re
             "{name}: not defined on bool (convert with astype first)"
         ));
     }
-    let p = rules::IxPrim::Cumulative {
-        op,
-        axis: ax,
-        reverse,
-    };
-    Ok(bind1(Prim::Indexing(p), &[operand]))
+    Ok(rules::cumulative(operand, op, ax, reverse))
 }
 
 macro_rules! cumulative_api {

@@ -47,9 +47,7 @@ use factor::{Lu, lu_raw, lu_solve};
 
 // ---- shared helpers (also used by `fft`) ----------------------------------
 
-pub(crate) fn ok<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
+pub(crate) use crate::eager::ok;
 
 /// Integers and bool compute in f32, as in JAX.
 pub(crate) fn float(a: &Array) -> Array {

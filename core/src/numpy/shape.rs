@@ -4,12 +4,8 @@
 //! concatenation, so it all fuses under `jit`.
 
 use super::reshape_to;
-use crate::eager::{axis as norm_axis, broadcast_shapes as bshapes};
+use crate::eager::{axis as norm_axis, broadcast_shapes as bshapes, ok};
 use crate::{Array, AsArray, Axes, Slice};
-
-fn ok<T>(r: crate::Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn ax(name: &str, a: isize, rank: usize) -> usize {
     ok(norm_axis(name, a, rank))

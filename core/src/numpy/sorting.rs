@@ -136,7 +136,7 @@ fn first_of_run(s: &Array) -> Array {
 /// slots of a `size`-long array filled with `fill`: one scatter at the
 /// running count.
 fn compact(vals: &Array, keep: &Array, size: usize, fill: &Array) -> Array {
-    let pos = cumulative(&keep.astype(DType::I32), CumOp::Sum, 0) - 1;
+    let pos = rules::cumulative(&keep.astype(DType::I32), CumOp::Sum, 0, false) - 1;
     let pos = Array::where_(keep, &pos, -1).astype(DType::I32);
     let base = fill.astype(vals.dtype()).broadcast_to(&[size]);
     rules::scatter(&base, &pos, vals, ScatterMode::Set, 0)
@@ -196,10 +196,6 @@ pub fn nonzero(a: &Array, size: usize, fill_value: i32) -> Vec<Array> {
 
 // ---- cumulative ops ------------------------------------------------------
 
-fn cumulative(a: &Array, op: CumOp, axis: usize) -> Array {
-    rules::cumulative(a, op, axis, false)
-}
-
 fn try_cum(name: &str, a: &Array, axis: Option<isize>, op: CumOp) -> Result<Array> {
     let (x, ax) = along(name, a, axis)?;
     // Sums and products of bool count in i32 (as JAX does).
@@ -208,7 +204,7 @@ fn try_cum(name: &str, a: &Array, axis: Option<isize>, op: CumOp) -> Result<Arra
     } else {
         x
     };
-    Ok(cumulative(&x, op, ax))
+    Ok(rules::cumulative(&x, op, ax, false))
 }
 
 macro_rules! cumulative_api {
