@@ -12,12 +12,7 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 mod common;
-use common::fd_grad;
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{fd_grad, on_embedded};
 
 /// Runs `f` on the embedded device and on every plugin of plugins.toml.
 fn on_every_device(f: impl Fn(&str)) {

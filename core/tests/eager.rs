@@ -1,15 +1,12 @@
 //! Eager arrays: values checked against hand-computed results and a host
 //! model of movement ops, kernel counts, promotion, and every misuse message.
 
+mod common;
+use common::on_embedded;
 use oxjax::{Array, Axes, DType, Registry, Slice, f16, with_default_device};
 use proptest::prelude::*;
 
 /// Runs `f` on the embedded reference device, independent of plugins.toml.
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
-
 fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
     let e = std::panic::catch_unwind(f).expect_err("expected a panic");
     e.downcast_ref::<String>()

@@ -5,17 +5,12 @@
 //! plugin device against the embedded one.
 
 use oxjax::fft::{self, Complex};
-use oxjax::{Array, Axes, DType, Device, Registry, Tree, jit, vmap, with_default_device};
+use oxjax::{Array, Axes, DType, Device, Tree, jit, vmap, with_default_device};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::{check_grad, registry};
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{check_grad, on_embedded, registry};
 
 fn fixtures() -> &'static Value {
     static FX: OnceLock<Value> = OnceLock::new();

@@ -2,16 +2,13 @@
 //! jit composes with the transformations, and fusion keeps kernel counts
 //! down (the counts are asserted, so a fusion regression fails here).
 
+mod common;
+use common::on_embedded;
 use oxjax::{
     Array, Axes, DType, Registry, Tree, grad, jit, lower, value_and_grad_with, vmap,
     with_default_device,
 };
 use std::cell::Cell;
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
 
 fn rand(shape: &[usize], seed: u64) -> Array {
     let n: usize = shape.iter().product();

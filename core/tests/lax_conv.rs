@@ -4,14 +4,9 @@
 //! differences, vmap against a loop, jit against eager, and every device.
 
 use oxjax::lax::{self, ConvDimensionNumbers, Padding, WindowReduction};
-use oxjax::{Array, DType, Registry, grad, jit, vmap, with_default_device};
+use oxjax::{Array, DType, grad, jit, vmap, with_default_device};
 mod common;
-use common::{fd_grad, plugin_devices};
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{fd_grad, on_embedded, plugin_devices};
 
 fn data(n: usize, seed: f64) -> Vec<f64> {
     (0..n).map(|i| ((i as f64 + seed) * 0.731).sin()).collect()

@@ -5,17 +5,12 @@
 //! against central finite differences (f64), and misuse messages.
 
 use oxjax::linalg::{self, NormOrd, QrMode, Triangular};
-use oxjax::{Array, Axes, DType, Device, Registry, grad, jit, vmap, with_default_device};
+use oxjax::{Array, Axes, DType, Device, grad, jit, vmap, with_default_device};
 use serde_json::Value;
 use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::{check_grad, plugin_devices, registry};
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{check_grad, on_embedded, plugin_devices, registry};
 
 fn fixtures() -> &'static Value {
     static FX: OnceLock<Value> = OnceLock::new();

@@ -4,14 +4,9 @@
 //! and finite-difference gradients are in tests/numpy.rs (fixtures from
 //! jax.nn).
 
-use oxjax::{Array, Axes, DType, Registry, grad, jit, nn, with_default_device};
+use oxjax::{Array, Axes, DType, grad, jit, nn, with_default_device};
 mod common;
-use common::plugin_devices;
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{on_embedded, plugin_devices};
 
 fn v64(x: &Array) -> Vec<f64> {
     x.to_vec::<f64>()

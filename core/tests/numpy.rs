@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{fd_grad, plugin_devices};
+use common::{fd_grad, on_embedded, plugin_devices};
 use oxjax::numpy::{self as jnp, ConvMode, PadMode};
 use oxjax::{Array, Axes, DType, Registry, nn, with_default_device};
 use serde_json::Value;
@@ -645,11 +645,6 @@ fn misuse_messages() {
 // ---- transformations: grad vs finite differences, jit vs eager, vmap ----
 
 use oxjax::{Slice, grad, jit, vmap};
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
 
 /// Inputs in (0.2, 0.95) without ties, shape (3, 4), f64.
 fn smooth_input() -> Array {

@@ -3,17 +3,12 @@
 //! Everything runs on the embedded reference backend in f64.
 
 use oxjax::{
-    Array, Axes, DType, Registry, Slice, Tree, grad, grad_with, hessian, jacfwd, jacrev, jvp,
-    make_jaxpr, value_and_grad, vjp, vmap, vmap_axes, with_default_device,
+    Array, Axes, DType, Slice, Tree, grad, grad_with, hessian, jacfwd, jacrev, jvp, make_jaxpr,
+    value_and_grad, vjp, vmap, vmap_axes,
 };
 use proptest::prelude::*;
 mod common;
-use common::fd_grad;
-
-fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
-    let reg = Registry::embedded();
-    with_default_device(&reg.default_device(), f)
-}
+use common::{fd_grad, on_embedded};
 
 fn vec64(x: &Array) -> Vec<f64> {
     x.astype(DType::F64).to_vec::<f64>()

@@ -57,6 +57,13 @@ pub fn registry() -> &'static oxjax::Registry {
     })
 }
 
+/// Runs `f` with the built-in reference backend (`embedded`) as the
+/// default device.
+pub fn on_embedded<R>(f: impl FnOnce() -> R) -> R {
+    let reg = oxjax::Registry::embedded();
+    oxjax::with_default_device(&reg.default_device(), f)
+}
+
 /// The plugin devices of plugins.toml (every device but `embedded`).
 pub fn plugin_devices() -> Vec<oxjax::Device> {
     let devs: Vec<oxjax::Device> = registry()
