@@ -7,25 +7,13 @@
 use oxjax::fft::{self, Complex};
 use oxjax::{Array, Axes, DType, Device, Tree, jit, vmap, with_default_device};
 use serde_json::Value;
-use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::{check_grad, on_embedded, registry};
+use common::{check_grad, json_fixture, nums, on_embedded, plugin_devices, registry};
 
 fn fixtures() -> &'static Value {
     static FX: OnceLock<Value> = OnceLock::new();
-    FX.get_or_init(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fft.json");
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    })
-}
-
-fn nums(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    FX.get_or_init(|| json_fixture("fft.json"))
 }
 
 fn shape_of(v: &Value) -> Vec<usize> {
@@ -336,14 +324,7 @@ fn every_device_agrees_with_embedded() {
         })
     };
     let want = run(&registry().device("embedded").unwrap());
-    let devs: Vec<Device> = registry()
-        .devices()
-        .iter()
-        .filter(|d| d.library().is_some())
-        .cloned()
-        .collect();
-    assert!(!devs.is_empty(), "plugins.toml names no plugin to test");
-    for dev in devs {
+    for dev in plugin_devices() {
         for (g, w) in run(&dev).iter().zip(&want) {
             close_v(g, w, 1e-4);
         }

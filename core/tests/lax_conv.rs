@@ -6,23 +6,10 @@
 use oxjax::lax::{self, ConvDimensionNumbers, Padding, WindowReduction};
 use oxjax::{Array, DType, grad, jit, vmap, with_default_device};
 mod common;
-use common::{fd_grad, on_embedded, plugin_devices};
+use common::{close, fd_grad, on_embedded, plugin_devices};
 
 fn data(n: usize, seed: f64) -> Vec<f64> {
     (0..n).map(|i| ((i as f64 + seed) * 0.731).sin()).collect()
-}
-
-fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
-    if a.len() != b.len() {
-        return Err(format!("lengths {} and {}", a.len(), b.len()));
-    }
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        let near = (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
-        if !near {
-            return Err(format!("element {i}: {x} vs {y}"));
-        }
-    }
-    Ok(())
 }
 
 /// Row-major strides of a shape.

@@ -7,25 +7,13 @@
 use oxjax::linalg::{self, NormOrd, QrMode, Triangular};
 use oxjax::{Array, Axes, DType, Device, grad, jit, vmap, with_default_device};
 use serde_json::Value;
-use std::path::Path;
 use std::sync::OnceLock;
 mod common;
-use common::{check_grad, on_embedded, plugin_devices, registry};
+use common::{check_grad, json_fixture, nums, on_embedded, plugin_devices, registry};
 
 fn fixtures() -> &'static Value {
     static FX: OnceLock<Value> = OnceLock::new();
-    FX.get_or_init(|| {
-        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/linalg.json");
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    })
-}
-
-fn nums(v: &Value) -> Vec<f64> {
-    v.as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap())
-        .collect()
+    FX.get_or_init(|| json_fixture("linalg.json"))
 }
 
 /// A fixture array as f64.

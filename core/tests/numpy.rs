@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{fd_grad, on_embedded, plugin_devices};
+use common::{close, fd_grad, on_embedded, plugin_devices};
 use oxjax::numpy::{self as jnp, ConvMode, PadMode};
 use oxjax::{Array, Axes, DType, Registry, nn, with_default_device};
 use serde_json::Value;
@@ -659,19 +659,6 @@ fn scalarize(y: &Array) -> Array {
     let w = Array::arange(1.0, y.size() as f64 + 1.0, 1.0, DType::F64).sin();
     let w = w.reshape(&y.shape().iter().map(|&d| d as isize).collect::<Vec<_>>());
     (y * &w).sum(Axes::All, false)
-}
-
-fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
-    if a.len() != b.len() {
-        return Err(format!("lengths {} and {}", a.len(), b.len()));
-    }
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        let near = (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs()));
-        if !near {
-            return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
-        }
-    }
-    Ok(())
 }
 
 type Fun = (&'static str, fn(&Array) -> Array);

@@ -8,7 +8,7 @@ use oxjax::{
 };
 use proptest::prelude::*;
 mod common;
-use common::{fd_grad, on_embedded};
+use common::{close, fd_grad, on_embedded};
 
 fn vec64(x: &Array) -> Vec<f64> {
     x.astype(DType::F64).to_vec::<f64>()
@@ -16,18 +16,6 @@ fn vec64(x: &Array) -> Vec<f64> {
 
 fn arr(v: &[f64], shape: &[usize]) -> Array {
     Array::from_slice(v, shape)
-}
-
-fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
-    if a.len() != b.len() {
-        return Err(format!("lengths differ: {} vs {}", a.len(), b.len()));
-    }
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if (x - y).abs() > tol * (1.0 + x.abs().max(y.abs())) {
-            return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
-        }
-    }
-    Ok(())
 }
 
 type Fun = (&'static str, fn(&Array) -> Array);

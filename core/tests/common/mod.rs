@@ -76,6 +76,38 @@ pub fn plugin_devices() -> Vec<oxjax::Device> {
     devs
 }
 
+/// Elementwise `|x - y| <= tol (1 + max(|x|, |y|))`, or the first
+/// element that is not (with both vectors, for the failure message).
+pub fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
+    if a.len() != b.len() {
+        return Err(format!("lengths differ: {} vs {}", a.len(), b.len()));
+    }
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if (x - y).abs() > tol * (1.0 + x.abs().max(y.abs())) {
+            return Err(format!("element {i}: {x} vs {y}\n{a:?}\n{b:?}"));
+        }
+    }
+    Ok(())
+}
+
+/// A JSON fixture of `tests/fixtures/` (written by its `make_*.py`).
+pub fn json_fixture(file: &str) -> serde_json::Value {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(file);
+    let text = std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// A JSON array of numbers.
+pub fn nums(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|x| x.as_f64().expect("a number"))
+        .collect()
+}
+
 /// Central finite differences (step 1e-6) of a scalar function of an f64
 /// array: the reference every gradient check compares `grad` against.
 pub fn fd_grad(f: &dyn Fn(&oxjax::Array) -> oxjax::Array, x: &oxjax::Array) -> Vec<f64> {
