@@ -9,7 +9,9 @@ use oxjax::{Array, Axes, DType, Device, Tree, jit, vmap, with_default_device};
 use serde_json::Value;
 use std::sync::OnceLock;
 mod common;
-use common::{check_grad, json_fixture, nums, on_embedded, plugin_devices, registry};
+use common::{
+    check_grad, close_v, json_fixture, nums, on_embedded, plugin_devices, registry, uniform,
+};
 
 fn fixtures() -> &'static Value {
     static FX: OnceLock<Value> = OnceLock::new();
@@ -43,18 +45,6 @@ fn vals(x: &Array) -> Vec<f64> {
 }
 
 #[track_caller]
-fn close_v(a: &[f64], b: &[f64], tol: f64) {
-    assert_eq!(a.len(), b.len(), "lengths differ");
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        assert!(
-            (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())),
-            "element {i} of {}: {x} vs {y}",
-            a.len()
-        );
-    }
-}
-
-#[track_caller]
 fn close(a: &Array, b: &Array, tol: f64) {
     assert_eq!(a.shape(), b.shape(), "shapes differ");
     close_v(&vals(a), &vals(b), tol);
@@ -64,18 +54,6 @@ fn close(a: &Array, b: &Array, tol: f64) {
 fn close_c(a: &Complex, b: &Complex, tol: f64) {
     close(&a.re, &b.re, tol);
     close(&a.im, &b.im, tol);
-}
-
-fn uniform(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-        })
-        .collect()
 }
 
 fn rand(shape: &[usize], seed: u64, dtype: DType) -> Array {

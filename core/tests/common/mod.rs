@@ -90,6 +90,27 @@ pub fn close(a: &[f64], b: &[f64], tol: f64) -> Result<(), String> {
     Ok(())
 }
 
+/// [`close`], failing the test at the caller.
+#[track_caller]
+pub fn close_v(a: &[f64], b: &[f64], tol: f64) {
+    if let Err(e) = close(a, b, tol) {
+        panic!("{e}");
+    }
+}
+
+/// Deterministic values in [-1, 1) (xorshift).
+pub fn uniform(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+        .collect()
+}
+
 /// A JSON fixture of `tests/fixtures/` (written by its `make_*.py`).
 pub fn json_fixture(file: &str) -> serde_json::Value {
     let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
