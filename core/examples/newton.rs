@@ -50,7 +50,7 @@ fn main() {
     let rod = jit(|u: &Array| heat(u, 200));
     // A bump in the middle of the rod, zero at the ends.
     let u0 = (Array::linspace(0.0, 1.0, 33, DType::F32) * std::f64::consts::PI).sin();
-    for dev in devices() {
+    for dev in devices().unwrap_or_else(|e| panic!("{e}")) {
         println!("device {}:", dev.name());
         with_default_device(&dev, || {
             let a = a.device_put(&dev);

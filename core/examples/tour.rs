@@ -15,7 +15,7 @@ fn main() {
         info.version,
         info.device
     );
-    for d in oxjax::devices() {
+    for d in oxjax::devices().unwrap_or_default() {
         println!("  available: {d:?}");
     }
 

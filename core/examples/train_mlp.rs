@@ -20,9 +20,12 @@ use std::time::Instant;
 const TARGET: f32 = 0.95;
 
 fn main() {
-    let dev = oxjax::default_device();
+    let (dev, why) = oxjax::default_device_choice().unwrap_or_else(|e| {
+        eprintln!("oxjax: {e}\n(`cargo xtask devices` lists every device and its status)");
+        std::process::exit(1)
+    });
     println!(
-        "device '{}': {} {} on {}",
+        "device '{}': {} {} on {}\n  chosen by {why}",
         dev.name(),
         dev.info().name,
         dev.info().version,

@@ -37,7 +37,10 @@ mod transforms;
 pub mod tree;
 
 pub use array::{Array, AsArray};
-pub use device::{Device, Registry, default_device, device, devices, with_default_device};
+pub use device::{
+    Device, DeviceReport, Registry, default_device, default_device_choice, device, device_report,
+    devices, try_default_device, with_default_device,
+};
 pub use eager::{Axes, Slice};
 pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback};
 pub use element::Element;

@@ -18,7 +18,7 @@ use common::{fd_grad, on_embedded};
 fn on_every_device(f: impl Fn(&str)) {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
-    for dev in reg.devices() {
+    for dev in &reg.try_devices().unwrap_or_else(|e| panic!("{e}")) {
         with_default_device(dev, || f(dev.name()));
     }
 }

@@ -55,7 +55,7 @@ fn assert_close(what: &str, got: &[f64], want: &[f64], tol: f64) {
 /// `dtype`, eagerly and jitted, against JAX's values.
 fn check(name: &str, seed: u64, dtype: DType, tol: f64, init: Initializer) {
     let (shape, want) = case(name);
-    for dev in registry().devices().to_vec() {
+    for dev in registry().devices() {
         if !dev.info().caps.supports_dtype(dtype) {
             continue;
         }

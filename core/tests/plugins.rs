@@ -6,8 +6,10 @@ use common::{library, toml_path, write_config};
 use oxjax::{Array, Error, Registry, with_default_device};
 use oxjax_abi::ABI_VERSION;
 
+/// The error of reading a config and starting every device it names
+/// (devices start lazily, so loader errors appear on first use).
 fn err_text(r: oxjax::Result<Registry>) -> String {
-    match r {
+    match r.and_then(|reg| reg.try_devices().map(|_| reg)) {
         Ok(_) => panic!("expected an error"),
         Err(e) => e.to_string(),
     }
@@ -170,6 +172,126 @@ fn a_library_that_is_no_plugin_is_refused() {
     assert!(
         msg.contains("cannot load plugin") && msg.contains("junk.so"),
         "{msg}"
+    );
+    // The dynamic loader's own reason is kept, not just "dlopen failed".
+    assert!(!msg.ends_with("dlopen failed"), "{msg}");
+    assert!(msg.contains("junk.so:"), "{msg}");
+}
+
+#[test]
+fn a_directory_and_a_versioned_library_path_are_reported_as_they_are() {
+    let cfg = write_config(
+        "dirpath",
+        "[plugins.x]
+path = \"adir\"\n",
+    );
+    std::fs::create_dir_all(cfg.parent().unwrap().join("adir")).unwrap();
+    // A name without a dot gets the platform's naming; make that a folder.
+    let named = cfg.parent().unwrap().join(format!(
+        "{}adir{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::create_dir_all(&named).unwrap();
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("is a directory"), "{msg}");
+
+    let cfg = write_config(
+        "versioned",
+        "[plugins.x]\npath = \"/nonexistent/libz.so.1\"\n",
+    );
+    let msg = err_text(Registry::from_file(&cfg));
+    assert!(msg.contains("/nonexistent/libz.so.1 not found"), "{msg}");
+}
+
+/// One good, one missing, one wrong-ABI and one failing-to-start plugin:
+/// the good devices work, each bad one keeps its own error, the report
+/// lists every status, and a preference list falls back in order.
+#[test]
+fn a_broken_plugin_leaves_the_other_devices_working() {
+    let good = library("oxjax-backend-reference");
+    let wrong = library("oxjax-test-plugin-wrong-abi");
+    let plugins = format!(
+        "[plugins.good]\npath = {g}\n\
+         [plugins.missing]\npath = \"nowhere/oxjax_backend_x\"\n\
+         [plugins.old]\npath = {w}\n\
+         [plugins.nostart]\npath = {g}\noptions = {{ bogus = 1 }}\n",
+        g = toml_path(&good),
+        w = toml_path(&wrong)
+    );
+    let cfg = write_config("mixed", &format!("default = \"good\"\n{plugins}"));
+    let reg = Registry::from_file(&cfg).unwrap();
+    let dev = reg.default_device();
+    let x = with_default_device(&dev, || Array::from_vec(vec![1.0f32, 2.0], &[2]));
+    assert_eq!((&x + &x).to_vec::<f32>(), vec![2.0, 4.0]);
+    let e = reg.device("nostart").unwrap_err().to_string();
+    assert!(
+        e.contains("plugin 'nostart'") && e.contains("failed to start"),
+        "{e}"
+    );
+    assert!(
+        reg.device("missing")
+            .unwrap_err()
+            .to_string()
+            .contains("not found")
+    );
+    // Working devices are listed; the report names every one with its status.
+    let names: Vec<String> = reg.devices().iter().map(|d| d.name().to_string()).collect();
+    assert_eq!(names, ["embedded", "good"]);
+    let report = reg.report();
+    let status: Vec<(String, oxjax::device::Status)> = report
+        .entries
+        .iter()
+        .map(|e| (e.name.clone(), e.status))
+        .collect();
+    use oxjax::device::Status::*;
+    let want = [
+        ("embedded", Ok),
+        ("good", Ok),
+        ("missing", NotFound),
+        ("nostart", FailedToStart),
+        ("old", FailedToLoad),
+    ];
+    for (name, st) in want {
+        assert!(
+            status.contains(&(name.to_string(), st)),
+            "{name}: {status:?}"
+        );
+    }
+    let text = report.to_string();
+    for needle in [
+        "default device: good",
+        "good (default): ok",
+        "missing: not found",
+        "cargo xtask build-plugins",
+        "old: failed to load",
+        "abi:      99.0",
+        "nostart: failed to start",
+        "backend:  reference",
+        "routines: sort argsort",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in:\n{text}");
+    }
+
+    // A single default that cannot start is an error naming the fix.
+    let cfg = write_config("baddefault1", &format!("default = \"nostart\"\n{plugins}"));
+    let reg = Registry::from_file(&cfg).unwrap();
+    let e = reg.try_default_device().unwrap_err().to_string();
+    assert!(
+        e.contains("default device is unavailable") && e.contains("OXJAX_DEVICE"),
+        "{e}"
+    );
+    // A preference list falls back to the first device that starts, and says why.
+    let cfg = write_config(
+        "preference",
+        &format!("default = [\"missing\", \"old\", \"good\"]\n{plugins}"),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let (dev, why) = reg.default_choice().unwrap();
+    assert_eq!(dev.name(), "good");
+    assert!(
+        why.contains("skipped") && why.contains("'missing'") && why.contains("'old'"),
+        "{why}"
     );
 }
 

@@ -15,6 +15,9 @@
 //! - `demo [--release] [--tour]`: build-plugins, then the training demo
 //!   (`examples/train_mlp.rs`: an MLP learns three spirals) on the default
 //!   device; `--tour` runs the API tour (`examples/tour.rs`) instead.
+//! - `devices [--release]`: build-plugins, then list every device of
+//!   `plugins.toml` with its plugin, ABI version, capabilities and status
+//!   (and why an unavailable one is unavailable).
 //! - `bench [--backend NAME] [--json FILE] [--quick] [--only A,B]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
@@ -40,6 +43,19 @@ fn main() -> ExitCode {
             let tour = args.iter().any(|a| a == "--tour");
             build_plugins(release).and_then(|_| demo(release, tour))
         }
+        Some("devices") => build_plugins(release).and_then(|_| {
+            cargo(
+                &[
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "oxjax",
+                    "--example",
+                    "devices",
+                ],
+                release,
+            )
+        }),
         Some("bench") => build_plugins(true).and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
         Some("compat") => compat::render(&root()).and_then(|md| {
@@ -48,7 +64,7 @@ fn main() -> ExitCode {
         }),
         _ => {
             eprintln!(
-                "usage: cargo xtask <build-plugins|test|demo [--tour]|ci|conformance|compat> [--release] [conformance options]"
+                "usage: cargo xtask <build-plugins|test|demo [--tour]|devices|bench|ci|conformance|compat> [--release] [conformance options]"
             );
             return ExitCode::from(2);
         }

@@ -117,7 +117,7 @@ fn devices(a: &Args) -> Result<(Device, Device), String> {
     let reg = Registry::from_file(&file).map_err(|e| e.to_string())?;
     let dut = match &a.backend {
         Some(name) => reg.device(name).map_err(|e| e.to_string())?,
-        None => reg.default_device(),
+        None => reg.try_default_device().map_err(|e| e.to_string())?,
     };
     Ok((dut, reg.device("embedded").map_err(|e| e.to_string())?))
 }

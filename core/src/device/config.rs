@@ -2,7 +2,7 @@
 //! which device is the default.
 //!
 //! ```toml
-//! default = "reference"
+//! default = "reference"          # or a preference list: ["webgpu", "wasm"]
 //!
 //! [plugins.reference]
 //! path = "target/plugins/oxjax_backend_reference"  # relative to this file
@@ -20,9 +20,17 @@ use std::path::{Path, PathBuf};
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 struct File {
-    default: Option<String>,
+    default: Option<DefaultSpec>,
     #[serde(default)]
     plugins: BTreeMap<String, PluginEntry>,
+}
+
+/// `default = "wasm"` or a preference list `default = ["webgpu", "wasm"]`.
+#[derive(Deserialize, Debug)]
+#[serde(untagged)]
+enum DefaultSpec {
+    One(String),
+    List(Vec<String>),
 }
 
 #[derive(Deserialize, Debug)]
@@ -47,7 +55,9 @@ pub(crate) struct PluginSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Config {
     pub file: PathBuf,
-    pub default: Option<String>,
+    /// The default device, or a preference list: the first that starts is
+    /// the default. Empty: the first plugin (or `embedded`).
+    pub default: Vec<String>,
     pub plugins: Vec<PluginSpec>,
 }
 
@@ -84,37 +94,45 @@ impl Config {
                 options,
             });
         }
-        if let Some(d) = &parsed.default
-            && d != EMBEDDED
-            && !plugins.iter().any(|p| &p.name == d)
-        {
-            let known: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
-            return Err(Error::Config(format!(
-                "{}: default = \"{d}\" names no plugin; known: {EMBEDDED}, {}",
-                file.display(),
-                known.join(", ")
-            )));
+        let default = match parsed.default {
+            None => Vec::new(),
+            Some(DefaultSpec::One(d)) => vec![d],
+            Some(DefaultSpec::List(l)) if l.is_empty() => {
+                return Err(Error::Config(format!(
+                    "{}: default = [] names no device; give one name or a preference list",
+                    file.display()
+                )));
+            }
+            Some(DefaultSpec::List(l)) => l,
+        };
+        for d in &default {
+            if d != EMBEDDED && !plugins.iter().any(|p| &p.name == d) {
+                let known: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
+                return Err(Error::Config(format!(
+                    "{}: default = \"{d}\" names no plugin; known: {EMBEDDED}, {}",
+                    file.display(),
+                    known.join(", ")
+                )));
+            }
         }
         Ok(Config {
             file: file.to_path_buf(),
-            default: parsed.default,
+            default,
             plugins,
         })
     }
 }
 
-/// Applies the platform's library naming to a path given without extension.
+/// Applies the platform's library naming to a path given without extension
+/// (a file name with a dot, such as `libz.so.1` or `x.so`, is kept as given).
 pub(crate) fn library_path(path: &Path) -> PathBuf {
-    let has_ext = path
-        .extension()
-        .is_some_and(|e| e == std::env::consts::DLL_EXTENSION);
-    if has_ext {
-        return path.to_path_buf();
-    }
     let stem = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
+    if stem.contains('.') || stem.is_empty() {
+        return path.to_path_buf();
+    }
     let file = format!(
         "{}{stem}{}",
         std::env::consts::DLL_PREFIX,

@@ -12,9 +12,41 @@ use std::path::Path;
 
 const BUILD_HINT: &str = "build the plugins with `cargo xtask build-plugins`";
 
+/// Why a plugin is unavailable: `started` tells a backend that refused to
+/// start (loaded fine) from a library that could not be loaded.
+pub(crate) struct LoadError {
+    pub started: bool,
+    pub error: Error,
+}
+
 /// Loads the library at `path` and creates a backend with `options` (TOML).
-pub(crate) fn load(path: &Path, options: &str) -> Result<BackendObj> {
+pub(crate) fn load(path: &Path, options: &str) -> std::result::Result<BackendObj, LoadError> {
+    let module = open(path).map_err(|error| LoadError {
+        started: false,
+        error,
+    })?;
+    (module.create())(options.into())
+        .into_result()
+        .map_err(|e| LoadError {
+            started: true,
+            error: Error::Plugin(format!("plugin {} failed to start: {e}", path.display())),
+        })
+}
+
+/// The plugin's oxjax ABI version, if `path` is a loadable oxjax plugin.
+pub(crate) fn abi_version(path: &Path) -> Option<AbiVersion> {
+    path.is_file().then(|| read_version(path).ok()).flatten()
+}
+
+/// Loads the library and checks its versions and layout.
+fn open(path: &Path) -> Result<PluginModuleRef> {
     let shown = path.display();
+    if path.is_dir() {
+        return Err(Error::Plugin(format!(
+            "plugin path {shown} is a directory; `path` must name the library file \
+             (without extension, the platform's naming is added)"
+        )));
+    }
     if !path.is_file() {
         return Err(Error::Plugin(format!(
             "plugin library {shown} not found; {BUILD_HINT}"
@@ -34,12 +66,9 @@ pub(crate) fn load(path: &Path, options: &str) -> Result<BackendObj> {
              plugins must be at least as new as the host ({BUILD_HINT})"
         )));
     }
-    let module = lib_header_from_path(path)
+    lib_header_from_path(path)
         .and_then(|h| h.init_root_module::<PluginModuleRef>())
-        .map_err(|e| layout_error(path, found, e))?;
-    (module.create())(options.into())
-        .into_result()
-        .map_err(|e| Error::Plugin(format!("plugin {shown} failed to start: {e}")))
+        .map_err(|e| layout_error(path, found, e))
 }
 
 /// Reads the plugin's own ABI version through a plain symbol lookup.
@@ -48,8 +77,13 @@ fn read_version(path: &Path) -> Result<AbiVersion> {
     // SAFETY: loading runs the library's initialisers; a plugin is trusted
     // code the user configured. The symbol's type is fixed by the ABI.
     unsafe {
-        let lib = libloading::Library::new(path)
-            .map_err(|e| Error::Plugin(format!("cannot load plugin {shown}: {e}")))?;
+        let lib = libloading::Library::new(path).map_err(|e| {
+            // libloading's Display says only "dlopen failed"; the dynamic
+            // loader's own text (wrong architecture, a missing dependency)
+            // is its source.
+            let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
+            Error::Plugin(format!("cannot load plugin {shown}: {why}"))
+        })?;
         let version = match lib.get::<extern "C" fn() -> u64>(VERSION_SYMBOL.as_bytes()) {
             Ok(f) => AbiVersion::unpack(f()),
             Err(_) => {

@@ -5,7 +5,10 @@ mod config;
 mod loader;
 pub mod registry;
 
-pub use registry::{Registry, default_device, device, devices, with_default_device};
+pub use registry::{
+    DeviceEntry, DeviceReport, Registry, Status, default_device, default_device_choice, device,
+    device_report, devices, try_default_device, with_default_device,
+};
 
 use crate::error::{Error, Result};
 use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine};

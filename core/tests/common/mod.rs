@@ -53,7 +53,10 @@ pub fn registry() -> &'static oxjax::Registry {
     static REG: std::sync::OnceLock<oxjax::Registry> = std::sync::OnceLock::new();
     REG.get_or_init(|| {
         let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
-        oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"))
+        let reg = oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        // Start every device now: a missing backend fails, never skips.
+        reg.try_devices().unwrap_or_else(|e| panic!("{e}"));
+        reg
     })
 }
 
