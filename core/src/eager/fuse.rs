@@ -3,9 +3,13 @@
 use super::view::{masked, unravel};
 use super::{Concrete, Source};
 use crate::device::{Buffer, Device};
-use crate::error::Result;
+use crate::error::{Result, op_err};
 use oxjax_abi::{BufferId, DType, KernelBuilder, Val};
 use std::sync::Arc;
+
+/// The most elements (or reduction steps) one kernel covers: `gidx` and
+/// `ridx` are i32 in the kernel IR.
+pub(crate) const MAX_KERNEL_SIZE: usize = i32::MAX as usize;
 
 /// A kernel under construction, with the buffers it reads.
 pub(crate) struct Fuse {
@@ -68,6 +72,13 @@ impl Fuse {
     /// returns the outputs as dense arrays.
     pub fn run(self, shape: &[usize], rsize: usize, values: &[Val]) -> Result<Vec<Concrete>> {
         let size: usize = shape.iter().product();
+        if size > MAX_KERNEL_SIZE || rsize > MAX_KERNEL_SIZE {
+            return op_err(format!(
+                "an op producing shape {shape:?} ({size} elements, reducing {rsize} each) \
+                 exceeds what one kernel covers ({MAX_KERNEL_SIZE} elements: kernels index \
+                 with i32); split the array into smaller pieces"
+            ));
+        }
         let mut b = self.b;
         for &v in values {
             b.output(v);

@@ -92,7 +92,7 @@ impl Concrete {
         shape: &[usize],
         device: &Device,
     ) -> Result<Concrete> {
-        let n: usize = shape.iter().product();
+        let n = checked_size("from_slice", shape)?;
         if n != data.len() {
             return op_err(format!(
                 "from_slice: {} elements do not fill shape {shape:?} ({n} elements)",
@@ -143,6 +143,7 @@ impl Concrete {
 
     fn full_scalar(shape: &[usize], value: Scalar) -> Concrete {
         let device = default_device();
+        ok(checked_size("full", shape));
         ok(check_dtype("full", value.dtype(), &device));
         Concrete::new(Source::Const(value), &[], value.dtype(), device).with_view(
             View::contiguous(&[])
@@ -432,6 +433,23 @@ impl Concrete {
         out.weak = false;
         Ok(out)
     }
+}
+
+/// The element count of `shape`, or an error naming `op` and the shape when
+/// it does not fit in a `usize` (an overflow would silently wrap to a
+/// small or empty array).
+pub(crate) fn checked_size(op: &str, shape: &[usize]) -> Result<usize> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| {
+            Error::Op(format!(
+                "{op}: shape {shape:?} has more elements than a usize can count"
+            ))
+        })
 }
 
 /// Errors unless `device` supports `dtype`.

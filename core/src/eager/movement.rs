@@ -289,6 +289,18 @@ impl Concrete {
             }
         }
         let device = common_device("concatenate", arrays)?;
+        // More pieces than the device binds in one kernel: concatenate in
+        // groups, then the groups (promotion is associative, so the result
+        // type is the same).
+        let most = (device.info().caps.max_inputs as usize).max(2);
+        if arrays.len() > most {
+            let groups: Vec<Concrete> = arrays
+                .chunks(most)
+                .map(|g| Concrete::try_concatenate(g, ax as isize))
+                .collect::<Result<_>>()?;
+            let refs: Vec<&Concrete> = groups.iter().collect();
+            return Concrete::try_concatenate(&refs, ax as isize);
+        }
         let (dtype, weak) = result_type(arrays);
         let mut shape = first.shape().to_vec();
         shape[ax] = arrays.iter().map(|a| a.shape()[ax]).sum();

@@ -26,6 +26,7 @@ pub(crate) fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<us
             }
         }
     }
+    super::checked_size(name, &out)?;
     Ok(out)
 }
 

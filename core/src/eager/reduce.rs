@@ -93,8 +93,11 @@ impl Concrete {
         let out_shape: Vec<usize> = kept.iter().map(|&d| shape[d]).collect();
         let red_shape: Vec<usize> = reduced.iter().map(|&d| shape[d]).collect();
         let rsize: usize = red_shape.iter().product();
+        // Min and max have no identity, except over bool (`all`, `any`:
+        // true and false, as NumPy and JAX).
         if rsize == 0
             && matches!(rop, ReduceOp::MIN | ReduceOp::MAX)
+            && acc != DType::BOOL
             && out_shape.iter().product::<usize>() > 0
         {
             return op_err(format!(

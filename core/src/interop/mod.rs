@@ -69,12 +69,17 @@ fn to_le_bytes(a: &Array) -> Result<Vec<u8>> {
 
 /// An array on the default device from little-endian row-major bytes.
 fn from_le_bytes(op: &str, dtype: DType, shape: &[usize], bytes: &[u8]) -> Result<Array> {
-    let n: usize = shape.iter().product();
-    if bytes.len() != n * dtype.size() {
+    let need = crate::eager::checked_size(op, shape)?
+        .checked_mul(dtype.size())
+        .ok_or_else(|| {
+            Error::Op(format!(
+                "{op}: {dtype}{shape:?} needs more bytes than a usize counts"
+            ))
+        })?;
+    if bytes.len() != need {
         return op_err(format!(
-            "{op}: {} bytes of data for {dtype}{shape:?}, which needs {}",
+            "{op}: {} bytes of data for {dtype}{shape:?}, which needs {need}",
             bytes.len(),
-            n * dtype.size()
         ));
     }
     with_element!(dtype, T => {

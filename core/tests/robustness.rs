@@ -1,0 +1,111 @@
+//! Inputs found by trying to break the library: each once refused with a
+//! confusing message, accepted with a wrong result, or crashed. Every
+//! case runs on the embedded device and every plugin of plugins.toml.
+
+mod common;
+
+use common::{plugin_devices, registry};
+use oxjax::{Array, Axes, DType, jit, with_default_device};
+
+fn every_device(f: impl Fn(&str)) {
+    let mut devices = vec![registry().device("embedded").unwrap()];
+    devices.extend(plugin_devices());
+    for d in &devices {
+        with_default_device(d, || f(d.name()));
+    }
+}
+
+/// The panic message of `f`.
+fn panic_text(f: impl FnOnce() + std::panic::UnwindSafe) -> String {
+    let e = std::panic::catch_unwind(f).expect_err("expected a panic");
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_default()
+}
+
+#[test]
+fn all_and_any_over_an_empty_axis_are_true_and_false() {
+    every_device(|dev| {
+        let x = Array::zeros(&[3, 0], DType::F32);
+        let all = x.all(1, false);
+        let any = x.any(1, false);
+        assert_eq!(all.to_vec::<bool>(), vec![true; 3], "{dev}");
+        assert_eq!(any.to_vec::<bool>(), vec![false; 3], "{dev}");
+        let f = jit(|x: &Array| (x.all(Axes::All, false), x.any(1, false)));
+        let (a, b) = f(&x);
+        assert!(a.item::<bool>(), "{dev}");
+        assert_eq!(b.to_vec::<bool>(), vec![false; 3], "{dev}");
+        // min/max still have no identity.
+        let msg = panic_text(|| {
+            x.max(1, false);
+        });
+        assert!(msg.contains("max: zero-size reduction"), "{msg}");
+    });
+}
+
+#[test]
+fn shapes_whose_size_overflows_are_refused_naming_the_op_and_shape() {
+    let msg = panic_text(|| {
+        Array::from_vec(Vec::<f32>::new(), &[1 << 62, 4]);
+    });
+    assert!(
+        msg.contains("from_slice") && msg.contains("[4611686018427387904, 4]"),
+        "{msg}"
+    );
+    let msg = panic_text(|| {
+        Array::zeros(&[1 << 32, 1 << 32], DType::F32);
+    });
+    assert!(msg.contains("full") && msg.contains("usize"), "{msg}");
+    let msg = panic_text(|| {
+        let a = Array::zeros(&[1 << 32, 1], DType::F32);
+        let b = Array::zeros(&[1, 1 << 32], DType::F32);
+        let _ = &a + &b;
+    });
+    assert!(msg.contains("add") && msg.contains("usize"), "{msg}");
+    // A zero-sized axis makes any shape empty, never an overflow.
+    assert_eq!(Array::zeros(&[1 << 40, 0, 1 << 40], DType::F32).size(), 0);
+}
+
+#[test]
+fn more_elements_than_a_kernel_covers_is_a_clear_error() {
+    // A constant needs no buffer until something reads it; the first kernel
+    // over it is refused before anything is allocated.
+    let x = Array::full(&[1 << 31, 2], true);
+    let msg = panic_text(|| {
+        x.logical_not();
+    });
+    assert!(
+        msg.contains("[2147483648, 2]") && msg.contains("one kernel covers"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn concatenating_more_arrays_than_a_kernel_binds_is_split() {
+    every_device(|dev| {
+        let parts: Vec<Array> = (0..200)
+            .map(|i| Array::from_vec(vec![i as f32, -(i as f32)], &[2]))
+            .collect();
+        let refs: Vec<&Array> = parts.iter().collect();
+        let c = Array::concatenate(&refs, 0);
+        let want: Vec<f32> = (0..200).flat_map(|i| [i as f32, -(i as f32)]).collect();
+        assert_eq!(c.to_vec::<f32>(), want, "{dev}");
+    });
+}
+
+#[test]
+fn an_npy_header_whose_shape_overflows_is_refused() {
+    let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
+    let mut padded = header.to_string();
+    while (10 + padded.len() + 1) % 64 != 0 {
+        padded.push(' ');
+    }
+    padded.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((padded.len() as u16).to_le_bytes());
+    bytes.extend(padded.as_bytes());
+    let e = oxjax::interop::read_npy(&mut bytes.as_slice()).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("npy") && msg.contains("usize"), "{msg}");
+}
