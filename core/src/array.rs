@@ -8,7 +8,7 @@ use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, ok, promote, to_floa
 use crate::element::Element;
 use crate::error::{Error, Result, op_err};
 use crate::trace::prim::{Aval, BinOp, Prim, RedOp, UnOp};
-use crate::trace::{Tracer, bind1};
+use crate::trace::{Tracer, bind, bind1};
 use oxjax_abi::{DType, Scalar};
 use std::fmt;
 
@@ -231,11 +231,18 @@ impl Array {
     // ---- dtype ---------------------------------------------------------
 
     /// The array converted to `dtype` (float→int truncates and saturates, NaN→0).
+    /// Panics where [`Array::try_astype`] errors.
     pub fn astype(&self, dtype: DType) -> Array {
+        ok(self.try_astype(dtype))
+    }
+
+    /// [`Array::astype`] returning an error, e.g. for a dtype the array's
+    /// device does not support (the message names the fix).
+    pub fn try_astype(&self, dtype: DType) -> Result<Array> {
         if dtype == self.dtype() && !self.is_weak() {
-            return self.clone();
+            return Ok(self.clone());
         }
-        bind1(Prim::Cast(dtype), &[self])
+        Ok(bind(Prim::Cast(dtype), &[self])?.remove(0))
     }
 
     /// Cast for promotion: keeps a weak operand weak when no cast is needed.

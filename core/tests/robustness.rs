@@ -109,3 +109,28 @@ fn an_npy_header_whose_shape_overflows_is_refused() {
     let msg = e.to_string();
     assert!(msg.contains("npy") && msg.contains("usize"), "{msg}");
 }
+
+#[test]
+fn a_dtype_the_device_lacks_is_an_error_with_the_fix() {
+    for dev in plugin_devices() {
+        if dev.info().caps.supports_dtype(DType::F64) {
+            continue;
+        }
+        with_default_device(&dev, || {
+            let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+            let e = x.try_astype(DType::F64).unwrap_err().to_string();
+            assert!(
+                e.contains("does not support f64") && e.contains("embedded"),
+                "{e}"
+            );
+            let e = Array::try_from_slice(&[1.0f64], &[1], &dev)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("does not support f64"), "{e}");
+            // The same values on a device that has f64.
+            let host = registry().device("embedded").unwrap();
+            let y = x.device_put(&host).astype(DType::F64);
+            assert_eq!(y.to_vec::<f64>(), vec![1.0, 2.0]);
+        });
+    }
+}

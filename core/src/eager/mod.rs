@@ -465,7 +465,9 @@ fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
             .map(|d| d.to_string())
             .collect();
         Err(Error::Op(format!(
-            "{op}: device '{}' ({}) does not support {dtype}; it supports {}",
+            "{op}: device '{}' ({}) does not support {dtype}; it supports {}. Use one of \
+             those dtypes, or compute on a device that has {dtype} (`with_default_device`, \
+             `device_put`; the built-in 'embedded' device has every dtype)",
             device.name(),
             device.info().name,
             have.join(", ")
