@@ -338,3 +338,39 @@ fn options_reach_the_plugin() {
         "{msg}"
     );
 }
+
+/// A plugin that never returns from `execute`: with `watchdog_ms` set the
+/// call becomes an error naming the kernel, the device stays failed, and
+/// the other devices keep working.
+#[test]
+fn a_hanging_plugin_under_a_watchdog_is_an_error_naming_the_kernel() {
+    let lib = library("oxjax-test-plugin-panicking");
+    let cfg = write_config(
+        "hanging",
+        &format!(
+            "[plugins.h]\npath = {}\nwatchdog_ms = 300\noptions = {{ hang = true }}\n",
+            toml_path(&lib)
+        ),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let h = reg.device("h").unwrap();
+    let x = with_default_device(&h, || Array::from_vec(vec![1i32, 2, 3], &[3]));
+    let started = std::time::Instant::now();
+    let caught = std::panic::catch_unwind(|| &x + &x).unwrap_err();
+    let msg = caught.downcast_ref::<String>().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    assert!(
+        msg.contains("device 'h': the plugin's execute did not return within 300 ms"),
+        "{msg}"
+    );
+    assert!(msg.contains("kernel size=3"), "{msg}");
+    // Later calls fail at once with the same reason.
+    let started = std::time::Instant::now();
+    let e = x.try_to_vec::<i32>().unwrap_err().to_string();
+    assert!(e.contains("did not return within 300 ms"), "{e}");
+    assert!(started.elapsed() < std::time::Duration::from_millis(250));
+    // Another device is unaffected.
+    let e = reg.device("embedded").unwrap();
+    let y = with_default_device(&e, || Array::from_vec(vec![1i32, 2, 3], &[3]));
+    assert_eq!((&y + &y).to_vec::<i32>(), vec![2, 4, 6]);
+}

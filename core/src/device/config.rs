@@ -37,6 +37,8 @@ enum DefaultSpec {
 #[serde(deny_unknown_fields)]
 struct PluginEntry {
     path: String,
+    /// Milliseconds a call into the plugin may take before it is an error.
+    watchdog_ms: Option<u64>,
     #[serde(default)]
     options: toml::Table,
 }
@@ -49,6 +51,8 @@ pub(crate) struct PluginSpec {
     pub path: PathBuf,
     /// The `options` table, re-serialised as a TOML document.
     pub options: String,
+    /// The deadline on each call into the plugin (`watchdog_ms`), if any.
+    pub watchdog: Option<std::time::Duration>,
 }
 
 /// A parsed `plugins.toml`.
@@ -92,6 +96,7 @@ impl Config {
                 path: library_path(&dir.join(&entry.path)),
                 name,
                 options,
+                watchdog: entry.watchdog_ms.map(std::time::Duration::from_millis),
             });
         }
         let default = match parsed.default {

@@ -4,6 +4,7 @@
 mod config;
 mod loader;
 pub mod registry;
+mod watchdog;
 
 pub use registry::{
     DeviceEntry, DeviceReport, Registry, Status, default_device, default_device_choice, device,
@@ -11,7 +12,10 @@ pub use registry::{
 };
 
 use crate::error::{Error, Result};
-use oxjax_abi::{BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine};
+use oxjax_abi::__private::RResult;
+use oxjax_abi::{
+    BackendError, BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine,
+};
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,10 +36,17 @@ struct DeviceInner {
     /// Compiled routines, keyed by their descriptor.
     routines: Mutex<FastMap<Routine, ExecutableId>>,
     launches: AtomicU64,
+    /// A deadline on every backend call (`watchdog_ms`), if set.
+    watchdog: Option<watchdog::Watchdog>,
 }
 
 impl Device {
-    pub(crate) fn new(name: &str, backend: BackendObj, library: Option<PathBuf>) -> Result<Device> {
+    pub(crate) fn new(
+        name: &str,
+        backend: BackendObj,
+        library: Option<PathBuf>,
+        watchdog: Option<std::time::Duration>,
+    ) -> Result<Device> {
         let info = backend.info().into_result()?;
         Ok(Device(Arc::new(DeviceInner {
             name: name.to_string(),
@@ -45,7 +56,24 @@ impl Device {
             cache: Mutex::new(FastMap::default()),
             routines: Mutex::new(FastMap::default()),
             launches: AtomicU64::new(0),
+            watchdog: watchdog.map(|limit| watchdog::Watchdog::new(name, limit)),
         })))
+    }
+
+    /// Runs one call into the plugin: directly, or under the watchdog when
+    /// one is set (then the call owns what it needs).
+    fn call<T: Send + 'static>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&BackendObj) -> RResult<T, BackendError> + Send + 'static,
+    ) -> Result<T> {
+        match &self.0.watchdog {
+            None => Ok(f(&self.0.backend).into_result()?),
+            Some(w) => {
+                let dev = self.clone();
+                Ok(w.run(self.name(), what, move || f(&dev.0.backend).into_result())??)
+            }
+        }
     }
 
     /// The name given in `plugins.toml` (or `embedded`).
@@ -75,7 +103,7 @@ impl Device {
 
     /// Allocates a zeroed buffer.
     pub(crate) fn alloc(&self, bytes: usize) -> Result<Arc<Buffer>> {
-        let id = self.0.backend.alloc(bytes as u64).into_result()?;
+        let id = self.call("alloc", move |b| b.alloc(bytes as u64))?;
         Ok(Arc::new(Buffer {
             device: self.clone(),
             id,
@@ -86,7 +114,14 @@ impl Device {
     /// Allocates a buffer holding `data`.
     pub(crate) fn upload(&self, data: &[u8]) -> Result<Arc<Buffer>> {
         let buf = self.alloc(data.len())?;
-        self.0.backend.write(buf.id, 0, data.into()).into_result()?;
+        let id = buf.id;
+        match self.0.watchdog {
+            None => self.0.backend.write(id, 0, data.into()).into_result()?,
+            Some(_) => {
+                let data = data.to_vec();
+                self.call("write", move |b| b.write(id, 0, data.as_slice().into()))?
+            }
+        }
         Ok(buf)
     }
 
@@ -100,10 +135,14 @@ impl Device {
     /// Reads a whole buffer into `dst` (exactly its size), one copy.
     pub(crate) fn read_into(&self, buf: &Buffer, dst: &mut [u8]) -> Result<()> {
         debug_assert_eq!(dst.len(), buf.bytes);
-        self.0
-            .backend
-            .read_into(buf.id, 0, dst.into())
-            .into_result()?;
+        let (id, len) = (buf.id, dst.len() as u64);
+        match self.0.watchdog {
+            None => self.0.backend.read_into(id, 0, dst.into()).into_result()?,
+            Some(_) => {
+                let bytes = self.call("read", move |b| b.read(id, 0, len))?;
+                dst.copy_from_slice(bytes.as_slice())
+            }
+        }
         Ok(())
     }
 
@@ -124,10 +163,11 @@ impl Device {
                 self.0.info.name
             )));
         }
-        let exe = self.0.backend.compile(kernel).into_result()?;
+        let k = kernel.clone();
+        let exe = self.call("compile", move |b| b.compile(&k))?;
         if crate::debug::enabled() {
             eprintln!("[oxjax] compiled on '{}':\n{kernel}", self.name());
-            let src = self.0.backend.source(exe).into_result()?;
+            let src = self.call("source", move |b| b.source(exe))?;
             if !src.is_empty() {
                 eprintln!("[oxjax] generated code:\n{src}");
             }
@@ -145,11 +185,26 @@ impl Device {
     ) -> Result<()> {
         let exe = self.compile(kernel)?;
         self.0.launches.fetch_add(1, Ordering::Relaxed);
-        self.0
-            .backend
-            .execute(exe, inputs.into(), outputs.into())
-            .into_result()?;
-        Ok(())
+        if let Some(w) = &self.0.watchdog {
+            w.launching(kernel);
+        }
+        self.execute(exe, inputs, outputs)
+    }
+
+    fn execute(&self, exe: ExecutableId, inputs: &[BufferId], outputs: &[BufferId]) -> Result<()> {
+        match self.0.watchdog {
+            None => Ok(self
+                .0
+                .backend
+                .execute(exe, inputs.into(), outputs.into())
+                .into_result()?),
+            Some(_) => {
+                let (i, o) = (inputs.to_vec(), outputs.to_vec());
+                self.call("execute", move |b| {
+                    b.execute(exe, i.as_slice().into(), o.as_slice().into())
+                })
+            }
+        }
     }
 
     /// Runs a routine on dense input buffers and returns its output
@@ -176,7 +231,8 @@ impl Device {
         let exe = match cached {
             Some(exe) => exe,
             None => {
-                let exe = self.0.backend.compile_routine(routine).into_result()?;
+                let r = routine.clone();
+                let exe = self.call("compile_routine", move |b| b.compile_routine(&r))?;
                 self.0.routines.lock().unwrap().insert(routine.clone(), exe);
                 exe
             }
@@ -189,10 +245,7 @@ impl Device {
         let in_ids: Vec<BufferId> = inputs.iter().map(|b| b.id).collect();
         let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
         self.0.launches.fetch_add(1, Ordering::Relaxed);
-        self.0
-            .backend
-            .execute(exe, in_ids.as_slice().into(), out_ids.as_slice().into())
-            .into_result()?;
+        self.execute(exe, &in_ids, &out_ids)?;
         Ok(outs)
     }
 
@@ -228,7 +281,7 @@ impl Device {
 
     /// Waits for all work submitted to this device.
     pub fn synchronize(&self) -> Result<()> {
-        Ok(self.0.backend.synchronize().into_result()?)
+        self.call("synchronize", |b| b.synchronize())
     }
 }
 
@@ -267,6 +320,7 @@ impl Drop for Buffer {
     fn drop(&mut self) {
         // A failure to free cannot be reported from drop; the backend keeps
         // working either way.
-        let _ = self.device.0.backend.free(self.id);
+        let id = self.id;
+        let _ = self.device.call("free", move |b| b.free(id));
     }
 }

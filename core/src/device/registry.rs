@@ -158,7 +158,7 @@ impl Registry {
                             },
                             error,
                         )),
-                        Ok(b) => Device::new(&spec.name, b, Some(path.clone()))
+                        Ok(b) => Device::new(&spec.name, b, Some(path.clone()), spec.watchdog)
                             .map_err(|e| fail(Status::FailedToStart, e)),
                     }
                 }
@@ -407,7 +407,7 @@ fn embedded_slot() -> Slot {
 fn embedded_device() -> Device {
     let backend =
         oxjax_backend_reference::new("").expect("the embedded reference backend takes no options");
-    Device::new(EMBEDDED, oxjax_abi::into_object(backend), None)
+    Device::new(EMBEDDED, oxjax_abi::into_object(backend), None, None)
         .expect("the embedded reference backend starts")
 }
 

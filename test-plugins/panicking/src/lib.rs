@@ -1,6 +1,7 @@
 //! A backend that stores buffers correctly but panics in `compile`, so the
 //! host's panic guard can be tested: the call must fail with an error and
-//! the host must keep working.
+//! the host must keep working. With `options = { hang = true }` it compiles
+//! fine and never returns from `execute`, for the host's watchdog test.
 
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, Kernel,
@@ -11,6 +12,7 @@ use std::sync::Mutex;
 #[derive(Default)]
 struct Panicking {
     buffers: Mutex<(u64, HashMap<u64, Vec<u8>>)>,
+    hang: bool,
 }
 
 fn missing(id: BufferId) -> BackendError {
@@ -48,12 +50,18 @@ impl Backend for Panicking {
         Ok(buf[offset as usize..(offset + len) as usize].to_vec())
     }
     fn compile(&self, kernel: &Kernel) -> Result<ExecutableId, BackendError> {
+        if self.hang {
+            return Ok(ExecutableId(1));
+        }
         panic!(
             "deliberate panic compiling a kernel of {} nodes",
             kernel.nodes.len()
         );
     }
     fn execute(&self, _: ExecutableId, _: &[BufferId], _: &[BufferId]) -> Result<(), BackendError> {
+        while self.hang {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
         Err(BackendError::new(
             ErrorKind::EXECUTION,
             "nothing compiles here",
@@ -62,8 +70,12 @@ impl Backend for Panicking {
     fn release(&self, _: ExecutableId) {}
 }
 
-fn new(_options: &str) -> Result<Panicking, BackendError> {
-    Ok(Panicking::default())
+fn new(options: &str) -> Result<Panicking, BackendError> {
+    // A test fixture: no TOML parser, just the one option it knows.
+    Ok(Panicking {
+        hang: options.split_whitespace().collect::<String>() == "hang=true",
+        ..Panicking::default()
+    })
 }
 
 oxjax_abi::export_backend!(new);
