@@ -134,3 +134,23 @@ fn a_dtype_the_device_lacks_is_an_error_with_the_fix() {
         });
     }
 }
+
+/// A Rust scalar that changes every step compiles a new kernel each time;
+/// the device keeps at most 1024 of them (least recently used released),
+/// so a long-running loop does not grow without bound, and an evicted
+/// kernel compiles again when it returns.
+#[test]
+fn the_kernel_cache_is_bounded() {
+    let dev = registry().device("reference").unwrap();
+    with_default_device(&dev, || {
+        let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+        let first = (&x * 0.5f32).to_vec::<f32>();
+        for i in 0..1100 {
+            let y = &x * (i as f32 + 1.0);
+            assert_eq!(y.to_vec::<f32>()[1], 2.0 * (i as f32 + 1.0));
+        }
+        assert!(dev.cached_kernels() <= 1024, "{}", dev.cached_kernels());
+        assert!(dev.cached_kernels() > 700, "{}", dev.cached_kernels());
+        assert_eq!((&x * 0.5f32).to_vec::<f32>(), first);
+    });
+}

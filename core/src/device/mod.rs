@@ -32,7 +32,7 @@ struct DeviceInner {
     /// The library it came from; `None` for the embedded reference backend.
     library: Option<PathBuf>,
     /// Compiled kernels, keyed by the kernel itself (structural equality).
-    cache: Mutex<FastMap<Kernel, ExecutableId>>,
+    cache: Mutex<KernelCache>,
     /// Compiled routines, keyed by their descriptor.
     routines: Mutex<FastMap<Routine, ExecutableId>>,
     launches: AtomicU64,
@@ -53,7 +53,7 @@ impl Device {
             backend,
             info,
             library,
-            cache: Mutex::new(FastMap::default()),
+            cache: Mutex::new(KernelCache::default()),
             routines: Mutex::new(FastMap::default()),
             launches: AtomicU64::new(0),
             watchdog: watchdog.map(|limit| watchdog::Watchdog::new(name, limit)),
@@ -89,6 +89,12 @@ impl Device {
     /// The plugin library this device was loaded from, if any.
     pub fn library(&self) -> Option<&std::path::Path> {
         self.0.library.as_deref()
+    }
+
+    /// How many compiled kernels this device holds (at most 1024; the least
+    /// recently used are released beyond that).
+    pub fn cached_kernels(&self) -> usize {
+        self.0.cache.lock().unwrap().map.len()
     }
 
     /// How many kernels this device has run (tests assert fusion with it).
@@ -148,7 +154,7 @@ impl Device {
 
     /// Compiles a kernel, or returns the cached executable for an equal one.
     pub(crate) fn compile(&self, kernel: &Kernel) -> Result<ExecutableId> {
-        if let Some(&exe) = self.0.cache.lock().unwrap().get(kernel) {
+        if let Some(exe) = self.0.cache.lock().unwrap().get(kernel) {
             return Ok(exe);
         }
         if let Err(why) = kernel.validate() {
@@ -172,7 +178,14 @@ impl Device {
                 eprintln!("[oxjax] generated code:\n{src}");
             }
         }
-        self.0.cache.lock().unwrap().insert(kernel.clone(), exe);
+        let evicted = self.0.cache.lock().unwrap().insert(kernel.clone(), exe);
+        if !evicted.is_empty() {
+            // Queued launches may still use them: wait, then release.
+            self.synchronize()?;
+            for old in evicted {
+                self.call("release", move |b| b.release(old))?;
+            }
+        }
         Ok(exe)
     }
 
@@ -306,6 +319,52 @@ impl fmt::Display for Device {
 impl PartialEq for Device {
     fn eq(&self, other: &Device) -> bool {
         self.same(other)
+    }
+}
+
+/// The most compiled kernels a device keeps. A long-running program that
+/// keeps producing new kernels (a closure per request, a Rust scalar that
+/// changes every step) would otherwise grow without bound; the least
+/// recently used quarter is released when the cache is full, and compiled
+/// again if it comes back.
+const KERNEL_CACHE: usize = 1024;
+
+/// Compiled kernels with a least-recently-used bound.
+#[derive(Default)]
+struct KernelCache {
+    map: FastMap<Kernel, (ExecutableId, u64)>,
+    tick: u64,
+}
+
+impl KernelCache {
+    fn get(&mut self, k: &Kernel) -> Option<ExecutableId> {
+        self.tick += 1;
+        let tick = self.tick;
+        self.map.get_mut(k).map(|e| {
+            e.1 = tick;
+            e.0
+        })
+    }
+
+    /// Inserts a kernel; returns the executables evicted to make room.
+    fn insert(&mut self, k: Kernel, exe: ExecutableId) -> Vec<ExecutableId> {
+        self.tick += 1;
+        self.map.insert(k, (exe, self.tick));
+        if self.map.len() <= KERNEL_CACHE {
+            return Vec::new();
+        }
+        let mut ticks: Vec<u64> = self.map.values().map(|e| e.1).collect();
+        ticks.sort_unstable();
+        let cut = ticks[KERNEL_CACHE / 4];
+        let mut evicted = Vec::new();
+        self.map.retain(|_, e| {
+            let keep = e.1 >= cut;
+            if !keep {
+                evicted.push(e.0);
+            }
+            keep
+        });
+        evicted
     }
 }
 
