@@ -413,6 +413,57 @@ fn custom_vjp_and_checkpoint() {
     });
 }
 
+/// JAX batches custom_vjp and checkpoint; `grad(vmap(...))` and
+/// `vmap(grad(...))` keep the user's backward rule.
+#[test]
+fn vmap_of_custom_vjp_and_checkpoint() {
+    on_embedded(|| {
+        let clip = oxjax::custom_vjp(
+            "clip_gradient",
+            |x: &Array| x.clone(),
+            |x: &Array| (x.clone(), ()),
+            |_: &(), ct: &Array| ct.minimum(1.0).maximum(-1.0),
+        );
+        let xs = arr(&[1.0, 2.0, -3.0, 0.5, 4.0, -1.0], &[3, 2]);
+        // Forward: vmap of the function is the function.
+        assert_eq!(vec64(&vmap(&clip)(&xs)), vec64(&xs));
+        // Reverse through vmap: the clipped cotangent (10 -> 1) per element.
+        let g = grad(|x: &Array| (vmap(&clip)(x) * 10.0).sum(Axes::All, false))(&xs);
+        assert_eq!(vec64(&g), vec![1.0; 6]);
+        // vmap of grad: one clipped gradient per row.
+        let per_row = vmap(grad(|x: &Array| (clip(x) * 10.0).sum(Axes::All, false)))(&xs);
+        assert_eq!(vec64(&per_row), vec![1.0; 6]);
+        // Residuals are batched with their rows.
+        let cube = oxjax::custom_vjp(
+            "cube",
+            |x: &Array| x * x * x,
+            |x: &Array| (x * x * x, x * x),
+            |sq: &Array, ct: &Array| ct * sq * 3.0,
+        );
+        let g = grad(|x: &Array| vmap(&cube)(x).sum(Axes::All, false))(&xs);
+        let want: Vec<f64> = vec64(&xs).iter().map(|v| 3.0 * v * v).collect();
+        close(&vec64(&g), &want, 1e-12).unwrap();
+        // checkpoint under vmap, both directions and inside grad.
+        let f = |x: &Array| (x.sin() * x).exp().sum(Axes::All, false);
+        let cf = oxjax::checkpoint(f);
+        close(&vec64(&vmap(&cf)(&xs)), &vec64(&vmap(f)(&xs)), 1e-12).unwrap();
+        close(
+            &vec64(&vmap(grad(&cf))(&xs)),
+            &vec64(&vmap(grad(f))(&xs)),
+            1e-12,
+        )
+        .unwrap();
+        let vcf = vmap(&cf);
+        let vf = vmap(f);
+        close(
+            &vec64(&grad(|x: &Array| vcf(x).sum(Axes::All, false))(&xs)),
+            &vec64(&grad(|x: &Array| vf(x).sum(Axes::All, false))(&xs)),
+            1e-12,
+        )
+        .unwrap();
+    });
+}
+
 #[derive(Clone, oxjax::Tree)]
 struct Mlp {
     w: Array,

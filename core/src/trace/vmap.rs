@@ -5,7 +5,7 @@
 //! the batch axis of the result is (always the front here).
 
 use super::custom::{Custom, CustomRef};
-use super::prim::Prim;
+use super::prim::{Aval, Prim};
 use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
 use crate::array::Array;
 use crate::error::{Result, op_err};
@@ -86,49 +86,101 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
                 .map(|(v, &b)| front(v, b, size))
                 .collect();
             let refs: Vec<&Array> = all.iter().collect();
-            bind1(Prim::Custom(batched_custom(&c.0)), &refs)
+            bind1(Prim::Custom(batched_custom(&c.0, size)), &refs)
         }
         Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
         Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
     }
 }
 
-/// A custom_jvp function over a batch: its function and its rule, vmapped,
-/// so the user's rule still applies under an outer transformation.
-fn batched_custom(c: &Rc<Custom>) -> CustomRef {
-    let Custom::Jvp { name, f, rule } = &**c else {
-        unreachable!("only custom_jvp is batched as a primitive")
+/// `f` over a batch: every operand (and result) batched along axis 0.
+fn over_batch(xs: &[Array], f: impl Fn(&[Array]) -> Vec<Array>) -> Vec<Array> {
+    let axes = vec![Some(0); xs.len()];
+    vmap_flat(f, xs, &axes, None).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// A custom function over a batch: its function and its rules vmapped, so
+/// the user's derivative still applies under an outer transformation
+/// (`grad(vmap(custom_vjp))` keeps the user's `bwd`, as JAX does).
+fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
+    use super::custom::{Bwd, Flat};
+    let batch_f = |f: &Flat| -> Flat {
+        let f = f.clone();
+        Rc::new(move |xs: &[Array]| over_batch(xs, |a| vec![f(a)]).remove(0))
     };
-    let (f, rule) = (f.clone(), rule.clone());
-    let f_b: super::custom::Flat = Rc::new(move |xs: &[Array]| {
-        let axes = vec![Some(0); xs.len()];
-        vmap_flat(|a| vec![f(a)], xs, &axes, None)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .remove(0)
-    });
-    let rule_b: super::custom::JvpRule = Rc::new(move |xs: &[Array], ts: &[Array]| {
-        let n = xs.len();
-        let mut all = xs.to_vec();
-        all.extend_from_slice(ts);
-        let axes = vec![Some(0); all.len()];
-        let mut out = vmap_flat(
-            |a| {
-                let (y, t) = rule(&a[..n], &a[n..]);
-                vec![y, t]
+    let batch_bwd = |bwd: &Bwd| -> Bwd {
+        let bwd = bwd.clone();
+        Rc::new(move |res: &[Array], ct: &Array| {
+            let n = res.len();
+            let mut all = res.to_vec();
+            all.push(ct.clone());
+            over_batch(&all, |a| bwd(&a[..n], &a[n]))
+        })
+    };
+    let batched = match &**c {
+        Custom::Jvp { name, f, rule } => {
+            let rule = rule.clone();
+            let rule_b: super::custom::JvpRule = Rc::new(move |xs: &[Array], ts: &[Array]| {
+                let n = xs.len();
+                let mut all = xs.to_vec();
+                all.extend_from_slice(ts);
+                let mut out = over_batch(&all, |a| {
+                    let (y, t) = rule(&a[..n], &a[n..]);
+                    vec![y, t]
+                });
+                let t = out.remove(1);
+                (out.remove(0), t)
+            });
+            Custom::Jvp {
+                name: name.clone(),
+                f: batch_f(f),
+                rule: rule_b,
+            }
+        }
+        Custom::Vjp {
+            name,
+            f,
+            fwd,
+            bwd,
+            remat,
+        } => {
+            let fwd = fwd.clone();
+            let fwd_b: super::custom::Fwd = Rc::new(move |xs: &[Array]| {
+                let mut out = over_batch(xs, |a| {
+                    let (y, res) = fwd(a);
+                    let mut v = vec![y];
+                    v.extend(res);
+                    v
+                });
+                let y = out.remove(0);
+                (y, out)
+            });
+            Custom::Vjp {
+                name: name.clone(),
+                f: batch_f(f),
+                fwd: fwd_b,
+                bwd: batch_bwd(bwd),
+                remat: *remat,
+            }
+        }
+        Custom::Lin {
+            name,
+            n_res,
+            out,
+            bwd,
+            forward,
+        } => Custom::Lin {
+            name: name.clone(),
+            n_res: *n_res,
+            out: Aval {
+                shape: std::iter::once(size).chain(out.shape.iter().copied()).collect(),
+                ..out.clone()
             },
-            &all,
-            &axes,
-            None,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let t = out.remove(1);
-        (out.remove(0), t)
-    });
-    CustomRef(Rc::new(Custom::Jvp {
-        name: name.clone(),
-        f: f_b,
-        rule: rule_b,
-    }))
+            bwd: batch_bwd(bwd),
+            forward: forward.as_ref().map(batch_f),
+        },
+    };
+    CustomRef(Rc::new(batched))
 }
 
 /// The batch trace's rule for one primitive.
