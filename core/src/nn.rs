@@ -26,7 +26,13 @@ use std::f64::consts::PI;
 /// assert_eq!(nn::relu(&Array::scalar(-2.0f32)).item::<f32>(), 0.0);
 /// ```
 pub fn relu(x: &Array) -> Array {
-    x.maximum(Array::zeros(&[], x.dtype()))
+    // A select rather than max(x, 0), so the derivative at 0 is 0 as in
+    // JAX (max's derivative splits ties); NaN passes through.
+    Array::where_(
+        &(x.greater(0.0) | x.isnan()),
+        x,
+        Array::zeros(&[], x.dtype()),
+    )
 }
 
 /// `min(max(x, 0), 6)`.
@@ -39,16 +45,22 @@ pub fn relu6(x: &Array) -> Array {
     relu(x).minimum(6.0)
 }
 
-/// The logistic function `1 / (1 + exp(-x))`, as `(1 + tanh(x/2)) / 2`
-/// (no overflow, smooth gradients).
+/// The logistic function `1 / (1 + exp(-x))`, from `e = exp(-|x|)` on
+/// both sides (`1 / (1 + e)` or `e / (1 + e)`): no overflow, and the
+/// negative tail keeps its relative accuracy (`sigmoid(-20) = 2.06e-9`,
+/// where `(1 + tanh(x/2)) / 2` would round to 0).
 ///
 /// ```
 /// use oxjax::{Array, nn};
 /// assert_eq!(nn::sigmoid(&Array::scalar(0.0f32)).item::<f32>(), 0.5);
 /// assert_eq!(nn::sigmoid(&Array::scalar(-1000.0f32)).item::<f32>(), 0.0);
+/// assert!((nn::sigmoid(&Array::scalar(-20.0f32)).item::<f32>() - 2.0611537e-9).abs() < 1e-15);
 /// ```
 pub fn sigmoid(x: &Array) -> Array {
-    ((float_of(x) * 0.5).tanh() + 1.0) * 0.5
+    let x = float_of(x);
+    let e = (-x.abs()).exp();
+    let d = &e + 1.0;
+    Array::where_(&x.greater_equal(0.0), 1.0 / &d, &e / &d)
 }
 
 /// `log(sigmoid(x)) = -softplus(-x)`.
@@ -172,7 +184,9 @@ pub fn leaky_relu(x: &Array, negative_slope: f64) -> Array {
 /// assert_eq!(nn::hard_tanh(&Array::scalar(3.0f32)).item::<f32>(), 1.0);
 /// ```
 pub fn hard_tanh(x: &Array) -> Array {
-    x.maximum(-1.0).minimum(1.0)
+    // Selects, so the derivative is 1 on all of [-1, 1] as in JAX.
+    let inner = Array::where_(&x.less(-1.0), -1.0, x);
+    Array::where_(&x.greater(1.0), 1.0, &inner)
 }
 
 /// `relu6(x + 3) / 6`.
@@ -301,7 +315,9 @@ pub fn logsumexp(x: &Array, axes: impl Into<Axes>, keepdims: bool, b: Option<&Ar
 pub fn softmax(x: &Array, axis: impl Into<Axes>) -> Array {
     let axes = axis.into();
     let x = float_of(x);
-    let e = (&x - stable_shift(&x, axes.clone())).exp();
+    // Shifted by the plain maximum (no finite guard, unlike logsumexp), so a
+    // row holding +inf is all NaN, as JAX.
+    let e = (&x - x.max(axes.clone(), true).stop_gradient()).exp();
     &e / e.sum(axes, true)
 }
 
@@ -317,7 +333,7 @@ pub fn softmax(x: &Array, axis: impl Into<Axes>) -> Array {
 pub fn log_softmax(x: &Array, axis: impl Into<Axes>) -> Array {
     let axes = axis.into();
     let x = float_of(x);
-    let shifted = &x - stable_shift(&x, axes.clone());
+    let shifted = &x - x.max(axes.clone(), true).stop_gradient();
     &shifted - shifted.exp().sum(axes, true).log()
 }
 

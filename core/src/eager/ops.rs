@@ -128,7 +128,7 @@ pub(crate) fn binary_expr(op: BinOp, b: &mut KernelBuilder, x: Val, y: Val) -> R
         BinOp::Div => Ok(b.op(Op::DIV, &[x, y])),
         BinOp::FloorDiv => floor_divide(b, x, y),
         BinOp::Rem => remainder(b, x, y),
-        BinOp::Fmod => arith(Op::REM, None)(b, x, y),
+        BinOp::Fmod => fmod(b, x, y),
         BinOp::Pow => power(b, x, y),
         BinOp::Min => Ok(b.op(Op::MIN, &[x, y])),
         BinOp::Max => Ok(b.op(Op::MAX, &[x, y])),
@@ -190,37 +190,82 @@ pub(crate) fn unary_expr(op: UnOp, b: &mut KernelBuilder, x: Val) -> Val {
     b.op(k, &[x])
 }
 
+/// A zero divisor replaced by one: JAX's integer `remainder` and `fmod`
+/// are 0 for `x % 0` (XLA's own rule would give `x`).
+fn nonzero_divisor(b: &mut KernelBuilder, y: Val) -> Val {
+    let zero = b.constant(Scalar::zero(y.dtype));
+    let one = b.constant(Scalar::F64(1.0).cast(y.dtype));
+    let is0 = b.op(Op::EQ, &[y, zero]);
+    b.select(is0, one, y)
+}
+
+/// Floor division as JAX computes it: integers adjust the truncated
+/// quotient where the signs differ (a zero divisor counts as its own sign,
+/// so `5 // 0 == -2` as in JAX); floats follow CPython's `float_divmod`
+/// (`inf // 2` is NaN, `-1 // inf` is -1, `x // 0` is `x / 0`).
 fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
         DType::BOOL => op_err("not defined on bool"),
         d if d.is_float() => {
-            let q = b.op(Op::DIV, &[x, y]);
-            Ok(b.op(Op::FLOOR, &[q]))
+            let zero = b.constant(Scalar::zero(d));
+            let one = b.constant(Scalar::F64(1.0).cast(d));
+            let m = b.op(Op::REM, &[x, y]);
+            let y0 = b.op(Op::EQ, &[y, zero]);
+            let xm = b.op(Op::SUB, &[x, m]);
+            let xc = b.select(y0, x, xm);
+            let div = b.op(Op::DIV, &[xc, y]);
+            let mnz = b.op(Op::NE, &[m, zero]);
+            let sy = b.op(Op::SIGN, &[y]);
+            let sm = b.op(Op::SIGN, &[m]);
+            let differ = b.op(Op::NE, &[sy, sm]);
+            let ind = b.op(Op::AND, &[mnz, differ]);
+            let dm = b.op(Op::SUB, &[div, one]);
+            let div = b.select(ind, dm, div);
+            Ok(b.op(Op::ROUND, &[div]))
         }
         DType::U32 => Ok(b.op(Op::IDIV, &[x, y])),
         _ => {
-            // Truncated quotient, minus one where the remainder is non-zero
-            // and the operands' signs differ.
             let q = b.op(Op::IDIV, &[x, y]);
             let r = b.op(Op::REM, &[x, y]);
+            let sx = b.op(Op::SIGN, &[x]);
+            let sy = b.op(Op::SIGN, &[y]);
+            let differ = b.op(Op::NE, &[sx, sy]);
             let zero = b.i32(0);
-            let one = b.i32(1);
             let rnz = b.op(Op::NE, &[r, zero]);
-            let xs = b.op(Op::LT, &[r, zero]);
-            let ys = b.op(Op::LT, &[y, zero]);
-            let differ = b.op(Op::NE, &[xs, ys]);
             let adjust = b.op(Op::AND, &[rnz, differ]);
+            let one = b.i32(1);
             let qm = b.op(Op::SUB, &[q, one]);
             Ok(b.select(adjust, qm, q))
         }
     }
 }
 
+/// `fmod` (the sign of the dividend); integer `x % 0` is 0 as in JAX.
+fn fmod(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
+    match x.dtype {
+        DType::BOOL => op_err("not defined on bool"),
+        d if d.is_float() => Ok(b.op(Op::REM, &[x, y])),
+        _ => {
+            let y = nonzero_divisor(b, y);
+            Ok(b.op(Op::REM, &[x, y]))
+        }
+    }
+}
+
+/// Python's `%` (the sign of the divisor); integer `x % 0` is 0 as in JAX.
 fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
         DType::BOOL => op_err("not defined on bool"),
-        DType::U32 => Ok(b.op(Op::REM, &[x, y])),
+        DType::U32 => {
+            let y = nonzero_divisor(b, y);
+            Ok(b.op(Op::REM, &[x, y]))
+        }
         d => {
+            let y = if d.is_float() {
+                y
+            } else {
+                nonzero_divisor(b, y)
+            };
             // fmod, then shifted by the divisor where the signs differ.
             let r = b.op(Op::REM, &[x, y]);
             let zero = b.constant(Scalar::zero(d));
@@ -235,6 +280,9 @@ fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     }
 }
 
+/// `x ** y`. Integers by square-and-multiply; a negative exponent gives
+/// `1 / x**|y|` truncated, as JAX: 1 for x = 1, ±1 for x = -1 (by the
+/// exponent's parity), 0 otherwise.
 fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
         DType::BOOL => op_err("not defined on bool"),
@@ -254,8 +302,13 @@ fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
                 base = b.op(Op::MUL, &[base, base]);
             }
             if d == DType::I32 {
+                // x = ±1: the bits above already give ±1 by parity (the
+                // exponent's two's-complement bits keep its parity).
                 let neg = b.op(Op::LT, &[y, zero]);
-                result = b.select(neg, zero, result);
+                let ax = b.op(Op::ABS, &[x]);
+                let unit = b.op(Op::EQ, &[ax, one]);
+                let keep = b.select(unit, result, zero);
+                result = b.select(neg, keep, result);
             }
             Ok(result)
         }

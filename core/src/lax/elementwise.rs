@@ -720,7 +720,11 @@ pub fn lgamma(x: &Array) -> Array {
     // Reflection: log Γ(x) = log(π / |sin(πx)|) - log Γ(1 - x).
     let s = (&x * c(PI)).sin().abs();
     let reflected = c(PI.ln()) - s.log() - &series;
-    Array::where_(&reflect, reflected, series)
+    let y = Array::where_(&reflect, reflected, series);
+    // Poles (0, -1, -2, ...; every f32 beyond 2^23 is an integer) and ±inf
+    // are +inf, as JAX; sin(πx) rounding would give finite values there.
+    let pole = x.less_equal(0.0) & x.floor().equal(&x);
+    Array::where_(&(pole | x.isinf()), f64::INFINITY, &y)
 }
 
 /// The digamma function `ψ(x) = d/dx log Γ(x)`: the derivative of

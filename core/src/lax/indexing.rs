@@ -154,6 +154,9 @@ fn clamped_starts(
                 ));
             }
             let s = check_indices(name, operand, s)?;
+            // A negative start counts from the end once (as JAX), then the
+            // block is clamped to fit.
+            let s = Array::where_(&s.less(0), &s + n as i32, &s);
             Ok(s.minimum((n - size) as i32).maximum(0))
         })
         .collect()

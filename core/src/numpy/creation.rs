@@ -104,20 +104,42 @@ pub fn full_like(x: &Array, fill_value: impl AsArray, dtype: impl Into<Option<DT
     full(x.shape(), fill_value, d)
 }
 
-/// `start, start + step, ...` below `stop`. Without a dtype, i32 when all
-/// three are integral, else f32.
+/// A Rust number `arange` takes. As with JAX's Python numbers, its type
+/// picks the default dtype: integers give i32, floats give f32 (the
+/// values do not matter: `arange(0.0, 3.0, 1.0)` is f32).
+pub trait ArangeNum: Copy {
+    /// The dtype when none is given.
+    const DEFAULT: DType;
+    /// The value as f64.
+    fn value(self) -> f64;
+}
+
+macro_rules! arange_num {
+    ($($t:ty => $d:expr),*) => {$(
+        impl ArangeNum for $t {
+            const DEFAULT: DType = $d;
+            fn value(self) -> f64 {
+                self as f64
+            }
+        }
+    )*};
+}
+
+arange_num!(i32 => DType::I32, i64 => DType::I32, usize => DType::I32, u32 => DType::U32,
+            f32 => DType::F32, f64 => DType::F32);
+
+/// `start, start + step, ...` below `stop`. Without a dtype, i32 for
+/// integer arguments and f32 for floats, as JAX.
 ///
 /// ```
-/// use oxjax::numpy as jnp;
-/// assert_eq!(jnp::arange(0.0, 3.0, 1.0, None).to_vec::<i32>(), vec![0, 1, 2]);
+/// use oxjax::{numpy as jnp, DType};
+/// assert_eq!(jnp::arange(0, 3, 1, None).to_vec::<i32>(), vec![0, 1, 2]);
+/// assert_eq!(jnp::arange(0.0, 3.0, 1.0, None).dtype(), DType::F32);
 /// assert_eq!(jnp::arange(0.0, 1.0, 0.5, None).to_vec::<f32>(), vec![0.0, 0.5]);
 /// ```
-pub fn arange(start: f64, stop: f64, step: f64, dtype: impl Into<Option<DType>>) -> Array {
-    let integral = [start, stop, step].iter().all(|v| v.fract() == 0.0);
-    let d = dtype
-        .into()
-        .unwrap_or(if integral { DType::I32 } else { DType::F32 });
-    Array::arange(start, stop, step, d)
+pub fn arange<T: ArangeNum>(start: T, stop: T, step: T, dtype: impl Into<Option<DType>>) -> Array {
+    let d = dtype.into().unwrap_or(T::DEFAULT);
+    Array::arange(start.value(), stop.value(), step.value(), d)
 }
 
 /// `num` evenly spaced values from `start` to `stop` (included with `endpoint`).

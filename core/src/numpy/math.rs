@@ -72,8 +72,6 @@ unary! {
     pub fn tanh => tanh;
     pub fn floor => floor;
     pub fn ceil => ceil;
-    /// Round half to even (integers pass through).
-    pub fn rint => round;
     /// Round toward zero.
     pub fn trunc => trunc;
     /// Round toward zero (NumPy's older name).
@@ -173,8 +171,14 @@ pub fn log10(x: impl AsArray) -> Array {
 /// assert!((jnp::cbrt(-8.0).item::<f32>() + 2.0).abs() < 1e-6);
 /// ```
 pub fn cbrt(x: impl AsArray) -> Array {
-    let x = float_of(&x.as_array());
-    x.sign() * x.abs().power(lit(&x, 1.0 / 3.0))
+    // The derivative `1 / (3 cbrt(x)²)` is written out so that it is inf at
+    // 0 (as JAX), not the NaN of differentiating `sign(x) |x|^(1/3)`.
+    let f = |x: &Array| x.sign() * x.abs().power(lit(x, 1.0 / 3.0));
+    crate::custom_jvp("cbrt", f, move |x: &Array, t: &Array| {
+        let y = f(x);
+        let d = t / (&y * &y * 3.0);
+        (y, d)
+    })(&float_of(&x.as_array()))
 }
 
 /// Inverse hyperbolic sine, `sign(x) log(|x| + sqrt(x² + 1))` in a form
@@ -187,9 +191,15 @@ pub fn cbrt(x: impl AsArray) -> Array {
 pub fn arcsinh(x: impl AsArray) -> Array {
     let x = float_of(&x.as_array());
     let a = x.abs();
-    let a2 = &a * &a;
+    // Beyond 1e10, a² overflows (f32) and asinh(a) = ln 2a to the last bit.
+    let big = a.greater(1e10);
+    let small = Array::where_(&big, 1.0, &a);
+    let a2 = &small * &small;
     // log1p(a + a²/(1 + sqrt(1 + a²))) == log(a + sqrt(a² + 1))
-    x.sign() * (&a + &a2 / ((&a2 + 1.0).sqrt() + 1.0)).log1p()
+    let near = (&small + &a2 / ((&a2 + 1.0).sqrt() + 1.0)).log1p();
+    let far = Array::where_(&big, &a, 1.0).log() + lit(&x, LN_2);
+    // sign(x) * ..., keeping ±0 and the sign of ±inf.
+    x.sign() * Array::where_(&big, &far, &near)
 }
 
 /// Alias of [`arcsinh`].
@@ -205,7 +215,23 @@ pub fn asinh(x: impl AsArray) -> Array {
 /// ```
 pub fn arccosh(x: impl AsArray) -> Array {
     let x = float_of(&x.as_array());
-    (&x + ((&x - 1.0) * (&x + 1.0)).sqrt()).log()
+    // Beyond 1e10, x² overflows (f32) and acosh(x) = ln 2x to the last bit.
+    let big = x.greater(1e10);
+    let small = Array::where_(&big, 2.0, &x);
+    let near = (&small + ((&small - 1.0) * (&small + 1.0)).sqrt()).log();
+    let far = Array::where_(&big, &x, 1.0).log() + lit(&x, LN_2);
+    Array::where_(&big, &far, &near)
+}
+
+/// Round half to even; integers become floats, as in JAX.
+///
+/// ```
+/// use oxjax::{numpy as jnp, DType};
+/// assert_eq!(jnp::rint(2.5).item::<f32>(), 2.0);
+/// assert_eq!(jnp::rint(oxjax::Array::scalar(3i32)).dtype(), DType::F32);
+/// ```
+pub fn rint(x: impl AsArray) -> Array {
+    float_of(&x.as_array()).round()
 }
 
 /// Alias of [`arccosh`].
@@ -285,7 +311,9 @@ pub fn hypot(x: impl AsArray, y: impl AsArray) -> Array {
     // Scale by the larger one; guard 0/0 where both are zero.
     let safe = Array::where_(&big.equal(0.0), 1.0, &big);
     let r = &small / &safe;
-    Array::where_(&big.equal(0.0), 0.0, &big * (&r * &r + 1.0).sqrt())
+    let h = Array::where_(&big.equal(0.0), 0.0, &big * (&r * &r + 1.0).sqrt());
+    // An infinite side wins over a NaN (IEEE 754 hypot, as JAX).
+    Array::where_(&(x.isinf() | y.isinf()), f64::INFINITY, &h)
 }
 
 /// `log(exp(x) + exp(y))` without overflow.
@@ -296,10 +324,25 @@ pub fn hypot(x: impl AsArray, y: impl AsArray) -> Array {
 /// ```
 pub fn logaddexp(x: impl AsArray, y: impl AsArray) -> Array {
     let (x, y) = (float_of(&x.as_array()), float_of(&y.as_array()));
-    let m = x.maximum(&y);
-    let delta = &x - &y;
-    // delta is NaN when both are the same infinity (or a NaN): x + y is right then.
-    Array::where_(&delta.isnan(), &x + &y, &m + (-delta.abs()).exp().log1p())
+    let f = |(x, y): &(Array, Array)| {
+        let m = x.maximum(y);
+        let delta = x - y;
+        // delta is NaN when both are the same infinity (or a NaN): x + y is right then.
+        Array::where_(&delta.isnan(), x + y, &m + (-delta.abs()).exp().log1p())
+    };
+    // JAX's rule: each tangent weighted by exp(x - out), +inf read as 0,
+    // so the derivative at (inf, inf) is 1 rather than NaN.
+    crate::custom_jvp(
+        "logaddexp",
+        f,
+        move |p: &(Array, Array), t: &(Array, Array)| {
+            let out = f(p);
+            let finite = |v: &Array| Array::where_(&v.equal(f64::INFINITY), 0.0, v);
+            let o = finite(&out);
+            let d = &t.0 * (finite(&p.0) - &o).exp() + &t.1 * (finite(&p.1) - &o).exp();
+            (out, d)
+        },
+    )(&(x, y))
 }
 
 /// `log2(2**x + 2**y)` without overflow.

@@ -70,7 +70,7 @@ pub(crate) fn take_static(x: &Array, axis: usize, idx: &[usize]) -> Array {
 ///
 /// ```
 /// use oxjax::{numpy as jnp};
-/// let x = jnp::arange(0.0, 6.0, 1.0, None);
+/// let x = jnp::arange(0, 6, 1, None);
 /// assert_eq!(jnp::reshape(&x, &[2, -1]).shape(), &[2, 3]);
 /// ```
 pub fn reshape(x: &Array, shape: &[isize]) -> Array {
@@ -476,7 +476,7 @@ fn split_impl(name: &str, x: &Array, sections: Sections, axis: isize, even: bool
 ///
 /// ```
 /// use oxjax::numpy as jnp;
-/// let x = jnp::arange(0.0, 6.0, 1.0, None);
+/// let x = jnp::arange(0, 6, 1, None);
 /// let parts = jnp::split(&x, 3, 0);
 /// assert_eq!(parts[1].to_vec::<i32>(), vec![2, 3]);
 /// let parts = jnp::split(&x, [1, 4], 0);

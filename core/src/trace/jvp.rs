@@ -138,7 +138,10 @@ fn unary(u: UnOp, x: &Array, y: &Array, t: &T) -> T {
     use std::f64::consts::{LN_2, PI};
     match u {
         UnOp::Neg => neg(t.clone()),
-        UnOp::Abs => scale(t, || x.sign()),
+        // 1 at 0, as JAX (select(x >= 0, t, -t)).
+        UnOp::Abs => scale(t, || {
+            Array::where_(&x.greater_equal(0.0), x.ones_like(), -x.ones_like())
+        }),
         UnOp::Sqrt => t.as_ref().map(|t| t / &(y * 2.0)),
         UnOp::Rsqrt => scale(t, || y / x * -0.5),
         UnOp::Recip => scale(t, || -(y * y)),

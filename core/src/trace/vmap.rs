@@ -173,7 +173,9 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
             name: name.clone(),
             n_res: *n_res,
             out: Aval {
-                shape: std::iter::once(size).chain(out.shape.iter().copied()).collect(),
+                shape: std::iter::once(size)
+                    .chain(out.shape.iter().copied())
+                    .collect(),
                 ..out.clone()
             },
             bwd: batch_bwd(bwd),
