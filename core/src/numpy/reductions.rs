@@ -177,6 +177,22 @@ pub fn var(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> Arr
     let axes = axes.into();
     let x = float_of(x);
     let n = count("var", &x, &axes);
+    // Shifted by one sample (the first along the reduced axes) before the
+    // two passes: the variance does not change, but a large common offset
+    // (16777216 + arange(4096) in f32) no longer swamps the mean's sum.
+    let reduced = axes
+        .resolve("var", x.ndim())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let first: Vec<crate::Slice> = (0..x.ndim())
+        .map(|d| {
+            if reduced.contains(&d) && x.shape()[d] > 0 {
+                crate::Slice::from(0..1)
+            } else {
+                crate::Slice::all()
+            }
+        })
+        .collect();
+    let x = &x - x.slice(&first).stop_gradient();
     let d = &x - x.mean(axes.clone(), true);
     (&d * &d).sum(axes, keepdims) / (n.saturating_sub(ddof) as f64)
 }
