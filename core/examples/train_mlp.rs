@@ -31,6 +31,15 @@ fn main() {
         dev.info().version,
         dev.info().device
     );
+    // The other configured devices that do not work here, and why (a
+    // missing GPU driver disables only its own device).
+    if let Ok(report) = oxjax::device_report() {
+        for e in &report.entries {
+            if let Some(err) = &e.error {
+                println!("  device '{}' is unavailable ({}): {err}", e.name, e.status);
+            }
+        }
+    }
     let cfg = spirals::Config {
         seed: 42,
         train_points: 1500,
