@@ -140,6 +140,31 @@ pub fn new(options: &str) -> Result<WebGpuBackend, BackendError> {
     WebGpuBackend::with_options(&opts)
 }
 
+/// Mesa's Vulkan drivers print "XDG_RUNTIME_DIR is invalid or not set" on
+/// stderr of every program where that variable is unset (servers,
+/// containers, CI). Where it is unset, point it at a private 0700 folder
+/// before the first adapter is requested, once per process.
+fn private_runtime_dir() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("oxjax-webgpu-xdg-{}", std::process::id()));
+        if std::fs::create_dir_all(&dir).is_ok() {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
+            }
+            // SAFETY: set once, only where unset, before this plugin starts
+            // any thread; the host reads no environment while a device
+            // starts (the registry holds the device's slot).
+            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+        }
+    });
+}
+
 /// The allocation size for `len` logical bytes: a multiple of 4, at least
 /// 4, rounded up to one of 8 size classes per power of two.
 fn alloc_size(len: u64) -> u64 {
@@ -153,6 +178,7 @@ fn alloc_size(len: u64) -> u64 {
 
 impl WebGpuBackend {
     pub fn with_options(opts: &Options) -> Result<WebGpuBackend, BackendError> {
+        private_runtime_dir();
         let adapter = opts.select_adapter()?;
         let info = adapter.get_info();
         let limits = adapter.limits();

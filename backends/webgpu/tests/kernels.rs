@@ -400,7 +400,6 @@ fn bad_options_are_invalid_arguments() {
 
 #[test]
 fn no_adapter_is_a_clear_device_error() {
-    quiet_mesa();
     let cases: &[&str] = if cfg!(target_os = "linux") {
         &[
             "backends = [\"metal\"]",

@@ -6,30 +6,11 @@ use oxjax_abi::{Backend, DType, Kernel, Scalar};
 use oxjax_backend_webgpu::WebGpuBackend;
 use std::sync::OnceLock;
 
-/// Quiets Mesa's "XDG_RUNTIME_DIR is invalid" line.
-pub fn quiet_mesa() {
-    static ONCE: OnceLock<()> = OnceLock::new();
-    ONCE.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("oxjax-webgpu-xdg-{}", std::process::id()));
-        if std::fs::create_dir_all(&dir).is_ok() {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
-            }
-            // SAFETY: called once, before any thread of ours reads the
-            // environment (inside the backend's OnceLock initialiser).
-            unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
-        }
-    });
-}
-
 /// The shared backend, or `None` (with a loud message) when no adapter
 /// exists here. Under `CI` a missing adapter fails the test instead.
 pub fn backend() -> Option<&'static WebGpuBackend> {
     static B: OnceLock<Option<WebGpuBackend>> = OnceLock::new();
     B.get_or_init(|| {
-        quiet_mesa();
         match oxjax_backend_webgpu::new("") {
             Ok(b) => Some(b),
             Err(e) => {
