@@ -4,6 +4,8 @@
 //! finds a minimal failing case. `cargo xtask conformance` drives it; see
 //! `docs/backend-authors.md`.
 //!
+//! - [`contract`]: layer 0, every `Backend` call on its own (allocation,
+//!   offsets, caches, ordering, threads, sizes past the usual limits);
 //! - [`optable`]: the op table as data (dtypes, value domain, accuracy class);
 //! - [`values`], [`view`]: proptest strategies for values with edge cases,
 //!   shapes, broadcast partners and view chains;
@@ -19,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod case;
+pub mod contract;
 pub mod eager;
 pub mod judge;
 pub mod optable;

@@ -157,6 +157,7 @@ struct Entry {
 }
 
 enum Plan {
+    Contract(crate::contract::Check),
     Op(optable::OpEntry, DType),
     Dag(bool),
     Eager(eager::EagerOp, DType, eager::Mode),
@@ -186,7 +187,16 @@ pub fn selected(ops: &Option<String>, op: &str, dtype: &str) -> bool {
 
 fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
     let caps = &dut.info().caps;
-    let mut out = Vec::new();
+    let mut out: Vec<Entry> = crate::contract::checks()
+        .iter()
+        .map(|c| Entry {
+            layer: "contract",
+            op: format!("contract:{}", c.name),
+            dtype: "-".into(),
+            unsupported: None,
+            kind: Plan::Contract(*c),
+        })
+        .collect();
     let dtype_note =
         |d: DType| (!caps.supports_dtype(d)).then(|| format!("dtype {d} not declared"));
     for e in optable::table() {
@@ -242,6 +252,15 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
     }
     out.retain(|e| selected(&opts.ops, &e.op, &e.dtype));
     out
+}
+
+/// Every entry key (`op/dtype`) the suite has for `dut`, whatever `--ops`
+/// selects (for suggesting near matches to a pattern that selects none).
+pub fn entry_keys(dut: &Device) -> Vec<String> {
+    plan(dut, &Options::default())
+        .into_iter()
+        .map(|e| format!("{}/{}", e.op, e.dtype))
+        .collect()
 }
 
 fn fnv(s: &str) -> u64 {
@@ -576,6 +595,19 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
             r
         };
         let (widened, failed): (u64, Option<(Case, Failure)>) = match e.kind {
+            Plan::Contract(check) => {
+                // Run once (the checks draw their own values from the seed);
+                // a failure has no case to shrink or save.
+                r.cases = 1;
+                if let Err(mut f) = crate::contract::run(dut, &check, opts.seed) {
+                    failures += 1;
+                    f.replay = format!("{} --seed {} --ops '{}'", opts.replay, opts.seed, e.op);
+                    r.status = Status::Fail;
+                    r.failure = Some(f);
+                }
+                results.push(r);
+                continue;
+            }
             Plan::Op(entry, d) => {
                 let (w, f) = drive(
                     op_case(&entry, d, &dtypes),

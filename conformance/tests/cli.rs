@@ -115,3 +115,17 @@ fn bad_arguments_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-device"));
 }
+
+#[test]
+fn a_pattern_that_selects_nothing_is_an_error_with_near_matches() {
+    let out = bin()
+        .args(["--backend", "reference", "--ops", "sinn", "--no-save"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--ops 'sinn' selects no entry") && stderr.contains("sin/f32"),
+        "{stderr}"
+    );
+}

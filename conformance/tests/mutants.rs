@@ -243,3 +243,47 @@ fn undeclared_ops_and_dtypes_are_reported_unsupported() {
         "{text}"
     );
 }
+
+/// The contract layer alone on a mutant: which `contract:` entries fail.
+fn contract_failures(mutation: &str) -> Vec<String> {
+    let (dut, oracle) = mutant(&format!("mutation = {mutation:?}"));
+    let opts = Options {
+        ops: Some("contract:*".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    assert_eq!(r.entries.len(), oxjax_conformance::contract::checks().len());
+    r.entries
+        .iter()
+        .filter(|e| e.status == Status::Fail)
+        .map(|e| {
+            let f = e.failure.as_ref().expect("a failure report");
+            assert!(
+                f.replay.contains(&format!("--ops '{}'", e.op)),
+                "{}",
+                f.replay
+            );
+            e.op.clone()
+        })
+        .collect()
+}
+
+/// Each class of contract bug is caught by the check written for it.
+#[test]
+fn contract_bugs_are_caught_by_their_checks() {
+    let cases = [
+        ("dirty_alloc", "contract:free_reuse"),
+        ("offset_ignored", "contract:offsets"),
+        ("weak_cache", "contract:many_kernels"),
+        ("big_wrap", "contract:large_outputs"),
+        ("tail_drop", "contract:long_reductions"),
+    ];
+    for (mutation, check) in cases {
+        let failed = contract_failures(mutation);
+        assert!(
+            failed.iter().any(|f| f == check),
+            "mutation {mutation}: {check} did not fail (failed: {failed:?})"
+        );
+    }
+    assert_eq!(contract_failures("none"), Vec::<String>::new());
+}

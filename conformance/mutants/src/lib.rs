@@ -11,7 +11,16 @@
 //!   broadcast operand) reads `buffer[gidx % len]`, as if the operand
 //!   were tiled instead of broadcast along its own axes;
 //! - `max_drops_nan`: float `max` returns the other operand when one is NaN
-//!   (C's `fmax` instead of IEEE `maximum`).
+//!   (C's `fmax` instead of IEEE `maximum`);
+//! - `dirty_alloc`: `alloc` hands back a freed buffer of the same size
+//!   without zeroing it;
+//! - `offset_ignored`: `write`, `read` and `read_into` ignore the offset;
+//! - `weak_cache`: `compile` returns the executable of an earlier kernel
+//!   with the same size, rsize and node count (a cache keyed too weakly);
+//! - `big_wrap`: output elements past 65,535 × 16 are computed as the
+//!   element 65,535 × 16 before them (a dispatch that wraps);
+//! - `tail_drop`: reductions longer than 4096 drop the last `rsize % 4096`
+//!   elements (a chunked loop without its tail).
 //!
 //! With `limited = true` it declares neither f64 nor `sin` (conformance
 //! must report those entries as unsupported). With
@@ -39,6 +48,11 @@ enum Mutation {
     SinInaccurate,
     BroadcastLoad,
     MaxDropsNan,
+    DirtyAlloc,
+    OffsetIgnored,
+    WeakCache,
+    BigWrap,
+    TailDrop,
 }
 
 struct Mutant {
@@ -54,7 +68,12 @@ struct State {
     buffers: HashMap<u64, Vec<u8>>,
     kernels: HashMap<u64, Kernel>,
     next: u64,
+    /// Freed buffers (dirty_alloc hands them back as they are).
+    freed: Vec<Vec<u8>>,
 }
+
+/// Where big_wrap wraps.
+const WRAP: usize = 65_535 * 16;
 
 fn err(msg: String) -> BackendError {
     BackendError::new(ErrorKind::INVALID_ARGUMENT, msg)
@@ -83,6 +102,11 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "sin_inaccurate" => Mutation::SinInaccurate,
         "broadcast_load" => Mutation::BroadcastLoad,
         "max_drops_nan" => Mutation::MaxDropsNan,
+        "dirty_alloc" => Mutation::DirtyAlloc,
+        "offset_ignored" => Mutation::OffsetIgnored,
+        "weak_cache" => Mutation::WeakCache,
+        "big_wrap" => Mutation::BigWrap,
+        "tail_drop" => Mutation::TailDrop,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -152,7 +176,11 @@ impl Mutant {
                 .iter()
                 .map(|r| r.op.identity(k.nodes[r.body as usize].dtype))
                 .collect();
-            for ridx in 0..k.rsize as i32 {
+            let rsize = match self.mutation {
+                Mutation::TailDrop if k.rsize > 4096 => k.rsize - k.rsize % 4096,
+                _ => k.rsize,
+            };
+            for ridx in 0..rsize as i32 {
                 for i in 0..k.nodes.len() {
                     if matches!(phases[i], Phase::Body | Phase::Both) {
                         vals[i] = self.node(k, i, gidx, ridx, &accs, &vals, inputs);
@@ -170,6 +198,14 @@ impl Mutant {
             for (out, &o) in outs.iter_mut().zip(k.outputs.iter()) {
                 let v = vals[o as usize];
                 v.write(&mut out[gidx as usize * v.dtype().size()..]);
+            }
+        }
+        if self.mutation == Mutation::BigWrap {
+            for (o, out) in outs.iter_mut().enumerate() {
+                let w = k.output_dtype(o).size();
+                for i in WRAP * w..out.len() {
+                    out[i] = out[i - WRAP * w];
+                }
             }
         }
         outs
@@ -249,11 +285,25 @@ impl Backend for Mutant {
         let mut st = self.state.lock().unwrap();
         st.next += 1;
         let id = st.next;
-        st.buffers.insert(id, vec![0; bytes as usize]);
+        let reused = match self.mutation {
+            Mutation::DirtyAlloc => st
+                .freed
+                .iter()
+                .position(|b| b.len() == bytes as usize)
+                .map(|i| st.freed.swap_remove(i)),
+            _ => None,
+        };
+        st.buffers
+            .insert(id, reused.unwrap_or_else(|| vec![0; bytes as usize]));
         Ok(BufferId(id))
     }
     fn free(&self, buffer: BufferId) {
-        self.state.lock().unwrap().buffers.remove(&buffer.0);
+        let mut st = self.state.lock().unwrap();
+        if let Some(b) = st.buffers.remove(&buffer.0)
+            && self.mutation == Mutation::DirtyAlloc
+        {
+            st.freed.push(b);
+        }
     }
     fn write(&self, buffer: BufferId, offset: u64, data: &[u8]) -> Result<(), BackendError> {
         let mut st = self.state.lock().unwrap();
@@ -261,7 +311,11 @@ impl Backend for Mutant {
             .buffers
             .get_mut(&buffer.0)
             .ok_or_else(|| err("bad buffer".into()))?;
-        let o = offset as usize;
+        let o = if self.mutation == Mutation::OffsetIgnored {
+            0
+        } else {
+            offset as usize
+        };
         b.get_mut(o..o + data.len())
             .ok_or_else(|| err("write out of range".into()))?
             .copy_from_slice(data);
@@ -273,7 +327,12 @@ impl Backend for Mutant {
             .buffers
             .get(&buffer.0)
             .ok_or_else(|| err("bad buffer".into()))?;
-        let (o, n) = (offset as usize, len as usize);
+        let o = if self.mutation == Mutation::OffsetIgnored {
+            0
+        } else {
+            offset as usize
+        };
+        let n = len as usize;
         Ok(b.get(o..o + n)
             .ok_or_else(|| err("read out of range".into()))?
             .to_vec())
@@ -283,6 +342,12 @@ impl Backend for Mutant {
             .validate()
             .map_err(|e| BackendError::new(ErrorKind::COMPILE, e))?;
         let mut st = self.state.lock().unwrap();
+        if self.mutation == Mutation::WeakCache {
+            let key = |k: &Kernel| (k.size, k.rsize, k.nodes.len());
+            if let Some((&id, _)) = st.kernels.iter().find(|(_, k)| key(k) == key(kernel)) {
+                return Ok(ExecutableId(id));
+            }
+        }
         st.next += 1;
         let id = st.next;
         st.kernels.insert(id, kernel.clone());

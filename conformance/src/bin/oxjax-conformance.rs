@@ -41,7 +41,12 @@ fn parse() -> Result<Args, String> {
         .to_path_buf();
     a.opts.regressions = Some(root.join("conformance/regressions"));
     let mut it = std::env::args().skip(1);
+    // The replay line works as printed: the same build profile as this run
+    // (no debug rebuild after a release run) and no second saved copy.
     let mut replay = vec!["cargo xtask conformance".to_string()];
+    if !cfg!(debug_assertions) {
+        replay.push("--release".into());
+    }
     while let Some(flag) = it.next() {
         let mut value = |name: &str| {
             it.next()
@@ -87,6 +92,7 @@ fn parse() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
     }
+    replay.push("--no-save".into());
     a.opts.replay = replay.join(" ");
     Ok(a)
 }
@@ -122,6 +128,46 @@ fn devices(a: &Args) -> Result<(Device, Device), String> {
     Ok((dut, reg.device("embedded").map_err(|e| e.to_string())?))
 }
 
+/// An `--ops` pattern that selects no entry is a usage error naming the
+/// entries whose names come closest.
+fn check_pattern(dut: &Device, pattern: &str) -> Result<(), String> {
+    let keys = oxjax_conformance::runner::entry_keys(dut);
+    let hits = keys.iter().any(|k| {
+        let (op, dtype) = k.rsplit_once('/').unwrap_or((k, ""));
+        oxjax_conformance::runner::selected(&Some(pattern.to_string()), op, dtype)
+    });
+    if hits {
+        return Ok(());
+    }
+    // Near matches: an op containing a piece of the pattern, contained in
+    // one, or sharing its first three letters.
+    let pieces: Vec<String> = pattern
+        .split([',', '*', '/', ':'])
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| p.len() >= 2)
+        .collect();
+    let close = |op: &str| {
+        let op = op.rsplit(':').next().unwrap_or(op).to_lowercase();
+        pieces.iter().any(|p| {
+            op.contains(p.as_str())
+                || p.contains(op.as_str())
+                || (op.len() >= 3 && p.len() >= 3 && op[..3] == p[..3])
+        })
+    };
+    let mut near: Vec<&str> = keys
+        .iter()
+        .filter(|k| close(k.rsplit_once('/').map_or(k.as_str(), |(op, _)| op)))
+        .map(String::as_str)
+        .collect();
+    near.truncate(12);
+    let hint = if near.is_empty() {
+        "patterns look like sin, sin/f32, reduce_*, contract:*, eager:*".to_string()
+    } else {
+        format!("near matches: {}", near.join(", "))
+    };
+    Err(format!("--ops '{pattern}' selects no entry; {hint}"))
+}
+
 fn toml_string(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
@@ -136,7 +182,8 @@ Certifies an oxjax backend plugin against the embedded reference backend.
   --cases N           cases per op x dtype entry (default 16; nightly 2000)
   --seed S            the run's seed (default 0); every run is reproducible
   --ops PATTERN       comma-separated globs over entries: sin, sin/f32,
-                      reduce_*, dag*, eager:*, jit:*, grad:*
+                      reduce_*, dag*, contract:*, eager:*, jit:*, grad:*
+                      (a pattern that selects nothing is an error)
   --json FILE         also write the report as JSON
   --regressions DIR   saved failures, rerun first (default conformance/regressions)
   --no-save           do not save new failures there
@@ -163,6 +210,12 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(pattern) = &args.opts.ops
+        && let Err(e) = check_pattern(&dut, pattern)
+    {
+        eprintln!("oxjax-conformance: {e}");
+        return ExitCode::from(2);
+    }
     let report = run(&dut, &oracle, &args.opts);
     print!("{}", report::render(&report));
     if let Some(path) = &args.json {

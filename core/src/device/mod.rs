@@ -86,6 +86,13 @@ impl Device {
         &self.0.info
     }
 
+    /// The backend object itself, for testing the backend contract call by
+    /// call (the conformance suite's contract layer). Programs never need
+    /// it: arrays own their buffers and the device its kernels.
+    pub fn backend(&self) -> &BackendObj {
+        &self.0.backend
+    }
+
     /// The plugin library this device was loaded from, if any.
     pub fn library(&self) -> Option<&std::path::Path> {
         self.0.library.as_deref()

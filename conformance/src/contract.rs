@@ -1,0 +1,598 @@
+//! Layer 0, the backend contract call by call (IREE's HAL CTS is the model):
+//! allocation and zero-fill, reads and writes at any offset, refused
+//! out-of-range access, free and reuse, many kernels of one size in one
+//! session, release and recompile, in-order execution without
+//! synchronize, calls from several threads at once, and sizes that cross
+//! the limits real backends get wrong (2^16 outputs, long reductions with
+//! tails). Each check is one entry `contract:<name>`; its answers are
+//! computed on the host, so large cases need no slow oracle.
+
+use crate::judge::Failure;
+use oxjax::Device;
+use oxjax_abi::{
+    BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Scalar,
+};
+
+/// One contract check.
+#[derive(Clone, Copy, Debug)]
+pub struct Check {
+    pub name: &'static str,
+    run: fn(&BackendObj, u64) -> Result<(), String>,
+}
+
+/// Every check, in the order they run.
+pub fn checks() -> &'static [Check] {
+    &[
+        Check {
+            name: "alloc_zeroed",
+            run: alloc_zeroed,
+        },
+        Check {
+            name: "offsets",
+            run: offsets,
+        },
+        Check {
+            name: "out_of_range",
+            run: out_of_range,
+        },
+        Check {
+            name: "free_reuse",
+            run: free_reuse,
+        },
+        Check {
+            name: "many_kernels",
+            run: many_kernels,
+        },
+        Check {
+            name: "release_recompile",
+            run: release_recompile,
+        },
+        Check {
+            name: "ordering",
+            run: ordering,
+        },
+        Check {
+            name: "threads",
+            run: threads,
+        },
+        Check {
+            name: "large_outputs",
+            run: large_outputs,
+        },
+        Check {
+            name: "long_reductions",
+            run: long_reductions,
+        },
+        Check {
+            name: "many_inputs",
+            run: many_inputs,
+        },
+    ]
+}
+
+/// Runs `check` on the device's backend, as a failure report on error.
+pub fn run(dut: &Device, check: &Check, seed: u64) -> Result<(), Failure> {
+    (check.run)(dut.backend(), seed).map_err(|why| Failure {
+        summary: format!("contract:{} failed: {why}", check.name),
+        kernel: String::new(),
+        inputs: vec![],
+        expected: vec![],
+        found: vec![],
+        tolerance: "exact".into(),
+        details: DESCRIPTIONS
+            .iter()
+            .find(|(n, _)| *n == check.name)
+            .map_or("", |(_, d)| d)
+            .to_string(),
+        seed,
+        replay: String::new(),
+        saved: None,
+    })
+}
+
+/// What each check exercises (printed with a failure).
+const DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "alloc_zeroed",
+        "alloc of 0, 1, 3, 4097 and 1 MiB + 5 bytes reads back as zeros",
+    ),
+    (
+        "offsets",
+        "writes and reads (read and read_into) at random offsets and lengths agree with a host model",
+    ),
+    (
+        "out_of_range",
+        "reads and writes past a buffer's end are errors and change nothing",
+    ),
+    (
+        "free_reuse",
+        "a buffer allocated after freeing one of the same size is zeroed",
+    ),
+    (
+        "many_kernels",
+        "64 different kernels of one size, compiled first and run after, each compute their own result (an executable cache keyed too weakly fails here)",
+    ),
+    (
+        "release_recompile",
+        "after release, other kernels and a recompiled one still run right",
+    ),
+    (
+        "ordering",
+        "a chain of 64 dependent executes without synchronize ends at 64",
+    ),
+    (
+        "threads",
+        "4 threads at once allocating, writing, compiling, executing and reading give the single-threaded answers",
+    ),
+    (
+        "large_outputs",
+        "elementwise kernels of 2^16 + 3 and 2^20 + 1 outputs (past WebGPU's 65,535-workgroup dimension)",
+    ),
+    (
+        "long_reductions",
+        "sums of 1, 4097 and 2^20 + 3 elements and a max whose maximum is the very last element, exact",
+    ),
+    (
+        "many_inputs",
+        "a kernel reading as many inputs as the backend declares (max_inputs, at most 64)",
+    ),
+];
+
+type R<T> = Result<T, String>;
+
+fn e<T, E: std::fmt::Display>(what: &str, r: oxjax_abi::__private::RResult<T, E>) -> R<T> {
+    r.into_result().map_err(|err| format!("{what}: {err}"))
+}
+
+fn alloc(b: &BackendObj, bytes: usize) -> R<BufferId> {
+    e(&format!("alloc({bytes})"), b.alloc(bytes as u64))
+}
+
+fn write(b: &BackendObj, buf: BufferId, offset: usize, data: &[u8]) -> R<()> {
+    e(
+        &format!("write(offset {offset}, {} bytes)", data.len()),
+        b.write(buf, offset as u64, data.into()),
+    )
+}
+
+fn read(b: &BackendObj, buf: BufferId, offset: usize, len: usize) -> R<Vec<u8>> {
+    e(
+        &format!("read(offset {offset}, {len} bytes)"),
+        b.read(buf, offset as u64, len as u64),
+    )
+    .map(|v| v.into_vec())
+}
+
+fn read_into(b: &BackendObj, buf: BufferId, offset: usize, len: usize) -> R<Vec<u8>> {
+    let mut out = vec![0xEEu8; len];
+    e(
+        &format!("read_into(offset {offset}, {len} bytes)"),
+        b.read_into(buf, offset as u64, out.as_mut_slice().into()),
+    )?;
+    Ok(out)
+}
+
+fn free(b: &BackendObj, buf: BufferId) {
+    let _ = b.free(buf);
+}
+
+fn compile(b: &BackendObj, k: &Kernel) -> R<ExecutableId> {
+    e(&format!("compile\n{k}"), b.compile(k))
+}
+
+fn execute(b: &BackendObj, exe: ExecutableId, ins: &[BufferId], outs: &[BufferId]) -> R<()> {
+    e("execute", b.execute(exe, ins.into(), outs.into()))
+}
+
+fn sync(b: &BackendObj) -> R<()> {
+    e("synchronize", b.synchronize())
+}
+
+/// A small deterministic generator (splitmix64).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Runs an f32 kernel on fresh buffers and returns its first output.
+fn run_f32(b: &BackendObj, k: &Kernel, inputs: &[Vec<f32>]) -> R<Vec<f32>> {
+    let ins: Vec<BufferId> = inputs
+        .iter()
+        .map(|v| {
+            let buf = alloc(b, v.len() * 4)?;
+            write(b, buf, 0, &f32_bytes(v))?;
+            Ok(buf)
+        })
+        .collect::<R<_>>()?;
+    let out = alloc(b, k.size as usize * 4)?;
+    let exe = compile(b, k)?;
+    let result = execute(b, exe, &ins, &[out]).and_then(|_| read(b, out, 0, k.size as usize * 4));
+    let _ = b.release(exe);
+    for buf in ins.into_iter().chain([out]) {
+        free(b, buf);
+    }
+    result.map(|v| f32s(&v))
+}
+
+/// `out[i] = f(in0[i])` for an f32 op on one input.
+fn unary_kernel(
+    size: usize,
+    f: impl FnOnce(&mut KernelBuilder, oxjax_abi::Val) -> oxjax_abi::Val,
+) -> Kernel {
+    let mut k = KernelBuilder::new();
+    let i = k.input(DType::F32);
+    let g = k.gidx();
+    let x = k.load(i, g);
+    let y = f(&mut k, x);
+    k.output(y);
+    k.finish(size, 0)
+}
+
+fn alloc_zeroed(b: &BackendObj, _: u64) -> R<()> {
+    for n in [0usize, 1, 3, 4097, (1 << 20) + 5] {
+        let buf = alloc(b, n)?;
+        let got = read_into(b, buf, 0, n)?;
+        free(b, buf);
+        if let Some(i) = got.iter().position(|&x| x != 0) {
+            return Err(format!(
+                "a fresh {n}-byte buffer holds {:#04x} at byte {i}",
+                got[i]
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn offsets(b: &BackendObj, seed: u64) -> R<()> {
+    let mut rng = Rng(seed ^ 0x0ff5e7);
+    let n = 10_007;
+    let buf = alloc(b, n)?;
+    let mut model = vec![0u8; n];
+    let result = (|| {
+        for step in 0..60 {
+            let off = rng.below(n);
+            let len = rng.below(n - off + 1).min(700);
+            let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+            write(b, buf, off, &data)?;
+            model[off..off + len].copy_from_slice(&data);
+            let (ro, rl) = {
+                let o = rng.below(n);
+                (o, rng.below(n - o + 1))
+            };
+            let got = if step % 2 == 0 {
+                read(b, buf, ro, rl)?
+            } else {
+                read_into(b, buf, ro, rl)?
+            };
+            if got != model[ro..ro + rl] {
+                let i = got
+                    .iter()
+                    .zip(&model[ro..])
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(0);
+                return Err(format!(
+                    "after writing {len} bytes at offset {off}, reading {rl} bytes at offset {ro} \
+                     differs at byte {} (got {:#04x}, wrote {:#04x})",
+                    ro + i,
+                    got.get(i).copied().unwrap_or(0),
+                    model[ro + i]
+                ));
+            }
+        }
+        Ok(())
+    })();
+    free(b, buf);
+    result
+}
+
+fn out_of_range(b: &BackendObj, _: u64) -> R<()> {
+    let n = 64;
+    let buf = alloc(b, n)?;
+    let pattern: Vec<u8> = (0..n as u8).collect();
+    write(b, buf, 0, &pattern)?;
+    let result = (|| {
+        if b.read(buf, 60, 8).into_result().is_ok() {
+            return Err("read of 8 bytes at offset 60 of a 64-byte buffer succeeded".into());
+        }
+        let mut dst = [0u8; 8];
+        if b.read_into(buf, 64, (&mut dst[..1]).into())
+            .into_result()
+            .is_ok()
+        {
+            return Err("read_into of 1 byte at offset 64 of a 64-byte buffer succeeded".into());
+        }
+        if b.write(buf, 62, [1u8, 2, 3, 4][..].into())
+            .into_result()
+            .is_ok()
+        {
+            return Err("write of 4 bytes at offset 62 of a 64-byte buffer succeeded".into());
+        }
+        if read(b, buf, 0, n)? != pattern {
+            return Err("a refused write changed the buffer".into());
+        }
+        Ok(())
+    })();
+    free(b, buf);
+    result
+}
+
+fn free_reuse(b: &BackendObj, _: u64) -> R<()> {
+    for n in [256usize, 4096, 1 << 16] {
+        let buf = alloc(b, n)?;
+        write(b, buf, 0, &vec![0xAB; n])?;
+        sync(b)?;
+        free(b, buf);
+        let again = alloc(b, n)?;
+        let got = read(b, again, 0, n)?;
+        free(b, again);
+        if got.iter().any(|&x| x != 0) {
+            return Err(format!(
+                "a {n}-byte buffer allocated after freeing one of that size holds the old data"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Kernel `j` of one shape: a different op or constant each.
+fn variant(j: usize, size: usize) -> (Kernel, fn(f32, f32) -> f32, f32) {
+    let ops: [(Op, fn(f32, f32) -> f32); 4] = [
+        (Op::ADD, |x, c| x + c),
+        (Op::MUL, |x, c| x * c),
+        (Op::SUB, |x, c| x - c),
+        (Op::MAX, |x, c| x.max(c)),
+    ];
+    let (op, f) = ops[j % 4];
+    let c = (j / 4) as f32 + 0.5;
+    let k = unary_kernel(size, |k, x| {
+        let cv = k.constant(Scalar::F32(c));
+        k.op(op, &[x, cv])
+    });
+    (k, f, c)
+}
+
+fn many_kernels(b: &BackendObj, _: u64) -> R<()> {
+    let size = 37;
+    let x: Vec<f32> = (0..size).map(|i| i as f32 - 10.0).collect();
+    let inp = alloc(b, size * 4)?;
+    write(b, inp, 0, &f32_bytes(&x))?;
+    let kernels: Vec<_> = (0..64).map(|j| variant(j, size)).collect();
+    let exes: Vec<ExecutableId> = kernels
+        .iter()
+        .map(|(k, _, _)| compile(b, k))
+        .collect::<R<_>>()?;
+    let outs: Vec<BufferId> = (0..64).map(|_| alloc(b, size * 4)).collect::<R<_>>()?;
+    let result = (|| {
+        for (exe, out) in exes.iter().zip(&outs) {
+            execute(b, *exe, &[inp], &[*out])?;
+        }
+        for (j, ((k, f, c), out)) in kernels.iter().zip(&outs).enumerate() {
+            let got = f32s(&read(b, *out, 0, size * 4)?);
+            let want: Vec<f32> = x.iter().map(|&v| f(v, *c)).collect();
+            if got != want {
+                return Err(format!(
+                    "kernel {j} of 64 (compiled with 63 others of the same size) computed \
+                     {:?}... instead of {:?}...:\n{k}",
+                    &got[..4],
+                    &want[..4]
+                ));
+            }
+        }
+        Ok(())
+    })();
+    for exe in exes {
+        let _ = b.release(exe);
+    }
+    for buf in outs.into_iter().chain([inp]) {
+        free(b, buf);
+    }
+    result
+}
+
+fn release_recompile(b: &BackendObj, _: u64) -> R<()> {
+    let size = 19;
+    let x: Vec<f32> = (0..size).map(|i| i as f32).collect();
+    for round in 0..3 {
+        let (ka, fa, ca) = variant(1, size);
+        let (kb, fb, cb) = variant(6, size);
+        let a = compile(b, &ka)?;
+        let _ = b.release(a);
+        let got = run_f32(b, &kb, std::slice::from_ref(&x))?;
+        let want: Vec<f32> = x.iter().map(|&v| fb(v, cb)).collect();
+        if got != want {
+            return Err(format!(
+                "round {round}: a kernel compiled after a release computed {got:?}, want {want:?}"
+            ));
+        }
+        let got = run_f32(b, &ka, std::slice::from_ref(&x))?;
+        let want: Vec<f32> = x.iter().map(|&v| fa(v, ca)).collect();
+        if got != want {
+            return Err(format!(
+                "round {round}: a released kernel compiled again computed {got:?}, want {want:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn ordering(b: &BackendObj, _: u64) -> R<()> {
+    let size = 1000;
+    let k = unary_kernel(size, |k, x| {
+        let one = k.constant(Scalar::F32(1.0));
+        k.op(Op::ADD, &[x, one])
+    });
+    let exe = compile(b, &k)?;
+    let bufs = [alloc(b, size * 4)?, alloc(b, size * 4)?];
+    let result = (|| {
+        for step in 0..64 {
+            execute(b, exe, &[bufs[step % 2]], &[bufs[(step + 1) % 2]])?;
+        }
+        let got = f32s(&read(b, bufs[0], 0, size * 4)?);
+        if let Some(i) = got.iter().position(|&v| v != 64.0) {
+            return Err(format!(
+                "64 chained executes without synchronize: element {i} is {}, want 64",
+                got[i]
+            ));
+        }
+        Ok(())
+    })();
+    let _ = b.release(exe);
+    for buf in bufs {
+        free(b, buf);
+    }
+    result
+}
+
+fn threads(b: &BackendObj, _: u64) -> R<()> {
+    let errors: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|t| {
+                s.spawn(move || -> R<()> {
+                    for round in 0..12 {
+                        let size = 100 + 17 * t + round;
+                        let (k, f, c) = variant(4 * t + round % 4, size);
+                        let x: Vec<f32> = (0..size).map(|i| (i * (t + 1)) as f32).collect();
+                        let got = run_f32(b, &k, std::slice::from_ref(&x))?;
+                        let want: Vec<f32> = x.iter().map(|&v| f(v, c)).collect();
+                        if got != want {
+                            return Err(format!(
+                                "thread {t} round {round}: wrong result from\n{k}"
+                            ));
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| match h.join() {
+                Ok(r) => r.err(),
+                Err(_) => Some("a thread panicked".into()),
+            })
+            .collect()
+    });
+    match errors.first() {
+        Some(e) => Err(format!("with 4 threads calling at once: {e}")),
+        None => Ok(()),
+    }
+}
+
+fn large_outputs(b: &BackendObj, _: u64) -> R<()> {
+    for size in [(1usize << 16) + 3, (1 << 20) + 1] {
+        let k = unary_kernel(size, |k, x| {
+            let two = k.constant(Scalar::F32(2.0));
+            let one = k.constant(Scalar::F32(1.0));
+            let y = k.op(Op::MUL, &[x, two]);
+            k.op(Op::ADD, &[y, one])
+        });
+        // Values exact in f32 (below 2^24 after the arithmetic).
+        let x: Vec<f32> = (0..size).map(|i| (i % 1_000_003) as f32).collect();
+        let got = run_f32(b, &k, std::slice::from_ref(&x))?;
+        if let Some(i) = (0..size).find(|&i| got[i] != x[i] * 2.0 + 1.0) {
+            return Err(format!(
+                "{size} outputs: element {i} is {}, want {}",
+                got[i],
+                x[i] * 2.0 + 1.0
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One output reducing `n` loaded values with `op`.
+fn reduce_kernel(n: usize, op: ReduceOp) -> Kernel {
+    let mut k = KernelBuilder::new();
+    let i = k.input(DType::F32);
+    let r = k.ridx();
+    let x = k.load(i, r);
+    let acc = k.reduce(op, x);
+    k.output(acc);
+    k.finish(1, n)
+}
+
+fn long_reductions(b: &BackendObj, _: u64) -> R<()> {
+    for n in [1usize, 4097, (1 << 20) + 3] {
+        // Small integers: every partial sum is exact in f32, whatever the order.
+        let x: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
+        let want: f32 = x.iter().map(|&v| v as f64).sum::<f64>() as f32;
+        let got = run_f32(
+            b,
+            &reduce_kernel(n, ReduceOp::ADD),
+            std::slice::from_ref(&x),
+        )?;
+        if got[0] != want {
+            return Err(format!(
+                "sum of {n} small integers is {}, want {want}",
+                got[0]
+            ));
+        }
+        let mut y = vec![-1.0f32; n];
+        y[n - 1] = 5.0;
+        let got = run_f32(
+            b,
+            &reduce_kernel(n, ReduceOp::MAX),
+            std::slice::from_ref(&y),
+        )?;
+        if got[0] != 5.0 {
+            return Err(format!(
+                "max of {n} elements whose last is the maximum (5) is {}",
+                got[0]
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn many_inputs(b: &BackendObj, _: u64) -> R<()> {
+    let info = e("info", b.info())?;
+    let n = (info.caps.max_inputs as usize).clamp(1, 64);
+    let size = 33;
+    let mut k = KernelBuilder::new();
+    let g = k.gidx();
+    let mut total = None;
+    for _ in 0..n {
+        let i = k.input(DType::F32);
+        let x = k.load(i, g);
+        total = Some(match total {
+            None => x,
+            Some(t) => k.op(Op::ADD, &[t, x]),
+        });
+    }
+    k.output(total.expect("at least one input"));
+    let kernel = k.finish(size, 0);
+    let inputs: Vec<Vec<f32>> = (0..n)
+        .map(|j| (0..size).map(|i| (i + j) as f32).collect())
+        .collect();
+    let got = run_f32(b, &kernel, &inputs)?;
+    for (i, &v) in got.iter().enumerate() {
+        let want: f32 = (0..n).map(|j| (i + j) as f32).sum();
+        if v != want {
+            return Err(format!(
+                "a kernel reading {n} inputs: element {i} is {v}, want {want}"
+            ));
+        }
+    }
+    Ok(())
+}
