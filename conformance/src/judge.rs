@@ -9,7 +9,7 @@ use oxjax_abi::{DType, Kernel, NO_ARG, Node, Op, Phase, ReduceOp, Reduction, Sca
 use serde::Serialize;
 
 /// Why a case failed: everything needed to understand and replay it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize)]
 pub struct Failure {
     /// What went wrong, in one line.
     pub summary: String,

@@ -109,11 +109,10 @@ pub fn render(r: &Report) -> String {
     }
     for e in r.entries.iter().filter(|e| e.status == Status::Fail) {
         if let Some(f) = &e.failure {
-            let _ = writeln!(
-                s,
-                "\nFAILED {} {} {} (shrunk):\n{f}",
-                e.layer, e.op, e.dtype
-            );
+            // Generated cases are shrunk; contract checks and crashes have
+            // no case to shrink.
+            let how = if f.inputs.is_empty() { "" } else { " (shrunk)" };
+            let _ = writeln!(s, "\nFAILED {} {} {}{how}:\n{f}", e.layer, e.op, e.dtype);
         }
     }
     let pass = r

@@ -39,6 +39,9 @@ pub struct Options {
     pub replay: String,
     /// Cap on shrinking steps per failure.
     pub max_shrink_iters: u32,
+    /// Print `@@plan KEY...` and `@@entry KEY` lines on stdout (the
+    /// isolated runner's worker protocol, see the binary).
+    pub announce: bool,
 }
 
 impl Default for Options {
@@ -52,11 +55,12 @@ impl Default for Options {
             progress: false,
             replay: "cargo xtask conformance".into(),
             max_shrink_iters: 500,
+            announce: false,
         }
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -65,7 +69,7 @@ pub enum Status {
 }
 
 /// The result of one (layer, op, dtype) entry.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct EntryResult {
     pub layer: String,
     pub op: String,
@@ -81,7 +85,7 @@ pub struct EntryResult {
 }
 
 /// A saved regression rerun.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RegressionResult {
     pub file: String,
     pub entry: String,
@@ -90,7 +94,7 @@ pub struct RegressionResult {
 }
 
 /// Everything a run found.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
     pub backend: String,
     pub backend_version: String,
@@ -536,12 +540,24 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 .to_string(),
         );
     }
+    let entries = plan(dut, opts);
+    if opts.announce {
+        let keys: Vec<String> = entries
+            .iter()
+            .map(|e| format!("{}/{}", e.op, e.dtype))
+            .collect();
+        println!("@@plan {}", keys.join(" "));
+        if opts.regressions.is_some() {
+            // A crash while replaying them is reported against this name.
+            println!("@@entry regressions/saved");
+        }
+        let _ = std::io::stdout().flush();
+    }
     let regressions = opts
         .regressions
         .as_deref()
         .map(|d| rerun_regressions(dut, oracle, d))
         .unwrap_or_default();
-    let entries = plan(dut, opts);
     let dtypes: Vec<DType> = DType::ALL
         .into_iter()
         .filter(|&d| info.caps.supports_dtype(d))
@@ -553,6 +569,10 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
     for (n, e) in entries.into_iter().enumerate() {
         if opts.progress {
             progress(tty, n, total, &format!("{} {} {}", e.layer, e.op, e.dtype));
+        }
+        if opts.announce {
+            println!("@@entry {}/{}", e.op, e.dtype);
+            let _ = std::io::stdout().flush();
         }
         let mut r = EntryResult {
             layer: e.layer.into(),
@@ -567,7 +587,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
         if let Some(why) = e.unsupported {
             r.status = Status::Unsupported;
             r.note = why;
-            results.push(r);
+            finish(&mut results, r, opts);
             continue;
         }
         let key = format!("{}/{}", e.op, e.dtype);
@@ -605,7 +625,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                     r.status = Status::Fail;
                     r.failure = Some(f);
                 }
-                results.push(r);
+                finish(&mut results, r, opts);
                 continue;
             }
             Plan::Op(entry, d) => {
@@ -711,7 +731,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
             }
             r.failure = Some(f);
         }
-        results.push(r);
+        finish(&mut results, r, opts);
     }
     if opts.progress {
         progress(tty, total, total, "done");
@@ -731,6 +751,19 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
         entries: results,
         seconds: start.elapsed().as_secs_f64(),
     }
+}
+
+/// Records an entry's result (and, for a worker, reports it at once, so a
+/// crash later in the run loses nothing).
+fn finish(results: &mut Vec<EntryResult>, r: EntryResult, opts: &Options) {
+    if opts.announce {
+        println!(
+            "@@result {}",
+            serde_json::to_string(&r).expect("a result serialises")
+        );
+        let _ = std::io::stdout().flush();
+    }
+    results.push(r);
 }
 
 fn progress(tty: bool, n: usize, total: usize, what: &str) {

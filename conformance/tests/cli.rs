@@ -129,3 +129,61 @@ fn a_pattern_that_selects_nothing_is_an_error_with_near_matches() {
         "{stderr}"
     );
 }
+
+fn mutants_library() -> PathBuf {
+    target_debug().join(format!(
+        "{}oxjax_conformance_mutants{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// A plugin that aborts, segfaults or hangs fails that entry — naming the
+/// signal or the timeout and the kernel that was running — and the rest of
+/// the suite still runs and writes its report.
+#[test]
+fn a_crashing_or_hanging_plugin_fails_one_entry_and_the_run_goes_on() {
+    let cases = [
+        ("abort_cos", "cos/f32", "signal 6 (SIGABRT)"),
+        ("segfault_tan", "tan/f32", "signal 11 (SIGSEGV)"),
+        ("hang_sin", "sin/f32", "did not finish within 2 s"),
+    ];
+    for (mutation, entry, why) in cases {
+        let dir = empty_dir(mutation);
+        let json = dir.join("report.json");
+        let out = bin()
+            .arg("--plugin")
+            .arg(mutants_library())
+            .args(["--options", &format!("mutation = \"{mutation}\"")])
+            .args(["--ops", &format!("{entry},add/f32,neg/i32")])
+            .args(["--timeout", "2", "--quiet", "--no-save"])
+            .arg("--regressions")
+            .arg(&dir)
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "{mutation}:\n{stdout}");
+        assert!(stdout.contains(why), "{mutation}: no {why:?} in\n{stdout}");
+        // The kernel that was running is shown, and the other entries ran.
+        let op = entry.split('/').next().unwrap();
+        assert!(
+            stdout.contains(&format!("= {op} ")),
+            "{mutation}:\n{stdout}"
+        );
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        let status = |op: &str, dtype: &str| {
+            report["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|e| e["op"] == op && e["dtype"] == dtype)
+                .map(|e| e["status"].as_str().unwrap().to_string())
+        };
+        assert_eq!(status(op, "f32").as_deref(), Some("fail"), "{mutation}");
+        assert_eq!(status("add", "f32").as_deref(), Some("pass"), "{mutation}");
+        assert_eq!(status("neg", "i32").as_deref(), Some("pass"), "{mutation}");
+    }
+}

@@ -20,7 +20,11 @@
 //! - `big_wrap`: output elements past 65,535 × 16 are computed as the
 //!   element 65,535 × 16 before them (a dispatch that wraps);
 //! - `tail_drop`: reductions longer than 4096 drop the last `rsize % 4096`
-//!   elements (a chunked loop without its tail).
+//!   elements (a chunked loop without its tail);
+//! - `hang_sin`, `abort_cos`, `segfault_tan`: executing a kernel that uses
+//!   `sin` never returns, one with `cos` aborts the process, one with `tan`
+//!   writes through a null pointer (the conformance binary must report each
+//!   as that entry's failure and go on).
 //!
 //! With `limited = true` it declares neither f64 nor `sin` (conformance
 //! must report those entries as unsupported). With
@@ -53,6 +57,9 @@ enum Mutation {
     WeakCache,
     BigWrap,
     TailDrop,
+    HangSin,
+    AbortCos,
+    SegfaultTan,
 }
 
 struct Mutant {
@@ -107,6 +114,9 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "weak_cache" => Mutation::WeakCache,
         "big_wrap" => Mutation::BigWrap,
         "tail_drop" => Mutation::TailDrop,
+        "hang_sin" => Mutation::HangSin,
+        "abort_cos" => Mutation::AbortCos,
+        "segfault_tan" => Mutation::SegfaultTan,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -365,6 +375,22 @@ impl Backend for Mutant {
             .get(&exe.0)
             .ok_or_else(|| err("bad executable".into()))?
             .clone();
+        let uses = |op: Op| k.nodes.iter().any(|n| n.op == op);
+        match self.mutation {
+            Mutation::HangSin if uses(Op::SIN) => {
+                drop(st);
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            }
+            Mutation::AbortCos if uses(Op::COS) => std::process::abort(),
+            Mutation::SegfaultTan if uses(Op::TAN) => {
+                // SAFETY: none; this mutant exists to crash the way a buggy
+                // native backend does.
+                unsafe { std::ptr::null_mut::<u8>().write_volatile(1) }
+            }
+            _ => {}
+        }
         let data: Vec<Vec<u8>> = inputs
             .iter()
             .map(|b| {

@@ -4,6 +4,10 @@
 //!
 //! Certifies one backend against the embedded reference and exits non-zero
 //! on any failure. `cargo xtask conformance` builds the plugins and runs it.
+//! The suite runs in a worker process (see `isolate.rs`), so a plugin that
+//! crashes or hangs fails one entry instead of ending the run.
+
+mod isolate;
 
 use oxjax::{Device, Registry};
 use oxjax_conformance::{Options, report, run};
@@ -11,7 +15,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: oxjax-conformance [--backend NAME | --plugin PATH [--options TOML]] \
-[--plugins FILE] [--cases N] [--seed S] [--ops PATTERN] [--json FILE] [--regressions DIR] [--no-save] [--quiet]";
+[--plugins FILE] [--cases N] [--seed S] [--ops PATTERN] [--json FILE] [--regressions DIR] [--no-save] \
+[--timeout SECONDS] [--in-process] [--quiet]";
 
 struct Args {
     backend: Option<String>,
@@ -20,6 +25,16 @@ struct Args {
     plugins: Option<PathBuf>,
     json: Option<PathBuf>,
     opts: Options,
+    /// Internal: run the suite here and speak the worker protocol.
+    worker: bool,
+    /// Internal: a later worker does not rerun the regressions.
+    skip_regressions: bool,
+    /// No worker process (a crash ends the run).
+    in_process: bool,
+    /// Seconds one entry may take in a worker.
+    timeout: u64,
+    /// The arguments a worker gets (this run's, less --ops, --json, --quiet).
+    worker_args: Vec<String>,
 }
 
 fn parse() -> Result<Args, String> {
@@ -34,6 +49,11 @@ fn parse() -> Result<Args, String> {
             save: true,
             ..Options::default()
         },
+        worker: false,
+        skip_regressions: false,
+        in_process: false,
+        timeout: 120,
+        worker_args: Vec::new(),
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -49,8 +69,13 @@ fn parse() -> Result<Args, String> {
     }
     while let Some(flag) = it.next() {
         let mut value = |name: &str| {
-            it.next()
-                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+            let v = it
+                .next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))?;
+            if !["--ops", "--json"].contains(&name) {
+                a.worker_args.extend([name.to_string(), v.clone()]);
+            }
+            Ok::<String, String>(v)
         };
         match flag.as_str() {
             "--backend" => {
@@ -86,8 +111,19 @@ fn parse() -> Result<Args, String> {
             "--ops" => a.opts.ops = Some(value("--ops")?),
             "--json" => a.json = Some(PathBuf::from(value("--json")?)),
             "--regressions" => a.opts.regressions = Some(PathBuf::from(value("--regressions")?)),
-            "--no-save" => a.opts.save = false,
+            "--timeout" => {
+                a.timeout = value("--timeout")?
+                    .parse()
+                    .map_err(|e| format!("--timeout: {e}"))?
+            }
+            "--no-save" => {
+                a.opts.save = false;
+                a.worker_args.push(flag.clone());
+            }
             "--quiet" => a.opts.progress = false,
+            "--worker" => a.worker = true,
+            "--skip-regressions" => a.skip_regressions = true,
+            "--in-process" => a.in_process = true,
             "-h" | "--help" => return Err(USAGE.into()),
             other => return Err(format!("unknown argument {other}\n{USAGE}")),
         }
@@ -187,6 +223,10 @@ Certifies an oxjax backend plugin against the embedded reference backend.
   --json FILE         also write the report as JSON
   --regressions DIR   saved failures, rerun first (default conformance/regressions)
   --no-save           do not save new failures there
+  --timeout SECONDS   longest one entry may take (default 120); past it the
+                      entry fails as a hang and the run goes on
+  --in-process        no worker process: faster to start, but a plugin that
+                      crashes or hangs ends the run
   --quiet             no progress bar
 
 Exit status: 0 all pass, 1 any failure, 2 usage or loading error.";
@@ -203,20 +243,49 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let (dut, oracle) = match devices(&args) {
-        Ok(d) => d,
-        Err(e) => {
+    let report = if args.worker || args.in_process {
+        let (dut, oracle) = match devices(&args) {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("oxjax-conformance: {e}");
+                return ExitCode::from(2);
+            }
+        };
+        if let Some(pattern) = &args.opts.ops
+            && let Err(e) = check_pattern(&dut, pattern)
+        {
             eprintln!("oxjax-conformance: {e}");
             return ExitCode::from(2);
         }
+        let mut opts = args.opts.clone();
+        if args.worker {
+            opts.announce = true;
+            opts.progress = false;
+            if args.skip_regressions {
+                opts.regressions = None;
+            }
+        }
+        let report = run(&dut, &oracle, &opts);
+        if args.worker {
+            println!(
+                "@@report {}",
+                serde_json::to_string(&report).expect("the report serialises")
+            );
+            return ExitCode::SUCCESS;
+        }
+        report
+    } else {
+        match isolate::run(
+            &args.worker_args,
+            args.opts.ops.as_deref(),
+            std::time::Duration::from_secs(args.timeout),
+            &args.opts.replay,
+            args.opts.progress,
+        ) {
+            Ok(r) => r,
+            Err(code) => return ExitCode::from(code as u8),
+        }
     };
-    if let Some(pattern) = &args.opts.ops
-        && let Err(e) = check_pattern(&dut, pattern)
-    {
-        eprintln!("oxjax-conformance: {e}");
-        return ExitCode::from(2);
-    }
-    let report = run(&dut, &oracle, &args.opts);
     print!("{}", report::render(&report));
     if let Some(path) = &args.json {
         if let Err(e) = std::fs::write(path, report::json(&report)) {
