@@ -244,6 +244,12 @@ pub fn render(root: &Path) -> Result<String, String> {
          stale. A JAX name maps to the same Rust name (`PRNGKey` → `prng_key`; Rust\n\
          keywords get a trailing `_`, e.g. `where_`). \"partial\" quotes the function's\n\
          `Partial:` doc line.\n\n\
+         Deliberate differences in values, beyond this table: JAX on CPU flushes\n\
+         subnormal floats to zero, oxjax keeps them (`sigmoid(-88.0)` is 0 in JAX,\n\
+         6.1e-39 here); where JAX's own result is several ulps from the truth\n\
+         (`lgamma` near its zeros, `var` with a large offset) oxjax may differ by\n\
+         those ulps. `core/tests/jax_agreement.rs` replays JAX's outputs at the edge\n\
+         cases oxjax once got wrong (`core/tests/fixtures/make_jax_edges.py`).\n\n\
          | JAX module | oxjax module | supported | partial | missing | total | covered |\n\
          |---|---|---|---|---|---|---|\n{summary}{tables}"
     ))
