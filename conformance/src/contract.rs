@@ -10,14 +10,23 @@
 use crate::judge::Failure;
 use oxjax::Device;
 use oxjax_abi::{
-    BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Scalar,
+    BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Routine,
+    RoutineKind, Scalar, TensorDesc,
 };
+
+/// What a check works with: the backend under test, the reference (for
+/// the routines, whose answers are the reference's), and the run's seed.
+pub struct Ctx<'a> {
+    pub dut: &'a BackendObj,
+    pub oracle: &'a BackendObj,
+    pub seed: u64,
+}
 
 /// One contract check.
 #[derive(Clone, Copy, Debug)]
 pub struct Check {
     pub name: &'static str,
-    run: fn(&BackendObj, u64) -> Result<(), String>,
+    run: fn(&Ctx) -> Result<(), String>,
 }
 
 /// Every check, in the order they run.
@@ -67,12 +76,21 @@ pub fn checks() -> &'static [Check] {
             name: "many_inputs",
             run: many_inputs,
         },
+        Check {
+            name: "routines",
+            run: routines,
+        },
     ]
 }
 
 /// Runs `check` on the device's backend, as a failure report on error.
-pub fn run(dut: &Device, check: &Check, seed: u64) -> Result<(), Failure> {
-    (check.run)(dut.backend(), seed).map_err(|why| Failure {
+pub fn run(dut: &Device, oracle: &Device, check: &Check, seed: u64) -> Result<(), Failure> {
+    let ctx = Ctx {
+        dut: dut.backend(),
+        oracle: oracle.backend(),
+        seed,
+    };
+    (check.run)(&ctx).map_err(|why| Failure {
         summary: format!("contract:{} failed: {why}", check.name),
         kernel: String::new(),
         inputs: vec![],
@@ -135,6 +153,11 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "many_inputs",
         "a kernel reading as many inputs as the backend declares (max_inputs, at most 64)",
+    ),
+    (
+        "routines",
+        "every routine kind the backend declares (sort, argsort, scans, scatter), on f32 with \
+         NaN, ±0 and ties and on i32, both directions, against the reference",
     ),
 ];
 
@@ -249,7 +272,8 @@ fn unary_kernel(
     k.finish(size, 0)
 }
 
-fn alloc_zeroed(b: &BackendObj, _: u64) -> R<()> {
+fn alloc_zeroed(c: &Ctx) -> R<()> {
+    let b = c.dut;
     for n in [0usize, 1, 3, 4097, (1 << 20) + 5] {
         let buf = alloc(b, n)?;
         let got = read_into(b, buf, 0, n)?;
@@ -264,7 +288,8 @@ fn alloc_zeroed(b: &BackendObj, _: u64) -> R<()> {
     Ok(())
 }
 
-fn offsets(b: &BackendObj, seed: u64) -> R<()> {
+fn offsets(c: &Ctx) -> R<()> {
+    let (b, seed) = (c.dut, c.seed);
     let mut rng = Rng(seed ^ 0x0ff5e7);
     let n = 10_007;
     let buf = alloc(b, n)?;
@@ -306,7 +331,8 @@ fn offsets(b: &BackendObj, seed: u64) -> R<()> {
     result
 }
 
-fn out_of_range(b: &BackendObj, _: u64) -> R<()> {
+fn out_of_range(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let n = 64;
     let buf = alloc(b, n)?;
     let pattern: Vec<u8> = (0..n as u8).collect();
@@ -337,7 +363,8 @@ fn out_of_range(b: &BackendObj, _: u64) -> R<()> {
     result
 }
 
-fn free_reuse(b: &BackendObj, _: u64) -> R<()> {
+fn free_reuse(c: &Ctx) -> R<()> {
+    let b = c.dut;
     for n in [256usize, 4096, 1 << 16] {
         let buf = alloc(b, n)?;
         write(b, buf, 0, &vec![0xAB; n])?;
@@ -372,7 +399,8 @@ fn variant(j: usize, size: usize) -> (Kernel, fn(f32, f32) -> f32, f32) {
     (k, f, c)
 }
 
-fn many_kernels(b: &BackendObj, _: u64) -> R<()> {
+fn many_kernels(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let size = 37;
     let x: Vec<f32> = (0..size).map(|i| i as f32 - 10.0).collect();
     let inp = alloc(b, size * 4)?;
@@ -410,7 +438,8 @@ fn many_kernels(b: &BackendObj, _: u64) -> R<()> {
     result
 }
 
-fn release_recompile(b: &BackendObj, _: u64) -> R<()> {
+fn release_recompile(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let size = 19;
     let x: Vec<f32> = (0..size).map(|i| i as f32).collect();
     for round in 0..3 {
@@ -436,7 +465,8 @@ fn release_recompile(b: &BackendObj, _: u64) -> R<()> {
     Ok(())
 }
 
-fn ordering(b: &BackendObj, _: u64) -> R<()> {
+fn ordering(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let size = 1000;
     let k = unary_kernel(size, |k, x| {
         let one = k.constant(Scalar::F32(1.0));
@@ -464,7 +494,8 @@ fn ordering(b: &BackendObj, _: u64) -> R<()> {
     result
 }
 
-fn threads(b: &BackendObj, _: u64) -> R<()> {
+fn threads(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let errors: Vec<String> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
             .map(|t| {
@@ -499,7 +530,8 @@ fn threads(b: &BackendObj, _: u64) -> R<()> {
     }
 }
 
-fn large_outputs(b: &BackendObj, _: u64) -> R<()> {
+fn large_outputs(c: &Ctx) -> R<()> {
+    let b = c.dut;
     for size in [(1usize << 16) + 3, (1 << 20) + 1] {
         let k = unary_kernel(size, |k, x| {
             let two = k.constant(Scalar::F32(2.0));
@@ -532,7 +564,8 @@ fn reduce_kernel(n: usize, op: ReduceOp) -> Kernel {
     k.finish(1, n)
 }
 
-fn long_reductions(b: &BackendObj, _: u64) -> R<()> {
+fn long_reductions(c: &Ctx) -> R<()> {
+    let b = c.dut;
     for n in [1usize, 4097, (1 << 20) + 3] {
         // Small integers: every partial sum is exact in f32, whatever the order.
         let x: Vec<f32> = (0..n).map(|i| (i % 7) as f32).collect();
@@ -565,7 +598,8 @@ fn long_reductions(b: &BackendObj, _: u64) -> R<()> {
     Ok(())
 }
 
-fn many_inputs(b: &BackendObj, _: u64) -> R<()> {
+fn many_inputs(c: &Ctx) -> R<()> {
+    let b = c.dut;
     let info = e("info", b.info())?;
     let n = (info.caps.max_inputs as usize).clamp(1, 64);
     let size = 33;
@@ -592,6 +626,152 @@ fn many_inputs(b: &BackendObj, _: u64) -> R<()> {
             return Err(format!(
                 "a kernel reading {n} inputs: element {i} is {v}, want {want}"
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The byte size of a routine operand.
+fn bytes_of(d: &TensorDesc) -> usize {
+    d.shape.iter().product::<u64>() as usize * d.dtype.size()
+}
+
+/// Runs `r` on `b` with `inputs` (bytes) and returns its outputs' bytes.
+fn run_routine(b: &BackendObj, r: &Routine, inputs: &[Vec<u8>]) -> R<Vec<Vec<u8>>> {
+    let exe = e(&format!("compile_routine({r:?})"), b.compile_routine(r))?;
+    let ins: Vec<BufferId> = inputs
+        .iter()
+        .map(|v| {
+            let buf = alloc(b, v.len())?;
+            write(b, buf, 0, v)?;
+            Ok(buf)
+        })
+        .collect::<R<_>>()?;
+    let outs: Vec<BufferId> = r
+        .outputs
+        .iter()
+        .map(|d| alloc(b, bytes_of(d)))
+        .collect::<R<_>>()?;
+    let result = execute(b, exe, &ins, &outs).and_then(|_| {
+        r.outputs
+            .iter()
+            .zip(&outs)
+            .map(|(d, &o)| read(b, o, 0, bytes_of(d)))
+            .collect::<R<Vec<_>>>()
+    });
+    let _ = b.release(exe);
+    for buf in ins.into_iter().chain(outs) {
+        free(b, buf);
+    }
+    result
+}
+
+fn desc(dtype: DType, shape: &[u64]) -> TensorDesc {
+    TensorDesc {
+        dtype,
+        shape: shape.to_vec().into(),
+    }
+}
+
+/// Equal bytes, any NaN equal to any NaN (f32 outputs).
+fn same_values(dtype: DType, a: &[u8], b: &[u8]) -> bool {
+    if dtype != DType::F32 {
+        return a == b;
+    }
+    a.len() == b.len()
+        && f32s(a)
+            .iter()
+            .zip(f32s(b))
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+}
+
+fn routines(c: &Ctx) -> R<()> {
+    let info = e("info", c.dut.info())?;
+    let declared: Vec<RoutineKind> = info.caps.routines.iter().copied().collect();
+    // Values with NaN, both zeros, ties and infinities; a tie-heavy i32 row.
+    let f: Vec<f32> = vec![
+        3.0,
+        f32::NAN,
+        -0.0,
+        1.0,
+        0.0,
+        1.0,
+        f32::NEG_INFINITY,
+        2.5,
+        1.0,
+        f32::INFINITY,
+        -2.0,
+        0.0,
+        f32::NAN,
+        7.0,
+        -0.0,
+    ];
+    let i: Vec<i32> = vec![2, -1, 2, 0, i32::MIN, 2, 7, -1, 0, i32::MAX, 2, 3, 3, -5, 0];
+    let f_bytes = f32_bytes(&f);
+    let i_bytes: Vec<u8> = i.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let scans = [
+        RoutineKind::SORT,
+        RoutineKind::ARGSORT,
+        RoutineKind::CUMSUM,
+        RoutineKind::CUMPROD,
+        RoutineKind::CUMMAX,
+        RoutineKind::CUMMIN,
+    ];
+    for kind in scans.into_iter().filter(|k| declared.contains(k)) {
+        for (dtype, data) in [(DType::F32, &f_bytes), (DType::I32, &i_bytes)] {
+            for (shape, axis) in [(vec![15u64], 0i64), (vec![3, 5], 1), (vec![3, 5], 0)] {
+                for flag in [0i64, 1] {
+                    let out_dtype = if kind == RoutineKind::ARGSORT {
+                        DType::I32
+                    } else {
+                        dtype
+                    };
+                    let r = Routine {
+                        kind,
+                        inputs: vec![desc(dtype, &shape)].into(),
+                        outputs: vec![desc(out_dtype, &shape)].into(),
+                        params: vec![axis, flag].into(),
+                    };
+                    let want = run_routine(c.oracle, &r, std::slice::from_ref(data))?;
+                    let got = run_routine(c.dut, &r, std::slice::from_ref(data))?;
+                    if !same_values(out_dtype, &got[0], &want[0]) {
+                        return Err(format!(
+                            "{kind:?} of {dtype}{shape:?} along axis {axis} (flag {flag}) \
+                             differs from the reference"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    if declared.contains(&RoutineKind::SCATTER) {
+        // Duplicate and out-of-range indices; every mode.
+        let idx: Vec<i32> = vec![1, 3, 1, -1, 9, 0];
+        let upd: Vec<f32> = (0..18).map(|v| v as f32 - 4.0).collect();
+        for mode in 0..5i64 {
+            let r = Routine {
+                kind: RoutineKind::SCATTER,
+                inputs: vec![
+                    desc(DType::F32, &[3, 5]),
+                    desc(DType::I32, &[6]),
+                    desc(DType::F32, &[3, 6]),
+                ]
+                .into(),
+                outputs: vec![desc(DType::F32, &[3, 5])].into(),
+                params: vec![mode, 1].into(),
+            };
+            let ins = vec![
+                f_bytes.clone(),
+                idx.iter().flat_map(|v| v.to_le_bytes()).collect(),
+                f32_bytes(&upd),
+            ];
+            let want = run_routine(c.oracle, &r, &ins)?;
+            let got = run_routine(c.dut, &r, &ins)?;
+            if !same_values(DType::F32, &got[0], &want[0]) {
+                return Err(format!(
+                    "scatter mode {mode} along axis 1 differs from the reference"
+                ));
+            }
         }
     }
     Ok(())

@@ -619,7 +619,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 // Run once (the checks draw their own values from the seed);
                 // a failure has no case to shrink or save.
                 r.cases = 1;
-                if let Err(mut f) = crate::contract::run(dut, &check, opts.seed) {
+                if let Err(mut f) = crate::contract::run(dut, oracle, &check, opts.seed) {
                     failures += 1;
                     f.replay = format!("{} --seed {} --ops '{}'", opts.replay, opts.seed, e.op);
                     r.status = Status::Fail;

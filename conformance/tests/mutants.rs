@@ -277,6 +277,7 @@ fn contract_bugs_are_caught_by_their_checks() {
         ("weak_cache", "contract:many_kernels"),
         ("big_wrap", "contract:large_outputs"),
         ("tail_drop", "contract:long_reductions"),
+        ("argsort_unstable", "contract:routines"),
     ];
     for (mutation, check) in cases {
         let failed = contract_failures(mutation);

@@ -21,6 +21,8 @@
 //!   element 65,535 × 16 before them (a dispatch that wraps);
 //! - `tail_drop`: reductions longer than 4096 drop the last `rsize % 4096`
 //!   elements (a chunked loop without its tail);
+//! - `argsort_unstable`: declares the ARGSORT routine and breaks ties in
+//!   reverse index order (an unstable sort);
 //! - `hang_sin`, `abort_cos`, `segfault_tan`: executing a kernel that uses
 //!   `sin` never returns, one with `cos` aborts the process, one with `tan`
 //!   writes through a null pointer (the conformance binary must report each
@@ -34,7 +36,7 @@
 
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, DType, ErrorKind, ExecutableId,
-    Kernel, Op, Phase, Scalar, Semantics, f16,
+    Kernel, Op, Phase, Routine, RoutineKind, Scalar, Semantics, f16,
 };
 /// The template backend's interpreter (templates/backend/src/interp.rs):
 /// a correct, independent implementation of every op.
@@ -60,6 +62,7 @@ enum Mutation {
     HangSin,
     AbortCos,
     SegfaultTan,
+    ArgsortUnstable,
 }
 
 struct Mutant {
@@ -74,6 +77,7 @@ struct Mutant {
 struct State {
     buffers: HashMap<u64, Vec<u8>>,
     kernels: HashMap<u64, Kernel>,
+    routines: HashMap<u64, Routine>,
     next: u64,
     /// Freed buffers (dirty_alloc hands them back as they are).
     freed: Vec<Vec<u8>>,
@@ -117,6 +121,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "hang_sin" => Mutation::HangSin,
         "abort_cos" => Mutation::AbortCos,
         "segfault_tan" => Mutation::SegfaultTan,
+        "argsort_unstable" => Mutation::ArgsortUnstable,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -262,7 +267,12 @@ impl Mutant {
 
 impl Mutant {
     fn capabilities(&self) -> Capabilities {
-        let mut caps = Capabilities::everything(&[]);
+        let routines: &[RoutineKind] = if self.mutation == Mutation::ArgsortUnstable {
+            &[RoutineKind::ARGSORT]
+        } else {
+            &[]
+        };
+        let mut caps = Capabilities::everything(routines);
         if self.limited {
             caps.dtypes = caps
                 .dtypes
@@ -363,6 +373,16 @@ impl Backend for Mutant {
         st.kernels.insert(id, kernel.clone());
         Ok(ExecutableId(id))
     }
+    fn compile_routine(&self, routine: &Routine) -> Result<ExecutableId, BackendError> {
+        if routine.kind != RoutineKind::ARGSORT {
+            return Err(err(format!("routine {:?} not declared", routine.kind)));
+        }
+        let mut st = self.state.lock().unwrap();
+        st.next += 1;
+        let id = st.next;
+        st.routines.insert(id, routine.clone());
+        Ok(ExecutableId(id))
+    }
     fn execute(
         &self,
         exe: ExecutableId,
@@ -370,6 +390,20 @@ impl Backend for Mutant {
         outputs: &[BufferId],
     ) -> Result<(), BackendError> {
         let mut st = self.state.lock().unwrap();
+        if let Some(r) = st.routines.get(&exe.0).cloned() {
+            let data = st
+                .buffers
+                .get(&inputs[0].0)
+                .cloned()
+                .ok_or_else(|| err("bad buffer".into()))?;
+            let out = argsort_unstable(&r, &data);
+            let buf = st
+                .buffers
+                .get_mut(&outputs[0].0)
+                .ok_or_else(|| err("bad buffer".into()))?;
+            buf[..out.len()].copy_from_slice(&out);
+            return Ok(());
+        }
         let k = st
             .kernels
             .get(&exe.0)
@@ -414,6 +448,40 @@ impl Backend for Mutant {
     fn release(&self, exe: ExecutableId) {
         self.state.lock().unwrap().kernels.remove(&exe.0);
     }
+}
+
+/// ARGSORT along `params[0]` (descending if `params[1]`), NaN last, ties in
+/// reverse index order: the deliberate bug.
+fn argsort_unstable(r: &Routine, data: &[u8]) -> Vec<u8> {
+    let d = &r.inputs[0];
+    let shape: Vec<usize> = d.shape.iter().map(|&n| n as usize).collect();
+    let (axis, desc) = (r.params[0] as usize, r.params[1] == 1);
+    let n = shape[axis];
+    let inner: usize = shape[axis + 1..].iter().product();
+    let outer: usize = shape[..axis].iter().product();
+    let value = |i: usize| Scalar::read(d.dtype, &data[i * d.dtype.size()..]).as_f64();
+    let mut out = vec![0u8; outer * n * inner * 4];
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |j: usize| (o * n + j) * inner + i;
+            let mut idx: Vec<usize> = (0..n).collect();
+            idx.sort_by(|&a, &b| {
+                let (x, y) = (value(at(a)), value(at(b)));
+                let order = match (x.is_nan(), y.is_nan()) {
+                    (true, true) => std::cmp::Ordering::Equal,
+                    (true, false) => std::cmp::Ordering::Greater,
+                    (false, true) => std::cmp::Ordering::Less,
+                    _ if desc => y.partial_cmp(&x).unwrap(),
+                    _ => x.partial_cmp(&y).unwrap(),
+                };
+                order.then(b.cmp(&a))
+            });
+            for (j, &k) in idx.iter().enumerate() {
+                out[at(j) * 4..at(j) * 4 + 4].copy_from_slice(&(k as i32).to_le_bytes());
+            }
+        }
+    }
+    out
 }
 
 oxjax_abi::export_backend!(new);
