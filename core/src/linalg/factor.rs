@@ -5,9 +5,9 @@
 //! implements it) and carry JAX's derivative rules.
 
 use super::{broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square};
+use crate::Array;
 use crate::error::{Result, op_err};
 use crate::trace::linalg_rules::{LinalgPrim, apply};
-use crate::Array;
 
 /// The primitive's results, panicking with its message on misuse.
 fn prim(p: LinalgPrim, args: &[&Array]) -> Vec<Array> {

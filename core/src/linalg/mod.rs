@@ -253,7 +253,6 @@ fn parity(f: &Lu) -> Array {
     1.0 - 2.0 * (moved % 2.0)
 }
 
-
 /// The determinant (`jnp.linalg.det`), from the LU factorisation. Its
 /// derivative (through the LU's) is `det(a) tr(a⁻¹ da)`.
 ///

@@ -168,7 +168,8 @@ fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
                     push(f.compute_Q().as_ref(), &mut q);
                     // faer keeps `k` rows of `r`; the full factor has `m`.
                     let fr = f.thin_R();
-                    let rows = Mat::from_fn(m, n, |i, j| if i < k { fr[(i, j)] } else { T::zero_impl() });
+                    let rows =
+                        Mat::from_fn(m, n, |i, j| if i < k { fr[(i, j)] } else { T::zero_impl() });
                     push(rows.as_ref(), &mut r);
                 } else {
                     push(f.compute_thin_Q().as_ref(), &mut q);

@@ -506,7 +506,10 @@ pub(crate) fn operands(p: LinalgPrim) -> Vec<Array> {
     );
     match p {
         LinalgPrim::TriangularSolve { .. } => {
-            let b = Array::from_vec(vec![0.3f64, 0.7, 0.1, 0.9, 0.2, 0.6, 0.4, 0.8, 0.5], &[3, 3]);
+            let b = Array::from_vec(
+                vec![0.3f64, 0.7, 0.1, 0.9, 0.2, 0.6, 0.4, 0.8, 0.5],
+                &[3, 3],
+            );
             vec![a, b]
         }
         _ => vec![a],
