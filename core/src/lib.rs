@@ -32,6 +32,7 @@ pub mod nn;
 pub mod numpy;
 pub mod optim;
 pub mod random;
+mod routines;
 mod trace;
 mod transforms;
 pub mod tree;

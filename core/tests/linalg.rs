@@ -5,7 +5,7 @@
 //! against central finite differences (f64), and misuse messages.
 
 use oxjax::linalg::{self, NormOrd, QrMode, Triangular};
-use oxjax::{Array, Axes, DType, Device, grad, jit, vmap, with_default_device};
+use oxjax::{Array, Axes, DType, Device, grad, jit, make_jaxpr, vmap, with_default_device};
 use serde_json::Value;
 use std::sync::OnceLock;
 mod common;
@@ -495,14 +495,15 @@ fn gradients_match_finite_differences() {
             },
             &a,
         );
-        for mode in [QrMode::Reduced, QrMode::Complete] {
+        // JAX's QR rule: m >= n, and full matrices only when square.
+        for (x, mode) in [(&r, QrMode::Reduced), (&a, QrMode::Complete)] {
             check_grad(
                 "qr",
                 |x| {
                     let (q, rr) = linalg::qr(x, mode);
                     wsum(&q, 8) + wsum(&rr, 9)
                 },
-                &r,
+                x,
             );
         }
         // eigh: eigenvalues, and eigenvector functions invariant to sign.
@@ -572,6 +573,175 @@ fn second_order_through_a_custom_rule() {
             (got - want).abs() < 1e-5 * (1.0 + want.abs()),
             "{got} vs {want}"
         );
+    });
+}
+
+// ---- the primitives ---------------------------------------------------------------------
+
+/// How many equations of `f`'s jaxpr name `prim` (as `prim[` or `prim `).
+fn equations<X: oxjax::Tree, Y: oxjax::Tree>(f: impl Fn(&X) -> Y, x: &X, prim: &str) -> usize {
+    make_jaxpr(f)(x)
+        .to_string()
+        .lines()
+        .filter(|l| l.contains(&format!("= {prim}[")) || l.contains(&format!("= {prim} ")))
+        .count()
+}
+
+#[test]
+fn each_factorisation_is_one_equation() {
+    on_embedded(|| {
+        let s = spd(2, 4, 61, DType::F32);
+        let a = well(2, 4, 62, DType::F32);
+        assert_eq!(
+            equations(|x: &Array| linalg::cholesky(x), &s, "cholesky"),
+            1
+        );
+        assert_eq!(equations(|x: &Array| linalg::eigh(x), &s, "eigh"), 1);
+        assert_eq!(equations(|x: &Array| linalg::svd(x, false), &a, "svd"), 1);
+        assert_eq!(equations(|x: &Array| linalg::svdvals(x), &a, "svd"), 1);
+        assert_eq!(
+            equations(|x: &Array| linalg::qr(x, QrMode::Complete), &a, "qr"),
+            1
+        );
+        assert_eq!(equations(|x: &Array| linalg::lu(x), &a, "lu"), 1);
+        // solve: one LU and two triangular solves, however large n is.
+        let f = |p: &(Array, Array)| linalg::solve(&p.0, &p.1);
+        let ab = (a.clone(), s.clone());
+        assert_eq!(equations(f, &ab, "lu"), 1);
+        assert_eq!(equations(f, &ab, "triangular_solve"), 2);
+        let lines = |n: usize| {
+            let ab = (well(2, n, 63, DType::F32), spd(2, n, 64, DType::F32));
+            make_jaxpr(f)(&ab).to_string().lines().count()
+        };
+        assert_eq!(lines(4), lines(32), "the staged solve must not grow with n");
+    });
+}
+
+/// Each primitive under vmap (batch axis not first, one operand unbatched)
+/// against a loop over the batch.
+#[test]
+fn vmap_of_each_primitive_matches_a_loop() {
+    on_embedded(|| {
+        let a = well(3, 4, 71, DType::F64).moveaxis(0, 1); // batch on axis 1
+        let b = rand(&[4, 2], 72, DType::F64); // unbatched
+        let lane = |x: &Array, i: usize| {
+            x.moveaxis(1, 0)
+                .slice(&[(i as isize..i as isize + 1).into()])
+                .squeeze(&[0])
+        };
+        let stack = |parts: Vec<Array>| {
+            let parts: Vec<Array> = parts.iter().map(|p| p.expand_dims(0)).collect();
+            let refs: Vec<&Array> = parts.iter().collect();
+            Array::concatenate(&refs, 0)
+        };
+        let each = |f: &dyn Fn(&Array) -> Array| {
+            let got = oxjax::vmap_axes(|x: &Array| f(x), vec![Some(1)], vec![Some(0)])(&a);
+            let want = stack((0..3).map(|i| f(&lane(&a, i))).collect());
+            close(&got, &want, 1e-10);
+        };
+        let opts = Triangular {
+            left_side: true,
+            lower: false,
+            transpose_a: true,
+            unit_diagonal: false,
+        };
+        each(&|x| linalg::triangular_solve(x, &b, opts));
+        each(&|x| linalg::lu_factor(x).0);
+        each(&|x| linalg::lu_factor(x).1.astype(DType::F64));
+        each(&|x| {
+            let (q, r) = linalg::qr(x, QrMode::Complete);
+            &q.abs() + &r.abs().sum(0, false)
+        });
+        each(&|x| linalg::svd(x, false).1);
+        each(&|x| {
+            let (u, _, vh) = linalg::svd(x, true);
+            &u.abs() + &vh.abs()
+        });
+        each(&|x| linalg::cholesky(&x.matmul(&t(x))));
+        each(&|x| {
+            let (w, v) = linalg::eigh(&x.matmul(&t(x)));
+            &(&v * &v) + &w.expand_dims(0)
+        });
+    });
+}
+
+/// Every triangular_solve mode: values against a dense solve, and the
+/// gradient in both operands against finite differences.
+#[test]
+fn triangular_solve_modes_and_gradients() {
+    on_embedded(|| {
+        let a = well(1, 4, 81, DType::F64).squeeze(&[0]);
+        let b = rand(&[4, 3], 82, DType::F64);
+        for lower in [true, false] {
+            for transpose_a in [false, true] {
+                for unit_diagonal in [false, true] {
+                    for left_side in [true, false] {
+                        let opts = Triangular {
+                            left_side,
+                            lower,
+                            transpose_a,
+                            unit_diagonal,
+                        };
+                        let rhs = if left_side { b.clone() } else { t(&b) };
+                        // Dense reference: op(tri(a)) by masking.
+                        let tri = if lower {
+                            oxjax::numpy::tril(&a, 0)
+                        } else {
+                            oxjax::numpy::triu(&a, 0)
+                        };
+                        let tri = if unit_diagonal {
+                            &(&tri * &(1.0 - Array::eye(4, 4, 0, DType::F64)))
+                                + &Array::eye(4, 4, 0, DType::F64)
+                        } else {
+                            tri
+                        };
+                        let op = if transpose_a { t(&tri) } else { tri };
+                        let x = linalg::triangular_solve(&a, &rhs, opts);
+                        let back = if left_side {
+                            op.matmul(&x)
+                        } else {
+                            x.matmul(&op)
+                        };
+                        close(&back, &rhs, 1e-12);
+                        let name = format!("triangular_solve {opts:?}");
+                        check_grad(
+                            &name,
+                            |m| wsum(&linalg::triangular_solve(m, &rhs, opts), 90),
+                            &a,
+                        );
+                        check_grad(
+                            &name,
+                            |r| wsum(&linalg::triangular_solve(&a, r, opts), 91),
+                            &rhs,
+                        );
+                    }
+                }
+            }
+        }
+        // The LU rule through lu_factor, and solve in both operands.
+        check_grad("lu_factor", |x| wsum(&linalg::lu_factor(x).0, 92), &a);
+        check_grad("solve(b)", |r| wsum(&linalg::solve(&a, r), 93), &b);
+    });
+}
+
+#[test]
+fn half_precision_and_escaping_shapes_are_named() {
+    on_embedded(|| {
+        let h = Array::zeros(&[2, 2], DType::F16);
+        let msg = panic_message(|| drop(linalg::cholesky(&h)));
+        assert!(
+            msg.contains("cholesky") && msg.contains("f32 or f64") && msg.contains("[2, 2]"),
+            "{msg}"
+        );
+        let msg = panic_message(|| drop(linalg::lu(&Array::zeros(&[3], DType::F32))));
+        assert!(msg.contains("lu") && msg.contains("[3]"), "{msg}");
+        let msg = panic_message(|| {
+            let r = rand(&[2, 4], 1, DType::F64);
+            drop(grad(|x: &Array| {
+                linalg::qr(x, QrMode::Reduced).1.sum(Axes::All, false)
+            })(&r));
+        });
+        assert!(msg.contains("qr") && msg.contains("m >= n"), "{msg}");
     });
 }
 

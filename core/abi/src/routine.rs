@@ -31,20 +31,52 @@ impl RoutineKind {
     /// row-major order (the last duplicate wins a set); indices outside the
     /// axis are dropped.
     pub const SCATTER: RoutineKind = RoutineKind(6);
-    /// Lower Cholesky factor of the trailing 2 axes.
+    // Linear algebra (CHOLESKY, TRIANGULAR_SOLVE, LU, EIGH, QR, SVD): every
+    // operand is f32 or f64 (all float inputs and outputs of one call share
+    // the dtype), row-major `[..., rows, cols]` with the leading axes a batch
+    // (equal for every operand). Numerical failure (not positive definite,
+    // no convergence) fills that batch element's outputs with NaN.
+    /// Input `a` `[..., n, n]`; output the lower Cholesky factor `l`
+    /// `[..., n, n]` (`l lᵀ = a`, zeros above the diagonal). Reads the
+    /// lower triangle of `a` only. No params.
     pub const CHOLESKY: RoutineKind = RoutineKind(7);
-    /// Solve `a x = b` for triangular `a`; params (lower, transpose_a, unit_diagonal, left_side).
+    /// Inputs `a` `[..., n, n]` and `b` (`[..., n, k]` when left_side,
+    /// `[..., k, n]` otherwise); output `x` shaped like `b` with
+    /// `op(a) x = b` (left) or `x op(a) = b` (right), `op(a) = aᵀ` when
+    /// transpose_a. Reads only the chosen triangle of `a` (and not its
+    /// diagonal when unit_diagonal). Params (lower, transpose_a,
+    /// unit_diagonal, left_side), each 0 or 1.
     pub const TRIANGULAR_SOLVE: RoutineKind = RoutineKind(8);
-    /// LU with partial pivoting: outputs (lu, pivots i32, permutation i32).
+    /// LU with partial pivoting of `a` `[..., m, n]`, `k = min(m, n)`.
+    /// Outputs `lu` `[..., m, n]` (strict lower part: `l` without its unit
+    /// diagonal; upper part: `u`), `pivots` `[..., k]` i32 (LAPACK style:
+    /// step `j` swapped rows `j` and `pivots[j]`) and `permutation`
+    /// `[..., m]` i32 (row `i` of `l u` is row `permutation[i]` of `a`).
+    /// No params.
     pub const LU: RoutineKind = RoutineKind(9);
-    /// Symmetric eigendecomposition: outputs (eigenvectors, eigenvalues ascending).
+    /// Symmetric eigendecomposition of `a` `[..., n, n]` (lower triangle
+    /// read). Outputs the eigenvectors `v` `[..., n, n]` (column `j` for
+    /// eigenvalue `j`) and the eigenvalues `w` `[..., n]`, ascending. No
+    /// params.
     pub const EIGH: RoutineKind = RoutineKind(10);
     /// FFT over the trailing `params[1]` axes; `params[0]`: 0 fft, 1 ifft,
     /// 2 rfft, 3 irfft. Complex values are interleaved (re, im) pairs on a
     /// trailing axis of length 2.
     pub const FFT: RoutineKind = RoutineKind(11);
+    /// Householder QR of `a` `[..., m, n]`, `k = min(m, n)`; `params[0]` =
+    /// 1 for full matrices. Outputs `q` `[..., m, m]` (full) or `[..., m,
+    /// k]` with orthonormal columns, and upper-triangular `r` `[..., m, n]`
+    /// (full) or `[..., k, n]`, `a = q r`. Signs are the implementation's
+    /// (LAPACK's: `r`'s diagonal may be negative).
+    pub const QR: RoutineKind = RoutineKind(12);
+    /// Singular value decomposition of `a` `[..., m, n]`, `k = min(m, n)`;
+    /// params (full_matrices, compute_uv). Outputs `s` `[..., k]`
+    /// (non-negative, descending), then when compute_uv `u` `[..., m, m]`
+    /// (full) or `[..., m, k]` and `vt` `[..., n, n]` (full) or `[..., k,
+    /// n]`, `a = u diag(s) vt`.
+    pub const SVD: RoutineKind = RoutineKind(13);
 
-    pub const ALL: [RoutineKind; 12] = [
+    pub const ALL: [RoutineKind; 14] = [
         RoutineKind::SORT,
         RoutineKind::ARGSORT,
         RoutineKind::CUMSUM,
@@ -57,10 +89,12 @@ impl RoutineKind {
         RoutineKind::LU,
         RoutineKind::EIGH,
         RoutineKind::FFT,
+        RoutineKind::QR,
+        RoutineKind::SVD,
     ];
 
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 12] = [
+        const NAMES: [&str; 14] = [
             "sort",
             "argsort",
             "cumsum",
@@ -73,6 +107,8 @@ impl RoutineKind {
             "lu",
             "eigh",
             "fft",
+            "qr",
+            "svd",
         ];
         NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
     }

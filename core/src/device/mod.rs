@@ -229,8 +229,9 @@ impl Device {
 
     /// Runs a routine on dense input buffers and returns its output
     /// buffers: natively when the backend lists the routine's kind, else
-    /// on the host with the reference implementation (the data moves there
-    /// and back), so every device runs every routine.
+    /// on the host (`routines::run_host`: the reference implementation, or
+    /// faer for linear algebra; the data moves there and back), so every
+    /// device runs every routine.
     pub(crate) fn run_routine(
         &self,
         routine: &Routine,
@@ -244,7 +245,7 @@ impl Device {
                 .map(|b| self.download(b))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[u8]> = host.iter().map(Vec::as_slice).collect();
-            let outs = oxjax_backend_reference::run_routine(routine, &refs)?;
+            let outs = crate::routines::run_host(routine, &refs)?;
             return outs.iter().map(|o| self.upload(o)).collect();
         }
         let cached = self.0.routines.lock().unwrap().get(routine).copied();

@@ -147,14 +147,8 @@ impl<'a> Planner<'a> {
             .filter(|&v| !self.materialised[v])
             .partition(|&v| fusible(self, v));
         for v in eager {
-            let e = self.def[&v];
-            for a in self.jaxpr.eqns[e].ins.clone() {
-                if let Atom::Var(u) = a {
-                    self.materialise(u);
-                }
-            }
-            self.steps.push(Step::Eager { eqn: e });
-            self.materialised[v] = true;
+            // All results of a multi-result equation at once (one routine call).
+            self.materialise_eqn(self.def[&v]);
         }
         let Some(&first) = vs.first() else { return };
         let aval = self.jaxpr.avals[first].clone();

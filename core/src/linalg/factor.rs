@@ -1,39 +1,25 @@
-//! Factorisations by elimination: Cholesky, triangular solves, LU with
-//! partial pivoting and Householder QR. Each unrolls one step per row or
-//! column; a step is a few whole-matrix operations (a masked column, an
-//! outer-product update) over every batch element at once.
+//! Factorisations and decompositions: thin wrappers that check shapes,
+//! apply JAX's conventions (symmetrised inputs, output order) and bind the
+//! linear-algebra primitives (`trace::linalg_rules`), which run as one
+//! routine over the whole batch (on the host on `faer` unless the backend
+//! implements it) and carry JAX's derivative rules.
 
-use super::{batch, broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square, with};
+use super::{broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square};
+use crate::Array;
 use crate::error::{Result, op_err};
-use crate::{Array, DType, custom_jvp};
+use crate::trace::linalg_rules::{LinalgPrim, apply};
 
-/// `[n, 1]` column constant: `f(row index)`.
-fn rows(n: usize, like: &Array, f: impl Fn(usize) -> f64) -> Array {
-    let v: Vec<f64> = (0..n).map(f).collect();
-    host_const(&v, &[n, 1], like)
+/// The primitive's results, panicking with its message on misuse.
+fn prim(p: LinalgPrim, args: &[&Array]) -> Vec<Array> {
+    ok(apply(p, args))
 }
 
-/// `[1, n]` row constant: `f(column index)`.
-fn cols(n: usize, like: &Array, f: impl Fn(usize) -> f64) -> Array {
-    let v: Vec<f64> = (0..n).map(f).collect();
-    host_const(&v, &[1, n], like)
-}
-
-fn mask(b: bool) -> f64 {
-    if b { 1.0 } else { 0.0 }
-}
-
-/// The upper triangle (`k = 0`) of the last two axes.
-fn triu(a: &Array) -> Array {
-    let s = a.shape();
-    let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
-    let v: Vec<f64> = (0..m * n).map(|i| mask(i % n >= i / n)).collect();
-    a * &host_const(&v, &[m, n], a)
-}
-
-fn concat(parts: &[Array], axis: isize) -> Array {
-    let refs: Vec<&Array> = parts.iter().collect();
-    Array::concatenate(&refs, axis)
+/// `[m, n]` 0/1 constant from a predicate on (row, column).
+fn mask(m: usize, n: usize, like: &Array, f: impl Fn(usize, usize) -> bool) -> Array {
+    let v: Vec<f64> = (0..m * n)
+        .map(|i| if f(i / n, i % n) { 1.0 } else { 0.0 })
+        .collect();
+    host_const(&v, &[m, n], like)
 }
 
 // ---- Cholesky ----------------------------------------------------------------
@@ -52,84 +38,10 @@ pub fn cholesky(a: &Array) -> Array {
     let a = float(a);
     ok(square("cholesky", &a));
     let sym = (&a + &mt(&a)) * 0.5;
-    cholesky_custom(&sym)
-}
-
-fn cholesky_custom(a: &Array) -> Array {
-    custom_jvp("cholesky", cholesky_raw, |a: &Array, t: &Array| {
-        let l = cholesky_custom(a);
-        let n = l.shape()[l.ndim() - 1];
-        // L⁻¹ dA L⁻ᵀ: dA is symmetric, so (L⁻¹ dA)ᵀ = dA L⁻ᵀ.
-        let x = lower_solve(&l, t, false);
-        let y = lower_solve(&l, &mt(&x), false);
-        let v: Vec<f64> = (0..n * n)
-            .map(|i| match (i / n).cmp(&(i % n)) {
-                std::cmp::Ordering::Greater => 1.0,
-                std::cmp::Ordering::Equal => 0.5,
-                std::cmp::Ordering::Less => 0.0,
-            })
-            .collect();
-        let phi = &y * &host_const(&v, &[n, n], &y);
-        (l.clone(), l.matmul(&phi))
-    })(a)
-}
-
-/// Right-looking Cholesky: column `j` of `L` is the Schur complement's
-/// column `j` over the square root of its pivot; then the complement loses
-/// that column's outer product. Reads the lower triangle only.
-fn cholesky_raw(a: &Array) -> Array {
-    let n = a.shape()[a.ndim() - 1];
-    if n == 0 {
-        return a.clone();
-    }
-    let mut s = a.clone();
-    let mut out = Vec::with_capacity(n);
-    for j in 0..n {
-        let col = sl(&s, -1, j, j + 1);
-        let piv = sl(&col, -2, j, j + 1);
-        let c = &col * &rows(n, &s, |i| mask(i >= j)) / piv.sqrt();
-        if j + 1 < n {
-            s = &s - &c.matmul(&mt(&c));
-        }
-        out.push(c);
-    }
-    concat(&out, -1)
+    prim(LinalgPrim::Cholesky, &[&sym]).remove(0)
 }
 
 // ---- triangular solves -----------------------------------------------------------
-
-/// Solves `l x = b` for lower-triangular `l` `[..., n, n]` and `b`
-/// `[..., n, k]` (batch axes already equal) by forward substitution: one
-/// row of `x` per step, then the remaining right-hand side is updated by
-/// an outer product. Reads the lower triangle (and diagonal unless `unit`).
-pub(crate) fn lower_solve(l: &Array, b: &Array, unit: bool) -> Array {
-    let n = l.shape()[l.ndim() - 1];
-    if n == 0 {
-        return b.clone();
-    }
-    let mut rest = b.clone();
-    let mut out = Vec::with_capacity(n);
-    for j in 0..n {
-        let bj = sl(&rest, -2, 0, 1);
-        let lcol = sl(l, -1, j, j + 1);
-        let xj = if unit {
-            bj
-        } else {
-            &bj / &sl(&lcol, -2, j, j + 1)
-        };
-        if j + 1 < n {
-            rest = &sl(&rest, -2, 1, n - j) - &sl(&lcol, -2, j + 1, n).matmul(&xj);
-        }
-        out.push(xj);
-    }
-    concat(&out, -2)
-}
-
-/// `u x = b` for upper-triangular `u`: reversing both axes of `u` makes it
-/// lower triangular.
-fn upper_solve(u: &Array, b: &Array, unit: bool) -> Array {
-    lower_solve(&u.flip(&[-2, -1]), &b.flip(&[-2]), unit).flip(&[-2])
-}
 
 /// Options of [`triangular_solve`] (`jax.lax.linalg.triangular_solve`).
 /// The default solves `x a = b` with `a` upper triangular.
@@ -147,7 +59,7 @@ pub struct Triangular {
 
 /// Solves a triangular system with `a` `[..., n, n]` and `b` `[..., n, k]`
 /// (left side) or `[..., k, n]` (right side), batch axes broadcast. Only the
-/// chosen triangle of `a` is read. `n` substitution steps.
+/// chosen triangle of `a` is read. Linear in `b`.
 ///
 /// ```
 /// use oxjax::{Array, linalg::{self, Triangular}};
@@ -176,21 +88,13 @@ pub fn try_triangular_solve(a: &Array, b: &Array, opts: Triangular) -> Result<Ar
         ));
     }
     let (a, b) = broadcast_batch("triangular_solve", &a, &b)?;
-    if !opts.left_side {
-        // x op(a) = b  <=>  op(a)ᵀ xᵀ = bᵀ.
-        let flipped = Triangular {
-            left_side: true,
-            transpose_a: !opts.transpose_a,
-            ..opts
-        };
-        return Ok(mt(&triangular_solve(&a, &mt(&b), flipped)));
-    }
-    let m = if opts.transpose_a { mt(&a) } else { a };
-    Ok(if opts.lower != opts.transpose_a {
-        lower_solve(&m, &b, opts.unit_diagonal)
-    } else {
-        upper_solve(&m, &b, opts.unit_diagonal)
-    })
+    let p = LinalgPrim::TriangularSolve {
+        lower: opts.lower,
+        transpose_a: opts.transpose_a,
+        unit_diagonal: opts.unit_diagonal,
+        left_side: opts.left_side,
+    };
+    Ok(apply(p, &[&a, &b])?.remove(0))
 }
 
 /// Solves `a x = b` for triangular `a` (`jax.scipy.linalg.solve_triangular`
@@ -216,86 +120,57 @@ pub fn solve_triangular(a: &Array, b: &Array, lower: bool) -> Array {
 
 // ---- LU --------------------------------------------------------------------------
 
-/// An LU factorisation `a[perm] = l u`.
+/// An LU factorisation `a[perm] = l u` (the LU primitive's results).
 pub(crate) struct Lu {
-    /// `[..., m, k]` unit lower triangular.
-    pub l: Array,
-    /// `[..., k, n]` upper triangular.
-    pub u: Array,
-    /// `[..., m]` i32: row `i` of `l u` is row `perm[i]` of `a`.
-    pub perm: Array,
+    /// `[..., m, n]`: `l` below the diagonal (unit diagonal implied), `u` on and above.
+    pub lu: Array,
     /// `[..., k]` i32, LAPACK style: step `j` swapped rows `j` and `piv[j]`.
     pub piv: Array,
+    /// `[..., m]` i32: row `i` of `l u` is row `perm[i]` of `a`.
+    pub perm: Array,
 }
 
-/// Gaussian elimination with partial pivoting, one column per step: the
-/// pivot row is found with `argmax` over the masked column, swapped with
-/// row `j` in `u`, `l` and the permutation by a rank-one update with the
-/// one-hot difference `e_j - e_p` (no gather needed), then the rows below
-/// are eliminated.
+/// LU with partial pivoting: one primitive.
 pub(crate) fn lu_raw(a: &Array) -> Lu {
-    let s = a.shape();
-    let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
-    let k = m.min(n);
-    let iota = rows(m, a, |i| i as f64);
-    let mut u = a.clone();
-    let mut l = Array::zeros(&with(&batch(a), &[m, k]), a.dtype());
-    let mut perm = iota.clone();
-    let mut piv = Vec::with_capacity(k);
-    for j in 0..k {
-        let col = sl(&u, -1, j, j + 1);
-        let cand = Array::where_(&iota.greater_equal(j as f64), col.abs(), -1.0);
-        let p = cand.argmax(Some(-2)).expand_dims(-1);
-        let ep = iota.equal(p.astype(a.dtype())).astype(a.dtype());
-        let d = &rows(m, a, |i| mask(i == j)) - &ep;
-        // Row j <-> row p: x - d dᵀ x with d = e_j - e_p, as matmuls so that
-        // under jit each step is materialised (an elementwise chain over all
-        // steps would grow every fused kernel).
-        let swap = |x: &Array| x - &d.matmul(&mt(&d).matmul(x));
-        u = swap(&u);
-        l = swap(&l);
-        perm = swap(&perm);
-        let row = sl(&u, -2, j, j + 1);
-        let pivot = sl(&row, -1, j, j + 1);
-        let safe = Array::where_(&pivot.equal(0.0), 1.0, &pivot);
-        let lj = &sl(&u, -1, j, j + 1) * &rows(m, a, |i| mask(i > j)) / safe;
-        u = &u - &lj.matmul(&row);
-        l = &l + &(&lj * &cols(k, a, |c| mask(c == j)));
-        piv.push(p.squeeze(&[-1]));
-    }
-    let b = batch(a);
-    let perm = perm.broadcast_to(&with(&b, &[m, 1]));
+    let mut r = prim(LinalgPrim::Lu, &[a]);
+    let perm = r.pop().unwrap();
+    let piv = r.pop().unwrap();
     Lu {
-        l: &l + &eye(m, k, a),
-        u: triu(&sl(&u, -2, 0, k)),
-        perm: perm.squeeze(&[-1]).astype(DType::I32),
-        piv: if k == 0 {
-            Array::zeros(&with(&b, &[0]), DType::I32)
-        } else {
-            concat(&piv, -1)
-        },
+        lu: r.pop().unwrap(),
+        piv,
+        perm,
     }
+}
+
+/// `a⁻¹ b` from a square factorisation: permute the rows of `b`, then a
+/// unit-lower and an upper triangular solve.
+pub(crate) fn lu_solve(f: &Lu, b: &Array) -> Array {
+    let axis = b.ndim() - 2;
+    let idx = f.perm.expand_dims(-1).broadcast_to(b.shape());
+    let pb = crate::trace::indexing_rules::take_along(b, &idx, axis);
+    let left = |lower, unit| Triangular {
+        left_side: true,
+        lower,
+        transpose_a: false,
+        unit_diagonal: unit,
+    };
+    let y = triangular_solve(&f.lu, &pb, left(true, true));
+    triangular_solve(&f.lu, &y, left(false, false))
 }
 
 /// The permutation matrix `P` with `P[i, r] = (perm[i] == r)`, so `P a = l u`.
 fn perm_matrix(perm: &Array, m: usize, like: &Array) -> Array {
-    let r = cols(m, like, |c| c as f64);
+    let v: Vec<f64> = (0..m).map(|c| c as f64).collect();
+    let r = host_const(&v, &[1, m], like);
     perm.astype(like.dtype())
         .expand_dims(-1)
         .equal(&r)
         .astype(like.dtype())
 }
 
-/// `a⁻¹ b` from a square factorisation: permute, forward- then back-substitute.
-pub(crate) fn lu_solve(f: &Lu, b: &Array) -> Array {
-    let m = f.l.shape()[f.l.ndim() - 2];
-    let pb = perm_matrix(&f.perm, m, &f.u).matmul(b);
-    upper_solve(&f.u, &lower_solve(&f.l, &pb, true), false)
-}
-
 /// `(p, l, u)` with `a = p l u` (`jax.scipy.linalg.lu`), partial pivoting,
 /// for `[..., m, n]`: `p` `[..., m, m]`, `l` `[..., m, k]` unit lower, `u`
-/// `[..., k, n]`, `k = min(m, n)`. Differentiable through the elimination.
+/// `[..., k, n]`, `k = min(m, n)`. Differentiable for square `a` (JAX's rule).
 ///
 /// ```
 /// use oxjax::{Array, linalg};
@@ -306,9 +181,12 @@ pub(crate) fn lu_solve(f: &Lu, b: &Array) -> Array {
 /// ```
 pub fn lu(a: &Array) -> (Array, Array, Array) {
     let a = float(a);
-    let (m, _) = ok(matrix("lu", &a));
+    let (m, n) = ok(matrix("lu", &a));
+    let k = m.min(n);
     let f = lu_raw(&a);
-    (mt(&perm_matrix(&f.perm, m, &a)), f.l, f.u)
+    let l = &(&sl(&f.lu, -1, 0, k) * &mask(m, k, &a, |i, j| i > j)) + &eye(m, k, &a);
+    let u = &sl(&f.lu, -2, 0, k) * &mask(k, n, &a, |i, j| i <= j);
+    (mt(&perm_matrix(&f.perm, m, &a)), l, u)
 }
 
 /// `(lu, piv)` (`jax.scipy.linalg.lu_factor`): `l` (without its unit
@@ -325,34 +203,9 @@ pub fn lu(a: &Array) -> (Array, Array, Array) {
 /// ```
 pub fn lu_factor(a: &Array) -> (Array, Array) {
     let a = float(a);
-    let (m, n) = ok(matrix("lu_factor", &a));
+    ok(matrix("lu_factor", &a));
     let f = lu_raw(&a);
-    let k = m.min(n);
-    // Place l's strict lower part into an [m, n] matrix beside u.
-    let l = &f.l - &eye(m, k, &a);
-    let l = if n > k {
-        l.pad(&pad_last(l.ndim(), n - k), 0.0)
-    } else {
-        sl(&l, -1, 0, n)
-    };
-    let u = if m > k {
-        f.u.pad(&pad_rows(f.u.ndim(), m - k), 0.0)
-    } else {
-        f.u.clone()
-    };
-    (&l + &u, f.piv)
-}
-
-fn pad_last(rank: usize, extra: usize) -> Vec<(usize, usize)> {
-    let mut w = vec![(0, 0); rank];
-    w[rank - 1] = (0, extra);
-    w
-}
-
-fn pad_rows(rank: usize, extra: usize) -> Vec<(usize, usize)> {
-    let mut w = vec![(0, 0); rank];
-    w[rank - 2] = (0, extra);
-    w
+    (f.lu, f.piv)
 }
 
 // ---- QR --------------------------------------------------------------------------
@@ -368,8 +221,8 @@ pub enum QrMode {
 
 /// The QR decomposition by Householder reflections (`jnp.linalg.qr`):
 /// `a = q r`, `q` with orthonormal columns, `r` upper triangular, with
-/// LAPACK's sign convention (so results match NumPy's). `min(m - 1, n)`
-/// reflection steps; differentiable through them.
+/// LAPACK's sign convention (so results match NumPy's). Differentiable for
+/// `m >= n` with reduced factors (JAX's rule).
 ///
 /// ```
 /// use oxjax::{Array, linalg::{self, QrMode}};
@@ -382,39 +235,91 @@ pub enum QrMode {
 pub fn qr(a: &Array, mode: QrMode) -> (Array, Array) {
     let a = float(a);
     ok(matrix("qr", &a));
-    qr_raw(&a, mode == QrMode::Complete)
+    let full_matrices = mode == QrMode::Complete;
+    let mut qr = prim(LinalgPrim::Qr { full_matrices }, &[&a]);
+    let r = qr.pop().unwrap();
+    (qr.pop().unwrap(), r)
 }
 
-/// Householder QR: step `j` reflects the masked column `j` (rows `>= j`)
-/// onto `∓‖x‖ e_j`, applied to `r` from the left and accumulated into `q`
-/// from the right. A column with nothing below the diagonal is left alone
-/// (LAPACK's `tau = 0`).
-pub(crate) fn qr_raw(a: &Array, complete: bool) -> (Array, Array) {
-    let s = a.shape();
-    let (m, n) = (s[s.len() - 2], s[s.len() - 1]);
-    let k = m.min(n);
-    let mut r = a.clone();
-    let mut q = eye(m, m, a);
-    for j in 0..m.saturating_sub(1).min(n) {
-        let x = &sl(&r, -1, j, j + 1) * &rows(m, a, |i| mask(i >= j));
-        let xj = sl(&x, -2, j, j + 1);
-        let tail = &x * &rows(m, a, |i| mask(i > j));
-        let tail2 = (&tail * &tail).sum(-2, true);
-        let norm = (&tail2 + &(&xj * &xj)).sqrt();
-        let alpha = Array::where_(&xj.greater_equal(0.0), -&norm, &norm);
-        let v = &x - &(&alpha * &rows(m, a, |i| mask(i == j)));
-        let vn2 = (&v * &v).sum(-2, true);
-        let flat = tail2.equal(0.0);
-        let v = Array::where_(&flat, 0.0, &v * &Array::where_(&flat, 1.0, &vn2).rsqrt());
-        // H = I - 2 v vᵀ.
-        r = &r - &v.matmul(&(mt(&v).matmul(&r) * 2.0));
-        q = &q - &q.matmul(&v).matmul(&(mt(&v) * 2.0));
-    }
-    let r = triu(&r);
-    let q = q.broadcast_to(&with(&batch(a), &[m, m]));
-    if complete {
-        (q, r)
-    } else {
-        (sl(&q, -1, 0, k), sl(&r, -2, 0, k))
-    }
+// ---- eigh and SVD ------------------------------------------------------------------
+
+/// `(w, v)`: eigenvalues ascending and eigenvectors (columns) of symmetric
+/// `[..., n, n]` (`jnp.linalg.eigh`); the input is symmetrised first
+/// (`(a + aᵀ)/2`). Derivatives need distinct eigenvalues for the
+/// eigenvectors (as in JAX).
+///
+/// ```
+/// use oxjax::{Array, linalg};
+/// let a = Array::from_vec(vec![2.0f64, 1.0, 1.0, 2.0], &[2, 2]);
+/// let (w, v) = linalg::eigh(&a);
+/// let w = w.to_vec::<f64>();
+/// assert!((w[0] - 1.0).abs() < 1e-12 && (w[1] - 3.0).abs() < 1e-12);
+/// let av = a.matmul(&v).to_vec::<f64>();
+/// let vw = (&v * &Array::from_vec(w, &[1, 2])).to_vec::<f64>();
+/// assert!(av.iter().zip(vw).all(|(x, y)| (x - y).abs() < 1e-12));
+/// ```
+pub fn eigh(a: &Array) -> (Array, Array) {
+    let a = float(a);
+    ok(square("eigh", &a));
+    let sym = (&a + &mt(&a)) * 0.5;
+    let mut vw = prim(LinalgPrim::Eigh, &[&sym]);
+    let w = vw.pop().unwrap();
+    (w, vw.pop().unwrap())
+}
+
+/// The eigenvalues of symmetric matrices, ascending (`jnp.linalg.eigvalsh`).
+///
+/// ```
+/// use oxjax::{Array, linalg};
+/// let a = Array::from_vec(vec![5.0f32, 0.0, 0.0, -1.0], &[2, 2]);
+/// assert_eq!(linalg::eigvalsh(&a).to_vec::<f32>(), vec![-1.0, 5.0]);
+/// ```
+pub fn eigvalsh(a: &Array) -> Array {
+    eigh(a).0
+}
+
+/// The singular value decomposition `a = u · diag(s) · vh`
+/// (`jnp.linalg.svd` with `compute_uv=True`), batched: `s` descending;
+/// `full_matrices` makes `u` `[..., m, m]` and `vh` `[..., n, n]`, else
+/// `k = min(m, n)` columns/rows. Derivatives need distinct non-zero
+/// singular values for `u`/`vh`, and `full_matrices=false` unless `a` is
+/// square (as JAX).
+///
+/// ```
+/// use oxjax::{Array, linalg};
+/// let a = Array::from_vec(vec![3.0f64, 0.0, 0.0, -4.0], &[2, 2]);
+/// let (u, s, vh) = linalg::svd(&a, false);
+/// assert_eq!(s.to_vec::<f64>(), vec![4.0, 3.0]);
+/// let back = (&u * &s.expand_dims(0)).matmul(&vh).to_vec::<f64>();
+/// assert!(back.iter().zip([3.0, 0.0, 0.0, -4.0]).all(|(x, y)| (x - y).abs() < 1e-12));
+/// ```
+pub fn svd(a: &Array, full_matrices: bool) -> (Array, Array, Array) {
+    let a = float(a);
+    ok(matrix("svd", &a));
+    let p = LinalgPrim::Svd {
+        full_matrices,
+        compute_uv: true,
+    };
+    let mut suv = prim(p, &[&a]);
+    let vh = suv.pop().unwrap();
+    let u = suv.pop().unwrap();
+    (u, suv.pop().unwrap(), vh)
+}
+
+/// The singular values, descending (`jnp.linalg.svd` with
+/// `compute_uv=False`, `jnp.linalg.svdvals`); no vectors are computed.
+///
+/// ```
+/// use oxjax::{Array, linalg};
+/// let a = Array::from_vec(vec![0.0f32, 2.0, 1.0, 0.0, 0.0, 0.0], &[3, 2]);
+/// assert_eq!(linalg::svdvals(&a).to_vec::<f32>(), vec![2.0, 1.0]);
+/// ```
+pub fn svdvals(a: &Array) -> Array {
+    let a = float(a);
+    ok(matrix("svdvals", &a));
+    let p = LinalgPrim::Svd {
+        full_matrices: false,
+        compute_uv: false,
+    };
+    prim(p, &[&a]).remove(0)
 }

@@ -1,23 +1,17 @@
 //! `oxjax::linalg`: decompositions, solvers and norms with JAX's names and
 //! semantics (`jax.numpy.linalg`, `jax.scipy.linalg`, `jax.lax.linalg`).
 //!
-//! Every function is a *composition* of the public [`Array`] operations
-//! (elementwise, reductions, `argmax`, batched `matmul`, slicing,
-//! concatenation), so it runs on every device, traces into one `jit`
-//! program, and works under `vmap` and `grad` without new primitives or
-//! backend routines. Shapes are static, so the loop over the matrix
-//! dimension unrolls at trace time: an `n × n` factorisation is `O(n)`
-//! steps of whole-matrix vectorised operations over the batch, and the
-//! Jacobi methods (`eigh`, `svd`) take `O(n log n)` rotation rounds of three
-//! matmuls each. That makes them practical for small and medium matrices
-//! (up to a few hundred rows; a 64 × 64 `eigh` is 567 rounds); for larger
-//! ones a backend routine would be the right tool.
+//! The factorisations (`cholesky`, `triangular_solve`, `lu`, `qr`, `eigh`,
+//! `svd`) are primitives (`trace::linalg_rules`), as in `jax.lax.linalg`:
+//! one equation in a jaxpr, one routine call over the whole batch (on the
+//! host on `faer` unless the backend implements the routine; under `jit` an
+//! eager step of the program), with JAX's jvp rules, so they work under
+//! `grad`, `vmap` and `jit` at native speed. Everything else here (solve,
+//! inv, det, slogdet, norms, pinv, lstsq, ...) is composed from them and
+//! the array operations and differentiates through them.
 //!
 //! Leading axes are batch axes wherever JAX batches. Integer inputs compute
-//! in f32. Derivatives: `cholesky`, `solve`/`inv`, `det`, `slogdet`,
-//! `eigh` and `svd` carry analytic JVP rules ([`crate::custom_jvp`]), so
-//! gradients neither differentiate through the iterations nor store their
-//! intermediates; the others differentiate through their composition.
+//! in f32; the factorisations take f32 and f64 (f16 is an error).
 //!
 //! ```
 //! use oxjax::{Array, linalg};
@@ -29,7 +23,6 @@
 
 mod array_api;
 mod factor;
-mod jacobi;
 
 pub use array_api::{
     cond, cross, diagonal, matmul, matrix_norm, matrix_transpose, multi_dot, outer, tensordot,
@@ -37,12 +30,12 @@ pub use array_api::{
 };
 
 pub use factor::{
-    QrMode, Triangular, cholesky, lu, lu_factor, qr, solve_triangular, triangular_solve,
+    QrMode, Triangular, cholesky, eigh, eigvalsh, lu, lu_factor, qr, solve_triangular, svd,
+    svdvals, triangular_solve, try_triangular_solve,
 };
-pub use jacobi::{eigh, eigvalsh, svd, svdvals};
 
 use crate::error::{Result, op_err};
-use crate::{Array, DType, Slice, custom_jvp};
+use crate::{Array, DType, Slice};
 use factor::{Lu, lu_raw, lu_solve};
 
 // ---- shared helpers (also used by `fft`) ----------------------------------
@@ -136,10 +129,6 @@ fn with(batch: &[usize], tail: &[usize]) -> Vec<usize> {
     s
 }
 
-fn to_isize(s: &[usize]) -> Vec<isize> {
-    s.iter().map(|&d| d as isize).collect()
-}
-
 /// `a` and `b` with their batch axes broadcast against each other.
 fn broadcast_batch(name: &str, a: &Array, b: &Array) -> Result<(Array, Array)> {
     let (ba, bb) = (batch(a), batch(b));
@@ -191,27 +180,6 @@ fn square(name: &str, a: &Array) -> Result<usize> {
     Ok(n)
 }
 
-/// Several arrays as one flat array: a custom_jvp function has one output.
-fn pack(xs: &[Array]) -> Array {
-    let flat: Vec<Array> = xs.iter().map(|x| x.reshape(&[-1])).collect();
-    let refs: Vec<&Array> = flat.iter().collect();
-    Array::concatenate(&refs, 0)
-}
-
-/// The inverse of [`pack`], given the shapes.
-fn unpack(p: &Array, shapes: &[Vec<usize>]) -> Vec<Array> {
-    let mut at = 0;
-    shapes
-        .iter()
-        .map(|s| {
-            let n: usize = s.iter().product();
-            let x = sl(p, 0, at, at + n).reshape(&to_isize(s));
-            at += n;
-            x
-        })
-        .collect()
-}
-
 /// `1 / x`, with 0 where `x == 0` (safe under differentiation too).
 fn safe_recip(x: &Array) -> Array {
     let zero = x.equal(0.0);
@@ -222,7 +190,8 @@ fn safe_recip(x: &Array) -> Array {
 
 /// Solves `a x = b` by LU with partial pivoting (`jnp.linalg.solve`). `a` is
 /// `[..., n, n]`; `b` is `[n]` (a vector) or `[..., n, k]`, batch axes
-/// broadcast. The derivative is analytic: `dx = solve(a, db - da x)`.
+/// broadcast. One LU primitive and two triangular solves; the derivative
+/// follows from theirs (`dx = solve(a, db - da x)`).
 ///
 /// ```
 /// use oxjax::{Array, linalg};
@@ -253,21 +222,8 @@ pub fn try_solve(a: &Array, b: &Array) -> Result<Array> {
         ));
     }
     let (a, b2) = broadcast_batch("solve", &a, &b2)?;
-    let x = solve_custom(&(a, b2));
+    let x = lu_solve(&lu_raw(&a), &b2);
     Ok(if vector { x.squeeze(&[-1]) } else { x })
-}
-
-fn solve_custom(ab: &(Array, Array)) -> Array {
-    custom_jvp(
-        "solve",
-        |(a, b): &(Array, Array)| lu_solve(&lu_raw(a), b),
-        |(a, b): &(Array, Array), (da, db): &(Array, Array)| {
-            let f = lu_raw(a);
-            let x = lu_solve(&f, b);
-            let dx = lu_solve(&f, &(db - &da.matmul(&x)));
-            (x, dx)
-        },
-    )(ab)
 }
 
 /// The inverse of a square matrix (stack), as `solve(a, I)`.
@@ -287,7 +243,7 @@ pub fn inv(a: &Array) -> Array {
 fn parity(f: &Lu) -> Array {
     let k = f.piv.shape()[f.piv.ndim() - 1];
     let iota: Vec<f64> = (0..k).map(|i| i as f64).collect();
-    let like = f.u.clone();
+    let like = f.lu.clone();
     let moved = f
         .piv
         .astype(like.dtype())
@@ -297,17 +253,8 @@ fn parity(f: &Lu) -> Array {
     1.0 - 2.0 * (moved % 2.0)
 }
 
-fn det_from(f: &Lu) -> Array {
-    diag(&f.u).prod(-1, false) * parity(f)
-}
-
-/// `tr(a⁻¹ t)` from a factorisation: the derivative of `log|det a|` along `t`.
-fn trace_solve(f: &Lu, t: &Array) -> Array {
-    diag(&lu_solve(f, t)).sum(-1, false)
-}
-
 /// The determinant (`jnp.linalg.det`), from the LU factorisation. Its
-/// derivative is `det(a) tr(a⁻¹ da)` (NaN at singular matrices).
+/// derivative (through the LU's) is `det(a) tr(a⁻¹ da)`.
 ///
 /// ```
 /// use oxjax::{Array, linalg};
@@ -317,15 +264,8 @@ fn trace_solve(f: &Lu, t: &Array) -> Array {
 pub fn det(a: &Array) -> Array {
     let a = float(a);
     ok(square("det", &a));
-    custom_jvp(
-        "det",
-        |a: &Array| det_from(&lu_raw(a)),
-        |a: &Array, t: &Array| {
-            let f = lu_raw(a);
-            let d = det_from(&f);
-            (d.clone(), &d * &trace_solve(&f, t))
-        },
-    )(&a)
+    let f = lu_raw(&a);
+    diag(&f.lu).prod(-1, false) * parity(&f)
 }
 
 /// `(sign, log|det a|)` (`jnp.linalg.slogdet`): the determinant without
@@ -341,26 +281,10 @@ pub fn det(a: &Array) -> Array {
 pub fn slogdet(a: &Array) -> (Array, Array) {
     let a = float(a);
     ok(square("slogdet", &a));
-    let b = batch(&a);
-    let packed = custom_jvp(
-        "slogdet",
-        |a: &Array| {
-            let f = lu_raw(a);
-            let d = diag(&f.u);
-            let sign = d.sign().prod(-1, false) * parity(&f);
-            pack(&[sign, d.abs().log().sum(-1, false)])
-        },
-        |a: &Array, t: &Array| {
-            let f = lu_raw(a);
-            let d = diag(&f.u);
-            let sign = d.sign().prod(-1, false) * parity(&f);
-            let y = pack(&[sign.clone(), d.abs().log().sum(-1, false)]);
-            (y, pack(&[sign.zeros_like(), trace_solve(&f, t)]))
-        },
-    )(&a);
-    let mut v = unpack(&packed, &[b.clone(), b]);
-    let logdet = v.pop().unwrap();
-    (v.pop().unwrap(), logdet)
+    let f = lu_raw(&a);
+    let d = diag(&f.lu);
+    let sign = d.sign().prod(-1, false) * parity(&f);
+    (sign, d.abs().log().sum(-1, false))
 }
 
 /// `a` raised to the integer power `k` by repeated squaring

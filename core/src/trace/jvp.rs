@@ -115,7 +115,9 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
             }
         }
         Prim::StopGradient | Prim::Custom(_) => None,
-        Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
+        Prim::Control(_) | Prim::Callback(_) | Prim::Linalg(_) => {
+            unreachable!("several results: see process")
+        }
         Prim::Indexing(p) => super::indexing_rules::jvp(p, x, &y, t),
     };
     (out, tangent)
@@ -234,6 +236,7 @@ pub(crate) fn process(main: &MainTrace, prim: &Prim, args: &[Array]) -> Result<V
     let multi = match prim {
         Prim::Control(c) => Some(super::control::jvp(&c.0, &primals, &tangents)),
         Prim::Callback(c) => Some(crate::effects::jvp(&c.0, &primals, &tangents)),
+        Prim::Linalg(p) => Some(super::linalg_rules::jvp(*p, &primals, &tangents)),
         _ => None,
     };
     if let Some((outs, ts)) = multi {

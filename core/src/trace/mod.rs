@@ -14,6 +14,7 @@ pub mod custom;
 pub mod indexing_rules;
 pub mod jaxpr;
 pub mod jvp;
+pub mod linalg_rules;
 pub mod prim;
 pub mod vjp;
 pub mod vmap;
@@ -243,6 +244,7 @@ mod tests {
             },
             Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
             Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
+            Prim::Linalg(p) => (kind.clone(), super::linalg_rules::operands(*p)),
         }
     }
 

@@ -139,6 +139,9 @@ pub enum Prim {
     Callback(crate::effects::CallbackRef),
     /// Gather, scatter, sort, scans (see `trace::indexing_rules`).
     Indexing(super::indexing_rules::IxPrim),
+    /// Cholesky, triangular solve, LU, QR, eigh, SVD (see
+    /// `trace::linalg_rules`); several results for the factorisations.
+    Linalg(super::linalg_rules::LinalgPrim),
 }
 
 impl Prim {
@@ -226,7 +229,12 @@ pub fn all_kinds() -> Vec<Prim> {
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
-            .map(Prim::Indexing),
+            .map(Prim::Indexing)
+            .chain(
+                super::linalg_rules::all_kinds()
+                    .into_iter()
+                    .map(Prim::Linalg),
+            ),
     );
     v
 }
@@ -276,6 +284,7 @@ impl fmt::Display for Prim {
             Prim::Control(c) => write!(f, "{c:?}"),
             Prim::Callback(c) => write!(f, "{c:?}"),
             Prim::Indexing(p) => write!(f, "{p}"),
+            Prim::Linalg(p) => write!(f, "{p}"),
         }
     }
 }
@@ -285,6 +294,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
     match prim {
         Prim::Control(c) => return super::control::abstract_eval(&c.0, ins),
         Prim::Callback(c) => return c.0.out.clone(),
+        Prim::Linalg(p) => return super::linalg_rules::abstract_eval(*p, ins),
         _ => {}
     }
     let x = &ins[0];
@@ -356,7 +366,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             super::custom::Custom::Lin { out, .. } => out.clone(),
             _ => unreachable!("custom functions are inlined when staged"),
         },
-        Prim::Control(_) | Prim::Callback(_) => unreachable!("handled above"),
+        Prim::Control(_) | Prim::Callback(_) | Prim::Linalg(_) => unreachable!("handled above"),
         Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
     };
     vec![out]
@@ -364,6 +374,9 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
 
 /// Evaluates a primitive on concrete arrays: one kernel, or a view.
 pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
+    if let Prim::Linalg(p) = prim {
+        return super::linalg_rules::eval_eager(*p, ins);
+    }
     let x = &ins[0];
     let out = match prim {
         Prim::Unary(u) => x.unary_prim(*u)?,
@@ -403,7 +416,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
             Concrete::try_concatenate(&refs, *axis as isize)?
         }
         Prim::StopGradient => x.clone(),
-        Prim::Custom(_) | Prim::Control(_) | Prim::Callback(_) => {
+        Prim::Custom(_) | Prim::Control(_) | Prim::Callback(_) | Prim::Linalg(_) => {
             unreachable!("bind evaluates custom functions, control flow and callbacks on arrays")
         }
         Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,

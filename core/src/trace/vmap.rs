@@ -88,7 +88,9 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             let refs: Vec<&Array> = all.iter().collect();
             bind1(Prim::Custom(batched_custom(&c.0, size)), &refs)
         }
-        Prim::Control(_) | Prim::Callback(_) => unreachable!("several results: see process"),
+        Prim::Control(_) | Prim::Callback(_) | Prim::Linalg(_) => {
+            unreachable!("several results: see process")
+        }
         Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
     }
 }
@@ -202,6 +204,7 @@ pub(crate) fn process(
     let multi = match prim {
         Prim::Control(c) => Some(super::control::vmap(&c.0, &vals, &bdims, size)),
         Prim::Callback(c) => Some(crate::effects::vmap(&c.0, &vals, &bdims, size)),
+        Prim::Linalg(p) => Some(super::linalg_rules::batch(*p, &vals, &bdims, size)),
         _ => None,
     };
     if let Some(outs) = multi {
