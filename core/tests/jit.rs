@@ -304,3 +304,65 @@ proptest::proptest! {
         }
     }
 }
+
+/// The built-in reference device and every plugin device.
+fn all_devices() -> Vec<oxjax::Device> {
+    let mut devs = vec![Registry::embedded().default_device()];
+    devs.extend(common::plugin_devices());
+    devs
+}
+
+/// Sibling reductions where the second reads the first inside its loop
+/// (the variance after the mean, logsumexp after the max, softmax over an
+/// axis of length 1) once reused the first's accumulator in the loop body
+/// and failed validation: "acc used inside a reduction body".
+#[test]
+fn sibling_reductions_that_read_each_other() {
+    let mean_var = |x: &Array| {
+        let m = x.mean(Axes::All, false);
+        let d = x - &m;
+        (m, (&d * &d).mean(Axes::All, false))
+    };
+    let max_lse = |x: &Array| (x.max(Axes::All, false), logsumexp(&x.reshape(&[1, 2])));
+    let log_softmax = |x: &Array| x - &logsumexp(x);
+    for dev in all_devices() {
+        with_default_device(&dev, || {
+            let x = Array::from_vec(vec![1f32, 2.], &[2]);
+            let (m, v) = jit(mean_var)(&x);
+            assert_eq!((m.item::<f32>(), v.item::<f32>()), (1.5, 0.25), "{dev:?}");
+            let (mx, lse) = jit(max_lse)(&x);
+            close(&mx, &x.max(Axes::All, false));
+            close(&lse, &logsumexp(&x.reshape(&[1, 2])));
+            let col = rand(&[5, 1], 30);
+            close(&jit(softmax)(&col), &softmax(&col));
+            close(&jit(log_softmax)(&col), &log_softmax(&col));
+        });
+    }
+}
+
+/// Long reductions to one value run in two stages under jit as in eager,
+/// so no accumulator runs longer than one chunk: exact counts past 2^24
+/// and f32 sums within 1e-6 relative on every device.
+#[test]
+fn long_jitted_reductions_are_accurate() {
+    for dev in all_devices() {
+        with_default_device(&dev, || {
+            let sum = jit(|x: &Array| x.sum(Axes::All, false));
+            let mean = jit(|x: &Array| x.mean(Axes::All, false));
+            let tenths = Array::from_vec(vec![0.1f32; 1 << 20], &[1 << 20]);
+            let got = sum(&tenths).item::<f32>() as f64;
+            let want = (1u64 << 20) as f64 * 0.1f32 as f64;
+            assert!(
+                ((got - want) / want).abs() <= 1e-6,
+                "{dev:?}: sum of 2^20 x 0.1 = {got}, want {want}"
+            );
+            let ones = Array::from_vec(vec![1f32; 20_000_000], &[20_000_000]);
+            assert_eq!(sum(&ones).item::<f32>(), 2e7, "{dev:?}: sum of 20M ones");
+            let m = mean(&Array::from_vec(vec![0.1f32; 4 << 20], &[2048, 2048])).item::<f32>();
+            assert!(
+                ((m as f64 - 0.1f32 as f64) / 0.1).abs() <= 1e-6,
+                "{dev:?}: mean of 4M x 0.1 = {m}"
+            );
+        });
+    }
+}

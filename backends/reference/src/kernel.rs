@@ -5,7 +5,8 @@
 //! 1. every accumulator starts at its [`ReduceOp::identity`](oxjax_abi::ReduceOp::identity);
 //! 2. for each `ridx` in `0..rsize`, the body nodes (phase `Body` or `Both`)
 //!    are evaluated in arena order and each reduction folds its body value
-//!    into its accumulator with [`eval::combine`];
+//!    into its accumulator with [`eval::combine`], pairwise ([`Pairwise`]:
+//!    the error of an f32 sum grows with log rsize, not rsize);
 //! 3. the epilogue nodes (phase `Epilogue` or `Both`) are evaluated, `acc k`
 //!    reading accumulator `k`;
 //! 4. output `k`'s node value is written to output buffer `k` at `gidx`.
@@ -66,21 +67,22 @@ impl CompiledKernel {
             .collect();
         let mut values = vec![Scalar::Bool(false); k.nodes.len()];
         let mut accs: Vec<Scalar> = Vec::with_capacity(k.reductions.len());
+        let mut trees: Vec<Pairwise> = k.reductions.iter().map(|_| Pairwise::default()).collect();
         for gidx in 0..k.size as i32 {
-            accs.clear();
-            accs.extend(
-                k.reductions
-                    .iter()
-                    .map(|r| r.op.identity(k.nodes[r.body as usize].dtype)),
-            );
             for ridx in 0..k.rsize as i32 {
                 for &i in &self.body {
                     values[i] = self.eval_node(i, gidx, Some(ridx), &accs, &values, inputs);
                 }
-                for (acc, r) in accs.iter_mut().zip(k.reductions.iter()) {
-                    *acc = eval::combine(r.op, *acc, values[r.body as usize]);
+                for (tree, r) in trees.iter_mut().zip(k.reductions.iter()) {
+                    tree.push(r.op, values[r.body as usize]);
                 }
             }
+            accs.clear();
+            accs.extend(
+                k.reductions.iter().zip(&mut trees).map(|(r, tree)| {
+                    tree.finish(r.op, r.op.identity(k.nodes[r.body as usize].dtype))
+                }),
+            );
             for &i in &self.epilogue {
                 values[i] = self.eval_node(i, gidx, None, &accs, &values, inputs);
             }
@@ -141,5 +143,38 @@ fn load(buffer: &[u8], dtype: oxjax_abi::DType, index: i32) -> Scalar {
     match usize::try_from(index) {
         Ok(i) if i < len => Scalar::read(dtype, &buffer[i * size..]),
         _ => Scalar::zero(dtype),
+    }
+}
+
+/// A pairwise (cascade) accumulator: partial results of 1, 2, 4, ...
+/// values kept on a stack like the digits of a binary counter, so every
+/// value passes through about log2(n) additions. Exact reductions (min,
+/// max, integers) give the same result as a left fold.
+#[derive(Default)]
+struct Pairwise {
+    /// (partial result, log2 of the values it holds), largest first.
+    stack: Vec<(Scalar, u32)>,
+}
+
+impl Pairwise {
+    fn push(&mut self, op: oxjax_abi::ReduceOp, x: Scalar) {
+        let (mut v, mut level) = (x, 0);
+        while let Some(&(top, l)) = self.stack.last()
+            && l == level
+        {
+            self.stack.pop();
+            v = eval::combine(op, top, v);
+            level += 1;
+        }
+        self.stack.push((v, level));
+    }
+
+    /// The total (`identity` when empty); leaves the accumulator empty.
+    fn finish(&mut self, op: oxjax_abi::ReduceOp, identity: Scalar) -> Scalar {
+        let mut total = identity;
+        while let Some((v, _)) = self.stack.pop() {
+            total = eval::combine(op, v, total);
+        }
+        total
     }
 }

@@ -367,6 +367,9 @@ struct Gen<'a> {
     len: Vec<u32>,
     out: Vec<u32>,
     acc: Vec<u32>,
+    /// Per accumulator, the outer levels of blocked accumulation (float
+    /// sums and products only; see [`BLOCK`]), innermost first.
+    levels: Vec<Vec<u32>>,
     /// SIMD mode: four consecutive `gidx` per step, one per lane.
     simd: bool,
     /// The scalar run function (SIMD mode hands it the tail).
@@ -398,6 +401,17 @@ impl<'a> Gen<'a> {
                 }
             })
             .collect();
+        let depth = block_levels(k.rsize as usize);
+        let levels = k
+            .reductions
+            .iter()
+            .map(|r| {
+                let d = k.nodes[r.body as usize].dtype;
+                let t = if simd { V::V128 } else { vt(d) };
+                let n = if blocked(r.op, d) { depth } else { 0 };
+                (0..n).map(|_| fb.local(t)).collect()
+            })
+            .collect();
         let val = k
             .nodes
             .iter()
@@ -414,6 +428,7 @@ impl<'a> Gen<'a> {
             len,
             out,
             acc,
+            levels,
             simd,
             tail_fn,
             dep_g: gidx_dependence(k),
@@ -526,13 +541,15 @@ impl<'a> Gen<'a> {
         }
         if !k.reductions.is_empty() {
             for r in 0..k.reductions.len() {
-                let red = k.reductions[r];
-                let d = k.nodes[red.body as usize].dtype;
-                self.constant(red.op.identity(d));
-                if self.simd {
-                    self.splat(d);
+                for l in 0..=self.levels[r].len() {
+                    self.identity(r);
+                    let local = if l == 0 {
+                        self.acc[r]
+                    } else {
+                        self.levels[r][l - 1]
+                    };
+                    self.fb.set(local);
                 }
-                self.fb.set(self.acc[r]);
             }
             if k.rsize > 0 {
                 let rows = if self.simd && k.rsize >= 4 {
@@ -559,6 +576,14 @@ impl<'a> Gen<'a> {
                     self.reduction_loop(&body, &[]);
                     self.fb.end();
                 }
+            }
+        }
+        // the blocks' partial results, innermost last
+        for r in 0..k.reductions.len() {
+            for l in 0..self.levels[r].len() {
+                self.fb.get(self.levels[r][l]).get(self.acc[r]);
+                self.combine_acc(r);
+                self.fb.set(self.acc[r]);
             }
         }
         for &i in &post {
@@ -677,15 +702,69 @@ impl<'a> Gen<'a> {
         }
         for r in 0..k.reductions.len() {
             let red = k.reductions[r];
-            let d = k.nodes[red.body as usize].dtype;
             self.fb.get(self.acc[r]).get(self.val[red.body as usize]);
-            if self.simd {
-                self.vbinary(red.op.combine_op(), d);
-            } else {
-                self.combine(red.op, d);
-            }
+            self.combine_acc(r);
             self.fb.set(self.acc[r]);
         }
+        self.close_blocks(0);
+    }
+
+    /// Pushes accumulator `r`'s identity (splatted in SIMD mode).
+    fn identity(&mut self, r: usize) {
+        let red = self.k.reductions[r];
+        let d = self.k.nodes[red.body as usize].dtype;
+        self.constant(red.op.identity(d));
+        if self.simd {
+            self.splat(d);
+        }
+    }
+
+    /// Combines the two values on the stack with accumulator `r`'s op.
+    fn combine_acc(&mut self, r: usize) {
+        let red = self.k.reductions[r];
+        let d = self.k.nodes[red.body as usize].dtype;
+        if self.simd {
+            self.vbinary(red.op.combine_op(), d);
+        } else {
+            self.combine(red.op, d);
+        }
+    }
+
+    /// After step `ridx`: when `ridx + 1` ends a block of `BLOCK^(l+1)`
+    /// steps, folds level `l` (the accumulator itself for `l = 0`) into
+    /// level `l + 1`, resets it, and checks the next level.
+    fn close_blocks(&mut self, l: usize) {
+        let k = self.k;
+        let rs: Vec<usize> = (0..k.reductions.len())
+            .filter(|&r| self.levels[r].len() > l)
+            .collect();
+        if rs.is_empty() {
+            return;
+        }
+        let mask = BLOCK.pow(l as u32 + 1) as i32 - 1;
+        self.fb
+            .get(self.ridx)
+            .i32c(1)
+            .i(I::I32Add)
+            .i32c(mask)
+            .i(I::I32And)
+            .i(I::I32Eqz)
+            .if_();
+        for r in rs {
+            let inner = if l == 0 {
+                self.acc[r]
+            } else {
+                self.levels[r][l - 1]
+            };
+            let outer = self.levels[r][l];
+            self.fb.get(outer).get(inner);
+            self.combine_acc(r);
+            self.fb.set(outer);
+            self.identity(r);
+            self.fb.set(inner);
+        }
+        self.close_blocks(l + 1);
+        self.fb.end();
     }
 
     /// `do { step; ridx += 1 } while ridx < rsize`, from the current `ridx`.
@@ -1653,4 +1732,25 @@ impl<'a> Gen<'a> {
             _ => unreachable!("binary {op} on {t}"),
         }
     }
+}
+
+/// Steps per block of blocked accumulation: a float sum or product
+/// accumulates `BLOCK` steps, folds that into the next level, and so on
+/// (a `BLOCK`-ary tree), so its error grows like `BLOCK · log_BLOCK(rsize)`
+/// roundings instead of `rsize` (the contract in docs/backend-authors.md).
+const BLOCK: usize = 16;
+
+/// Outer levels a reduction of `rsize` steps needs.
+fn block_levels(rsize: usize) -> usize {
+    let mut levels = 0;
+    while BLOCK.pow(levels as u32 + 1) < rsize {
+        levels += 1;
+    }
+    levels
+}
+
+/// Whether an accumulator is blocked: float sums and products round;
+/// min, max and integer ops are exact in any order.
+fn blocked(op: ReduceOp, d: DType) -> bool {
+    matches!(op, ReduceOp::ADD | ReduceOp::MUL) && d.is_float()
 }

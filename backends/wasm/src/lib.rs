@@ -14,8 +14,9 @@
 //!   also used by scalar f32 code so every element gets the same bits).
 //! - **SIMD128**: kernels whose values are all 32-bit (bool, i32, u32,
 //!   f32) run four consecutive `gidx` per step, one per lane (reductions
-//!   included: each lane keeps its own accumulator, so the order of
-//!   accumulation, and thus every bit, is the reference's). Consecutive
+//!   included: each lane keeps its own accumulator; float sums and
+//!   products accumulate in blocks of 16 steps folded level by level, a
+//!   16-ary tree, so their error grows with log rsize). Consecutive
 //!   in-bounds loads are one `v128.load`, invariant ones a splat, others
 //!   lane by lane; ops without a SIMD form run lane by lane; the tail
 //!   goes to the scalar function. Elementwise kernels run four groups of

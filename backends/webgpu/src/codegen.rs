@@ -509,14 +509,39 @@ fn reduction_loop(e: &mut Emitter, blocks: &[Option<u8>], start: &str, step: &st
     if k.reductions.is_empty() {
         return s;
     }
+    // Float sums and products accumulate in blocks of BLOCK steps, each
+    // folded into the next level (a BLOCK-ary tree): error ~ BLOCK log n.
+    let depth = block_levels(k.rsize as usize);
+    let levels = |r: usize| {
+        let red = k.reductions[r];
+        let d = k.nodes[red.body as usize].dtype;
+        if matches!(red.op, ReduceOp::ADD | ReduceOp::MUL) && d.is_float() {
+            depth
+        } else {
+            0
+        }
+    };
+    let name = |r: usize, l: usize| {
+        if l == 0 {
+            format!("acc{r}")
+        } else {
+            format!("lv{r}_{l}")
+        }
+    };
     for (r, red) in k.reductions.iter().enumerate() {
         let d = k.nodes[red.body as usize].dtype;
-        let _ = writeln!(
-            s,
-            "    var acc{r}: {} = {};",
-            ty(d),
-            constant(red.op.identity(d))
-        );
+        for l in 0..=levels(r) {
+            let _ = writeln!(
+                s,
+                "    var {}: {} = {};",
+                name(r, l),
+                ty(d),
+                constant(red.op.identity(d))
+            );
+        }
+    }
+    if depth > 0 {
+        s.push_str("    var steps: u32 = 0u;\n");
     }
     let _ = writeln!(
         s,
@@ -529,8 +554,47 @@ fn reduction_loop(e: &mut Emitter, blocks: &[Option<u8>], start: &str, step: &st
         let c = e.combine(red.op, d, &format!("acc{r}"), &format!("v{}", red.body));
         let _ = writeln!(s, "        acc{r} = {c};");
     }
+    if depth > 0 {
+        s.push_str("        steps = steps + 1u;\n");
+        let mut closing = String::new();
+        for l in 0..depth {
+            let mask = BLOCK.pow(l as u32 + 1) - 1;
+            let _ = writeln!(s, "        if ((steps & {mask}u) == 0u) {{");
+            for (r, red) in k.reductions.iter().enumerate() {
+                if levels(r) <= l {
+                    continue;
+                }
+                let d = k.nodes[red.body as usize].dtype;
+                let (inner, outer) = (name(r, l), name(r, l + 1));
+                let c = e.combine(red.op, d, &outer, &inner);
+                let _ = writeln!(s, "        {outer} = {c};");
+                let _ = writeln!(s, "        {inner} = {};", constant(red.op.identity(d)));
+            }
+            closing.push_str("        }\n");
+        }
+        s.push_str(&closing);
+    }
     s.push_str("    }\n");
+    for (r, red) in k.reductions.iter().enumerate() {
+        let d = k.nodes[red.body as usize].dtype;
+        for l in 1..=levels(r) {
+            let c = e.combine(red.op, d, &name(r, l), &format!("acc{r}"));
+            let _ = writeln!(s, "    acc{r} = {c};");
+        }
+    }
     s
+}
+
+/// Steps per block of blocked accumulation (see `reduction_loop`).
+const BLOCK: usize = 16;
+
+/// Outer levels a loop of `rsize` steps needs.
+fn block_levels(rsize: usize) -> usize {
+    let mut levels = 0;
+    while BLOCK.pow(levels as u32 + 1) < rsize {
+        levels += 1;
+    }
+    levels
 }
 
 fn elementwise(k: &Kernel) -> Generated {

@@ -20,6 +20,7 @@ pub(crate) use movement::axis;
 pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};
 pub(crate) use promote::{promote, to_float};
 pub use reduce::Axes;
+pub(crate) use reduce::two_stage_chunk;
 pub(crate) use view::unravel;
 
 use crate::device::{Buffer, Device, default_device};

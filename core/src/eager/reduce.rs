@@ -66,6 +66,16 @@ const SPLIT_AT: usize = 1 << 16;
 /// Elements per partial result of a two-stage reduction.
 const CHUNK: usize = 1 << 12;
 
+/// The plan for reducing `rsize` elements to each of `out_size` results,
+/// shared by eager and jit: `Some(chunk)` when it runs in two stages
+/// (`chunk`-element partial results over many outputs, which backends
+/// spread over threads and SIMD lanes, then their reduction; the tail
+/// padded with the identity), `None` for one kernel. One long sequential
+/// loop would use one thread and accumulate an error growing with `rsize`.
+pub(crate) fn two_stage_chunk(out_size: usize, rsize: usize) -> Option<usize> {
+    (out_size == 1 && rsize >= SPLIT_AT).then_some(CHUNK)
+}
+
 /// The dtype sums and products accumulate in, and the one they return.
 fn sum_dtypes(d: DType) -> (DType, DType) {
     match d {
@@ -105,8 +115,8 @@ impl Concrete {
             ));
         }
         super::check_dtype(name, acc, &self.device)?;
-        if out_shape.iter().product::<usize>() == 1 && rsize >= SPLIT_AT {
-            return self.reduce_in_two_stages(name, keepdims, rop, acc, rsize, epilogue);
+        if let Some(chunk) = two_stage_chunk(out_shape.iter().product(), rsize) {
+            return self.reduce_in_two_stages(name, keepdims, rop, acc, rsize, chunk, epilogue);
         }
         let mut fuse = Fuse::new(&self.device);
         let out_idx = fuse.out_index(&out_shape);
@@ -130,10 +140,9 @@ impl Concrete {
         })
     }
 
-    /// A long reduction to one value runs as two kernels: `CHUNK`-element
-    /// partial results over many output elements (so a backend can spread
-    /// them over threads and SIMD lanes), then the reduction of those. The
-    /// tail is padded with the reduction's identity.
+    /// A long reduction to one value runs as two kernels (see
+    /// [`two_stage_chunk`]).
+    #[allow(clippy::too_many_arguments)]
     fn reduce_in_two_stages(
         &self,
         name: &str,
@@ -141,14 +150,15 @@ impl Concrete {
         rop: ReduceOp,
         acc: DType,
         rsize: usize,
+        chunk: usize,
         epilogue: &dyn Fn(&mut KernelBuilder, Val, usize) -> Val,
     ) -> Result<Concrete> {
-        let m = rsize.div_ceil(CHUNK);
+        let m = rsize.div_ceil(chunk);
         let identity = rop.identity(self.dtype).as_f64();
         let flat = self
             .reshape(&[rsize])
-            .try_pad(&[(0, m * CHUNK - rsize)], identity)?;
-        let partial = flat.reshape(&[m, CHUNK]).reduce(
+            .try_pad(&[(0, m * chunk - rsize)], identity)?;
+        let partial = flat.reshape(&[m, chunk]).reduce(
             name,
             &Axes::Some(vec![1]),
             false,

@@ -9,10 +9,10 @@
 //! reduction loop, so the elementwise chain after it becomes the epilogue
 //! (`relu(x @ W + b)` is one kernel).
 
-use crate::eager::{binary_expr, clamp_index, to_float, unary_expr, unravel};
+use crate::eager::{binary_expr, clamp_index, to_float, two_stage_chunk, unary_expr, unravel};
 use crate::trace::indexing_rules::IxPrim;
-use crate::trace::jaxpr::{Atom, Jaxpr};
-use crate::trace::prim::{Aval, Prim, RedOp};
+use crate::trace::jaxpr::{Atom, Eqn, Jaxpr};
+use crate::trace::prim::{Aval, BinOp, Prim, RedOp};
 use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Val};
 use std::collections::HashMap;
 
@@ -49,6 +49,84 @@ fn inlinable(p: &Prim) -> bool {
 
 fn is_reduction(p: &Prim) -> bool {
     matches!(p, Prim::Reduce(..) | Prim::Matmul)
+}
+
+/// Rewrites each long reduction to one value into the two-stage plan eager
+/// uses ([`two_stage_chunk`]): flatten, pad to whole chunks with the
+/// identity, reduce `[m, chunk]` over its rows, then reduce the `m`
+/// partials. The partial kernel has `m` outputs, so backends spread it over
+/// threads, and no accumulator runs longer than one chunk (a jitted
+/// `sum` of 20M ones otherwise stops at 2^24). `mean` sums in both stages
+/// and divides once; f16 and integer means accumulate in the widened dtype.
+pub(crate) fn split_long_reductions(mut j: Jaxpr) -> Jaxpr {
+    let mut eqns = Vec::with_capacity(j.eqns.len());
+    for e in std::mem::take(&mut j.eqns) {
+        let Prim::Reduce(op, axes) = &e.prim else {
+            eqns.push(e);
+            continue;
+        };
+        let x_aval = j.aval(&e.ins[0]);
+        let out = e.outs[0];
+        let out_aval = j.avals[out].clone();
+        let rsize: usize = axes.iter().map(|&d| x_aval.shape[d]).product();
+        let Some(chunk) = two_stage_chunk(out_aval.size(), rsize) else {
+            eqns.push(e);
+            continue;
+        };
+        let (rop, acc, out_dtype) = reduce_dtypes(*op, x_aval.dtype);
+        let stage = if *op == RedOp::Mean { RedOp::Sum } else { *op };
+        let m = rsize.div_ceil(chunk);
+        let mut add = |prim: Prim, ins: Vec<Atom>, shape: Vec<usize>, dtype: DType| {
+            j.avals.push(Aval {
+                shape,
+                dtype,
+                weak: false,
+            });
+            let v = j.avals.len() - 1;
+            eqns.push(Eqn {
+                prim,
+                ins,
+                outs: vec![v],
+            });
+            Atom::Var(v)
+        };
+        let mut x = e.ins[0].clone();
+        if acc != x_aval.dtype {
+            x = add(Prim::Cast(acc), vec![x], x_aval.shape.clone(), acc);
+        }
+        x = add(Prim::Reshape(vec![rsize]), vec![x], vec![rsize], acc);
+        if m * chunk > rsize {
+            let fill = rop.identity(acc);
+            x = add(
+                Prim::Pad(vec![(0, m * chunk - rsize, 0)], fill),
+                vec![x],
+                vec![m * chunk],
+                acc,
+            );
+        }
+        x = add(Prim::Reshape(vec![m, chunk]), vec![x], vec![m, chunk], acc);
+        x = add(Prim::Reduce(stage, vec![1]), vec![x], vec![m], acc);
+        x = add(Prim::Reduce(stage, vec![0]), vec![x], vec![], acc);
+        if *op == RedOp::Mean {
+            let scalar = Aval {
+                shape: vec![],
+                dtype: acc,
+                weak: false,
+            };
+            let n = Atom::Lit(Scalar::F64(rsize as f64).cast(acc), scalar);
+            x = add(Prim::Binary(BinOp::Div), vec![x, n], vec![], acc);
+        }
+        if out_dtype != acc {
+            x = add(Prim::Cast(out_dtype), vec![x], vec![], out_dtype);
+        }
+        eqns.push(Eqn {
+            prim: Prim::Reshape(out_aval.shape.clone()),
+            ins: vec![x],
+            outs: vec![out],
+        });
+    }
+    j.eqns = eqns;
+    j
 }
 
 /// The planner's state.
@@ -225,7 +303,10 @@ struct KernelGen<'p, 'a> {
     /// What the reduction loop iterates: the reduced operand's shape, the
     /// reduced axes and the kept indices (siblings must match all three).
     loop_sig: Option<(Vec<usize>, Vec<usize>, Vec<u32>)>,
-    memo: HashMap<(usize, Vec<u32>), Val>,
+    /// Emitted values by variable, index and phase: a value computed in the
+    /// epilogue may read an accumulator, so the loop body must not reuse it
+    /// (`var` reads `mean` at the same index when both are scalars).
+    memo: HashMap<(usize, Vec<u32>, bool), Val>,
     /// The variables this kernel computes, and their element count.
     targets: Vec<usize>,
     size: usize,
@@ -296,7 +377,7 @@ impl KernelGen<'_, '_> {
     }
 
     fn emit(&mut self, v: usize, idx: &[Val], in_body: bool) -> Val {
-        let key = (v, idx.iter().map(|x| x.id).collect::<Vec<_>>());
+        let key = (v, idx.iter().map(|x| x.id).collect::<Vec<_>>(), in_body);
         if let Some(&x) = self.memo.get(&key) {
             return x;
         }

@@ -190,7 +190,7 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
 
 /// Plans the kernels of a jaxpr.
 pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
-    let jaxpr = simplify(jaxpr);
+    let jaxpr = fusion::split_long_reductions(simplify(jaxpr));
     let live = live_eqns(&jaxpr);
     let mut planner = Planner::new(&jaxpr, &live, max_inputs);
     // Effects first, in program order (each after what it reads).
