@@ -20,6 +20,9 @@
 //!   (and why an unavailable one is unavailable).
 //! - `bench [--backend NAME] [--json FILE] [--quick] [--only A,B]`: release build, then
 //!   the benchmark harness (bench/) on the named or default device.
+//!   `--compare` also times the same workloads on the same inputs in JAX
+//!   (CPU, jitted) and NumPy (bench/compare.py, in a venv it creates once
+//!   under `target/bench-venv`) and prints one table with oxjax / JAX.
 //! - `ci`: what CI runs: fmt check, clippy with warnings denied, `test`.
 //! - `compat`: regenerates docs/jax-compat.md (see compat.rs).
 
@@ -269,6 +272,16 @@ fn demo(release: bool, tour: bool) -> Result<()> {
 }
 
 fn bench(args: &[String]) -> Result<()> {
+    let compare = args.iter().any(|a| a == "--compare");
+    // --json goes to the combined table when comparing
+    let json = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let inputs = target_dir().join("bench-inputs");
+    let inputs_s = inputs.display().to_string();
+    let ox_json = inputs.join("oxjax.json").display().to_string();
     let mut all = vec![
         "run",
         "--quiet",
@@ -277,12 +290,56 @@ fn bench(args: &[String]) -> Result<()> {
         "oxjax-bench",
         "--",
     ];
-    all.extend(
-        args.iter()
-            .map(String::as_str)
-            .filter(|a| *a != "--release"),
-    );
-    run(env!("CARGO"), &all)
+    let mut skip = false;
+    for a in args {
+        if std::mem::take(&mut skip) {
+            continue;
+        }
+        match a.as_str() {
+            "--release" | "--compare" => {}
+            "--json" if compare => skip = true,
+            a => all.push(a),
+        }
+    }
+    if compare {
+        all.extend(["--inputs", &inputs_s, "--json", &ox_json]);
+    }
+    run(env!("CARGO"), &all)?;
+    if !compare {
+        return Ok(());
+    }
+    let python = bench_venv()?;
+    let script = root().join("bench/compare.py").display().to_string();
+    let mut py = vec![script.as_str(), "--inputs", &inputs_s];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--only" {
+            py.push("--only");
+            py.extend(it.next().map(String::as_str));
+        } else if a == "--quick" {
+            py.push("--quick");
+        }
+    }
+    if let Some(j) = &json {
+        py.extend(["--json", j.as_str()]);
+    }
+    run(&python, &py)
+}
+
+/// The Python of `target/bench-venv`, with jax (CPU) and numpy from PyPI:
+/// created on first use, then reused.
+fn bench_venv() -> Result<String> {
+    let venv = target_dir().join("bench-venv");
+    let python = venv.join("bin/python").display().to_string();
+    let ready = venv.join(".ready");
+    if !ready.exists() {
+        let v = venv.display().to_string();
+        run("python3", &["-m", "venv", &v])?;
+        run(&python, &["-m", "pip", "install", "--quiet", "jax", "numpy"])?;
+        std::fs::write(&ready, "jax numpy\n")
+            .map_err(|e| format!("cannot write {}: {e}", ready.display()))?;
+    }
+    Ok(python)
 }
 
 fn ci() -> Result<()> {

@@ -23,7 +23,7 @@ fn ulps(a: f32, b: f32) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: exhaustive exp|log|sin|cos BOUND [OPTIONS]";
+    let usage = "usage: exhaustive exp|exp2|expm1|log|log2|log1p|sin|cos|sinh|cosh|tanh|erf BOUND [OPTIONS]";
     let name = args.first().expect(usage).as_str();
     let bound: f32 = args
         .get(1)
@@ -35,6 +35,14 @@ fn main() {
         "log" => (Op::LOG, f64::ln),
         "sin" => (Op::SIN, f64::sin),
         "cos" => (Op::COS, f64::cos),
+        "exp2" => (Op::EXP2, f64::exp2),
+        "expm1" => (Op::EXPM1, f64::exp_m1),
+        "log2" => (Op::LOG2, f64::log2),
+        "log1p" => (Op::LOG1P, f64::ln_1p),
+        "sinh" => (Op::SINH, f64::sinh),
+        "cosh" => (Op::COSH, f64::cosh),
+        "tanh" => (Op::TANH, f64::tanh),
+        "erf" => (Op::ERF, libm::erf),
         _ => panic!("{usage}"),
     };
     let options = format!(

@@ -107,9 +107,17 @@ fn lanes32(l: [u8; 4]) -> [u8; 16] {
 fn vector_helper(op: Op) -> Option<H> {
     match op {
         Op::EXP => Some(H::VExp),
+        Op::EXP2 => Some(H::VExp2),
+        Op::EXPM1 => Some(H::VExpm1),
         Op::LOG => Some(H::VLog),
+        Op::LOG2 => Some(H::VLog2),
+        Op::LOG1P => Some(H::VLog1p),
         Op::SIN => Some(H::VSin),
         Op::COS => Some(H::VCos),
+        Op::SINH => Some(H::VSinh),
+        Op::COSH => Some(H::VCosh),
+        Op::TANH => Some(H::VTanh),
+        Op::ERF => Some(H::VErf),
         _ => None,
     }
 }

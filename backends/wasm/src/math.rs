@@ -45,11 +45,19 @@ pub(crate) enum H {
     ErfcPos,
     Pow,
     Threefry(u8),
-    /// f32x4 exp, log, sin, cos (`vmath`).
+    /// f32x4 transcendentals (`vmath`).
     VExp,
+    VExp2,
+    VExpm1,
     VLog,
+    VLog2,
+    VLog1p,
     VSin,
     VCos,
+    VSinh,
+    VCosh,
+    VTanh,
+    VErf,
 }
 
 /// The host functions every module imports, in import order (all f64 -> f64).
@@ -66,6 +74,25 @@ pub(crate) trait Helpers {
 }
 
 impl H {
+    /// An f32x4 -> f32x4 helper of `vmath`.
+    pub fn is_vector(self) -> bool {
+        matches!(
+            self,
+            H::VExp
+                | H::VExp2
+                | H::VExpm1
+                | H::VLog
+                | H::VLog2
+                | H::VLog1p
+                | H::VSin
+                | H::VCos
+                | H::VSinh
+                | H::VCosh
+                | H::VTanh
+                | H::VErf
+        )
+    }
+
     /// (params, results)
     pub fn sig(self) -> (Vec<V>, Vec<V>) {
         use V::*;
@@ -76,7 +103,7 @@ impl H {
             H::RoundF16 => (vec![F32], vec![F32]),
             H::Fmod | H::Pow | H::Atan2 => (vec![F64, F64], vec![F64]),
             H::Threefry(_) => (vec![I32, I32, I32, I32], vec![I32]),
-            H::VExp | H::VLog | H::VSin | H::VCos => (vec![V128], vec![V128]),
+            h if h.is_vector() => (vec![V128], vec![V128]),
             _ => (vec![F64], vec![F64]),
         }
     }
@@ -172,7 +199,8 @@ impl H {
                 pow(&mut fb, e)
             }
             H::Threefry(word) => threefry(&mut fb, word),
-            H::VExp | H::VLog | H::VSin | H::VCos => crate::vmath::emit(self, &mut fb, hs, 0),
+            h if h.is_vector() => crate::vmath::emit(h, &mut fb, hs, 0),
+            h => unreachable!("{h:?} has no body"),
         }
         fb.finish()
     }

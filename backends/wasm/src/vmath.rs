@@ -45,6 +45,29 @@ const SIN_S: [f32; 3] = [-0.166_666_54, 0.008_332_1, -1.950_692e-4];
 /// cos(r) = 1 - z/2 + z^2 C(z) on |r| <= pi/4 (relative error 1.3e-10).
 const COS_C: [f32; 3] = [0.041_666_646, -0.001_388_723_1, 2.442_349_3e-5];
 
+/// erf(x) = x P(x^2) on |x| < 1 (relative error 1.2e-9).
+const ERF_P: [f32; 7] = [
+    1.128_379_1,
+    -0.376_126_26,
+    0.112_835_854,
+    -0.026_853_811,
+    0.005_188_327,
+    -8.010_191e-4,
+    7.853_851e-5,
+];
+/// erfc(x) = exp(Q(x - 2.5)) on [1, 4] (weighted so that 1 - erfc, erf,
+/// has relative error 2e-11).
+const ERF_Q: [f32; 8] = [
+    -7.806_815,
+    -5.352_681,
+    -0.943_891_8,
+    -0.010_853_502,
+    0.002_166_457_5,
+    -4.310_087e-4,
+    6.176_328e-5,
+    -2.169_785_5e-5,
+];
+
 /// 1.5 * 2^23: `v + ROUNDER` is `ROUNDER + (v rounded to the nearest
 /// integer, ties to even)` exactly for |v| < 2^22, and that integer sits in
 /// the low mantissa bits. One add replaces a rounding and a saturating
@@ -117,35 +140,42 @@ fn vpow2(fb: &mut Fb, k: u32) {
 /// for the argument in local `x`, leaving the result on the stack.
 pub(crate) fn emit(h: H, fb: &mut Fb, hs: &mut dyn Helpers, x: u32) {
     match h {
-        H::VExp => exp(fb, hs.fma(), x),
-        H::VLog => log(fb, hs.fma(), x),
+        H::VExp => exp(fb, hs.fma(), x, false),
+        H::VExp2 => exp(fb, hs.fma(), x, true),
+        H::VExpm1 => expm1(fb, hs.fma(), x),
+        H::VLog => log(fb, hs.fma(), x, false),
+        H::VLog2 => log(fb, hs.fma(), x, true),
+        H::VLog1p => log1p(fb, hs.fma(), x),
+        H::VSinh => sinh_cosh(fb, hs.fma(), x, false),
+        H::VCosh => sinh_cosh(fb, hs.fma(), x, true),
+        H::VTanh => tanh(fb, hs.fma(), x),
+        H::VErf => erf(fb, hs.fma(), x),
         H::VSin => sincos(fb, hs, x, false),
         H::VCos => sincos(fb, hs, x, true),
         other => unreachable!("{other:?} is not a vector helper"),
     }
 }
 
-fn exp(fb: &mut Fb, fma: bool, x: u32) {
+/// e^x, or 2^x when `base2`.
+fn exp(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (k, r, ki, k1, p, t) = (l(fb), l(fb), l(fb), l(fb), l(fb), l(fb));
     fb.get(x);
-    splat(fb, std::f32::consts::LOG2_E);
-    fb.i(I::F32x4Mul);
+    if !base2 {
+        splat(fb, std::f32::consts::LOG2_E);
+        fb.i(I::F32x4Mul);
+    }
     round_via(fb, t);
     fb.set(k);
-    // r = x - k ln2_hi - k ln2_lo (the first product is exact)
-    fb.get(k);
-    splat(fb, LN2_HI_F);
-    madd(fb, fma, true, |fb| {
-        fb.get(x);
-    });
-    fb.set(r);
-    fb.get(k);
-    splat(fb, LN2_LO_F);
-    madd(fb, fma, true, |fb| {
-        fb.get(r);
-    });
-    fb.set(r);
+    if base2 {
+        // r = (x - k) ln 2: the difference is exact, the product's rounding
+        // a third of an ULP of e^r
+        fb.get(x).get(k).i(I::F32x4Sub);
+        splat(fb, std::f32::consts::LN_2);
+        fb.i(I::F32x4Mul).set(r);
+    } else {
+        reduce_ln2(fb, fma, x, k, r);
+    }
     // 1 + (r + r^2 Q(r))
     fb.get(r).get(r).i(I::F32x4Mul);
     vhorner(fb, fma, r, &EXP_Q);
@@ -157,8 +187,9 @@ fn exp(fb: &mut Fb, fma: bool, x: u32) {
     // Every lane |x| < 86 (k in [-124, 124]): p 2^k is normal, so adding k
     // to p's exponent bits is the exact product, the same bits the general
     // two-step scaling gives. NaN lanes fail the test.
+    // (2^x: the same bounds in units of ln 2)
     fb.get(x).i(I::F32x4Abs);
-    splat(fb, 86.0);
+    splat(fb, if base2 { 124.0 } else { 86.0 });
     fb.i(I::F32x4Lt)
         .i(I::I32x4AllTrue)
         .i(I::If(BlockType::Result(V::V128)));
@@ -186,19 +217,36 @@ fn exp(fb: &mut Fb, fma: bool, x: u32) {
     // x > 89: Inf; x < -104: 0 (NaN passes through p)
     splat(fb, f32::INFINITY);
     fb.get(p).get(x);
-    splat(fb, 89.0);
+    splat(fb, if base2 { 128.0 } else { 89.0 });
     fb.i(I::F32x4Gt);
     sel(fb);
     fb.set(p);
     splat(fb, 0.0);
     fb.get(p).get(x);
-    splat(fb, -104.0);
+    splat(fb, if base2 { -150.0 } else { -104.0 });
     fb.i(I::F32x4Lt);
     sel(fb);
     fb.end();
 }
 
-fn log(fb: &mut Fb, fma: bool, x: u32) {
+/// `r = x - k ln2_hi - k ln2_lo` (the first product is exact).
+fn reduce_ln2(fb: &mut Fb, fma: bool, x: u32, k: u32, r: u32) {
+    fb.get(k);
+    splat(fb, LN2_HI_F);
+    madd(fb, fma, true, |fb| {
+        fb.get(x);
+    });
+    fb.set(r);
+    fb.get(k);
+    splat(fb, LN2_LO_F);
+    madd(fb, fma, true, |fb| {
+        fb.get(r);
+    });
+    fb.set(r);
+}
+
+/// ln x, or log2 x when `base2`.
+fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (sub, bits, e, f, s, z, hfsq, res, big) = (
         l(fb),
@@ -249,10 +297,15 @@ fn log(fb: &mut Fb, fma: bool, x: u32) {
     fb.get(s).i(I::F32x4Mul).set(z);
     splat(fb, 0.5);
     fb.get(f).i(I::F32x4Mul).get(f).i(I::F32x4Mul).set(hfsq);
-    // e ln2_hi + (f - (hfsq - (s (hfsq + R) + e ln2_lo)))
-    fb.get(e);
-    splat(fb, LN2_HI_F);
-    fb.i(I::F32x4Mul);
+    // ln: e ln2_hi + (f - (hfsq - (s (hfsq + R) + e ln2_lo)));
+    // log2: e + (f - (hfsq - s (hfsq + R))) log2(e), the integer exact
+    if base2 {
+        fb.get(e);
+    } else {
+        fb.get(e);
+        splat(fb, LN2_HI_F);
+        fb.i(I::F32x4Mul);
+    }
     fb.get(f).get(hfsq);
     fb.get(s).get(hfsq).get(z);
     vhorner(
@@ -262,10 +315,17 @@ fn log(fb: &mut Fb, fma: bool, x: u32) {
         &[2.0 / 3.0, 2.0 / 5.0, 2.0 / 7.0, 2.0 / 9.0, 2.0 / 11.0],
     );
     fb.i(I::F32x4Mul).i(I::F32x4Add).i(I::F32x4Mul);
-    fb.get(e);
-    splat(fb, LN2_LO_F);
-    fb.i(I::F32x4Mul).i(I::F32x4Add);
-    fb.i(I::F32x4Sub).i(I::F32x4Sub).i(I::F32x4Add).set(res);
+    if !base2 {
+        fb.get(e);
+        splat(fb, LN2_LO_F);
+        fb.i(I::F32x4Mul).i(I::F32x4Add);
+    }
+    fb.i(I::F32x4Sub).i(I::F32x4Sub);
+    if base2 {
+        splat(fb, std::f32::consts::LOG2_E);
+        fb.i(I::F32x4Mul);
+    }
+    fb.i(I::F32x4Add).set(res);
     // specials: x < 0 NaN, 0 -Inf, +Inf, NaN
     let special = |fb: &mut Fb, v: f32, cmp: I<'static>, c: f32| {
         splat(fb, v);
@@ -417,4 +477,194 @@ fn sincos(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, cos: bool) {
     }
     fb.end();
     fb.get(v);
+}
+
+/// A new local holding |x|.
+fn abs_to(fb: &mut Fb, x: u32) -> u32 {
+    let a = fb.local(V::V128);
+    fb.get(x).i(I::F32x4Abs).set(a);
+    a
+}
+
+/// The value on the stack with the sign of local `x`.
+fn copysign(fb: &mut Fb, x: u32) {
+    let v = fb.local(V::V128);
+    fb.set(v).get(x).get(v);
+    isplat(fb, i32::MIN);
+    sel(fb);
+}
+
+/// e^x - 1: `2^k q + (2^k - 1)` with `q = e^r - 1` the exp polynomial
+/// without its leading 1, so small results keep their relative accuracy.
+/// For k > 24 the -1 vanishes and it is exp's two-step scaling.
+fn expm1(fb: &mut Fb, fma: bool, x: u32) {
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (xc, k, r, t, q, ki, kk, s, res) = (
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+        l(fb),
+    );
+    // e^-25 is below half an ULP of -1; past 89 everything overflows
+    fb.get(x);
+    splat(fb, -25.0);
+    fb.i(I::F32x4Max);
+    splat(fb, 89.0);
+    fb.i(I::F32x4Min).set(xc);
+    fb.get(xc);
+    splat(fb, std::f32::consts::LOG2_E);
+    fb.i(I::F32x4Mul);
+    round_via(fb, t);
+    fb.set(k);
+    reduce_ln2(fb, fma, xc, k, r);
+    fb.get(r).get(r).i(I::F32x4Mul);
+    vhorner(fb, fma, r, &EXP_Q);
+    madd(fb, fma, false, |fb| {
+        fb.get(r);
+    });
+    fb.set(q);
+    fb.get(t);
+    isplat(fb, ROUNDER.to_bits() as i32);
+    fb.i(I::I32x4Sub).set(ki);
+    // k <= 24: 2^k - 1 is exact
+    fb.get(ki);
+    isplat(fb, 24);
+    fb.i(I::I32x4MinS).set(kk);
+    vpow2(fb, kk);
+    fb.set(s);
+    fb.get(s).get(q);
+    madd(fb, fma, false, |fb| {
+        fb.get(s);
+        splat(fb, 1.0);
+        fb.i(I::F32x4Sub);
+    });
+    fb.set(res);
+    // k > 24 (k <= 129): (1 + q) 2^(k/2) 2^(k - k/2)
+    fb.get(q);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Add);
+    fb.get(ki).i32c(1).i(I::I32x4ShrS).set(kk);
+    vpow2(fb, kk);
+    fb.i(I::F32x4Mul);
+    fb.get(ki).get(kk).i(I::I32x4Sub).set(kk);
+    vpow2(fb, kk);
+    fb.i(I::F32x4Mul);
+    fb.get(res).get(ki);
+    isplat(fb, 24);
+    fb.i(I::I32x4GtS);
+    sel(fb);
+    fb.set(res);
+    // |x| < 2^-26: x itself (keeps -0 and subnormals)
+    fb.get(x).get(res).get(x).i(I::F32x4Abs);
+    splat(fb, 1.490_116_1e-8);
+    fb.i(I::F32x4Lt);
+    sel(fb);
+}
+
+/// tanh |x| = e / (e + 2), e = expm1(2 |x|), with |x| capped at 9 (where
+/// tanh rounds to 1).
+fn tanh(fb: &mut Fb, fma: bool, x: u32) {
+    let (y, e) = (fb.local(V::V128), fb.local(V::V128));
+    fb.get(x).i(I::F32x4Abs);
+    splat(fb, 9.0);
+    fb.i(I::F32x4Min).tee(y).get(y).i(I::F32x4Add).set(y);
+    expm1(fb, fma, y);
+    fb.tee(e).get(e);
+    splat(fb, 2.0);
+    fb.i(I::F32x4Add).i(I::F32x4Div);
+    copysign(fb, x);
+}
+
+/// sinh |x| = (m + m / (m + 1)) / 2 with m = expm1 |x|; cosh x =
+/// (e + 1/e) / 2 with e = exp |x|. Past |x| = 88, where e^|x| overflows
+/// before the result does, (e/2) e with e of |x|/2.
+fn sinh_cosh(fb: &mut Fb, fma: bool, x: u32, cosh: bool) {
+    let a = abs_to(fb, x);
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (big, h, m, e) = (l(fb), l(fb), l(fb), l(fb));
+    fb.get(a);
+    splat(fb, 88.0);
+    fb.i(I::F32x4Gt).set(big);
+    fb.get(a);
+    splat(fb, 0.5);
+    fb.i(I::F32x4Mul).get(a).get(big);
+    sel(fb);
+    fb.set(h);
+    if cosh {
+        exp(fb, fma, h, false);
+        fb.tee(e);
+        splat(fb, 0.5);
+        fb.i(I::F32x4Mul);
+        splat(fb, 0.5);
+        fb.get(e).i(I::F32x4Div).i(I::F32x4Add);
+    } else {
+        expm1(fb, fma, h);
+        fb.tee(m);
+        splat(fb, 1.0);
+        fb.i(I::F32x4Add).set(e);
+        fb.get(m).get(m).get(e).i(I::F32x4Div).i(I::F32x4Add);
+        splat(fb, 0.5);
+        fb.i(I::F32x4Mul);
+    }
+    fb.set(m);
+    fb.get(e);
+    splat(fb, 0.5);
+    fb.i(I::F32x4Mul).get(e).i(I::F32x4Mul);
+    fb.get(m).get(big);
+    sel(fb);
+    if !cosh {
+        copysign(fb, x);
+    }
+}
+
+/// log1p x = ln(u) x / (u - 1), u = 1 + x (u - 1 is exact, and the ratio
+/// cancels the rounding of u); x where u = 1, and +Inf.
+fn log1p(fb: &mut Fb, fma: bool, x: u32) {
+    let (u, res) = (fb.local(V::V128), fb.local(V::V128));
+    fb.get(x);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Add).set(u);
+    log(fb, fma, u, false);
+    fb.get(x).get(u);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Sub)
+        .i(I::F32x4Div)
+        .i(I::F32x4Mul)
+        .set(res);
+    fb.get(x).get(res).get(u);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Eq).get(x);
+    splat(fb, f32::INFINITY);
+    fb.i(I::F32x4Eq).i(I::V128Or);
+    sel(fb);
+}
+
+/// erf |x|: |x| P(x^2) below 1, else 1 - exp(Q(min(|x|, 4) - 2.5)).
+fn erf(fb: &mut Fb, fma: bool, x: u32) {
+    let a = abs_to(fb, x);
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (z, u, q) = (l(fb), l(fb), l(fb));
+    fb.get(a).get(a).i(I::F32x4Mul).set(z);
+    vhorner(fb, fma, z, &ERF_P);
+    fb.get(a).i(I::F32x4Mul);
+    fb.get(a);
+    splat(fb, 4.0);
+    fb.i(I::F32x4Min);
+    splat(fb, 2.5);
+    fb.i(I::F32x4Sub).set(u);
+    vhorner(fb, fma, u, &ERF_Q);
+    fb.set(q);
+    splat(fb, 1.0);
+    exp(fb, fma, q, false);
+    fb.i(I::F32x4Sub);
+    fb.get(a);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Lt);
+    sel(fb);
+    copysign(fb, x);
 }

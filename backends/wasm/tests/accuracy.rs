@@ -148,8 +148,19 @@ fn transcendentals_are_within_their_ulp_bounds() {
             let ((u, at), t) = max_ulps("threads = 2", op, d, &xs, None);
             // f32 computes in f64 and rounds, or (exp, log, sin, cos) in
             // f32x4 with fused multiply-add where the host has it (this
-            // one does): within one ULP of the truth
-            report(op, d, (u, t, 1), &at, &mut failures);
+            // one does): within one ULP of the truth. The f32x4 functions
+            // built on exp/log (vmath) keep the op table's 4 ULP
+            // (exhaustive worst: tanh 3, erf 4, log1p 2).
+            let truth = match op {
+                Op::EXP2 | Op::EXPM1 | Op::LOG2 | Op::LOG1P | Op::SINH | Op::COSH | Op::TANH
+                | Op::ERF
+                    if d == DType::F32 =>
+                {
+                    4
+                }
+                _ => 1,
+            };
+            report(op, d, (u, t, truth), &at, &mut failures);
         }
         // binary ops on a grid
         let base: Vec<f64> = (0..300)

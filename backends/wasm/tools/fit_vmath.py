@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Minimax polynomial coefficients of the f32x4 transcendentals
-(backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C).
+(backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C, ERF_P, ERF_Q).
 
 Each fit minimises the largest *relative* error of the whole function
 (not of the fitted remainder) over its reduced interval, as a linear
@@ -18,11 +18,11 @@ mp.mp.dps = 30
 SCALE = 1e9  # errors are ~1e-9: keep them well above the solver's tolerance
 
 
-def minimax(basis, target, weight):
+def minimax(basis, target, weight, scale=SCALE):
     """min over c of max |weight * (basis @ c - target)|."""
     n, k = basis.shape
-    a = basis * (weight * SCALE)[:, None]
-    b = target * weight * SCALE
+    a = basis * (weight * scale)[:, None]
+    b = target * weight * scale
     ones = np.ones((n, 1))
     res = linprog(
         np.r_[np.zeros(k), 1.0],
@@ -32,7 +32,7 @@ def minimax(basis, target, weight):
         method="highs",
     )
     assert res.status == 0, res.message
-    return res.x[:k], res.x[k] / SCALE
+    return res.x[:k], res.x[k] / scale
 
 
 def report(name, coeffs, err):
@@ -53,3 +53,16 @@ s = np.array([float((mp.sin(v) - v) / v**3) for v in map(mp.mpf, d)])
 report("SIN_S", *minimax(basis, s, d * z / np.sin(d)))
 c = np.array([float((mp.cos(v) - 1 + v**2 / 2) / v**4) for v in map(mp.mpf, d)])
 report("COS_C", *minimax(basis, c, z * z / np.cos(d)))
+
+# erf x = x P(x^2) on |x| < 1 (relative error of erf)
+d = np.sqrt(np.linspace(1e-8, 1.0, 4000))
+z = d * d
+t = np.array([float(mp.erf(v) / v) for v in map(mp.mpf, d)])
+report("ERF_P", *minimax(np.stack([z**i for i in range(7)], 1), t, 1 / t, 1e7))
+
+# erf x = 1 - exp(Q(x - 2.5)) on [1, 4]: Q fits ln erfc, weighted by
+# erfc / erf so that the error is erf's relative error
+x = np.linspace(1.0, 4.0, 4000)
+q = np.array([float(mp.log(mp.erfc(v))) for v in map(mp.mpf, x)])
+w = np.array([float(mp.erfc(v) / mp.erf(v)) for v in map(mp.mpf, x)])
+report("ERF_Q", *minimax(np.stack([(x - 2.5) ** i for i in range(8)], 1), q, w, 1e7))
