@@ -21,6 +21,7 @@ mod debug;
 pub mod device;
 mod eager;
 mod effects;
+mod routines;
 mod element;
 mod error;
 pub mod fft;

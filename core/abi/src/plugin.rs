@@ -25,7 +25,7 @@ pub struct AbiVersion {
 }
 
 /// The ABI version this crate defines.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 1 };
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
 
 impl AbiVersion {
     /// `major << 32 | minor`, the value of [`VERSION_SYMBOL`].

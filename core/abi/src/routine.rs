@@ -43,8 +43,20 @@ impl RoutineKind {
     /// 2 rfft, 3 irfft. Complex values are interleaved (re, im) pairs on a
     /// trailing axis of length 2.
     pub const FFT: RoutineKind = RoutineKind(11);
+    /// `conv_general_dilated` in the canonical layout (ABI 1.2): inputs
+    /// `lhs [N, C, S...]`, `rhs [O, I, K...]` of one float dtype; output
+    /// `[N / batch_group_count, O, Out...]` of that dtype. Params:
+    /// `[s, feature_group_count, batch_group_count]` then, per spatial
+    /// axis, `stride, pad_lo, pad_hi, lhs_dilation, rhs_dilation` (pads may
+    /// be negative). Output position `o` reads dilated-input coordinate
+    /// `o * stride - pad_lo + k * rhs_dilation` for window position `k`;
+    /// coordinates outside the dilated input or between its elements read
+    /// 0. Feature group `g` pairs input channels `g*I..(g+1)*I` with output
+    /// channels `g*O/G..`; batch group `b` pairs input images
+    /// `b*N/B..(b+1)*N/B` with output channels `b*O/B..`.
+    pub const CONV: RoutineKind = RoutineKind(14);
 
-    pub const ALL: [RoutineKind; 12] = [
+    pub const ALL: [RoutineKind; 13] = [
         RoutineKind::SORT,
         RoutineKind::ARGSORT,
         RoutineKind::CUMSUM,
@@ -57,9 +69,13 @@ impl RoutineKind {
         RoutineKind::LU,
         RoutineKind::EIGH,
         RoutineKind::FFT,
+        RoutineKind::CONV,
     ];
 
     pub fn name(self) -> &'static str {
+        if self == RoutineKind::CONV {
+            return "conv";
+        }
         const NAMES: [&str; 12] = [
             "sort",
             "argsort",

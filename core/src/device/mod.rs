@@ -151,7 +151,8 @@ impl Device {
 
     /// Runs a routine on dense input buffers and returns its output
     /// buffers: natively when the backend lists the routine's kind, else
-    /// on the host with the reference implementation (the data moves there
+    /// on the host (`routines::run_host`: native crates, else the reference
+    /// backend; the data moves there
     /// and back), so every device runs every routine.
     pub(crate) fn run_routine(
         &self,
@@ -166,7 +167,7 @@ impl Device {
                 .map(|b| self.download(b))
                 .collect::<Result<_>>()?;
             let refs: Vec<&[u8]> = host.iter().map(Vec::as_slice).collect();
-            let outs = oxjax_backend_reference::run_routine(routine, &refs)?;
+            let outs = crate::routines::run_host(routine, &refs)?;
             return outs.iter().map(|o| self.upload(o)).collect();
         }
         let cached = self.0.routines.lock().unwrap().get(routine).copied();

@@ -10,6 +10,7 @@
 //! runs eagerly as one kernel.
 
 pub mod control;
+pub mod conv_rules;
 pub mod custom;
 pub mod indexing_rules;
 pub mod jaxpr;
@@ -243,6 +244,7 @@ mod tests {
             },
             Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
             Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
+            Prim::Conv(_) => (kind.clone(), vec![x, f64s(&[4, 3], 0.2)]),
         }
     }
 

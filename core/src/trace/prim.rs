@@ -139,6 +139,8 @@ pub enum Prim {
     Callback(crate::effects::CallbackRef),
     /// Gather, scatter, sort, scans (see `trace::indexing_rules`).
     Indexing(super::indexing_rules::IxPrim),
+    /// `conv_general_dilated` (see `trace::conv_rules`).
+    Conv(super::conv_rules::ConvParams),
 }
 
 impl Prim {
@@ -223,6 +225,15 @@ pub fn all_kinds() -> Vec<Prim> {
             None,
         )),
     ]);
+    v.push(Prim::Conv(super::conv_rules::ConvParams {
+        window_strides: vec![],
+        padding: vec![],
+        lhs_dilation: vec![],
+        rhs_dilation: vec![],
+        dimension_numbers: crate::lax::ConvDimensionNumbers::default_for(0),
+        feature_group_count: 1,
+        batch_group_count: 1,
+    }));
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
@@ -276,6 +287,7 @@ impl fmt::Display for Prim {
             Prim::Control(c) => write!(f, "{c:?}"),
             Prim::Callback(c) => write!(f, "{c:?}"),
             Prim::Indexing(p) => write!(f, "{p}"),
+            Prim::Conv(p) => write!(f, "{p}"),
         }
     }
 }
@@ -358,6 +370,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
         },
         Prim::Control(_) | Prim::Callback(_) => unreachable!("handled above"),
         Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
+        Prim::Conv(p) => super::conv_rules::abstract_eval(p, ins),
     };
     vec![out]
 }
@@ -407,6 +420,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
             unreachable!("bind evaluates custom functions, control flow and callbacks on arrays")
         }
         Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
+        Prim::Conv(p) => super::conv_rules::eval_eager(p, ins)?,
     };
     Ok(vec![out])
 }
