@@ -41,7 +41,8 @@ impl RoutineKind {
     pub const EIGH: RoutineKind = RoutineKind(10);
     /// FFT over the trailing `params[1]` axes; `params[0]`: 0 fft, 1 ifft,
     /// 2 rfft, 3 irfft. Complex values are interleaved (re, im) pairs on a
-    /// trailing axis of length 2.
+    /// trailing axis of length 2; ifft and irfft scale by `1/n` (JAX's
+    /// normalisation). The core's host version runs `[0 | 1, 1]` only.
     pub const FFT: RoutineKind = RoutineKind(11);
     /// `conv_general_dilated` in the canonical layout (ABI 1.2): inputs
     /// `lhs [N, C, S...]`, `rhs [O, I, K...]` of one float dtype; output

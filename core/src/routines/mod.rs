@@ -3,6 +3,7 @@
 //! they pay), and everything else on the reference backend's versions.
 
 mod conv;
+mod fft;
 
 use oxjax_abi::{BackendError, Routine, RoutineKind};
 
@@ -10,6 +11,7 @@ use oxjax_abi::{BackendError, Routine, RoutineKind};
 pub(crate) fn run_host(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, BackendError> {
     match routine.kind {
         RoutineKind::CONV => conv::run(routine, inputs),
+        RoutineKind::FFT => fft::run(routine, inputs),
         _ => oxjax_backend_reference::run_routine(routine, inputs),
     }
 }

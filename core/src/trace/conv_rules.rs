@@ -80,16 +80,19 @@ pub(crate) fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<
             "dimension numbers {dn:?} are not permutations of {rank} axes"
         ));
     }
-    let lens = [
-        p.window_strides.len(),
-        p.padding.len(),
-        p.lhs_dilation.len(),
-        p.rhs_dilation.len(),
+    let counts: [(&str, Vec<String>); 4] = [
+        ("window_strides", p.window_strides.iter().map(|v| v.to_string()).collect()),
+        ("padding", p.padding.iter().map(|v| format!("{v:?}")).collect()),
+        ("lhs_dilation", p.lhs_dilation.iter().map(|v| v.to_string()).collect()),
+        ("rhs_dilation", p.rhs_dilation.iter().map(|v| v.to_string()).collect()),
     ];
-    if lens.iter().any(|&l| l != s) {
-        return err(format!(
-            "window_strides, padding, lhs_dilation and rhs_dilation need {s} entries, got {lens:?}"
-        ));
+    for (name, v) in counts {
+        if v.len() != s {
+            return err(format!(
+                "{name} [{}] needs {s} entries (one per spatial axis)",
+                v.join(", ")
+            ));
+        }
     }
     let zero = |v: &[usize]| v.contains(&0);
     if zero(&p.window_strides) || zero(&p.lhs_dilation) || zero(&p.rhs_dilation) {
@@ -100,15 +103,16 @@ pub(crate) fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<
     let (n, c, o, i) = (x[0], x[1], k[0], k[1]);
     let (g, bg) = (p.feature_group_count, p.batch_group_count);
     if g == 0 || c % g != 0 || o % g != 0 || c / g != i {
-        return err(format!(
-            "{c} input features and a kernel of {o} out, {i} in features do not fit feature_group_count {g}"
-        ));
+        return Err(Error::Op(format!(
+            "conv_general_dilated: lhs {lhs:?} ({c} features) and rhs {rhs:?} ({o} out, {i} in features) \
+             do not fit feature_group_count {g}"
+        )));
     }
     if bg == 0 || (bg > 1 && g > 1) || n % bg != 0 || o % bg != 0 {
-        return err(format!(
-            "batch {n} and {o} out features do not fit batch_group_count {bg} \
-             (with feature_group_count {g}; one of them must be 1)"
-        ));
+        return Err(Error::Op(format!(
+            "conv_general_dilated: lhs {lhs:?} (batch {n}) and rhs {rhs:?} ({o} out features) \
+             do not fit batch_group_count {bg} (with feature_group_count {g}; one of them must be 1)"
+        )));
     }
     let mut canon = vec![n / bg, o];
     for d in 0..s {

@@ -11,6 +11,7 @@
 
 pub mod control;
 pub mod conv_rules;
+pub mod fft_rules;
 pub mod custom;
 pub mod indexing_rules;
 pub mod jaxpr;
@@ -245,6 +246,7 @@ mod tests {
             Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
             Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
             Prim::Conv(_) => (kind.clone(), vec![x, f64s(&[4, 3], 0.2)]),
+            Prim::Fft(_) => (kind.clone(), vec![f64s(&[2, 3, 2], 0.4)]),
         }
     }
 

@@ -141,6 +141,8 @@ pub enum Prim {
     Indexing(super::indexing_rules::IxPrim),
     /// `conv_general_dilated` (see `trace::conv_rules`).
     Conv(super::conv_rules::ConvParams),
+    /// `fft`/`ifft` on packed (re, im) pairs (see `trace::fft_rules`).
+    Fft(super::fft_rules::FftPrim),
 }
 
 impl Prim {
@@ -234,6 +236,9 @@ pub fn all_kinds() -> Vec<Prim> {
         feature_group_count: 1,
         batch_group_count: 1,
     }));
+    v.extend([false, true].map(|inverse| {
+        Prim::Fft(super::fft_rules::FftPrim { inverse, n: 3 })
+    }));
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
@@ -288,6 +293,7 @@ impl fmt::Display for Prim {
             Prim::Callback(c) => write!(f, "{c:?}"),
             Prim::Indexing(p) => write!(f, "{p}"),
             Prim::Conv(p) => write!(f, "{p}"),
+            Prim::Fft(p) => write!(f, "{p}"),
         }
     }
 }
@@ -371,6 +377,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
         Prim::Control(_) | Prim::Callback(_) => unreachable!("handled above"),
         Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
         Prim::Conv(p) => super::conv_rules::abstract_eval(p, ins),
+        Prim::Fft(p) => super::fft_rules::abstract_eval(p, ins),
     };
     vec![out]
 }
@@ -421,6 +428,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         }
         Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
         Prim::Conv(p) => super::conv_rules::eval_eager(p, ins)?,
+        Prim::Fft(p) => super::fft_rules::eval_eager(p, ins)?,
     };
     Ok(vec![out])
 }
