@@ -302,7 +302,13 @@ fn transpose_lhs(p: &ConvParams, g: &Array, lhs_shape: &[usize], rhs: &Array) ->
         feature_group_count: fg,
         batch_group_count: 1,
     };
-    let mut out = conv(g, &rhs.flip(&spatial_axes), &q);
+    // (`flip(&[])` would flip every axis.)
+    let flipped = if spatial_axes.is_empty() {
+        rhs
+    } else {
+        rhs.flip(&spatial_axes)
+    };
+    let mut out = conv(g, &flipped, &q);
     if bg > 1 {
         out = axis_out_of(dn.lhs[1], bg, &out);
         out = axis_into(dn.lhs[1], dn.lhs[0], &out);
