@@ -604,8 +604,18 @@ fn conv_grads_channels_last_and_jit() {
         let weight = |y: &Array| y.sin().sum(oxjax::Axes::All, false);
         let fx = |x: &Array| weight(&conv(x, &w));
         let fw = |w: &Array| weight(&conv(&x, w));
-        close(&directional(&grad(fx)(&x), &x), &fd_directional(&fx, &x), 1e-6).unwrap();
-        close(&directional(&grad(fw)(&w), &w), &fd_directional(&fw, &w), 1e-6).unwrap();
+        close(
+            &directional(&grad(fx)(&x), &x),
+            &fd_directional(&fx, &x),
+            1e-6,
+        )
+        .unwrap();
+        close(
+            &directional(&grad(fw)(&w), &w),
+            &fd_directional(&fw, &w),
+            1e-6,
+        )
+        .unwrap();
         close(
             &jit(grad(fw))(&w).to_vec::<f64>(),
             &grad(fw)(&w).to_vec::<f64>(),

@@ -152,7 +152,13 @@ pub fn try_conv_general_dilated(
         spec[2..]
             .iter()
             .zip(dil.iter().chain(std::iter::repeat(&1)))
-            .map(|(&a, &d)| if shape[a] == 0 { 0 } else { 1 + d * (shape[a] - 1) })
+            .map(|(&a, &d)| {
+                if shape[a] == 0 {
+                    0
+                } else {
+                    1 + d * (shape[a] - 1)
+                }
+            })
             .collect()
     };
     let valid = |v: &[usize]| v.len() == rank;

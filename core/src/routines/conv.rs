@@ -182,7 +182,11 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
     let per_image = g.o * positions;
     let flops = out_n * g.o * positions * g.i * window;
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = if flops < 1 << 20 { 1 } else { threads.min(out_n) };
+    let threads = if flops < 1 << 20 {
+        1
+    } else {
+        threads.min(out_n)
+    };
     if threads <= 1 || per_image == 0 {
         let mut col = Vec::new();
         for (n, dst) in y.chunks_mut(per_image.max(1)).enumerate().take(out_n) {

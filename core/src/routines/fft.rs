@@ -22,8 +22,18 @@ pub(crate) fn run(r: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Backend
     let n = shape[shape.len() - 2] as usize;
     let inverse = p[0] == 1;
     match r.inputs[0].dtype {
-        DType::F32 => Ok(vec![transform::<f32, 4>(inputs[0], n, inverse, f32::from_le_bytes)]),
-        DType::F64 => Ok(vec![transform::<f64, 8>(inputs[0], n, inverse, f64::from_le_bytes)]),
+        DType::F32 => Ok(vec![transform::<f32, 4>(
+            inputs[0],
+            n,
+            inverse,
+            f32::from_le_bytes,
+        )]),
+        DType::F64 => Ok(vec![transform::<f64, 8>(
+            inputs[0],
+            n,
+            inverse,
+            f64::from_le_bytes,
+        )]),
         d => Err(bad(format!("dtype {d} is not f32 or f64"))),
     }
 }

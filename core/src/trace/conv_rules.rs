@@ -81,10 +81,22 @@ pub(crate) fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<
         ));
     }
     let counts: [(&str, Vec<String>); 4] = [
-        ("window_strides", p.window_strides.iter().map(|v| v.to_string()).collect()),
-        ("padding", p.padding.iter().map(|v| format!("{v:?}")).collect()),
-        ("lhs_dilation", p.lhs_dilation.iter().map(|v| v.to_string()).collect()),
-        ("rhs_dilation", p.rhs_dilation.iter().map(|v| v.to_string()).collect()),
+        (
+            "window_strides",
+            p.window_strides.iter().map(|v| v.to_string()).collect(),
+        ),
+        (
+            "padding",
+            p.padding.iter().map(|v| format!("{v:?}")).collect(),
+        ),
+        (
+            "lhs_dilation",
+            p.lhs_dilation.iter().map(|v| v.to_string()).collect(),
+        ),
+        (
+            "rhs_dilation",
+            p.rhs_dilation.iter().map(|v| v.to_string()).collect(),
+        ),
     ];
     for (name, v) in counts {
         if v.len() != s {
@@ -116,12 +128,13 @@ pub(crate) fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<
     }
     let mut canon = vec![n / bg, o];
     for d in 0..s {
-        let padded = dilate(x[2 + d], p.lhs_dilation[d]) as isize
-            + p.padding[d].0
-            + p.padding[d].1;
+        let padded = dilate(x[2 + d], p.lhs_dilation[d]) as isize + p.padding[d].0 + p.padding[d].1;
         let window = dilate(k[2 + d], p.rhs_dilation[d]) as isize;
         if padded < 0 {
-            return err(format!("padding {:?} crops spatial axis {d} below 0", p.padding[d]));
+            return err(format!(
+                "padding {:?} crops spatial axis {d} below 0",
+                p.padding[d]
+            ));
         }
         canon.push(if padded >= window {
             ((padded - window) / p.window_strides[d] as isize + 1) as usize
@@ -150,7 +163,11 @@ pub(crate) fn eval_eager(p: &ConvParams, ins: &[Concrete]) -> Result<Concrete> {
     let out_shape = shape(p, ins[0].shape(), ins[1].shape())?;
     let dn = &p.dimension_numbers;
     let dtype = ins[0].dtype();
-    let work = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+    let work = if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
     let x = ins[0].transpose(&dn.lhs).try_astype(work)?;
     let k = ins[1].transpose(&dn.rhs).try_astype(work)?;
     let canon: Vec<usize> = dn.out.iter().map(|&a| out_shape[a]).collect();

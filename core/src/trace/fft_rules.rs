@@ -51,7 +51,11 @@ pub(crate) fn abstract_eval(p: &FftPrim, ins: &[Aval]) -> Aval {
 pub(crate) fn eval_eager(p: &FftPrim, ins: &[Concrete]) -> Result<Concrete> {
     check(p, ins[0].shape())?;
     let dtype = ins[0].dtype();
-    let work = if dtype == DType::F64 { DType::F64 } else { DType::F32 };
+    let work = if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
     let x = ins[0].try_astype(work)?;
     if x.size() == 0 {
         return Ok(Concrete::zeros(x.shape(), dtype));

@@ -11,8 +11,8 @@
 
 pub mod control;
 pub mod conv_rules;
-pub mod fft_rules;
 pub mod custom;
+pub mod fft_rules;
 pub mod indexing_rules;
 pub mod jaxpr;
 pub mod jvp;

@@ -236,9 +236,7 @@ pub fn all_kinds() -> Vec<Prim> {
         feature_group_count: 1,
         batch_group_count: 1,
     }));
-    v.extend([false, true].map(|inverse| {
-        Prim::Fft(super::fft_rules::FftPrim { inverse, n: 3 })
-    }));
+    v.extend([false, true].map(|inverse| Prim::Fft(super::fft_rules::FftPrim { inverse, n: 3 })));
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
