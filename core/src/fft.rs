@@ -3,15 +3,12 @@
 //!
 //! oxjax has no complex dtype, so complex values are a [`Complex`] pytree
 //! of two real arrays; it goes through `jit`, `vmap` and `grad` like any
-//! tree. Transforms are compositions of ordinary array operations: a
-//! length `n = 2^a · r` (`r` odd) transform is one `r`-point DFT-matrix
-//! matmul followed by `a` radix-2 Stockham stages, each a reshape, a
-//! twiddle multiply and a 2-point butterfly over the whole array. So
-//! power-of-two lengths cost `O(n log n)` in `log₂ n` vectorised steps;
-//! lengths with a large odd factor `r` cost `O(n r)` work and an `r × r`
-//! constant (practical up to a few thousand), e.g. a prime length is a
-//! plain DFT matmul. Gradients come from the composition (every step is
-//! linear).
+//! tree. Every 1-d complex transform is one FFT primitive (rules in
+//! `trace::fft_rules`; re/im packed as a trailing axis of 2 at its
+//! boundary) run by the FFT routine — on the host with `rustfft` unless
+//! the backend declares it. `rfft` is the complex transform of the real
+//! input cut to `n/2 + 1` bins; `irfft` mirrors the Hermitian half and
+//! takes the real part; n-d transforms apply 1-d ones axis by axis.
 //!
 //! ```
 //! use oxjax::{Array, fft};
@@ -23,7 +20,6 @@
 
 use crate::linalg::{float, host_const, sl};
 use crate::{Array, DType, Tree};
-use std::f64::consts::PI;
 
 /// A complex array as two real arrays of one shape and float dtype.
 #[derive(Clone, Debug, Tree)]
@@ -137,84 +133,15 @@ impl Complex {
 
 // ---- the transform on the last axis ---------------------------------------------
 
-/// `(c, s)` with `c + i·s = exp(sign · 2πi · jk / n)` at `(j, k)` for the
-/// given row indices `js` and `k < cols`: a `[js.len(), cols]` table.
-fn twiddles(js: &[usize], cols: usize, n: usize, sign: f64, like: &Array) -> (Array, Array) {
-    let angles: Vec<f64> = js
-        .iter()
-        .flat_map(|&j| (0..cols).map(move |k| sign * 2.0 * PI * ((j * k) % n) as f64 / n as f64))
-        .collect();
-    let c: Vec<f64> = angles.iter().map(|a| a.cos()).collect();
-    let s: Vec<f64> = angles.iter().map(|a| a.sin()).collect();
-    let shape = [js.len(), cols];
-    (host_const(&c, &shape, like), host_const(&s, &shape, like))
-}
-
-/// The unnormalised DFT along the last axis, `sign = -1` forward, `+1`
-/// backward. Row `j` of the `[m, r]` view holds `x[j::m]`; after its
-/// `r`-point DFT (a matmul), each radix-2 stage merges rows `j` and
-/// `j + m/2` (the even and odd halves of `x[j::m/2]`) with one twiddle
-/// multiply and a butterfly, doubling the row length and halving the row
-/// count.
-fn dft_last(x: &Complex, sign: f64) -> Complex {
-    let shape = x.shape().to_vec();
-    let n = *shape.last().expect("rank >= 1");
-    if n <= 1 {
-        return x.clone();
-    }
-    let m = 1usize << n.trailing_zeros();
-    let r = n / m;
-    let lead: Vec<isize> = shape[..shape.len() - 1]
-        .iter()
-        .map(|&d| d as isize)
-        .collect();
-    let with = |tail: &[usize]| -> Vec<isize> {
-        let mut v = lead.clone();
-        v.extend(tail.iter().map(|&d| d as isize));
-        v
-    };
-    let rows = |a: &Array| crate::linalg::mt(&a.reshape(&with(&[r, m])));
-    let (mut re, mut im) = (rows(&x.re), rows(&x.im));
-    if r > 1 {
-        let js: Vec<usize> = (0..r).collect();
-        let (c, s) = twiddles(&js, r, r, sign, &re);
-        // (re + i im)(c + i s)
-        let nre = &re.matmul(&c) - &im.matmul(&s);
-        im = &im.matmul(&c) + &re.matmul(&s);
-        re = nre;
-    }
-    // The butterfly [[1, 1], [1, -1]] as a matmul: a reduction, so under
-    // jit every stage is materialised instead of fusing all stages into one
-    // kernel whose size would grow with n.
-    let butterfly = host_const(&[1.0, 1.0, 1.0, -1.0], &[2, 2], &re);
-    let (mut len, mut count) = (r, m);
-    while count > 1 {
-        let half = count / 2;
-        // [..., 2, half, len]: index 0 the even rows, 1 the odd ones.
-        let split = |a: &Array| a.reshape(&with(&[2, half, len]));
-        let (xr, xi) = (split(&re), split(&im));
-        let (c, s) = twiddles(&[0, 1], len, 2 * len, sign, &re);
-        let (c, s) = (
-            c.reshape(&[2, 1, len as isize]),
-            s.reshape(&[2, 1, len as isize]),
-        );
-        let tr = &xr * &c - &xi * &s;
-        let ti = &xr * &s + &xi * &c;
-        // [..., half, len, 2] x butterfly -> [..., half, 2, len] -> rows of 2 len.
-        let merge = |t: &Array| {
-            t.moveaxis(-3, -1)
-                .matmul(&butterfly)
-                .moveaxis(-1, -2)
-                .reshape(&with(&[half, 2 * len]))
-        };
-        re = merge(&tr);
-        im = merge(&ti);
-        count = half;
-        len *= 2;
-    }
+/// `fft` (or `ifft`) along the last axis: the parts packed as (re, im)
+/// pairs on a new trailing axis for the FFT primitive, and unpacked.
+fn dft_last(x: &Complex, inverse: bool) -> Complex {
+    let packed = Array::concatenate(&[&x.re.expand_dims(-1), &x.im.expand_dims(-1)], -1);
+    let y = crate::trace::fft_rules::fft(&packed, inverse);
+    let part = |k: usize| sl(&y, -1, k, k + 1).squeeze(&[-1]);
     Complex {
-        re: re.reshape(&with(&[n])),
-        im: im.reshape(&with(&[n])),
+        re: part(0),
+        im: part(1),
     }
 }
 
@@ -261,13 +188,7 @@ fn transform(name: &str, x: &Complex, n: Option<usize>, axis: isize, inverse: bo
         panic!("{name}: invalid number of points 0 along axis {axis}");
     }
     let x = x.map(|a| resize(a, ax, n));
-    along(&x, ax, |c| {
-        if inverse {
-            dft_last(c, 1.0).scale(1.0 / n as f64)
-        } else {
-            dft_last(c, -1.0)
-        }
-    })
+    along(&x, ax, |c| dft_last(c, inverse))
 }
 
 /// The 1-d DFT along `axis` (`jnp.fft.fft`); `n` cuts or zero-pads the input

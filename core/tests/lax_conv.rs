@@ -535,3 +535,109 @@ fn patches_times_kernel_is_conv() {
         );
     });
 }
+
+/// `xs[b]` of a stacked array.
+fn lane(xs: &Array, b: usize) -> Array {
+    let b = b as isize;
+    xs.slice(&[(b..b + 1).into()]).squeeze(&[0])
+}
+
+/// vmap over the kernel only and over both operands (plain, strided and
+/// dilated, feature- and batch-grouped): the batching rule folds the
+/// mapped axis into the batch or a group dimension; compared with a loop.
+#[test]
+fn conv_vmap_kernel_and_both_match_a_loop() {
+    on_embedded(|| {
+        for k in [0, 4, 5, 6, 7, 10, 11] {
+            let c = &cases()[k];
+            let stack = |s: &[usize], seed| {
+                Array::from_vec(
+                    data(3 * s.iter().product::<usize>(), seed),
+                    &[&[3][..], s].concat(),
+                )
+            };
+            let (xs, ws) = (stack(&c.lhs, 1.0), stack(&c.rhs, 2.0));
+            let x0 = lane(&xs, 0);
+            let by_kernel = vmap(|w: &Array| run(c, &x0, w))(&ws);
+            let both = vmap(|(x, w): &(Array, Array)| run(c, x, w))(&(xs.clone(), ws.clone()));
+            let by_input = oxjax::vmap_axes(
+                |x: &Array| run(c, x, &lane(&ws, 0)),
+                vec![Some(1)],
+                vec![Some(0)],
+            )(&xs.moveaxis(0, 1));
+            for b in 0..3 {
+                let want = run(c, &x0, &lane(&ws, b)).to_vec::<f64>();
+                close(&lane(&by_kernel, b).to_vec::<f64>(), &want, 1e-12)
+                    .unwrap_or_else(|e| panic!("case {k} kernel lane {b}: {e}"));
+                let want = run(c, &lane(&xs, b), &lane(&ws, b)).to_vec::<f64>();
+                close(&lane(&both, b).to_vec::<f64>(), &want, 1e-12)
+                    .unwrap_or_else(|e| panic!("case {k} both lane {b}: {e}"));
+                let want = run(c, &lane(&xs, b), &lane(&ws, 0)).to_vec::<f64>();
+                close(&lane(&by_input, b).to_vec::<f64>(), &want, 1e-12)
+                    .unwrap_or_else(|e| panic!("case {k} input lane {b}: {e}"));
+            }
+        }
+    });
+}
+
+/// Gradients through a channels-last layout (the transpose rules rearrange
+/// dimension numbers), and `jit(grad)` agrees with eager `grad`.
+#[test]
+fn conv_grads_channels_last_and_jit() {
+    on_embedded(|| {
+        let dn = ConvDimensionNumbers::from_strings("NHWC", "HWIO", "NHWC");
+        let x = Array::from_vec(data(2 * 6 * 5 * 4, 1.0), &[2, 6, 5, 4]);
+        let w = Array::from_vec(data(3 * 2 * 2 * 6, 2.0), &[3, 2, 2, 6]);
+        let conv = |x: &Array, w: &Array| {
+            lax::conv_general_dilated(
+                x,
+                w,
+                &[2, 1],
+                &Padding::Same,
+                None,
+                Some(&[1, 2]),
+                Some(&dn),
+                2,
+                1,
+            )
+        };
+        let weight = |y: &Array| y.sin().sum(oxjax::Axes::All, false);
+        let fx = |x: &Array| weight(&conv(x, &w));
+        let fw = |w: &Array| weight(&conv(&x, w));
+        close(
+            &directional(&grad(fx)(&x), &x),
+            &fd_directional(&fx, &x),
+            1e-6,
+        )
+        .unwrap();
+        close(
+            &directional(&grad(fw)(&w), &w),
+            &fd_directional(&fw, &w),
+            1e-6,
+        )
+        .unwrap();
+        close(
+            &jit(grad(fw))(&w).to_vec::<f64>(),
+            &grad(fw)(&w).to_vec::<f64>(),
+            1e-12,
+        )
+        .unwrap();
+    });
+}
+
+/// A convolution is one equation, with JAX's parameters.
+#[test]
+fn conv_is_one_equation() {
+    on_embedded(|| {
+        let w = Array::zeros(&[4, 3, 3, 3], DType::F32);
+        let f = |x: &Array| lax::conv(x, &w, &[1, 1], &Padding::Same);
+        let text = oxjax::make_jaxpr(f)(&Array::zeros(&[2, 3, 8, 8], DType::F32)).to_string();
+        assert_eq!(text.matches("conv_general_dilated[").count(), 1, "{text}");
+        assert!(
+            text.contains("window_strides=(1, 1), padding=((1, 1), (1, 1))"),
+            "{text}"
+        );
+        let eqns = text.lines().filter(|l| l.contains(" = ")).count();
+        assert_eq!(eqns, 1, "{text}");
+    });
+}

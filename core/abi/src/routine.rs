@@ -61,7 +61,8 @@ impl RoutineKind {
     pub const EIGH: RoutineKind = RoutineKind(10);
     /// FFT over the trailing `params[1]` axes; `params[0]`: 0 fft, 1 ifft,
     /// 2 rfft, 3 irfft. Complex values are interleaved (re, im) pairs on a
-    /// trailing axis of length 2.
+    /// trailing axis of length 2; ifft and irfft scale by `1/n` (JAX's
+    /// normalisation). The core's host version runs `[0 | 1, 1]` only.
     pub const FFT: RoutineKind = RoutineKind(11);
     /// Householder QR of `a` `[..., m, n]`, `k = min(m, n)`; `params[0]` =
     /// 1 for full matrices. Outputs `q` `[..., m, m]` (full) or `[..., m,
@@ -76,7 +77,20 @@ impl RoutineKind {
     /// n]`, `a = u diag(s) vt`.
     pub const SVD: RoutineKind = RoutineKind(13);
 
-    pub const ALL: [RoutineKind; 14] = [
+    /// `conv_general_dilated` in the canonical layout (ABI 1.2): inputs
+    /// `lhs [N, C, S...]`, `rhs [O, I, K...]` of one float dtype; output
+    /// `[N / batch_group_count, O, Out...]` of that dtype. Params:
+    /// `[s, feature_group_count, batch_group_count]` then, per spatial
+    /// axis, `stride, pad_lo, pad_hi, lhs_dilation, rhs_dilation` (pads may
+    /// be negative). Output position `o` reads dilated-input coordinate
+    /// `o * stride - pad_lo + k * rhs_dilation` for window position `k`;
+    /// coordinates outside the dilated input or between its elements read
+    /// 0. Feature group `g` pairs input channels `g*I..(g+1)*I` with output
+    /// channels `g*O/G..`; batch group `b` pairs input images
+    /// `b*N/B..(b+1)*N/B` with output channels `b*O/B..`.
+    pub const CONV: RoutineKind = RoutineKind(14);
+
+    pub const ALL: [RoutineKind; 15] = [
         RoutineKind::SORT,
         RoutineKind::ARGSORT,
         RoutineKind::CUMSUM,
@@ -91,10 +105,11 @@ impl RoutineKind {
         RoutineKind::FFT,
         RoutineKind::QR,
         RoutineKind::SVD,
+        RoutineKind::CONV,
     ];
 
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 14] = [
+        const NAMES: [&str; 15] = [
             "sort",
             "argsort",
             "cumsum",
@@ -109,6 +124,7 @@ impl RoutineKind {
             "fft",
             "qr",
             "svd",
+            "conv",
         ];
         NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
     }

@@ -229,9 +229,9 @@ impl Device {
 
     /// Runs a routine on dense input buffers and returns its output
     /// buffers: natively when the backend lists the routine's kind, else
-    /// on the host (`routines::run_host`: the reference implementation, or
-    /// faer for linear algebra; the data moves there and back), so every
-    /// device runs every routine.
+    /// on the host (`routines::run_host`: faer, a blocked GEMM or rustfft
+    /// where a native crate does the job, else the reference backend; the
+    /// data moves there and back), so every device runs every routine.
     pub(crate) fn run_routine(
         &self,
         routine: &Routine,

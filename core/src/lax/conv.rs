@@ -1,12 +1,12 @@
-//! Convolutions: `conv_general_dilated` as im2col — pad (interior padding
-//! for lhs dilation), one strided slice per kernel position, then a grouped
-//! [`dot_general`](super::dot_general) — so `grad`, `vmap` and `jit` need
-//! no convolution rules of their own.
+//! Convolutions: `conv_general_dilated` is one primitive (rules in
+//! `trace::conv_rules`, evaluated by the CONV routine); `conv`,
+//! `conv_transpose` and friends are conveniences over it. Patches are
+//! still strided slices of the padded input.
 
-use super::dot::try_dot_general;
-use super::window::{Padding, Windows};
+use super::window::{Padding, Windows, padtype_to_pads};
 use crate::Array;
 use crate::error::{Result, op_err};
+use crate::trace::conv_rules::{self, ConvParams};
 
 /// Which axes of the operands and the result are batch, feature and
 /// spatial. Each spec lists axis positions: `lhs = [batch, feature,
@@ -132,100 +132,58 @@ pub fn try_conv_general_dilated(
     feature_group_count: usize,
     batch_group_count: usize,
 ) -> Result<Array> {
-    let name = "conv_general_dilated";
     let rank = lhs.ndim();
     if rank < 2 || rhs.ndim() != rank {
         return op_err(format!(
-            "{name}: lhs {:?} and rhs {:?} need one rank of at least 2",
+            "conv_general_dilated: lhs {:?} and rhs {:?} need one rank of at least 2",
             lhs.shape(),
             rhs.shape()
         ));
     }
     let n = rank - 2;
-    let default = ConvDimensionNumbers::default_for(n);
-    let dn = dimension_numbers.unwrap_or(&default);
-    let is_perm = |p: &[usize]| {
-        let mut s = p.to_vec();
-        s.sort_unstable();
-        s == (0..rank).collect::<Vec<_>>()
+    let dn = dimension_numbers
+        .cloned()
+        .unwrap_or_else(|| ConvDimensionNumbers::default_for(n));
+    let ones = vec![1; n];
+    let ld = lhs_dilation.unwrap_or(&ones).to_vec();
+    let rd = rhs_dilation.unwrap_or(&ones).to_vec();
+    // Padding rules apply to the dilated input and window (as in JAX).
+    let spatial = |shape: &[usize], spec: &[usize], dil: &[usize]| -> Vec<usize> {
+        spec[2..]
+            .iter()
+            .zip(dil.iter().chain(std::iter::repeat(&1)))
+            .map(|(&a, &d)| {
+                if shape[a] == 0 {
+                    0
+                } else {
+                    1 + d * (shape[a] - 1)
+                }
+            })
+            .collect()
     };
-    if !(is_perm(&dn.lhs) && is_perm(&dn.rhs) && is_perm(&dn.out)) {
-        return op_err(format!(
-            "{name}: dimension numbers {dn:?} are not permutations of {rank} axes"
-        ));
-    }
-    let x = lhs.transpose(&dn.lhs); // N, C, spatial
-    let k = rhs.transpose(&dn.rhs); // O, I, spatial
-    let (batch, c) = (x.shape()[0], x.shape()[1]);
-    let (o, i) = (k.shape()[0], k.shape()[1]);
-    let (g, bg) = (feature_group_count, batch_group_count);
-    if g == 0 || c % g != 0 || o % g != 0 || c / g != i {
-        return op_err(format!(
-            "{name}: lhs {:?} ({c} features) and rhs {:?} ({o} out, {i} in features) do not fit feature_group_count {g}",
-            lhs.shape(),
-            rhs.shape()
-        ));
-    }
-    if bg == 0 || (bg > 1 && g > 1) || batch % bg != 0 || o % bg != 0 {
-        return op_err(format!(
-            "{name}: lhs {:?} (batch {batch}) and rhs {:?} ({o} out features) do not fit batch_group_count {bg} \
-             (with feature_group_count {g}; one of them must be 1)",
-            lhs.shape(),
-            rhs.shape()
-        ));
-    }
-    let window = &k.shape()[2..];
-    let geometry = Windows::new(
-        name,
-        &x.shape()[2..],
-        window,
-        window_strides,
-        padding,
-        lhs_dilation,
-        rhs_dilation,
-    )
-    .map_err(|e| {
-        crate::Error::Op(format!(
-            "{e} (lhs {:?}, rhs {:?})",
-            lhs.shape(),
-            rhs.shape()
-        ))
-    })?;
-    let (pieces, out) = geometry.slices(&x, 2, window, 0.0)?;
-    let kp: usize = window.iter().product();
-    // Groups pair slices of the kernel's output features with slices of
-    // the input features (feature groups: patches N, G, C/G, K, out...) or
-    // of the input batch (batch groups: patches BG, N/BG, C, K, out...).
-    let stacked: Vec<Array> = pieces.iter().map(|p| p.expand_dims(2)).collect();
-    let patches = Array::try_concatenate(&stacked.iter().collect::<Vec<_>>(), 2)?;
-    let (groups, lead, group_axis, out_batch) = if bg > 1 {
-        ([bg, batch / bg], bg, 0, batch / bg)
+    let valid = |v: &[usize]| v.len() == rank;
+    let pads = if valid(&dn.lhs) && valid(&dn.rhs) && window_strides.len() == n {
+        padtype_to_pads(
+            &spatial(lhs.shape(), &dn.lhs, &ld),
+            &spatial(rhs.shape(), &dn.rhs, &rd),
+            window_strides,
+            padding,
+        )
     } else {
-        ([batch, g], g, 1, batch)
+        vec![]
     };
-    let mut ps: Vec<isize> = vec![
-        groups[0] as isize,
-        groups[1] as isize,
-        i as isize,
-        kp as isize,
-    ];
-    ps.extend(out.iter().map(|&d| d as isize));
-    let patches = patches.try_reshape(&ps)?;
-    let kernel = k.try_reshape(&[lead as isize, (o / lead) as isize, i as isize, kp as isize])?;
-    // -> groups, batch, out..., O/groups
-    let y = try_dot_general(&patches, &kernel, (&[2, 3], &[2, 3]), (&[group_axis], &[0]))?;
-    let mut perm = vec![1, 0, n + 2];
-    perm.extend(2..n + 2);
-    let y = y.transpose(&perm); // batch, groups, O/groups, out...
-    let mut s: Vec<isize> = vec![out_batch as isize, o as isize];
-    s.extend(out.iter().map(|&d| d as isize));
-    let y = y.try_reshape(&s)?;
-    // Canonical axis j lands at position dn.out[j].
-    let mut inv = vec![0; rank];
-    for (j, &p) in dn.out.iter().enumerate() {
-        inv[p] = j;
-    }
-    Ok(y.transpose(&inv))
+    let p = ConvParams {
+        window_strides: window_strides.to_vec(),
+        padding: pads,
+        lhs_dilation: ld,
+        rhs_dilation: rd,
+        dimension_numbers: dn,
+        feature_group_count,
+        batch_group_count,
+    };
+    conv_rules::shape(&p, lhs.shape(), rhs.shape())?;
+    let dtype = crate::numpy::result_type(&[lhs, rhs]);
+    Ok(conv_rules::conv(&lhs.astype(dtype), &rhs.astype(dtype), &p))
 }
 
 /// Convolution with the default layout (NCH.../OIH...), no dilation.

@@ -1,8 +1,11 @@
 //! Host implementations of routines, for backends that do not declare a
 //! routine kind (`Device::run_routine` sends the data here and back).
 //! Sort, scans and scatter run the reference backend's code; linear
-//! algebra runs on `faer` (`linalg.rs`).
+//! algebra runs on `faer` (`linalg.rs`), convolution on a blocked GEMM
+//! (`conv.rs`), FFT on `rustfft` (`fft.rs`).
 
+mod conv;
+mod fft;
 mod linalg;
 
 use crate::error::Result;
@@ -15,6 +18,8 @@ pub(crate) fn run_host(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8
         R::CHOLESKY | R::TRIANGULAR_SOLVE | R::LU | R::QR | R::EIGH | R::SVD => {
             linalg::run(routine, inputs)
         }
+        R::CONV => Ok(conv::run(routine, inputs)?),
+        R::FFT => Ok(fft::run(routine, inputs)?),
         _ => Ok(oxjax_backend_reference::run_routine(routine, inputs)?),
     }
 }

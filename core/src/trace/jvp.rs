@@ -119,6 +119,8 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
             unreachable!("several results: see process")
         }
         Prim::Indexing(p) => super::indexing_rules::jvp(p, x, &y, t),
+        Prim::Conv(p) => super::conv_rules::jvp(p, x, t),
+        Prim::Fft(p) => super::fft_rules::jvp(p, t),
     };
     (out, tangent)
 }

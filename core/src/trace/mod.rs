@@ -10,7 +10,9 @@
 //! runs eagerly as one kernel.
 
 pub mod control;
+pub mod conv_rules;
 pub mod custom;
+pub mod fft_rules;
 pub mod indexing_rules;
 pub mod jaxpr;
 pub mod jvp;
@@ -245,6 +247,8 @@ mod tests {
             Prim::Callback(_) => unreachable!("callbacks are covered by tests/control.rs"),
             Prim::Indexing(p) => (kind.clone(), super::indexing_rules::operands(p, x)),
             Prim::Linalg(p) => (kind.clone(), super::linalg_rules::operands(*p)),
+            Prim::Conv(_) => (kind.clone(), vec![x, f64s(&[4, 3], 0.2)]),
+            Prim::Fft(_) => (kind.clone(), vec![f64s(&[2, 3, 2], 0.4)]),
         }
     }
 

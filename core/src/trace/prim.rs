@@ -142,6 +142,10 @@ pub enum Prim {
     /// Cholesky, triangular solve, LU, QR, eigh, SVD (see
     /// `trace::linalg_rules`); several results for the factorisations.
     Linalg(super::linalg_rules::LinalgPrim),
+    /// `conv_general_dilated` (see `trace::conv_rules`).
+    Conv(super::conv_rules::ConvParams),
+    /// `fft`/`ifft` on packed (re, im) pairs (see `trace::fft_rules`).
+    Fft(super::fft_rules::FftPrim),
 }
 
 impl Prim {
@@ -226,6 +230,16 @@ pub fn all_kinds() -> Vec<Prim> {
             None,
         )),
     ]);
+    v.push(Prim::Conv(super::conv_rules::ConvParams {
+        window_strides: vec![],
+        padding: vec![],
+        lhs_dilation: vec![],
+        rhs_dilation: vec![],
+        dimension_numbers: crate::lax::ConvDimensionNumbers::default_for(0),
+        feature_group_count: 1,
+        batch_group_count: 1,
+    }));
+    v.extend([false, true].map(|inverse| Prim::Fft(super::fft_rules::FftPrim { inverse, n: 3 })));
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
@@ -285,6 +299,8 @@ impl fmt::Display for Prim {
             Prim::Callback(c) => write!(f, "{c:?}"),
             Prim::Indexing(p) => write!(f, "{p}"),
             Prim::Linalg(p) => write!(f, "{p}"),
+            Prim::Conv(p) => write!(f, "{p}"),
+            Prim::Fft(p) => write!(f, "{p}"),
         }
     }
 }
@@ -368,6 +384,8 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
         },
         Prim::Control(_) | Prim::Callback(_) | Prim::Linalg(_) => unreachable!("handled above"),
         Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
+        Prim::Conv(p) => super::conv_rules::abstract_eval(p, ins),
+        Prim::Fft(p) => super::fft_rules::abstract_eval(p, ins),
     };
     vec![out]
 }
@@ -420,6 +438,8 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
             unreachable!("bind evaluates custom functions, control flow and callbacks on arrays")
         }
         Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
+        Prim::Conv(p) => super::conv_rules::eval_eager(p, ins)?,
+        Prim::Fft(p) => super::fft_rules::eval_eager(p, ins)?,
     };
     Ok(vec![out])
 }

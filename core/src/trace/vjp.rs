@@ -351,6 +351,8 @@ fn transpose_rule(
         Prim::Control(c) => super::control::transpose(&c.0, &[Some(ct.clone())], known, avals),
         Prim::Indexing(p) => super::indexing_rules::transpose(p, ct, known, avals),
         Prim::Linalg(p) => super::linalg_rules::transpose(*p, ct, known),
+        Prim::Conv(p) => super::conv_rules::transpose(p, ct, known, avals),
+        Prim::Fft(p) => super::fft_rules::transpose(p, ct),
         Prim::Callback(_)
         | Prim::Unary(_)
         | Prim::Binary(_)
@@ -380,6 +382,8 @@ pub(crate) fn is_linear(prim: &Prim) -> bool {
             | Prim::Flip(_)
             | Prim::Pad(..)
             | Prim::Concatenate(_)
+            | Prim::Conv(_)
+            | Prim::Fft(_)
     ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
         || matches!(prim, Prim::Control(c) if c.0.linear.is_some())
         || matches!(prim, Prim::Indexing(p) if super::indexing_rules::is_linear(p))

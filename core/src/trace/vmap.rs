@@ -92,6 +92,8 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             unreachable!("several results: see process")
         }
         Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
+        Prim::Conv(p) => super::conv_rules::batch(p, vals, bdims),
+        Prim::Fft(p) => super::fft_rules::batch(p, vals, bdims, size),
     }
 }
 
