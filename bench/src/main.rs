@@ -77,7 +77,11 @@ fn spd(batch: usize, n: usize, seed: u64) -> Array {
             }
         }
     }
-    let shape = if batch == 1 { vec![n, n] } else { vec![batch, n, n] };
+    let shape = if batch == 1 {
+        vec![n, n]
+    } else {
+        vec![batch, n, n]
+    };
     Array::from_vec(a, &shape)
 }
 
@@ -148,7 +152,10 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         if !on(name) {
             continue;
         }
-        let (a, b) = (shared(name, "a", random(&[n, n], 1)), shared(name, "b", random(&[n, n], 2)));
+        let (a, b) = (
+            shared(name, "a", random(&[n, n], 1)),
+            shared(name, "b", random(&[n, n], 2)),
+        );
         let t = if over {
             None
         } else {
@@ -156,7 +163,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         };
         over = t.is_none();
         let gflops = |t: f64| 2.0 * (n as f64).powi(3) / t / 1e9;
-        push(name, t, &gflops, "GFLOP/s", "eager (one kernel), result read back");
+        push(
+            name,
+            t,
+            &gflops,
+            "GFLOP/s",
+            "eager (one kernel), result read back",
+        );
     }
     let x4m = |bench| shared(bench, "x", random(&[4 << 20], 3));
     let chain = |x: &Array| ((x.sin() * 2.0 + 1.0).exp() + x * x).sqrt();
@@ -303,14 +316,28 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
     if on("cholesky_b64x32") {
         let a = shared("cholesky_b64x32", "a", spd(64, 32, 22));
         let t = time(runs, budget, || drop(linalg::cholesky(&a).to_vec::<f32>()));
-        push("cholesky_b64x32", t, &ms, "ms", "linalg::cholesky of 64 32x32, eager");
+        push(
+            "cholesky_b64x32",
+            t,
+            &ms,
+            "ms",
+            "linalg::cholesky of 64 32x32, eager",
+        );
     }
     for (name, n) in [("solve_128", 128), ("solve_512", 512)] {
         if on(name) {
             let a = shared(name, "a", spd(1, n, 23));
             let rhs = shared(name, "b", random(&[n, 1], 24));
-            let t = time(runs, budget, || drop(linalg::solve(&a, &rhs).to_vec::<f32>()));
-            push(name, t, &ms, "ms", "linalg::solve (SPD a, one column), eager");
+            let t = time(runs, budget, || {
+                drop(linalg::solve(&a, &rhs).to_vec::<f32>())
+            });
+            push(
+                name,
+                t,
+                &ms,
+                "ms",
+                "linalg::solve (SPD a, one column), eager",
+            );
         }
     }
     for (name, n) in [("eigh_128", 128), ("eigh_512", 512)] {
@@ -320,7 +347,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
                 let (w, v) = linalg::eigh(&a);
                 drop((w.to_vec::<f32>(), v.to_vec::<f32>()));
             });
-            push(name, t, &ms, "ms", "linalg::eigh (values and vectors), eager");
+            push(
+                name,
+                t,
+                &ms,
+                "ms",
+                "linalg::eigh (values and vectors), eager",
+            );
         }
     }
     for (name, n) in [("svd_128", 128), ("svd_512", 512)] {

@@ -335,7 +335,10 @@ fn bench_venv() -> Result<String> {
     if !ready.exists() {
         let v = venv.display().to_string();
         run("python3", &["-m", "venv", &v])?;
-        run(&python, &["-m", "pip", "install", "--quiet", "jax", "numpy"])?;
+        run(
+            &python,
+            &["-m", "pip", "install", "--quiet", "jax", "numpy"],
+        )?;
         std::fs::write(&ready, "jax numpy\n")
             .map_err(|e| format!("cannot write {}: {e}", ready.display()))?;
     }

@@ -632,10 +632,7 @@ fn log1p(fb: &mut Fb, fma: bool, x: u32) {
     log(fb, fma, u, false);
     fb.get(x).get(u);
     splat(fb, 1.0);
-    fb.i(I::F32x4Sub)
-        .i(I::F32x4Div)
-        .i(I::F32x4Mul)
-        .set(res);
+    fb.i(I::F32x4Sub).i(I::F32x4Div).i(I::F32x4Mul).set(res);
     fb.get(x).get(res).get(u);
     splat(fb, 1.0);
     fb.i(I::F32x4Eq).get(x);

@@ -152,7 +152,13 @@ fn transcendentals_are_within_their_ulp_bounds() {
             // built on exp/log (vmath) keep the op table's 4 ULP
             // (exhaustive worst: tanh 3, erf 4, log1p 2).
             let truth = match op {
-                Op::EXP2 | Op::EXPM1 | Op::LOG2 | Op::LOG1P | Op::SINH | Op::COSH | Op::TANH
+                Op::EXP2
+                | Op::EXPM1
+                | Op::LOG2
+                | Op::LOG1P
+                | Op::SINH
+                | Op::COSH
+                | Op::TANH
                 | Op::ERF
                     if d == DType::F32 =>
                 {

@@ -101,7 +101,7 @@ fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
             let mut x = Vec::with_capacity(rhs.len());
             for b in 0..batch {
                 // Solve M X = B with M = op(a) (left) or op(a)ᵀ on Bᵀ (right).
-                let t = transpose_a != !left;
+                let t = transpose_a == left;
                 let low = lower != t;
                 let src = mat(b);
                 let tri = Mat::from_fn(n, n, |i, j| {
