@@ -154,6 +154,9 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
                 continue; // an empty sum: zeros
             }
             // out[rows, positions] = kmat[rows, depth] @ col[depth, positions]
+            // SAFETY: the three row-major matrices are in bounds of their
+            // slices (lengths checked by the slicing above) and `out` does
+            // not alias the inputs.
             unsafe {
                 gemm::gemm(
                     rows,
