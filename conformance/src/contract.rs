@@ -382,9 +382,12 @@ fn free_reuse(c: &Ctx) -> R<()> {
     Ok(())
 }
 
+/// The host model of a binary f32 op.
+type Model = fn(f32, f32) -> f32;
+
 /// Kernel `j` of one shape: a different op or constant each.
-fn variant(j: usize, size: usize) -> (Kernel, fn(f32, f32) -> f32, f32) {
-    let ops: [(Op, fn(f32, f32) -> f32); 4] = [
+fn variant(j: usize, size: usize) -> (Kernel, Model, f32) {
+    let ops: [(Op, Model); 4] = [
         (Op::ADD, |x, c| x + c),
         (Op::MUL, |x, c| x * c),
         (Op::SUB, |x, c| x - c),

@@ -98,7 +98,7 @@ fn concatenating_more_arrays_than_a_kernel_binds_is_split() {
 fn an_npy_header_whose_shape_overflows_is_refused() {
     let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296), }";
     let mut padded = header.to_string();
-    while (10 + padded.len() + 1) % 64 != 0 {
+    while !(10 + padded.len() + 1).is_multiple_of(64) {
         padded.push(' ');
     }
     padded.push('\n');

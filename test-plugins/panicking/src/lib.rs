@@ -59,8 +59,10 @@ impl Backend for Panicking {
         );
     }
     fn execute(&self, _: ExecutableId, _: &[BufferId], _: &[BufferId]) -> Result<(), BackendError> {
-        while self.hang {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
+        if self.hang {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
         }
         Err(BackendError::new(
             ErrorKind::EXECUTION,
