@@ -10,7 +10,8 @@
 //!   and dtype of the ABI is supported with the reference semantics; f16 is
 //!   stored as bits and computed in f32 with round-to-nearest-even
 //!   conversions; transcendentals are polynomial helpers inside the module
-//!   (`math`: f64, also used by f16; `vmath`: f32x4 exp/log/sin/cos,
+//!   (`math`: f64, also used by f16; `vmath`: f32x4 exp, exp2, expm1, log,
+//!   log2, log1p, sin, cos, sinh, cosh, tanh and erf,
 //!   also used by scalar f32 code so every element gets the same bits).
 //! - **SIMD128**: kernels whose values are all 32-bit (bool, i32, u32,
 //!   f32) run four consecutive `gidx` per step, one per lane (reductions
