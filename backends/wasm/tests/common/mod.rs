@@ -63,6 +63,38 @@ pub fn from_bytes(d: DType, bytes: &[u8]) -> Vec<Scalar> {
 
 /// Distance in units in the last place (ordered bit patterns); 0 when both
 /// are NaN; u64::MAX when only one is.
+/// Whether `got` may stand for the reference's `want` in output `o` of
+/// `k`: the same value, or — where the kernel has a float sum or product,
+/// which both backends may reassociate (the wasm backend accumulates in
+/// blocks of 16, the reference pairwise) — within the reordering bound
+/// `2 (n + 1) ε max(|want|, 100 n)` (inputs of these tests are within ±10).
+pub fn reduction_close(k: &oxjax_abi::Kernel, got: Scalar, want: Scalar) -> bool {
+    if ulps(got, want) == 0 {
+        return true;
+    }
+    let reassociates = k.reductions.iter().any(|r| {
+        matches!(r.op, oxjax_abi::ReduceOp::ADD | oxjax_abi::ReduceOp::MUL)
+            && k.nodes[r.body as usize].dtype.is_float()
+    });
+    let eps = match want.dtype() {
+        oxjax_abi::DType::F16 => 9.77e-4,
+        oxjax_abi::DType::F32 => f32::EPSILON as f64,
+        oxjax_abi::DType::F64 => f64::EPSILON,
+        _ => return false,
+    };
+    let n = k.rsize as f64;
+    let (g, w) = (got.as_f64(), want.as_f64());
+    // A long product of ±10s overflows (or meets 0 · inf) in an order that
+    // depends on the grouping; either outcome is a valid reassociation.
+    let product = k
+        .reductions
+        .iter()
+        .any(|r| r.op == oxjax_abi::ReduceOp::MUL);
+    let order_dependent = product && !(g.is_finite() && w.is_finite() && g != 0.0 && w != 0.0);
+    reassociates
+        && (order_dependent || (g - w).abs() <= 2.0 * (n + 1.0) * eps * w.abs().max(100.0 * n))
+}
+
 pub fn ulps(a: Scalar, b: Scalar) -> u64 {
     fn ord(bits: u64, sign: u64) -> i128 {
         if bits & sign != 0 {
