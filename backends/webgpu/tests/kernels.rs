@@ -89,7 +89,10 @@ fn reductions_every_dtype() {
     for d in [DType::BOOL, DType::I32, DType::U32, DType::F16, DType::F32] {
         for (m, n) in [(1, 1), (7, 5), (33, 64), (5, 3)] {
             let k = row_reduce(d, m, n);
-            let rel = if d == DType::F16 { 1e-2 } else { 1e-5 };
+            // Float sums may reassociate (blocks of 16 here, pairwise in
+            // the reference); an f16 row of 64 terms that cancels to ~0.2
+            // moves by several percent under reordering.
+            let rel = if d == DType::F16 { 1e-1 } else { 1e-5 };
             check(&k, &[data(d, m * n, 3)], rel);
         }
     }
