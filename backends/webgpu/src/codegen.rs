@@ -476,14 +476,14 @@ pub fn generate(k: &Kernel) -> Result<Generated, String> {
         return Ok(g);
     }
     if wants_tree(k) {
-        return Ok(tree(k));
+        return tree(k);
     }
-    Ok(elementwise(k))
+    elementwise(k)
 }
 
 /// The `compute(gidx) -> Outs` function: pre-loop nodes, the reduction
 /// loop, the epilogue.
-fn compute_fn(e: &mut Emitter, loop_start: &str, loop_step: &str) -> String {
+fn compute_fn(e: &mut Emitter, loop_start: &str, loop_step: &str, unroll: u32) -> String {
     let k = e.k;
     let blocks = e.blocks();
     let mut s = String::new();
@@ -494,7 +494,7 @@ fn compute_fn(e: &mut Emitter, loop_start: &str, loop_step: &str) -> String {
     s.push_str("}\n");
     s.push_str("fn compute(gidx: i32) -> Outs {\n");
     s.push_str(&e.block(0, &blocks, "    "));
-    s.push_str(&reduction_loop(e, &blocks, loop_start, loop_step));
+    s.push_str(&reduction_loop(e, &blocks, loop_start, loop_step, unroll));
     s.push_str(&e.block(2, &blocks, "    "));
     let outs: Vec<String> = k.outputs.iter().map(|o| format!("v{o}")).collect();
     let _ = writeln!(s, "    return Outs({});", outs.join(", "));
@@ -503,7 +503,13 @@ fn compute_fn(e: &mut Emitter, loop_start: &str, loop_step: &str) -> String {
 }
 
 /// Accumulator declarations and the loop over `ridx`.
-fn reduction_loop(e: &mut Emitter, blocks: &[Option<u8>], start: &str, step: &str) -> String {
+fn reduction_loop(
+    e: &mut Emitter,
+    blocks: &[Option<u8>],
+    start: &str,
+    step: &str,
+    unroll: u32,
+) -> String {
     let k = e.k;
     let mut s = String::new();
     if k.reductions.is_empty() {
@@ -543,36 +549,58 @@ fn reduction_loop(e: &mut Emitter, blocks: &[Option<u8>], start: &str, step: &st
     if depth > 0 {
         s.push_str("    var steps: u32 = 0u;\n");
     }
-    let _ = writeln!(
-        s,
-        "    for (var ridx: i32 = {start}; ridx < {}; ridx = ridx + {step}) {{",
-        k.rsize as i32
-    );
-    s.push_str(&e.block(1, blocks, "        "));
-    for (r, red) in k.reductions.iter().enumerate() {
-        let d = k.nodes[red.body as usize].dtype;
-        let c = e.combine(red.op, d, &format!("acc{r}"), &format!("v{}", red.body));
-        let _ = writeln!(s, "        acc{r} = {c};");
-    }
-    if depth > 0 {
-        s.push_str("        steps = steps + 1u;\n");
-        let mut closing = String::new();
-        for l in 0..depth {
-            let mask = BLOCK.pow(l as u32 + 1) - 1;
-            let _ = writeln!(s, "        if ((steps & {mask}u) == 0u) {{");
-            for (r, red) in k.reductions.iter().enumerate() {
-                if levels(r) <= l {
-                    continue;
-                }
-                let d = k.nodes[red.body as usize].dtype;
-                let (inner, outer) = (name(r, l), name(r, l + 1));
-                let c = e.combine(red.op, d, &outer, &inner);
-                let _ = writeln!(s, "        {outer} = {c};");
-                let _ = writeln!(s, "        {inner} = {};", constant(red.op.identity(d)));
-            }
-            closing.push_str("        }\n");
+    // One step of the loop at `ridx`: the body's nodes, the accumulators
+    // and the blocked flushes.
+    let one_step = |e: &mut Emitter, ind: &str| {
+        let mut t = e.block(1, blocks, ind);
+        for (r, red) in k.reductions.iter().enumerate() {
+            let d = k.nodes[red.body as usize].dtype;
+            let c = e.combine(red.op, d, &format!("acc{r}"), &format!("v{}", red.body));
+            let _ = writeln!(t, "{ind}acc{r} = {c};");
         }
-        s.push_str(&closing);
+        if depth > 0 {
+            let _ = writeln!(t, "{ind}steps = steps + 1u;");
+            let mut closing = String::new();
+            for l in 0..depth {
+                let mask = BLOCK.pow(l as u32 + 1) - 1;
+                let _ = writeln!(t, "{ind}if ((steps & {mask}u) == 0u) {{");
+                for (r, red) in k.reductions.iter().enumerate() {
+                    if levels(r) <= l {
+                        continue;
+                    }
+                    let d = k.nodes[red.body as usize].dtype;
+                    let (inner, outer) = (name(r, l), name(r, l + 1));
+                    let c = e.combine(red.op, d, &outer, &inner);
+                    let _ = writeln!(t, "{ind}{outer} = {c};");
+                    let _ = writeln!(t, "{ind}{inner} = {};", constant(red.op.identity(d)));
+                }
+                let _ = writeln!(closing, "{ind}}}");
+            }
+            t.push_str(&closing);
+        }
+        t
+    };
+    let rsize = k.rsize as i32;
+    if unroll == 1 {
+        let _ = writeln!(
+            s,
+            "    for (var ridx: i32 = {start}; ridx < {rsize}; ridx = ridx + {step}) {{"
+        );
+        s.push_str(&one_step(e, "        "));
+    } else {
+        // Unrolled: `unroll` guarded steps per iteration (see `unroll_for`).
+        let _ = writeln!(
+            s,
+            "    for (var rb: i32 = {start}; rb < {rsize}; rb = rb + {unroll} * {step}) {{"
+        );
+        for j in 0..unroll {
+            let _ = writeln!(
+                s,
+                "        {{\n        let ridx = rb + {j} * {step};\n        if (ridx < {rsize}) {{"
+            );
+            s.push_str(&one_step(e, "            "));
+            s.push_str("        }\n        }\n");
+        }
     }
     s.push_str("    }\n");
     for (r, red) in k.reductions.iter().enumerate() {
@@ -583,6 +611,30 @@ fn reduction_loop(e: &mut Emitter, blocks: &[Option<u8>], start: &str, step: &st
         }
     }
     s
+}
+
+/// Loop iterations one invocation may run. llvmpipe (lavapipe) ends every
+/// loop of an invocation after 65,535 iterations in all (one counter shared
+/// by all loops, a guard against hung shaders) and carries on with a wrong
+/// result, so a long reduction is unrolled to stay well under it (the rest
+/// is headroom for helper loops, e.g. `rem_f`'s, inside the body).
+const LOOP_BUDGET: u64 = 16_384;
+
+/// The most a reduction loop is unrolled; longer loops are refused.
+const MAX_UNROLL: u64 = 64;
+
+/// How many steps of a reduction each loop iteration runs, when one
+/// invocation runs `steps` steps in all (a power of two).
+fn unroll_for(steps: u64) -> Result<u32, String> {
+    let u = steps.div_ceil(LOOP_BUDGET).next_power_of_two();
+    if u > MAX_UNROLL {
+        return Err(format!(
+            "a reduction of {steps} steps in one invocation exceeds what this backend \
+             runs correctly ({} steps); split the reduction",
+            LOOP_BUDGET * MAX_UNROLL
+        ));
+    }
+    Ok(u as u32)
 }
 
 /// Steps per block of blocked accumulation (see `reduction_loop`).
@@ -597,10 +649,12 @@ fn block_levels(rsize: usize) -> usize {
     levels
 }
 
-fn elementwise(k: &Kernel) -> Generated {
-    let mut e = Emitter::new(k);
-    let mut s = compute_fn(&mut e, "0", "1");
+fn elementwise(k: &Kernel) -> Result<Generated, String> {
     let g = group_of(k);
+    // Each invocation runs the whole loop once per element of its group.
+    let unroll = unroll_for(g as u64 * k.rsize as u64)?;
+    let mut e = Emitter::new(k);
+    let mut s = compute_fn(&mut e, "0", "1", unroll);
     let units = k.size.div_ceil(g);
     let size = k.size;
     let _ = writeln!(
@@ -672,13 +726,14 @@ fn elementwise(k: &Kernel) -> Generated {
         }
     }
     s.push_str("}\n");
-    Generated {
+    Ok(Generated {
         wgsl: e.finish(&s),
         mode: Mode::Elementwise { units },
-    }
+    })
 }
 
-fn tree(k: &Kernel) -> Generated {
+fn tree(k: &Kernel) -> Result<Generated, String> {
+    let unroll = unroll_for((k.rsize as u64).div_ceil(TREE_WG as u64))?;
     let mut e = Emitter::new(k);
     let blocks = e.blocks();
     let mut s = String::new();
@@ -698,6 +753,7 @@ fn tree(k: &Kernel) -> Generated {
         &blocks,
         "i32(li)",
         &format!("{TREE_WG}"),
+        unroll,
     ));
     for r in 0..k.reductions.len() {
         let _ = writeln!(s, "    sh{r}[li] = acc{r};");
@@ -724,8 +780,8 @@ fn tree(k: &Kernel) -> Generated {
         let _ = writeln!(s, "        out{o}[wg.x] = {bits};");
     }
     s.push_str("    }\n}\n");
-    Generated {
+    Ok(Generated {
         wgsl: e.finish(&s),
         mode: Mode::Tree,
-    }
+    })
 }
