@@ -5,7 +5,7 @@
 mod common;
 
 use common::{plugin_devices, registry};
-use oxjax::{Array, Axes, DType, jit, with_default_device};
+use oxjax::{Array, Axes, DType, Slice, jit, with_default_device};
 
 fn every_device(f: impl Fn(&str)) {
     let mut devices = vec![registry().device("embedded").unwrap()];
@@ -135,22 +135,57 @@ fn a_dtype_the_device_lacks_is_an_error_with_the_fix() {
     }
 }
 
-/// A Rust scalar that changes every step compiles a new kernel each time;
-/// the device keeps at most 1024 of them (least recently used released),
-/// so a long-running loop does not grow without bound, and an evicted
-/// kernel compiles again when it returns.
+/// Kernels that differ in shape each compile once; the device keeps at
+/// most 1024 of them (least recently used released), so a long-running
+/// program does not grow without bound, and an evicted kernel compiles
+/// again when it returns.
 #[test]
 fn the_kernel_cache_is_bounded() {
     let dev = registry().device("reference").unwrap();
     with_default_device(&dev, || {
         let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
-        let first = (&x * 0.5f32).to_vec::<f32>();
-        for i in 0..1100 {
-            let y = &x * (i as f32 + 1.0);
-            assert_eq!(y.to_vec::<f32>()[1], 2.0 * (i as f32 + 1.0));
+        let first = (&x + &x).to_vec::<f32>();
+        for n in 3..1103usize {
+            let y = Array::ones(&[n], DType::F32).sum(Axes::All, false);
+            assert_eq!(y.item::<f32>(), n as f32);
         }
         assert!(dev.cached_kernels() <= 1024, "{}", dev.cached_kernels());
         assert!(dev.cached_kernels() > 700, "{}", dev.cached_kernels());
-        assert_eq!((&x * 0.5f32).to_vec::<f32>(), first);
+        assert_eq!((&x + &x).to_vec::<f32>(), first);
+    });
+}
+
+/// A Rust scalar that changes every step (a learning-rate schedule) and a
+/// slice that moves (`x[i]` in a loop) are kernel parameters, not
+/// constants: 2,000 steps compile the kernels of one step.
+#[test]
+fn varying_scalars_and_offsets_compile_once() {
+    every_device(|name| {
+        let dev = oxjax::default_device();
+        let w = Array::from_vec(vec![1.0f32; 8], &[8]);
+        let xs = Array::arange(0.0, 16_000.0, 1.0, DType::F32).reshape(&[2000, 8]);
+        let step = |i: usize| {
+            let lr = 0.1f32 / (1.0 + i as f32);
+            let row = xs
+                .slice(&[Slice::from(i as isize..i as isize + 1)])
+                .reshape(&[8]);
+            &w - &(&row * lr)
+        };
+        let first = step(0).to_vec::<f32>();
+        assert_eq!(first[1], 1.0 - 0.1, "{name}");
+        let before = dev.cached_kernels();
+        for i in 1..2000 {
+            let got = step(i).to_vec::<f32>();
+            let want = 1.0 - (8 * i + 3) as f32 * (0.1 / (1.0 + i as f32));
+            assert!(
+                (got[3] - want).abs() <= 1e-6 * want.abs().max(1.0),
+                "{name} step {i}"
+            );
+        }
+        assert!(
+            dev.cached_kernels() <= before + 2,
+            "{name}: {} kernels after 2000 steps, {before} after one",
+            dev.cached_kernels()
+        );
     });
 }

@@ -4,7 +4,7 @@ use super::view::{masked, unravel};
 use super::{Concrete, Source};
 use crate::device::{Buffer, Device};
 use crate::error::{Result, op_err};
-use oxjax_abi::{BufferId, DType, KernelBuilder, Val};
+use oxjax_abi::{BufferId, DType, KernelBuilder, Op, Scalar, Val};
 use std::sync::Arc;
 
 /// The most elements (or reduction steps) one kernel covers: `gidx` and
@@ -12,10 +12,24 @@ use std::sync::Arc;
 pub(crate) const MAX_KERNEL_SIZE: usize = i32::MAX as usize;
 
 /// A kernel under construction, with the buffers it reads.
+///
+/// Values that vary between otherwise identical kernels — the offset of a
+/// view into its buffer (`x[i]` for each `i` of a loop) and 32-bit scalar
+/// constants other than 0 and 1 (a learning rate that changes each step) —
+/// are not baked into the kernel: they are *parameters*, words of one extra
+/// u32 input written at launch. So a loop compiles its kernels once, and
+/// the kernel cache does not fill with copies that differ in one constant.
 pub(crate) struct Fuse {
     pub b: KernelBuilder,
     device: Device,
-    buffers: Vec<Arc<Buffer>>,
+    /// The buffer of each input, in input order; `None` marks the
+    /// parameter input, made at launch from `params`.
+    buffers: Vec<Option<Arc<Buffer>>>,
+    params: Vec<u32>,
+    params_input: Option<u32>,
+    /// Whether the backend can reinterpret a parameter word (`BITCAST`);
+    /// otherwise every value stays a constant.
+    parametric: bool,
 }
 
 impl Fuse {
@@ -24,6 +38,43 @@ impl Fuse {
             b: KernelBuilder::new(),
             device: device.clone(),
             buffers: Vec::new(),
+            params: Vec::new(),
+            params_input: None,
+            parametric: device.info().caps.supports_op(Op::BITCAST),
+        }
+    }
+
+    /// The value `v` in the kernel: a parameter word when it is a 32-bit
+    /// value that may vary (see [`Fuse`]), else a constant.
+    pub fn scalar(&mut self, v: Scalar) -> Val {
+        let d = v.dtype();
+        let fixed = v == Scalar::zero(d) || v == Scalar::F64(1.0).cast(d);
+        if !self.parametric || d.size() != 4 || fixed {
+            return self.b.constant(v);
+        }
+        let bits = v.to_bits() as u32;
+        let input = match self.params_input {
+            Some(i) => i,
+            None => {
+                self.buffers.push(None);
+                let i = self.b.input(DType::U32);
+                self.params_input = Some(i);
+                i
+            }
+        };
+        let word = match self.params.iter().position(|&w| w == bits) {
+            Some(j) => j,
+            None => {
+                self.params.push(bits);
+                self.params.len() - 1
+            }
+        };
+        let at = self.b.i32(word as i32);
+        let w = self.b.load(input, at);
+        if d == DType::U32 {
+            w
+        } else {
+            self.b.node(Op::BITCAST, d, &[w], 0)
         }
     }
 
@@ -44,23 +95,29 @@ impl Fuse {
         let (value, valid) = match &a.src {
             Source::Const(s) => {
                 let s = if a.weak { *s } else { s.cast(a.dtype) };
-                let v = self.b.constant(s.cast(dtype));
+                let v = self.scalar(s.cast(dtype));
                 let (_, valid) = if a.view.has_mask() {
-                    a.view.index(&mut self.b, idx)
+                    a.view.index(&mut self.b, idx, None)
                 } else {
                     (v, None)
                 };
                 return masked(&mut self.b, v, valid, a.fill.cast(dtype));
             }
             Source::Buffer(buf) => {
-                let k = match self.buffers.iter().position(|x| Arc::ptr_eq(x, buf)) {
+                let known = self
+                    .buffers
+                    .iter()
+                    .position(|x| x.as_ref().is_some_and(|x| Arc::ptr_eq(x, buf)));
+                let k = match known {
                     Some(k) => k as u32,
                     None => {
-                        self.buffers.push(buf.clone());
+                        self.buffers.push(Some(buf.clone()));
                         self.b.input(a.dtype)
                     }
                 };
-                let (linear, valid) = a.view.index(&mut self.b, idx);
+                let offset = a.view.buffer_offset();
+                let base = (offset != 0).then(|| self.scalar(Scalar::I32(offset as i32)));
+                let (linear, valid) = a.view.index(&mut self.b, idx, base);
                 (self.b.load(k, linear), valid)
             }
         };
@@ -88,7 +145,18 @@ impl Fuse {
         for &v in values {
             outs.push(self.device.alloc(size * v.dtype.size())?);
         }
-        let inputs: Vec<BufferId> = self.buffers.iter().map(|x| x.id).collect();
+        let params = match self.params.is_empty() {
+            true => None,
+            false => {
+                let bytes: Vec<u8> = self.params.iter().flat_map(|w| w.to_le_bytes()).collect();
+                Some(self.device.upload(&bytes)?)
+            }
+        };
+        let inputs: Vec<BufferId> = self
+            .buffers
+            .iter()
+            .map(|x| x.as_ref().or(params.as_ref()).expect("params made").id)
+            .collect();
         let outputs: Vec<BufferId> = outs.iter().map(|x| x.id).collect();
         if size > 0 {
             self.device.launch(&kernel, &inputs, &outputs)?;

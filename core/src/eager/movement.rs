@@ -291,8 +291,11 @@ impl Concrete {
         let device = common_device("concatenate", arrays)?;
         // More pieces than the device binds in one kernel: concatenate in
         // groups, then the groups (promotion is associative, so the result
-        // type is the same).
-        let most = (device.info().caps.max_inputs as usize).max(2);
+        // type is the same). One input is kept for the kernel's parameters
+        // (see `Fuse`).
+        let most = (device.info().caps.max_inputs as usize)
+            .saturating_sub(1)
+            .max(2);
         if arrays.len() > most {
             let groups: Vec<Concrete> = arrays
                 .chunks(most)

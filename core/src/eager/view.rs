@@ -167,9 +167,22 @@ impl View {
         v
     }
 
+    /// Where element 0 of the innermost layout sits in the buffer (a
+    /// slice's start); [`View::index`] may take it as a kernel value.
+    pub fn buffer_offset(&self) -> isize {
+        self.layouts[0].offset
+    }
+
     /// Emits the buffer index of the element at `idx` (one i32 value per
-    /// axis), and the validity condition when the view is masked.
-    pub fn index(&self, b: &mut KernelBuilder, idx: &[Val]) -> (Val, Option<Val>) {
+    /// axis), and the validity condition when the view is masked. `base`,
+    /// when given, stands for [`View::buffer_offset`] (a value computed in
+    /// the kernel instead of a constant).
+    pub fn index(
+        &self,
+        b: &mut KernelBuilder,
+        idx: &[Val],
+        base: Option<Val>,
+    ) -> (Val, Option<Val>) {
         let mut idx = idx.to_vec();
         let mut valid: Option<Val> = None;
         let mut linear = b.i32(0);
@@ -190,7 +203,10 @@ impl View {
                     });
                 }
             }
-            linear = b.i32(l.offset as i32);
+            linear = match base {
+                Some(v) if k == 0 => v,
+                _ => b.i32(l.offset as i32),
+            };
             for (d, &s) in l.strides.iter().enumerate() {
                 if s != 0 {
                     let term = mul_const(b, idx[d], s as i32);
