@@ -162,7 +162,7 @@ fn long_scans_compile_their_kernels_once() {
             _ => 2_000,
         };
         with_default_device(&dev, || {
-            let xs = Array::arange(0.0, n as f64, 1.0, DType::I32).remainder(&Array::scalar(7i32));
+            let xs = Array::arange(0.0, n as f64, 1.0, DType::I32).remainder(Array::scalar(7i32));
             let body = |c: &Array, x: &Array| {
                 let s = c + x;
                 (s.clone(), &s * 2i32)
