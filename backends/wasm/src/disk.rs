@@ -7,10 +7,25 @@
 //! `Module::serialize` wrote it. A missing, truncated, corrupt or stale
 //! entry is ignored and rewritten; writes go through a temporary file and a
 //! rename, so concurrent processes never see half a file.
+//!
+//! The cache is bounded (least recently used first): a hit refreshes the
+//! file's modification time, and every [`TRIM_EVERY`] stores the folder is
+//! trimmed to three quarters of [`MAX_FILES`] and [`MAX_BYTES`] when it
+//! exceeds either, oldest first. A long-running program that compiles a
+//! kernel per step therefore keeps the disk flat.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 use wasmtime::{Engine, Module};
+
+/// The most entries the folder keeps.
+const MAX_FILES: usize = 4096;
+/// The most bytes the folder keeps.
+const MAX_BYTES: u64 = 512 << 20;
+/// Stores between two looks at the folder's size.
+const TRIM_EVERY: u64 = 64;
 
 const MAGIC: &[u8; 8] = b"OXWASM01";
 
@@ -38,6 +53,7 @@ impl Hasher for Fnv {
 pub(crate) struct DiskCache {
     dir: PathBuf,
     engine_key: u64,
+    stores: AtomicU64,
 }
 
 /// The default cache directory: `$OXJAX_CACHE_DIR/wasm`, else
@@ -67,6 +83,7 @@ impl DiskCache {
         Some(DiskCache {
             dir: dir.to_path_buf(),
             engine_key: h.finish(),
+            stores: AtomicU64::new(0),
         })
     }
 
@@ -77,7 +94,8 @@ impl DiskCache {
 
     /// The cached module of `wasm`, if a sound entry exists.
     pub fn load(&self, engine: &Engine, wasm: &[u8]) -> Option<Module> {
-        let data = std::fs::read(self.path(wasm)).ok()?;
+        let path = self.path(wasm);
+        let data = std::fs::read(&path).ok()?;
         let rest = data.strip_prefix(MAGIC)?;
         let (len, rest) = rest.split_first_chunk::<8>()?;
         let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
@@ -91,7 +109,12 @@ impl DiskCache {
         // SAFETY: the bytes are exactly what `Module::serialize` produced
         // for this engine configuration (checksum verified); wasmtime
         // checks the version and configuration itself.
-        unsafe { Module::deserialize(engine, code) }.ok()
+        let module = unsafe { Module::deserialize(engine, code) }.ok()?;
+        // Recently used: trimming removes the oldest files first.
+        if let Ok(f) = std::fs::File::options().append(true).open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Some(module)
     }
 
     /// Stores a module; failures are ignored (the cache is an optimisation).
@@ -112,5 +135,72 @@ impl DiskCache {
         if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
+        if self.stores.fetch_add(1, Ordering::Relaxed) % TRIM_EVERY == 0 {
+            trim(&self.dir, MAX_FILES, MAX_BYTES);
+        }
+    }
+}
+
+/// Removes the least recently used entries of `dir` until at most 3/4 of
+/// `max_files` and of `max_bytes` remain, if it holds more than either.
+fn trim(dir: &Path, max_files: usize, max_bytes: u64) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(SystemTime, u64, PathBuf)> = entries
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "oxwasm"))
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            Some((m.modified().ok()?, m.len(), e.path()))
+        })
+        .collect();
+    let mut bytes: u64 = files.iter().map(|f| f.1).sum();
+    if files.len() <= max_files && bytes <= max_bytes {
+        return;
+    }
+    files.sort();
+    let mut count = files.len();
+    for (_, len, path) in files {
+        if count <= max_files * 3 / 4 && bytes <= max_bytes / 4 * 3 {
+            break;
+        }
+        if std::fs::remove_file(&path).is_ok() {
+            count -= 1;
+            bytes -= len;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trimming_keeps_the_most_recently_used_entries() {
+        let dir = std::env::temp_dir().join(format!("oxjax-disk-trim-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let t0 = SystemTime::now() - std::time::Duration::from_secs(1000);
+        for i in 0..20u64 {
+            let p = dir.join(format!("{i:016x}.oxwasm"));
+            std::fs::write(&p, [0u8; 10]).unwrap();
+            let f = std::fs::File::options().append(true).open(&p).unwrap();
+            f.set_modified(t0 + std::time::Duration::from_secs(i))
+                .unwrap();
+        }
+        std::fs::write(dir.join("other.txt"), b"not an entry").unwrap();
+        trim(&dir, 8, 1 << 20);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = (14..20u64).map(|i| format!("{i:016x}.oxwasm")).collect();
+        want.push("other.txt".into());
+        assert_eq!(left, want);
+        // Over the byte bound alone.
+        trim(&dir, 100, 35);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 3);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

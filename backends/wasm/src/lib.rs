@@ -59,7 +59,8 @@
 //!   maximum 4096, the wasm32 limit);
 //! - `cache_dir = "path"`: where compiled modules are kept across runs
 //!   (default `$OXJAX_CACHE_DIR/wasm`, `$XDG_CACHE_HOME/oxjax/wasm` or
-//!   `~/.cache/oxjax/wasm`); `""` turns the disk cache off;
+//!   `~/.cache/oxjax/wasm`); `""` turns the disk cache off; it keeps at
+//!   most 4096 modules and 512 MiB, least recently used removed first;
 //! - `fma = true | false`: fused multiply-add (relaxed SIMD) inside the
 //!   vector transcendentals (default: whether the host CPU has FMA).
 //!
