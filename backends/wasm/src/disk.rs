@@ -135,7 +135,11 @@ impl DiskCache {
         if std::fs::write(&tmp, &data).is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        if self.stores.fetch_add(1, Ordering::Relaxed) % TRIM_EVERY == 0 {
+        if self
+            .stores
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(TRIM_EVERY)
+        {
             trim(&self.dir, MAX_FILES, MAX_BYTES);
         }
     }
