@@ -24,6 +24,7 @@ use crate::array::Array;
 use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::jit::Compiled;
+use oxjax_abi::DType;
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
@@ -99,12 +100,15 @@ impl ControlPrim {
             return p.clone();
         }
         let max_inputs = device.info().caps.max_inputs as usize;
-        let progs: Vec<Compiled> = self
+        let mut progs: Vec<Compiled> = self
             .kind
             .jaxprs()
             .into_iter()
             .map(|j| crate::jit::compile(j.clone(), max_inputs))
             .collect();
+        if let Some(step) = self.kind.scan_step() {
+            progs.push(crate::jit::compile(step, max_inputs));
+        }
         let progs = Rc::new(progs);
         self.compiled
             .borrow_mut()
@@ -114,6 +118,52 @@ impl ControlPrim {
 }
 
 impl Control {
+    /// For a scan with `xs`: its body reading step `i` of the whole `xs`
+    /// itself — operands `consts, carry, xs, i` (an i32 scalar) — so the
+    /// gather fuses into the body's kernels instead of a copy kernel per
+    /// step and per `x`.
+    fn scan_step(&self) -> Option<Jaxpr> {
+        let Control::Scan {
+            body,
+            length,
+            n_consts,
+            n_carry,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let ins = in_avals(body);
+        let head = n_consts + n_carry;
+        if ins.len() == head {
+            return None;
+        }
+        let mut avals = ins[..head].to_vec();
+        avals.extend(ins[head..].iter().map(|a| {
+            let mut shape = vec![*length];
+            shape.extend_from_slice(&a.shape);
+            Aval { shape, ..a.clone() }
+        }));
+        avals.push(Aval {
+            shape: vec![],
+            dtype: DType::I32,
+            weak: false,
+        });
+        Some(trace(&avals, |a| {
+            let (i, a) = a.split_last().expect("the step index");
+            let mut args = a[..head].to_vec();
+            for x in &a[head..] {
+                let mut starts = vec![i.clone()];
+                starts.extend((1..x.ndim()).map(|_| Array::scalar(0i32)));
+                let refs: Vec<&Array> = starts.iter().collect();
+                let mut sizes = x.shape().to_vec();
+                sizes[0] = 1;
+                args.push(crate::lax::dynamic_slice(x, &refs, &sizes).squeeze(&[0]));
+            }
+            body.eval(&args)
+        }))
+    }
+
     fn jaxprs(&self) -> Vec<&Jaxpr> {
         match self {
             Control::Cond { branches } => branches.iter().collect(),
@@ -234,12 +284,6 @@ pub(crate) fn stack(parts: Vec<Array>, aval: &Aval, length: usize) -> Array {
     level.remove(0)
 }
 
-/// Element `i` of the leading axis (a view).
-fn index(x: &Array, i: usize) -> Array {
-    let i = i as isize;
-    x.slice(&[(i..i + 1).into()]).squeeze(&[0])
-}
-
 /// Runs a control primitive on concrete operands: sub-programs compiled
 /// once per device, the loop driven from here.
 pub(crate) fn eval(c: &ControlPrim, args: &[Array]) -> Result<Vec<Array>> {
@@ -284,8 +328,15 @@ pub(crate) fn eval(c: &ControlPrim, args: &[Array]) -> Result<Vec<Array>> {
                 let i = if *reverse { length - 1 - step } else { step };
                 let mut ins = consts.to_vec();
                 ins.extend(carry);
-                ins.extend(xs.iter().map(|x| index(x, i)));
-                let mut outs = run(&progs[0], &ins)?;
+                let mut outs = match progs.get(1) {
+                    // Step `i` read by the body itself (see `scan_step`).
+                    Some(step) => {
+                        ins.extend(xs.iter().cloned());
+                        ins.push(Array::try_from_slice(&[i as i32], &[], &device)?);
+                        run(step, &ins)?
+                    }
+                    None => run(&progs[0], &ins)?,
+                };
                 let y = outs.split_off(*n_carry);
                 carry = outs;
                 for (acc, y) in ys.iter_mut().zip(y) {
