@@ -371,3 +371,51 @@ fn long_jitted_reductions_are_accurate() {
         });
     }
 }
+
+/// `y = y * 1.00001` `n` times: a chain of `n` dependent elementwise ops.
+fn long_chain(x: &Array, n: usize) -> Array {
+    let mut y = x.clone();
+    for _ in 0..n {
+        y = &y * 1.00001f32;
+    }
+    y
+}
+
+/// Checks a long chain's result against the closed form `x · c^n` (c the
+/// f32 nearest 1.00001; n roundings of at most half an ulp each).
+fn check_chain(got: &Array, x: &[f32], n: usize) {
+    let c = 1.00001f32 as f64;
+    for (g, &x) in got.to_vec::<f32>().iter().zip(x) {
+        let want = x as f64 * c.powi(n as i32);
+        assert!(
+            ((*g as f64 - want) / want).abs() < 1e-3,
+            "{n} multiplications of {x}: {g}, want {want}"
+        );
+    }
+}
+
+/// Planning and tracing are iterative: a 100k-op chain under `jit` and
+/// `make_jaxpr` runs on the test's thread, and 20k ops in a spawned thread
+/// with the default 2 MiB stack (both once overflowed the stack in the
+/// planner's recursion and aborted the process).
+#[test]
+fn long_chains_do_not_overflow_the_stack() {
+    let xs = vec![1f32, 2.0, -0.5, 3.0];
+    on_embedded(|| {
+        let x = Array::from_vec(xs.clone(), &[4]);
+        let n = 100_000;
+        let jaxpr = oxjax::make_jaxpr(|x: &Array| long_chain(x, n))(&x);
+        assert!(jaxpr.eqns.len() >= n, "every step traced");
+        let program = lower(|x: &Array| long_chain(x, n), &x);
+        assert_eq!(program.kernel_count(), 1, "the chain is one kernel");
+        check_chain(&jit(|x: &Array| long_chain(x, n))(&x), &xs, n);
+    });
+    let spawned = std::thread::spawn(move || {
+        on_embedded(|| {
+            let x = Array::from_vec(xs.clone(), &[4]);
+            let n = 20_000;
+            check_chain(&jit(|x: &Array| long_chain(x, n))(&x), &xs, n);
+        })
+    });
+    spawned.join().expect("the spawned thread finished");
+}

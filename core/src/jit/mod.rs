@@ -18,6 +18,7 @@ use crate::tree::Tree;
 use fusion::{Planner, Step};
 use oxjax_abi::BufferId;
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A compiled program: the jaxpr, its steps, and counts for inspection.
@@ -138,7 +139,7 @@ fn live_eqns(j: &Jaxpr) -> Vec<bool> {
 /// are all literals and whose result is a scalar becomes a literal.
 fn simplify(mut j: Jaxpr) -> Jaxpr {
     let mut subst: Vec<Option<Atom>> = vec![None; j.avals.len()];
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let rename = |a: &Atom, subst: &[Option<Atom>]| match a {
         Atom::Var(v) => subst[*v].clone().unwrap_or(a.clone()),
         lit => lit.clone(),
@@ -175,11 +176,11 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
                 }
             }
             let key = format!("{} {:?}", e.prim, e.ins);
-            if let Some((_, v)) = seen.iter().find(|(k, _)| *k == key) {
-                subst[e.outs[0]] = Some(Atom::Var(*v));
+            if let Some(&v) = seen.get(&key) {
+                subst[e.outs[0]] = Some(Atom::Var(v));
                 continue;
             }
-            seen.push((key, e.outs[0]));
+            seen.insert(key, e.outs[0]);
         }
         eqns.push(e);
     }
