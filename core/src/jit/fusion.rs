@@ -1,13 +1,33 @@
 //! Fusion: partitions a jaxpr into kernels.
 //!
 //! Only some variables are *materialised* (written to a buffer): inputs,
-//! constants, outputs, results of primitives that cannot be fused, and
-//! reductions that cannot join their consumer's kernel. Every other value
-//! — elementwise ops and movement — is recomputed inline, as index
+//! constants, outputs, results of primitives that cannot be fused,
+//! reductions that cannot join their consumer's kernel, the operands of
+//! contractions, and what the cost model picks. Every other value —
+//! elementwise ops and movement — is recomputed inline, as index
 //! arithmetic and ALU nodes, inside each kernel that reads it. A reduction
 //! (or matmul) with a single consumer joins that consumer's kernel as its
 //! reduction loop, so the elementwise chain after it becomes the epilogue
 //! (`relu(x @ W + b)` is one kernel).
+//!
+//! Two rules keep inlining from costing more than it saves:
+//!
+//! - **Contractions read buffers.** A matmul (or a sum over a product of
+//!   two broadcast operands) reads each operand element once per output
+//!   row or column, so an inlined producer would be recomputed that many
+//!   times, and the backends' tiled fast paths want their operands as plain
+//!   loads (wasm: a product of two loads at affine indices). A computed
+//!   operand is materialised and read through the views above it
+//!   (transpose, broadcast, reshape, slice, flip: affine indices). Its
+//!   producer's own chain stays fused as that kernel's epilogue.
+//! - **The cost model** ([`COSTS`], [`worth_storing`]): the planner counts
+//!   how many times each inlined value is evaluated per element over the
+//!   whole program (each kernel that inlines it, each index it is read at,
+//!   each loop iteration and each broadcast copy that reads it) and what
+//!   one evaluation costs; a value whose extra evaluations cost more than a
+//!   buffer write and read and a launch is materialised, and the program
+//!   is planned again. Softmax's `exp` (read by the sum and by the division) is
+//!   computed once; `x - m` (one subtraction) is still recomputed.
 
 use crate::eager::{binary_expr, clamp_index, to_float, two_stage_chunk, unary_expr, unravel};
 use crate::trace::indexing_rules::IxPrim;
@@ -49,6 +69,97 @@ fn inlinable(p: &Prim) -> bool {
 
 fn is_reduction(p: &Prim) -> bool {
     matches!(p, Prim::Reduce(..) | Prim::Matmul)
+}
+
+/// Movement that reads its operand at an affine index (what the backends'
+/// matmul fast paths accept around a load).
+fn is_affine_view(p: &Prim) -> bool {
+    matches!(
+        p,
+        Prim::StopGradient
+            | Prim::Reshape(_)
+            | Prim::Transpose(_)
+            | Prim::BroadcastTo(_)
+            | Prim::Slice(_)
+            | Prim::Flip(_)
+    )
+}
+
+/// The cost model's unit: one add, multiply, compare, select or cast of one
+/// element. Movement costs nothing (index arithmetic, shared by the whole
+/// kernel and often folded by the backend).
+const CHEAP: u64 = 1;
+
+/// The cost model's table: what computing one element of an op inline
+/// costs, in [`CHEAP`] units, by primitive name; ops not listed cost
+/// [`CHEAP`]. The figures are rough instruction counts of the backends'
+/// implementations: a division or square root is a slow instruction (or a
+/// Newton step on a vector path); integer division and remainder add sign
+/// fixes; a transcendental function is a range reduction and a polynomial
+/// of about ten terms; `pow` is `exp(y log x)` with its special cases.
+pub(crate) const COSTS: &[(&str, u64)] = &[
+    ("div", 4),
+    ("sqrt", 4),
+    ("rsqrt", 4),
+    ("reciprocal", 4),
+    ("floor_divide", 4),
+    ("remainder", 4),
+    ("fmod", 4),
+    ("exp", 16),
+    ("exp2", 16),
+    ("log", 16),
+    ("log2", 16),
+    ("log1p", 16),
+    ("expm1", 16),
+    ("sin", 16),
+    ("cos", 16),
+    ("tan", 16),
+    ("asin", 16),
+    ("acos", 16),
+    ("atan", 16),
+    ("atan2", 16),
+    ("sinh", 16),
+    ("cosh", 16),
+    ("tanh", 16),
+    ("erf", 16),
+    ("erfc", 16),
+    ("pow", 32),
+];
+
+/// What materialising a value costs per element, in [`CHEAP`] units: a
+/// store and the loads that replace its evaluations.
+pub(crate) const MATERIALISE: u64 = 8;
+
+/// What materialising a value costs once, in [`CHEAP`] units: a kernel
+/// launch (a few microseconds of dispatch), so tiny values stay inlined.
+pub(crate) const LAUNCH: u64 = 2048;
+
+/// The cost model's rule: a value is materialised when the evaluations it
+/// would save (all but one per element, each costing `cost`) cost more
+/// than storing it: `(evaluations - size) × cost ≥ MATERIALISE × size +
+/// LAUNCH`. So a shared `exp` (16) of a few thousand elements or more is
+/// stored, as is an `exp` of a row broadcast over many rows, or a shared
+/// chain of ten cheap ops; a subtraction read twice (1), a short cheap
+/// chain, or a handful of index computations broadcast over a small
+/// array stay inlined.
+fn worth_storing(evals: f64, size: usize, cost: u64) -> bool {
+    let size = size.max(1) as f64;
+    (evals - size) * cost as f64 >= (MATERIALISE as f64) * size + LAUNCH as f64
+}
+
+/// The cost of one element of `p` inline (reductions are priced by their
+/// loop, in the emitter).
+fn op_cost(p: &Prim) -> u64 {
+    let name = match p {
+        Prim::Unary(u) => u.name(),
+        Prim::Binary(b) => b.name(),
+        p if is_affine_view(p) => return 0,
+        _ => return CHEAP,
+    };
+    COSTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(CHEAP, |&(_, c)| c)
 }
 
 /// Rewrites each long reduction to one value into the two-stage plan eager
@@ -146,14 +257,26 @@ pub(crate) struct Planner<'a> {
     /// The equation defining each variable.
     def: HashMap<usize, usize>,
     consumers: Vec<usize>,
+    live: &'a [bool],
     pub materialised: Vec<bool>,
     pub steps: Vec<Step>,
     /// The backend's limit on a kernel's input buffers.
     max_inputs: usize,
+    /// Variables the cost model chose to materialise (from an earlier plan).
+    force: Vec<bool>,
+    /// Per variable, over the kernels planned so far: how many elements
+    /// were evaluated inline, and the most one evaluation cost (its own op
+    /// plus the inlined operands it computed).
+    work: Vec<(f64, u64)>,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(jaxpr: &'a Jaxpr, live: &[bool], max_inputs: usize) -> Planner<'a> {
+    pub fn new(
+        jaxpr: &'a Jaxpr,
+        live: &'a [bool],
+        max_inputs: usize,
+        force: Vec<bool>,
+    ) -> Planner<'a> {
         let n = jaxpr.avals.len();
         let mut def = HashMap::new();
         let mut consumers = vec![0; n];
@@ -190,10 +313,40 @@ impl<'a> Planner<'a> {
             jaxpr,
             def,
             consumers,
+            live,
             materialised,
             steps: Vec::new(),
             max_inputs,
+            force,
+            work: vec![(0.0, 0); n],
         }
+    }
+
+    /// The cost model's verdict on this plan: the variables evaluated
+    /// inline so often that a buffer is cheaper (see [`worth_storing`]). Of a
+    /// chain of such values only the last is returned (storing it stops
+    /// the recomputation of what it inlines); the next plan finds the rest.
+    pub fn recomputed(&self) -> Vec<usize> {
+        let j = self.jaxpr;
+        let wasteful: Vec<bool> = (0..j.avals.len())
+            .map(|v| {
+                let (evals, cost) = self.work[v];
+                !self.force[v] && worth_storing(evals, j.avals[v].size(), cost)
+            })
+            .collect();
+        let mut covered = vec![false; j.avals.len()];
+        for (e, eqn) in j.eqns.iter().enumerate() {
+            if self.live[e] && inlinable(&eqn.prim) && eqn.outs.iter().any(|&o| wasteful[o]) {
+                for a in &eqn.ins {
+                    if let Atom::Var(u) = a {
+                        covered[*u] = true;
+                    }
+                }
+            }
+        }
+        (0..j.avals.len())
+            .filter(|&v| wasteful[v] && !covered[v])
+            .collect()
     }
 
     /// Plans an equation as an eager step of its own (effects, which may
@@ -287,6 +440,7 @@ impl<'a> Planner<'a> {
             targets: vs.clone(),
             size: aval.size(),
             needs: Vec::new(),
+            work: Vec::new(),
         };
         let idx = {
             let g = k.b.gidx();
@@ -298,6 +452,7 @@ impl<'a> Planner<'a> {
             inputs,
             rsize,
             needs,
+            work,
             ..
         } = k;
         if !needs.is_empty() {
@@ -333,6 +488,11 @@ impl<'a> Planner<'a> {
         for v in vs {
             self.materialised[v] = true;
         }
+        for (v, evals, cost) in work {
+            let w = &mut self.work[v];
+            w.0 += evals;
+            w.1 = w.1.max(cost);
+        }
         None
     }
 }
@@ -359,6 +519,8 @@ struct Frame {
     got: Vec<Val>,
     /// A value computed before the operands (a padding mask).
     aux: Option<Val>,
+    /// The cost of the operands this frame computed (not loaded or reused).
+    cost: u64,
 }
 
 /// A value started by [`KernelGen::enter`]: ready, or waiting on operands.
@@ -394,6 +556,8 @@ struct KernelGen<'p, 'a> {
     /// Variables found to need buffers of their own before this kernel can
     /// run (the kernel is then discarded and emitted again).
     needs: Vec<usize>,
+    /// The values computed inline: variable, element evaluations, cost of one.
+    work: Vec<(usize, f64, u64)>,
 }
 
 fn ravel(b: &mut KernelBuilder, idx: &[Val], shape: &[usize]) -> Val {
@@ -458,10 +622,71 @@ impl KernelGen<'_, '_> {
     /// Records that `v` must be in a buffer before this kernel runs, and
     /// reads it from there (the kernel is emitted again once it is).
     fn need(&mut self, v: usize, idx: &[Val]) -> Val {
+        self.mark_needed(v);
+        self.load(v, idx)
+    }
+
+    fn mark_needed(&mut self, v: usize) {
         if !self.needs.contains(&v) {
             self.needs.push(v);
         }
-        self.load(v, idx)
+    }
+
+    /// The variable an operand of a contraction reads through affine views,
+    /// when it would be computed in this kernel rather than loaded.
+    fn computed_base(&self, a: &Atom) -> Option<usize> {
+        let mut a = a;
+        loop {
+            let Atom::Var(u) = a else { return None };
+            if self.p.materialised[*u] || self.needs.contains(u) {
+                return None;
+            }
+            let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+            if is_affine_view(&eqn.prim) {
+                a = &eqn.ins[0];
+                continue;
+            }
+            return inlinable(&eqn.prim).then_some(*u);
+        }
+    }
+
+    /// Whether `a` is read through a broadcast (each of its elements is
+    /// reused), looking through affine views.
+    fn broadcast_view(&self, a: &Atom) -> bool {
+        let mut a = a;
+        while let Atom::Var(u) = a
+            && !self.p.materialised[*u]
+        {
+            let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+            if matches!(eqn.prim, Prim::BroadcastTo(_)) {
+                return true;
+            }
+            if !is_affine_view(&eqn.prim) {
+                break;
+            }
+            a = &eqn.ins[0];
+        }
+        false
+    }
+
+    /// The two factors of a contraction: a matmul's operands, or the
+    /// operands of a product summed over when both are read through
+    /// broadcasts (`(x[:, :, None] * w[None]).sum(1)`).
+    fn contraction_factors(&self, prim: &Prim, ins: &[Atom]) -> Option<[Atom; 2]> {
+        match prim {
+            Prim::Matmul => Some([ins[0].clone(), ins[1].clone()]),
+            Prim::Reduce(RedOp::Sum, _) => {
+                let Atom::Var(u) = &ins[0] else { return None };
+                if self.p.materialised[*u] {
+                    return None;
+                }
+                let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+                let product = matches!(eqn.prim, Prim::Binary(BinOp::Mul));
+                (product && eqn.ins.iter().all(|a| self.broadcast_view(a)))
+                    .then(|| [eqn.ins[0].clone(), eqn.ins[1].clone()])
+            }
+            _ => None,
+        }
     }
 
     /// The value of variable `v` at multi-index `idx` (outside the
@@ -495,14 +720,33 @@ impl KernelGen<'_, '_> {
                     stack.push(f);
                 }
                 Next::Done(x) => {
+                    let cost = self.record(&f);
                     self.memo.insert(f.key, x);
                     match stack.last_mut() {
-                        Some(parent) => parent.got.push(x),
+                        Some(parent) => {
+                            parent.got.push(x);
+                            parent.cost = parent.cost.saturating_add(cost);
+                        }
                         None => return x,
                     }
                 }
             }
         }
+    }
+
+    /// Records a finished frame's evaluations for the cost model; returns
+    /// the cost of one evaluation (a reduction pays for its whole loop).
+    fn record(&mut self, f: &Frame) -> u64 {
+        let prim = &self.p.jaxpr.eqns[self.p.def[&f.v]].prim;
+        let rsize = self.rsize.unwrap_or(1).max(1) as u64;
+        let cost = if is_reduction(prim) {
+            rsize.saturating_mul(f.cost.saturating_add(CHEAP))
+        } else {
+            op_cost(prim).saturating_add(f.cost)
+        };
+        let evals = self.size as f64 * if f.in_body { rsize as f64 } else { 1.0 };
+        self.work.push((f.v, evals, cost));
+        cost
     }
 
     /// Starts emitting `v` at `idx`: its value when it needs no operands
@@ -531,8 +775,14 @@ impl KernelGen<'_, '_> {
             reqs: Vec::new(),
             got: Vec::new(),
             aux: None,
+            cost: 0,
         };
         let idx = frame.idx.clone();
+        if self.p.force[v] && !self.targets.contains(&v) {
+            let x = self.need(v, &idx);
+            self.memo.insert(frame.key, x);
+            return Entered::Value(x);
+        }
         // A reduction joins this kernel only as its one loop, feeding the epilogue.
         if is_reduction(prim) {
             // It fits when it is a target of this kernel, or its only
@@ -551,6 +801,16 @@ impl KernelGen<'_, '_> {
                 return Entered::Value(x);
             }
             self.loop_sig = sig;
+            // A contraction reads its operands from buffers (through affine
+            // views): an inlined producer would run once per output row or
+            // column, and the backends' matmul fast paths want plain loads.
+            if let Some(factors) = self.contraction_factors(prim, ins) {
+                for a in &factors {
+                    if let Some(u) = self.computed_base(a) {
+                        self.mark_needed(u);
+                    }
+                }
+            }
             frame.reqs = self.reduction_reqs(prim, ins, &idx);
             return Entered::Frame(frame);
         }

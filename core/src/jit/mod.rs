@@ -16,7 +16,7 @@ use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
 use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use fusion::{Planner, Step};
-use oxjax_abi::BufferId;
+use oxjax_abi::{BufferId, Kernel};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -98,6 +98,17 @@ impl Compiled {
             }
         }
         last
+    }
+
+    /// Every fused kernel, in launch order.
+    pub fn kernels(&self) -> Vec<&Kernel> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Kernel { kernel, .. } => Some(kernel),
+                Step::Eager { .. } => None,
+            })
+            .collect()
     }
 
     /// The IR text of every fused kernel.
@@ -189,11 +200,14 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
     j
 }
 
-/// Plans the kernels of a jaxpr.
-pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
-    let jaxpr = fusion::split_long_reductions(simplify(jaxpr));
-    let live = live_eqns(&jaxpr);
-    let mut planner = Planner::new(&jaxpr, &live, max_inputs);
+/// One plan of the program, materialising `force` as well.
+fn plan<'a>(
+    jaxpr: &'a Jaxpr,
+    live: &'a [bool],
+    max_inputs: usize,
+    force: Vec<bool>,
+) -> Planner<'a> {
+    let mut planner = Planner::new(jaxpr, live, max_inputs, force);
     // Effects first, in program order (each after what it reads).
     for (i, e) in jaxpr.eqns.iter().enumerate() {
         if live[i] && e.prim.has_effects() {
@@ -217,6 +231,29 @@ pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
     }
     for g in groups {
         planner.materialise_group(&g);
+    }
+    planner
+}
+
+/// How many times a program is planned at most: each plan after the first
+/// also materialises what the cost model found recomputed in the one before.
+const PLANS: usize = 4;
+
+/// Plans the kernels of a jaxpr.
+pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
+    let jaxpr = fusion::split_long_reductions(simplify(jaxpr));
+    let live = live_eqns(&jaxpr);
+    let mut force = vec![false; jaxpr.avals.len()];
+    let mut planner = plan(&jaxpr, &live, max_inputs, force.clone());
+    for _ in 1..PLANS {
+        let more = planner.recomputed();
+        if more.is_empty() {
+            break;
+        }
+        for v in more {
+            force[v] = true;
+        }
+        planner = plan(&jaxpr, &live, max_inputs, force.clone());
     }
     let steps = std::mem::take(&mut planner.steps);
     let mut compiled = Compiled {
