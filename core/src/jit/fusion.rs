@@ -1,13 +1,33 @@
 //! Fusion: partitions a jaxpr into kernels.
 //!
 //! Only some variables are *materialised* (written to a buffer): inputs,
-//! constants, outputs, results of primitives that cannot be fused, and
-//! reductions that cannot join their consumer's kernel. Every other value
-//! — elementwise ops and movement — is recomputed inline, as index
+//! constants, outputs, results of primitives that cannot be fused,
+//! reductions that cannot join their consumer's kernel, the operands of
+//! contractions, and what the cost model picks. Every other value —
+//! elementwise ops and movement — is recomputed inline, as index
 //! arithmetic and ALU nodes, inside each kernel that reads it. A reduction
 //! (or matmul) with a single consumer joins that consumer's kernel as its
 //! reduction loop, so the elementwise chain after it becomes the epilogue
 //! (`relu(x @ W + b)` is one kernel).
+//!
+//! Two rules keep inlining from costing more than it saves:
+//!
+//! - **Contractions read buffers.** A matmul (or a sum over a product of
+//!   two broadcast operands) reads each operand element once per output
+//!   row or column, so an inlined producer would be recomputed that many
+//!   times, and the backends' tiled fast paths want their operands as plain
+//!   loads (wasm: a product of two loads at affine indices). A computed
+//!   operand is materialised and read through the views above it
+//!   (transpose, broadcast, reshape, slice, flip: affine indices). Its
+//!   producer's own chain stays fused as that kernel's epilogue.
+//! - **The cost model** ([`COSTS`], [`worth_storing`]): the planner counts
+//!   how many times each inlined value is evaluated per element over the
+//!   whole program (each kernel that inlines it, each index it is read at,
+//!   each loop iteration and each broadcast copy that reads it) and what
+//!   one evaluation costs; a value whose extra evaluations cost more than a
+//!   buffer write and read and a launch is materialised, and the program
+//!   is planned again. Softmax's `exp` (read by the sum and by the division) is
+//!   computed once; `x - m` (one subtraction) is still recomputed.
 
 use crate::eager::{binary_expr, clamp_index, to_float, two_stage_chunk, unary_expr, unravel};
 use crate::trace::indexing_rules::IxPrim;
@@ -49,6 +69,97 @@ fn inlinable(p: &Prim) -> bool {
 
 fn is_reduction(p: &Prim) -> bool {
     matches!(p, Prim::Reduce(..) | Prim::Matmul)
+}
+
+/// Movement that reads its operand at an affine index (what the backends'
+/// matmul fast paths accept around a load).
+fn is_affine_view(p: &Prim) -> bool {
+    matches!(
+        p,
+        Prim::StopGradient
+            | Prim::Reshape(_)
+            | Prim::Transpose(_)
+            | Prim::BroadcastTo(_)
+            | Prim::Slice(_)
+            | Prim::Flip(_)
+    )
+}
+
+/// The cost model's unit: one add, multiply, compare, select or cast of one
+/// element. Movement costs nothing (index arithmetic, shared by the whole
+/// kernel and often folded by the backend).
+const CHEAP: u64 = 1;
+
+/// The cost model's table: what computing one element of an op inline
+/// costs, in [`CHEAP`] units, by primitive name; ops not listed cost
+/// [`CHEAP`]. The figures are rough instruction counts of the backends'
+/// implementations: a division or square root is a slow instruction (or a
+/// Newton step on a vector path); integer division and remainder add sign
+/// fixes; a transcendental function is a range reduction and a polynomial
+/// of about ten terms; `pow` is `exp(y log x)` with its special cases.
+pub(crate) const COSTS: &[(&str, u64)] = &[
+    ("div", 4),
+    ("sqrt", 4),
+    ("rsqrt", 4),
+    ("reciprocal", 4),
+    ("floor_divide", 4),
+    ("remainder", 4),
+    ("fmod", 4),
+    ("exp", 16),
+    ("exp2", 16),
+    ("log", 16),
+    ("log2", 16),
+    ("log1p", 16),
+    ("expm1", 16),
+    ("sin", 16),
+    ("cos", 16),
+    ("tan", 16),
+    ("asin", 16),
+    ("acos", 16),
+    ("atan", 16),
+    ("atan2", 16),
+    ("sinh", 16),
+    ("cosh", 16),
+    ("tanh", 16),
+    ("erf", 16),
+    ("erfc", 16),
+    ("pow", 32),
+];
+
+/// What materialising a value costs per element, in [`CHEAP`] units: a
+/// store and the loads that replace its evaluations.
+pub(crate) const MATERIALISE: u64 = 8;
+
+/// What materialising a value costs once, in [`CHEAP`] units: a kernel
+/// launch (a few microseconds of dispatch), so tiny values stay inlined.
+pub(crate) const LAUNCH: u64 = 2048;
+
+/// The cost model's rule: a value is materialised when the evaluations it
+/// would save (all but one per element, each costing `cost`) cost more
+/// than storing it: `(evaluations - size) × cost ≥ MATERIALISE × size +
+/// LAUNCH`. So a shared `exp` (16) of a few thousand elements or more is
+/// stored, as is an `exp` of a row broadcast over many rows, or a shared
+/// chain of ten cheap ops; a subtraction read twice (1), a short cheap
+/// chain, or a handful of index computations broadcast over a small
+/// array stay inlined.
+fn worth_storing(evals: f64, size: usize, cost: u64) -> bool {
+    let size = size.max(1) as f64;
+    (evals - size) * cost as f64 >= (MATERIALISE as f64) * size + LAUNCH as f64
+}
+
+/// The cost of one element of `p` inline (reductions are priced by their
+/// loop, in the emitter).
+fn op_cost(p: &Prim) -> u64 {
+    let name = match p {
+        Prim::Unary(u) => u.name(),
+        Prim::Binary(b) => b.name(),
+        p if is_affine_view(p) => return 0,
+        _ => return CHEAP,
+    };
+    COSTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map_or(CHEAP, |&(_, c)| c)
 }
 
 /// Rewrites each long reduction to one value into the two-stage plan eager
@@ -129,20 +240,43 @@ pub(crate) fn split_long_reductions(mut j: Jaxpr) -> Jaxpr {
     j
 }
 
+/// Work on the planner's explicit stack. Planning never recurses (a
+/// program of 100k ops must not overflow the thread's stack): a kernel
+/// whose emission finds operands that must be in buffers first is
+/// discarded, those operands are planned, and the kernel is emitted again.
+enum Task {
+    /// Compute these variables (of one shape) in one kernel.
+    Group(Vec<usize>),
+    /// Evaluate one equation eagerly, after its operands.
+    Eqn(usize),
+}
+
 /// The planner's state.
 pub(crate) struct Planner<'a> {
     jaxpr: &'a Jaxpr,
     /// The equation defining each variable.
     def: HashMap<usize, usize>,
     consumers: Vec<usize>,
+    live: &'a [bool],
     pub materialised: Vec<bool>,
     pub steps: Vec<Step>,
     /// The backend's limit on a kernel's input buffers.
     max_inputs: usize,
+    /// Variables the cost model chose to materialise (from an earlier plan).
+    force: Vec<bool>,
+    /// Per variable, over the kernels planned so far: how many elements
+    /// were evaluated inline, and the most one evaluation cost (its own op
+    /// plus the inlined operands it computed).
+    work: Vec<(f64, u64)>,
 }
 
 impl<'a> Planner<'a> {
-    pub fn new(jaxpr: &'a Jaxpr, live: &[bool], max_inputs: usize) -> Planner<'a> {
+    pub fn new(
+        jaxpr: &'a Jaxpr,
+        live: &'a [bool],
+        max_inputs: usize,
+        force: Vec<bool>,
+    ) -> Planner<'a> {
         let n = jaxpr.avals.len();
         let mut def = HashMap::new();
         let mut consumers = vec![0; n];
@@ -179,42 +313,106 @@ impl<'a> Planner<'a> {
             jaxpr,
             def,
             consumers,
+            live,
             materialised,
             steps: Vec::new(),
             max_inputs,
+            force,
+            work: vec![(0.0, 0); n],
         }
+    }
+
+    /// The cost model's verdict on this plan: the variables evaluated
+    /// inline so often that a buffer is cheaper (see [`worth_storing`]). Of a
+    /// chain of such values only the last is returned (storing it stops
+    /// the recomputation of what it inlines); the next plan finds the rest.
+    pub fn recomputed(&self) -> Vec<usize> {
+        let j = self.jaxpr;
+        let wasteful: Vec<bool> = (0..j.avals.len())
+            .map(|v| {
+                let (evals, cost) = self.work[v];
+                !self.force[v] && worth_storing(evals, j.avals[v].size(), cost)
+            })
+            .collect();
+        let mut covered = vec![false; j.avals.len()];
+        for (e, eqn) in j.eqns.iter().enumerate() {
+            if self.live[e] && inlinable(&eqn.prim) && eqn.outs.iter().any(|&o| wasteful[o]) {
+                for a in &eqn.ins {
+                    if let Atom::Var(u) = a {
+                        covered[*u] = true;
+                    }
+                }
+            }
+        }
+        (0..j.avals.len())
+            .filter(|&v| wasteful[v] && !covered[v])
+            .collect()
     }
 
     /// Plans an equation as an eager step of its own (effects, which may
     /// have no results), after the steps computing its operands.
     pub fn materialise_eqn(&mut self, e: usize) {
-        if self.jaxpr.eqns[e]
-            .outs
-            .iter()
-            .any(|&o| self.materialised[o])
-        {
-            return;
-        }
-        for a in self.jaxpr.eqns[e].ins.clone() {
-            if let Atom::Var(u) = a {
-                self.materialise(u);
-            }
-        }
-        self.steps.push(Step::Eager { eqn: e });
-        for &o in &self.jaxpr.eqns[e].outs {
-            self.materialised[o] = true;
-        }
-    }
-
-    /// Makes sure `v` is in a buffer, planning the steps that compute it.
-    pub fn materialise(&mut self, v: usize) {
-        self.materialise_group(&[v]);
+        self.run(Task::Eqn(e));
     }
 
     /// Computes several variables of one shape in one kernel where their
     /// reductions can share a loop (sibling fusion: `mean` and `var` of one
     /// input); each still gets a buffer of its own.
     pub fn materialise_group(&mut self, vs: &[usize]) {
+        self.run(Task::Group(vs.to_vec()));
+    }
+
+    /// Runs a task and everything it turns out to depend on, depth first,
+    /// on an explicit stack.
+    fn run(&mut self, task: Task) {
+        let mut stack = vec![task];
+        while let Some(task) = stack.pop() {
+            let first = match &task {
+                Task::Eqn(e) => self.attempt_eqn(*e),
+                Task::Group(vs) => self.attempt_group(vs),
+            };
+            if let Some(first) = first {
+                // Each prerequisite is a variable not yet in a buffer (or an
+                // equation not yet run), and planning it puts it in one, so
+                // this terminates.
+                debug_assert!(!first.is_empty());
+                stack.push(task);
+                // The first prerequisite found is planned first.
+                stack.extend(first.into_iter().rev());
+            }
+        }
+    }
+
+    /// Plans equation `e` eagerly, or returns what must be planned first.
+    fn attempt_eqn(&mut self, e: usize) -> Option<Vec<Task>> {
+        let eqn = &self.jaxpr.eqns[e];
+        if eqn.outs.iter().any(|&o| self.materialised[o]) {
+            return None;
+        }
+        let mut pending: Vec<usize> = Vec::new();
+        for a in &eqn.ins {
+            if let Atom::Var(u) = a
+                && !self.materialised[*u]
+                && !pending.contains(u)
+            {
+                pending.push(*u);
+            }
+        }
+        if !pending.is_empty() {
+            return Some(pending.into_iter().map(|u| Task::Group(vec![u])).collect());
+        }
+        self.steps.push(Step::Eager { eqn: e });
+        for &o in &eqn.outs {
+            self.materialised[o] = true;
+        }
+        None
+    }
+
+    /// Plans one kernel computing `vs`, or returns what must be planned
+    /// first: results of primitives that run eagerly, variables the
+    /// emission found must be in buffers, or (when the kernel would bind
+    /// more buffers than the backend allows) the targets' operands.
+    fn attempt_group(&mut self, vs: &[usize]) -> Option<Vec<Task>> {
         let fusible = |p: &Planner, v: usize| {
             let prim = &p.jaxpr.eqns[p.def[&v]].prim;
             inlinable(prim) || is_reduction(prim)
@@ -224,11 +422,13 @@ impl<'a> Planner<'a> {
             .copied()
             .filter(|&v| !self.materialised[v])
             .partition(|&v| fusible(self, v));
-        for v in eager {
+        if !eager.is_empty() {
             // All results of a multi-result equation at once (one routine call).
-            self.materialise_eqn(self.def[&v]);
+            let mut eqns: Vec<usize> = eager.iter().map(|v| self.def[v]).collect();
+            eqns.dedup();
+            return Some(eqns.into_iter().map(Task::Eqn).collect());
         }
-        let Some(&first) = vs.first() else { return };
+        let &first = vs.first()?;
         let aval = self.jaxpr.avals[first].clone();
         let mut k = KernelGen {
             p: self,
@@ -239,31 +439,41 @@ impl<'a> Planner<'a> {
             memo: HashMap::new(),
             targets: vs.clone(),
             size: aval.size(),
+            needs: Vec::new(),
+            work: Vec::new(),
         };
         let idx = {
             let g = k.b.gidx();
             unravel(&mut k.b, g, &aval.shape)
         };
-        let outs: Vec<Val> = vs.iter().map(|&v| k.emit(v, &idx, false)).collect();
+        let outs: Vec<Val> = vs.iter().map(|&v| k.emit(v, &idx)).collect();
         let KernelGen {
             mut b,
             inputs,
             rsize,
+            needs,
+            work,
             ..
         } = k;
+        if !needs.is_empty() {
+            return Some(needs.into_iter().map(|u| Task::Group(vec![u])).collect());
+        }
         if inputs.len() > self.max_inputs {
             // Too many buffers for the backend: compute the targets'
             // operands first (each in kernels of their own), then retry.
-            let pending: usize = vs.iter().map(|&v| self.pending_operands(v)).sum();
-            if pending > 0 {
-                for &v in &vs {
-                    for a in self.jaxpr.eqns[self.def[&v]].ins.clone() {
-                        if let Atom::Var(u) = a {
-                            self.materialise(u);
-                        }
+            let mut pending: Vec<usize> = Vec::new();
+            for &v in &vs {
+                for a in &self.jaxpr.eqns[self.def[&v]].ins {
+                    if let Atom::Var(u) = a
+                        && !self.materialised[*u]
+                        && !pending.contains(u)
+                    {
+                        pending.push(*u);
                     }
                 }
-                return self.materialise_group(&vs);
+            }
+            if !pending.is_empty() {
+                return Some(pending.into_iter().map(|u| Task::Group(vec![u])).collect());
             }
         }
         for o in outs {
@@ -278,23 +488,56 @@ impl<'a> Planner<'a> {
         for v in vs {
             self.materialised[v] = true;
         }
+        for (v, evals, cost) in work {
+            let w = &mut self.work[v];
+            w.0 += evals;
+            w.1 = w.1.max(cost);
+        }
+        None
     }
 }
 
-impl Planner<'_> {
-    /// How many operands of `v`'s equation are not yet in buffers.
-    fn pending_operands(&self, v: usize) -> usize {
-        self.jaxpr.eqns[self.def[&v]]
-            .ins
-            .iter()
-            .filter(|a| matches!(a, Atom::Var(u) if !self.materialised[*u]))
-            .count()
-    }
+/// A request for an operand's value: the atom, the multi-index to read it
+/// at, and whether it is read inside the reduction loop.
+type Req = (Atom, Vec<Val>, bool);
+
+/// Memo key of an emitted value: variable, index node ids, in the loop body.
+type MemoKey = (usize, Vec<u32>, bool);
+
+/// A value being emitted whose operands are not all emitted yet: the
+/// emitter's explicit stack holds these instead of recursing.
+struct Frame {
+    v: usize,
+    key: MemoKey,
+    idx: Vec<Val>,
+    in_body: bool,
+    /// Primitives that read in two steps (gather: the indices first, then
+    /// the data at them) count their stages here.
+    stage: u8,
+    reqs: Vec<Req>,
+    /// The values of `reqs` emitted so far, in order.
+    got: Vec<Val>,
+    /// A value computed before the operands (a padding mask).
+    aux: Option<Val>,
+    /// The cost of the operands this frame computed (not loaded or reused).
+    cost: u64,
+}
+
+/// A value started by [`KernelGen::enter`]: ready, or waiting on operands.
+enum Entered {
+    Value(Val),
+    Frame(Frame),
+}
+
+/// What a frame does once its requests are answered.
+enum Next {
+    Done(Val),
+    More(Vec<Req>),
 }
 
 /// Emits one kernel.
 struct KernelGen<'p, 'a> {
-    p: &'p mut Planner<'a>,
+    p: &'p Planner<'a>,
     b: KernelBuilder,
     /// Materialised variables read, in input order.
     inputs: Vec<usize>,
@@ -306,10 +549,15 @@ struct KernelGen<'p, 'a> {
     /// Emitted values by variable, index and phase: a value computed in the
     /// epilogue may read an accumulator, so the loop body must not reuse it
     /// (`var` reads `mean` at the same index when both are scalars).
-    memo: HashMap<(usize, Vec<u32>, bool), Val>,
+    memo: HashMap<MemoKey, Val>,
     /// The variables this kernel computes, and their element count.
     targets: Vec<usize>,
     size: usize,
+    /// Variables found to need buffers of their own before this kernel can
+    /// run (the kernel is then discarded and emitted again).
+    needs: Vec<usize>,
+    /// The values computed inline: variable, element evaluations, cost of one.
+    work: Vec<(usize, f64, u64)>,
 }
 
 fn ravel(b: &mut KernelBuilder, idx: &[Val], shape: &[usize]) -> Val {
@@ -349,18 +597,13 @@ fn reduce_dtypes(r: RedOp, d: DType) -> (ReduceOp, DType, DType) {
     }
 }
 
+fn ids(idx: &[Val]) -> Vec<u32> {
+    idx.iter().map(|x| x.id).collect()
+}
+
 impl KernelGen<'_, '_> {
     fn aval(&self, a: &Atom) -> Aval {
         self.p.jaxpr.aval(a)
-    }
-
-    /// The value of atom `a` at multi-index `idx`; `in_body` is true inside
-    /// the reduction loop.
-    fn atom(&mut self, a: &Atom, idx: &[Val], in_body: bool) -> Val {
-        match a {
-            Atom::Lit(s, aval) => self.b.constant(s.cast(aval.dtype)),
-            Atom::Var(v) => self.emit(*v, idx, in_body),
-        }
     }
 
     fn load(&mut self, v: usize, idx: &[Val]) -> Val {
@@ -371,30 +614,175 @@ impl KernelGen<'_, '_> {
                 self.b.input(self.p.jaxpr.avals[v].dtype)
             }
         };
-        let shape = self.p.jaxpr.avals[v].shape.clone();
-        let lin = ravel(&mut self.b, idx, &shape);
+        let shape = &self.p.jaxpr.avals[v].shape;
+        let lin = ravel(&mut self.b, idx, shape);
         self.b.load(k, lin)
     }
 
-    fn emit(&mut self, v: usize, idx: &[Val], in_body: bool) -> Val {
-        let key = (v, idx.iter().map(|x| x.id).collect::<Vec<_>>(), in_body);
-        if let Some(&x) = self.memo.get(&key) {
-            return x;
-        }
-        let x = self.emit_uncached(v, idx, in_body);
-        self.memo.insert(key, x);
-        x
+    /// Records that `v` must be in a buffer before this kernel runs, and
+    /// reads it from there (the kernel is emitted again once it is).
+    fn need(&mut self, v: usize, idx: &[Val]) -> Val {
+        self.mark_needed(v);
+        self.load(v, idx)
     }
 
-    fn emit_uncached(&mut self, v: usize, idx: &[Val], in_body: bool) -> Val {
-        if self.p.materialised[v] {
-            return self.load(v, idx);
+    fn mark_needed(&mut self, v: usize) {
+        if !self.needs.contains(&v) {
+            self.needs.push(v);
         }
-        let e = self.p.def[&v];
-        let eqn = self.p.jaxpr.eqns[e].clone();
-        let prim = &eqn.prim;
-        let ins = &eqn.ins;
-        let out_aval = self.p.jaxpr.avals[v].clone();
+    }
+
+    /// The variable an operand of a contraction reads through affine views,
+    /// when it would be computed in this kernel rather than loaded.
+    fn computed_base(&self, a: &Atom) -> Option<usize> {
+        let mut a = a;
+        loop {
+            let Atom::Var(u) = a else { return None };
+            if self.p.materialised[*u] || self.needs.contains(u) {
+                return None;
+            }
+            let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+            if is_affine_view(&eqn.prim) {
+                a = &eqn.ins[0];
+                continue;
+            }
+            return inlinable(&eqn.prim).then_some(*u);
+        }
+    }
+
+    /// Whether `a` is read through a broadcast (each of its elements is
+    /// reused), looking through affine views.
+    fn broadcast_view(&self, a: &Atom) -> bool {
+        let mut a = a;
+        while let Atom::Var(u) = a
+            && !self.p.materialised[*u]
+        {
+            let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+            if matches!(eqn.prim, Prim::BroadcastTo(_)) {
+                return true;
+            }
+            if !is_affine_view(&eqn.prim) {
+                break;
+            }
+            a = &eqn.ins[0];
+        }
+        false
+    }
+
+    /// The two factors of a contraction: a matmul's operands, or the
+    /// operands of a product summed over when both are read through
+    /// broadcasts (`(x[:, :, None] * w[None]).sum(1)`).
+    fn contraction_factors(&self, prim: &Prim, ins: &[Atom]) -> Option<[Atom; 2]> {
+        match prim {
+            Prim::Matmul => Some([ins[0].clone(), ins[1].clone()]),
+            Prim::Reduce(RedOp::Sum, _) => {
+                let Atom::Var(u) = &ins[0] else { return None };
+                if self.p.materialised[*u] {
+                    return None;
+                }
+                let eqn = &self.p.jaxpr.eqns[self.p.def[u]];
+                let product = matches!(eqn.prim, Prim::Binary(BinOp::Mul));
+                (product && eqn.ins.iter().all(|a| self.broadcast_view(a)))
+                    .then(|| [eqn.ins[0].clone(), eqn.ins[1].clone()])
+            }
+            _ => None,
+        }
+    }
+
+    /// The value of variable `v` at multi-index `idx` (outside the
+    /// reduction loop), emitting what it depends on. Iterative: operands
+    /// wait on an explicit stack of frames.
+    fn emit(&mut self, v: usize, idx: &[Val]) -> Val {
+        let mut stack: Vec<Frame> = match self.enter(v, idx.to_vec(), false) {
+            Entered::Value(x) => return x,
+            Entered::Frame(f) => vec![f],
+        };
+        loop {
+            let top = stack.last_mut().expect("a frame is pending");
+            if top.got.len() < top.reqs.len() {
+                let (a, i, body) = top.reqs[top.got.len()].clone();
+                let r = match a {
+                    Atom::Lit(s, aval) => Entered::Value(self.b.constant(s.cast(aval.dtype))),
+                    Atom::Var(u) => self.enter(u, i, body),
+                };
+                match r {
+                    Entered::Value(x) => stack.last_mut().expect("the requester").got.push(x),
+                    Entered::Frame(f) => stack.push(f),
+                }
+                continue;
+            }
+            let mut f = stack.pop().expect("a frame is pending");
+            match self.combine(&mut f) {
+                Next::More(reqs) => {
+                    f.stage += 1;
+                    f.reqs = reqs;
+                    f.got.clear();
+                    stack.push(f);
+                }
+                Next::Done(x) => {
+                    let cost = self.record(&f);
+                    self.memo.insert(f.key, x);
+                    match stack.last_mut() {
+                        Some(parent) => {
+                            parent.got.push(x);
+                            parent.cost = parent.cost.saturating_add(cost);
+                        }
+                        None => return x,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records a finished frame's evaluations for the cost model; returns
+    /// the cost of one evaluation (a reduction pays for its whole loop).
+    fn record(&mut self, f: &Frame) -> u64 {
+        let prim = &self.p.jaxpr.eqns[self.p.def[&f.v]].prim;
+        let rsize = self.rsize.unwrap_or(1).max(1) as u64;
+        let cost = if is_reduction(prim) {
+            rsize.saturating_mul(f.cost.saturating_add(CHEAP))
+        } else {
+            op_cost(prim).saturating_add(f.cost)
+        };
+        let evals = self.size as f64 * if f.in_body { rsize as f64 } else { 1.0 };
+        self.work.push((f.v, evals, cost));
+        cost
+    }
+
+    /// Starts emitting `v` at `idx`: its value when it needs no operands
+    /// emitted (memoised, loaded, or needing a buffer first), else a frame
+    /// with the operand requests.
+    fn enter(&mut self, v: usize, idx: Vec<Val>, in_body: bool) -> Entered {
+        let key = (v, ids(&idx), in_body);
+        if let Some(&x) = self.memo.get(&key) {
+            return Entered::Value(x);
+        }
+        if self.p.materialised[v] || self.needs.contains(&v) {
+            let x = self.load(v, &idx);
+            self.memo.insert(key, x);
+            return Entered::Value(x);
+        }
+        let jaxpr = self.p.jaxpr;
+        let eqn = &jaxpr.eqns[self.p.def[&v]];
+        let (prim, ins) = (&eqn.prim, &eqn.ins);
+        let out_aval = &jaxpr.avals[v];
+        let mut frame = Frame {
+            v,
+            key,
+            idx,
+            in_body,
+            stage: 0,
+            reqs: Vec::new(),
+            got: Vec::new(),
+            aux: None,
+            cost: 0,
+        };
+        let idx = frame.idx.clone();
+        if self.p.force[v] && !self.targets.contains(&v) {
+            let x = self.need(v, &idx);
+            self.memo.insert(frame.key, x);
+            return Entered::Value(x);
+        }
         // A reduction joins this kernel only as its one loop, feeding the epilogue.
         if is_reduction(prim) {
             // It fits when it is a target of this kernel, or its only
@@ -403,176 +791,137 @@ impl KernelGen<'_, '_> {
             let one_to_one = self.p.consumers[v] <= 1 && out_aval.size() == self.size;
             let wanted = self.targets.contains(&v) || one_to_one;
             let sig = match prim {
-                Prim::Reduce(_, axes) => Some((
-                    self.aval(&ins[0]).shape,
-                    axes.clone(),
-                    idx.iter().map(|x| x.id).collect(),
-                )),
+                Prim::Reduce(_, axes) => Some((self.aval(&ins[0]).shape, axes.clone(), ids(&idx))),
                 _ => None,
             };
             let loop_ok = self.rsize.is_none() || (sig.is_some() && sig == self.loop_sig);
             if in_body || !wanted || !loop_ok {
-                self.p.materialise(v);
-                return self.load(v, idx);
+                let x = self.need(v, &idx);
+                self.memo.insert(frame.key, x);
+                return Entered::Value(x);
             }
             self.loop_sig = sig;
-            return self.reduction(prim, ins, idx, &out_aval);
+            // A contraction reads its operands from buffers (through affine
+            // views): an inlined producer would run once per output row or
+            // column, and the backends' matmul fast paths want plain loads.
+            if let Some(factors) = self.contraction_factors(prim, ins) {
+                for a in &factors {
+                    if let Some(u) = self.computed_base(a) {
+                        self.mark_needed(u);
+                    }
+                }
+            }
+            frame.reqs = self.reduction_reqs(prim, ins, &idx);
+            return Entered::Frame(frame);
         }
         if !inlinable(prim) {
-            self.p.materialise(v);
-            return self.load(v, idx);
+            let x = self.need(v, &idx);
+            self.memo.insert(frame.key, x);
+            return Entered::Value(x);
         }
-        let jaxpr = self.p.jaxpr;
-        let in_aval = |k: usize| jaxpr.aval(&ins[k]);
-        match prim {
-            Prim::Unary(u) => {
-                let x = self.atom(&ins[0], idx, in_body);
-                unary_expr(*u, &mut self.b, x)
-            }
-            Prim::Binary(op) => {
-                let x = self.atom(&ins[0], idx, in_body);
-                let y = self.atom(&ins[1], idx, in_body);
-                binary_expr(*op, &mut self.b, x, y).expect("primitive operands are canonical")
-            }
-            Prim::Select => {
-                let c = self.atom(&ins[0], idx, in_body);
-                let x = self.atom(&ins[1], idx, in_body);
-                let y = self.atom(&ins[2], idx, in_body);
-                self.b.select(c, x, y)
-            }
-            Prim::Cast(d) => {
-                let x = self.atom(&ins[0], idx, in_body);
-                self.b.cast(x, *d)
-            }
-            Prim::StopGradient => self.atom(&ins[0], idx, in_body),
+        let in_shape = |k: usize| jaxpr.aval(&ins[k]).shape;
+        let b = &mut self.b;
+        let req = |a: &Atom, src: Vec<Val>| (a.clone(), src, in_body);
+        frame.reqs = match prim {
+            Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient => vec![req(&ins[0], idx)],
+            Prim::Binary(_) => vec![req(&ins[0], idx.clone()), req(&ins[1], idx)],
+            Prim::Select => ins.iter().map(|a| req(a, idx.clone())).collect(),
             Prim::Reshape(_) => {
-                let lin = ravel(&mut self.b, idx, &out_aval.shape);
-                let src = unravel(&mut self.b, lin, &in_aval(0).shape);
-                self.atom(&ins[0], &src, in_body)
+                let lin = ravel(b, &idx, &out_aval.shape);
+                vec![req(&ins[0], unravel(b, lin, &in_shape(0)))]
             }
             Prim::Transpose(perm) => {
-                let mut src = idx.to_vec();
+                let mut src = idx.clone();
                 for (i, &p) in perm.iter().enumerate() {
                     src[p] = idx[i];
                 }
-                self.atom(&ins[0], &src, in_body)
+                vec![req(&ins[0], src)]
             }
             Prim::BroadcastTo(shape) => {
-                let s = in_aval(0).shape;
+                let s = in_shape(0);
                 let lead = shape.len() - s.len();
-                let zero = self.b.i32(0);
-                let src: Vec<Val> = (0..s.len())
+                let zero = b.i32(0);
+                let src = (0..s.len())
                     .map(|d| if s[d] == 1 { zero } else { idx[lead + d] })
                     .collect();
-                self.atom(&ins[0], &src, in_body)
+                vec![req(&ins[0], src)]
             }
             Prim::Slice(spec) => {
-                let src: Vec<Val> = spec
+                let src = spec
                     .iter()
-                    .zip(idx)
+                    .zip(&idx)
                     .map(|(&(start, _, step), &i)| {
-                        let st = self.b.i32(step as i32);
-                        let m = self.b.op(Op::MUL, &[i, st]);
-                        let o = self.b.i32(start as i32);
-                        self.b.op(Op::ADD, &[m, o])
+                        let st = b.i32(step as i32);
+                        let m = b.op(Op::MUL, &[i, st]);
+                        let o = b.i32(start as i32);
+                        b.op(Op::ADD, &[m, o])
                     })
                     .collect();
-                self.atom(&ins[0], &src, in_body)
+                vec![req(&ins[0], src)]
             }
             Prim::Flip(axes) => {
-                let s = in_aval(0).shape;
-                let mut src = idx.to_vec();
+                let s = in_shape(0);
+                let mut src = idx.clone();
                 for &d in axes {
-                    let last = self.b.i32(s[d] as i32 - 1);
-                    src[d] = self.b.op(Op::SUB, &[last, idx[d]]);
+                    let last = b.i32(s[d] as i32 - 1);
+                    src[d] = b.op(Op::SUB, &[last, idx[d]]);
                 }
-                self.atom(&ins[0], &src, in_body)
+                vec![req(&ins[0], src)]
             }
-            Prim::Pad(widths, value) => {
-                let s = in_aval(0).shape;
-                let mut src = idx.to_vec();
-                let mut valid = None;
-                for (d, &(lo, _, _)) in widths.iter().enumerate() {
-                    if lo == 0 && widths[d].1 == 0 {
+            Prim::Pad(widths, _) => {
+                let s = in_shape(0);
+                let mut src = idx.clone();
+                for (d, &(lo, hi, _)) in widths.iter().enumerate() {
+                    if lo == 0 && hi == 0 {
                         continue;
                     }
-                    let l = self.b.i32(lo as i32);
-                    src[d] = self.b.op(Op::SUB, &[idx[d], l]);
-                    let zero = self.b.i32(0);
-                    let n = self.b.i32(s[d] as i32);
-                    let ge = self.b.op(Op::GE, &[src[d], zero]);
-                    let lt = self.b.op(Op::LT, &[src[d], n]);
-                    let ok = self.b.op(Op::AND, &[ge, lt]);
-                    valid = Some(match valid {
-                        Some(v) => self.b.op(Op::AND, &[v, ok]),
+                    let l = b.i32(lo as i32);
+                    src[d] = b.op(Op::SUB, &[idx[d], l]);
+                    let zero = b.i32(0);
+                    let n = b.i32(s[d] as i32);
+                    let ge = b.op(Op::GE, &[src[d], zero]);
+                    let lt = b.op(Op::LT, &[src[d], n]);
+                    let ok = b.op(Op::AND, &[ge, lt]);
+                    frame.aux = Some(match frame.aux {
+                        Some(v) => b.op(Op::AND, &[v, ok]),
                         None => ok,
                     });
                 }
-                let x = self.atom(&ins[0], &src, in_body);
-                match valid {
-                    Some(ok) => {
-                        let f = self.b.constant(value.cast(out_aval.dtype));
-                        self.b.select(ok, x, f)
-                    }
-                    None => x,
-                }
+                vec![req(&ins[0], src)]
             }
             Prim::Concatenate(axis) => {
-                let mut value = None;
-                let mut start = out_aval.shape[*axis];
-                let offsets: Vec<usize> = ins
-                    .iter()
-                    .scan(0, |acc, a| {
-                        let o = *acc;
-                        *acc += self.p.jaxpr.aval(a).shape[*axis];
-                        Some(o)
-                    })
-                    .collect();
-                for (a, &off) in ins.iter().zip(&offsets).rev() {
-                    if self.aval(a).shape[*axis] == 0 {
-                        continue;
-                    }
-                    let mut src = idx.to_vec();
-                    let o = self.b.i32(off as i32);
-                    src[*axis] = self.b.op(Op::SUB, &[idx[*axis], o]);
-                    let piece = self.atom(a, &src, in_body);
-                    value = Some(match value {
-                        None => piece,
-                        Some(rest) => {
-                            let bound = self.b.i32(start as i32);
-                            let inside = self.b.op(Op::LT, &[idx[*axis], bound]);
-                            self.b.select(inside, piece, rest)
-                        }
-                    });
-                    start = off;
+                // The pieces last to first, skipping empty ones (see `combine`).
+                let mut reqs = Vec::new();
+                for (a, off) in concat_pieces(jaxpr, ins, *axis) {
+                    let mut src = idx.clone();
+                    let o = b.i32(off as i32);
+                    src[*axis] = b.op(Op::SUB, &[idx[*axis], o]);
+                    reqs.push(req(a, src));
                 }
-                value.unwrap_or_else(|| self.b.constant(Scalar::zero(out_aval.dtype)))
+                reqs
             }
             Prim::Indexing(IxPrim::Gather { axis }) => {
-                // A load at a data-dependent index: the index is itself
-                // an inlined expression of the indices operand.
-                let k = in_aval(1).shape.len();
-                let j = self.atom(&ins[1], &idx[*axis..*axis + k], in_body);
-                let j = clamp_index(&mut self.b, j, in_aval(0).shape[*axis]);
-                let mut src = idx[..*axis].to_vec();
-                src.push(j);
-                src.extend_from_slice(&idx[*axis + k..]);
-                self.atom(&ins[0], &src, in_body)
+                // A load at a data-dependent index: the index is itself an
+                // inlined expression of the indices operand (stage 0), the
+                // data is read at it (stage 1).
+                let k = in_shape(1).len();
+                vec![req(&ins[1], idx[*axis..*axis + k].to_vec())]
             }
             _ => unreachable!("inlinable primitives are handled above"),
-        }
+        };
+        Entered::Frame(frame)
     }
 
-    /// Makes `prim` this kernel's reduction loop; returns the epilogue value.
-    fn reduction(&mut self, prim: &Prim, ins: &[Atom], idx: &[Val], out: &Aval) -> Val {
+    /// The loop body's operand requests of reduction `prim`, making it this
+    /// kernel's loop.
+    fn reduction_reqs(&mut self, prim: &Prim, ins: &[Atom], idx: &[Val]) -> Vec<Req> {
         // ridx is hash-consed, so siblings share the loop index.
         let r = self.b.ridx();
         match prim {
-            Prim::Reduce(op, axes) => {
+            Prim::Reduce(_, axes) => {
                 let shape = self.aval(&ins[0]).shape;
                 let red: Vec<usize> = axes.iter().map(|&d| shape[d]).collect();
-                let rsize: usize = red.iter().product();
-                self.rsize = Some(rsize);
+                self.rsize = Some(red.iter().product());
                 let ridx = unravel(&mut self.b, r, &red);
                 let mut full = Vec::with_capacity(shape.len());
                 let (mut k, mut j) = (0, 0);
@@ -585,44 +934,125 @@ impl KernelGen<'_, '_> {
                         k += 1;
                     }
                 }
-                let (rop, acc, out_dtype) = reduce_dtypes(*op, self.aval(&ins[0]).dtype);
-                let x = self.atom(&ins[0], &full, true);
-                let x = self.b.cast(x, acc);
-                let total = self.b.reduce(rop, x);
-                let v = if *op == RedOp::Mean {
-                    let n = self.b.constant(Scalar::F64(rsize as f64).cast(acc));
-                    self.b.op(Op::DIV, &[total, n])
-                } else {
-                    total
-                };
-                self.b.cast(v, out_dtype)
+                vec![(ins[0].clone(), full, true)]
             }
             Prim::Matmul => {
                 let a = self.aval(&ins[0]).shape;
-                let k = a[a.len() - 1];
-                self.rsize = Some(k);
+                self.rsize = Some(a[a.len() - 1]);
                 let nb = idx.len() - 2;
                 let mut ai = idx[..nb].to_vec();
                 ai.extend([idx[nb], r]);
                 let mut bi = idx[..nb].to_vec();
                 bi.extend([r, idx[nb + 1]]);
+                vec![(ins[0].clone(), ai, true), (ins[1].clone(), bi, true)]
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// Finishes a frame whose requests are answered: its value, or the
+    /// requests of its next stage.
+    fn combine(&mut self, f: &mut Frame) -> Next {
+        let jaxpr = self.p.jaxpr;
+        let eqn = &jaxpr.eqns[self.p.def[&f.v]];
+        let (prim, ins) = (&eqn.prim, &eqn.ins);
+        let out = &jaxpr.avals[f.v];
+        let b = &mut self.b;
+        let got = &f.got;
+        Next::Done(match prim {
+            Prim::Unary(u) => unary_expr(*u, b, got[0]),
+            Prim::Binary(op) => {
+                binary_expr(*op, b, got[0], got[1]).expect("primitive operands are canonical")
+            }
+            Prim::Select => b.select(got[0], got[1], got[2]),
+            Prim::Cast(d) => b.cast(got[0], *d),
+            Prim::StopGradient
+            | Prim::Reshape(_)
+            | Prim::Transpose(_)
+            | Prim::BroadcastTo(_)
+            | Prim::Slice(_)
+            | Prim::Flip(_) => got[0],
+            Prim::Pad(_, value) => match f.aux {
+                Some(ok) => {
+                    let fill = b.constant(value.cast(out.dtype));
+                    b.select(ok, got[0], fill)
+                }
+                None => got[0],
+            },
+            Prim::Concatenate(axis) => {
+                let mut value = None;
+                let mut start = out.shape[*axis];
+                for ((_, off), &piece) in concat_pieces(jaxpr, ins, *axis).zip(got) {
+                    value = Some(match value {
+                        None => piece,
+                        Some(rest) => {
+                            let bound = b.i32(start as i32);
+                            let inside = b.op(Op::LT, &[f.idx[*axis], bound]);
+                            b.select(inside, piece, rest)
+                        }
+                    });
+                    start = off;
+                }
+                value.unwrap_or_else(|| b.constant(Scalar::zero(out.dtype)))
+            }
+            Prim::Indexing(IxPrim::Gather { axis }) if f.stage == 0 => {
+                let k = jaxpr.aval(&ins[1]).shape.len();
+                let j = clamp_index(b, got[0], jaxpr.aval(&ins[0]).shape[*axis]);
+                let mut src = f.idx[..*axis].to_vec();
+                src.push(j);
+                src.extend_from_slice(&f.idx[*axis + k..]);
+                return Next::More(vec![(ins[0].clone(), src, f.in_body)]);
+            }
+            Prim::Indexing(IxPrim::Gather { .. }) => got[0],
+            Prim::Reduce(op, axes) => {
+                let shape = jaxpr.aval(&ins[0]).shape;
+                let rsize: usize = axes.iter().map(|&d| shape[d]).product();
+                let (rop, acc, out_dtype) = reduce_dtypes(*op, jaxpr.aval(&ins[0]).dtype);
+                let x = b.cast(got[0], acc);
+                let total = b.reduce(rop, x);
+                let v = if *op == RedOp::Mean {
+                    let n = b.constant(Scalar::F64(rsize as f64).cast(acc));
+                    b.op(Op::DIV, &[total, n])
+                } else {
+                    total
+                };
+                b.cast(v, out_dtype)
+            }
+            Prim::Matmul => {
                 let acc = if out.dtype == DType::F16 {
                     DType::F32
                 } else {
                     out.dtype
                 };
-                let x = self.atom(&ins[0], &ai, true);
-                let y = self.atom(&ins[1], &bi, true);
-                let (x, y) = (self.b.cast(x, acc), self.b.cast(y, acc));
+                let (x, y) = (b.cast(got[0], acc), b.cast(got[1], acc));
                 let (prod, rop) = if acc == DType::BOOL {
-                    (self.b.op(Op::AND, &[x, y]), ReduceOp::MAX)
+                    (b.op(Op::AND, &[x, y]), ReduceOp::MAX)
                 } else {
-                    (self.b.op(Op::MUL, &[x, y]), ReduceOp::ADD)
+                    (b.op(Op::MUL, &[x, y]), ReduceOp::ADD)
                 };
-                let total = self.b.reduce(rop, prod);
-                self.b.cast(total, out.dtype)
+                let total = b.reduce(rop, prod);
+                b.cast(total, out.dtype)
             }
-            _ => unreachable!(),
-        }
+            _ => unreachable!("emitted primitives are handled above"),
+        })
     }
+}
+
+/// The non-empty pieces of a concatenation along `axis`, last to first,
+/// with their offsets along it.
+fn concat_pieces<'j>(
+    jaxpr: &'j Jaxpr,
+    ins: &'j [Atom],
+    axis: usize,
+) -> impl Iterator<Item = (&'j Atom, usize)> + 'j {
+    let mut offsets = Vec::with_capacity(ins.len());
+    let mut acc = 0;
+    for a in ins {
+        offsets.push(acc);
+        acc += jaxpr.aval(a).shape[axis];
+    }
+    ins.iter()
+        .zip(offsets)
+        .rev()
+        .filter(move |(a, _)| jaxpr.aval(a).shape[axis] != 0)
 }

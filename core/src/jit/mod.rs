@@ -16,8 +16,9 @@ use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
 use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use fusion::{Planner, Step};
-use oxjax_abi::BufferId;
+use oxjax_abi::{BufferId, Kernel};
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A compiled program: the jaxpr, its steps, and counts for inspection.
@@ -99,6 +100,17 @@ impl Compiled {
         last
     }
 
+    /// Every fused kernel, in launch order.
+    pub fn kernels(&self) -> Vec<&Kernel> {
+        self.steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Kernel { kernel, .. } => Some(kernel),
+                Step::Eager { .. } => None,
+            })
+            .collect()
+    }
+
     /// The IR text of every fused kernel.
     pub fn kernels_text(&self) -> Vec<String> {
         self.steps
@@ -138,7 +150,7 @@ fn live_eqns(j: &Jaxpr) -> Vec<bool> {
 /// are all literals and whose result is a scalar becomes a literal.
 fn simplify(mut j: Jaxpr) -> Jaxpr {
     let mut subst: Vec<Option<Atom>> = vec![None; j.avals.len()];
-    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
     let rename = |a: &Atom, subst: &[Option<Atom>]| match a {
         Atom::Var(v) => subst[*v].clone().unwrap_or(a.clone()),
         lit => lit.clone(),
@@ -175,11 +187,11 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
                 }
             }
             let key = format!("{} {:?}", e.prim, e.ins);
-            if let Some((_, v)) = seen.iter().find(|(k, _)| *k == key) {
-                subst[e.outs[0]] = Some(Atom::Var(*v));
+            if let Some(&v) = seen.get(&key) {
+                subst[e.outs[0]] = Some(Atom::Var(v));
                 continue;
             }
-            seen.push((key, e.outs[0]));
+            seen.insert(key, e.outs[0]);
         }
         eqns.push(e);
     }
@@ -188,11 +200,14 @@ fn simplify(mut j: Jaxpr) -> Jaxpr {
     j
 }
 
-/// Plans the kernels of a jaxpr.
-pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
-    let jaxpr = fusion::split_long_reductions(simplify(jaxpr));
-    let live = live_eqns(&jaxpr);
-    let mut planner = Planner::new(&jaxpr, &live, max_inputs);
+/// One plan of the program, materialising `force` as well.
+fn plan<'a>(
+    jaxpr: &'a Jaxpr,
+    live: &'a [bool],
+    max_inputs: usize,
+    force: Vec<bool>,
+) -> Planner<'a> {
+    let mut planner = Planner::new(jaxpr, live, max_inputs, force);
     // Effects first, in program order (each after what it reads).
     for (i, e) in jaxpr.eqns.iter().enumerate() {
         if live[i] && e.prim.has_effects() {
@@ -216,6 +231,29 @@ pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
     }
     for g in groups {
         planner.materialise_group(&g);
+    }
+    planner
+}
+
+/// How many times a program is planned at most: each plan after the first
+/// also materialises what the cost model found recomputed in the one before.
+const PLANS: usize = 4;
+
+/// Plans the kernels of a jaxpr.
+pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
+    let jaxpr = fusion::split_long_reductions(simplify(jaxpr));
+    let live = live_eqns(&jaxpr);
+    let mut force = vec![false; jaxpr.avals.len()];
+    let mut planner = plan(&jaxpr, &live, max_inputs, force.clone());
+    for _ in 1..PLANS {
+        let more = planner.recomputed();
+        if more.is_empty() {
+            break;
+        }
+        for v in more {
+            force[v] = true;
+        }
+        planner = plan(&jaxpr, &live, max_inputs, force.clone());
     }
     let steps = std::mem::take(&mut planner.steps);
     let mut compiled = Compiled {
