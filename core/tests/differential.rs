@@ -161,6 +161,24 @@ fn has_special_values(inputs: &[Input]) -> bool {
     })
 }
 
+/// True when `op` is a float sum or product whose partial results overflow
+/// f32 in some order of accumulation: the accuracy contract lets backends
+/// reorder sums and products, and then one order gives ±inf or NaN (or a
+/// cancellation of ±inf-sized partials) where another gives a finite value.
+fn order_dependent(op: &str, inputs: &[Input]) -> bool {
+    let Some(Data::F32(v)) = inputs.first().map(|i| &i.data) else {
+        return false;
+    };
+    match op {
+        "sum" | "mean" => v.iter().map(|x| x.abs() as f64).sum::<f64>() >= f32::MAX as f64,
+        "prod" => {
+            let big = v.iter().filter(|x| x.abs() > 1.0).map(|x| x.abs() as f64);
+            big.product::<f64>() >= f32::MAX as f64
+        }
+        _ => false,
+    }
+}
+
 /// Runs `f` on the oracle and on every plugin device and compares.
 fn check(op: &str, inputs: &[Input], f: impl Fn(&[Array]) -> Array) -> Result<(), TestCaseError> {
     let oracle = oracle();
@@ -181,6 +199,9 @@ fn check(op: &str, inputs: &[Input], f: impl Fn(&[Array]) -> Array) -> Result<()
         prop_assert_eq!(got.shape(), want.shape(), "{} on {}", op, dev.name());
         prop_assert_eq!(got.dtype(), want.dtype(), "{} on {}", op, dev.name());
         let tol = tolerance(&dev, op);
+        if tol > 0.0 && order_dependent(op, inputs) {
+            continue;
+        }
         for (i, (w, g)) in want_values
             .iter()
             .zip(got.try_scalars().unwrap())
