@@ -154,7 +154,7 @@ fn long_row_sums() {
 /// interpreter and on webgpu (lavapipe spends ~0.2 ms per dispatch).
 #[test]
 fn long_scans_compile_their_kernels_once() {
-    for dev in devices() {
+    for dev in common::own_devices() {
         let n = match dev.name() {
             "wasm" | "embedded" => 100_000,
             "reference" => 20_000,

@@ -46,6 +46,23 @@ pub fn toml_path(p: &std::path::Path) -> String {
     format!("{:?}", p.display().to_string())
 }
 
+/// The devices of the repository's plugins.toml (plugins, then
+/// "embedded") in a registry of their own: kernel counts on them are not
+/// blurred by tests running in parallel on the shared devices.
+pub fn own_devices() -> Vec<oxjax::Device> {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let own = oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    let mut names: Vec<String> = plugin_devices()
+        .iter()
+        .map(|d| d.name().to_string())
+        .collect();
+    names.push("embedded".into());
+    names
+        .iter()
+        .map(|n| own.device(n).unwrap_or_else(|e| panic!("{e}")))
+        .collect()
+}
+
 /// The repository's plugins.toml as a registry, loaded once per test
 /// binary; a missing or broken plugin library fails the test with the
 /// loader's message (which names the command that builds it).
