@@ -383,23 +383,31 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The operands of equations `eqns` not yet in buffers, each a task to
+    /// plan first; `None` when there are none.
+    fn unplanned_operands(&self, eqns: &[usize]) -> Option<Vec<Task>> {
+        let mut pending: Vec<usize> = Vec::new();
+        for &e in eqns {
+            for a in &self.jaxpr.eqns[e].ins {
+                if let Atom::Var(u) = a
+                    && !self.materialised[*u]
+                    && !pending.contains(u)
+                {
+                    pending.push(*u);
+                }
+            }
+        }
+        (!pending.is_empty()).then(|| pending.into_iter().map(|u| Task::Group(vec![u])).collect())
+    }
+
     /// Plans equation `e` eagerly, or returns what must be planned first.
     fn attempt_eqn(&mut self, e: usize) -> Option<Vec<Task>> {
         let eqn = &self.jaxpr.eqns[e];
         if eqn.outs.iter().any(|&o| self.materialised[o]) {
             return None;
         }
-        let mut pending: Vec<usize> = Vec::new();
-        for a in &eqn.ins {
-            if let Atom::Var(u) = a
-                && !self.materialised[*u]
-                && !pending.contains(u)
-            {
-                pending.push(*u);
-            }
-        }
-        if !pending.is_empty() {
-            return Some(pending.into_iter().map(|u| Task::Group(vec![u])).collect());
+        if let Some(first) = self.unplanned_operands(&[e]) {
+            return Some(first);
         }
         self.steps.push(Step::Eager { eqn: e });
         for &o in &eqn.outs {
@@ -461,19 +469,9 @@ impl<'a> Planner<'a> {
         if inputs.len() > self.max_inputs {
             // Too many buffers for the backend: compute the targets'
             // operands first (each in kernels of their own), then retry.
-            let mut pending: Vec<usize> = Vec::new();
-            for &v in &vs {
-                for a in &self.jaxpr.eqns[self.def[&v]].ins {
-                    if let Atom::Var(u) = a
-                        && !self.materialised[*u]
-                        && !pending.contains(u)
-                    {
-                        pending.push(*u);
-                    }
-                }
-            }
-            if !pending.is_empty() {
-                return Some(pending.into_iter().map(|u| Task::Group(vec![u])).collect());
+            let eqns: Vec<usize> = vs.iter().map(|v| self.def[v]).collect();
+            if let Some(first) = self.unplanned_operands(&eqns) {
+                return Some(first);
             }
         }
         for o in outs {
