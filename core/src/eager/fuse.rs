@@ -27,9 +27,6 @@ pub(crate) struct Fuse {
     buffers: Vec<Option<Arc<Buffer>>>,
     params: Vec<u32>,
     params_input: Option<u32>,
-    /// Whether the backend can reinterpret a parameter word (`BITCAST`);
-    /// otherwise every value stays a constant.
-    parametric: bool,
 }
 
 impl Fuse {
@@ -40,7 +37,6 @@ impl Fuse {
             buffers: Vec::new(),
             params: Vec::new(),
             params_input: None,
-            parametric: device.info().caps.supports_op(Op::BITCAST),
         }
     }
 
@@ -49,7 +45,8 @@ impl Fuse {
     pub fn scalar(&mut self, v: Scalar) -> Val {
         let d = v.dtype();
         let fixed = v == Scalar::zero(d) || v == Scalar::F64(1.0).cast(d);
-        if !self.parametric || d.size() != 4 || fixed {
+        // A backend without `BITCAST` cannot reinterpret a parameter word.
+        if d.size() != 4 || fixed || !self.device.info().caps.supports_op(Op::BITCAST) {
             return self.b.constant(v);
         }
         let bits = v.to_bits() as u32;
