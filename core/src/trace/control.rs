@@ -19,7 +19,7 @@ use super::jaxpr::{Jaxpr, trace_to_jaxpr};
 use super::jvp::jvp_flat;
 use super::prim::{Aval, Prim};
 use super::vjp::linearize_flat;
-use super::vmap::{front, vmap_flat};
+use super::vmap::{all_front, vmap_flat};
 use crate::array::Array;
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -575,11 +575,7 @@ pub(crate) fn vmap(
     bdims: &[Option<usize>],
     size: usize,
 ) -> Vec<Array> {
-    let all: Vec<Array> = vals
-        .iter()
-        .zip(bdims)
-        .map(|(v, &b)| front(v, b, size))
-        .collect();
+    let all = all_front(vals, bdims, size);
     match &c.kind {
         Control::Cond { branches } => {
             let ops = &all[1..];

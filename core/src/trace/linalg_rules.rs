@@ -11,7 +11,7 @@
 
 use super::bind;
 use super::prim::Aval;
-use super::vmap::front;
+use super::vmap::all_front;
 use crate::array::Array;
 use crate::eager::Concrete;
 use crate::error::{Result, op_err};
@@ -250,11 +250,7 @@ pub(crate) fn batch(
     bdims: &[Option<usize>],
     size: usize,
 ) -> Vec<Array> {
-    let all: Vec<Array> = vals
-        .iter()
-        .zip(bdims)
-        .map(|(v, &b)| front(v, b, size))
-        .collect();
+    let all = all_front(vals, bdims, size);
     let refs: Vec<&Array> = all.iter().collect();
     crate::eager::ok(bind(super::prim::Prim::Linalg(p), &refs))
 }

@@ -11,6 +11,14 @@ use crate::array::Array;
 use crate::error::{Result, op_err};
 use std::rc::Rc;
 
+/// Every operand with its batch axis first (see [`front`]).
+pub(crate) fn all_front(vals: &[Array], bdims: &[Option<usize>], size: usize) -> Vec<Array> {
+    vals.iter()
+        .zip(bdims)
+        .map(|(v, &b)| front(v, b, size))
+        .collect()
+}
+
 /// `x` with its batch axis first; an unbatched `x` is broadcast to `size`.
 pub(crate) fn front(x: &Array, bdim: Option<usize>, size: usize) -> Array {
     match bdim {
@@ -35,11 +43,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
     match prim {
         Prim::Unary(_) | Prim::Cast(_) | Prim::StopGradient => bind1(prim.clone(), &[&x()]),
         Prim::Binary(_) | Prim::Select | Prim::Matmul | Prim::Concatenate(_) => {
-            let all: Vec<Array> = vals
-                .iter()
-                .zip(bdims)
-                .map(|(v, &b)| front(v, b, size))
-                .collect();
+            let all = all_front(vals, bdims, size);
             let refs: Vec<&Array> = all.iter().collect();
             let p = match prim {
                 Prim::Concatenate(axis) => Prim::Concatenate(axis + 1),
@@ -80,11 +84,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
             bind1(Prim::Pad(widths, *v), &[&x()])
         }
         Prim::Custom(c) => {
-            let all: Vec<Array> = vals
-                .iter()
-                .zip(bdims)
-                .map(|(v, &b)| front(v, b, size))
-                .collect();
+            let all = all_front(vals, bdims, size);
             let refs: Vec<&Array> = all.iter().collect();
             bind1(Prim::Custom(batched_custom(&c.0, size)), &refs)
         }
