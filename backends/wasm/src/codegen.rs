@@ -103,6 +103,21 @@ fn lanes32(l: [u8; 4]) -> [u8; 16] {
     std::array::from_fn(|b| l[b / 4] * 4 + (b % 4) as u8)
 }
 
+/// The divisor of an i32/u32 `idiv`/`rem` node when it is a constant that
+/// needs none of the IR's zero and overflow rules: positive for i32,
+/// non-zero for u32.
+fn const_divisor(k: &Kernel, i: usize) -> Option<u32> {
+    let n = &k.nodes[i];
+    let d = &k.nodes[n.args[1] as usize];
+    let c = d.imm as u32;
+    let ok = match n.dtype {
+        DType::I32 => (c as i32) > 0,
+        DType::U32 => c != 0,
+        _ => false,
+    };
+    (d.op == Op::CONST && ok).then_some(c)
+}
+
 /// The f32x4 helper of an op, for the ops that have one.
 fn vector_helper(op: Op) -> Option<H> {
     match op {
@@ -1060,6 +1075,10 @@ impl<'a> Gen<'a> {
                     _ => {} // bool/i32/u32 -> i32/u32 keep the bits
                 }
             }
+            op @ (Op::IDIV | Op::REM) if const_divisor(k, i).is_some() => {
+                let c = const_divisor(k, i).expect("checked");
+                self.vdiv_const(op, args[0], c, d == DType::I32);
+            }
             op => {
                 for &a in &args {
                     self.fb.get(a);
@@ -1075,6 +1094,88 @@ impl<'a> Gen<'a> {
             }
         }
         self.fb.set(self.val[i]);
+    }
+
+    /// `x / c` or `x % c` (truncating) on four lanes for a constant `c`
+    /// (positive when signed, non-zero): shifts for a power of two, else an
+    /// f64 division, which is exact here (an i32 quotient's distance to the
+    /// next integer exceeds half an f64 ulp, so rounding never crosses it).
+    /// Index arithmetic divides by constants in every element, and wasm
+    /// SIMD has no integer division.
+    fn vdiv_const(&mut self, op: Op, x: u32, c: u32, signed: bool) {
+        let q = self.fb.local(V::V128);
+        if c.is_power_of_two() {
+            let s = c.trailing_zeros() as i32;
+            if signed && s > 0 {
+                // bias negatives by c - 1 so the shift truncates
+                self.fb.get(x).get(x).i32c(31).i(I::I32x4ShrS);
+                self.fb.i32c(32 - s).i(I::I32x4ShrU).i(I::I32x4Add);
+                self.fb.i32c(s).i(I::I32x4ShrS).set(q);
+            } else {
+                self.fb.get(x).i32c(s).i(I::I32x4ShrU).set(q);
+            }
+        } else {
+            let (convert, trunc) = if signed {
+                (I::F64x2ConvertLowI32x4S, I::I32x4TruncSatF64x2SZero)
+            } else {
+                (I::F64x2ConvertLowI32x4U, I::I32x4TruncSatF64x2UZero)
+            };
+            let div = self.fb.local(V::V128);
+            self.fb.f64c(c as f64).i(I::F64x2Splat).set(div);
+            // lanes 0, 1 and lanes 2, 3, each through two f64 lanes
+            self.fb.get(x).i(convert.clone()).get(div).i(I::F64x2Div);
+            self.fb.i(trunc.clone());
+            self.fb
+                .get(x)
+                .get(x)
+                .i(I::I8x16Shuffle(lanes32([2, 3, 2, 3])));
+            self.fb.i(convert).get(div).i(I::F64x2Div).i(trunc);
+            self.fb.i(I::I8x16Shuffle(lanes32([0, 1, 4, 5]))).set(q);
+        }
+        if op == Op::IDIV {
+            self.fb.get(q);
+        } else {
+            let c = c as i32;
+            self.fb
+                .get(x)
+                .get(q)
+                .i32c(c)
+                .i(I::I32x4Splat)
+                .i(I::I32x4Mul);
+            self.fb.i(I::I32x4Sub);
+        }
+    }
+
+    /// The scalar `x / c` or `x % c` for a constant `c` (see
+    /// [`Gen::vdiv_const`]): no zero or overflow checks, shifts for a
+    /// power of two.
+    fn div_const(&mut self, op: Op, x: u32, c: u32, signed: bool) {
+        let c32 = c as i32;
+        if c.is_power_of_two() && signed {
+            let s = c.trailing_zeros() as i32;
+            let q = self.fb.local(V::I32);
+            self.fb.get(x).get(x).i32c(31).i(I::I32ShrS);
+            self.fb.i32c(32 - s).i(I::I32ShrU).i(I::I32Add);
+            self.fb.i32c(s).i(I::I32ShrS).set(q);
+            match op {
+                Op::IDIV => self.fb.get(q),
+                _ => self.fb.get(x).get(q).i32c(s).i(I::I32Shl).i(I::I32Sub),
+            };
+        } else if c.is_power_of_two() {
+            let s = c.trailing_zeros() as i32;
+            match op {
+                Op::IDIV => self.fb.get(x).i32c(s).i(I::I32ShrU),
+                _ => self.fb.get(x).i32c(c32.wrapping_sub(1)).i(I::I32And),
+            };
+        } else {
+            self.fb.get(x).i32c(c32);
+            self.fb.i(match (op, signed) {
+                (Op::IDIV, true) => I::I32DivS,
+                (Op::IDIV, false) => I::I32DivU,
+                (_, true) => I::I32RemS,
+                _ => I::I32RemU,
+            });
+        }
     }
 
     /// Computes node `i` lane by lane with the scalar code (the operands,
@@ -1352,6 +1453,10 @@ impl<'a> Gen<'a> {
                     self.fb.get(a);
                 }
                 self.call(H::Threefry(node.imm as u8));
+            }
+            op @ (Op::IDIV | Op::REM) if const_divisor(k, i).is_some() => {
+                let c = const_divisor(k, i).expect("checked");
+                self.div_const(op, args[0], c, d == DType::I32);
             }
             op => {
                 let t = t.expect("operand");

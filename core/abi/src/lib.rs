@@ -22,6 +22,7 @@ mod kernel;
 mod op;
 mod plugin;
 mod routine;
+mod simplify;
 
 pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,

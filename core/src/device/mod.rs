@@ -160,7 +160,13 @@ impl Device {
     }
 
     /// Compiles a kernel, or returns the cached executable for an equal one.
-    pub(crate) fn compile(&self, kernel: &Kernel) -> Result<ExecutableId> {
+    /// On a miss the backend gets the kernel with its load indices
+    /// simplified (`Kernel::simplified`): done here, once per distinct
+    /// kernel, rather than in the builders, where it would cost every eager
+    /// op its dispatch time.
+    /// `simplify: false` hands the backend the kernel as written (the
+    /// conformance suite tests the IR as it builds it).
+    fn compile_as(&self, kernel: &Kernel, simplify: bool) -> Result<ExecutableId> {
         if let Some(exe) = self.0.cache.lock().unwrap().get(kernel) {
             return Ok(exe);
         }
@@ -176,10 +182,15 @@ impl Device {
                 self.0.info.name
             )));
         }
-        let k = kernel.clone();
+        let k = if simplify {
+            kernel.simplified()
+        } else {
+            kernel.clone()
+        };
+        let shown = crate::debug::enabled().then(|| k.to_string());
         let exe = self.call("compile", move |b| b.compile(&k))?;
-        if crate::debug::enabled() {
-            eprintln!("[oxjax] compiled on '{}':\n{kernel}", self.name());
+        if let Some(shown) = shown {
+            eprintln!("[oxjax] compiled on '{}':\n{shown}", self.name());
             let src = self.call("source", move |b| b.source(exe))?;
             if !src.is_empty() {
                 eprintln!("[oxjax] generated code:\n{src}");
@@ -203,7 +214,17 @@ impl Device {
         inputs: &[BufferId],
         outputs: &[BufferId],
     ) -> Result<()> {
-        let exe = self.compile(kernel)?;
+        self.launch_as(kernel, inputs, outputs, true)
+    }
+
+    fn launch_as(
+        &self,
+        kernel: &Kernel,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+        simplify: bool,
+    ) -> Result<()> {
+        let exe = self.compile_as(kernel, simplify)?;
         self.0.launches.fetch_add(1, Ordering::Relaxed);
         if let Some(w) = &self.0.watchdog {
             w.launching(kernel);
@@ -296,7 +317,7 @@ impl Device {
             .collect::<Result<Vec<_>>>()?;
         let in_ids: Vec<BufferId> = ins.iter().map(|b| b.id).collect();
         let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
-        self.launch(kernel, &in_ids, &out_ids)?;
+        self.launch_as(kernel, &in_ids, &out_ids, false)?;
         outs.iter().map(|b| self.download(b)).collect()
     }
 
