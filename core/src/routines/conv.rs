@@ -58,56 +58,23 @@ impl Geometry {
         })
     }
 
-    /// For each spatial axis, `[window pos][output pos]` -> input index or -1.
-    fn tables(&self) -> Vec<Vec<isize>> {
-        self.axes
-            .iter()
-            .map(|&[len, k, out, stride, lo, ld, rd]| {
-                let mut t = Vec::with_capacity((k * out) as usize);
-                for kk in 0..k {
-                    for oo in 0..out {
-                        let at = oo * stride - lo + kk * rd;
-                        let dilated = if len == 0 { 0 } else { (len - 1) * ld + 1 };
-                        t.push(if at >= 0 && at < dilated && at % ld == 0 {
-                            at / ld
-                        } else {
-                            -1
-                        });
-                    }
-                }
-                t
-            })
-            .collect()
+    /// Whether im2col stores its matrix transposed (see [`im2col`]): when
+    /// the last axis's window is longer than its output.
+    fn transposed(&self) -> bool {
+        self.axes.last().is_some_and(|a| a[1] > a[2])
     }
 }
 
-/// Element types the routine computes in.
-trait Elem: Copy + Default + Send + Sync + 'static {
-    const SIZE: usize;
+/// Element types the routine computes in (little-endian hosts: the
+/// buffers' bytes are the values).
+trait Elem: bytemuck::Pod + Default + Send + Sync {
     const ONE: Self;
-    fn read(b: &[u8]) -> Self;
-    fn write(self, out: &mut Vec<u8>);
 }
-
-macro_rules! elem {
-    ($t:ty) => {
-        impl Elem for $t {
-            const SIZE: usize = std::mem::size_of::<$t>();
-            const ONE: Self = 1.0;
-            fn read(b: &[u8]) -> Self {
-                <$t>::from_le_bytes(b.try_into().unwrap())
-            }
-            fn write(self, out: &mut Vec<u8>) {
-                out.extend_from_slice(&self.to_le_bytes());
-            }
-        }
-    };
+impl Elem for f32 {
+    const ONE: Self = 1.0;
 }
-elem!(f32);
-elem!(f64);
-
-fn decode<T: Elem>(b: &[u8]) -> Vec<T> {
-    b.chunks_exact(T::SIZE).map(T::read).collect()
+impl Elem for f64 {
+    const ONE: Self = 1.0;
 }
 
 /// Runs CONV: `inputs` = (lhs, rhs) bytes; returns the output's bytes.
@@ -121,15 +88,15 @@ pub(crate) fn run(r: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Backend
 }
 
 fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
-    let x: Vec<T> = decode(inputs[0]);
-    let k: Vec<T> = decode(inputs[1]);
+    let x: Vec<T> = super::values(inputs[0]);
+    let k: Vec<T> = super::values(inputs[1]);
     let out_shape = &r.outputs[0].shape;
     let out_n = out_shape[0] as usize;
     let spatial_in: usize = g.axes.iter().map(|a| a[0] as usize).product();
     let window: usize = g.axes.iter().map(|a| a[1] as usize).product();
     let positions: usize = g.axes.iter().map(|a| a[2] as usize).product();
     let mut y = vec![T::default(); out_n * g.o * positions];
-    let tables = g.tables();
+    let transposed = g.transposed();
     // One job per output image: (image, [(input image, first input
     // channel, first output channel, output channels)]).
     let (per, rows) = if g.batch_groups > 1 {
@@ -145,7 +112,7 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
                 (n, grp * g.i)
             };
             let img = &x[(nin * g.c + c0) * spatial_in..][..g.i * spatial_in];
-            im2col(img, g, &tables, spatial_in, window, positions, col);
+            im2col(img, g, spatial_in, window, positions, transposed, col);
             let o0 = grp * rows;
             let kmat = &k[o0 * g.i * window..][..rows * g.i * window];
             let out = &mut dst[o0 * positions..][..rows * positions];
@@ -154,9 +121,15 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
                 continue; // an empty sum: zeros
             }
             // out[rows, positions] = kmat[rows, depth] @ col[depth, positions]
-            // SAFETY: the three row-major matrices are in bounds of their
-            // slices (lengths checked by the slicing above) and `out` does
-            // not alias the inputs.
+            // (col stored [positions, depth] when transposed)
+            let (col_cs, col_rs) = if transposed {
+                (depth as isize, 1)
+            } else {
+                (1, positions as isize)
+            };
+            // SAFETY: the three matrices are in bounds of their slices
+            // (lengths checked by the slicing above and by `im2col`) and
+            // `out` does not alias the inputs.
             unsafe {
                 gemm::gemm(
                     rows,
@@ -170,8 +143,8 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
                     1,
                     depth as isize,
                     col.as_ptr(),
-                    1,
-                    positions as isize,
+                    col_cs,
+                    col_rs,
                     T::default(),
                     T::ONE,
                     false,
@@ -209,80 +182,137 @@ fn conv<T: Elem>(g: &Geometry, inputs: &[&[u8]], r: &Routine) -> Vec<u8> {
             }
         });
     }
-    let mut bytes = Vec::with_capacity(y.len() * T::SIZE);
-    for v in y {
-        v.write(&mut bytes);
-    }
-    bytes
+    bytemuck::cast_slice(&y).to_vec()
 }
 
 /// `col[(ch * window + kpos), pos]` = the input element that window
 /// position `kpos` of output position `pos` reads in channel `ch` (0 in
-/// padding and in the holes of lhs dilation).
+/// padding and in the holes of lhs dilation); stored `[pos, ch * window +
+/// kpos]` when `transposed`. Either way the copies run along the last
+/// spatial axis, over output positions or over window positions, whichever
+/// is longer (a weight gradient has a large window and few positions).
 fn im2col<T: Elem>(
     img: &[T],
     g: &Geometry,
-    tables: &[Vec<isize>],
     spatial_in: usize,
     window: usize,
     positions: usize,
+    transposed: bool,
     col: &mut Vec<T>,
 ) {
-    col.clear();
-    col.resize(g.i * window * positions, T::default());
+    let depth = g.i * window;
+    // Every entry is written below: no zero fill needed.
+    col.resize(depth * positions, T::default());
     let s = g.axes.len();
-    // Input strides of the spatial axes.
-    let mut stride = vec![1isize; s];
-    for d in (0..s.saturating_sub(1)).rev() {
-        stride[d] = stride[d + 1] * g.axes[d + 1][0];
+    if s == 0 {
+        col[..g.i].copy_from_slice(&img[..g.i]);
+        return;
     }
-    let (inner_out, inner_tab) = match s {
-        0 => (1, None),
-        _ => (g.axes[s - 1][2] as usize, Some(s - 1)),
-    };
-    let outer_positions = positions / inner_out.max(1);
-    let mut kidx = vec![0isize; s];
-    for kpos in 0..window {
-        // Multi-index of kpos.
-        let mut rem = kpos as isize;
-        for d in (0..s).rev() {
-            kidx[d] = rem % g.axes[d][1];
-            rem /= g.axes[d][1];
-        }
-        for op in 0..outer_positions {
-            // Offset from the outer output axes, or None if out of range.
-            let mut base = 0isize;
-            let mut rem = op as isize;
-            let mut valid = true;
-            for d in (0..s.saturating_sub(1)).rev() {
-                let out_d = g.axes[d][2];
-                let od = rem % out_d;
-                rem /= out_d;
-                let at = tables[d][(kidx[d] * out_d + od) as usize];
-                if at < 0 {
-                    valid = false;
-                }
-                base += at * stride[d];
-            }
-            if !valid {
-                continue;
-            }
-            let row_start = op * inner_out;
+    let last = s - 1;
+    let [len, kl, ol, stride, lo, ld, rd] = g.axes[last];
+    let (kl, ol) = (kl as usize, ol as usize);
+    let dlen = dilated(len, ld);
+    // Input strides of the spatial axes.
+    let mut istride = vec![1isize; s];
+    for d in (0..last).rev() {
+        istride[d] = istride[d + 1] * g.axes[d + 1][0];
+    }
+    let mut kidx = vec![0isize; last];
+    let mut oidx = vec![0isize; last];
+    for ko in 0..window / kl.max(1) {
+        unravel(ko, &g.axes[..last], 1, &mut kidx);
+        for oo in 0..positions / ol.max(1) {
+            unravel(oo, &g.axes[..last], 2, &mut oidx);
+            // Offset of the outer spatial axes, None in padding.
+            let base = (0..last).try_fold(0isize, |b, d| {
+                let a = g.axes[d];
+                let at = oidx[d] * a[3] - a[4] + kidx[d] * a[6];
+                (at >= 0 && at < dilated(a[0], a[5]) && at % a[5] == 0)
+                    .then(|| b + at / a[5] * istride[d])
+            });
             for ch in 0..g.i {
                 let src = &img[ch * spatial_in..][..spatial_in];
-                let dst = &mut col[(ch * window + kpos) * positions + row_start..][..inner_out];
-                match inner_tab {
-                    None => dst[0] = src[0],
-                    Some(d) => {
-                        let tab = &tables[d][(kidx[d] as usize) * inner_out..][..inner_out];
-                        for (v, &at) in dst.iter_mut().zip(tab) {
-                            if at >= 0 {
-                                *v = src[(base + at) as usize];
-                            }
-                        }
+                let row0 = ch * window + ko * kl;
+                let runs = if transposed { ol } else { kl };
+                for r in 0..runs {
+                    let (dst, a0, step) = if transposed {
+                        let p = oo * ol + r;
+                        let a0 = r as isize * stride - lo;
+                        (&mut col[p * depth + row0..][..kl], a0, rd)
+                    } else {
+                        let a0 = r as isize * rd - lo;
+                        (
+                            &mut col[(row0 + r) * positions + oo * ol..][..ol],
+                            a0,
+                            stride,
+                        )
+                    };
+                    match base {
+                        None => dst.fill(T::default()),
+                        Some(b) => copy_run(dst, src, b, a0, step, dlen, ld),
                     }
                 }
             }
+        }
+    }
+}
+
+/// The length of an axis of `len` elements dilated by `ld` (holes between).
+fn dilated(len: isize, ld: isize) -> isize {
+    if len == 0 { 0 } else { (len - 1) * ld + 1 }
+}
+
+/// The multi-index of `flat` over `axes` (row-major), using each axis's
+/// field `f` as its length.
+fn unravel(mut flat: usize, axes: &[[isize; 7]], f: usize, idx: &mut [isize]) {
+    for d in (0..axes.len()).rev() {
+        let n = axes[d][f] as usize;
+        idx[d] = (flat % n) as isize;
+        flat /= n;
+    }
+}
+
+/// `dst[t]` = the input at dilated position `a0 + t * step` of the last
+/// axis (`base` is the offset of the other axes), 0 outside the `dlen`
+/// dilated positions and in the holes of dilation `ld`.
+fn copy_run<T: Elem>(
+    dst: &mut [T],
+    src: &[T],
+    base: isize,
+    a0: isize,
+    step: isize,
+    dlen: isize,
+    ld: isize,
+) {
+    let n = dst.len() as isize;
+    if ld != 1 {
+        for (t, v) in dst.iter_mut().enumerate() {
+            let at = a0 + t as isize * step;
+            *v = if at >= 0 && at < dlen && at % ld == 0 {
+                src[(base + at / ld) as usize]
+            } else {
+                T::default()
+            };
+        }
+        return;
+    }
+    // The valid t form one range: 0 <= a0 + t * step < dlen.
+    let t0 = if a0 >= 0 { 0 } else { (-a0 + step - 1) / step }.min(n);
+    let t1 = if a0 >= dlen {
+        t0
+    } else {
+        ((dlen - 1 - a0) / step + 1).clamp(t0, n)
+    };
+    let (t0, t1) = (t0 as usize, t1 as usize);
+    dst[..t0].fill(T::default());
+    dst[t1..].fill(T::default());
+    let first = base + a0 + t0 as isize * step;
+    if step == 1 {
+        let first = first as usize;
+        dst[t0..t1].copy_from_slice(&src[first..first + (t1 - t0)]);
+    } else {
+        for (k, v) in dst[t0..t1].iter_mut().enumerate() {
+            *v = src[(first + k as isize * step) as usize];
         }
     }
 }

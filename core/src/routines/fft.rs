@@ -1,10 +1,11 @@
 //! The FFT routine on the host (`rustfft`): complex `fft`/`ifft` over the
-//! second-to-last axis of interleaved (re, im) data, one cached plan per
-//! call, every row transformed in place.
+//! second-to-last axis of interleaved (re, im) data, one plan per size
+//! and process, every row transformed in place.
 
 use oxjax_abi::{BackendError, DType, ErrorKind, Routine};
 use rustfft::num_complex::Complex;
 use rustfft::{FftNum, FftPlanner};
+use std::sync::{LazyLock, Mutex};
 
 fn bad(msg: String) -> BackendError {
     BackendError::new(ErrorKind::INVALID_ARGUMENT, format!("fft routine: {msg}"))
@@ -22,56 +23,49 @@ pub(crate) fn run(r: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>, Backend
     let n = shape[shape.len() - 2] as usize;
     let inverse = p[0] == 1;
     match r.inputs[0].dtype {
-        DType::F32 => Ok(vec![transform::<f32, 4>(
-            inputs[0],
-            n,
-            inverse,
-            f32::from_le_bytes,
-        )]),
-        DType::F64 => Ok(vec![transform::<f64, 8>(
-            inputs[0],
-            n,
-            inverse,
-            f64::from_le_bytes,
-        )]),
+        DType::F32 => Ok(vec![transform::<f32>(inputs[0], n, inverse)]),
+        DType::F64 => Ok(vec![transform::<f64>(inputs[0], n, inverse)]),
         d => Err(bad(format!("dtype {d} is not f32 or f64"))),
     }
 }
 
-trait Bytes: FftNum {
-    fn put(self, out: &mut Vec<u8>);
+/// Element types the routine computes in, with their planners: plans
+/// (twiddles, factorisation) cost more than a transform of a few thousand
+/// points, so each size is planned once per process (`FftPlanner` keeps
+/// the plans it made).
+trait Elem: FftNum + bytemuck::Pod {
+    fn planner() -> &'static Mutex<FftPlanner<Self>>;
 }
-impl Bytes for f32 {
-    fn put(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
+impl Elem for f32 {
+    fn planner() -> &'static Mutex<FftPlanner<f32>> {
+        static P: LazyLock<Mutex<FftPlanner<f32>>> =
+            LazyLock::new(|| Mutex::new(FftPlanner::new()));
+        &P
     }
 }
-impl Bytes for f64 {
-    fn put(self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.to_le_bytes());
+impl Elem for f64 {
+    fn planner() -> &'static Mutex<FftPlanner<f64>> {
+        static P: LazyLock<Mutex<FftPlanner<f64>>> =
+            LazyLock::new(|| Mutex::new(FftPlanner::new()));
+        &P
     }
 }
 
-fn transform<T: Bytes, const W: usize>(
-    bytes: &[u8],
-    n: usize,
-    inverse: bool,
-    read: fn([u8; W]) -> T,
-) -> Vec<u8> {
-    let vals: Vec<T> = bytes
-        .chunks_exact(W)
-        .map(|c| read(c.try_into().unwrap()))
-        .collect();
-    let mut data: Vec<Complex<T>> = vals
+fn transform<T: Elem>(bytes: &[u8], n: usize, inverse: bool) -> Vec<u8> {
+    // (re, im) pairs are `Complex<T>`'s layout; the copy also aligns them.
+    let mut flat: Vec<T> = super::values(bytes);
+    let mut data: Vec<Complex<T>> = flat
         .chunks_exact(2)
         .map(|c| Complex::new(c[0], c[1]))
         .collect();
     if n > 0 && !data.is_empty() {
-        let mut planner = FftPlanner::<T>::new();
-        let plan = if inverse {
-            planner.plan_fft_inverse(n)
-        } else {
-            planner.plan_fft_forward(n)
+        let plan = {
+            let mut planner = T::planner().lock().unwrap_or_else(|e| e.into_inner());
+            if inverse {
+                planner.plan_fft_inverse(n)
+            } else {
+                planner.plan_fft_forward(n)
+            }
         };
         plan.process(&mut data);
         if inverse {
@@ -81,10 +75,8 @@ fn transform<T: Bytes, const W: usize>(
             }
         }
     }
-    let mut out = Vec::with_capacity(bytes.len());
-    for z in data {
-        z.re.put(&mut out);
-        z.im.put(&mut out);
+    for (pair, z) in flat.chunks_exact_mut(2).zip(&data) {
+        pair.copy_from_slice(&[z.re, z.im]);
     }
-    out
+    bytemuck::cast_slice(&flat).to_vec()
 }

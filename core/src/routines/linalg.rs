@@ -9,35 +9,19 @@ use faer::traits::RealField;
 use faer::{Mat, MatRef, Side};
 use oxjax_abi::{DType, Routine, RoutineKind as R};
 
-/// An element type the routines compute in, with its byte encoding.
-trait Elem: RealField + Copy {
-    fn read(b: &[u8]) -> Vec<Self>;
-    fn write(v: &[Self], out: &mut Vec<u8>);
+/// An element type the routines compute in.
+trait Elem: RealField + Copy + bytemuck::Pod {
     fn nan() -> Self;
 }
-
-macro_rules! elem {
-    ($t:ty) => {
-        impl Elem for $t {
-            fn read(b: &[u8]) -> Vec<Self> {
-                b.chunks_exact(size_of::<$t>())
-                    .map(|c| <$t>::from_le_bytes(c.try_into().unwrap()))
-                    .collect()
-            }
-            fn write(v: &[Self], out: &mut Vec<u8>) {
-                out.extend(v.iter().flat_map(|x| x.to_le_bytes()));
-            }
-            fn nan() -> Self {
-                <$t>::NAN
-            }
-        }
-    };
+impl Elem for f32 {
+    fn nan() -> Self {
+        f32::NAN
+    }
 }
-elem!(f32);
-elem!(f64);
-
-fn write_i32(v: &[usize], out: &mut Vec<u8>) {
-    out.extend(v.iter().flat_map(|&x| (x as i32).to_le_bytes()));
+impl Elem for f64 {
+    fn nan() -> Self {
+        f64::NAN
+    }
 }
 
 /// `(batch, m, n)` of a routine operand `[..., m, n]`.
@@ -77,7 +61,7 @@ pub(super) fn run(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
 fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
     let p = |i: usize| routine.params.get(i).copied().unwrap_or(0) != 0;
     let (batch, m, n) = dims(&routine.inputs[0].shape);
-    let a = T::read(inputs[0]);
+    let a = super::values::<T>(inputs[0]);
     let mat = |b: usize| MatRef::from_row_major_slice(&a[b * m * n..(b + 1) * m * n], m, n);
     let k = m.min(n);
     // One Vec of elements per float output, and the i32 outputs as usize.
@@ -97,7 +81,7 @@ fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
         R::TRIANGULAR_SOLVE => {
             let (lower, transpose_a, unit, left) = (p(0), p(1), p(2), p(3));
             let (_, r, c) = dims(&routine.inputs[1].shape);
-            let rhs = T::read(inputs[1]);
+            let rhs = super::values::<T>(inputs[1]);
             let mut x = Vec::with_capacity(rhs.len());
             for b in 0..batch {
                 // Solve M X = B with M = op(a) (left) or op(a)ᵀ on Bᵀ (right).
@@ -243,16 +227,11 @@ fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
     }
     let mut bytes: Vec<Vec<u8>> = outs
         .iter()
-        .map(|o| {
-            let mut b = Vec::with_capacity(o.len() * size_of::<T>());
-            T::write(o, &mut b);
-            b
-        })
+        .map(|o| bytemuck::cast_slice(o).to_vec())
         .collect();
     for i in &ints {
-        let mut b = Vec::with_capacity(i.len() * 4);
-        write_i32(i, &mut b);
-        bytes.push(b);
+        let i32s: Vec<i32> = i.iter().map(|&x| x as i32).collect();
+        bytes.push(bytemuck::cast_slice(&i32s).to_vec());
     }
     Ok(bytes)
 }

@@ -23,3 +23,11 @@ pub(crate) fn run_host(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8
         _ => Ok(oxjax_backend_reference::run_routine(routine, inputs)?),
     }
 }
+
+/// The values of a dense little-endian buffer (the hosts we build for are
+/// little-endian, so the bytes are the values; the copy aligns them).
+fn values<T: bytemuck::Pod>(bytes: &[u8]) -> Vec<T> {
+    let mut v = vec![T::zeroed(); bytes.len() / std::mem::size_of::<T>()];
+    bytemuck::cast_slice_mut::<T, u8>(&mut v).copy_from_slice(bytes);
+    v
+}
