@@ -143,20 +143,19 @@ pub fn accuracy(p: &Cnn, d: &Data) -> f32 {
 pub fn train(seed: u64, batch: usize, steps: u32, mut on_step: impl FnMut(u32, f32)) -> Cnn {
     let (k_init, k_data) = random::split2(&random::key(seed));
     let params = init_params(&k_init);
-    // Two programs per step, each traced once: draw a batch from the
-    // step's key; then value_and_grad and Adam. (Drawing inside the
-    // training program would fuse the picture hashing into the convolution
-    // kernels and make them too large for the wasm backend.)
-    let draw = jit(move |key: &Array| pictures(key, batch, NOISE));
+    // One program per step, traced once: draw a batch from the step's key,
+    // then value_and_grad and Adam. (The convolutions are routines, so the
+    // picture hashing fuses into kernels of its own, not into them.)
     let opt = optim::adam(0.01);
     let mut carry = (params.clone(), opt.init(&params));
-    let step = jit(move |((p, s), data): &((Cnn, _), Data)| {
-        let (l, g) = value_and_grad_with(loss)(p, data);
+    let step = jit(move |((p, s), key): &((Cnn, _), Array)| {
+        let data = pictures(key, batch, NOISE);
+        let (l, g) = value_and_grad_with(loss)(p, &data);
         let (updates, s) = opt.update(&g, s, p);
         ((optim::apply_updates(p, &updates), s), l)
     });
     for i in 0..steps {
-        let (next, l) = step(&(carry, draw(&random::fold_in(&k_data, i))));
+        let (next, l) = step(&(carry, random::fold_in(&k_data, i)));
         carry = next;
         on_step(i, l.item::<f32>());
     }
