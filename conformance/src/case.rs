@@ -100,7 +100,13 @@ pub fn op_case(entry: &OpEntry, dtype: DType, dtypes: &[DType]) -> BoxedStrategy
         }
         EntryKind::Reduce(_) => (vec![dtype], (0usize..=17).boxed()),
     };
-    (view::shape(), rsize, prop::sample::select(targets), 0u64..2)
+    let paired = match entry.kind {
+        EntryKind::Elementwise(op) if op.info().is_some_and(|i| i.arity == 2) => {
+            Some(paired_case(entry.name, dtype))
+        }
+        _ => None,
+    };
+    let general = (view::shape(), rsize, prop::sample::select(targets), 0u64..2)
         .prop_flat_map(move |(out, rsize, target, imm)| {
             let mut logical = out.clone();
             if entry_is_reduce(&name) {
@@ -120,6 +126,38 @@ pub fn op_case(entry: &OpEntry, dtype: DType, dtypes: &[DType]) -> BoxedStrategy
                 rsize,
                 operands,
             })
+        })
+        .boxed();
+    match paired {
+        Some(p) => prop_oneof![3 => general, 1 => p].boxed(),
+        None => general,
+    }
+}
+
+/// A binary op on edge-value pairs drawn jointly ([`values::pairs`]): a
+/// vector of 1 to 24 elements, both operands plain (no views).
+fn paired_case(name: &'static str, dtype: DType) -> BoxedStrategy<OpCase> {
+    prop::collection::vec(prop::sample::select(values::pairs(dtype)), 1..=24)
+        .prop_map(move |pairs| {
+            let n = pairs.len();
+            let operand = |values: Vec<u64>| Operand {
+                dtype: dtype.0,
+                shape: vec![n],
+                view: vec![],
+                values,
+            };
+            OpCase {
+                entry: name.to_string(),
+                dtype: dtype.0,
+                target: dtype.0,
+                imm: 0,
+                out: vec![n],
+                rsize: 0,
+                operands: vec![
+                    operand(pairs.iter().map(|p| p.0).collect()),
+                    operand(pairs.iter().map(|p| p.1).collect()),
+                ],
+            }
         })
         .boxed()
 }

@@ -288,3 +288,68 @@ fn contract_bugs_are_caught_by_their_checks() {
     }
     assert_eq!(contract_failures("none"), Vec::<String>::new());
 }
+
+/// The failing entries of a report, as `op/dtype`.
+fn failed_entries(r: &Report) -> Vec<String> {
+    r.entries
+        .iter()
+        .filter(|e| e.status == Status::Fail)
+        .map(|e| format!("{}/{}", e.op, e.dtype))
+        .collect()
+}
+
+#[test]
+fn naive_tanh_near_zero_is_caught() {
+    assert_caught("naive_tanh", "tanh", &["f32", "f64"]);
+}
+
+/// A `-0` result turned into `+0` by an op judged in ULP (which used to
+/// count ±0 as equal) fails some entry of those ops.
+#[test]
+fn a_lost_signed_zero_is_caught() {
+    let r = certify("lost_sign_zero");
+    let failed = failed_entries(&r);
+    let ops = [
+        "sin", "tan", "sinh", "tanh", "asin", "atan", "erf", "expm1", "log1p",
+    ];
+    assert!(
+        failed.iter().any(|f| ops
+            .iter()
+            .any(|op| f.starts_with(&format!("{op}/"))
+                || f.starts_with(&format!("eager:{op}/")))),
+        "lost_sign_zero not caught: {failed:?}"
+    );
+    let f = r
+        .entries
+        .iter()
+        .find_map(|e| e.failure.as_ref())
+        .expect("a failure");
+    assert!(f.to_string().contains("-0"), "{f}");
+}
+
+/// A backend that flushes subnormals passes when it declares it (the
+/// widened elements counted and the report marking them) and fails when
+/// it does not, in every layer.
+#[test]
+fn flushed_subnormals_pass_only_when_declared() {
+    let r = certify("flush_declared");
+    let text = oxjax_conformance::report::render(&r);
+    assert!(r.passed(), "{}", text);
+    let widened: u64 = r.entries.iter().map(|e| e.widened).sum();
+    assert!(widened > 0, "no element was widened");
+    assert!(
+        text.contains("ok~") && text.contains("subnormals_flushed"),
+        "{text}"
+    );
+    let r = certify("flush_undeclared");
+    let failed = failed_entries(&r);
+    assert!(!r.passed(), "flush_undeclared passed");
+    for layer in ["kernel", "eager"] {
+        assert!(
+            r.entries
+                .iter()
+                .any(|e| e.layer == layer && e.status == Status::Fail),
+            "no {layer}-layer failure: {failed:?}"
+        );
+    }
+}
