@@ -455,8 +455,7 @@ pub fn check(dut: &Device, oracle: &Device, case: &EagerCase) -> Result<Outcome,
         // A flushing backend: the element met a subnormal (an input, or a
         // result both sides computed below the normal range).
         if flush
-            && (subnormal_input
-                || (wd.is_float() && tiny(w.as_f64(), wd) && tiny(g.as_f64(), wd)))
+            && (subnormal_input || (wd.is_float() && tiny(w.as_f64(), wd) && tiny(g.as_f64(), wd)))
         {
             outcome.widened += 1;
             continue;

@@ -367,11 +367,13 @@ pub fn check(
                     .get(i)
                     .copied()
                     .unwrap_or(f64::INFINITY),
-                Accuracy::Ulp { arg_eps, .. } if arg_eps > 0.0 && a.to_bits() != b.to_bits() => scales
-                    .get_or_insert_with(|| f64s(arg_kernel(kernel)))
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0.0),
+                Accuracy::Ulp { arg_eps, .. } if arg_eps > 0.0 && a.to_bits() != b.to_bits() => {
+                    scales
+                        .get_or_insert_with(|| f64s(arg_kernel(kernel)))
+                        .get(i)
+                        .copied()
+                        .unwrap_or(0.0)
+                }
                 _ => 0.0,
             };
             if agree(dtype, a, b, acc, kernel.rsize as usize, sum) {

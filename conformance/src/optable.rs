@@ -44,7 +44,10 @@ impl fmt::Display for Accuracy {
         match self {
             Accuracy::Exact => write!(f, "exact"),
             Accuracy::Ulp { ulp, arg_eps } if *arg_eps > 0.0 => {
-                write!(f, "{ulp} ulp or {arg_eps}·eps·|x| absolute, signed zeros kept")
+                write!(
+                    f,
+                    "{ulp} ulp or {arg_eps}·eps·|x| absolute, signed zeros kept"
+                )
             }
             Accuracy::Ulp { ulp, .. } => write!(f, "{ulp} ulp, signed zeros kept"),
             Accuracy::Abs(e) => write!(f, "absolute {e:e}"),

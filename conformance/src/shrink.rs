@@ -96,6 +96,33 @@ fn op_candidates(c: &OpCase) -> Vec<Case> {
         f(&mut n);
         Case::Op(n)
     };
+    // One element: the operands as scalars taken from their values at the
+    // same position (a tiny argument that one formula gets wrong survives,
+    // where shrinking axes by repetition may lose it).
+    let scalar =
+        c.out.iter().product::<usize>() > 1 || c.operands.iter().any(|o| !o.shape.is_empty());
+    if scalar && !c.entry.starts_with("reduce_") {
+        let longest = c.operands.iter().map(|o| o.values.len()).max().unwrap_or(0);
+        let mut seen = std::collections::HashSet::new();
+        for j in 0..longest {
+            let vals: Vec<u64> = c
+                .operands
+                .iter()
+                .map(|o| o.values.get(j).or(o.values.last()).copied().unwrap_or(0))
+                .collect();
+            if seen.len() >= 64 || !seen.insert(vals.clone()) {
+                continue;
+            }
+            out.push(with(&|n: &mut OpCase| {
+                n.out = vec![];
+                for (o, &v) in n.operands.iter_mut().zip(&vals) {
+                    o.shape = vec![];
+                    o.view.clear();
+                    o.values = vec![v];
+                }
+            }));
+        }
+    }
     // Read an operand without any view (same logical shape).
     for k in 0..c.operands.len() {
         if c.operands[k].view.len() > 1 {

@@ -315,8 +315,7 @@ fn a_lost_signed_zero_is_caught() {
     assert!(
         failed.iter().any(|f| ops
             .iter()
-            .any(|op| f.starts_with(&format!("{op}/"))
-                || f.starts_with(&format!("eager:{op}/")))),
+            .any(|op| f.starts_with(&format!("{op}/")) || f.starts_with(&format!("eager:{op}/")))),
         "lost_sign_zero not caught: {failed:?}"
     );
     let f = r
