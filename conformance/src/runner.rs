@@ -162,6 +162,7 @@ struct Entry {
 
 enum Plan {
     Contract(crate::contract::Check),
+    Ladder(crate::ladder::Rung),
     Op(optable::OpEntry, DType),
     Dag(bool),
     Eager(eager::EagerOp, DType, eager::Mode),
@@ -219,6 +220,20 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
                 kind: Plan::Op(e, d),
             });
         }
+    }
+    for rung in crate::ladder::rungs() {
+        let unsupported = dtype_note(rung.dtype).or_else(|| {
+            rung.alu()
+                .filter(|&op| !caps.supports_op(op))
+                .map(|op| format!("op {op} not declared"))
+        });
+        out.push(Entry {
+            layer: "kernel",
+            op: format!("ladder:{}", rung.op),
+            dtype: rung.dtype.name().to_string(),
+            unsupported,
+            kind: Plan::Ladder(rung),
+        });
     }
     for reduce in [false, true] {
         out.push(Entry {
@@ -628,6 +643,25 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 finish(&mut results, r, opts);
                 continue;
             }
+            Plan::Ladder(rung) => {
+                // Fixed sizes, values from the seed: run once, no shrinking.
+                r.cases = 1;
+                match crate::ladder::run(dut, &rung, opts.seed) {
+                    Ok(o) if o.widened > 0 => {
+                        r.widened = o.widened;
+                        r.note = format!("{} elements widened by declared semantics", o.widened);
+                    }
+                    Ok(_) => {}
+                    Err(mut f) => {
+                        failures += 1;
+                        f.replay = format!("{} --seed {} --ops '{key}'", opts.replay, opts.seed);
+                        r.status = Status::Fail;
+                        r.failure = Some(f);
+                    }
+                }
+                finish(&mut results, r, opts);
+                continue;
+            }
             Plan::Op(entry, d) => {
                 let (w, f) = drive(
                     op_case(&entry, d, &dtypes),
@@ -643,7 +677,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
             }
             Plan::Dag(reduce) => {
                 let (w, f) = drive(
-                    dag_case(dtypes.clone(), reduce),
+                    dag_case(dtypes.clone(), reduce, info.caps.max_inputs as usize),
                     opts,
                     shrink_iters,
                     &key,

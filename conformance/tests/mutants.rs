@@ -352,3 +352,33 @@ fn flushed_subnormals_pass_only_when_declared() {
         );
     }
 }
+
+/// The kernel layer's size ladder catches a dispatch that wraps past
+/// 2^20 outputs and a reduction that drops its tail.
+#[test]
+fn the_size_ladder_catches_wraps_and_tails() {
+    for (mutation, entry) in [
+        ("big_wrap", "ladder:add/f32"),
+        ("tail_drop", "ladder:reduce_add/f32"),
+    ] {
+        let (dut, oracle) = mutant(&format!("mutation = {mutation:?}"));
+        let opts = Options {
+            ops: Some("ladder:*".into()),
+            ..Options::default()
+        };
+        let r = run(&dut, &oracle, &opts);
+        let failed = failed_entries(&r);
+        assert!(
+            failed.iter().any(|f| f == entry),
+            "{mutation}: {entry} did not fail ({failed:?})"
+        );
+        let f = r.entries.iter().find_map(|e| e.failure.as_ref()).unwrap();
+        assert!(f.replay.contains("--ops 'ladder:"), "{f}");
+    }
+    let (dut, oracle) = mutant("mutation = \"none\"");
+    let opts = Options {
+        ops: Some("ladder:*".into()),
+        ..Options::default()
+    };
+    assert!(run(&dut, &oracle, &opts).passed());
+}

@@ -356,8 +356,13 @@ impl Mutant {
                 }
             }
             op => {
-                let args: Vec<Scalar> = k.args(i).iter().map(|&a| vals[a as usize]).collect();
-                self.apply(op, n.dtype, &args, n.imm)
+                // No allocation per element: the size ladder runs 2^20.
+                let ids = k.args(i);
+                let mut args = [Scalar::Bool(false); 4];
+                for (a, &id) in args.iter_mut().zip(ids) {
+                    *a = vals[id as usize];
+                }
+                self.apply(op, n.dtype, &args[..ids.len()], n.imm)
             }
         }
     }
