@@ -36,7 +36,7 @@ pub mod values;
 pub mod view;
 
 pub use judge::Failure;
-pub use runner::{Options, Report, Status, run};
+pub use runner::{Fresh, Options, Report, Status, run};
 
 use oxjax::{Device, Kernel};
 

@@ -19,6 +19,21 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Makes a new instance of the backend under test: a session with no
+/// history, to recheck a failure found after many calls.
+#[derive(Clone)]
+pub struct Fresh(pub std::sync::Arc<dyn Fn() -> Result<Device, String> + Send + Sync>);
+
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fresh(..)")
+    }
+}
+
+/// What a failure's summary says when its shrunk case passes on a fresh
+/// backend instance.
+pub const ONLY_WITH_HISTORY: &str = "reproduces only with history (a cache bug?)";
+
 /// How to run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -42,6 +57,9 @@ pub struct Options {
     /// Print `@@plan KEY...` and `@@entry KEY` lines on stdout (the
     /// isolated runner's worker protocol, see the binary).
     pub announce: bool,
+    /// A new backend instance on demand: a failure is rechecked there, and
+    /// one that passes on it is reported as reproducing only with history.
+    pub fresh: Option<Fresh>,
 }
 
 impl Default for Options {
@@ -56,6 +74,7 @@ impl Default for Options {
             replay: "cargo xtask conformance".into(),
             max_shrink_iters: 500,
             announce: false,
+            fresh: None,
         }
     }
 }
@@ -740,6 +759,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 r.note = "shrunk briefly (many failures before it)".into();
             }
             let mut f = check_case(dut, oracle, &case).err().unwrap_or(f);
+            recheck_fresh(opts, oracle, &case, &mut f);
             r.status = Status::Fail;
             f.seed = opts.seed;
             f.replay = format!(
@@ -784,6 +804,29 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
         regressions,
         entries: results,
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// Reruns a failing case on a fresh backend instance (when the options can
+/// make one): a case that passes there failed because of what the session
+/// did before it (an executable cache keyed too weakly, a buffer reused
+/// dirty), and the summary says so.
+fn recheck_fresh(opts: &Options, oracle: &Device, case: &Case, f: &mut Failure) {
+    let Some(fresh) = &opts.fresh else { return };
+    let verdict = match (fresh.0)() {
+        Ok(dev) => catch_unwind(AssertUnwindSafe(|| check_case(&dev, oracle, case))),
+        Err(e) => {
+            f.details = format!("{} (no fresh instance to recheck: {e})", f.details);
+            return;
+        }
+    };
+    if matches!(verdict, Ok(Ok(_))) {
+        f.summary = format!(
+            "{}: the shrunk case passes on a fresh backend instance\n{}",
+            ONLY_WITH_HISTORY, f.summary
+        );
+    } else {
+        f.details = format!("{} (reproduces on a fresh backend instance)", f.details);
     }
 }
 

@@ -382,3 +382,32 @@ fn the_size_ladder_catches_wraps_and_tails() {
     };
     assert!(run(&dut, &oracle, &opts).passed());
 }
+
+/// A cache keyed too weakly makes innocent cases fail after a long
+/// session; rechecked on a fresh instance they pass, and the report says
+/// the failure reproduces only with history.
+#[test]
+fn a_weak_cache_reproduces_only_with_history() {
+    let (dut, oracle) = mutant("mutation = \"weak_cache\"");
+    let opts = Options {
+        ops: Some("add,mul,sub,neg,abs,dag*".into()),
+        fresh: Some(oxjax_conformance::Fresh(std::sync::Arc::new(|| {
+            Ok(mutant("mutation = \"weak_cache\"").0)
+        }))),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    let texts: Vec<String> = r
+        .entries
+        .iter()
+        .filter_map(|e| e.failure.as_ref().map(|f| f.to_string()))
+        .collect();
+    assert!(!texts.is_empty(), "weak_cache not caught");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(oxjax_conformance::runner::ONLY_WITH_HISTORY)),
+        "{}",
+        texts.join("\n\n")
+    );
+}

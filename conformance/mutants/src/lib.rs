@@ -16,7 +16,8 @@
 //!   without zeroing it;
 //! - `offset_ignored`: `write`, `read` and `read_into` ignore the offset;
 //! - `weak_cache`: `compile` returns the executable of an earlier kernel
-//!   with the same size, rsize and node count (a cache keyed too weakly);
+//!   with the same signature, size, rsize and node count (a cache keyed
+//!   too weakly);
 //! - `big_wrap`: output elements past 65,535 × 16 are computed as the
 //!   element 65,535 × 16 before them (a dispatch that wraps);
 //! - `tail_drop`: reductions longer than 4096 drop the last `rsize % 4096`
@@ -472,7 +473,11 @@ impl Backend for Mutant {
             .map_err(|e| BackendError::new(ErrorKind::COMPILE, e))?;
         let mut st = self.state.lock().unwrap();
         if self.mutation == Mutation::WeakCache {
-            let key = |k: &Kernel| (k.size, k.rsize, k.nodes.len());
+            // The signature, size and node count: not the nodes themselves.
+            let key = |k: &Kernel| {
+                let outs: Vec<DType> = (0..k.outputs.len()).map(|o| k.output_dtype(o)).collect();
+                (k.size, k.rsize, k.nodes.len(), k.inputs.to_vec(), outs)
+            };
             if let Some((&id, _)) = st.kernels.iter().find(|(_, k)| key(k) == key(kernel)) {
                 return Ok(ExecutableId(id));
             }
@@ -550,7 +555,9 @@ impl Backend for Mutant {
                 .buffers
                 .get_mut(&b.0)
                 .ok_or_else(|| err("bad buffer".into()))?;
-            buf[..r.len()].copy_from_slice(&r);
+            // A wrong executable (weak_cache) may compute more than fits.
+            let n = r.len().min(buf.len());
+            buf[..n].copy_from_slice(&r[..n]);
         }
         Ok(())
     }
