@@ -154,6 +154,7 @@ pub enum Case {
     Op(OpCase),
     Dag { reduce: bool, case: DagCase },
     Eager(EagerCase),
+    Program(crate::program::ProgCase),
 }
 
 /// The file format of `conformance/regressions/*.json`.
@@ -185,6 +186,7 @@ enum Plan {
     Op(optable::OpEntry, DType),
     Dag(bool),
     Eager(eager::EagerOp, DType, eager::Mode),
+    Program(crate::program::ProgMode),
 }
 
 fn glob(pattern: &str, text: &str) -> bool {
@@ -287,6 +289,22 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
                 });
             }
         }
+    }
+    for mode in crate::program::ProgMode::ALL {
+        // grad_fd runs on the reference only (it certifies the host's
+        // derivative rules), whatever the backend declares.
+        let d = mode.dtype();
+        out.push(Entry {
+            layer: "program",
+            op: mode.name().into(),
+            dtype: d.name().to_string(),
+            unsupported: if mode == crate::program::ProgMode::GradFd {
+                None
+            } else {
+                dtype_note(d)
+            },
+            kind: Plan::Program(mode),
+        });
     }
     out.retain(|e| selected(&opts.ops, &e.op, &e.dtype));
     out
@@ -457,6 +475,7 @@ pub fn check_case(dut: &Device, oracle: &Device, case: &Case) -> Result<Outcome,
             judge::check(dut, oracle, &kernel, &case.input_bytes(), Accuracy::Exact)
         }
         Case::Eager(c) => eager::check(dut, oracle, c),
+        Case::Program(c) => crate::program::check(dut, oracle, c),
     }
 }
 
@@ -471,6 +490,9 @@ fn case_unsupported(dut: &Device, case: &Case) -> Option<String> {
             .into_iter()
             .find(|d| !caps.supports_dtype(*d))
             .map(|d| format!("dtype {d} not declared")),
+        Case::Program(c) => (c.mode != crate::program::ProgMode::GradFd
+            && !caps.supports_dtype(c.mode.dtype()))
+        .then(|| format!("dtype {} not declared", c.mode.dtype())),
     }
 }
 
@@ -722,6 +744,19 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                     },
                 );
                 (w, f.map(|(c, f)| (Case::Eager(c), f)))
+            }
+            Plan::Program(mode) => {
+                let (w, f) = drive(
+                    crate::program::strategy(mode),
+                    opts,
+                    shrink_iters,
+                    &key,
+                    &|c: &crate::program::ProgCase| {
+                        let case = Case::Program(c.clone());
+                        narrow(&case).unwrap_or_else(|| counted(check_case(dut, oracle, &case)))
+                    },
+                );
+                (w, f.map(|(c, f)| (Case::Program(c), f)))
             }
         };
         r.cases = opts.cases;

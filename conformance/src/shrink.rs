@@ -188,6 +188,45 @@ fn op_candidates(c: &OpCase) -> Vec<Case> {
     out
 }
 
+/// A program with one step fewer, or fewer slices, rows or columns.
+fn program_candidates(c: &crate::program::ProgCase) -> Vec<Case> {
+    let mut out = Vec::new();
+    for i in 0..c.steps.len() {
+        if c.steps.len() > 1 {
+            let mut n = c.clone();
+            n.steps.remove(i);
+            out.push(Case::Program(n));
+        }
+    }
+    let resized = |batch: usize, rows: usize, cols: usize| {
+        let pick = |v: &[u64]| -> Vec<u64> {
+            let mut out = Vec::new();
+            for b in 0..batch {
+                for r in 0..rows {
+                    for k in 0..cols {
+                        out.push(v[(b * c.rows + r) * c.cols + k]);
+                    }
+                }
+            }
+            out
+        };
+        let mut n = c.clone();
+        (n.batch, n.rows, n.cols) = (batch, rows, cols);
+        (n.x, n.y) = (pick(&c.x), pick(&c.y));
+        Case::Program(n)
+    };
+    if c.batch > 1 {
+        out.push(resized(1, c.rows, c.cols));
+    }
+    if c.rows > 1 {
+        out.push(resized(c.batch, c.rows - 1, c.cols));
+    }
+    if c.cols > 1 {
+        out.push(resized(c.batch, c.rows, c.cols - 1));
+    }
+    out
+}
+
 fn eager_candidates(c: &EagerCase) -> Vec<Case> {
     let mut out = Vec::new();
     for k in 0..c.inputs.len() {
@@ -283,6 +322,7 @@ pub fn candidates(case: &Case) -> Vec<Case> {
         Case::Op(c) => op_candidates(c),
         Case::Eager(c) => eager_candidates(c),
         Case::Dag { reduce, case } => dag_candidates(*reduce, case),
+        Case::Program(c) => program_candidates(c),
     }
 }
 
@@ -303,6 +343,7 @@ fn value_slots(case: &mut Case) -> Vec<(DType, &mut Vec<u64>)> {
             .iter_mut()
             .map(|(d, v)| (DType(*d), v))
             .collect(),
+        Case::Program(c) => vec![(DType::F32, &mut c.x), (DType::F32, &mut c.y)],
     }
 }
 

@@ -411,3 +411,24 @@ fn a_weak_cache_reproduces_only_with_history() {
         texts.join("\n\n")
     );
 }
+
+/// Random programs under jit find an inaccurate op too, and the failure
+/// shows the program and its jaxpr.
+#[test]
+fn program_layer_failures_print_the_jaxpr() {
+    let (dut, oracle) = mutant("mutation = \"sin_inaccurate\"");
+    let opts = Options {
+        ops: Some("program:*".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    let failed = failed_entries(&r);
+    assert_eq!(failed, vec!["program:jit/f32".to_string()], "{failed:?}");
+    let f = r.entries.iter().find_map(|e| e.failure.as_ref()).unwrap();
+    let text = f.to_string();
+    assert!(
+        text.contains("jaxpr:") && text.contains("sin") && text.contains("f(x, y)"),
+        "{text}"
+    );
+    assert!(f.replay.contains("--ops 'program:jit/f32'"), "{text}");
+}
