@@ -278,6 +278,7 @@ fn contract_bugs_are_caught_by_their_checks() {
         ("big_wrap", "contract:large_outputs"),
         ("tail_drop", "contract:long_reductions"),
         ("argsort_unstable", "contract:routines"),
+        ("racy_execute", "contract:threads"),
     ];
     for (mutation, check) in cases {
         let failed = contract_failures(mutation);

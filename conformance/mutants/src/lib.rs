@@ -35,6 +35,9 @@
 //!   kept), as GPUs do; the first declares `Semantics::SUBNORMALS_FLUSHED`
 //!   (conformance must pass it, visibly), the second does not (it must
 //!   fail);
+//! - `racy_execute`: `execute` passes results through one staging area
+//!   shared by all calls and unlocked while it works (a data race between
+//!   concurrent executes; single-threaded use is correct);
 //! - `hang_sin`, `abort_cos`, `segfault_tan`: executing a kernel that uses
 //!   `sin` never returns, one with `cos` aborts the process, one with `tan`
 //!   writes through a null pointer (the conformance binary must report each
@@ -79,6 +82,7 @@ enum Mutation {
     LostSignZero,
     FlushDeclared,
     FlushUndeclared,
+    RacyExecute,
 }
 
 struct Mutant {
@@ -87,6 +91,8 @@ struct Mutant {
     limited: bool,
     name: String,
     state: Mutex<State>,
+    /// The shared result staging of racy_execute.
+    staging: Mutex<Vec<Vec<u8>>>,
 }
 
 #[derive(Default)]
@@ -142,6 +148,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "lost_sign_zero" => Mutation::LostSignZero,
         "flush_declared" => Mutation::FlushDeclared,
         "flush_undeclared" => Mutation::FlushUndeclared,
+        "racy_execute" => Mutation::RacyExecute,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -150,6 +157,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         limited,
         name,
         state: Mutex::new(State::default()),
+        staging: Mutex::new(Vec::new()),
     })
 }
 
@@ -549,7 +557,17 @@ impl Backend for Mutant {
             })
             .collect::<Result<_, _>>()?;
         let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        let results = self.run(&k, &refs);
+        let mut results = self.run(&k, &refs);
+        if self.mutation == Mutation::RacyExecute {
+            // Results pass through one staging area shared by all calls,
+            // unlocked while "the device works": concurrent executes
+            // overwrite each other's results.
+            drop(st);
+            *self.staging.lock().unwrap() = results;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            results = self.staging.lock().unwrap().clone();
+            st = self.state.lock().unwrap();
+        }
         for (b, r) in outputs.iter().zip(results) {
             let buf = st
                 .buffers
