@@ -115,7 +115,7 @@ pub fn apply(steps: &[u8], x: &Array, y: &Array) -> Array {
             1 => v.tanh(),
             2 => v.multiply(y),
             3 => v.add(y),
-            4 => v.add(&v.sum(Axes::from(vec![1]), true)),
+            4 => v.add(v.sum(Axes::from(vec![1]), true)),
             5 => {
                 let shape: Vec<isize> = v.shape().iter().map(|&d| d as isize).collect();
                 v.reshape(&[-1]).flip(&[0]).reshape(&shape)
