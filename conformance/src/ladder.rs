@@ -340,7 +340,7 @@ pub fn run(dut: &Device, rung: &Rung, seed: u64) -> Result<Outcome, Failure> {
             found,
             tolerance: c.judge.get(at).map_or(String::new(), |j| j.0.to_string()),
             details: format!(
-                "{} (size ladder; expected values from host math in f64)",
+                "{} (size ladder: the \"reference\" values below are host math in f64)",
                 c.what
             ),
             seed,
