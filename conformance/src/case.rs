@@ -100,7 +100,13 @@ pub fn op_case(entry: &OpEntry, dtype: DType, dtypes: &[DType]) -> BoxedStrategy
         }
         EntryKind::Reduce(_) => (vec![dtype], (0usize..=17).boxed()),
     };
-    (view::shape(), rsize, prop::sample::select(targets), 0u64..2)
+    let paired = match entry.kind {
+        EntryKind::Elementwise(op) if op.info().is_some_and(|i| i.arity == 2) => {
+            Some(paired_case(entry.name, dtype))
+        }
+        _ => None,
+    };
+    let general = (view::shape(), rsize, prop::sample::select(targets), 0u64..2)
         .prop_flat_map(move |(out, rsize, target, imm)| {
             let mut logical = out.clone();
             if entry_is_reduce(&name) {
@@ -120,6 +126,38 @@ pub fn op_case(entry: &OpEntry, dtype: DType, dtypes: &[DType]) -> BoxedStrategy
                 rsize,
                 operands,
             })
+        })
+        .boxed();
+    match paired {
+        Some(p) => prop_oneof![2 => general, 1 => p].boxed(),
+        None => general,
+    }
+}
+
+/// A binary op on edge-value pairs drawn jointly ([`values::pairs`]): a
+/// vector of 1 to 64 elements, both operands plain (no views).
+fn paired_case(name: &'static str, dtype: DType) -> BoxedStrategy<OpCase> {
+    prop::collection::vec(prop::sample::select(values::pairs(dtype)), 1..=64)
+        .prop_map(move |pairs| {
+            let n = pairs.len();
+            let operand = |values: Vec<u64>| Operand {
+                dtype: dtype.0,
+                shape: vec![n],
+                view: vec![],
+                values,
+            };
+            OpCase {
+                entry: name.to_string(),
+                dtype: dtype.0,
+                target: dtype.0,
+                imm: 0,
+                out: vec![n],
+                rsize: 0,
+                operands: vec![
+                    operand(pairs.iter().map(|p| p.0).collect()),
+                    operand(pairs.iter().map(|p| p.1).collect()),
+                ],
+            }
         })
         .boxed()
 }
@@ -316,8 +354,11 @@ fn instr() -> impl Strategy<Value = Instr> {
     })
 }
 
-/// Random DAG kernels over the dtypes in `dtypes`, with a reduction or not.
-pub fn dag_case(dtypes: Vec<DType>, reduce: bool) -> BoxedStrategy<DagCase> {
+/// Random DAG kernels over the dtypes in `dtypes`, with a reduction or not;
+/// one case in four binds many inputs (up to `max_inputs`, at most 16), with
+/// a body long enough to load from most of them.
+pub fn dag_case(dtypes: Vec<DType>, reduce: bool, max_inputs: usize) -> BoxedStrategy<DagCase> {
+    let wide = max_inputs.clamp(1, 16);
     let rsize = if reduce {
         (0usize..9).prop_map(Some).boxed()
     } else {
@@ -325,11 +366,9 @@ pub fn dag_case(dtypes: Vec<DType>, reduce: bool) -> BoxedStrategy<DagCase> {
     };
     let nreduce = if reduce { 1..3usize } else { 0..1usize };
     let nepi = if reduce { 1..6usize } else { 0..1usize };
-    (
-        0usize..24,
-        rsize,
-        prop::collection::vec(prop::sample::select(dtypes), 1..4),
-    )
+    let few = prop::collection::vec(prop::sample::select(dtypes.clone()), 1..4.min(wide + 1));
+    let many = prop::collection::vec(prop::sample::select(dtypes), wide.min(4)..=wide);
+    (0usize..24, rsize, prop_oneof![3 => few, 1 => many])
         .prop_flat_map(move |(size, rsize, dts)| {
             let total = size * rsize.unwrap_or(1).max(1) + 2;
             let inputs: Vec<BoxedStrategy<(u8, Vec<u64>)>> = dts
@@ -345,7 +384,7 @@ pub fn dag_case(dtypes: Vec<DType>, reduce: bool) -> BoxedStrategy<DagCase> {
                 inputs,
                 Just(size),
                 Just(rsize),
-                prop::collection::vec(instr(), 1..10),
+                prop::collection::vec(instr(), 1..10 + dts.len()),
                 prop::collection::vec((any::<u16>(), 0u8..4), nreduce.clone()),
                 prop::collection::vec(instr(), nepi.clone()),
                 prop::collection::vec(any::<u16>(), 1..4),

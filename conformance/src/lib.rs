@@ -11,6 +11,8 @@
 //!   shapes, broadcast partners and view chains;
 //! - [`case`]: kernel-IR cases (one op through views; random DAGs);
 //! - [`judge`]: running a kernel on both devices and judging the outputs;
+//! - [`ladder`]: the kernel layer's size ladder (2^16 and 2^20 outputs,
+//!   long reductions) judged against host math;
 //! - [`eager`]: layer 2, eager ops through the public API;
 //! - [`program`]: layer 3, the extension point for `jit` / `grad` / `vmap`;
 //! - [`shrink`]: minimisation of a failing case beyond proptest's shrinking;
@@ -24,6 +26,7 @@ pub mod case;
 pub mod contract;
 pub mod eager;
 pub mod judge;
+pub mod ladder;
 pub mod optable;
 pub mod program;
 pub mod report;
@@ -33,7 +36,7 @@ pub mod values;
 pub mod view;
 
 pub use judge::Failure;
-pub use runner::{Options, Report, Status, run};
+pub use runner::{Fresh, Options, Report, Status, run};
 
 use oxjax::{Device, Kernel};
 

@@ -109,9 +109,10 @@ pub fn render(r: &Report) -> String {
     }
     for e in r.entries.iter().filter(|e| e.status == Status::Fail) {
         if let Some(f) = &e.failure {
-            // Generated cases are shrunk; contract checks and crashes have
-            // no case to shrink.
-            let how = if f.inputs.is_empty() { "" } else { " (shrunk)" };
+            // Generated cases are shrunk; contract checks, the size
+            // ladder and crashes have no case to shrink.
+            let fixed = f.inputs.is_empty() || e.op.starts_with("ladder:");
+            let how = if fixed { "" } else { " (shrunk)" };
             let _ = writeln!(s, "\nFAILED {} {} {}{how}:\n{f}", e.layer, e.op, e.dtype);
         }
     }

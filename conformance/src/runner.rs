@@ -19,6 +19,21 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// Makes a new instance of the backend under test: a session with no
+/// history, to recheck a failure found after many calls.
+#[derive(Clone)]
+pub struct Fresh(pub std::sync::Arc<dyn Fn() -> Result<Device, String> + Send + Sync>);
+
+impl std::fmt::Debug for Fresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fresh(..)")
+    }
+}
+
+/// What a failure's summary says when its shrunk case passes on a fresh
+/// backend instance.
+pub const ONLY_WITH_HISTORY: &str = "reproduces only with history (a cache bug?)";
+
 /// How to run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -42,6 +57,9 @@ pub struct Options {
     /// Print `@@plan KEY...` and `@@entry KEY` lines on stdout (the
     /// isolated runner's worker protocol, see the binary).
     pub announce: bool,
+    /// A new backend instance on demand: a failure is rechecked there, and
+    /// one that passes on it is reported as reproducing only with history.
+    pub fresh: Option<Fresh>,
 }
 
 impl Default for Options {
@@ -56,6 +74,7 @@ impl Default for Options {
             replay: "cargo xtask conformance".into(),
             max_shrink_iters: 500,
             announce: false,
+            fresh: None,
         }
     }
 }
@@ -135,6 +154,7 @@ pub enum Case {
     Op(OpCase),
     Dag { reduce: bool, case: DagCase },
     Eager(EagerCase),
+    Program(crate::program::ProgCase),
 }
 
 /// The file format of `conformance/regressions/*.json`.
@@ -162,9 +182,11 @@ struct Entry {
 
 enum Plan {
     Contract(crate::contract::Check),
+    Ladder(crate::ladder::Rung),
     Op(optable::OpEntry, DType),
     Dag(bool),
     Eager(eager::EagerOp, DType, eager::Mode),
+    Program(crate::program::ProgMode),
 }
 
 fn glob(pattern: &str, text: &str) -> bool {
@@ -220,6 +242,20 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
             });
         }
     }
+    for rung in crate::ladder::rungs() {
+        let unsupported = dtype_note(rung.dtype).or_else(|| {
+            rung.alu()
+                .filter(|&op| !caps.supports_op(op))
+                .map(|op| format!("op {op} not declared"))
+        });
+        out.push(Entry {
+            layer: "kernel",
+            op: format!("ladder:{}", rung.op),
+            dtype: rung.dtype.name().to_string(),
+            unsupported,
+            kind: Plan::Ladder(rung),
+        });
+    }
     for reduce in [false, true] {
         out.push(Entry {
             layer: "kernel",
@@ -253,6 +289,22 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
                 });
             }
         }
+    }
+    for mode in crate::program::ProgMode::ALL {
+        // grad_fd runs on the reference only (it certifies the host's
+        // derivative rules), whatever the backend declares.
+        let d = mode.dtype();
+        out.push(Entry {
+            layer: "program",
+            op: mode.name().into(),
+            dtype: d.name().to_string(),
+            unsupported: if mode == crate::program::ProgMode::GradFd {
+                None
+            } else {
+                dtype_note(d)
+            },
+            kind: Plan::Program(mode),
+        });
     }
     out.retain(|e| selected(&opts.ops, &e.op, &e.dtype));
     out
@@ -423,6 +475,7 @@ pub fn check_case(dut: &Device, oracle: &Device, case: &Case) -> Result<Outcome,
             judge::check(dut, oracle, &kernel, &case.input_bytes(), Accuracy::Exact)
         }
         Case::Eager(c) => eager::check(dut, oracle, c),
+        Case::Program(c) => crate::program::check(dut, oracle, c),
     }
 }
 
@@ -437,6 +490,9 @@ fn case_unsupported(dut: &Device, case: &Case) -> Option<String> {
             .into_iter()
             .find(|d| !caps.supports_dtype(*d))
             .map(|d| format!("dtype {d} not declared")),
+        Case::Program(c) => (c.mode != crate::program::ProgMode::GradFd
+            && !caps.supports_dtype(c.mode.dtype()))
+        .then(|| format!("dtype {} not declared", c.mode.dtype())),
     }
 }
 
@@ -628,6 +684,25 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 finish(&mut results, r, opts);
                 continue;
             }
+            Plan::Ladder(rung) => {
+                // Fixed sizes, values from the seed: run once, no shrinking.
+                r.cases = 1;
+                match crate::ladder::run(dut, &rung, opts.seed) {
+                    Ok(o) if o.widened > 0 => {
+                        r.widened = o.widened;
+                        r.note = format!("{} elements widened by declared semantics", o.widened);
+                    }
+                    Ok(_) => {}
+                    Err(mut f) => {
+                        failures += 1;
+                        f.replay = format!("{} --seed {} --ops '{key}'", opts.replay, opts.seed);
+                        r.status = Status::Fail;
+                        r.failure = Some(f);
+                    }
+                }
+                finish(&mut results, r, opts);
+                continue;
+            }
             Plan::Op(entry, d) => {
                 let (w, f) = drive(
                     op_case(&entry, d, &dtypes),
@@ -643,7 +718,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
             }
             Plan::Dag(reduce) => {
                 let (w, f) = drive(
-                    dag_case(dtypes.clone(), reduce),
+                    dag_case(dtypes.clone(), reduce, info.caps.max_inputs as usize),
                     opts,
                     shrink_iters,
                     &key,
@@ -669,6 +744,19 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                     },
                 );
                 (w, f.map(|(c, f)| (Case::Eager(c), f)))
+            }
+            Plan::Program(mode) => {
+                let (w, f) = drive(
+                    crate::program::strategy(mode),
+                    opts,
+                    shrink_iters,
+                    &key,
+                    &|c: &crate::program::ProgCase| {
+                        let case = Case::Program(c.clone());
+                        narrow(&case).unwrap_or_else(|| counted(check_case(dut, oracle, &case)))
+                    },
+                );
+                (w, f.map(|(c, f)| (Case::Program(c), f)))
             }
         };
         r.cases = opts.cases;
@@ -706,6 +794,7 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                 r.note = "shrunk briefly (many failures before it)".into();
             }
             let mut f = check_case(dut, oracle, &case).err().unwrap_or(f);
+            recheck_fresh(opts, oracle, &case, &mut f);
             r.status = Status::Fail;
             f.seed = opts.seed;
             f.replay = format!(
@@ -750,6 +839,29 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
         regressions,
         entries: results,
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// Reruns a failing case on a fresh backend instance (when the options can
+/// make one): a case that passes there failed because of what the session
+/// did before it (an executable cache keyed too weakly, a buffer reused
+/// dirty), and the summary says so.
+fn recheck_fresh(opts: &Options, oracle: &Device, case: &Case, f: &mut Failure) {
+    let Some(fresh) = &opts.fresh else { return };
+    let verdict = match (fresh.0)() {
+        Ok(dev) => catch_unwind(AssertUnwindSafe(|| check_case(&dev, oracle, case))),
+        Err(e) => {
+            f.details = format!("{} (no fresh instance to recheck: {e})", f.details);
+            return;
+        }
+    };
+    if matches!(verdict, Ok(Ok(_))) {
+        f.summary = format!(
+            "{}: the shrunk case passes on a fresh backend instance\n{}",
+            ONLY_WITH_HISTORY, f.summary
+        );
+    } else {
+        f.details = format!("{} (reproduces on a fresh backend instance)", f.details);
     }
 }
 

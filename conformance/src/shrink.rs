@@ -96,6 +96,33 @@ fn op_candidates(c: &OpCase) -> Vec<Case> {
         f(&mut n);
         Case::Op(n)
     };
+    // One element: the operands as scalars taken from their values at the
+    // same position (a tiny argument that one formula gets wrong survives,
+    // where shrinking axes by repetition may lose it).
+    let scalar =
+        c.out.iter().product::<usize>() > 1 || c.operands.iter().any(|o| !o.shape.is_empty());
+    if scalar && !c.entry.starts_with("reduce_") {
+        let longest = c.operands.iter().map(|o| o.values.len()).max().unwrap_or(0);
+        let mut seen = std::collections::HashSet::new();
+        for j in 0..longest {
+            let vals: Vec<u64> = c
+                .operands
+                .iter()
+                .map(|o| o.values.get(j).or(o.values.last()).copied().unwrap_or(0))
+                .collect();
+            if seen.len() >= 64 || !seen.insert(vals.clone()) {
+                continue;
+            }
+            out.push(with(&|n: &mut OpCase| {
+                n.out = vec![];
+                for (o, &v) in n.operands.iter_mut().zip(&vals) {
+                    o.shape = vec![];
+                    o.view.clear();
+                    o.values = vec![v];
+                }
+            }));
+        }
+    }
     // Read an operand without any view (same logical shape).
     for k in 0..c.operands.len() {
         if c.operands[k].view.len() > 1 {
@@ -157,6 +184,45 @@ fn op_candidates(c: &OpCase) -> Vec<Case> {
                 }));
             }
         }
+    }
+    out
+}
+
+/// A program with one step fewer, or fewer slices, rows or columns.
+fn program_candidates(c: &crate::program::ProgCase) -> Vec<Case> {
+    let mut out = Vec::new();
+    for i in 0..c.steps.len() {
+        if c.steps.len() > 1 {
+            let mut n = c.clone();
+            n.steps.remove(i);
+            out.push(Case::Program(n));
+        }
+    }
+    let resized = |batch: usize, rows: usize, cols: usize| {
+        let pick = |v: &[u64]| -> Vec<u64> {
+            let mut out = Vec::new();
+            for b in 0..batch {
+                for r in 0..rows {
+                    for k in 0..cols {
+                        out.push(v[(b * c.rows + r) * c.cols + k]);
+                    }
+                }
+            }
+            out
+        };
+        let mut n = c.clone();
+        (n.batch, n.rows, n.cols) = (batch, rows, cols);
+        (n.x, n.y) = (pick(&c.x), pick(&c.y));
+        Case::Program(n)
+    };
+    if c.batch > 1 {
+        out.push(resized(1, c.rows, c.cols));
+    }
+    if c.rows > 1 {
+        out.push(resized(c.batch, c.rows - 1, c.cols));
+    }
+    if c.cols > 1 {
+        out.push(resized(c.batch, c.rows, c.cols - 1));
     }
     out
 }
@@ -256,6 +322,7 @@ pub fn candidates(case: &Case) -> Vec<Case> {
         Case::Op(c) => op_candidates(c),
         Case::Eager(c) => eager_candidates(c),
         Case::Dag { reduce, case } => dag_candidates(*reduce, case),
+        Case::Program(c) => program_candidates(c),
     }
 }
 
@@ -276,6 +343,7 @@ fn value_slots(case: &mut Case) -> Vec<(DType, &mut Vec<u64>)> {
             .iter_mut()
             .map(|(d, v)| (DType(*d), v))
             .collect(),
+        Case::Program(c) => vec![(DType::F32, &mut c.x), (DType::F32, &mut c.y)],
     }
 }
 

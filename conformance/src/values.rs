@@ -122,6 +122,62 @@ pub fn edges(dtype: DType, domain: ValueDomain) -> Vec<u64> {
     }
 }
 
+/// The values whose combinations binary ops get wrong: both zeros, ones,
+/// a negative, NaN, both infinities, the extremes and the subnormals (for
+/// floats); zero, ±1, MIN, MAX and shift amounts around 32 (integers).
+fn pair_values(dtype: DType) -> Vec<u64> {
+    let f = |v: &[f64]| -> Vec<u64> {
+        v.iter()
+            .map(|&x| Scalar::F64(x).cast(dtype).to_bits())
+            .collect()
+    };
+    match dtype {
+        DType::BOOL => vec![0, 1],
+        DType::I32 => [0, 1, -1, -7, i32::MIN, i32::MAX, 31, 32, 33]
+            .iter()
+            .map(|&v| Scalar::I32(v).to_bits())
+            .collect(),
+        DType::U32 => [0u32, 1, 7, u32::MAX, 0x8000_0000, 31, 32, 33]
+            .iter()
+            .map(|&v| v as u64)
+            .collect(),
+        _ => {
+            let (max, min_normal) = match dtype {
+                DType::F16 => (65504.0, f64::powi(2.0, -14)),
+                DType::F32 => (f64::from(f32::MAX), f64::from(f32::MIN_POSITIVE)),
+                _ => (f64::MAX, f64::MIN_POSITIVE),
+            };
+            let mut v = f(&[
+                0.0,
+                -0.0,
+                1.0,
+                -1.0,
+                -2.5,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                max,
+                -max,
+                min_normal,
+            ]);
+            // The smallest subnormals of the dtype itself, both signs.
+            let sign = (dtype.size() * 8 - 1) as u32;
+            v.extend([1, 1 | (1u64 << sign)]);
+            v
+        }
+    }
+}
+
+/// Every ordered pair of [`pair_values`] of `dtype` (values as bits), so
+/// that binary ops meet (−0, +0), (−0, x<0), (NaN, 0), (x, ±Inf),
+/// (±Inf, ±Inf), (min, max) and the like in one element.
+pub fn pairs(dtype: DType) -> Vec<(u64, u64)> {
+    let v = pair_values(dtype);
+    v.iter()
+        .flat_map(|&a| v.iter().map(move |&b| (a, b)))
+        .collect()
+}
+
 /// A float with a random sign, mantissa and a binary exponent in `exp`.
 fn wide(exp: std::ops::Range<i32>) -> impl Strategy<Value = f64> {
     (any::<bool>(), exp, 1.0f64..2.0).prop_map(|(neg, e, m)| {

@@ -278,6 +278,7 @@ fn contract_bugs_are_caught_by_their_checks() {
         ("big_wrap", "contract:large_outputs"),
         ("tail_drop", "contract:long_reductions"),
         ("argsort_unstable", "contract:routines"),
+        ("racy_execute", "contract:threads"),
     ];
     for (mutation, check) in cases {
         let failed = contract_failures(mutation);
@@ -287,4 +288,148 @@ fn contract_bugs_are_caught_by_their_checks() {
         );
     }
     assert_eq!(contract_failures("none"), Vec::<String>::new());
+}
+
+/// The failing entries of a report, as `op/dtype`.
+fn failed_entries(r: &Report) -> Vec<String> {
+    r.entries
+        .iter()
+        .filter(|e| e.status == Status::Fail)
+        .map(|e| format!("{}/{}", e.op, e.dtype))
+        .collect()
+}
+
+#[test]
+fn naive_tanh_near_zero_is_caught() {
+    assert_caught("naive_tanh", "tanh", &["f32", "f64"]);
+}
+
+/// A `-0` result turned into `+0` by an op judged in ULP (which used to
+/// count ±0 as equal) fails some entry of those ops.
+#[test]
+fn a_lost_signed_zero_is_caught() {
+    let r = certify("lost_sign_zero");
+    let failed = failed_entries(&r);
+    let ops = [
+        "sin", "tan", "sinh", "tanh", "asin", "atan", "erf", "expm1", "log1p",
+    ];
+    assert!(
+        failed.iter().any(|f| ops
+            .iter()
+            .any(|op| f.starts_with(&format!("{op}/")) || f.starts_with(&format!("eager:{op}/")))),
+        "lost_sign_zero not caught: {failed:?}"
+    );
+    let f = r
+        .entries
+        .iter()
+        .find_map(|e| e.failure.as_ref())
+        .expect("a failure");
+    assert!(f.to_string().contains("-0"), "{f}");
+}
+
+/// A backend that flushes subnormals passes when it declares it (the
+/// widened elements counted and the report marking them) and fails when
+/// it does not, in every layer.
+#[test]
+fn flushed_subnormals_pass_only_when_declared() {
+    let r = certify("flush_declared");
+    let text = oxjax_conformance::report::render(&r);
+    assert!(r.passed(), "{}", text);
+    let widened: u64 = r.entries.iter().map(|e| e.widened).sum();
+    assert!(widened > 0, "no element was widened");
+    assert!(
+        text.contains("ok~") && text.contains("subnormals_flushed"),
+        "{text}"
+    );
+    let r = certify("flush_undeclared");
+    let failed = failed_entries(&r);
+    assert!(!r.passed(), "flush_undeclared passed");
+    for layer in ["kernel", "eager"] {
+        assert!(
+            r.entries
+                .iter()
+                .any(|e| e.layer == layer && e.status == Status::Fail),
+            "no {layer}-layer failure: {failed:?}"
+        );
+    }
+}
+
+/// The kernel layer's size ladder catches a dispatch that wraps past
+/// 2^20 outputs and a reduction that drops its tail.
+#[test]
+fn the_size_ladder_catches_wraps_and_tails() {
+    for (mutation, entry) in [
+        ("big_wrap", "ladder:add/f32"),
+        ("tail_drop", "ladder:reduce_add/f32"),
+    ] {
+        let (dut, oracle) = mutant(&format!("mutation = {mutation:?}"));
+        let opts = Options {
+            ops: Some("ladder:*".into()),
+            ..Options::default()
+        };
+        let r = run(&dut, &oracle, &opts);
+        let failed = failed_entries(&r);
+        assert!(
+            failed.iter().any(|f| f == entry),
+            "{mutation}: {entry} did not fail ({failed:?})"
+        );
+        let f = r.entries.iter().find_map(|e| e.failure.as_ref()).unwrap();
+        assert!(f.replay.contains("--ops 'ladder:"), "{f}");
+    }
+    let (dut, oracle) = mutant("mutation = \"none\"");
+    let opts = Options {
+        ops: Some("ladder:*".into()),
+        ..Options::default()
+    };
+    assert!(run(&dut, &oracle, &opts).passed());
+}
+
+/// A cache keyed too weakly makes innocent cases fail after a long
+/// session; rechecked on a fresh instance they pass, and the report says
+/// the failure reproduces only with history.
+#[test]
+fn a_weak_cache_reproduces_only_with_history() {
+    let (dut, oracle) = mutant("mutation = \"weak_cache\"");
+    let opts = Options {
+        ops: Some("add,mul,sub,neg,abs,dag*".into()),
+        fresh: Some(oxjax_conformance::Fresh(std::sync::Arc::new(|| {
+            Ok(mutant("mutation = \"weak_cache\"").0)
+        }))),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    let texts: Vec<String> = r
+        .entries
+        .iter()
+        .filter_map(|e| e.failure.as_ref().map(|f| f.to_string()))
+        .collect();
+    assert!(!texts.is_empty(), "weak_cache not caught");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(oxjax_conformance::runner::ONLY_WITH_HISTORY)),
+        "{}",
+        texts.join("\n\n")
+    );
+}
+
+/// Random programs under jit find an inaccurate op too, and the failure
+/// shows the program and its jaxpr.
+#[test]
+fn program_layer_failures_print_the_jaxpr() {
+    let (dut, oracle) = mutant("mutation = \"sin_inaccurate\"");
+    let opts = Options {
+        ops: Some("program:*".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    let failed = failed_entries(&r);
+    assert_eq!(failed, vec!["program:jit/f32".to_string()], "{failed:?}");
+    let f = r.entries.iter().find_map(|e| e.failure.as_ref()).unwrap();
+    let text = f.to_string();
+    assert!(
+        text.contains("jaxpr:") && text.contains("sin") && text.contains("f(x, y)"),
+        "{text}"
+    );
+    assert!(f.replay.contains("--ops 'program:jit/f32'"), "{text}");
 }

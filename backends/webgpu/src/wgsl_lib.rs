@@ -511,7 +511,8 @@ fn atan_core(t: f32) -> f32 {
         "expm1_f",
         &["isnan_f", "exp_f"],
         r#"fn expm1_f(x: f32) -> f32 {
-    if (isnan_f(x)) { return x; }
+    // NaN and ±0 are their own expm1 (the series below turns -0 into +0).
+    if (isnan_f(x) || x == 0.0) { return x; }
     if (abs(x) < 0.35) {
         var p = 2.48015873e-5;
         p = p * x + 1.98412698e-4;
@@ -651,7 +652,8 @@ fn pow_core(x: f32, y: f32) -> f32 {
     let b = yl * p.x;
     let c = y * l;
     let t = a + b + c;
-    if (t >= 128.0) { return inff(); }
+    // t rounds to 128 for x near f32::MAX and y = 1: overflow only past it.
+    if (t > 128.5) { return inff(); }
     if (t < -151.0) { return 0.0; }
     let n = round(t);
     let r = (opaque(a - n) + b) + c;

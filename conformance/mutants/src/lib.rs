@@ -16,13 +16,28 @@
 //!   without zeroing it;
 //! - `offset_ignored`: `write`, `read` and `read_into` ignore the offset;
 //! - `weak_cache`: `compile` returns the executable of an earlier kernel
-//!   with the same size, rsize and node count (a cache keyed too weakly);
+//!   with the same signature, size, rsize and node count (a cache keyed
+//!   too weakly);
 //! - `big_wrap`: output elements past 65,535 × 16 are computed as the
 //!   element 65,535 × 16 before them (a dispatch that wraps);
 //! - `tail_drop`: reductions longer than 4096 drop the last `rsize % 4096`
 //!   elements (a chunked loop without its tail);
 //! - `argsort_unstable`: declares the ARGSORT routine and breaks ties in
 //!   reverse index order (an unstable sort);
+//! - `naive_tanh`: `tanh(x)` as `(e^x - e^-x) / (e^x + e^-x)` in the
+//!   dtype's precision (thousands of ULP off near 0; zero and large
+//!   arguments exact);
+//! - `lost_sign_zero`: the transcendentals that are odd functions (`sin`,
+//!   `tan`, `sinh`, `tanh`, `asin`, `atan`, `erf`, `expm1`, `log1p`)
+//!   return `+0` where the result is `-0`;
+//! - `flush_declared`, `flush_undeclared`: every float op reads subnormal
+//!   operands as zero and flushes subnormal results to zero (the sign
+//!   kept), as GPUs do; the first declares `Semantics::SUBNORMALS_FLUSHED`
+//!   (conformance must pass it, visibly), the second does not (it must
+//!   fail);
+//! - `racy_execute`: `execute` passes results through one staging area
+//!   shared by all calls and unlocked while it works (a data race between
+//!   concurrent executes; single-threaded use is correct);
 //! - `hang_sin`, `abort_cos`, `segfault_tan`: executing a kernel that uses
 //!   `sin` never returns, one with `cos` aborts the process, one with `tan`
 //!   writes through a null pointer (the conformance binary must report each
@@ -63,6 +78,11 @@ enum Mutation {
     AbortCos,
     SegfaultTan,
     ArgsortUnstable,
+    NaiveTanh,
+    LostSignZero,
+    FlushDeclared,
+    FlushUndeclared,
+    RacyExecute,
 }
 
 struct Mutant {
@@ -71,6 +91,8 @@ struct Mutant {
     limited: bool,
     name: String,
     state: Mutex<State>,
+    /// The shared result staging of racy_execute.
+    staging: Mutex<Vec<Vec<u8>>>,
 }
 
 #[derive(Default)]
@@ -122,6 +144,11 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "abort_cos" => Mutation::AbortCos,
         "segfault_tan" => Mutation::SegfaultTan,
         "argsort_unstable" => Mutation::ArgsortUnstable,
+        "naive_tanh" => Mutation::NaiveTanh,
+        "lost_sign_zero" => Mutation::LostSignZero,
+        "flush_declared" => Mutation::FlushDeclared,
+        "flush_undeclared" => Mutation::FlushUndeclared,
+        "racy_execute" => Mutation::RacyExecute,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -130,11 +157,67 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         limited,
         name,
         state: Mutex::new(State::default()),
+        staging: Mutex::new(Vec::new()),
     })
 }
 
+/// `x` with a subnormal float value replaced by a zero of its sign.
+fn flush(x: Scalar) -> Scalar {
+    let tiny = match x {
+        Scalar::F16(v) => v.to_f32().abs() < f16::MIN_POSITIVE.to_f32(),
+        Scalar::F32(v) => v.abs() < f32::MIN_POSITIVE,
+        Scalar::F64(v) => v.abs() < f64::MIN_POSITIVE,
+        _ => false,
+    };
+    if tiny {
+        let zero = Scalar::zero(x.dtype());
+        if x.as_f64().is_sign_negative() {
+            eval::apply(Op::NEG, x.dtype(), &[zero], 0)
+        } else {
+            zero
+        }
+    } else {
+        x
+    }
+}
+
+/// `tanh` by its definition, in the precision of `x`'s dtype.
+fn naive_tanh(x: Scalar) -> Scalar {
+    fn t64(x: f64) -> f64 {
+        if x == 0.0 || x.abs() > 20.0 {
+            return if x == 0.0 { x } else { x.signum() };
+        }
+        let (a, b) = (x.exp(), (-x).exp());
+        (a - b) / (a + b)
+    }
+    fn t32(x: f32) -> f32 {
+        if x == 0.0 || x.abs() > 10.0 {
+            return if x == 0.0 { x } else { x.signum() };
+        }
+        let (a, b) = (x.exp(), (-x).exp());
+        (a - b) / (a + b)
+    }
+    match x {
+        Scalar::F16(v) => Scalar::F16(f16::from_f32(t32(v.to_f32()))),
+        Scalar::F32(v) => Scalar::F32(t32(v)),
+        Scalar::F64(v) => Scalar::F64(t64(v)),
+        other => other,
+    }
+}
+
 impl Mutant {
+    fn flushes(&self) -> bool {
+        matches!(
+            self.mutation,
+            Mutation::FlushDeclared | Mutation::FlushUndeclared
+        )
+    }
+
     fn apply(&self, op: Op, dtype: DType, args: &[Scalar], imm: u64) -> Scalar {
+        if self.flushes() && op != Op::BITCAST {
+            let args: Vec<Scalar> = args.iter().map(|&a| flush(a)).collect();
+            return flush(eval::apply(op, dtype, &args, imm));
+        }
         let right = || eval::apply(op, dtype, args, imm);
         match (self.mutation, op, args) {
             (Mutation::ShrLogical, Op::SHR, &[Scalar::I32(x), Scalar::I32(y)]) => {
@@ -164,6 +247,27 @@ impl Mutant {
                     Scalar::F32(v) => Scalar::F32(v * scale as f32),
                     Scalar::F64(v) => Scalar::F64(v * scale),
                     other => other,
+                }
+            }
+            (Mutation::NaiveTanh, Op::TANH, &[x]) => naive_tanh(x),
+            (
+                Mutation::LostSignZero,
+                Op::SIN
+                | Op::TAN
+                | Op::SINH
+                | Op::TANH
+                | Op::ASIN
+                | Op::ATAN
+                | Op::ERF
+                | Op::EXPM1
+                | Op::LOG1P,
+                _,
+            ) => {
+                let r = right();
+                if r.as_f64() == 0.0 {
+                    Scalar::zero(r.dtype())
+                } else {
+                    r
                 }
             }
             (Mutation::MaxDropsNan, Op::MAX, &[x, y]) if dtype.is_float() => {
@@ -203,6 +307,9 @@ impl Mutant {
                 }
                 for (a, r) in accs.iter_mut().zip(k.reductions.iter()) {
                     *a = eval::combine(r.op, *a, vals[r.body as usize]);
+                    if self.flushes() {
+                        *a = flush(*a);
+                    }
                 }
             }
             for i in 0..k.nodes.len() {
@@ -258,8 +365,13 @@ impl Mutant {
                 }
             }
             op => {
-                let args: Vec<Scalar> = k.args(i).iter().map(|&a| vals[a as usize]).collect();
-                self.apply(op, n.dtype, &args, n.imm)
+                // No allocation per element: the size ladder runs 2^20.
+                let ids = k.args(i);
+                let mut args = [Scalar::Bool(false); 4];
+                for (a, &id) in args.iter_mut().zip(ids) {
+                    *a = vals[id as usize];
+                }
+                self.apply(op, n.dtype, &args[..ids.len()], n.imm)
             }
         }
     }
@@ -292,11 +404,17 @@ impl Backend for Mutant {
             version: env!("CARGO_PKG_VERSION").into(),
             device: "host CPU (deliberately wrong)".into(),
             caps: Capabilities {
-                semantics: Semantics(if self.nonfinite_undefined {
-                    Semantics::NONFINITE_UNDEFINED
-                } else {
-                    0
-                }),
+                semantics: Semantics(
+                    if self.nonfinite_undefined {
+                        Semantics::NONFINITE_UNDEFINED
+                    } else {
+                        0
+                    } | if self.mutation == Mutation::FlushDeclared {
+                        Semantics::SUBNORMALS_FLUSHED
+                    } else {
+                        0
+                    },
+                ),
                 ..self.capabilities()
             },
         }
@@ -363,7 +481,11 @@ impl Backend for Mutant {
             .map_err(|e| BackendError::new(ErrorKind::COMPILE, e))?;
         let mut st = self.state.lock().unwrap();
         if self.mutation == Mutation::WeakCache {
-            let key = |k: &Kernel| (k.size, k.rsize, k.nodes.len());
+            // The signature, size and node count: not the nodes themselves.
+            let key = |k: &Kernel| {
+                let outs: Vec<DType> = (0..k.outputs.len()).map(|o| k.output_dtype(o)).collect();
+                (k.size, k.rsize, k.nodes.len(), k.inputs.to_vec(), outs)
+            };
             if let Some((&id, _)) = st.kernels.iter().find(|(_, k)| key(k) == key(kernel)) {
                 return Ok(ExecutableId(id));
             }
@@ -435,13 +557,25 @@ impl Backend for Mutant {
             })
             .collect::<Result<_, _>>()?;
         let refs: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        let results = self.run(&k, &refs);
+        let mut results = self.run(&k, &refs);
+        if self.mutation == Mutation::RacyExecute {
+            // Results pass through one staging area shared by all calls,
+            // unlocked while "the device works": concurrent executes
+            // overwrite each other's results.
+            drop(st);
+            *self.staging.lock().unwrap() = results;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            results = self.staging.lock().unwrap().clone();
+            st = self.state.lock().unwrap();
+        }
         for (b, r) in outputs.iter().zip(results) {
             let buf = st
                 .buffers
                 .get_mut(&b.0)
                 .ok_or_else(|| err("bad buffer".into()))?;
-            buf[..r.len()].copy_from_slice(&r);
+            // A wrong executable (weak_cache) may compute more than fits.
+            let n = r.len().min(buf.len());
+            buf[..n].copy_from_slice(&r[..n]);
         }
         Ok(())
     }

@@ -18,6 +18,7 @@ const USAGE: &str = "usage: oxjax-conformance [--backend NAME | --plugin PATH [-
 [--plugins FILE] [--cases N] [--seed S] [--ops PATTERN] [--json FILE] [--regressions DIR] [--no-save] \
 [--timeout SECONDS] [--in-process] [--quiet]";
 
+#[derive(Clone)]
 struct Args {
     backend: Option<String>,
     plugin: Option<PathBuf>,
@@ -258,6 +259,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
         let mut opts = args.opts.clone();
+        // A failure is rechecked on a new instance of the same backend.
+        let again = args.clone();
+        opts.fresh = Some(oxjax_conformance::Fresh(std::sync::Arc::new(move || {
+            devices(&again).map(|d| d.0)
+        })));
         if args.worker {
             opts.announce = true;
             opts.progress = false;
