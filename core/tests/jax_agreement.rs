@@ -32,14 +32,27 @@ fn dtype(name: &str) -> DType {
     }
 }
 
-/// An array from a fixture value `{dtype, data}` (1-d).
+/// The shape of a fixture value: its `shape`, or 1-d when it has none.
+fn shape(v: &Value) -> Vec<usize> {
+    match v.get("shape") {
+        Some(s) => s
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect(),
+        None => vec![v["data"].as_array().unwrap().len()],
+    }
+}
+
+/// An array from a fixture value `{dtype, data, shape?}`.
 fn array(v: &Value) -> Array {
     let data: Vec<f64> = v["data"].as_array().unwrap().iter().map(num).collect();
-    let n = data.len();
+    let s = shape(v);
     match dtype(v["dtype"].as_str().unwrap()) {
-        DType::F32 => Array::from_vec(data.iter().map(|&x| x as f32).collect(), &[n]),
-        DType::I32 => Array::from_vec(data.iter().map(|&x| x as i32).collect(), &[n]),
-        DType::U32 => Array::from_vec(data.iter().map(|&x| x as u32).collect(), &[n]),
+        DType::F32 => Array::from_vec(data.iter().map(|&x| x as f32).collect(), &s),
+        DType::I32 => Array::from_vec(data.iter().map(|&x| x as i32).collect(), &s),
+        DType::U32 => Array::from_vec(data.iter().map(|&x| x as u32).collect(), &s),
         _ => unreachable!(),
     }
 }
@@ -71,6 +84,30 @@ fn apply(name: &str, a: &[Array]) -> Array {
         "softmax" => nn::softmax(&a[0], -1),
         "log_softmax" => nn::log_softmax(&a[0], -1),
         "rint_i32" => jnp::rint(&a[0]),
+        // JAX's default layout: channels last (NHWC / HWIO).
+        "conv_transpose_2d_same" => lax::conv_transpose(
+            &a[0],
+            &a[1],
+            &[2, 2],
+            &lax::Padding::Same,
+            None,
+            None,
+            false,
+        ),
+        "conv_transpose_2d_valid_tk" => lax::conv_transpose(
+            &a[0],
+            &a[1],
+            &[1, 2],
+            &lax::Padding::Valid,
+            None,
+            None,
+            true,
+        ),
+        "conv_transpose_1d_valid" => {
+            lax::conv_transpose(&a[0], &a[1], &[3], &lax::Padding::Valid, None, None, false)
+        }
+        "irfft2_one_bin" => oxjax::fft::irfft2(&oxjax::fft::Complex::from_real(&a[0]), None, None),
+        "irfftn_one_bin" => oxjax::fft::irfftn(&oxjax::fft::Complex::from_real(&a[0]), None, None),
         "var_offset" => jnp::var(&a[0], oxjax::Axes::All, 0, true).reshape(&[1]),
         "grad_abs" => vmap(grad(|x: &Array| x.abs()))(&a[0]),
         "grad_relu" => vmap(grad(nn::relu))(&a[0]),
@@ -134,6 +171,7 @@ fn check_on(dev: &Device, cases: &[Value]) -> Vec<String> {
             let name = c["name"].as_str().unwrap();
             let args: Vec<Array> = c["args"].as_array().unwrap().iter().map(array).collect();
             let want_dtype = dtype(c["out"]["dtype"].as_str().unwrap());
+            let want_shape = shape(&c["out"]);
             let want: Vec<f64> = c["out"]["data"]
                 .as_array()
                 .unwrap()
@@ -150,16 +188,17 @@ fn check_on(dev: &Device, cases: &[Value]) -> Vec<String> {
             for (how, got) in [("eager", &eager), ("jit", &jitted)] {
                 let vals = values(got);
                 let ok = got.dtype() == want_dtype
-                    && vals.len() == want.len()
+                    && got.shape() == want_shape.as_slice()
                     && vals
                         .iter()
                         .zip(&want)
                         .all(|(&g, &w)| agrees(g, w, tolerance(name)));
                 if !ok {
                     failures.push(format!(
-                        "{} {how} {name}: got {} {vals:?}, JAX {want_dtype} {want:?}",
+                        "{} {how} {name}: got {} {:?} {vals:?}, JAX {want_dtype} {want_shape:?} {want:?}",
                         dev.name(),
-                        got.dtype()
+                        got.dtype(),
+                        got.shape()
                     ));
                 }
             }
@@ -191,4 +230,20 @@ fn oxjax_agrees_with_jax_at_the_edges() {
 fn arange_takes_its_dtype_from_the_argument_type() {
     assert_eq!(jnp::arange(0.0, 3.0, 1.0, None).dtype(), DType::F32);
     assert_eq!(jnp::arange(0, 3, 1, None).dtype(), DType::I32);
+}
+
+/// Weak types survive an op between weak values, as in JAX:
+/// `(1 + 2.5) + f16_array` is f16, eagerly and under `jit`.
+#[test]
+fn an_op_between_weak_values_stays_weak() {
+    let x = Array::from_vec(vec![oxjax::f16::from_f32(1.5)], &[1]);
+    let f = |x: &Array| jnp::add(jnp::add(1, 2.5), x);
+    let eager = f(&x);
+    assert_eq!(eager.dtype(), DType::F16);
+    assert_eq!(eager.to_vec::<oxjax::f16>()[0].to_f32(), 5.0);
+    assert_eq!(jit(f)(&x).dtype(), DType::F16);
+    let w = jnp::add(1, 2.5);
+    assert!(w.is_weak(), "1 + 2.5 is weak");
+    assert_eq!(w.dtype(), DType::F32);
+    assert_eq!(jnp::multiply(jnp::add(2, 1), &x).dtype(), DType::F16);
 }
