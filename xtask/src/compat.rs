@@ -76,14 +76,38 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Free `pub fn`s of one source file (including the `pub fn name => ...`
-/// lines of macro invocations), skipping `impl`/`trait` blocks and test
-/// modules, which start at column 0 and end at a `}` in column 0.
+/// The macros of a source file whose expansion defines a `pub fn $name`:
+/// their invocations list generated functions as `name => ...;` lines.
+fn fn_macros(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("macro_rules! ") {
+            current = Some(rest.trim_end_matches(['{', ' ']).to_string());
+        } else if line == "}" {
+            current = None;
+        } else if let Some(m) = &current
+            && line.trim_start().starts_with("pub fn $")
+        {
+            out.push(m.clone());
+            current = None;
+        }
+    }
+    out
+}
+
+/// Free `pub fn`s of one source file (including the functions that
+/// macro invocations generate, `pub fn name => ...` or `name => ...`
+/// lines), skipping `impl`/`trait` blocks and test modules, which start at
+/// column 0 and end at a `}` in column 0.
 pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
     let mut out = BTreeMap::new();
     let mut skipping = false;
     let mut docs: Vec<&str> = Vec::new();
     let mut cfg_test = false;
+    let macros = fn_macros(text);
+    // Inside an invocation of one of `macros`.
+    let mut generating = false;
     for line in text.lines() {
         if skipping {
             if line == "}" {
@@ -93,6 +117,11 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
         }
         let t = line.trim_start();
         let top = !line.starts_with(' ');
+        if top {
+            generating = macros
+                .iter()
+                .any(|m| t.starts_with(&format!("{m}! {{")) || t.starts_with(&format!("{m}!{{")));
+        }
         if top
             && (t.starts_with("impl")
                 || t.starts_with("trait")
@@ -120,7 +149,9 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
                 .iter()
                 .fold(r, |r, q| r.strip_prefix(q).unwrap_or(r))
         });
-        if let Some(rest) = rest.and_then(|r| r.strip_prefix("fn ")) {
+        // `name => ...;` inside an invocation reads as `fn name`.
+        let bare = (generating && rest.is_none() && t.contains(" =>")).then_some(t);
+        if let Some(rest) = rest.and_then(|r| r.strip_prefix("fn ")).or(bare) {
             let name: String = rest
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
