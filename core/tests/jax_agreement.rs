@@ -119,6 +119,22 @@ fn apply(name: &str, a: &[Array]) -> Array {
             if name.ends_with('x') { gx } else { gy }
         }
         n if n.starts_with("special_") => special(&n["special_".len()..], a),
+        "quantile_q_axis1" | "quantile_nan" => jnp::quantile(&a[0], &qs(), Some(1), false),
+        "nanquantile" => jnp::nanquantile(&a[0], &qs(), Some(1), false),
+        "percentile_all" => jnp::percentile(&a[0], &Array::scalar(37.0f32), None, false),
+        "nanpercentile_0_keep" => jnp::nanpercentile(&a[0], &Array::scalar(75.0f32), Some(0), true),
+        "median_0_keep" => jnp::median(&a[0], Some(0), true),
+        "median_all" => jnp::median(&a[0], None, false),
+        "nanmedian_1" => jnp::nanmedian(&a[0], Some(1), false),
+        "tril_indices_rows" => jnp::tril_indices(4, -1, Some(5)).0,
+        "tril_indices_cols" => jnp::tril_indices(4, -1, Some(5)).1,
+        "triu_indices_rows" => jnp::triu_indices(3, 1, None).0,
+        "triu_indices_cols" => jnp::triu_indices(3, 1, None).1,
+        "diag_indices" => jnp::diag_indices(3, 2).remove(1),
+        "unravel_index_0" => jnp::unravel_index(&a[0], &[2, 3]).remove(0),
+        "unravel_index_1" => jnp::unravel_index(&a[0], &[2, 3]).remove(1),
+        "flatnonzero" => jnp::flatnonzero(&a[0], 4, -1),
+        "argwhere" => jnp::argwhere(&a[0], 4, -1),
         "top_k_values" => lax::top_k(&a[0], 3).0,
         "top_k_indices" => lax::top_k(&a[0], 3).1,
         "sort_key_val_keys" => lax::sort_key_val(&a[0], &a[1], 1).0,
@@ -164,6 +180,11 @@ fn apply(name: &str, a: &[Array]) -> Array {
             }
         }
     }
+}
+
+/// The quantiles of the quantile cases.
+fn qs() -> Array {
+    Array::from_vec(vec![0.1f32, 0.5, 0.9, 1.0], &[4])
 }
 
 /// The `oxjax::scipy::special` cases, by SciPy name.

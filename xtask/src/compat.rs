@@ -20,6 +20,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("jax.lax", "lax"),
     ("jax.random", "random"),
     ("jax.example_libraries.optimizers", "optim"),
+    ("jax.scipy.special", "scipy::special"),
 ];
 
 /// Rust keywords a JAX name may collide with; oxjax appends `_`.
