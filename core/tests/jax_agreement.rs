@@ -112,6 +112,7 @@ fn apply(name: &str, a: &[Array]) -> Array {
         "grad_abs" => vmap(grad(|x: &Array| x.abs()))(&a[0]),
         "grad_relu" => vmap(grad(nn::relu))(&a[0]),
         "grad_hard_tanh" => vmap(grad(nn::hard_tanh))(&a[0]),
+        "grad_prod" => vmap(grad(|x: &Array| x.prod(oxjax::Axes::All, false)))(&a[0]),
         "grad_cbrt" => vmap(grad(|x: &Array| jnp::cbrt(x)))(&a[0]),
         "grad_logaddexp_x" | "grad_logaddexp_y" => {
             let g = vmap(grad(|p: &(Array, Array)| jnp::logaddexp(&p.0, &p.1)));

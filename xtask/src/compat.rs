@@ -3,7 +3,9 @@
 //! `docs/jax_api_names.py` from an installed JAX) and a scan of oxjax's
 //! sources for the free `pub fn`s of each module. A function whose doc
 //! comment has a line starting `Partial:` is listed as partial with that
-//! reason. `cargo xtask compat` writes the file; core/tests/jax_compat.rs
+//! reason; `docs/jax-compat-notes.md` (hand-written: the differential
+//! suite's known disagreements) goes before the tables. `cargo xtask
+//! compat` writes the file; core/tests/jax_compat.rs
 //! fails when it is stale. Std only, so the test can include this file.
 
 use std::collections::BTreeMap;
@@ -228,6 +230,11 @@ pub fn render(root: &Path) -> Result<String, String> {
             .ok_or_else(|| format!("malformed line in jax-api-names.txt: {line:?}"))?;
         by_module.entry(m).or_default().push(n);
     }
+    // Hand-written notes (the differential suite's known disagreements),
+    // placed before the tables.
+    let notes = fs::read_to_string(root.join("docs/jax-compat-notes.md"))
+        .map(|t| format!("{}\n\n", t.trim_end()))
+        .unwrap_or_default();
     let mut summary = String::new();
     let mut tables = String::new();
     for &(jax_mod, ox_mod) in MODULES {
@@ -282,6 +289,7 @@ pub fn render(root: &Path) -> Result<String, String> {
          (`lgamma` near its zeros, `var` with a large offset) oxjax may differ by\n\
          those ulps. `core/tests/jax_agreement.rs` replays JAX's outputs at the edge\n\
          cases oxjax once got wrong (`core/tests/fixtures/make_jax_edges.py`).\n\n\
+         {notes}\
          | JAX module | oxjax module | supported | partial | missing | total | covered |\n\
          |---|---|---|---|---|---|---|\n{summary}{tables}"
     ))
