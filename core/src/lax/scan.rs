@@ -49,7 +49,7 @@ fn scan_along(f: &dyn Fn(&Array, &Array) -> Array, x: &Array, ax: usize) -> Arra
     // The even positions 2, 4, ...: the prefix before them, then them.
     let first = slice_in_dim(x, 0, 1, 1, ax);
     let even = if n > 2 {
-        let before = slice_in_dim(&odd, 0, if n % 2 == 0 { o - 1 } else { o }, 1, ax);
+        let before = slice_in_dim(&odd, 0, if n.is_multiple_of(2) { o - 1 } else { o }, 1, ax);
         Array::concatenate(&[&first, &f(&before, &s(x, 2, n))], ax as isize)
     } else {
         first
@@ -130,7 +130,7 @@ pub fn reduce(
                 &slice_in_dim(&x, 0, n - 1, 2, d),
                 &slice_in_dim(&x, 1, n, 2, d),
             );
-            x = if n % 2 == 1 {
+            x = if !n.is_multiple_of(2) {
                 Array::concatenate(&[&pairs, &slice_in_dim(&x, n - 1, n, 1, d)], d as isize)
             } else {
                 pairs
