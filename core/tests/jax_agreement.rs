@@ -136,6 +136,21 @@ fn apply(name: &str, a: &[Array]) -> Array {
         "unravel_index_1" => jnp::unravel_index(&a[0], &[2, 3]).remove(1),
         "flatnonzero" => jnp::flatnonzero(&a[0], 4, -1),
         "argwhere" => jnp::argwhere(&a[0], 4, -1),
+        "ravel_multi_index_clip" => {
+            jnp::ravel_multi_index(&[&a[0], &a[1]], &[2, 3], jnp::ChooseMode::Clip)
+        }
+        "ravel_multi_index_wrap" => {
+            jnp::ravel_multi_index(&[&a[0], &a[1]], &[2, 3], jnp::ChooseMode::Wrap)
+        }
+        "ix_" => {
+            let r = Array::from_vec(vec![0i32, 2], &[2]);
+            let c = Array::from_vec(vec![1i32, 3, 4], &[3]);
+            let ix = jnp::ix_(&[&r, &c]);
+            // x[ix_(r, c)]: the [2, 1] and [1, 3] index arrays broadcast
+            // to the [2, 3] block of flat positions r * 5 + c.
+            let flat = &ix[0] * 5 + &ix[1];
+            jnp::take(&a[0], &flat, None)
+        }
         "top_k_values" => lax::top_k(&a[0], 3).0,
         "top_k_indices" => lax::top_k(&a[0], 3).1,
         "sort_key_val_keys" => lax::sort_key_val(&a[0], &a[1], 1).0,

@@ -1,6 +1,7 @@
 //! Order statistics (`quantile`, `percentile`, `median` and their NaN-
-//! ignoring forms) and index helpers (`tril_indices`, `triu_indices`,
-//! `diag_indices`, `unravel_index`, `flatnonzero`, `argwhere`).
+//! ignoring forms) and index helpers (`tril_indices`, `triu_indices`, `ix_`,
+//! `diag_indices`, `unravel_index`, `ravel_multi_index`, `flatnonzero`,
+//! `argwhere`).
 
 use super::{float_of, nonzero, sort, take_along_axis};
 use crate::eager::ok;
@@ -259,4 +260,71 @@ pub fn argwhere(a: &Array, size: usize, fill_value: i32) -> Array {
         return Array::zeros(&[size, 0], DType::I32);
     }
     super::stack(&refs, 1)
+}
+
+/// `jnp.ravel_multi_index`: the flat index in an array of `dims` of each
+/// coordinate tuple (`multi_index[k]` along axis `k`, broadcast together),
+/// out-of-range coordinates clipped or wrapped per `mode`.
+///
+/// Partial: no mode "raise" (a traced index cannot raise); clip or wrap.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let i = Array::from_vec(vec![1i32, 0, 5], &[3]);
+/// let j = Array::from_vec(vec![2i32, -1, 1], &[3]);
+/// let f = jnp::ravel_multi_index(&[&i, &j], &[2, 3], jnp::ChooseMode::Wrap);
+/// assert_eq!(f.to_vec::<i32>(), vec![5, 2, 4]);
+/// ```
+pub fn ravel_multi_index(multi_index: &[&Array], dims: &[usize], mode: super::ChooseMode) -> Array {
+    if multi_index.len() != dims.len() {
+        panic!(
+            "ravel_multi_index: {} index arrays for {} dims {dims:?} (one per dim)",
+            multi_index.len(),
+            dims.len()
+        );
+    }
+    let mut flat = Array::scalar(0i32);
+    let mut stride = 1i32;
+    for (i, &d) in multi_index.iter().zip(dims).rev() {
+        if i.dtype().is_float() || i.dtype() == DType::BOOL {
+            panic!(
+                "ravel_multi_index: indices must be integers, got {}",
+                i.dtype()
+            );
+        }
+        let i = i.astype(DType::I32);
+        let d = d.max(1) as i32;
+        let i = match mode {
+            super::ChooseMode::Clip => i.maximum(0).minimum(d - 1),
+            super::ChooseMode::Wrap => i.remainder(d),
+        };
+        flat = flat + i * stride;
+        stride *= d;
+    }
+    flat
+}
+
+/// `jnp.ix_`: 1-d index arrays reshaped to broadcast against each other
+/// (array `k` along axis `k`), for open-mesh indexing.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let r = Array::from_vec(vec![0i32, 2], &[2]);
+/// let c = Array::from_vec(vec![1i32, 3, 4], &[3]);
+/// let ix = jnp::ix_(&[&r, &c]);
+/// assert_eq!((ix[0].shape(), ix[1].shape()), (&[2, 1][..], &[1, 3][..]));
+/// ```
+pub fn ix_(args: &[&Array]) -> Vec<Array> {
+    let n = args.len();
+    args.iter()
+        .enumerate()
+        .map(|(k, a)| {
+            if a.ndim() != 1 {
+                panic!("ix_: argument {k} must be 1-d, got shape {:?}", a.shape());
+            }
+            let mut shape = vec![1isize; n];
+            shape[k] = a.shape()[0] as isize;
+            a.reshape(&shape)
+        })
+        .collect()
 }
