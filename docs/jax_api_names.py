@@ -23,6 +23,7 @@ MODULES = [
     ("jax.lax", "lax"),
     ("jax.random", "random"),
     ("jax.example_libraries.optimizers", "optim"),
+    ("jax.scipy.special", "scipy::special"),
 ]
 
 

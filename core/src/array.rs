@@ -245,12 +245,24 @@ impl Array {
         Ok(bind(Prim::Cast(dtype), &[self])?.remove(0))
     }
 
-    /// Cast for promotion: keeps a weak operand weak when no cast is needed.
+    /// Cast for promotion: a weak operand stays weak, as in JAX, so that
+    /// `(1 + 2.5) + f16_array` is f16 (the sum of two weak values is weak).
+    /// Weakness only steers promotion while tracing, so a traced cast is
+    /// marked weak on its tracer (the staged `Cast` itself is unchanged).
     fn promoted(&self, dtype: DType) -> Array {
         if dtype == self.dtype() {
-            self.clone()
-        } else {
-            bind1(Prim::Cast(dtype), &[self])
+            return self.clone();
+        }
+        let out = bind1(Prim::Cast(dtype), &[self]);
+        if !self.is_weak() {
+            return out;
+        }
+        match out.0 {
+            Repr::Concrete(c) => c.into_weak().into(),
+            Repr::Traced(mut t) => {
+                t.aval.weak = true;
+                Array(Repr::Traced(t))
+            }
         }
     }
 

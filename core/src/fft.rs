@@ -249,6 +249,11 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     }
     let ax = axis_of("irfft", axis, x.shape().len());
     let m_in = x.shape()[ax];
+    // As JAX: a single bin (or none) with the default length gives an
+    // empty axis; only an explicit `n = 0` is an error.
+    if n.is_none() && m_in <= 1 {
+        return sl(&x.re, ax as isize, 0, 0);
+    }
     let n = n.unwrap_or(2 * m_in.saturating_sub(1));
     if n == 0 {
         panic!(

@@ -33,6 +33,7 @@ pub mod numpy;
 pub mod optim;
 pub mod random;
 mod routines;
+pub mod scipy;
 mod trace;
 mod transforms;
 pub mod tree;

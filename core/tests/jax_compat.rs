@@ -40,11 +40,14 @@ fn scanner_reads_free_functions_and_partial_notes() {
     let src = "/// Doc.\n/// Partial: no complex\n/// dtypes.\n///\n/// More.\npub fn real(x: &Array) -> Array {\n    x\n}\n\
                impl Foo {\n    pub fn sum(&self) {}\n}\n\
                unary! {\n    /// Alias.\n    pub fn asin => arcsin;\n}\n\
+               macro_rules! cum {\n    ($($n:ident => $o:ident;)*) => {$(\n        pub fn $n() {}\n    )*};\n}\n\
+               cum! {\n    /// Running sums.\n    cumsum => Sum;\n}\n\
+               other! {\n    skipped => Sum;\n}\n\
                #[cfg(test)]\nmod tests {\n    pub fn hidden() {}\n}\n\
                pub(crate) fn private() {}\npub const fn zeros() {}\n";
     let found = compat::scan_source(src);
     let names: Vec<&str> = found.keys().map(String::as_str).collect();
-    assert_eq!(names, vec!["asin", "real", "zeros"]);
+    assert_eq!(names, vec!["asin", "cumsum", "real", "zeros"]);
     assert_eq!(found["real"].partial.as_deref(), Some("no complex dtypes."));
     assert_eq!(found["asin"].partial, None);
     assert_eq!(compat::rust_name("PRNGKey"), "prng_key");

@@ -504,7 +504,8 @@ fn conv_transpose_is_the_conv_gradient() {
             let (y, pullback) = oxjax::vjp(f, &x);
             let g = Array::from_vec(data(y.size(), 3.0), y.shape());
             let want = pullback(&g);
-            let got = lax::conv_transpose(&g, &w, &[s], &Padding::Valid, None, None, true);
+            let nch = ConvDimensionNumbers::default_for(1);
+            let got = lax::conv_transpose(&g, &w, &[s], &Padding::Valid, None, Some(&nch), true);
             assert_eq!(got.shape(), want.shape(), "{lhs:?} {rhs:?} stride {s}");
             close(&got.to_vec::<f64>(), &want.to_vec::<f64>(), 1e-12).unwrap();
         }

@@ -3,7 +3,9 @@
 //! `docs/jax_api_names.py` from an installed JAX) and a scan of oxjax's
 //! sources for the free `pub fn`s of each module. A function whose doc
 //! comment has a line starting `Partial:` is listed as partial with that
-//! reason. `cargo xtask compat` writes the file; core/tests/jax_compat.rs
+//! reason; `docs/jax-compat-notes.md` (hand-written: the differential
+//! suite's known disagreements) goes before the tables. `cargo xtask
+//! compat` writes the file; core/tests/jax_compat.rs
 //! fails when it is stale. Std only, so the test can include this file.
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ pub const MODULES: &[(&str, &str)] = &[
     ("jax.lax", "lax"),
     ("jax.random", "random"),
     ("jax.example_libraries.optimizers", "optim"),
+    ("jax.scipy.special", "scipy::special"),
 ];
 
 /// Rust keywords a JAX name may collide with; oxjax appends `_`.
@@ -76,14 +79,38 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// Free `pub fn`s of one source file (including the `pub fn name => ...`
-/// lines of macro invocations), skipping `impl`/`trait` blocks and test
-/// modules, which start at column 0 and end at a `}` in column 0.
+/// The macros of a source file whose expansion defines a `pub fn $name`:
+/// their invocations list generated functions as `name => ...;` lines.
+fn fn_macros(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("macro_rules! ") {
+            current = Some(rest.trim_end_matches(['{', ' ']).to_string());
+        } else if line == "}" {
+            current = None;
+        } else if let Some(m) = &current
+            && line.trim_start().starts_with("pub fn $")
+        {
+            out.push(m.clone());
+            current = None;
+        }
+    }
+    out
+}
+
+/// Free `pub fn`s of one source file (including the functions that
+/// macro invocations generate, `pub fn name => ...` or `name => ...`
+/// lines), skipping `impl`/`trait` blocks and test modules, which start at
+/// column 0 and end at a `}` in column 0.
 pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
     let mut out = BTreeMap::new();
     let mut skipping = false;
     let mut docs: Vec<&str> = Vec::new();
     let mut cfg_test = false;
+    let macros = fn_macros(text);
+    // Inside an invocation of one of `macros`.
+    let mut generating = false;
     for line in text.lines() {
         if skipping {
             if line == "}" {
@@ -93,6 +120,11 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
         }
         let t = line.trim_start();
         let top = !line.starts_with(' ');
+        if top {
+            generating = macros
+                .iter()
+                .any(|m| t.starts_with(&format!("{m}! {{")) || t.starts_with(&format!("{m}!{{")));
+        }
         if top
             && (t.starts_with("impl")
                 || t.starts_with("trait")
@@ -120,7 +152,9 @@ pub fn scan_source(text: &str) -> BTreeMap<String, Found> {
                 .iter()
                 .fold(r, |r, q| r.strip_prefix(q).unwrap_or(r))
         });
-        if let Some(rest) = rest.and_then(|r| r.strip_prefix("fn ")) {
+        // `name => ...;` inside an invocation reads as `fn name`.
+        let bare = (generating && rest.is_none() && t.contains(" =>")).then_some(t);
+        if let Some(rest) = rest.and_then(|r| r.strip_prefix("fn ")).or(bare) {
             let name: String = rest
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_')
@@ -196,6 +230,11 @@ pub fn render(root: &Path) -> Result<String, String> {
             .ok_or_else(|| format!("malformed line in jax-api-names.txt: {line:?}"))?;
         by_module.entry(m).or_default().push(n);
     }
+    // Hand-written notes (the differential suite's known disagreements),
+    // placed before the tables.
+    let notes = fs::read_to_string(root.join("docs/jax-compat-notes.md"))
+        .map(|t| format!("{}\n\n", t.trim_end()))
+        .unwrap_or_default();
     let mut summary = String::new();
     let mut tables = String::new();
     for &(jax_mod, ox_mod) in MODULES {
@@ -250,6 +289,7 @@ pub fn render(root: &Path) -> Result<String, String> {
          (`lgamma` near its zeros, `var` with a large offset) oxjax may differ by\n\
          those ulps. `core/tests/jax_agreement.rs` replays JAX's outputs at the edge\n\
          cases oxjax once got wrong (`core/tests/fixtures/make_jax_edges.py`).\n\n\
+         {notes}\
          | JAX module | oxjax module | supported | partial | missing | total | covered |\n\
          |---|---|---|---|---|---|---|\n{summary}{tables}"
     ))

@@ -295,6 +295,12 @@ impl Concrete {
         self.weak
     }
 
+    /// The same value, weakly typed (a weak operand cast for promotion).
+    pub(crate) fn into_weak(mut self) -> Concrete {
+        self.weak = true;
+        self
+    }
+
     pub(crate) fn device(&self) -> &Device {
         &self.device
     }

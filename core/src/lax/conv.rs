@@ -33,6 +33,22 @@ impl ConvDimensionNumbers {
         }
     }
 
+    /// The channels-last layout for `n` spatial axes: NH...C, H...IO,
+    /// NH...C (`("NHWC", "HWIO", "NHWC")` for 2-d), JAX's default for
+    /// [`conv_transpose`].
+    pub fn channels_last(n: usize) -> ConvDimensionNumbers {
+        let spatial = 1..n + 1;
+        let mut io = vec![0; 2];
+        io[0] = n + 1;
+        io[1] = n;
+        let lhs: Vec<usize> = [0, n + 1].into_iter().chain(spatial.clone()).collect();
+        ConvDimensionNumbers {
+            lhs: lhs.clone(),
+            rhs: io.into_iter().chain(0..n).collect(),
+            out: lhs,
+        }
+    }
+
     /// From layout strings as in JAX, e.g. `("NHWC", "HWIO", "NHWC")`:
     /// `N`/`C` (`O`/`I` for the kernel) name batch and feature axes, other
     /// letters are spatial axes matched by name (ordered as in `rhs`).
@@ -308,15 +324,18 @@ pub fn conv_general_dilated_patches(
 /// respect to its input): the input is dilated by `strides` and convolved
 /// with stride 1. `padding` `Same`/`Valid` follow JAX's rule for the
 /// transposed case; with `transpose_kernel` the kernel's spatial axes are
-/// flipped and its feature axes swapped. Layout: `dimension_numbers`
-/// (default NCH.../OIH...).
+/// flipped and its feature axes swapped. Layout: `dimension_numbers`,
+/// by default JAX's channels-last one ([`ConvDimensionNumbers::channels_last`]:
+/// NHWC / HWIO / NHWC for 2-d); pass
+/// `Some(&ConvDimensionNumbers::default_for(n))` for NCH.../OIH....
 ///
 /// Partial: no precision or preferred_element_type.
 ///
 /// ```
 /// use oxjax::{Array, lax};
-/// let x = Array::from_vec(vec![1.0f32, 2.0], &[1, 1, 2]);
-/// let k = Array::from_vec(vec![1.0f32, 1.0, 1.0], &[1, 1, 3]);
+/// // NHC input [1, 2, 1], HIO kernel [3, 1, 1].
+/// let x = Array::from_vec(vec![1.0f32, 2.0], &[1, 2, 1]);
+/// let k = Array::from_vec(vec![1.0f32, 1.0, 1.0], &[3, 1, 1]);
 /// let y = lax::conv_transpose(&x, &k, &[2], &lax::Padding::Valid, None, None, false);
 /// assert_eq!(y.to_vec::<f32>(), vec![1.0, 1.0, 3.0, 2.0, 2.0]);
 /// ```
@@ -330,7 +349,7 @@ pub fn conv_transpose(
     transpose_kernel: bool,
 ) -> Array {
     let n = lhs.ndim() - 2;
-    let default = ConvDimensionNumbers::default_for(n);
+    let default = ConvDimensionNumbers::channels_last(n);
     let dn = dimension_numbers.unwrap_or(&default);
     let rd = rhs_dilation.map_or(vec![1; n], |r| r.to_vec());
     let k_spatial: Vec<usize> = dn.rhs[2..].iter().map(|&a| rhs.shape()[a]).collect();

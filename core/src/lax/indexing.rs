@@ -349,3 +349,171 @@ cumulative_api! {
     /// ```
     cummin => Min;
 }
+
+/// `lax.scatter_mul` in the one-axis form of [`scatter`].
+pub fn scatter_mul(operand: &Array, indices: &Array, updates: &Array, axis: isize) -> Array {
+    scatter(operand, indices, updates, axis, ScatterMode::Mul)
+}
+
+/// `lax.scatter_min` in the one-axis form of [`scatter`].
+pub fn scatter_min(operand: &Array, indices: &Array, updates: &Array, axis: isize) -> Array {
+    scatter(operand, indices, updates, axis, ScatterMode::Min)
+}
+
+/// `lax.scatter_max` in the one-axis form of [`scatter`].
+pub fn scatter_max(operand: &Array, indices: &Array, updates: &Array, axis: isize) -> Array {
+    scatter(operand, indices, updates, axis, ScatterMode::Max)
+}
+
+/// `lax.scatter_sub` in the one-axis form of [`scatter`]: adds the negated
+/// updates.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::ones(&[3], oxjax::DType::F32);
+/// let i = Array::from_vec(vec![2i32, 2], &[2]);
+/// let u = Array::from_vec(vec![2.0f32, 3.0], &[2]);
+/// assert_eq!(lax::scatter_sub(&x, &i, &u, 0).to_vec::<f32>(), vec![1.0, 1.0, -4.0]);
+/// ```
+pub fn scatter_sub(operand: &Array, indices: &Array, updates: &Array, axis: isize) -> Array {
+    scatter(operand, indices, &-updates, axis, ScatterMode::Add)
+}
+
+/// Scalar starts for a block along `axis` only (zero elsewhere).
+fn starts_in_dim(rank: usize, start: &Array, axis: usize) -> Vec<Array> {
+    (0..rank)
+        .map(|d| {
+            if d == axis {
+                start.clone()
+            } else {
+                Array::scalar(0i32)
+            }
+        })
+        .collect()
+}
+
+/// `lax.dynamic_slice_in_dim`: [`dynamic_slice`] of `slice_size` elements
+/// from the traced `start_index` along `axis` (whole along the others).
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::arange(0.0, 6.0, 1.0, oxjax::DType::F32).reshape(&[2, 3]);
+/// let s = lax::dynamic_slice_in_dim(&x, &Array::scalar(1i32), 2, 1);
+/// assert_eq!(s.to_vec::<f32>(), vec![1.0, 2.0, 4.0, 5.0]);
+/// ```
+pub fn dynamic_slice_in_dim(
+    operand: &Array,
+    start_index: &Array,
+    slice_size: usize,
+    axis: usize,
+) -> Array {
+    if axis >= operand.ndim() {
+        panic!(
+            "dynamic_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
+            operand.shape()
+        );
+    }
+    let starts = starts_in_dim(operand.ndim(), start_index, axis);
+    let refs: Vec<&Array> = starts.iter().collect();
+    let mut sizes = operand.shape().to_vec();
+    sizes[axis] = slice_size;
+    dynamic_slice(operand, &refs, &sizes)
+}
+
+/// `lax.dynamic_index_in_dim`: the slice at the traced `index` along
+/// `axis`, that axis kept (length 1) when `keepdims`.
+pub fn dynamic_index_in_dim(operand: &Array, index: &Array, axis: usize, keepdims: bool) -> Array {
+    let s = dynamic_slice_in_dim(operand, index, 1, axis);
+    if keepdims {
+        s
+    } else {
+        s.squeeze(&[axis as isize])
+    }
+}
+
+/// `lax.dynamic_update_slice_in_dim`: [`dynamic_update_slice`] at the
+/// traced `start_index` along `axis` (zero along the others).
+pub fn dynamic_update_slice_in_dim(
+    operand: &Array,
+    update: &Array,
+    start_index: &Array,
+    axis: usize,
+) -> Array {
+    if axis >= operand.ndim() {
+        panic!(
+            "dynamic_update_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
+            operand.shape()
+        );
+    }
+    let starts = starts_in_dim(operand.ndim(), start_index, axis);
+    let refs: Vec<&Array> = starts.iter().collect();
+    dynamic_update_slice(operand, update, &refs)
+}
+
+/// `lax.dynamic_update_index_in_dim`: `update` (with or without the
+/// length-1 `axis`) written at the traced `index` along `axis`.
+pub fn dynamic_update_index_in_dim(
+    operand: &Array,
+    update: &Array,
+    index: &Array,
+    axis: usize,
+) -> Array {
+    let update = if update.ndim() + 1 == operand.ndim() {
+        update.expand_dims(axis as isize)
+    } else {
+        update.clone()
+    };
+    dynamic_update_slice_in_dim(operand, &update, index, axis)
+}
+
+/// `lax.sort_key_val`: `keys` sorted along `dimension` (stable, NaNs
+/// last) and `values` permuted the same way.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let k = Array::from_vec(vec![3.0f32, 1.0, 2.0], &[3]);
+/// let v = Array::from_vec(vec![30i32, 10, 20], &[3]);
+/// let (k, v) = lax::sort_key_val(&k, &v, -1);
+/// assert_eq!((k.to_vec::<f32>(), v.to_vec::<i32>()), (vec![1.0, 2.0, 3.0], vec![10, 20, 30]));
+/// ```
+pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, Array) {
+    if keys.shape() != values.shape() {
+        panic!(
+            "sort_key_val: keys of shape {:?} and values of shape {:?} must have the same shape",
+            keys.shape(),
+            values.shape()
+        );
+    }
+    let order = crate::numpy::argsort(keys, Some(dimension), false);
+    (
+        crate::numpy::take_along_axis(keys, &order, dimension),
+        crate::numpy::take_along_axis(values, &order, dimension),
+    )
+}
+
+/// `lax.top_k`: the `k` largest entries along the last axis, largest
+/// first (equal entries in index order), and their i32 indices.
+///
+/// ```
+/// use oxjax::{Array, lax};
+/// let x = Array::from_vec(vec![1.0f32, 4.0, 2.0, 4.0], &[4]);
+/// let (v, i) = lax::top_k(&x, 2);
+/// assert_eq!((v.to_vec::<f32>(), i.to_vec::<i32>()), (vec![4.0, 4.0], vec![1, 3]));
+/// ```
+pub fn top_k(operand: &Array, k: usize) -> (Array, Array) {
+    let n = operand
+        .shape()
+        .last()
+        .copied()
+        .unwrap_or_else(|| panic!("top_k: needs an operand of rank >= 1, got a scalar"));
+    if k > n {
+        panic!(
+            "top_k: k = {k} exceeds the last axis of the operand of shape {:?}",
+            operand.shape()
+        );
+    }
+    let last = operand.ndim() - 1;
+    let order = crate::numpy::argsort(operand, Some(-1), true);
+    let idx = super::slice_in_dim(&order, 0, k, 1, last);
+    (crate::numpy::take_along_axis(operand, &idx, -1), idx)
+}

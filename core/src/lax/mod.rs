@@ -6,6 +6,7 @@ mod conv;
 mod dot;
 mod elementwise;
 mod indexing;
+mod scan;
 mod window;
 
 pub use control::*;
@@ -13,4 +14,5 @@ pub use conv::*;
 pub use dot::*;
 pub use elementwise::*;
 pub use indexing::*;
+pub use scan::*;
 pub use window::*;

@@ -331,7 +331,7 @@ pub(crate) fn jvp(p: &IxPrim, x: &[Array], y: &Array, t: &[T]) -> T {
 /// `(a, b)` pairs (`log2 n` shifted multiply-adds). Unlike `y * cumsum(t /
 /// x)` it is exact at zeros, and it is built from linear primitives in `t`,
 /// so its transpose comes for free.
-fn cumprod_jvp(x: &Array, y: &Array, t: &Array, axis: usize, reverse: bool) -> Array {
+pub(crate) fn cumprod_jvp(x: &Array, y: &Array, t: &Array, axis: usize, reverse: bool) -> Array {
     let ax = axis as isize;
     let flip = |a: &Array| if reverse { a.flip(&[ax]) } else { a.clone() };
     let (x, y, t) = (flip(x), flip(y), flip(t));

@@ -73,11 +73,7 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
                 RedOp::Sum | RedOp::Mean => {
                     t[0].as_ref().map(|t0| super::bind1(prim.clone(), &[t0]))
                 }
-                RedOp::Prod => t[0].as_ref().map(|t0| {
-                    // d prod = prod * sum(t / x); exact away from zeros.
-                    let yk = y.reshape(&keep_shape(&x[0], &axes));
-                    (t0 * &yk / &x[0]).sum(axes.clone(), false)
-                }),
+                RedOp::Prod => t[0].as_ref().map(|t0| prod_jvp(&x[0], t0, &axes)),
                 RedOp::Max | RedOp::Min => t[0].as_ref().map(|t0| {
                     // The tangent of the elements that attain the extremum,
                     // averaged over ties (as JAX does).
@@ -126,6 +122,34 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
 }
 
 /// The shape of `x` with `axes` set to 1 (a reduction's keepdims shape).
+/// The tangent of a product over `axes`, exact where `x` has zeros (no
+/// division, as JAX): the reduced axes flattened into one, then the last
+/// entry of the cumulative product's tangent.
+fn prod_jvp(x: &Array, t: &Array, axes: &[isize]) -> Array {
+    use super::indexing_rules::{CumOp, cumprod_jvp, cumulative};
+    let axes: Vec<usize> = axes.iter().map(|&a| a as usize).collect();
+    let kept: Vec<usize> = (0..x.ndim()).filter(|d| !axes.contains(d)).collect();
+    let out: Vec<usize> = kept.iter().map(|&d| x.shape()[d]).collect();
+    let m: usize = axes.iter().map(|&d| x.shape()[d]).product();
+    if m == 0 {
+        return Array::zeros(&out, t.dtype());
+    }
+    let perm: Vec<usize> = kept.iter().chain(&axes).copied().collect();
+    let mut shape: Vec<isize> = out.iter().map(|&d| d as isize).collect();
+    shape.push(m as isize);
+    let flat = |a: &Array| a.transpose(&perm).reshape(&shape);
+    let (xf, tf) = (flat(x), flat(t));
+    let last = kept.len();
+    let d = cumprod_jvp(
+        &xf,
+        &cumulative(&xf, CumOp::Prod, last, false),
+        &tf,
+        last,
+        false,
+    );
+    crate::lax::index_in_dim(&d, m - 1, last, false)
+}
+
 fn keep_shape(x: &Array, axes: &[isize]) -> Vec<isize> {
     (0..x.ndim())
         .map(|d| {

@@ -1,0 +1,3 @@
+//! `jax.scipy`: the special functions (`oxjax::scipy::special`).
+
+pub mod special;
