@@ -236,42 +236,11 @@ impl OpCase {
             },
         };
         b.output(result);
-        prune(b.finish(self.size(), if reduce { self.rsize } else { 0 }))
+        // Without the index arithmetic the builder made but the case did
+        // not use, so a shrunk kernel reads well.
+        b.finish(self.size(), if reduce { self.rsize } else { 0 })
+            .pruned()
     }
-}
-
-/// The kernel without the nodes no output or reduction needs (index
-/// arithmetic the builder made but the case did not use), renumbered, so
-/// a shrunk kernel reads well.
-pub fn prune(kernel: Kernel) -> Kernel {
-    use oxjax_abi::{NO_ARG, Phase};
-    let phases = kernel.phases();
-    let mut map = vec![NO_ARG; kernel.nodes.len()];
-    let mut nodes = Vec::new();
-    for (i, n) in kernel.nodes.iter().enumerate() {
-        if phases[i] == Phase::Dead {
-            continue;
-        }
-        let mut n = *n;
-        for a in n.args.iter_mut().filter(|a| **a != NO_ARG) {
-            *a = map[*a as usize];
-        }
-        map[i] = nodes.len() as u32;
-        nodes.push(n);
-    }
-    let mut k = kernel.clone();
-    k.nodes = nodes.into();
-    k.reductions = kernel
-        .reductions
-        .iter()
-        .map(|r| oxjax_abi::Reduction {
-            op: r.op,
-            body: map[r.body as usize],
-        })
-        .collect();
-    k.outputs = kernel.outputs.iter().map(|&o| map[o as usize]).collect();
-    debug_assert!(k.validate().is_ok());
-    k
 }
 
 // ---- random DAGs -----------------------------------------------------------
