@@ -7,8 +7,8 @@ pub mod registry;
 mod watchdog;
 
 pub use registry::{
-    DeviceEntry, DeviceReport, Registry, Status, default_device, default_device_choice, device,
-    device_report, devices, try_default_device, with_default_device,
+    DeviceEntry, DeviceReport, Registry, Status, config_file, default_device,
+    default_device_choice, device, device_report, devices, try_default_device, with_default_device,
 };
 
 use crate::error::{Error, Result};
@@ -178,11 +178,24 @@ impl Device {
         }
         let k = kernel.clone();
         let exe = self.call("compile", move |b| b.compile(&k))?;
-        if crate::debug::enabled() {
-            eprintln!("[oxjax] compiled on '{}':\n{kernel}", self.name());
-            let src = self.call("source", move |b| b.source(exe))?;
-            if !src.is_empty() {
-                eprintln!("[oxjax] generated code:\n{src}");
+        match crate::debug::level() {
+            0 => {}
+            1 => eprintln!(
+                "[oxjax] compiled on '{}': size={} rsize={} inputs={} nodes={}",
+                self.name(),
+                kernel.size,
+                kernel.rsize,
+                kernel.inputs.len(),
+                kernel.nodes.len()
+            ),
+            level => {
+                eprintln!("[oxjax] compiled on '{}':\n{kernel}", self.name());
+                if level >= 3 {
+                    let src = self.call("source", move |b| b.source(exe))?;
+                    if !src.is_empty() {
+                        eprintln!("[oxjax] generated code:\n{src}");
+                    }
+                }
             }
         }
         let evicted = self.0.cache.lock().unwrap().insert(kernel.clone(), exe);
