@@ -179,3 +179,16 @@ impl<T: Tree> Map2 for T {
         self.unflatten(self.leaves().iter().zip(&o).map(|(a, b)| f(a, b)).collect())
     }
 }
+
+#[test]
+fn jax_habits_square_stack_and_block_until_ready() {
+    on_embedded(|| {
+        let x = Array::from_vec(vec![1.0f32, -2.0, 3.0], &[3]);
+        assert_eq!(x.square().to_vec::<f32>(), [1.0, 4.0, 9.0]);
+        let s = Array::stack(&[&x, &x.square()], 0);
+        assert_eq!(s.shape(), [2, 3]);
+        assert_eq!(s.to_vec::<f32>(), [1.0, -2.0, 3.0, 1.0, 4.0, 9.0]);
+        let y = (&x * 2.0).exp();
+        assert_eq!(y.block_until_ready().shape(), [3]);
+    });
+}

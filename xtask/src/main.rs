@@ -197,6 +197,9 @@ fn build_plugins(release: bool, scope: Scope) -> Result<()> {
         for p in &packages {
             args.extend(["-p", p.as_str()]);
         }
+        // With the workspace's features (unify/), so this build and a
+        // workspace build reuse each other's artifacts.
+        args.extend(["-p", "oxjax-unify"]);
     }
     cargo(&args, release)?;
     let profile = profile(release);

@@ -1,0 +1,2 @@
+//! Nothing: this crate exists for its dependencies' features (see its
+//! Cargo.toml).
