@@ -2,27 +2,30 @@
 //! wherever cargo does.
 //!
 //! - `build-plugins [--release]`: builds the workspace (every backend cdylib
-//!   included) and copies each backend library to `target/plugins/`, where
-//!   the repository's `plugins.toml` points.
+//!   included) and copies each backend library to
+//!   `$CARGO_TARGET_DIR/plugins/<debug|release>/` beside a generated
+//!   `plugins.toml` (the repository's points at the debug folder); every
+//!   command that runs a program hands it that file as `OXJAX_PLUGINS`.
 //! - `test [--release]`: build-plugins, then `cargo test --workspace`, then
 //!   a fast conformance run (`--cases 16`) on every backend of
 //!   `plugins.toml` and on the backend template (`templates/backend`,
 //!   built outside the workspace and loaded by path).
 //! - `conformance [--release] [--backend NAME | --plugin PATH] [--cases N]
-//!   [--seed S] [--ops PATTERN] [--json FILE] ...`: builds the
-//!   `oxjax-conformance` binary (only it: a second call builds nothing),
-//!   then runs it in the caller's directory against the reference
-//!   (`oxjax-conformance --help`). Without `--plugin` the plugins are built
-//!   first (build-plugins). The nightly budget is `--cases 2000`.
+//!   [--seed S] [--ops PATTERN] [--json FILE] ...`: builds the plugins and
+//!   the `oxjax-conformance` binary (in one cargo call: a second call
+//!   builds nothing), then runs it in the caller's directory against the
+//!   reference (`oxjax-conformance --help`). The nightly budget is
+//!   `--cases 2000`.
 //! - `new-backend NAME [DIR]`: a new out-of-tree backend crate in DIR
 //!   (default `../NAME` beside this repository) from `templates/backend`,
 //!   with its package name, an `oxjax-abi` dependency that works outside
 //!   this repository (an absolute path to this checkout) and a
 //!   `plugins.toml` that loads it.
-//! - `demo [--release] [--tour]`: build-plugins, then the training demo
+//! - `demo [--release] [--tour]`: builds the plugins and the example (one
+//!   cargo call, not the workspace), then runs the training demo
 //!   (`examples/train_mlp.rs`: an MLP learns three spirals) on the default
 //!   device; `--tour` runs the API tour (`examples/tour.rs`) instead.
-//! - `devices [--release]`: build-plugins, then list every device of
+//! - `devices [--release]`: builds the plugins and the example, then lists every device of
 //!   `plugins.toml` with its plugin, ABI version, capabilities and status
 //!   (and why an unavailable one is unavailable).
 //! - `bench [--backend NAME] [--json FILE] [--quick] [--only A,B]`: release build, then
@@ -55,23 +58,19 @@ fn main() -> ExitCode {
             _ => Err("usage: cargo xtask new-backend NAME [DIR]".into()),
         },
         Some("demo") => {
-            let tour = args.iter().any(|a| a == "--tour");
-            build_plugins(release, Scope::Plugins).and_then(|_| demo(release, tour))
+            let example = if args.iter().any(|a| a == "--tour") {
+                "tour"
+            } else {
+                "train_mlp"
+            };
+            run_example(example, release)
         }
-        Some("devices") => build_plugins(release, Scope::Plugins).and_then(|_| {
-            cargo(
-                &[
-                    "run",
-                    "--quiet",
-                    "--package",
-                    "oxjax",
-                    "--example",
-                    "devices",
-                ],
-                release,
-            )
-        }),
-        Some("bench") => build_plugins(true, Scope::Plugins).and_then(|_| bench(&args[1..])),
+        Some("devices") => run_example("devices", release),
+        Some("bench") => build_plugins(
+            true,
+            Scope::With(&["-p", "oxjax-bench", "--bin", "oxjax-bench"]),
+        )
+        .and_then(|_| bench(&args[1..])),
         Some("ci") => ci(),
         Some("compat") => compat::render(&root()).and_then(|md| {
             let path = root().join("docs/jax-compat.md");
@@ -175,11 +174,16 @@ fn backends() -> Result<Vec<String>> {
 
 /// What `build_plugins` compiles before copying the libraries.
 #[derive(Clone, Copy, PartialEq)]
-enum Scope {
+enum Scope<'a> {
     /// `--workspace --all-targets`: what `test` and `ci` go on to use.
     Workspace,
-    /// The backend packages only (demo, devices, conformance).
-    Plugins,
+    /// The backend packages' libraries plus these cargo target arguments
+    /// (the example or binary the command runs next), in one invocation:
+    /// one feature resolution, so the program is built against the same
+    /// artifacts as the plugins (separate `cargo build -p` and `cargo run
+    /// -p` calls resolve features differently and rebuild each other's
+    /// hash-less cdylib + rlib reference backend every time).
+    With(&'a [&'a str]),
 }
 
 /// Builds, then copies every backend library to `<target>/plugins/<profile>/`
@@ -188,18 +192,18 @@ enum Scope {
 /// `target/plugins/debug/` paths made relative to the copy. xtask's
 /// commands load that file (through `OXJAX_PLUGINS`), so they use the
 /// plugins they built, wherever `CARGO_TARGET_DIR` puts them.
-fn build_plugins(release: bool, scope: Scope) -> Result<()> {
+fn build_plugins(release: bool, scope: Scope<'_>) -> Result<()> {
     let packages = backends()?;
     let mut args = vec!["build"];
-    if scope == Scope::Workspace {
-        args.extend(["--workspace", "--all-targets"]);
-    } else {
-        for p in &packages {
-            args.extend(["-p", p.as_str()]);
+    match scope {
+        Scope::Workspace => args.extend(["--workspace", "--all-targets"]),
+        Scope::With(extra) => {
+            for p in &packages {
+                args.extend(["-p", p.as_str()]);
+            }
+            args.push("--lib");
+            args.extend(extra);
         }
-        // With the workspace's features (unify/), so this build and a
-        // workspace build reuse each other's artifacts.
-        args.extend(["-p", "oxjax-unify"]);
     }
     cargo(&args, release)?;
     let profile = profile(release);
@@ -260,9 +264,6 @@ const TEST_CASES: &str = "16";
 /// built (the plugins too when no `--plugin` is given), so a second call
 /// with nothing changed starts at once.
 fn conformance(args: &[String], release: bool) -> Result<()> {
-    if !args.iter().any(|a| a == "--plugin") {
-        build_plugins(release, Scope::Plugins)?;
-    }
     let exe = conformance_binary(release)?;
     let args: Vec<&str> = args
         .iter()
@@ -273,23 +274,22 @@ fn conformance(args: &[String], release: bool) -> Result<()> {
     run_in(&here, &exe.display().to_string(), &args)
 }
 
-/// Builds `oxjax-conformance` alone (a no-op when it is up to date) and
+/// Builds the plugins and the `oxjax-conformance` binary in one cargo call
+/// (a no-op when both are up to date; the same call whether or not
+/// `--plugin` is given, so neither kind of run rebuilds the other's) and
 /// returns the binary's path.
 fn conformance_binary(release: bool) -> Result<PathBuf> {
-    cargo(
-        &[
-            "build",
-            "-p",
-            "oxjax-conformance",
-            "--bin",
-            "oxjax-conformance",
-        ],
+    build_plugins(
         release,
+        Scope::With(&["-p", "oxjax-conformance", "--bin", "oxjax-conformance"]),
     )?;
-    let profile = if release { "release" } else { "debug" };
-    Ok(target_dir()
-        .join(profile)
-        .join(format!("oxjax-conformance{}", std::env::consts::EXE_SUFFIX)))
+    Ok(conformance_exe(release))
+}
+
+fn conformance_exe(release: bool) -> PathBuf {
+    target_dir()
+        .join(profile(release))
+        .join(format!("oxjax-conformance{}", std::env::consts::EXE_SUFFIX))
 }
 
 /// `cargo xtask new-backend NAME [DIR]`: copies `templates/backend` to DIR
@@ -460,7 +460,8 @@ fn build_template(release: bool) -> Result<PathBuf> {
 /// plugins.toml, then the template loaded by path. Regressions are rerun
 /// but new failures are not saved (CI leaves the tree alone).
 fn conformance_all(release: bool) -> Result<()> {
-    let exe = conformance_binary(release)?.display().to_string();
+    // Built by the workspace build `test` just ran.
+    let exe = conformance_exe(release).display().to_string();
     let mut failed = Vec::new();
     let common = ["--cases", TEST_CASES, "--no-save"];
     for name in plugin_names()? {
@@ -483,12 +484,16 @@ fn conformance_all(release: bool) -> Result<()> {
     }
 }
 
-fn demo(release: bool, tour: bool) -> Result<()> {
-    let example = if tour { "tour" } else { "train_mlp" };
-    cargo(
-        &["run", "--quiet", "--package", "oxjax", "--example", example],
-        release,
-    )
+/// Builds the plugins and example `name` of oxjax in one cargo call (see
+/// [`Scope::With`]), then runs the example's binary: nothing beyond what
+/// it needs is built, and a second run with nothing changed builds nothing.
+fn run_example(name: &str, release: bool) -> Result<()> {
+    build_plugins(release, Scope::With(&["-p", "oxjax", "--example", name]))?;
+    let exe = target_dir()
+        .join(profile(release))
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    run(&exe.display().to_string(), &[])
 }
 
 fn bench(args: &[String]) -> Result<()> {
@@ -502,14 +507,13 @@ fn bench(args: &[String]) -> Result<()> {
     let inputs = target_dir().join("bench-inputs");
     let inputs_s = inputs.display().to_string();
     let ox_json = inputs.join("oxjax.json").display().to_string();
-    let mut all = vec![
-        "run",
-        "--quiet",
-        "--release",
-        "--package",
-        "oxjax-bench",
-        "--",
-    ];
+    // Built with the plugins (main); run directly, so nothing is rebuilt.
+    let exe = target_dir()
+        .join("release")
+        .join(format!("oxjax-bench{}", std::env::consts::EXE_SUFFIX))
+        .display()
+        .to_string();
+    let mut all: Vec<&str> = Vec::new();
     let mut skip = false;
     for a in args {
         if std::mem::take(&mut skip) {
@@ -524,7 +528,7 @@ fn bench(args: &[String]) -> Result<()> {
     if compare {
         all.extend(["--inputs", &inputs_s, "--json", &ox_json]);
     }
-    run(env!("CARGO"), &all)?;
+    run(&exe, &all)?;
     if !compare {
         return Ok(());
     }

@@ -1,2 +1,0 @@
-//! Nothing: this crate exists for its dependencies' features (see its
-//! Cargo.toml).
