@@ -312,6 +312,41 @@ fn a_backend_made_from_the_template_outside_the_repository_runs_and_certifies() 
             .output()
             .unwrap(),
     );
+    // A failure of a plugin outside the checkout is saved in the author's
+    // crate (`conformance-regressions/`), not in ours: a deliberately wrong
+    // backend (the mutants fixture, copied into the crate) shows it.
+    let mutants = target_dir().join("debug").join(format!(
+        "{}oxjax_conformance_mutants{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let wrong = krate.join("lib").join(mutants.file_name().unwrap());
+    std::fs::create_dir_all(wrong.parent().unwrap()).unwrap();
+    std::fs::copy(&mutants, &wrong).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (cargo build -p oxjax-conformance-mutants)",
+            mutants.display()
+        )
+    });
+    let out = Command::new(env!("CARGO_BIN_EXE_oxjax-conformance"))
+        .current_dir(&home)
+        .arg("--plugin")
+        .arg(&wrong)
+        .args(["--options", "mutation = \"shr_logical\"", "--quiet"])
+        .args(["--cases", "16", "--ops", "shr/i32", "--in-process"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the wrong shift passed");
+    let saved: Vec<_> = std::fs::read_dir(krate.join("conformance-regressions"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        saved.len(),
+        1,
+        "one regression saved in the author's crate; output:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     let xtask = |what: &str| {
         let start = std::time::Instant::now();
         let text = ok(
