@@ -6,10 +6,9 @@ use oxjax::abi::{DType, KernelBuilder, Op, ReduceOp, Scalar};
 use oxjax::{Device, Registry};
 use oxjax_conformance::check_kernel;
 use proptest::prelude::*;
-use std::path::Path;
 
 fn devices() -> (Device, Device) {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     (
         reg.device("reference").unwrap(),

@@ -1,7 +1,7 @@
 //! A first tour of oxjax on the default device (see `plugins.toml`).
 //!
 //! Run: `cargo run --example tour` (add `OXJAX_DEVICE=embedded` to skip the
-//! plugins, `OXJAX_DEBUG=1` to see every kernel).
+//! plugins, `OXJAX_DEBUG=2` to see every kernel).
 
 use oxjax::{Array, Axes, DType, Slice};
 

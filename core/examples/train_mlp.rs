@@ -6,7 +6,7 @@
 //! (2-32-32-3, ReLU), the jitted `value_and_grad` step and the Adam +
 //! warm-up/cosine schedule live in `examples/common/spirals.rs`, which
 //! `tests/demo.rs` runs on a smaller budget. Writes the loss curve to
-//! `target/demo/loss.png`.
+//! `target/demo/loss.png` (`$CARGO_TARGET_DIR/demo/` when that is set).
 
 #[path = "common/spirals.rs"]
 mod spirals;
@@ -105,13 +105,19 @@ fn main() {
     );
 }
 
-/// `target/demo/` of this workspace.
+/// `demo/` in the target dir: `CARGO_TARGET_DIR` when set (cargo xtask
+/// passes it on), else `target/` of this workspace.
 fn out_dir() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("core/ is in the workspace");
-    let dir = root.join("target/demo");
-    std::fs::create_dir_all(&dir).expect("create target/demo");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .expect("core/ is in the workspace")
+                .join("target")
+        });
+    let dir = target.join("demo");
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
 }
 

@@ -728,6 +728,29 @@ impl Array {
         bind1(Prim::Transpose(perm.to_vec()), &[self])
     }
 
+    /// `x * x` (`jnp.square` as a method).
+    pub fn square(&self) -> Array {
+        crate::numpy::square(self)
+    }
+
+    /// Joins arrays of one shape along a new axis (`jnp.stack`).
+    pub fn stack(arrays: &[&Array], axis: isize) -> Array {
+        crate::numpy::stack(arrays, axis)
+    }
+
+    /// Waits until the device has finished computing this array and
+    /// returns it (JAX's `block_until_ready`): launches are asynchronous, so
+    /// time a step with this rather than with the call's return. A traced
+    /// array is returned as is.
+    pub fn block_until_ready(&self) -> &Array {
+        if !self.is_traced() {
+            self.device()
+                .synchronize()
+                .unwrap_or_else(|e| panic!("block_until_ready: {e}"));
+        }
+        self
+    }
+
     /// Reverses the axes (matrix transpose for 2-d).
     pub fn t(&self) -> Array {
         let perm: Vec<usize> = (0..self.ndim()).rev().collect();

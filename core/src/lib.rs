@@ -31,6 +31,7 @@ pub mod linalg;
 pub mod nn;
 pub mod numpy;
 pub mod optim;
+pub mod profile;
 pub mod random;
 mod routines;
 pub mod scipy;
@@ -40,8 +41,8 @@ pub mod tree;
 
 pub use array::{Array, AsArray};
 pub use device::{
-    Device, DeviceReport, Registry, default_device, default_device_choice, device, device_report,
-    devices, try_default_device, with_default_device,
+    Device, DeviceReport, Registry, config_file, default_device, default_device_choice, device,
+    device_report, devices, try_default_device, with_default_device,
 };
 pub use eager::{Axes, Slice};
 pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback};
@@ -51,6 +52,7 @@ pub use jit::{Compiled, jit, lower, try_jit};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
 /// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
 pub use oxjax_derive::Tree;
+pub use profile::profile;
 pub use trace::jaxpr::Jaxpr;
 pub use trace::prim::Aval;
 pub use transforms::*;

@@ -40,6 +40,43 @@ pub trait Tree: Sized {
     fn map(&self, mut f: impl FnMut(&Array) -> Array) -> Self {
         self.unflatten(self.leaves().iter().map(&mut f).collect())
     }
+
+    /// Appends each leaf's path below `prefix`, in leaf order: field names
+    /// for `#[derive(Tree)]` structs, positions for tuples, `Vec`s and
+    /// arrays, joined with dots (`layers.0.w`). The default (maps, whose
+    /// keys have no required text form) names leaves by position.
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        let n = self.leaves().len();
+        paths.extend((0..n).map(|i| join(prefix, &i.to_string())));
+    }
+
+    /// Every leaf's path (see [`Tree::paths_into`]); checkpoint keys
+    /// (`interop::save_safetensors_tree`).
+    fn leaf_paths(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        self.paths_into("", &mut v);
+        v
+    }
+}
+
+/// `prefix.key`, or `key` at the root.
+pub fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+/// Positional paths for a sequence of subtrees.
+fn paths_of_items<'a, T: Tree + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    prefix: &str,
+    paths: &mut Vec<String>,
+) {
+    for (i, x) in items.enumerate() {
+        x.paths_into(&join(prefix, &i.to_string()), paths);
+    }
 }
 
 fn next(leaves: &mut dyn Iterator<Item = Array>) -> Array {
@@ -51,6 +88,9 @@ fn next(leaves: &mut dyn Iterator<Item = Array>) -> Array {
 impl Tree for Array {
     fn flatten_into(&self, leaves: &mut Vec<Array>) {
         leaves.push(self.clone());
+    }
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        paths.push(prefix.to_string());
     }
     fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
         next(leaves)
@@ -71,6 +111,9 @@ macro_rules! tuple_tree {
             fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
                 ($(self.$idx.unflatten_from(leaves),)*)
             }
+            fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+                $(self.$idx.paths_into(&join(prefix, stringify!($idx)), paths);)*
+            }
         }
     };
 }
@@ -85,6 +128,9 @@ impl<T: Tree> Tree for Vec<T> {
     fn flatten_into(&self, leaves: &mut Vec<Array>) {
         self.iter().for_each(|x| x.flatten_into(leaves));
     }
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        paths_of_items(self.iter(), prefix, paths);
+    }
     fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
         self.iter().map(|x| x.unflatten_from(leaves)).collect()
     }
@@ -93,6 +139,9 @@ impl<T: Tree> Tree for Vec<T> {
 impl<T: Tree, const N: usize> Tree for [T; N] {
     fn flatten_into(&self, leaves: &mut Vec<Array>) {
         self.iter().for_each(|x| x.flatten_into(leaves));
+    }
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        paths_of_items(self.iter(), prefix, paths);
     }
     fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
         std::array::from_fn(|i| self[i].unflatten_from(leaves))
@@ -108,6 +157,11 @@ impl<T: Tree> Tree for Option<T> {
     fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
         self.as_ref().map(|x| x.unflatten_from(leaves))
     }
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        if let Some(x) = self {
+            x.paths_into(prefix, paths);
+        }
+    }
 }
 
 impl<T: Tree> Tree for Box<T> {
@@ -116,6 +170,9 @@ impl<T: Tree> Tree for Box<T> {
     }
     fn unflatten_from(&self, leaves: &mut dyn Iterator<Item = Array>) -> Self {
         Box::new((**self).unflatten_from(leaves))
+    }
+    fn paths_into(&self, prefix: &str, paths: &mut Vec<String>) {
+        (**self).paths_into(prefix, paths);
     }
 }
 

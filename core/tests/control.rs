@@ -9,14 +9,13 @@ use oxjax::{
     lax, make_jaxpr, pure_callback, try_jit, vmap, with_default_device,
 };
 use std::cell::RefCell;
-use std::path::Path;
 use std::rc::Rc;
 mod common;
 use common::{fd_grad, on_embedded};
 
 /// Runs `f` on the embedded device and on every plugin of plugins.toml.
 fn on_every_device(f: impl Fn(&str)) {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     for dev in &reg.try_devices().unwrap_or_else(|e| panic!("{e}")) {
         with_default_device(dev, || f(dev.name()));

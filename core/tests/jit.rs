@@ -282,7 +282,7 @@ proptest::proptest! {
         steps in proptest::collection::vec((0usize..OPS.len(), 0usize..8, 0usize..8), 1..8),
         seed in 0u64..1000,
     ) {
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+        let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
         let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
         for dev in &reg.try_devices().unwrap_or_else(|e| panic!("{e}")) {
             with_default_device(dev, || {

@@ -61,3 +61,10 @@ mod tests {
         assert!(src.contains(&needle), "plugin.rs must export {needle}");
     }
 }
+
+/// Every Rust snippet of `docs/backend-authors.md`, compiled (and run) by
+/// `cargo test -p oxjax-abi --doc`, so the page cannot drift from the ABI.
+/// Only in doctest builds: the published crate does not carry the page.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/backend-authors.md")]
+pub struct BackendAuthorsGuide;

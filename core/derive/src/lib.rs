@@ -1,6 +1,7 @@
 //! `#[derive(Tree)]`: a struct whose fields are pytrees becomes a pytree,
-//! leaves in field order. A field marked `#[tree(skip)]` is static data
-//! (cloned, never differentiated or batched).
+//! leaves in field order, each named by its field path (`layers.0.w`, for
+//! checkpoints). A field marked `#[tree(skip)]` is static data (cloned,
+//! never differentiated or batched).
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -20,36 +21,49 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
             a.path().is_ident("tree") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "skip")
         })
     };
-    let (flatten, unflatten) = match &data.fields {
+    let path = |key: String| {
+        quote! { &::oxjax::tree::join(prefix, #key) }
+    };
+    let (flatten, unflatten, paths) = match &data.fields {
         Fields::Named(fields) => {
-            let mut fl = Vec::new();
-            let mut un = Vec::new();
+            let (mut fl, mut un, mut pa) = (Vec::new(), Vec::new(), Vec::new());
             for f in &fields.named {
                 let id = f.ident.as_ref().unwrap();
                 if skip(&f.attrs) {
                     un.push(quote! { #id: ::std::clone::Clone::clone(&self.#id) });
                 } else {
+                    let p = path(id.to_string().trim_start_matches("r#").to_string());
                     fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#id, leaves); });
                     un.push(quote! { #id: ::oxjax::Tree::unflatten_from(&self.#id, leaves) });
+                    pa.push(quote! { ::oxjax::Tree::paths_into(&self.#id, #p, paths); });
                 }
             }
-            (quote! { #(#fl)* }, quote! { #name { #(#un),* } })
+            (
+                quote! { #(#fl)* },
+                quote! { #name { #(#un),* } },
+                quote! { #(#pa)* },
+            )
         }
         Fields::Unnamed(fields) => {
-            let mut fl = Vec::new();
-            let mut un = Vec::new();
+            let (mut fl, mut un, mut pa) = (Vec::new(), Vec::new(), Vec::new());
             for (i, f) in fields.unnamed.iter().enumerate() {
                 let idx = Index::from(i);
                 if skip(&f.attrs) {
                     un.push(quote! { ::std::clone::Clone::clone(&self.#idx) });
                 } else {
+                    let p = path(i.to_string());
                     fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#idx, leaves); });
                     un.push(quote! { ::oxjax::Tree::unflatten_from(&self.#idx, leaves) });
+                    pa.push(quote! { ::oxjax::Tree::paths_into(&self.#idx, #p, paths); });
                 }
             }
-            (quote! { #(#fl)* }, quote! { #name ( #(#un),* ) })
+            (
+                quote! { #(#fl)* },
+                quote! { #name ( #(#un),* ) },
+                quote! { #(#pa)* },
+            )
         }
-        Fields::Unit => (quote! {}, quote! { #name }),
+        Fields::Unit => (quote! {}, quote! { #name }, quote! {}),
     };
     let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
     quote! {
@@ -59,6 +73,10 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
             }
             fn unflatten_from(&self, leaves: &mut dyn ::std::iter::Iterator<Item = ::oxjax::Array>) -> Self {
                 #unflatten
+            }
+            fn paths_into(&self, prefix: &str, paths: &mut ::std::vec::Vec<::std::string::String>) {
+                let _ = (prefix, &paths);
+                #paths
             }
         }
     }

@@ -7,8 +7,8 @@ pub mod registry;
 mod watchdog;
 
 pub use registry::{
-    DeviceEntry, DeviceReport, Registry, Status, default_device, default_device_choice, device,
-    device_report, devices, try_default_device, with_default_device,
+    DeviceEntry, DeviceReport, Registry, Status, config_file, default_device,
+    default_device_choice, device, device_report, devices, try_default_device, with_default_device,
 };
 
 use crate::error::{Error, Result};
@@ -187,13 +187,27 @@ impl Device {
         } else {
             kernel.clone()
         };
-        let shown = crate::debug::enabled().then(|| k.to_string());
+        // What the backend got (the simplified kernel), for OXJAX_DEBUG.
+        let level = crate::debug::level();
+        let shown = match level {
+            0 => None,
+            1 => Some(format!(
+                " size={} rsize={} inputs={} nodes={}",
+                k.size,
+                k.rsize,
+                k.inputs.len(),
+                k.nodes.len()
+            )),
+            _ => Some(format!("\n{k}")),
+        };
         let exe = self.call("compile", move |b| b.compile(&k))?;
         if let Some(shown) = shown {
-            eprintln!("[oxjax] compiled on '{}':\n{shown}", self.name());
-            let src = self.call("source", move |b| b.source(exe))?;
-            if !src.is_empty() {
-                eprintln!("[oxjax] generated code:\n{src}");
+            eprintln!("[oxjax] compiled on '{}':{shown}", self.name());
+            if level >= 3 {
+                let src = self.call("source", move |b| b.source(exe))?;
+                if !src.is_empty() {
+                    eprintln!("[oxjax] generated code:\n{src}");
+                }
             }
         }
         let evicted = self.0.cache.lock().unwrap().insert(kernel.clone(), exe);

@@ -102,11 +102,7 @@ impl Registry {
     /// Discovers the configuration as described in the module docs and
     /// applies `OXJAX_DEVICE`.
     pub fn discover() -> Result<Registry> {
-        let file = match std::env::var_os("OXJAX_PLUGINS") {
-            Some(f) => Some(PathBuf::from(f)),
-            None => std::env::current_dir().ok().and_then(|d| find_upward(&d)),
-        };
-        let mut reg = match file {
+        let mut reg = match config_file() {
             Some(f) => Registry::from_file(&f)?,
             None => Registry::embedded(),
         };
@@ -411,12 +407,26 @@ fn embedded_device() -> Device {
         .expect("the embedded reference backend starts")
 }
 
+/// The `plugins.toml` a registry is discovered from: `OXJAX_PLUGINS`, else
+/// the nearest one from the current directory upward; `None` when neither
+/// exists (only `embedded` then). Tools that load the same file as an
+/// application would (tests, the conformance CLI) call this.
+pub fn config_file() -> Option<PathBuf> {
+    match std::env::var_os("OXJAX_PLUGINS").filter(|f| !f.is_empty()) {
+        Some(f) => Some(PathBuf::from(f)),
+        None => std::env::current_dir().ok().and_then(|d| find_upward(&d)),
+    }
+}
+
 /// The process-wide registry, or why `plugins.toml` could not be read.
 fn global() -> Result<&'static Registry> {
     static REGISTRY: OnceLock<Result<Registry>> = OnceLock::new();
     REGISTRY
         .get_or_init(|| {
             let reg = Registry::discover()?;
+            if crate::debug::log_info() {
+                eprintln!("oxjax: devices from {}", reg.source);
+            }
             if reg.slots.len() == 1 && std::env::var_os("OXJAX_PLUGINS").is_none() {
                 eprintln!(
                     "oxjax: no plugins.toml found from {} upward; using the built-in `embedded` \
@@ -449,7 +459,7 @@ pub fn default_device() -> Device {
 pub fn try_default_device() -> Result<Device> {
     match SCOPED.with(|s| s.borrow().last().cloned()) {
         Some(d) => Ok(d),
-        None => global()?.try_default_device(),
+        None => global_default().map(|(d, _)| d),
     }
 }
 
@@ -457,8 +467,26 @@ pub fn try_default_device() -> Result<Device> {
 pub fn default_device_choice() -> Result<(Device, String)> {
     match SCOPED.with(|s| s.borrow().last().cloned()) {
         Some(d) => Ok((d, "with_default_device".into())),
-        None => global()?.default_choice(),
+        None => global_default(),
     }
+}
+
+/// The process-wide default; under `OXJAX_LOG=info` the first call says
+/// which device it is and why.
+fn global_default() -> Result<(Device, String)> {
+    let choice = global()?.default_choice()?;
+    if crate::debug::log_info() {
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            eprintln!(
+                "oxjax: default device '{}' ({}; {})",
+                choice.0.name(),
+                choice.1,
+                choice.0.info().device
+            )
+        });
+    }
+    Ok(choice)
 }
 
 /// The device called `name` in the process-wide registry.

@@ -1,6 +1,7 @@
 //! `oxjax::interop`: arrays in and out of the Rust and Python ecosystems —
 //! [`ndarray`] conversion, NumPy's `.npy` files ([`load_npy`], [`save_npy`])
-//! and safetensors files ([`load_safetensors`], [`save_safetensors`]).
+//! and safetensors files ([`load_safetensors`], [`save_safetensors`]; a
+//! whole pytree by leaf path with [`save_safetensors_tree`]).
 //! Every format is little-endian and row-major, like oxjax's buffers, so
 //! conversion is a copy of the bytes.
 //!
@@ -17,7 +18,8 @@ mod safetensors;
 
 pub use npy::{load_npy, read_npy, save_npy, write_npy};
 pub use safetensors::{
-    load_safetensors, safetensors_from_bytes, safetensors_to_bytes, save_safetensors,
+    load_safetensors, load_safetensors_tree, named_leaves, safetensors_from_bytes,
+    safetensors_to_bytes, save_safetensors, save_safetensors_tree,
 };
 
 use crate::error::{Error, Result, op_err};

@@ -5,7 +5,7 @@
 
 use super::{from_le_bytes, io_err, to_le_bytes};
 use crate::error::{Error, Result};
-use crate::{Array, DType};
+use crate::{Array, DType, Tree};
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -108,4 +108,70 @@ pub fn load_safetensors(path: impl AsRef<Path>) -> Result<BTreeMap<String, Array
     let bytes = std::fs::read(path).map_err(|e| io_err("load_safetensors", path, e))?;
     safetensors_from_bytes(&bytes)
         .map_err(|e| Error::Op(format!("load_safetensors: {}: {e}", path.display())))
+}
+
+/// A pytree's leaves by name: each leaf under its path (`layers.0.w`, see
+/// [`Tree::leaf_paths`](crate::Tree::leaf_paths)); an error if two leaves
+/// share a path (a map's positional names can collide with a field's).
+pub fn named_leaves<T: Tree>(tree: &T) -> Result<BTreeMap<String, Array>> {
+    let mut out = BTreeMap::new();
+    for (path, leaf) in tree.leaf_paths().into_iter().zip(tree.leaves()) {
+        if out.insert(path.clone(), leaf).is_some() {
+            return Err(Error::Op(format!(
+                "named_leaves: two leaves are named {path:?}"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Saves a pytree (a `#[derive(Tree)]` model, its optimizer state, ...) to
+/// a safetensors file, each leaf under its field path, so the file reads
+/// by name in any tool.
+///
+/// ```
+/// use oxjax::{interop, Array, Tree};
+/// #[derive(Tree)]
+/// struct Layer { w: Array, b: Array }
+/// #[derive(Tree)]
+/// struct Model { layers: Vec<Layer> }
+/// let m = Model { layers: vec![Layer { w: Array::ones(&[2, 2], oxjax::DType::F32), b: Array::zeros(&[2], oxjax::DType::F32) }] };
+/// let path = std::env::temp_dir().join(format!("oxjax-doc-tree-{}.safetensors", std::process::id()));
+/// interop::save_safetensors_tree(&path, &m).unwrap();
+/// assert!(interop::load_safetensors(&path).unwrap().contains_key("layers.0.w"));
+/// let back = interop::load_safetensors_tree(&path, &m).unwrap();
+/// assert_eq!(back.layers[0].w.to_vec::<f32>(), [1.0; 4]);
+/// ```
+pub fn save_safetensors_tree<T: Tree>(path: impl AsRef<Path>, tree: &T) -> Result<()> {
+    save_safetensors(path, &named_leaves(tree)?)
+}
+
+/// Loads a pytree saved by [`save_safetensors_tree`]: `like` gives the
+/// structure, each leaf is read by its path and must have the same shape
+/// and dtype (the error names the leaf). Extra tensors in the file are
+/// ignored, so a checkpoint can carry more than one tree.
+pub fn load_safetensors_tree<T: Tree>(path: impl AsRef<Path>, like: &T) -> Result<T> {
+    let path = path.as_ref();
+    let mut file = load_safetensors(path)?;
+    let mut leaves = Vec::new();
+    for (name, want) in like.leaf_paths().into_iter().zip(like.leaves()) {
+        let got = file.remove(&name).ok_or_else(|| {
+            Error::Op(format!(
+                "load_safetensors_tree: {} has no tensor {name:?}",
+                path.display()
+            ))
+        })?;
+        if got.shape() != want.shape() || got.dtype() != want.dtype() {
+            return Err(Error::Op(format!(
+                "load_safetensors_tree: {}: {name:?} is {}{:?}, the tree wants {}{:?}",
+                path.display(),
+                got.dtype(),
+                got.shape(),
+                want.dtype(),
+                want.shape()
+            )));
+        }
+        leaves.push(got);
+    }
+    Ok(like.unflatten(leaves))
 }

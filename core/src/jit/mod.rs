@@ -15,7 +15,8 @@ use crate::error::Result;
 use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
 use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
-use fusion::{Planner, Step};
+use fusion::Planner;
+pub(crate) use fusion::Step;
 use oxjax_abi::{BufferId, Kernel};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -268,14 +269,22 @@ pub(crate) fn compile(jaxpr: Jaxpr, max_inputs: usize) -> Compiled {
             compiled.frees[i].push(v);
         }
     }
-    if crate::debug::enabled() {
-        eprintln!(
-            "[oxjax] jit: {}\n[oxjax] {} kernel(s)",
-            compiled.jaxpr,
+    match crate::debug::level() {
+        0 => {}
+        1 => eprintln!(
+            "[oxjax] jit: {} equation(s) -> {} kernel(s)",
+            compiled.jaxpr.eqns.len(),
             compiled.kernel_count()
-        );
-        for k in compiled.kernels_text() {
-            eprintln!("{k}");
+        ),
+        _ => {
+            eprintln!(
+                "[oxjax] jit: {}\n[oxjax] {} kernel(s)",
+                compiled.jaxpr,
+                compiled.kernel_count()
+            );
+            for k in compiled.kernels_text() {
+                eprintln!("{k}");
+            }
         }
     }
     compiled
@@ -292,7 +301,7 @@ impl Compiled {
         for (v, a) in &j.constvars {
             env[*v] = Some(a.clone());
         }
-        for (step, frees) in self.steps.iter().zip(&self.frees) {
+        for (i, (step, frees)) in self.steps.iter().zip(&self.frees).enumerate() {
             match step {
                 Step::Kernel {
                     kernel,
@@ -311,7 +320,27 @@ impl Compiled {
                         .collect::<Result<Vec<_>>>()?;
                     let ins: Vec<BufferId> = bufs.iter().map(|b| b.id).collect();
                     let out_ids: Vec<BufferId> = outs.iter().map(|b| b.id).collect();
-                    if kernel.size > 0 {
+                    if kernel.size > 0 && crate::profile::enabled() {
+                        // Compiled first and waited for, so the time is
+                        // this kernel's run alone.
+                        device.compile(kernel)?;
+                        let start = std::time::Instant::now();
+                        device.launch(kernel, &ins, &out_ids)?;
+                        device.synchronize()?;
+                        let bytes = inputs
+                            .iter()
+                            .chain(outputs)
+                            .map(|&v| (j.avals[v].size() * j.avals[v].dtype.size()) as u64)
+                            .sum();
+                        crate::profile::record(
+                            self as *const Compiled as usize,
+                            i,
+                            device.name(),
+                            start.elapsed(),
+                            bytes,
+                            || crate::profile::origin(j, step),
+                        );
+                    } else if kernel.size > 0 {
                         device.launch(kernel, &ins, &out_ids)?;
                     }
                     for (&v, buf) in outputs.iter().zip(outs) {

@@ -50,7 +50,7 @@ pub fn toml_path(p: &std::path::Path) -> String {
 /// "embedded") in a registry of their own: kernel counts on them are not
 /// blurred by tests running in parallel on the shared devices.
 pub fn own_devices() -> Vec<oxjax::Device> {
-    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+    let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
     let own = oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     let mut names: Vec<String> = plugin_devices()
         .iter()
@@ -69,7 +69,7 @@ pub fn own_devices() -> Vec<oxjax::Device> {
 pub fn registry() -> &'static oxjax::Registry {
     static REG: std::sync::OnceLock<oxjax::Registry> = std::sync::OnceLock::new();
     REG.get_or_init(|| {
-        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml");
+        let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
         let reg = oxjax::Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
         // Start every device now: a missing backend fails, never skips.
         reg.try_devices().unwrap_or_else(|e| panic!("{e}"));

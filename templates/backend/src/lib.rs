@@ -25,9 +25,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// The backend: every buffer and kernel behind one lock; calls complete
 /// before they return (so `synchronize` has nothing to wait for).
-#[derive(Default)]
 pub struct TemplateBackend {
     state: Mutex<State>,
+    /// The most input buffers one kernel may bind (`max_inputs` option).
+    max_inputs: u32,
 }
 
 #[derive(Default)]
@@ -50,18 +51,41 @@ fn invalid(message: String) -> BackendError {
 
 /// The plugin constructor: `options` is the `options` table of the
 /// plugin's `plugins.toml` entry, as a TOML document (empty when none).
-/// This template takes no options.
+/// The template knows one option, `max_inputs = N` (default: no limit): the most
+/// input buffers per kernel it declares, so a backend with few binding
+/// slots can be imitated. Unknown options are refused by name.
 pub fn new(options: &str) -> Result<TemplateBackend, BackendError> {
-    let used = options
-        .lines()
-        .map(str::trim)
-        .any(|l| !l.is_empty() && !l.starts_with('#'));
-    if used {
-        return Err(invalid(format!(
-            "the template backend takes no options, got {options:?}"
-        )));
+    let mut max_inputs = u32::MAX;
+    for line in options.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').unwrap_or((line, ""));
+        match key.trim() {
+            "max_inputs" => {
+                max_inputs = value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "option max_inputs wants a positive integer, got {:?}",
+                            value.trim()
+                        ))
+                    })?
+            }
+            other => {
+                return Err(invalid(format!(
+                    "the template backend has no option {other:?} (it knows max_inputs)"
+                )));
+            }
+        }
     }
-    Ok(TemplateBackend::default())
+    Ok(TemplateBackend {
+        state: Mutex::default(),
+        max_inputs,
+    })
 }
 
 impl TemplateBackend {
@@ -78,7 +102,10 @@ impl Backend for TemplateBackend {
             device: "host CPU (template interpreter)".into(),
             // Every op and dtype of this ABI version, no routines (the host
             // runs sort, scans, linear algebra itself), standard semantics.
-            caps: Capabilities::everything(&[]),
+            caps: Capabilities {
+                max_inputs: self.max_inputs,
+                ..Capabilities::everything(&[])
+            },
         }
     }
 

@@ -4,7 +4,7 @@
 //! entry past `--timeout` fails that entry — with the signal or timeout, the
 //! worker's last stderr lines (a plugin's panic output, captured rather
 //! than flooding the terminal) and the last kernel compiled, found by
-//! rerunning the entry alone with `OXJAX_DEBUG=1` — and a fresh worker
+//! rerunning the entry alone with `OXJAX_DEBUG=2` — and a fresh worker
 //! continues with the entries after it. The report is written either way.
 
 use oxjax_conformance::Failure;
@@ -68,7 +68,7 @@ fn spawn(args: &[String], debug: bool) -> std::io::Result<Child> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     if debug {
-        cmd.env("OXJAX_DEBUG", "1");
+        cmd.env("OXJAX_DEBUG", "2");
     }
     cmd.spawn()
 }
@@ -171,7 +171,7 @@ fn run_worker(args: &[String], timeout: Duration, debug: bool, progress: &dyn Fn
     Run { plan, results, end }
 }
 
-/// The last kernel an `OXJAX_DEBUG=1` log compiled, as IR text.
+/// The last kernel an `OXJAX_DEBUG=2` log compiled, as IR text.
 fn last_kernel(log: &str) -> String {
     let Some(at) = log.rfind("[oxjax] compiled on") else {
         return String::new();

@@ -3,7 +3,9 @@
 //! [--regressions DIR] [--no-save] [--quiet]`
 //!
 //! Certifies one backend against the embedded reference and exits non-zero
-//! on any failure. `cargo xtask conformance` builds the plugins and runs it.
+//! on any failure. `cargo xtask conformance` builds it (once) and runs it
+//! in the caller's folder; `cargo install --path conformance` puts it on
+//! the PATH for use from a backend's own crate.
 //! The suite runs in a worker process (see `isolate.rs`), so a plugin that
 //! crashes or hangs fails one entry instead of ending the run.
 
@@ -56,16 +58,18 @@ fn parse() -> Result<Args, String> {
         timeout: 120,
         worker_args: Vec::new(),
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
-        .to_path_buf();
-    a.opts.regressions = Some(root.join("conformance/regressions"));
+    let mut regressions = None;
     let mut it = std::env::args().skip(1);
     // The replay line works as printed: the same build profile as this run
-    // (no debug rebuild after a release run) and no second saved copy.
-    let mut replay = vec!["cargo xtask conformance".to_string()];
-    if !cfg!(debug_assertions) {
+    // (no debug rebuild after a release run) and no second saved copy;
+    // outside the checkout, this very binary.
+    let in_checkout = std::env::current_dir().is_ok_and(|d| d.starts_with(checkout()));
+    let mut replay = vec![if in_checkout {
+        "cargo xtask conformance".to_string()
+    } else {
+        std::env::current_exe().map_or("oxjax-conformance".into(), |e| e.display().to_string())
+    }];
+    if in_checkout && !cfg!(debug_assertions) {
         replay.push("--release".into());
     }
     while let Some(flag) = it.next() {
@@ -111,7 +115,7 @@ fn parse() -> Result<Args, String> {
             }
             "--ops" => a.opts.ops = Some(value("--ops")?),
             "--json" => a.json = Some(PathBuf::from(value("--json")?)),
-            "--regressions" => a.opts.regressions = Some(PathBuf::from(value("--regressions")?)),
+            "--regressions" => regressions = Some(PathBuf::from(value("--regressions")?)),
             "--timeout" => {
                 a.timeout = value("--timeout")?
                     .parse()
@@ -131,7 +135,50 @@ fn parse() -> Result<Args, String> {
     }
     replay.push("--no-save".into());
     a.opts.replay = replay.join(" ");
+    a.opts.regressions = Some(match regressions {
+        Some(dir) => dir,
+        None => default_regressions(a.plugin.as_deref()),
+    });
     Ok(a)
+}
+
+/// This oxjax checkout (where the binary was built from).
+fn checkout() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("conformance lives in the workspace")
+        .to_path_buf()
+}
+
+/// Where failures are saved and replayed from without `--regressions`:
+/// the checkout's `conformance/regressions` for its own plugins; for a
+/// plugin outside it, `conformance-regressions/` in the author's crate
+/// (the nearest folder above the library with a Cargo.toml, else the
+/// library's folder), so the cases land in the author's repository.
+fn default_regressions(plugin: Option<&Path>) -> PathBuf {
+    let ours = checkout().join("conformance/regressions");
+    let Some(lib) = plugin.and_then(|p| std::fs::canonicalize(p).ok()) else {
+        return ours;
+    };
+    if lib.starts_with(checkout()) {
+        return ours;
+    }
+    let folder = lib.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let krate = folder
+        .ancestors()
+        .find(|d| d.join("Cargo.toml").is_file())
+        .map_or(folder.clone(), Path::to_path_buf);
+    krate.join("conformance-regressions")
+}
+
+/// The `plugins.toml` of `--backend`: `--plugins FILE`, else
+/// `OXJAX_PLUGINS`, else the nearest one from the current directory
+/// upward (what an application run there would load), else the checkout's.
+fn plugins_file(given: Option<&Path>) -> PathBuf {
+    if let Some(f) = given {
+        return f.to_path_buf();
+    }
+    oxjax::config_file().unwrap_or_else(|| checkout().join("plugins.toml"))
 }
 
 /// The device under test and the oracle.
@@ -153,11 +200,8 @@ fn devices(a: &Args) -> Result<(Device, Device), String> {
             reg.device("embedded").map_err(|e| e.to_string())?,
         ));
     }
-    let file = match &a.plugins {
-        Some(f) => f.clone(),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins.toml"),
-    };
-    let reg = Registry::from_file(&file).map_err(|e| e.to_string())?;
+    let file = plugins_file(a.plugins.as_deref());
+    let reg = Registry::from_file(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let dut = match &a.backend {
         Some(name) => reg.device(name).map_err(|e| e.to_string())?,
         None => reg.try_default_device().map_err(|e| e.to_string())?,
@@ -214,15 +258,20 @@ Certifies an oxjax backend plugin against the embedded reference backend.
 
   --backend NAME      a device of plugins.toml (default: its default device)
   --plugin PATH       a plugin library, loaded directly
-  --options TOML      the plugin's options (with --plugin), e.g. 'threads = 2'
-  --plugins FILE      another plugins.toml
+  --options TOML      the plugin's options (with --plugin), e.g. 'max_inputs = 8'
+  --plugins FILE      the plugins.toml of --backend (default: OXJAX_PLUGINS,
+                      else the nearest plugins.toml from the current folder
+                      upward, else the one of the oxjax checkout)
   --cases N           cases per op x dtype entry (default 16; nightly 2000)
   --seed S            the run's seed (default 0); every run is reproducible
   --ops PATTERN       comma-separated globs over entries: sin, sin/f32,
                       reduce_*, dag*, contract:*, eager:*, jit:*, grad:*
                       (a pattern that selects nothing is an error)
   --json FILE         also write the report as JSON
-  --regressions DIR   saved failures, rerun first (default conformance/regressions)
+  --regressions DIR   saved failures, rerun first (default: for a --plugin
+                      outside the oxjax checkout, conformance-regressions/ in
+                      its crate (the folder above it with a Cargo.toml);
+                      else the checkout's conformance/regressions)
   --no-save           do not save new failures there
   --timeout SECONDS   longest one entry may take (default 120); past it the
                       entry fails as a hang and the run goes on
