@@ -164,8 +164,12 @@ impl Device {
     /// simplified (`Kernel::simplified`): done here, once per distinct
     /// kernel, rather than in the builders, where it would cost every eager
     /// op its dispatch time.
-    /// `simplify: false` hands the backend the kernel as written (the
-    /// conformance suite tests the IR as it builds it).
+    pub(crate) fn compile(&self, kernel: &Kernel) -> Result<ExecutableId> {
+        self.compile_as(kernel, true)
+    }
+
+    /// [`Device::compile`]; `simplify: false` hands the backend the kernel
+    /// as written (the conformance suite tests the IR as it builds it).
     fn compile_as(&self, kernel: &Kernel, simplify: bool) -> Result<ExecutableId> {
         if let Some(exe) = self.0.cache.lock().unwrap().get(kernel) {
             return Ok(exe);

@@ -52,12 +52,12 @@ impl Elem for f64 {
 }
 
 fn transform<T: Elem>(bytes: &[u8], n: usize, inverse: bool) -> Vec<u8> {
-    // (re, im) pairs are `Complex<T>`'s layout; the copy also aligns them.
+    // The copy aligns the values for `T`.
     let mut flat: Vec<T> = super::values(bytes);
-    let mut data: Vec<Complex<T>> = flat
-        .chunks_exact(2)
-        .map(|c| Complex::new(c[0], c[1]))
-        .collect();
+    // SAFETY: `Complex<T>` is `#[repr(C)] { re: T, im: T }`: two `T`s with
+    // `T`'s alignment, so each (re, im) pair of the `[T]` is one, in place.
+    let data: &mut [Complex<T>] =
+        unsafe { std::slice::from_raw_parts_mut(flat.as_mut_ptr().cast(), flat.len() / 2) };
     if n > 0 && !data.is_empty() {
         let plan = {
             let mut planner = T::planner().lock().unwrap_or_else(|e| e.into_inner());
@@ -67,16 +67,13 @@ fn transform<T: Elem>(bytes: &[u8], n: usize, inverse: bool) -> Vec<u8> {
                 planner.plan_fft_forward(n)
             }
         };
-        plan.process(&mut data);
+        plan.process(data);
         if inverse {
             let k = T::from_f64(1.0 / n as f64).unwrap();
-            for z in &mut data {
+            for z in data.iter_mut() {
                 *z = *z * k;
             }
         }
-    }
-    for (pair, z) in flat.chunks_exact_mut(2).zip(&data) {
-        pair.copy_from_slice(&[z.re, z.im]);
     }
     bytemuck::cast_slice(&flat).to_vec()
 }
