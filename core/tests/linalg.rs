@@ -440,13 +440,12 @@ fn every_device_agrees_with_embedded() {
                 linalg::det(&a),
             ];
             // Jitted too: the routines are eager steps of the program.
-            let (c, x) = jit(|p: &(Array, Array)| {
-                (linalg::cholesky(&p.0), linalg::solve(&p.1, &p.0))
-            })(&(s.clone(), a.clone()));
-            outs.iter()
-                .chain([&c, &x])
-                .map(vals)
-                .collect::<Vec<_>>()
+            let (c, x) =
+                jit(|p: &(Array, Array)| (linalg::cholesky(&p.0), linalg::solve(&p.1, &p.0)))(&(
+                    s.clone(),
+                    a.clone(),
+                ));
+            outs.iter().chain([&c, &x]).map(vals).collect::<Vec<_>>()
         })
     };
     let want = run(&registry().device("embedded").unwrap());
