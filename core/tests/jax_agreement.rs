@@ -6,22 +6,10 @@
 
 mod common;
 
-use common::{json_fixture, plugin_devices, registry};
+use common::{json_fixture, num, plugin_devices, registry};
 use oxjax::{Array, DType, Device, grad, jit, lax, nn, numpy as jnp, vmap, with_default_device};
 use oxjax_abi::Semantics;
 use serde_json::Value;
-
-fn num(v: &Value) -> f64 {
-    match v {
-        Value::String(s) => match s.as_str() {
-            "nan" => f64::NAN,
-            "inf" => f64::INFINITY,
-            "-inf" => f64::NEG_INFINITY,
-            other => panic!("not a number: {other}"),
-        },
-        v => v.as_f64().expect("a number"),
-    }
-}
 
 fn dtype(name: &str) -> DType {
     match name {

@@ -398,22 +398,7 @@ impl Kernel {
             }
             map[i] = arena.push(node);
         }
-        let k = Kernel {
-            inputs: self.inputs.clone(),
-            nodes: arena.nodes.into(),
-            size: self.size,
-            rsize: self.rsize,
-            reductions: self
-                .reductions
-                .iter()
-                .map(|r| Reduction {
-                    op: r.op,
-                    body: map[r.body as usize],
-                })
-                .collect(),
-            outputs: self.outputs.iter().map(|&o| map[o as usize]).collect(),
-        };
-        k.pruned()
+        self.with_nodes(arena.nodes, &map).pruned()
     }
 
     /// The kernel without the nodes no output or reduction needs,
@@ -433,6 +418,12 @@ impl Kernel {
             map[i] = nodes.len() as u32;
             nodes.push(n);
         }
+        self.with_nodes(nodes, &map)
+    }
+
+    /// This kernel over a new arena, `map` taking each old node to its new
+    /// index (reductions and outputs follow it).
+    fn with_nodes(&self, nodes: Vec<Node>, map: &[u32]) -> Kernel {
         Kernel {
             inputs: self.inputs.clone(),
             nodes: nodes.into(),

@@ -140,6 +140,20 @@ pub fn json_fixture(file: &str) -> serde_json::Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// A fixture number: JSON numbers, or the strings "nan", "inf", "-inf"
+/// (JSON has no non-finite numbers).
+pub fn num(v: &serde_json::Value) -> f64 {
+    match v {
+        serde_json::Value::String(s) => match s.as_str() {
+            "nan" => f64::NAN,
+            "inf" => f64::INFINITY,
+            "-inf" => f64::NEG_INFINITY,
+            other => panic!("not a number: {other}"),
+        },
+        v => v.as_f64().expect("a number"),
+    }
+}
+
 /// A JSON array of numbers.
 pub fn nums(v: &serde_json::Value) -> Vec<f64> {
     v.as_array()
