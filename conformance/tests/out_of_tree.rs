@@ -212,7 +212,12 @@ impl SquareSum for Array {
     }
 }
 
+// Its cargo calls build the plugins and the conformance binary with other
+// feature selections than `cargo test --workspace`, which relinks the
+// reference backend's unhashed rlib under the workspace's own doctests;
+// `cargo xtask test` runs it after them (`--ignored`).
 #[test]
+#[ignore = "run by `cargo xtask test` after the workspace tests"]
 fn a_backend_made_from_the_template_outside_the_repository_runs_and_certifies() {
     let home = std::env::temp_dir().join(format!("oxjax-out-of-tree-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&home);

@@ -252,7 +252,16 @@ fn plugins_file(release: bool) -> PathBuf {
 }
 
 fn test(release: bool) -> Result<()> {
-    cargo(&["test", "--workspace"], release)
+    cargo(&["test", "--workspace"], release)?;
+    // The out-of-tree author test runs cargo itself, relinking shared
+    // artifacts, so it runs after every other test (it is `#[ignore]`d
+    // in plain `cargo test`).
+    let mut args = vec!["test", "-p", "oxjax-conformance", "--test", "out_of_tree"];
+    if release {
+        args.push("--release");
+    }
+    args.extend(["--", "--ignored"]);
+    run(env!("CARGO"), &args)
 }
 
 /// The conformance budget of `cargo xtask test` (per op × dtype entry).
