@@ -8,6 +8,7 @@
 //! computed on the host, so large cases need no slow oracle.
 
 use crate::judge::Failure;
+use crate::values::{Rng, f32_bytes};
 use oxjax::Device;
 use oxjax_abi::{
     BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Routine,
@@ -211,31 +212,11 @@ fn sync(b: &BackendObj) -> R<()> {
     e("synchronize", b.synchronize())
 }
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
         .collect()
-}
-
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 /// Runs an f32 kernel on fresh buffers and returns its first output.

@@ -14,6 +14,7 @@
 use crate::judge::{Failure, Outcome, agree};
 use crate::optable::{Accuracy, epsilon, float_accuracy};
 use crate::values;
+use crate::values::{Rng, f32_bytes};
 use oxjax::Device;
 use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Semantics, Val};
 
@@ -76,23 +77,6 @@ pub fn long_sum_bound(dtype: DType, n: usize, abs_sum: f64) -> f64 {
     (4.0 * ((n + 1) as f64).log2() + 32.0) * epsilon(dtype) * abs_sum
 }
 
-/// A small deterministic generator (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-    }
-}
-
 /// IEEE `maximum` (NaN wins, -0 < +0), the IR's float `max`.
 fn maximum(a: f32, b: f32) -> f32 {
     if a.is_nan() || b.is_nan() {
@@ -123,10 +107,6 @@ fn float_values(rng: &mut Rng, n: usize) -> Vec<f32> {
             }
         })
         .collect()
-}
-
-fn bytes_f32(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
 fn bytes_i32(v: &[i32]) -> Vec<u8> {
@@ -204,7 +184,7 @@ fn elementwise(r: &Rung, size: usize, rng: &mut Rng) -> Sized {
         .collect();
     Sized {
         kernel,
-        inputs: vec![bytes_f32(&xs), bytes_f32(&ys)],
+        inputs: vec![f32_bytes(&xs), f32_bytes(&ys)],
         want,
         judge,
         met,
@@ -288,7 +268,7 @@ fn reduction(r: &Rung, rows: usize, rsize: usize, rng: &mut Rng) -> Sized {
         .collect();
     Sized {
         kernel,
-        inputs: vec![bytes_f32(&xs)],
+        inputs: vec![f32_bytes(&xs)],
         want,
         met: xs.chunks(rsize).map(flags).collect(),
         judge,
