@@ -67,6 +67,68 @@ fn jitted_fori_loop_sum_equals_the_closed_form() {
     });
 }
 
+/// Loops without stacked outputs run on buffers bound once (carries in two
+/// alternating sets, the step index carried on the device); these check
+/// that path against a loop on the host, forwards and in reverse, with a
+/// carry passed through unchanged (which takes the general path).
+#[test]
+fn loops_on_bound_buffers_equal_a_host_loop() {
+    on_every_device(|dev| {
+        let v0: Vec<f32> = (0..16).map(|i| (i as f32 * 0.7).cos()).collect();
+        let xs: Vec<f32> = (0..40).map(|i| (i as f32 * 0.31).sin()).collect();
+        let v = Array::from_vec(v0.clone(), &[16]);
+        let f = jit(|v: &Array| {
+            lax::fori_loop(
+                3,
+                300,
+                |i, (v, s): &(Array, Array)| {
+                    let v2 = v * 0.99 + v.sin() * 0.01 + i.astype(DType::F32) * 1e-3;
+                    let s2 = s + &v2.sum(Axes::All, false);
+                    (v2, s2)
+                },
+                &(v.clone(), Array::scalar(0.0f32)),
+            )
+        });
+        let (gv, gs) = f(&v);
+        let (mut hv, mut hs) = (v0.clone(), 0.0f32);
+        for i in 3..300 {
+            for x in hv.iter_mut() {
+                *x = *x * 0.99 + x.sin() * 0.01 + i as f32 * 1e-3;
+            }
+            hs += hv.iter().sum::<f32>();
+        }
+        let gv = gv.to_vec::<f32>();
+        for (g, h) in gv.iter().zip(&hv) {
+            assert!(
+                (g - h).abs() <= 1e-4 * h.abs().max(1.0),
+                "{dev}: {g} vs {h}"
+            );
+        }
+        let gs = gs.item::<f32>();
+        assert!((gs - hs).abs() <= 1e-4 * hs.abs(), "{dev}: {gs} vs {hs}");
+
+        // Reverse scan without ys; the second carry passes through.
+        let xa = Array::from_vec(xs.clone(), &[40]);
+        let g = jit(|(c, k, xs): &(Array, Array, Array)| {
+            lax::scan(
+                |(c, k): &(Array, Array), x: &Array| ((c * 0.5 + x * k, k.clone()), ()),
+                &(c.clone(), k.clone()),
+                xs,
+                None,
+                true,
+            )
+            .0
+        });
+        let (c, k) = g(&(Array::scalar(1.0f32), Array::scalar(3.0f32), xa));
+        let mut hc = 1.0f32;
+        for x in xs.iter().rev() {
+            hc = hc * 0.5 + x * 3.0;
+        }
+        assert!((c.item::<f32>() - hc).abs() <= 1e-5, "{dev}");
+        assert_eq!(k.item::<f32>(), 3.0, "{dev}");
+    });
+}
+
 #[test]
 fn scan_cumulative_sum_equals_cumsum() {
     on_every_device(|dev| {

@@ -81,11 +81,10 @@ mod vmath;
 
 use alloc::Allocator;
 use oxjax_abi::{
-    Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, Kernel,
-    Routine,
+    Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, FastMap,
+    Kernel, Routine,
 };
 use pool::{Pool, Worker};
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use wasmtime::{Engine, Module, SharedMemory};
@@ -192,20 +191,22 @@ struct Buf {
 
 struct State {
     alloc: Allocator,
-    buffers: HashMap<u64, Buf>,
-    exes: HashMap<u64, ExeEntry>,
+    buffers: FastMap<u64, Buf>,
+    exes: FastMap<u64, ExeEntry>,
     /// The live executable of each kernel (compile hits return it).
-    by_kernel: oxjax_abi::FastMap<Kernel, u64>,
+    by_kernel: FastMap<Kernel, u64>,
     /// Every module compiled so far, by kernel (survives `release`).
-    modules: oxjax_abi::FastMap<Kernel, Arc<Compiled>>,
+    modules: FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
-    routines: HashMap<u64, routines::Plan>,
+    routines: FastMap<u64, routines::Plan>,
     /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
     /// (the calling thread's first), allocated when first needed.
     scratch: Option<u32>,
     next_id: u64,
     /// The calling thread's wasm instance store.
     main: Worker,
+    /// The last kernel argument block (its allocation reused).
+    args: Vec<u8>,
 }
 
 /// The WASM backend.
@@ -245,14 +246,15 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
     Ok(WasmBackend {
         state: Mutex::new(State {
             alloc: Allocator::new(codegen::ARGS_BYTES as u64, max_pages as u64 * 65536),
-            buffers: HashMap::new(),
-            exes: HashMap::new(),
+            buffers: FastMap::default(),
+            exes: FastMap::default(),
             by_kernel: Default::default(),
             modules: Default::default(),
-            routines: HashMap::new(),
+            routines: FastMap::default(),
             scratch: None,
             next_id: 0,
             main,
+            args: Vec::new(),
         }),
         engine: engine.clone(),
         memory,
@@ -613,7 +615,9 @@ impl Backend for WasmBackend {
                 outputs.len()
             )));
         }
-        let mut args: Vec<u8> = Vec::with_capacity(8 * inputs.len() + 4 * outputs.len());
+        // The argument block, built in a reused vector.
+        let mut args = std::mem::take(&mut st.args);
+        args.clear();
         for (j, &id) in inputs.iter().enumerate() {
             let b = self.settle(st, id, false)?;
             let elems = b.len / k.inputs[j].size() as u64;
@@ -632,6 +636,7 @@ impl Backend for WasmBackend {
             args.extend_from_slice(&b.addr.to_le_bytes());
         }
         self.mem_write(codegen::ARGS_ADDR as u64, &args);
+        st.args = args;
         let size = k.size as i32;
         if size == 0 {
             return Ok(());

@@ -5,7 +5,7 @@
 //! worker threads, each with its own `Worker`, that take ranges of `gidx`.
 
 use crate::Compiled;
-use std::collections::HashMap;
+use oxjax_abi::FastMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -23,7 +23,7 @@ pub(crate) struct Worker {
     memory: SharedMemory,
     store: Store<()>,
     imports: Vec<Extern>,
-    instances: HashMap<u64, Entry>,
+    instances: FastMap<u64, Entry>,
 }
 
 fn host(x: f64, f: fn(f64) -> f64) -> f64 {
@@ -43,7 +43,7 @@ impl Worker {
             memory: memory.clone(),
             store,
             imports,
-            instances: HashMap::new(),
+            instances: FastMap::default(),
         }
     }
 
@@ -56,22 +56,21 @@ impl Worker {
         end: i32,
         scratch: u32,
     ) -> Result<(), String> {
-        let (f, g) = match self.instances.get(&exe.serial) {
-            Some(f) => f.clone(),
-            None => {
-                if self.instances.len() >= MAX_INSTANCES {
-                    *self = Worker::new(&self.engine, &self.memory);
-                }
-                let inst = Instance::new(&mut self.store, &exe.module, &self.imports)
-                    .map_err(|e| format!("cannot instantiate the kernel module: {e:#}"))?;
-                let f = inst
-                    .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
-                    .map_err(|e| format!("kernel module without run: {e:#}"))?;
-                let g = inst.get_global(&mut self.store, crate::matmul::SCRATCH_GLOBAL);
-                self.instances.insert(exe.serial, (f.clone(), g));
-                (f, g)
+        if !self.instances.contains_key(&exe.serial) {
+            if self.instances.len() >= MAX_INSTANCES {
+                *self = Worker::new(&self.engine, &self.memory);
             }
-        };
+            let inst = Instance::new(&mut self.store, &exe.module, &self.imports)
+                .map_err(|e| format!("cannot instantiate the kernel module: {e:#}"))?;
+            let f = inst
+                .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
+                .map_err(|e| format!("kernel module without run: {e:#}"))?;
+            let g = inst.get_global(&mut self.store, crate::matmul::SCRATCH_GLOBAL);
+            self.instances.insert(exe.serial, (f, g));
+        }
+        // Borrowed, not cloned: a clone of a typed function costs more
+        // than a small kernel's run.
+        let (f, g) = &self.instances[&exe.serial];
         if let Some(g) = g {
             g.set(&mut self.store, Val::I32(scratch as i32))
                 .map_err(|e| format!("cannot set the scratch address: {e:#}"))?;

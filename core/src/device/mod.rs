@@ -243,6 +243,18 @@ impl Device {
         simplify: bool,
     ) -> Result<()> {
         let exe = self.compile_as(kernel, simplify)?;
+        self.launch_compiled(exe, kernel, inputs, outputs)
+    }
+
+    /// Runs `kernel`, already compiled to `exe` (a loop binds its body's
+    /// executables once and launches them many times).
+    pub(crate) fn launch_compiled(
+        &self,
+        exe: ExecutableId,
+        kernel: &Kernel,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+    ) -> Result<()> {
         self.0.launches.fetch_add(1, Ordering::Relaxed);
         if let Some(w) = &self.0.watchdog {
             w.launching(kernel);

@@ -7,6 +7,7 @@
 //! compiles the whole gradient program.
 
 mod fusion;
+mod iterate;
 
 use crate::array::Array;
 use crate::device::{Device, default_device};

@@ -121,14 +121,16 @@ impl Control {
     /// For a scan with `xs`: its body reading step `i` of the whole `xs`
     /// itself — operands `consts, carry, xs, i` (an i32 scalar) — so the
     /// gather fuses into the body's kernels instead of a copy kernel per
-    /// step and per `x`.
+    /// step and per `x`. It returns `carry, i ± 1, ys`: the step index is
+    /// carried on the device like the rest, so a loop uploads nothing per
+    /// step.
     fn scan_step(&self) -> Option<Jaxpr> {
         let Control::Scan {
             body,
             length,
+            reverse,
             n_consts,
             n_carry,
-            ..
         } = self
         else {
             return None;
@@ -160,7 +162,9 @@ impl Control {
                 sizes[0] = 1;
                 args.push(crate::lax::dynamic_slice(x, &refs, &sizes).squeeze(&[0]));
             }
-            body.eval(&args)
+            let mut outs = body.eval(&args);
+            outs.insert(*n_carry, i + if *reverse { -1 } else { 1 });
+            outs
         }))
     }
 
@@ -322,22 +326,47 @@ pub(crate) fn eval(c: &ControlPrim, args: &[Array]) -> Result<Vec<Array>> {
             let (consts, rest) = args.split_at(*n_consts);
             let (init, xs) = rest.split_at(*n_carry);
             let y_avals = &out_avals(body)[*n_carry..];
-            let mut carry = init.to_vec();
-            let mut ys: Vec<Vec<Array>> = vec![Vec::with_capacity(*length); y_avals.len()];
-            for step in 0..*length {
-                let i = if *reverse { length - 1 - step } else { step };
+            // Step `i` read by the body itself (see `scan_step`), its
+            // index carried after the carry.
+            let step = progs.get(1);
+            let mut index = match step {
+                Some(_) => {
+                    let first = if *reverse { *length as i32 - 1 } else { 0 };
+                    Some(Array::try_from_slice(&[first], &[], &device)?)
+                }
+                None => None,
+            };
+            let ins = |carry: Vec<Array>, index: &Option<Array>| {
                 let mut ins = consts.to_vec();
                 ins.extend(carry);
-                let mut outs = match progs.get(1) {
-                    // Step `i` read by the body itself (see `scan_step`).
-                    Some(step) => {
-                        ins.extend(xs.iter().cloned());
-                        ins.push(Array::try_from_slice(&[i as i32], &[], &device)?);
-                        run(step, &ins)?
-                    }
-                    None => run(&progs[0], &ins)?,
-                };
-                let y = outs.split_off(*n_carry);
+                if let Some(i) = index {
+                    ins.extend(xs.iter().cloned());
+                    ins.push(i.clone());
+                }
+                ins
+            };
+            let prog = step.unwrap_or(&progs[0]);
+            if y_avals.is_empty() {
+                // No `ys` to stack: the loop runs on bound buffers.
+                let args = ins(init.to_vec(), &index);
+                let mut feed: Vec<(usize, usize)> =
+                    (0..*n_carry).map(|c| (c, n_consts + c)).collect();
+                if index.is_some() {
+                    feed.push((*n_carry, args.len() - 1));
+                }
+                if let Some(mut outs) = prog.iterate(&args, &feed, *length, &device)? {
+                    outs.truncate(*n_carry);
+                    return Ok(outs);
+                }
+            }
+            let mut carry = init.to_vec();
+            let mut ys: Vec<Vec<Array>> = vec![Vec::with_capacity(*length); y_avals.len()];
+            for _ in 0..*length {
+                let mut outs = run(prog, &ins(carry, &index))?;
+                let y = outs.split_off(*n_carry + usize::from(index.is_some()));
+                if index.is_some() {
+                    index = outs.pop();
+                }
                 carry = outs;
                 for (acc, y) in ys.iter_mut().zip(y) {
                     acc.push(y);
