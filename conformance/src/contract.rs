@@ -621,6 +621,91 @@ fn bytes_of(d: &TensorDesc) -> usize {
 }
 
 /// Runs `r` on `b` with `inputs` (bytes) and returns its outputs' bytes.
+/// The FFT routine (`[..., n, 2]`, params `[0 fft | 1 ifft, 1]`, the form
+/// the core sends) against a direct DFT summed in f64: prime, odd, even
+/// and power-of-two lengths, batched rows, each declared float dtype. The
+/// error allowed is a few ULP of the dtype per `log2 n` stage, relative to
+/// the row's largest input.
+fn fft(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
+    let mut rng = Rng(0x5eed_f0f7);
+    for dtype in [DType::F32, DType::F64] {
+        if !info.caps.supports_dtype(dtype) {
+            continue;
+        }
+        let eps = if dtype == DType::F32 {
+            f32::EPSILON as f64
+        } else {
+            f64::EPSILON
+        };
+        for (rows, n) in [
+            (1usize, 1usize),
+            (1, 2),
+            (3, 5),
+            (2, 12),
+            (1, 17),
+            (4, 64),
+            (1, 243),
+        ] {
+            for inverse in [false, true] {
+                let x: Vec<f64> = (0..rows * n * 2)
+                    .map(|_| (rng.next() % 2001) as f64 / 1000.0 - 1.0)
+                    .collect();
+                let bytes: Vec<u8> = match dtype {
+                    DType::F32 => x.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+                    _ => x.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+                };
+                let shape = [rows as u64, n as u64, 2];
+                let r = Routine {
+                    kind: RoutineKind::FFT,
+                    inputs: vec![desc(dtype, &shape)].into(),
+                    outputs: vec![desc(dtype, &shape)].into(),
+                    params: vec![i64::from(inverse), 1].into(),
+                };
+                let got = run_routine(c.dut, &r, std::slice::from_ref(&bytes))?;
+                let got: Vec<f64> = match dtype {
+                    DType::F32 => got[0]
+                        .chunks_exact(4)
+                        .map(|b| f32::from_le_bytes(b.try_into().unwrap()) as f64)
+                        .collect(),
+                    _ => got[0]
+                        .chunks_exact(8)
+                        .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                        .collect(),
+                };
+                let sign = if inverse { 1.0 } else { -1.0 };
+                let scale = if inverse { 1.0 / n as f64 } else { 1.0 };
+                let stages = (n as f64).log2().ceil().max(1.0);
+                for row in 0..rows {
+                    let z = &x[row * n * 2..(row + 1) * n * 2];
+                    let top = z.iter().fold(0f64, |m, v| m.max(v.abs()));
+                    let tol = 8.0 * eps * stages * top * n as f64 * scale + 1e-300;
+                    for k in 0..n {
+                        let (mut re, mut im) = (0f64, 0f64);
+                        for t in 0..n {
+                            let a =
+                                sign * 2.0 * std::f64::consts::PI * ((k * t) % n) as f64 / n as f64;
+                            let (s, co) = a.sin_cos();
+                            re += z[2 * t] * co - z[2 * t + 1] * s;
+                            im += z[2 * t] * s + z[2 * t + 1] * co;
+                        }
+                        let (wr, wi) = (re * scale, im * scale);
+                        let at = (row * n + k) * 2;
+                        let (gr, gi) = (got[at], got[at + 1]);
+                        if (gr - wr).abs() > tol || (gi - wi).abs() > tol {
+                            return Err(format!(
+                                "{} of {dtype}{shape:?}: row {row} bin {k} is ({gr}, {gi}), \
+                                 a direct DFT gives ({wr}, {wi}) (tolerance {tol:.3e})",
+                                if inverse { "ifft" } else { "fft" }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run_routine(b: &BackendObj, r: &Routine, inputs: &[Vec<u8>]) -> R<Vec<Vec<u8>>> {
     let exe = e(&format!("compile_routine({r:?})"), b.compile_routine(r))?;
     let ins: Vec<BufferId> = inputs
@@ -727,6 +812,9 @@ fn routines(c: &Ctx) -> R<()> {
                 }
             }
         }
+    }
+    if declared.contains(&RoutineKind::FFT) {
+        fft(c, &info)?;
     }
     if declared.contains(&RoutineKind::SCATTER) {
         // Duplicate and out-of-range indices; every mode.

@@ -73,6 +73,7 @@ mod disk;
 #[allow(clippy::approx_constant, clippy::excessive_precision)]
 mod erf_coeffs;
 mod fb;
+mod fft;
 mod math;
 mod matmul;
 mod pool;
@@ -82,7 +83,7 @@ mod vmath;
 use alloc::Allocator;
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, FastMap,
-    Kernel, Routine,
+    Kernel, Routine, RoutineKind,
 };
 use pool::{Pool, Worker};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -199,6 +200,8 @@ struct State {
     modules: FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
     routines: FastMap<u64, routines::Plan>,
+    /// Compiled FFT routines (run in place on the memory), by executable id.
+    ffts: FastMap<u64, fft::FftPlan>,
     /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
     /// (the calling thread's first), allocated when first needed.
     scratch: Option<u32>,
@@ -219,6 +222,8 @@ pub struct WasmBackend {
     serial: AtomicU64,
     disk: Option<disk::DiskCache>,
     disk_hits: AtomicU64,
+    /// FFT plans, made once per size.
+    planners: fft::Planners,
 }
 
 /// Creates the backend from its options.
@@ -251,6 +256,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             by_kernel: Default::default(),
             modules: Default::default(),
             routines: FastMap::default(),
+            ffts: FastMap::default(),
             scratch: None,
             next_id: 0,
             main,
@@ -266,6 +272,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             .as_deref()
             .and_then(|d| disk::DiskCache::new(d, &engine)),
         disk_hits: AtomicU64::new(0),
+        planners: fft::Planners::default(),
     })
 }
 
@@ -440,7 +447,9 @@ impl State {
 
 impl Backend for WasmBackend {
     fn info(&self) -> BackendInfo {
-        let mut caps = Capabilities::everything(&routines::KINDS);
+        let mut kinds = routines::KINDS.to_vec();
+        kinds.push(RoutineKind::FFT);
+        let mut caps = Capabilities::everything(&kinds);
         caps.max_inputs = codegen::MAX_BINDINGS / 2;
         BackendInfo {
             name: "wasm".into(),
@@ -555,11 +564,16 @@ impl Backend for WasmBackend {
     }
 
     fn compile_routine(&self, routine: &Routine) -> Result<ExecutableId, BackendError> {
-        let plan = routines::Plan::new(routine)?;
         let mut st = self.lock();
-        st.next_id += 1;
-        let id = st.next_id;
-        st.routines.insert(id, plan);
+        let id = st.next_id + 1;
+        if routine.kind == RoutineKind::FFT {
+            let plan = fft::FftPlan::new(routine, &self.planners)?;
+            st.ffts.insert(id, plan);
+        } else {
+            let plan = routines::Plan::new(routine)?;
+            st.routines.insert(id, plan);
+        }
+        st.next_id = id;
         Ok(ExecutableId(id))
     }
 
@@ -571,6 +585,34 @@ impl Backend for WasmBackend {
     ) -> Result<(), BackendError> {
         let mut guard = self.lock();
         let st = &mut *guard;
+        if let Some(plan) = st.ffts.get(&exe.0).cloned() {
+            let ([i], [o]) = (inputs, outputs) else {
+                return Err(invalid(format!(
+                    "routine fft takes 1 input and 1 output, got {} and {}",
+                    inputs.len(),
+                    outputs.len()
+                )));
+            };
+            let need = plan.bytes();
+            let bi = self.settle(st, *i, false)?;
+            let bo = self.settle(st, *o, st.buffer(*o)?.len <= need)?;
+            if bi.len < need || bo.len < need {
+                return Err(invalid(format!(
+                    "routine fft: input holds {} bytes, output {} (each needs {need})",
+                    bi.len, bo.len
+                )));
+            }
+            // SAFETY: both regions are in bounds (allocated blocks of at
+            // least `need` bytes, 64-byte aligned); no wasm code runs while
+            // the state lock is held, and the copy handles overlap.
+            unsafe {
+                let base = self.base();
+                let dst = base.add(bo.addr as usize);
+                std::ptr::copy(base.add(bi.addr as usize), dst, need as usize);
+                plan.run(dst);
+            }
+            return Ok(());
+        }
         if let Some(plan) = st.routines.get(&exe.0).cloned() {
             let ([i], [o]) = (inputs, outputs) else {
                 return Err(invalid(format!(
@@ -673,6 +715,7 @@ impl Backend for WasmBackend {
     fn release(&self, exe: ExecutableId) {
         let mut st = self.lock();
         st.routines.remove(&exe.0);
+        st.ffts.remove(&exe.0);
         if let Some(e) = st.exes.get_mut(&exe.0) {
             e.refs -= 1;
             if e.refs == 0 {
@@ -685,11 +728,13 @@ impl Backend for WasmBackend {
     /// The module as WAT text.
     fn source(&self, exe: ExecutableId) -> String {
         let st = self.lock();
-        if let Some(plan) = st.routines.get(&exe.0) {
-            return format!(
-                ";; routine run by the plugin on its memory: {:?}",
-                plan.routine
-            );
+        if let Some(r) = st
+            .routines
+            .get(&exe.0)
+            .map(|p| &p.routine)
+            .or_else(|| st.ffts.get(&exe.0).map(|p| &p.routine))
+        {
+            return format!(";; routine run by the plugin on its memory: {r:?}");
         }
         match st.exes.get(&exe.0) {
             Some(e) => wasmprinter::print_bytes(&e.compiled.wasm)
