@@ -473,6 +473,15 @@ impl<'a> Planner<'a> {
             if let Some(first) = self.unplanned_operands(&eqns) {
                 return Some(first);
             }
+            // Every operand is in a buffer already. Siblings that read too
+            // many together (the bias gradients of a layer, one column sum
+            // each) are planned in halves; a lone target (an n-ary
+            // primitive, concatenate) runs eagerly, where it splits itself.
+            if vs.len() > 1 {
+                let (a, b) = vs.split_at(vs.len() / 2);
+                return Some(vec![Task::Group(a.to_vec()), Task::Group(b.to_vec())]);
+            }
+            return Some(vec![Task::Eqn(eqns[0])]);
         }
         for o in outs {
             b.output(o);
