@@ -453,7 +453,10 @@ fn real_programs_pass_under_a_declared_max_inputs() {
         let (dut, oracle) = mutant(&format!("max_inputs = {limit}"));
         assert_eq!(dut.info().caps.max_inputs, limit);
         let (unlimited, limited) = (widest(&oracle), widest(&dut));
-        assert!(unlimited > 8, "the widest kernel binds only {unlimited} inputs");
+        assert!(
+            unlimited > 8,
+            "the widest kernel binds only {unlimited} inputs"
+        );
         assert!(limited <= limit as usize, "a kernel binds {limited} inputs");
         let opts = Options {
             ops: Some("model:*".into()),

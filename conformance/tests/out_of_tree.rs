@@ -219,7 +219,7 @@ fn a_backend_made_from_the_template_outside_the_repository_runs_and_certifies() 
     // (CARGO_LOG above) finds nothing dirty.
     let rebuilt: Vec<&str> = second
         .lines()
-        .filter(|l| l.trim_start().starts_with("Compiling ") || l.contains("dirty"))
+        .filter(|l| l.trim_start().starts_with("Compiling ") || l.contains("fingerprint dirty"))
         .collect();
     assert!(
         rebuilt.is_empty(),
