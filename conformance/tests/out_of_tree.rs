@@ -242,6 +242,24 @@ fn a_backend_made_from_the_template_outside_the_repository_runs_and_certifies() 
             .map(str::to_string)
             .collect()
     };
+    if debug {
+        // The README's claim: a plain `cargo` selection after the workspace
+        // build compiles nothing either.
+        let example = ok(
+            "cargo build -p oxjax --example train_mlp",
+            cargo(&checkout())
+                .args(["build", "-p", "oxjax", "--example", "train_mlp"])
+                .env("CARGO_TARGET_DIR", target_dir())
+                .env("CARGO_LOG", "cargo::core::compiler::fingerprint=info")
+                .output()
+                .unwrap(),
+        );
+        assert!(
+            rebuilt(&example).is_empty(),
+            "the example rebuilt after the workspace build:\n{}",
+            rebuilt(&example).join("\n")
+        );
+    }
     let (first, took) = xtask("cargo xtask conformance (first)");
     assert!(
         !debug || rebuilt(&first).is_empty(),
