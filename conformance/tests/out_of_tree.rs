@@ -256,14 +256,17 @@ fn a_backend_made_from_the_template_outside_the_repository_runs_and_certifies() 
         );
         assert!(
             rebuilt(&example).is_empty(),
-            "the example rebuilt after the workspace build:\n{}",
+            "the example rebuilt after the workspace build: a dependency's features \
+             differ between the two selections; add them to workspace-hack/Cargo.toml \
+             (docs/architecture.md, \"Builds\"):\n{}",
             rebuilt(&example).join("\n")
         );
     }
     let (first, took) = xtask("cargo xtask conformance (first)");
     assert!(
         !debug || rebuilt(&first).is_empty(),
-        "after the workspace build, xtask's selection rebuilt ({took:?}):\n{}\n\nfull output:\n{first}",
+        "after the workspace build, xtask's selection rebuilt ({took:?}; see \
+         workspace-hack/Cargo.toml):\n{}\n\nfull output:\n{first}",
         rebuilt(&first).join("\n")
     );
     let (second, took) = xtask("cargo xtask conformance (second)");
