@@ -15,6 +15,8 @@
 //!   long reductions) judged against host math;
 //! - [`eager`]: layer 2, eager ops through the public API;
 //! - [`program`]: layer 3, the extension point for `jit` / `grad` / `vmap`;
+//! - [`model`]: layer 4, real jitted programs (an MLP training step, a
+//!   transformer block and its gradient) under the backend's declared limits;
 //! - [`shrink`]: minimisation of a failing case beyond proptest's shrinking;
 //! - [`runner`], [`report`]: the suite, regressions, matrix and JSON.
 
@@ -27,6 +29,7 @@ pub mod contract;
 pub mod eager;
 pub mod judge;
 pub mod ladder;
+pub mod model;
 pub mod optable;
 pub mod program;
 pub mod report;

@@ -201,7 +201,7 @@ fn floats(a: &Array) -> Result<Vec<f64>, String> {
 }
 
 /// Runs `f` with panics turned into errors.
-fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
         Err(p
             .downcast_ref::<String>()

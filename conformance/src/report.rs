@@ -38,7 +38,7 @@ pub fn render(r: &Report) -> String {
             count(Status::Unsupported)
         );
     }
-    for layer in ["kernel", "eager", "program"] {
+    for layer in ["kernel", "eager", "program", "model"] {
         let rows: Vec<&str> = {
             let mut v: Vec<&str> = Vec::new();
             for e in r.entries.iter().filter(|e| e.layer == layer) {
@@ -110,8 +110,9 @@ pub fn render(r: &Report) -> String {
     for e in r.entries.iter().filter(|e| e.status == Status::Fail) {
         if let Some(f) = &e.failure {
             // Generated cases are shrunk; contract checks, the size
-            // ladder and crashes have no case to shrink.
-            let fixed = f.inputs.is_empty() || e.op.starts_with("ladder:");
+            // ladder, the models and crashes have no case to shrink.
+            let fixed =
+                f.inputs.is_empty() || e.op.starts_with("ladder:") || e.op.starts_with("model:");
             let how = if fixed { "" } else { " (shrunk)" };
             let _ = writeln!(s, "\nFAILED {} {} {}{how}:\n{f}", e.layer, e.op, e.dtype);
         }

@@ -187,6 +187,7 @@ enum Plan {
     Dag(bool),
     Eager(eager::EagerOp, DType, eager::Mode),
     Program(crate::program::ProgMode),
+    Model(crate::model::Model),
 }
 
 fn glob(pattern: &str, text: &str) -> bool {
@@ -304,6 +305,16 @@ fn plan(dut: &Device, opts: &Options) -> Vec<Entry> {
                 dtype_note(d)
             },
             kind: Plan::Program(mode),
+        });
+    }
+    // Layer 4: whole models, jitted under the declared limits.
+    for model in crate::model::Model::ALL {
+        out.push(Entry {
+            layer: "model",
+            op: model.name().into(),
+            dtype: DType::F32.name().to_string(),
+            unsupported: dtype_note(DType::F32),
+            kind: Plan::Model(model),
         });
     }
     out.retain(|e| selected(&opts.ops, &e.op, &e.dtype));
@@ -699,6 +710,19 @@ pub fn run(dut: &Device, oracle: &Device, opts: &Options) -> Report {
                         r.status = Status::Fail;
                         r.failure = Some(f);
                     }
+                }
+                finish(&mut results, r, opts);
+                continue;
+            }
+            Plan::Model(model) => {
+                // Fixed programs, inputs from the seed: run once, no
+                // shrinking (the failure names the output and element).
+                r.cases = 1;
+                if let Err(mut f) = crate::model::run(dut, oracle, model, opts.seed) {
+                    failures += 1;
+                    f.replay = format!("{} --seed {} --ops '{key}'", opts.replay, opts.seed);
+                    r.status = Status::Fail;
+                    r.failure = Some(f);
                 }
                 finish(&mut results, r, opts);
                 continue;

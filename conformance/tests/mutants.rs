@@ -6,7 +6,7 @@
 //! `cargo build -p oxjax-conformance-mutants`).
 
 use oxjax::{Device, Registry};
-use oxjax_conformance::{Options, Report, Status, run};
+use oxjax_conformance::{Options, Report, Status, model, run};
 use std::path::PathBuf;
 
 fn library() -> PathBuf {
@@ -432,4 +432,69 @@ fn program_layer_failures_print_the_jaxpr() {
         "{text}"
     );
     assert!(f.replay.contains("--ops 'program:jit/f32'"), "{text}");
+}
+
+/// The model layer runs whole jitted programs under the declared limits:
+/// with `max_inputs = 8`, and 3 (an elementwise `select` needs that many)
+/// both models pass, and the limit matters — the transformer's backward
+/// pass fuses into wider kernels where nothing limits it, and the planner
+/// splits them (sibling column sums included) to the limit here.
+#[test]
+fn real_programs_pass_under_a_declared_max_inputs() {
+    let inputs = model::block_inputs(1);
+    let widest = |device: &Device| {
+        oxjax::with_default_device(device, || {
+            let program = oxjax::lower(model::block_train, &inputs);
+            program.kernels().iter().map(|k| k.inputs.len()).max()
+        })
+        .unwrap()
+    };
+    for limit in [8, 3] {
+        let (dut, oracle) = mutant(&format!("max_inputs = {limit}"));
+        assert_eq!(dut.info().caps.max_inputs, limit);
+        let (unlimited, limited) = (widest(&oracle), widest(&dut));
+        assert!(
+            unlimited > 8,
+            "the widest kernel binds only {unlimited} inputs"
+        );
+        assert!(limited <= limit as usize, "a kernel binds {limited} inputs");
+        let opts = Options {
+            ops: Some("model:*".into()),
+            ..Options::default()
+        };
+        let r = run(&dut, &oracle, &opts);
+        let names: Vec<_> = r.entries.iter().map(|e| e.op.as_str()).collect();
+        assert_eq!(names, ["model:mlp_step", "model:transformer_block"]);
+        let failures: Vec<String> = r
+            .entries
+            .iter()
+            .filter_map(|e| e.failure.as_ref().map(|f| f.to_string()))
+            .collect();
+        assert!(r.passed(), "max_inputs {limit}:\n{}", failures.join("\n\n"));
+    }
+}
+
+/// A wrong op inside the models is caught, and the failure names the
+/// output, the program, the declared limit and how to replay it.
+#[test]
+fn the_model_layer_catches_a_wrong_op() {
+    let (dut, oracle) = mutant("mutation = \"broadcast_load\", max_inputs = 8");
+    let opts = Options {
+        ops: Some("model:*".into()),
+        ..Options::default()
+    };
+    let r = run(&dut, &oracle, &opts);
+    let failed = failed_entries(&r);
+    assert_eq!(
+        failed,
+        ["model:mlp_step/f32", "model:transformer_block/f32"],
+        "a broadcast operand read as tiled breaks both models"
+    );
+    let f = r.entries.iter().find_map(|e| e.failure.as_ref()).unwrap();
+    let text = f.to_string();
+    assert!(
+        text.contains("loss[0]: element 0") && text.contains("max_inputs 8"),
+        "{text}"
+    );
+    assert!(f.replay.contains("--ops 'model:"), "{text}");
 }

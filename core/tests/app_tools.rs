@@ -114,18 +114,65 @@ fn a_checkpoint_of_a_derived_tree_reloads_by_name() {
     });
 }
 
+/// The model's jitted SGD step on a mean-square loss: (new model, loss).
+fn training_step() -> impl Fn(&(Model, Array)) -> (Model, Array) {
+    let loss = |p: &Model, x: &Array| {
+        let y = forward(p, x);
+        (&y * &y).mean(Axes::All, false)
+    };
+    jit(move |(p, x): &(Model, Array)| {
+        let (l, g) = value_and_grad_with(loss)(p, x);
+        (p.map2(&g, |w, dw| w - &(dw * 0.01)), l)
+    })
+}
+
+fn batch() -> Array {
+    Array::arange(0.0, 64.0, 1.0, DType::F32).reshape(&[16, 4]) / 64.0
+}
+
+/// `OXJAX_PROFILE=N` on a process that runs a jitted training step prints
+/// at exit the N slowest kernels, slowest first, each with the jaxpr
+/// equations it fused. The process is this test binary, rerun on the
+/// ignored test below.
+#[test]
+fn oxjax_profile_names_the_slowest_kernels_of_a_training_step_at_exit() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "training_steps_for_the_profiler", "--ignored"])
+        .env("OXJAX_PROFILE", "4")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let table: Vec<&str> = err
+        .lines()
+        .skip_while(|l| !l.starts_with("oxjax profile:"))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(table.len(), 2 + 4, "the top 4 under a header:\n{err}");
+    let kernels = &table[2..];
+    assert!(kernels.iter().all(|l| l.contains("<- ")), "{err}");
+    assert!(
+        kernels.iter().any(|l| l.contains("dot_general")),
+        "the step's matmuls are among the slowest:\n{err}"
+    );
+}
+
+#[test]
+#[ignore = "the process profiled by the test above (OXJAX_PROFILE set)"]
+fn training_steps_for_the_profiler() {
+    on_embedded(|| {
+        let (step, x) = (training_step(), batch());
+        let mut m = model();
+        for _ in 0..3 {
+            m = step(&(m, x.clone())).0;
+        }
+    });
+}
+
 #[test]
 fn the_profiler_names_the_kernels_of_a_training_step() {
     on_embedded(|| {
-        let x = Array::arange(0.0, 64.0, 1.0, DType::F32).reshape(&[16, 4]) / 64.0;
-        let loss = |p: &Model, x: &Array| {
-            let y = forward(p, x);
-            (&y * &y).mean(Axes::All, false)
-        };
-        let step = jit(move |(p, x): &(Model, Array)| {
-            let (l, g) = value_and_grad_with(loss)(p, x);
-            (p.map2(&g, |w, dw| w - &(dw * 0.01)), l)
-        });
+        let (step, x) = (training_step(), batch());
         let m = model();
         let ((m1, l1), report) = profile(|| {
             let (m1, l1) = step(&(m.clone(), x.clone()));

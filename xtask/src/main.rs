@@ -178,11 +178,9 @@ enum Scope<'a> {
     /// `--workspace --all-targets`: what `test` and `ci` go on to use.
     Workspace,
     /// The backend packages' libraries plus these cargo target arguments
-    /// (the example or binary the command runs next), in one invocation:
-    /// one feature resolution, so the program is built against the same
-    /// artifacts as the plugins (separate `cargo build -p` and `cargo run
-    /// -p` calls resolve features differently and rebuild each other's
-    /// hash-less cdylib + rlib reference backend every time).
+    /// (the example or binary the command runs next), in one invocation.
+    /// The units are the workspace build's (the `oxjax-workspace-hack`
+    /// crate unifies features), so neither invalidates the other.
     With(&'a [&'a str]),
 }
 
@@ -253,9 +251,9 @@ fn plugins_file(release: bool) -> PathBuf {
 
 fn test(release: bool) -> Result<()> {
     cargo(&["test", "--workspace"], release)?;
-    // The out-of-tree author test runs cargo itself, relinking shared
-    // artifacts, so it runs after every other test (it is `#[ignore]`d
-    // in plain `cargo test`).
+    // The out-of-tree author test runs cargo itself on this target dir,
+    // so it runs after every other test (it is `#[ignore]`d in plain
+    // `cargo test`).
     let mut args = vec!["test", "-p", "oxjax-conformance", "--test", "out_of_tree"];
     if release {
         args.push("--release");

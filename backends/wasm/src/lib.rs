@@ -276,9 +276,6 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
     })
 }
 
-// Not in unit tests: they link the reference backend, which exports the
-// same symbols.
-#[cfg(not(test))]
 oxjax_abi::export_backend!(new);
 
 // The differential tests (tests/*.rs) run as unit tests; see Cargo.toml.

@@ -49,7 +49,7 @@ fn routines_match_the_reference() {
                     params: vec![axis, flag].into(),
                 };
                 let input = to_bytes(&x);
-                let want = oxjax_backend_reference::run_routine(&r, &[&input]).unwrap();
+                let want = oxjax_reference::run_routine(&r, &[&input]).unwrap();
                 let exe = b.compile_routine(&r).unwrap();
                 let i = b.alloc(input.len() as u64).unwrap();
                 b.write(i, 0, &input).unwrap();

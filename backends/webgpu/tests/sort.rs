@@ -68,7 +68,7 @@ fn check(kind: RoutineKind, d: DType, shape: &[u64], axis: i64, desc: bool) {
     };
     let n: u64 = shape.iter().product();
     let input = values(d, n as usize, n.wrapping_add(axis as u64) | 1);
-    let want = oxjax_backend_reference::run_routine(&r, &[&input])
+    let want = oxjax_reference::run_routine(&r, &[&input])
         .unwrap()
         .remove(0);
     let exe = be.compile_routine(&r).unwrap();

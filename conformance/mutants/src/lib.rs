@@ -44,7 +44,9 @@
 //!   as that entry's failure and go on).
 //!
 //! With `limited = true` it declares neither f64 nor `sin` (conformance
-//! must report those entries as unsupported). With
+//! must report those entries as unsupported). With `max_inputs = N` it
+//! declares that kernels bind at most N buffers (the jit planner must
+//! split, conformance's model layer must pass). With
 //! `nonfinite_undefined = true` it declares
 //! `Semantics::NONFINITE_UNDEFINED` (as WGSL backends do), which should make
 //! conformance accept its NaN-related deviations, visibly.
@@ -89,6 +91,8 @@ struct Mutant {
     mutation: Mutation,
     nonfinite_undefined: bool,
     limited: bool,
+    /// The declared `max_inputs` (option; default: no limit).
+    max_inputs: u32,
     name: String,
     state: Mutex<State>,
     /// The shared result staging of racy_execute.
@@ -128,6 +132,17 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         l.split_once('=')
             .is_some_and(|(k, v)| k.trim() == "limited" && v.trim() == "true")
     });
+    let max_inputs = match options.lines().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == "max_inputs").then(|| v.trim().to_string())
+    }) {
+        None => u32::MAX,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| err(format!("max_inputs wants a positive integer, got {v:?}")))?,
+    };
     let mutation = match name.as_str() {
         "none" => Mutation::None,
         "shr_logical" => Mutation::ShrLogical,
@@ -155,6 +170,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         mutation,
         nonfinite_undefined,
         limited,
+        max_inputs,
         name,
         state: Mutex::new(State::default()),
         staging: Mutex::new(Vec::new()),
@@ -385,6 +401,7 @@ impl Mutant {
             &[]
         };
         let mut caps = Capabilities::everything(routines);
+        caps.max_inputs = self.max_inputs;
         if self.limited {
             caps.dtypes = caps
                 .dtypes

@@ -402,7 +402,7 @@ fn embedded_slot() -> Slot {
 
 fn embedded_device() -> Device {
     let backend =
-        oxjax_backend_reference::new("").expect("the embedded reference backend takes no options");
+        oxjax_reference::new("").expect("the embedded reference backend takes no options");
     Device::new(EMBEDDED, oxjax_abi::into_object(backend), None, None)
         .expect("the embedded reference backend starts")
 }

@@ -473,6 +473,15 @@ impl<'a> Planner<'a> {
             if let Some(first) = self.unplanned_operands(&eqns) {
                 return Some(first);
             }
+            // Every operand is in a buffer already. Siblings that read too
+            // many together (the bias gradients of a layer, one column sum
+            // each) are planned in halves; a lone target (an n-ary
+            // primitive, concatenate) runs eagerly, where it splits itself.
+            if vs.len() > 1 {
+                let (a, b) = vs.split_at(vs.len() / 2);
+                return Some(vec![Task::Group(a.to_vec()), Task::Group(b.to_vec())]);
+            }
+            return Some(vec![Task::Eqn(eqns[0])]);
         }
         for o in outs {
             b.output(o);
@@ -1053,4 +1062,67 @@ fn concat_pieces<'j>(
         .zip(offsets)
         .rev()
         .filter(move |(a, _)| jaxpr.aval(a).shape[axis] != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::jit::compile;
+    use crate::trace::prim::Aval;
+    use crate::{Array, Axes, Registry, with_default_device};
+
+    /// Sibling reductions share one loop but each reads its own buffer: the
+    /// column sums of five inputs (a layer's bias gradients) under a limit
+    /// of three are split into groups that fit, with the same values.
+    #[test]
+    fn sibling_reductions_split_at_the_input_limit() {
+        let reg = Registry::embedded();
+        with_default_device(&reg.default_device(), || {
+            let xs: Vec<Array> = (0..5)
+                .map(|i| {
+                    Array::arange(i as f64, i as f64 + 12.0, 1.0, oxjax_abi::DType::F32)
+                        .reshape(&[4, 3])
+                })
+                .collect();
+            let f = |v: &[Array]| -> Vec<Array> {
+                v.iter()
+                    .map(|x| x.sum(Axes::from(vec![0]), false))
+                    .collect()
+            };
+            let avals: Vec<Aval> = xs.iter().map(Array::aval).collect();
+            let jaxpr = crate::trace::jaxpr::trace_to_jaxpr(&avals, f);
+            let unlimited = compile(jaxpr.clone(), usize::MAX);
+            let widest = |p: &crate::jit::Compiled| {
+                p.kernels().iter().map(|k| k.inputs.len()).max().unwrap()
+            };
+            assert_eq!(widest(&unlimited), 5, "the sums fuse into one kernel");
+            let limited = compile(jaxpr, 3);
+            assert!(widest(&limited) <= 3);
+            let got = limited.run(&xs, &crate::default_device()).unwrap();
+            for (g, w) in got.iter().zip(f(&xs)) {
+                assert_eq!(g.to_vec::<f32>(), w.to_vec::<f32>());
+            }
+        });
+    }
+
+    /// One primitive that reads more buffers than allowed (a concatenate
+    /// of five inputs under a limit of three) runs eagerly, where the
+    /// movement op splits itself; no kernel exceeds the limit.
+    #[test]
+    fn a_lone_over_wide_primitive_runs_within_the_limit() {
+        let reg = Registry::embedded();
+        with_default_device(&reg.default_device(), || {
+            let xs: Vec<Array> = (0..5)
+                .map(|i| Array::from_vec(vec![i as f32, 10.0 + i as f32], &[2]))
+                .collect();
+            let f = |v: &[Array]| -> Vec<Array> {
+                let refs: Vec<&Array> = v.iter().collect();
+                vec![Array::concatenate(&refs, 0)]
+            };
+            let avals: Vec<Aval> = xs.iter().map(Array::aval).collect();
+            let program = compile(crate::trace::jaxpr::trace_to_jaxpr(&avals, f), 3);
+            assert!(program.kernels().iter().all(|k| k.inputs.len() <= 3));
+            let got = program.run(&xs, &crate::default_device()).unwrap();
+            assert_eq!(got[0].to_vec::<f32>(), f(&xs)[0].to_vec::<f32>());
+        });
+    }
 }

@@ -20,7 +20,7 @@ pub(crate) fn run_host(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8
         }
         R::CONV => Ok(conv::run(routine, inputs)?),
         R::FFT => Ok(fft::run(routine, inputs)?),
-        _ => Ok(oxjax_backend_reference::run_routine(routine, inputs)?),
+        _ => Ok(oxjax_reference::run_routine(routine, inputs)?),
     }
 }
 

@@ -44,7 +44,7 @@ pub fn run_wasm(b: &WasmBackend, k: &Kernel, inputs: &[Vec<u8>]) -> Vec<Vec<u8>>
 
 pub fn run_ref(k: &Kernel, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let refs: Vec<&[u8]> = inputs.iter().map(|v| v.as_slice()).collect();
-    oxjax_backend_reference::run_kernel(k, &refs).expect("reference")
+    oxjax_reference::run_kernel(k, &refs).expect("reference")
 }
 
 pub fn to_bytes(values: &[Scalar]) -> Vec<u8> {

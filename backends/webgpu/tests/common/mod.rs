@@ -70,7 +70,7 @@ pub fn run(b: &WebGpuBackend, k: &Kernel, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
 
 pub fn reference(k: &Kernel, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let refs: Vec<&[u8]> = inputs.iter().map(|v| v.as_slice()).collect();
-    oxjax_backend_reference::run_kernel(k, &refs).unwrap()
+    oxjax_reference::run_kernel(k, &refs).unwrap()
 }
 
 pub fn bytes(vals: &[Scalar]) -> Vec<u8> {

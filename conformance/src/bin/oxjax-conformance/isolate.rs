@@ -188,6 +188,7 @@ fn layer_of(op: &str) -> &'static str {
     match op.split_once(':').map(|(p, _)| p) {
         Some("contract") => "contract",
         Some("eager") => "eager",
+        Some("model") => "model",
         Some(_) => "program",
         None => "kernel",
     }

@@ -5,7 +5,7 @@ use oxjax_abi::{
     Backend, BackendError, BufferId, DType, ErrorKind, ExecutableId, Kernel, KernelBuilder, NO_ARG,
     Node, Op, ReduceOp, Reduction, Routine, RoutineKind, Scalar, TensorDesc, f16,
 };
-use oxjax_backend_reference::{ReferenceBackend, eval, new, run_kernel, run_routine};
+use oxjax_reference::{ReferenceBackend, eval, new, run_kernel, run_routine};
 
 // ---- helpers -------------------------------------------------------------
 

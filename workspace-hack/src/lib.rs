@@ -1,0 +1,2 @@
+//! Empty: this crate exists for the features of its dependencies (see
+//! Cargo.toml).
