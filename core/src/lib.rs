@@ -56,7 +56,7 @@ pub use profile::profile;
 pub use trace::jaxpr::Jaxpr;
 pub use trace::prim::Aval;
 pub use transforms::*;
-pub use tree::Tree;
+pub use tree::{Args, Nth, Tree};
 
 /// The plugin ABI crate, re-exported for backend tests and tools.
 pub use oxjax_abi as abi;

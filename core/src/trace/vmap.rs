@@ -236,8 +236,8 @@ pub(crate) fn process(
 pub(crate) fn vmap_flat(
     f: impl FnOnce(&[Array]) -> Vec<Array>,
     args: &[Array],
-    in_axes: &[Option<usize>],
-    out_axes: Option<&[Option<usize>]>,
+    in_axes: &[Option<isize>],
+    out_axes: Option<&dyn Fn() -> Result<Vec<Option<isize>>>>,
 ) -> Result<Vec<Array>> {
     if args.len() != in_axes.len() {
         return op_err(format!(
@@ -246,15 +246,26 @@ pub(crate) fn vmap_flat(
             args.len()
         ));
     }
-    let mut size = None;
+    // Negative axes count from the end of each leaf, as in JAX.
+    let mut axes = Vec::with_capacity(args.len());
     for (i, (a, ax)) in args.iter().zip(in_axes).enumerate() {
-        if let Some(ax) = *ax {
-            if ax >= a.ndim() {
-                return op_err(format!(
-                    "vmap: in_axes[{i}] = {ax} is out of range for an input of shape {:?}",
-                    a.shape()
-                ));
+        axes.push(match *ax {
+            None => None,
+            Some(ax) => {
+                let r = a.ndim() as isize;
+                if ax >= r || ax < -r {
+                    return op_err(format!(
+                        "vmap: in_axes {ax} (input leaf {i}) is out of range for an input of shape {:?}",
+                        a.shape()
+                    ));
+                }
+                Some(ax.rem_euclid(r.max(1)) as usize)
             }
+        });
+    }
+    let mut size = None;
+    for (i, (a, ax)) in args.iter().zip(&axes).enumerate() {
+        if let Some(ax) = *ax {
             let n = a.shape()[ax];
             match size {
                 None => size = Some(n),
@@ -274,7 +285,7 @@ pub(crate) fn vmap_flat(
     with_main(TraceKind::Batch { size }, |main| {
         let ins: Vec<Array> = args
             .iter()
-            .zip(in_axes)
+            .zip(&axes)
             .map(|(a, ax)| match ax {
                 Some(ax) => {
                     let mut aval = a.aval();
@@ -291,8 +302,10 @@ pub(crate) fn vmap_flat(
             })
             .collect();
         let outs = f(&ins);
-        let zeros = vec![Some(0); outs.len()];
-        let out_axes = out_axes.unwrap_or(&zeros);
+        let out_axes = match out_axes {
+            Some(g) => g()?,
+            None => vec![Some(0); outs.len()],
+        };
         if out_axes.len() != outs.len() {
             return op_err(format!(
                 "vmap: {} out_axes for {} outputs",
@@ -310,13 +323,14 @@ pub(crate) fn vmap_flat(
                 match ax {
                     Some(ax) => {
                         let v = front(&val, bdim, size);
-                        if *ax >= v.ndim() {
+                        let r = v.ndim() as isize;
+                        if ax >= r || ax < -r {
                             return op_err(format!(
                                 "vmap: out_axes {ax} is out of range for an output of rank {}",
-                                v.ndim() - 1
+                                r - 1
                             ));
                         }
-                        Ok(v.moveaxis(0, *ax as isize))
+                        Ok(v.moveaxis(0, ax))
                     }
                     None if bdim.is_none() => Ok(val),
                     None => op_err(
