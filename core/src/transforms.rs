@@ -15,7 +15,7 @@ use crate::trace::vmap::vmap_flat;
 use crate::tree::{Args, Nth, Tree};
 use crate::{Array, DType};
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Calls `f` on leaves, recording its output tree as a template.
 fn flat<X: Tree, Y: Tree>(
@@ -487,18 +487,18 @@ fn to_isize(s: &[usize]) -> Vec<isize> {
 /// A function with a user-written JVP rule (`jax.custom_jvp`): `rule(x, t)`
 /// returns `(f(x), J t)`. Transformations use the rule instead of
 /// differentiating `f`'s body (e.g. for numerical stability).
-pub fn custom_jvp<X: Tree + 'static>(
+pub fn custom_jvp<X: Tree + Send + Sync + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Array + 'static,
-    rule: impl Fn(&X, &X) -> (Array, Array) + 'static,
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+    rule: impl Fn(&X, &X) -> (Array, Array) + Send + Sync + 'static,
 ) -> impl Fn(&X) -> Array {
-    let (f, rule) = (Rc::new(f), Rc::new(rule));
+    let (f, rule) = (Arc::new(f), Arc::new(rule));
     let name = name.to_string();
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
         let (t1, t2, t3, f, rule) = (tmpl.clone(), tmpl.clone(), tmpl, f.clone(), rule.clone());
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
-        let flat_rule: JvpRule = Rc::new(move |a: &[Array], t: &[Array]| {
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_rule: JvpRule = Arc::new(move |a: &[Array], t: &[Array]| {
             rule(&t2.unflatten(a.to_vec()), &t3.unflatten(t.to_vec()))
         });
         let c = Custom::Jvp {
@@ -508,24 +508,24 @@ pub fn custom_jvp<X: Tree + 'static>(
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }
 
 /// A function with a user-written VJP (`jax.custom_vjp`): `fwd(x)` returns
 /// `(f(x), residuals)`, `bwd(residuals, ct)` the cotangent of `x`. Reverse
 /// mode uses them; forward mode is refused, as in JAX.
-pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
+pub fn custom_vjp<X: Tree + Send + Sync + 'static, R: Tree + Send + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Array + 'static,
-    fwd: impl Fn(&X) -> (Array, R) + 'static,
-    bwd: impl Fn(&R, &Array) -> X + 'static,
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+    fwd: impl Fn(&X) -> (Array, R) + Send + Sync + 'static,
+    bwd: impl Fn(&R, &Array) -> X + Send + Sync + 'static,
 ) -> impl Fn(&X) -> Array {
-    let (f, fwd, bwd) = (Rc::new(f), Rc::new(fwd), Rc::new(bwd));
+    let (f, fwd, bwd) = (Arc::new(f), Arc::new(fwd), Arc::new(bwd));
     let name = name.to_string();
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
-        let res_tmpl: Rc<RefCell<Option<R>>> = Rc::new(RefCell::new(None));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
+        let res_tmpl: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
         let (t1, t2) = (tmpl.clone(), tmpl.clone());
         let (f, fwd, bwd, r1, r2) = (
             f.clone(),
@@ -534,16 +534,17 @@ pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
             res_tmpl.clone(),
             res_tmpl,
         );
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
-        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| {
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_fwd: Fwd = Arc::new(move |a: &[Array]| {
             let (y, r) = fwd(&t2.unflatten(a.to_vec()));
             let leaves = r.leaves();
-            *r1.borrow_mut() = Some(r);
+            *r1.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             (y, leaves)
         });
-        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+        let flat_bwd: Bwd = Arc::new(move |res: &[Array], ct: &Array| {
             let r = r2
-                .borrow()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
                 .expect("fwd ran before bwd")
                 .unflatten(res.to_vec());
@@ -558,23 +559,25 @@ pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }
 
 /// Rematerialisation (`jax.checkpoint`): reverse mode keeps only `f`'s
 /// inputs and recomputes its intermediates in the backward pass, trading
 /// compute for memory. Forward mode works as for `f` itself.
-pub fn checkpoint<X: Tree + 'static>(f: impl Fn(&X) -> Array + 'static) -> impl Fn(&X) -> Array {
-    let f = Rc::new(f);
+pub fn checkpoint<X: Tree + Send + Sync + 'static>(
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+) -> impl Fn(&X) -> Array {
+    let f = Arc::new(f);
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
         let (t1, t2) = (tmpl.clone(), tmpl);
         let (f1, f2) = (f.clone(), f.clone());
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f1(&t1.unflatten(a.to_vec())));
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f1(&t1.unflatten(a.to_vec())));
         let ff = flat_f.clone();
-        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| (ff(a), a.to_vec()));
-        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+        let flat_fwd: Fwd = Arc::new(move |a: &[Array]| (ff(a), a.to_vec()));
+        let flat_bwd: Bwd = Arc::new(move |res: &[Array], ct: &Array| {
             let x = t2.unflatten(res.to_vec());
             let (_, pull) = vjp(|x: &X| f2(x), &x);
             pull(ct).leaves()
@@ -588,6 +591,6 @@ pub fn checkpoint<X: Tree + 'static>(f: impl Fn(&X) -> Array + 'static) -> impl 
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }

@@ -9,7 +9,7 @@ use super::prim::{Aval, Prim};
 use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
 use crate::array::Array;
 use crate::error::{Result, op_err};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every operand with its batch axis first (see [`front`]).
 pub(crate) fn all_front(vals: &[Array], bdims: &[Option<usize>], size: usize) -> Vec<Array> {
@@ -106,15 +106,15 @@ fn over_batch(xs: &[Array], f: impl Fn(&[Array]) -> Vec<Array>) -> Vec<Array> {
 /// A custom function over a batch: its function and its rules vmapped, so
 /// the user's derivative still applies under an outer transformation
 /// (`grad(vmap(custom_vjp))` keeps the user's `bwd`, as JAX does).
-fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
+fn batched_custom(c: &Arc<Custom>, size: usize) -> CustomRef {
     use super::custom::{Bwd, Flat};
     let batch_f = |f: &Flat| -> Flat {
         let f = f.clone();
-        Rc::new(move |xs: &[Array]| over_batch(xs, |a| vec![f(a)]).remove(0))
+        Arc::new(move |xs: &[Array]| over_batch(xs, |a| vec![f(a)]).remove(0))
     };
     let batch_bwd = |bwd: &Bwd| -> Bwd {
         let bwd = bwd.clone();
-        Rc::new(move |res: &[Array], ct: &Array| {
+        Arc::new(move |res: &[Array], ct: &Array| {
             let n = res.len();
             let mut all = res.to_vec();
             all.push(ct.clone());
@@ -124,7 +124,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
     let batched = match &**c {
         Custom::Jvp { name, f, rule } => {
             let rule = rule.clone();
-            let rule_b: super::custom::JvpRule = Rc::new(move |xs: &[Array], ts: &[Array]| {
+            let rule_b: super::custom::JvpRule = Arc::new(move |xs: &[Array], ts: &[Array]| {
                 let n = xs.len();
                 let mut all = xs.to_vec();
                 all.extend_from_slice(ts);
@@ -149,7 +149,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
             remat,
         } => {
             let fwd = fwd.clone();
-            let fwd_b: super::custom::Fwd = Rc::new(move |xs: &[Array]| {
+            let fwd_b: super::custom::Fwd = Arc::new(move |xs: &[Array]| {
                 let mut out = over_batch(xs, |a| {
                     let (y, res) = fwd(a);
                     let mut v = vec![y];
@@ -186,7 +186,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
             forward: forward.as_ref().map(batch_f),
         },
     };
-    CustomRef(Rc::new(batched))
+    CustomRef(Arc::new(batched))
 }
 
 /// The batch trace's rule for one primitive.
