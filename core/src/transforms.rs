@@ -315,6 +315,18 @@ impl From<i32> for AxisSpec {
     }
 }
 
+impl From<isize> for AxisSpec {
+    fn from(a: isize) -> Self {
+        AxisSpec::Axis(a)
+    }
+}
+
+impl From<usize> for AxisSpec {
+    fn from(a: usize) -> Self {
+        AxisSpec::Axis(a as isize)
+    }
+}
+
 impl From<Option<i32>> for AxisSpec {
     fn from(a: Option<i32>) -> Self {
         a.map_or(AxisSpec::None, AxisSpec::from)
@@ -345,6 +357,11 @@ axis_spec_tuple!(A 0, B 1, C 2, D 3, E 4);
 impl AxisSpec {
     /// The axis of each leaf of `tree` (still possibly negative).
     fn per_leaf<T: Tree>(&self, what: &str, tree: &T) -> Result<Vec<Option<isize>>> {
+        match self {
+            AxisSpec::Axis(a) => return Ok(vec![Some(*a); tree.leaves().len()]),
+            AxisSpec::None => return Ok(vec![None; tree.leaves().len()]),
+            AxisSpec::Each(_) => {}
+        }
         let paths: Vec<Vec<String>> = tree
             .leaf_paths()
             .iter()

@@ -650,6 +650,27 @@ fn vmap_in_axes_prefix_trees_and_negative_axes() {
         let (u, w) = vmap_in_axes(h, (0, None), (None, 0))(&(m.clone(), v.clone()));
         assert_eq!(vec64(&u), vec64(&(&v * 2.0)));
         assert_eq!(w.shape(), &[4, 3]);
+        // A derived struct's fields are its children, in order; a Vec's
+        // items too. `w` is mapped on its last axis, `b` broadcast.
+        #[derive(Tree)]
+        struct Layer {
+            w: Array,
+            b: Array,
+        }
+        let layer = Layer {
+            w: m.transpose(&[1, 0]),
+            b: arr(&[0.5, 1.5, -1.0], &[3]),
+        };
+        let xs = vec![v.clone(), &v * 2.0];
+        let apply =
+            |(l, xs): &(Layer, Vec<Array>)| (&l.w * &xs[0] + &l.b + &xs[1]).sum(Axes::All, false);
+        let axis: isize = -1;
+        let got = vmap_in_axes(apply, ((axis, None), (None, None)), 0)(&(layer, xs.clone()));
+        let rows: Vec<Array> = (0..4)
+            .map(|i| (&lane(i) * &v + arr(&[0.5, 1.5, -1.0], &[3]) + &xs[1]).sum(Axes::All, false))
+            .collect();
+        let refs: Vec<&Array> = rows.iter().collect();
+        close(&vec64(&got), &vec64(&Array::stack(&refs, 0)), 1e-12).unwrap();
         // A spec equal to the one-argument form.
         let one = vmap(|a: &Array| a.sin())(&m);
         let spec = vmap_in_axes(|a: &Array| a.sin(), AxisSpec::Axis(0), 0)(&m);
