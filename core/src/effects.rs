@@ -19,7 +19,7 @@ use crate::tree::Tree;
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Which effect a callback has.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,7 +32,8 @@ pub enum Effect {
     Pure,
 }
 
-type HostFn = Rc<dyn Fn(&[Array]) -> Vec<Array>>;
+// Shared by jaxprs and programs, which cross threads.
+type HostFn = Arc<dyn Fn(&[Array]) -> Vec<Array> + Send + Sync>;
 
 /// A callback primitive: its closure, effect and declared results.
 pub struct Callback {
@@ -44,11 +45,11 @@ pub struct Callback {
 
 /// A shared handle, equal only to itself.
 #[derive(Clone)]
-pub struct CallbackRef(pub Rc<Callback>);
+pub struct CallbackRef(pub Arc<Callback>);
 
 impl PartialEq for CallbackRef {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -124,7 +125,7 @@ pub(crate) fn eval(c: &Callback, args: &[Array]) -> Result<Vec<Array>> {
 /// The jvp rule: callbacks run on the primals; their results have no
 /// derivative, so a tangent flowing into one is refused.
 pub(crate) fn jvp(
-    c: &Rc<Callback>,
+    c: &Arc<Callback>,
     x: &[Array],
     t: &[Option<Array>],
 ) -> (Vec<Array>, Vec<Option<Array>>) {
@@ -146,7 +147,7 @@ pub(crate) fn jvp(
 
 /// The batching rule: one call per lane, in lane order; results stacked.
 pub(crate) fn vmap(
-    c: &Rc<Callback>,
+    c: &Arc<Callback>,
     vals: &[Array],
     bdims: &[Option<usize>],
     size: usize,
@@ -176,7 +177,7 @@ pub(crate) fn vmap(
         .collect()
 }
 
-fn bind(c: &Rc<Callback>, args: &[Array]) -> Vec<Array> {
+fn bind(c: &Arc<Callback>, args: &[Array]) -> Vec<Array> {
     let refs: Vec<&Array> = args.iter().collect();
     crate::trace::bind(Prim::Callback(CallbackRef(c.clone())), &refs)
         .unwrap_or_else(|e| panic!("{e}"))
@@ -184,7 +185,7 @@ fn bind(c: &Rc<Callback>, args: &[Array]) -> Vec<Array> {
 
 fn call<Y: Tree>(name: &str, effect: Effect, result: &Y, args: &[Array], f: HostFn) -> Y {
     let out: Vec<Aval> = result.leaves().iter().map(Array::aval).collect();
-    let c = Rc::new(Callback {
+    let c = Arc::new(Callback {
         name: name.to_string(),
         effect,
         out,
@@ -284,7 +285,7 @@ fn render(format: &str, args: &[Array]) -> String {
 /// ```
 pub fn debug_print(format: &str, args: &[&Array]) {
     let fmt = format.to_string();
-    let f: HostFn = Rc::new(move |vals: &[Array]| {
+    let f: HostFn = Arc::new(move |vals: &[Array]| {
         emit(&render(&fmt, vals));
         Vec::new()
     });
@@ -301,21 +302,21 @@ pub fn debug_print(format: &str, args: &[&Array]) {
 ///
 /// ```
 /// use oxjax::{Array, io_callback, jit};
-/// use std::{cell::RefCell, rc::Rc};
-/// let seen = Rc::new(RefCell::new(Vec::new()));
+/// use std::sync::{Arc, Mutex};
+/// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let log = seen.clone();
 /// let f = jit(move |x: &Array| {
 ///     let log = log.clone();
-///     io_callback("log", move |v: &Array| { log.borrow_mut().push(v.item::<f32>()); v.clone() },
+///     io_callback("log", move |v: &Array| { log.lock().unwrap().push(v.item::<f32>()); v.clone() },
 ///                 x, x, true)
 /// });
 /// f(&Array::scalar(1.0f32));
 /// f(&Array::scalar(2.0f32));
-/// assert_eq!(*seen.borrow(), vec![1.0, 2.0]);
+/// assert_eq!(*seen.lock().unwrap(), vec![1.0, 2.0]);
 /// ```
-pub fn io_callback<X: Tree + 'static, Y: Tree + 'static>(
+pub fn io_callback<X: Tree + Send + Sync + 'static, Y: Tree + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Y + 'static,
+    f: impl Fn(&X) -> Y + Send + Sync + 'static,
     result: &Y,
     args: &X,
     ordered: bool,
@@ -336,23 +337,23 @@ pub fn io_callback<X: Tree + 'static, Y: Tree + 'static>(
 /// }, &x, &x);
 /// assert_eq!(y.to_vec::<f32>(), vec![1.0, 2.0]);
 /// ```
-pub fn pure_callback<X: Tree + 'static, Y: Tree + 'static>(
+pub fn pure_callback<X: Tree + Send + Sync + 'static, Y: Tree + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Y + 'static,
+    f: impl Fn(&X) -> Y + Send + Sync + 'static,
     result: &Y,
     args: &X,
 ) -> Y {
     host(name, Effect::Pure, f, result, args)
 }
 
-fn host<X: Tree + 'static, Y: Tree + 'static>(
+fn host<X: Tree + Send + Sync + 'static, Y: Tree + 'static>(
     name: &str,
     effect: Effect,
-    f: impl Fn(&X) -> Y + 'static,
+    f: impl Fn(&X) -> Y + Send + Sync + 'static,
     result: &Y,
     args: &X,
 ) -> Y {
     let tmpl = args.unflatten(args.leaves());
-    let flat: HostFn = Rc::new(move |vals: &[Array]| f(&tmpl.unflatten(vals.to_vec())).leaves());
+    let flat: HostFn = Arc::new(move |vals: &[Array]| f(&tmpl.unflatten(vals.to_vec())).leaves());
     call(name, effect, result, &args.leaves(), flat)
 }

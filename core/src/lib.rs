@@ -48,7 +48,7 @@ pub use eager::{Axes, Slice};
 pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback};
 pub use element::Element;
 pub use error::{Error, Result};
-pub use jit::{Compiled, jit, lower, try_jit};
+pub use jit::{Compiled, Jitted, jit, lower, try_jit};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
 /// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
 pub use oxjax_derive::Tree;
@@ -56,7 +56,23 @@ pub use profile::profile;
 pub use trace::jaxpr::Jaxpr;
 pub use trace::prim::Aval;
 pub use transforms::*;
-pub use tree::Tree;
+pub use tree::{Args, Nth, Tree};
 
 /// The plugin ABI crate, re-exported for backend tests and tools.
 pub use oxjax_abi as abi;
+
+/// Compile-time proof that arrays, devices, jaxprs, compiled programs,
+/// jitted functions and initializers cross threads (a server shares one
+/// jitted model across a pool); a `Rc` or `RefCell` creeping into any of
+/// them breaks the build here rather than in a user's program.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<Array>();
+    send_sync::<Device>();
+    send_sync::<Registry>();
+    send_sync::<Jaxpr>();
+    send_sync::<Compiled>();
+    send_sync::<Jitted<fn(&Array) -> Array, Array, Array>>();
+    send_sync::<nn::initializers::Initializer>();
+    send_sync::<Error>();
+};

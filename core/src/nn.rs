@@ -358,18 +358,45 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
 }
 
 /// One-hot encoding: a new last axis of `num_classes` with 1 at each
-/// index of `x` (0 everywhere for an out-of-range index).
-///
-/// Partial: the new axis is always last (no axis argument).
+/// index of `x` (0 everywhere for an out-of-range index), of `dtype`
+/// (`None`: f32, JAX's default). [`one_hot_axis`] puts the new axis
+/// elsewhere.
 ///
 /// ```
 /// use oxjax::{Array, DType, nn};
 /// let i = Array::from_vec(vec![0i32, 2], &[2]);
-/// assert_eq!(nn::one_hot(&i, 3, DType::F32).to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+/// assert_eq!(nn::one_hot(&i, 3, None).to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+/// assert_eq!(nn::one_hot(&i, 3, DType::I32).to_vec::<i32>(), vec![1, 0, 0, 0, 0, 1]);
 /// ```
-pub fn one_hot(x: &Array, num_classes: usize, dtype: DType) -> Array {
+pub fn one_hot(x: &Array, num_classes: usize, dtype: impl Into<Option<DType>>) -> Array {
+    one_hot_axis(x, num_classes, dtype, -1)
+}
+
+/// [`one_hot`] with the new axis at `axis` of the result (JAX's `axis=`;
+/// negative counts from the end of the result, `-1`: last).
+///
+/// ```
+/// use oxjax::{Array, nn};
+/// let i = Array::from_vec(vec![0i32, 2], &[2]);
+/// // [num_classes, 2]: column j is the encoding of i[j].
+/// let h = nn::one_hot_axis(&i, 3, None, 0);
+/// assert_eq!(h.to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0]);
+/// ```
+pub fn one_hot_axis(
+    x: &Array,
+    num_classes: usize,
+    dtype: impl Into<Option<DType>>,
+    axis: isize,
+) -> Array {
+    let dtype = dtype.into().unwrap_or(DType::F32);
+    let axis = crate::eager::ok(crate::eager::axis("one_hot", axis, x.ndim() + 1));
     let classes = Array::arange(0.0, num_classes as f64, 1.0, x.dtype());
-    x.expand_dims(-1).equal(&classes).astype(dtype)
+    let hot = x.expand_dims(-1).equal(&classes).astype(dtype);
+    if axis == x.ndim() {
+        hot
+    } else {
+        hot.moveaxis(-1, axis as isize)
+    }
 }
 
 /// `(x - mean) / sqrt(variance + epsilon)` over `axes` (mean and variance

@@ -12,10 +12,10 @@ use crate::trace::jvp::{check_differentiable, jvp_flat};
 use crate::trace::prim::Prim;
 use crate::trace::vjp::{Linear, linearize_flat};
 use crate::trace::vmap::vmap_flat;
-use crate::tree::Tree;
+use crate::tree::{Args, Nth, Tree};
 use crate::{Array, DType};
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Calls `f` on leaves, recording its output tree as a template.
 fn flat<X: Tree, Y: Tree>(
@@ -130,6 +130,139 @@ pub fn value_and_grad_with<X: Tree, A>(
     move |x: &X, a: &A| value_and_grad(|x: &X| f(x, a))(x)
 }
 
+/// Which arguments [`grad_argnums`] differentiates: one [`Argnum`] (the
+/// gradient is that argument's type, as JAX's `argnums=0`) or a tuple of
+/// them (a tuple of gradients in the order given, as `argnums=(0, 2)`).
+/// Write them with [`argnums!`](crate::argnums): `argnums![1]`, `argnums![0, 2]`.
+pub trait Argnums<X> {
+    /// The gradients' type.
+    type Grads: Tree;
+    /// The chosen positions, in order.
+    fn positions(&self) -> Vec<usize>;
+    /// A value of the gradients' structure (the chosen arguments of `x`).
+    fn template(&self, x: &X) -> Self::Grads;
+}
+
+/// Argument number `I` of a function of a tuple of arguments.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Argnum<const I: usize>;
+
+/// The argument itself, rebuilt from its leaves (trees need not be `Clone`).
+fn copy_of<T: Tree>(x: &T) -> T {
+    x.unflatten(x.leaves())
+}
+
+impl<X: Nth<I>, const I: usize> Argnums<X> for Argnum<I> {
+    type Grads = <X as Nth<I>>::Arg;
+    fn positions(&self) -> Vec<usize> {
+        vec![I]
+    }
+    fn template(&self, x: &X) -> Self::Grads {
+        copy_of(<X as Nth<I>>::nth(x))
+    }
+}
+
+macro_rules! argnums_tuple {
+    ($($c:ident)*) => {
+        impl<X: $(Nth<$c> +)* Args, $(const $c: usize),*> Argnums<X> for ($(Argnum<$c>,)*) {
+            type Grads = ($(<X as Nth<$c>>::Arg,)*);
+            fn positions(&self) -> Vec<usize> {
+                vec![$($c),*]
+            }
+            fn template(&self, x: &X) -> Self::Grads {
+                ($(copy_of(<X as Nth<$c>>::nth(x)),)*)
+            }
+        }
+    };
+}
+argnums_tuple!(I);
+argnums_tuple!(I J);
+argnums_tuple!(I J K);
+argnums_tuple!(I J K L);
+
+/// `argnums![0, 2]`: the arguments [`grad_argnums`] differentiates, as
+/// JAX's `argnums` (`argnums![1]` is one argument, its gradient unwrapped).
+#[macro_export]
+macro_rules! argnums {
+    ($i:literal) => {
+        $crate::Argnum::<$i>
+    };
+    ($($i:literal),+ $(,)?) => {
+        ($($crate::Argnum::<$i>,)+)
+    };
+}
+
+/// The value and gradient of a scalar function of several arguments (a
+/// tuple of pytrees) with respect to the arguments `argnums` picks (JAX's
+/// `value_and_grad(f, argnums=...)`); the other arguments are constants,
+/// so they may be integer arrays (labels, indices).
+pub fn value_and_grad_argnums<X: Args, N: Argnums<X>>(
+    f: impl Fn(&X) -> Array,
+    argnums: N,
+) -> impl Fn(&X) -> (Array, N::Grads) {
+    move |x: &X| {
+        let counts = x.arg_leaf_counts();
+        let starts: Vec<usize> = counts
+            .iter()
+            .scan(0, |s, &c| {
+                *s += c;
+                Some(*s - c)
+            })
+            .collect();
+        let range = |a: usize| starts[a]..starts[a] + counts[a];
+        let pos = argnums.positions();
+        let mut wrt: Vec<usize> = pos.clone();
+        wrt.sort_unstable();
+        wrt.dedup();
+        let leaves = x.leaves();
+        let chosen: Vec<Array> = wrt
+            .iter()
+            .flat_map(|&a| leaves[range(a)].to_vec())
+            .collect();
+        let (y, g) = value_and_grad(|w: &Vec<Array>| {
+            let mut all = leaves.clone();
+            let mut w = w.iter();
+            for &a in &wrt {
+                for slot in &mut all[range(a)] {
+                    *slot = w.next().expect("one leaf per chosen slot").clone();
+                }
+            }
+            f(&x.unflatten(all))
+        })(&chosen);
+        // The gradient leaves of each chosen argument, in `pos` order.
+        let mut by_arg = vec![Vec::new(); counts.len()];
+        let mut g = g.into_iter();
+        for &a in &wrt {
+            by_arg[a] = g.by_ref().take(counts[a]).collect();
+        }
+        let out: Vec<Array> = pos.iter().flat_map(|&a| by_arg[a].clone()).collect();
+        (y, argnums.template(x).unflatten(out))
+    }
+}
+
+/// The gradient of a scalar function of several arguments with respect to
+/// those `argnums` picks (`jax.grad(f, argnums=...)`).
+///
+/// ```
+/// use oxjax::{Array, Axes, argnums, grad_argnums};
+/// let loss = |(w, x, labels): &(Array, Array, Array)| {
+///     ((x * w).sum(-1, false) - labels.astype(oxjax::DType::F32)).square().sum(Axes::All, false)
+/// };
+/// let args = (Array::ones(&[3], oxjax::DType::F32), Array::ones(&[2, 3], oxjax::DType::F32),
+///             Array::from_vec(vec![1i32, 2], &[2]));
+/// let dw: Array = grad_argnums(loss, argnums![0])(&args);          // JAX's argnums=0
+/// let (dw2, dx) = grad_argnums(loss, argnums![0, 1])(&args);      // argnums=(0, 1)
+/// assert_eq!((dw.shape(), dx.shape()), (&[3][..], &[2, 3][..]));
+/// assert_eq!(dw.to_vec::<f32>(), dw2.to_vec::<f32>());
+/// ```
+pub fn grad_argnums<X: Args, N: Argnums<X>>(
+    f: impl Fn(&X) -> Array,
+    argnums: N,
+) -> impl Fn(&X) -> N::Grads {
+    let vg = value_and_grad_argnums(f, argnums);
+    move |x: &X| vg(x).1
+}
+
 /// The gradient of a function returning `(scalar, aux)` (`has_aux=True`).
 pub fn grad_has_aux<X: Tree, Aux: Tree>(f: impl Fn(&X) -> (Array, Aux)) -> impl Fn(&X) -> (X, Aux) {
     move |x: &X| {
@@ -142,36 +275,195 @@ pub fn grad_has_aux<X: Tree, Aux: Tree>(f: impl Fn(&X) -> (Array, Aux)) -> impl 
 
 /// Maps `f` over axis 0 of every input leaf and stacks outputs on axis 0.
 pub fn vmap<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
-    move |x: &X| {
-        let n = x.leaves().len();
-        vmap_impl(&f, x, &vec![Some(0); n], None)
-    }
+    vmap_in_axes(f, 0, 0)
 }
 
 /// `vmap` with an axis per input leaf (`None`: not mapped, broadcast) and
 /// per output leaf (`None`: the output must not depend on mapped inputs).
+/// [`vmap_in_axes`] takes the JAX form (one axis per argument, a prefix tree).
 pub fn vmap_axes<X: Tree, Y: Tree>(
     f: impl Fn(&X) -> Y,
     in_axes: Vec<Option<usize>>,
     out_axes: Vec<Option<usize>>,
 ) -> impl Fn(&X) -> Y {
-    move |x: &X| vmap_impl(&f, x, &in_axes, Some(&out_axes))
+    let signed = |v: &[Option<usize>]| -> Vec<Option<isize>> {
+        v.iter().map(|a| a.map(|a| a as isize)).collect()
+    };
+    let (ins, outs) = (signed(&in_axes), signed(&out_axes));
+    move |x: &X| ok(vmap_impl(&f, x, &ins, &|_: &Y| Ok(outs.clone())))
+}
+
+/// Which axis `vmap` maps, for a whole subtree or each of its children
+/// (JAX's `in_axes`/`out_axes`): `0`, `-1` (counted from the end of each
+/// leaf), `None` (not mapped: broadcast in, unbatched out), or a tuple
+/// matching the children of a tuple / fields of a struct / items of a
+/// `Vec` in order, whose entries may themselves be trees. A spec is a
+/// *prefix* of the value's tree: an entry stands for every leaf below it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum AxisSpec {
+    /// The mapped axis of every leaf below (negative: from the end).
+    Axis(isize),
+    /// Not mapped.
+    None,
+    /// One spec per child, in order.
+    Each(Vec<AxisSpec>),
+}
+
+impl From<i32> for AxisSpec {
+    fn from(a: i32) -> Self {
+        AxisSpec::Axis(a as isize)
+    }
+}
+
+impl From<isize> for AxisSpec {
+    fn from(a: isize) -> Self {
+        AxisSpec::Axis(a)
+    }
+}
+
+impl From<usize> for AxisSpec {
+    fn from(a: usize) -> Self {
+        AxisSpec::Axis(a as isize)
+    }
+}
+
+impl From<Option<i32>> for AxisSpec {
+    fn from(a: Option<i32>) -> Self {
+        a.map_or(AxisSpec::None, AxisSpec::from)
+    }
+}
+
+impl From<Vec<AxisSpec>> for AxisSpec {
+    fn from(v: Vec<AxisSpec>) -> Self {
+        AxisSpec::Each(v)
+    }
+}
+
+macro_rules! axis_spec_tuple {
+    ($($name:ident $idx:tt),*) => {
+        impl<$($name: Into<AxisSpec>),*> From<($($name,)*)> for AxisSpec {
+            fn from(t: ($($name,)*)) -> Self {
+                AxisSpec::Each(vec![$(t.$idx.into()),*])
+            }
+        }
+    };
+}
+axis_spec_tuple!(A 0);
+axis_spec_tuple!(A 0, B 1);
+axis_spec_tuple!(A 0, B 1, C 2);
+axis_spec_tuple!(A 0, B 1, C 2, D 3);
+axis_spec_tuple!(A 0, B 1, C 2, D 3, E 4);
+
+impl AxisSpec {
+    /// The axis of each leaf of `tree` (still possibly negative).
+    fn per_leaf<T: Tree>(&self, what: &str, tree: &T) -> Result<Vec<Option<isize>>> {
+        match self {
+            AxisSpec::Axis(a) => return Ok(vec![Some(*a); tree.leaves().len()]),
+            AxisSpec::None => return Ok(vec![None; tree.leaves().len()]),
+            AxisSpec::Each(_) => {}
+        }
+        let paths: Vec<Vec<String>> = tree
+            .leaf_paths()
+            .iter()
+            .map(|p| {
+                p.split('.')
+                    .filter(|c| !c.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .collect();
+        let mut out = Vec::with_capacity(paths.len());
+        let refs: Vec<&[String]> = paths.iter().map(|p| p.as_slice()).collect();
+        self.assign(what, &refs, &mut out)?;
+        Ok(out)
+    }
+
+    /// Assigns axes to leaves given by their paths below this spec's node.
+    fn assign(&self, what: &str, paths: &[&[String]], out: &mut Vec<Option<isize>>) -> Result<()> {
+        let children = match self {
+            AxisSpec::Axis(a) => {
+                out.extend(std::iter::repeat_n(Some(*a), paths.len()));
+                return Ok(());
+            }
+            AxisSpec::None => {
+                out.extend(std::iter::repeat_n(None, paths.len()));
+                return Ok(());
+            }
+            AxisSpec::Each(c) => c,
+        };
+        // Group consecutive leaves by their first path component.
+        let mut groups: Vec<(&str, Vec<&[String]>)> = Vec::new();
+        for p in paths {
+            let Some((head, rest)) = p.split_first() else {
+                return Err(Error::Op(format!(
+                    "vmap: {what} has a tuple of {} entries where the value is a single array",
+                    children.len()
+                )));
+            };
+            match groups.last_mut() {
+                Some((h, g)) if *h == head.as_str() => g.push(rest),
+                _ => groups.push((head, vec![rest])),
+            }
+        }
+        if groups.len() != children.len() {
+            return Err(Error::Op(format!(
+                "vmap: {what} has {} entries for a value with {} children ({})",
+                children.len(),
+                groups.len(),
+                groups.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        for ((_, g), spec) in groups.iter().zip(children) {
+            spec.assign(what, g, out)?;
+        }
+        Ok(())
+    }
+}
+
+/// `vmap` as JAX spells it: `in_axes` a prefix tree of the argument (for a
+/// function of several arguments, a tuple with one entry per argument:
+/// `vmap_in_axes(f, (0, None), 0)` maps the first and broadcasts the
+/// second), `out_axes` a prefix tree of the result; negative axes count
+/// from the end of each leaf (`-1`: the last axis).
+///
+/// ```
+/// use oxjax::{Array, vmap_in_axes};
+/// let m = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+/// let v = Array::from_vec(vec![1.0f32, 0.0, -1.0], &[3]);
+/// // Rows of `m` against the one `v`: in_axes = (0, None).
+/// let dots = vmap_in_axes(|(r, v): &(Array, Array)| r.dot(v), (0, None), 0)(&(m.clone(), v));
+/// assert_eq!(dots.to_vec::<f32>(), vec![-2.0, -2.0]);
+/// // Columns: in_axes = -1 maps the last axis.
+/// let sums = vmap_in_axes(|c: &Array| c.sum(oxjax::Axes::All, false), -1, 0)(&m);
+/// assert_eq!(sums.to_vec::<f32>(), vec![5.0, 7.0, 9.0]);
+/// ```
+pub fn vmap_in_axes<X: Tree, Y: Tree>(
+    f: impl Fn(&X) -> Y,
+    in_axes: impl Into<AxisSpec>,
+    out_axes: impl Into<AxisSpec>,
+) -> impl Fn(&X) -> Y {
+    let (ins, outs) = (in_axes.into(), out_axes.into());
+    move |x: &X| {
+        ok(ins
+            .per_leaf("in_axes", x)
+            .and_then(|axes| vmap_impl(&f, x, &axes, &|y: &Y| outs.per_leaf("out_axes", y))))
+    }
 }
 
 fn vmap_impl<X: Tree, Y: Tree>(
     f: &impl Fn(&X) -> Y,
     x: &X,
-    in_axes: &[Option<usize>],
-    out_axes: Option<&[Option<usize>]>,
-) -> Y {
+    in_axes: &[Option<isize>],
+    out_axes: &dyn Fn(&Y) -> Result<Vec<Option<isize>>>,
+) -> Result<Y> {
     let template = RefCell::new(None);
-    let outs = ok(vmap_flat(
+    let outs = vmap_flat(
         flat(f, x, &template),
         &x.leaves(),
         in_axes,
-        out_axes,
-    ));
-    template.into_inner().expect("f was called").unflatten(outs)
+        Some(&|| out_axes(template.borrow().as_ref().expect("f was called"))),
+    )?;
+    Ok(template.into_inner().expect("f was called").unflatten(outs))
 }
 
 /// The Jacobian by forward mode: shape `out.shape + x.shape`.
@@ -236,18 +528,18 @@ fn to_isize(s: &[usize]) -> Vec<isize> {
 /// A function with a user-written JVP rule (`jax.custom_jvp`): `rule(x, t)`
 /// returns `(f(x), J t)`. Transformations use the rule instead of
 /// differentiating `f`'s body (e.g. for numerical stability).
-pub fn custom_jvp<X: Tree + 'static>(
+pub fn custom_jvp<X: Tree + Send + Sync + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Array + 'static,
-    rule: impl Fn(&X, &X) -> (Array, Array) + 'static,
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+    rule: impl Fn(&X, &X) -> (Array, Array) + Send + Sync + 'static,
 ) -> impl Fn(&X) -> Array {
-    let (f, rule) = (Rc::new(f), Rc::new(rule));
+    let (f, rule) = (Arc::new(f), Arc::new(rule));
     let name = name.to_string();
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
         let (t1, t2, t3, f, rule) = (tmpl.clone(), tmpl.clone(), tmpl, f.clone(), rule.clone());
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
-        let flat_rule: JvpRule = Rc::new(move |a: &[Array], t: &[Array]| {
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_rule: JvpRule = Arc::new(move |a: &[Array], t: &[Array]| {
             rule(&t2.unflatten(a.to_vec()), &t3.unflatten(t.to_vec()))
         });
         let c = Custom::Jvp {
@@ -257,24 +549,24 @@ pub fn custom_jvp<X: Tree + 'static>(
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }
 
 /// A function with a user-written VJP (`jax.custom_vjp`): `fwd(x)` returns
 /// `(f(x), residuals)`, `bwd(residuals, ct)` the cotangent of `x`. Reverse
 /// mode uses them; forward mode is refused, as in JAX.
-pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
+pub fn custom_vjp<X: Tree + Send + Sync + 'static, R: Tree + Send + 'static>(
     name: &str,
-    f: impl Fn(&X) -> Array + 'static,
-    fwd: impl Fn(&X) -> (Array, R) + 'static,
-    bwd: impl Fn(&R, &Array) -> X + 'static,
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+    fwd: impl Fn(&X) -> (Array, R) + Send + Sync + 'static,
+    bwd: impl Fn(&R, &Array) -> X + Send + Sync + 'static,
 ) -> impl Fn(&X) -> Array {
-    let (f, fwd, bwd) = (Rc::new(f), Rc::new(fwd), Rc::new(bwd));
+    let (f, fwd, bwd) = (Arc::new(f), Arc::new(fwd), Arc::new(bwd));
     let name = name.to_string();
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
-        let res_tmpl: Rc<RefCell<Option<R>>> = Rc::new(RefCell::new(None));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
+        let res_tmpl: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
         let (t1, t2) = (tmpl.clone(), tmpl.clone());
         let (f, fwd, bwd, r1, r2) = (
             f.clone(),
@@ -283,16 +575,17 @@ pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
             res_tmpl.clone(),
             res_tmpl,
         );
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
-        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| {
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f(&t1.unflatten(a.to_vec())));
+        let flat_fwd: Fwd = Arc::new(move |a: &[Array]| {
             let (y, r) = fwd(&t2.unflatten(a.to_vec()));
             let leaves = r.leaves();
-            *r1.borrow_mut() = Some(r);
+            *r1.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
             (y, leaves)
         });
-        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+        let flat_bwd: Bwd = Arc::new(move |res: &[Array], ct: &Array| {
             let r = r2
-                .borrow()
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
                 .expect("fwd ran before bwd")
                 .unflatten(res.to_vec());
@@ -307,23 +600,25 @@ pub fn custom_vjp<X: Tree + 'static, R: Tree + 'static>(
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }
 
 /// Rematerialisation (`jax.checkpoint`): reverse mode keeps only `f`'s
 /// inputs and recomputes its intermediates in the backward pass, trading
 /// compute for memory. Forward mode works as for `f` itself.
-pub fn checkpoint<X: Tree + 'static>(f: impl Fn(&X) -> Array + 'static) -> impl Fn(&X) -> Array {
-    let f = Rc::new(f);
+pub fn checkpoint<X: Tree + Send + Sync + 'static>(
+    f: impl Fn(&X) -> Array + Send + Sync + 'static,
+) -> impl Fn(&X) -> Array {
+    let f = Arc::new(f);
     move |x: &X| {
-        let tmpl = Rc::new(x.unflatten(x.leaves()));
+        let tmpl = Arc::new(x.unflatten(x.leaves()));
         let (t1, t2) = (tmpl.clone(), tmpl);
         let (f1, f2) = (f.clone(), f.clone());
-        let flat_f: Flat = Rc::new(move |a: &[Array]| f1(&t1.unflatten(a.to_vec())));
+        let flat_f: Flat = Arc::new(move |a: &[Array]| f1(&t1.unflatten(a.to_vec())));
         let ff = flat_f.clone();
-        let flat_fwd: Fwd = Rc::new(move |a: &[Array]| (ff(a), a.to_vec()));
-        let flat_bwd: Bwd = Rc::new(move |res: &[Array], ct: &Array| {
+        let flat_fwd: Fwd = Arc::new(move |a: &[Array]| (ff(a), a.to_vec()));
+        let flat_bwd: Bwd = Arc::new(move |res: &[Array], ct: &Array| {
             let x = t2.unflatten(res.to_vec());
             let (_, pull) = vjp(|x: &X| f2(x), &x);
             pull(ct).leaves()
@@ -337,6 +632,6 @@ pub fn checkpoint<X: Tree + 'static>(f: impl Fn(&X) -> Array + 'static) -> impl 
         };
         let leaves = x.leaves();
         let refs: Vec<&Array> = leaves.iter().collect();
-        bind1(Prim::Custom(CustomRef(Rc::new(c))), &refs)
+        bind1(Prim::Custom(CustomRef(Arc::new(c))), &refs)
     }
 }

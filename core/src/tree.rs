@@ -124,6 +124,60 @@ tuple_tree!(A 0, B 1, C 2);
 tuple_tree!(A 0, B 1, C 2, D 3);
 tuple_tree!(A 0, B 1, C 2, D 3, E 4);
 
+/// The arguments of a function of several arguments, as JAX passes them: a
+/// tuple of pytrees (`f(&(params, batch))`). Transformations that pick
+/// arguments (`grad_argnums`) need to know where each argument's leaves
+/// lie in the flat list.
+pub trait Args: Tree {
+    /// How many leaves each argument has, in argument order.
+    fn arg_leaf_counts(&self) -> Vec<usize>;
+}
+
+/// The argument at position `I` of an [`Args`] tuple (a type-level index,
+/// so an out-of-range `argnums` is a compile error).
+pub trait Nth<const I: usize>: Args {
+    /// The argument's type.
+    type Arg: Tree;
+    /// The argument.
+    fn nth(&self) -> &Self::Arg;
+}
+
+macro_rules! args_tuple {
+    ($($name:ident $idx:tt),*) => {
+        impl<$($name: Tree),*> Args for ($($name,)*) {
+            fn arg_leaf_counts(&self) -> Vec<usize> {
+                vec![$(self.$idx.leaves().len()),*]
+            }
+        }
+    };
+}
+
+macro_rules! nth {
+    (($($name:ident),*) $idx:tt $arg:ident) => {
+        impl<$($name: Tree),*> Nth<$idx> for ($($name,)*) {
+            type Arg = $arg;
+            fn nth(&self) -> &$arg {
+                &self.$idx
+            }
+        }
+    };
+}
+
+args_tuple!(A 0);
+args_tuple!(A 0, B 1);
+args_tuple!(A 0, B 1, C 2);
+args_tuple!(A 0, B 1, C 2, D 3);
+nth!((A) 0 A);
+nth!((A, B) 0 A);
+nth!((A, B) 1 B);
+nth!((A, B, C) 0 A);
+nth!((A, B, C) 1 B);
+nth!((A, B, C) 2 C);
+nth!((A, B, C, D) 0 A);
+nth!((A, B, C, D) 1 B);
+nth!((A, B, C, D) 2 C);
+nth!((A, B, C, D) 3 D);
+
 impl<T: Tree> Tree for Vec<T> {
     fn flatten_into(&self, leaves: &mut Vec<Array>) {
         self.iter().for_each(|x| x.flatten_into(leaves));

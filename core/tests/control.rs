@@ -8,8 +8,7 @@ use oxjax::{
     Array, Axes, DType, Registry, capture_debug_output, debug_print, grad, io_callback, jit, jvp,
     lax, make_jaxpr, pure_callback, try_jit, vmap, with_default_device,
 };
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 mod common;
 use common::{fd_grad, on_embedded};
 
@@ -463,12 +462,12 @@ fn debug_print_prints_in_order_under_jit_vmap_and_grad() {
 #[test]
 fn io_callback_sees_every_call_in_order() {
     on_every_device(|dev| {
-        let log: Rc<RefCell<Vec<f32>>> = Rc::new(RefCell::new(Vec::new()));
+        let log: Arc<Mutex<Vec<f32>>> = Arc::new(Mutex::new(Vec::new()));
         let sink = log.clone();
         let f = jit(move |x: &Array| {
             let sink = sink.clone();
             let record = move |v: &Array| {
-                sink.borrow_mut().push(v.item::<f32>());
+                sink.lock().unwrap().push(v.item::<f32>());
             };
             // The results are unused: effects still run, in program order.
             let r = record.clone();
@@ -479,17 +478,21 @@ fn io_callback_sees_every_call_in_order() {
         for i in 0..3 {
             f(&Array::scalar(i as f32));
         }
-        assert_eq!(*log.borrow(), vec![0.0, 0.0, 1.0, 10.0, 2.0, 20.0], "{dev}");
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec![0.0, 0.0, 1.0, 10.0, 2.0, 20.0],
+            "{dev}"
+        );
     });
 }
 
 #[test]
 fn pure_callbacks_are_removed_when_unused_and_checked_when_used() {
     on_embedded(|| {
-        let calls = Rc::new(RefCell::new(0));
+        let calls = Arc::new(Mutex::new(0));
         let c = calls.clone();
         let host_square = move |v: &Array| {
-            *c.borrow_mut() += 1;
+            *c.lock().unwrap() += 1;
             let d: Vec<f32> = v.to_vec::<f32>().iter().map(|a| a * a).collect();
             Array::from_vec(d, v.shape())
         };
@@ -500,10 +503,14 @@ fn pure_callbacks_are_removed_when_unused_and_checked_when_used() {
         });
         let x = Array::from_vec(vec![1.0f32, 2.0, 3.0], &[3]);
         unused(&x);
-        assert_eq!(*calls.borrow(), 0, "an unused pure_callback is removed");
+        assert_eq!(
+            *calls.lock().unwrap(),
+            0,
+            "an unused pure_callback is removed"
+        );
         let used = jit(move |x: &Array| pure_callback("sq", host_square.clone(), x, x) + 1.0);
         assert_eq!(used(&x).to_vec::<f32>(), vec![2.0, 5.0, 10.0]);
-        assert_eq!(*calls.borrow(), 1);
+        assert_eq!(*calls.lock().unwrap(), 1);
         // vmap calls it once per lane.
         let m = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
         let lanes = vmap(|x: &Array| pure_callback("neg", |v: &Array| -v, x, x))(&m);

@@ -571,3 +571,95 @@ fn expensive_shared_values_are_computed_once() {
         close(&jit(chain)(&s), &chain(&s));
     });
 }
+
+/// A server's use: one jitted MLP shared by 8 threads, on every device.
+/// Each thread's results equal the single-threaded ones bit for bit, and
+/// the program was compiled once for the one signature (`Jitted`'s count);
+/// the `jit` closure itself is `Send + Sync` and clones into threads.
+#[test]
+fn one_jitted_model_serves_eight_threads() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    for device in all_devices() {
+        let name = device.name().to_string();
+        with_default_device(&device, || {
+            let p = params();
+            let model = oxjax::Jitted::new(|(p, x): &(Mlp, Array)| mlp(p, x).tanh());
+            let inputs: Vec<(Mlp, Array)> = (0..8)
+                .map(|i| (p.clone(), rand(&[5, 8], 100 + i)))
+                .collect();
+            let want: Vec<Vec<f32>> = inputs
+                .iter()
+                .map(|a| model.call(a).to_vec::<f32>())
+                .collect();
+            assert_eq!(model.compilations(), 1);
+            let jf = jit(|(p, x): &(Mlp, Array)| mlp(p, x).tanh());
+            send_sync(&model);
+            send_sync(&jf);
+            std::thread::scope(|s| {
+                for (a, w) in inputs.iter().zip(&want) {
+                    let (model, jf, name) = (&model, jf.clone(), &name);
+                    s.spawn(move || {
+                        for _ in 0..3 {
+                            assert_eq!(&model.call(a).to_vec::<f32>(), w, "{name}");
+                            assert_eq!(&jf(a).to_vec::<f32>(), w, "{name}");
+                        }
+                    });
+                }
+            });
+            assert_eq!(model.compilations(), 1, "{name}: compiled once");
+            // Eager agrees too.
+            close(
+                &model.call(&inputs[0]),
+                &mlp(&inputs[0].0, &inputs[0].1).tanh(),
+            );
+        });
+    }
+}
+
+/// Many threads missing the cache at once still compile one program, and
+/// a new signature compiles a second.
+#[test]
+fn concurrent_first_calls_compile_once() {
+    on_embedded(|| {
+        let f = oxjax::Jitted::new(|x: &Array| (x.exp() * 2.0).sum(Axes::All, false));
+        let x = rand(&[64], 7);
+        let want = f.call(&x).to_vec::<f32>();
+        let g = oxjax::Jitted::new(|x: &Array| (x.exp() * 2.0).sum(Axes::All, false));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| assert_eq!(g.call(&x).to_vec::<f32>(), want));
+            }
+        });
+        assert_eq!(g.compilations(), 1);
+        g.call(&rand(&[3, 2], 8));
+        assert_eq!(g.compilations(), 2);
+    });
+}
+
+/// Nested staging: a jitted helper applied to a captured constant while an
+/// outer trace stages (`make_jaxpr`, another `jit`) joins the outer program
+/// instead of running its steps through the outer trace.
+#[test]
+fn jitted_helper_on_constants_inside_outer_staging() {
+    on_embedded(|| {
+        let c = rand(&[4], 21);
+        // An argmax is an eager step of a compiled program: it used to bind
+        // into the outer trace and then hit "jit runs on concrete arrays".
+        let helper = jit(|x: &Array| {
+            let i = x.argmax(Some(0)).astype(DType::F32);
+            x.exp() + i
+        });
+        let want = helper(&c);
+        // Inside make_jaxpr: the helper's operations are staged into the jaxpr.
+        let text = oxjax::make_jaxpr(|y: &Array| y + &helper(&c))(&c).to_string();
+        assert!(text.contains("exp") && text.contains("argmax"), "{text}");
+        // Inside another jit: the same values as eager, and as calling the
+        // helper on the traced argument.
+        let outer = jit(|y: &Array| y * 2.0 + &helper(&c));
+        close(&outer(&c), &(&c * 2.0 + &want));
+        let outer2 = jit(|y: &Array| helper(y) + &helper(&c));
+        close(&outer2(&c), &(&want * 2.0));
+        // Called eagerly afterwards, the helper still runs its own program.
+        close(&helper(&c), &want);
+    });
+}

@@ -199,3 +199,65 @@ fn pooling_matches_loops() {
         assert_eq!(total, (n * oh * ow * c) as f64);
     });
 }
+
+/// JAX's defaults and `one_hot(axis=)`: `one_hot(x, n)` is f32 with the
+/// new axis last; `axis=k` puts it at `k` of the result (checked against
+/// the definition `out[.., c at k, ..] = (x[..] == c)`); `take` accepts a
+/// bare axis; `randint` defaults to i32 and draws what the explicit form
+/// draws.
+#[test]
+fn jax_defaults_for_one_hot_take_randint() {
+    on_embedded(|| {
+        let x = Array::from_vec(vec![0i32, 2, 1, 3, -1, 2], &[2, 3]);
+        let n = 3usize;
+        let last = nn::one_hot(&x, n, None);
+        assert_eq!(last.dtype(), DType::F32);
+        assert_eq!(last.shape(), &[2, 3, 3]);
+        let xs = x.to_vec::<i32>();
+        for axis in [0isize, 1, 2, -1, -3] {
+            let h = nn::one_hot_axis(&x, n, DType::I32, axis);
+            let k = axis.rem_euclid(3) as usize;
+            let mut shape = vec![2, 3];
+            shape.insert(k, n);
+            assert_eq!(h.shape(), shape.as_slice(), "axis {axis}");
+            let hv = h.to_vec::<i32>();
+            // Walk the result's indices; remove the class axis to find x.
+            for (flat, &got) in hv.iter().enumerate() {
+                let idx = [
+                    flat / (shape[1] * shape[2]),
+                    flat / shape[2] % shape[1],
+                    flat % shape[2],
+                ];
+                let c = idx[k] as i32;
+                let rest: Vec<usize> = (0..3).filter(|&d| d != k).map(|d| idx[d]).collect();
+                let want = (xs[rest[0] * 3 + rest[1]] == c) as i32;
+                assert_eq!(got, want, "axis {axis} at {idx:?}");
+            }
+        }
+        let e = std::panic::catch_unwind(|| nn::one_hot_axis(&x, n, None, 3))
+            .expect_err("axis 3 of a rank-3 result");
+        let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("one_hot"), "{msg}");
+        // take: a bare axis is Some(axis); None flattens.
+        let a = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
+        let i = Array::from_vec(vec![2i32, 0], &[2]);
+        let t1 = oxjax::numpy::take(&a, &i, 1);
+        assert_eq!(
+            t1.to_vec::<f32>(),
+            oxjax::numpy::take(&a, &i, Some(1)).to_vec::<f32>()
+        );
+        assert_eq!(t1.to_vec::<f32>(), vec![3.0, 1.0, 6.0, 4.0]);
+        assert_eq!(
+            oxjax::numpy::take(&a, &i, None).to_vec::<f32>(),
+            vec![3.0, 1.0]
+        );
+        // randint: i32 by default, the same draws as the explicit dtype.
+        let k = oxjax::random::key(5);
+        let d = oxjax::random::randint(&k, &[16], -3, 9, None);
+        assert_eq!(d.dtype(), DType::I32);
+        assert_eq!(
+            d.to_vec::<i32>(),
+            oxjax::random::randint(&k, &[16], -3, 9, DType::I32).to_vec::<i32>()
+        );
+    });
+}

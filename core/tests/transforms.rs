@@ -186,9 +186,15 @@ fn compositions() {
         let rows = arr(&[0.1, 0.2, 0.3, 0.4, 0.5, 0.6], &[2, 3]);
         let per_row = vmap(grad(f))(&rows);
         for i in 0..2 {
-            let r = rows.slice(&[(i..i + 1).into()]).squeeze(&[0]);
+            let r = rows
+                .slice(&[(i as isize..i as isize + 1).into()])
+                .squeeze(&[0]);
             close(
-                &vec64(&per_row.slice(&[(i..i + 1).into()]).squeeze(&[0])),
+                &vec64(
+                    &per_row
+                        .slice(&[(i as isize..i as isize + 1).into()])
+                        .squeeze(&[0]),
+                ),
                 &vec64(&grad(f)(&r)),
                 1e-12,
             )
@@ -513,5 +519,189 @@ fn has_aux_linearize_and_out_axes() {
         let r = vmap_axes(f2, vec![Some(0), None], vec![Some(1)])(&(m.clone(), x.clone()));
         assert_eq!(r.shape(), &[3, 2]);
         assert_eq!(vec64(&r), vec![1.0, 4.0, 4.0, 10.0, 9.0, 18.0]);
+    });
+}
+
+/// Several arguments, as JAX: a tuple of pytrees, `argnums` picking the
+/// gradients (checked against finite differences and the one-argument form),
+/// an integer argument left alone, and `jit`/`vjp`/`value_and_grad` over
+/// the same tuple agreeing with their one-argument forms.
+#[test]
+fn several_arguments_and_argnums() {
+    use oxjax::{argnums, grad_argnums, jit, value_and_grad_argnums};
+    on_embedded(|| {
+        let w = arr(&[0.3, -0.2, 0.5, 0.1, 0.4, -0.6], &[3, 2]);
+        let b = arr(&[0.1, -0.1], &[2]);
+        let x = arr(&[1.0, 2.0, -1.0, 0.5, 0.0, 1.5], &[2, 3]);
+        let labels = Array::from_vec(vec![1i32, 0], &[2]);
+        // params (a tuple), a batch, integer labels.
+        type A = ((Array, Array), Array, Array);
+        let loss = |(p, x, y): &A| {
+            let logits = x.matmul(&p.0) + &p.1;
+            let picked = oxjax::numpy::take_along_axis(&logits, &y.expand_dims(1), 1);
+            (logits.exp().sum(1, false).log() - picked.squeeze(&[1])).mean(Axes::All, false)
+        };
+        let args: A = ((w.clone(), b.clone()), x.clone(), labels.clone());
+        // argnums=0: the gradient has the parameters' type.
+        let (gw, gb) = grad_argnums(loss, argnums![0])(&args);
+        let fd_w = fd_grad(
+            &|w: &Array| loss(&((w.clone(), b.clone()), x.clone(), labels.clone())),
+            &w,
+        );
+        close(&vec64(&gw), &fd_w, 1e-6).unwrap();
+        let fd_b = fd_grad(
+            &|b: &Array| loss(&((w.clone(), b.clone()), x.clone(), labels.clone())),
+            &b,
+        );
+        close(&vec64(&gb), &fd_b, 1e-6).unwrap();
+        // Equal to the single-argument form over the parameters alone.
+        let (g1w, g1b) = grad(|p: &(Array, Array)| loss(&(p.clone(), x.clone(), labels.clone())))(
+            &(w.clone(), b.clone()),
+        );
+        assert_eq!(vec64(&gw), vec64(&g1w));
+        assert_eq!(vec64(&gb), vec64(&g1b));
+        // argnums=(1, 0): a tuple in the order asked.
+        let (v, (gx, (gw2, _))) = value_and_grad_argnums(loss, argnums![1, 0])(&args);
+        close(&[v.item::<f64>()], &vec64(&loss(&args)), 1e-12).unwrap();
+        assert_eq!(vec64(&gw2), vec64(&gw));
+        let fd_x = fd_grad(
+            &|x: &Array| loss(&((w.clone(), b.clone()), x.clone(), labels.clone())),
+            &x,
+        );
+        close(&vec64(&gx), &fd_x, 1e-6).unwrap();
+        // A 1-tuple of argnums gives a 1-tuple of gradients.
+        let (only_x,) = grad_argnums(loss, argnums![1,])(&args);
+        assert_eq!(vec64(&only_x), vec64(&gx));
+        // jit and vjp take the same tuple; jit agrees with eager.
+        let jl = jit(loss)(&args);
+        close(&vec64(&jl), &vec64(&loss(&args)), 1e-12).unwrap();
+        let f2 = |(a, b): &(Array, Array)| a.sin() * b;
+        let pair = (w.clone(), w.clone() * 2.0);
+        let (y, pull) = vjp(f2, &pair);
+        let (ga, gb2) = pull(&y.ones_like());
+        close(&vec64(&ga), &vec64(&(w.cos() * &w * 2.0)), 1e-12).unwrap();
+        close(&vec64(&gb2), &vec64(&w.sin()), 1e-12).unwrap();
+        // Four arguments, the last two picked.
+        let f4 =
+            |(a, b, c, d): &(Array, Array, Array, Array)| (a * b * c * d).sum(Axes::All, false);
+        let s = |v: f64| Array::scalar(v);
+        let (gc, gd) = grad_argnums(f4, argnums![2, 3])(&(s(2.0), s(3.0), s(5.0), s(7.0)));
+        assert_eq!((gc.item::<f64>(), gd.item::<f64>()), (42.0, 30.0));
+    });
+}
+
+/// `vmap_in_axes`: one axis per argument (a prefix tree), `None`
+/// broadcasting, nested specs, negative in and out axes; each against a
+/// loop over the batch.
+#[test]
+fn vmap_in_axes_prefix_trees_and_negative_axes() {
+    use oxjax::{AxisSpec, vmap_in_axes};
+    on_embedded(|| {
+        let m = arr(
+            &[
+                1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0,
+            ],
+            &[4, 3],
+        );
+        let v = arr(&[0.5, -1.0, 2.0], &[3]);
+        let f = |(a, b): &(Array, Array)| (a * b).sum(Axes::All, false) + a.sin();
+        let lane = |i: usize| {
+            m.slice(&[(i as isize..i as isize + 1).into()])
+                .squeeze(&[0])
+        };
+        let lane_t = |i: usize| {
+            m.slice(&[Slice::all(), (i as isize..i as isize + 1).into()])
+                .squeeze(&[1])
+        };
+        let rows: Vec<Array> = (0..4).map(|i| f(&(lane(i), v.clone()))).collect();
+        let refs: Vec<&Array> = rows.iter().collect();
+        let want = Array::stack(&refs, 0);
+        // One axis per argument: map the rows of `m`, broadcast `v`.
+        let got = vmap_in_axes(f, (0, None), 0)(&(m.clone(), v.clone()));
+        close(&vec64(&got), &vec64(&want), 1e-12).unwrap();
+        // The same from the transposed matrix with in_axes = -1.
+        let got = vmap_in_axes(f, (-1, None), 0)(&(m.transpose(&[1, 0]), v.clone()));
+        close(&vec64(&got), &vec64(&want), 1e-12).unwrap();
+        // out_axes = -1 puts the batch last.
+        let got = vmap_in_axes(f, (0, None), -1)(&(m.clone(), v.clone()));
+        assert_eq!(got.shape(), &[3, 4]);
+        close(&vec64(&got), &vec64(&want.transpose(&[1, 0])), 1e-12).unwrap();
+        // A nested prefix: the first argument is a (matrix, vector) pair
+        // mapped over (columns, not at all), the second mapped on axis 0.
+        let g = |((a, c), b): &((Array, Array), Array)| (a * c).sum(Axes::All, false) * b;
+        let s = arr(&[1.0, -2.0, 3.0], &[3]);
+        let got = vmap_in_axes(g, ((1, None), 0), 0)(&(
+            (m.clone(), arr(&[1.0, 0.0, 2.0, 1.0], &[4])),
+            s.clone(),
+        ));
+        let rows: Vec<Array> = (0..3)
+            .map(|i| {
+                g(&(
+                    (lane_t(i), arr(&[1.0, 0.0, 2.0, 1.0], &[4])),
+                    s.slice(&[(i as isize..i as isize + 1).into()])
+                        .squeeze(&[0]),
+                ))
+            })
+            .collect();
+        let refs: Vec<&Array> = rows.iter().collect();
+        close(&vec64(&got), &vec64(&Array::stack(&refs, 0)), 1e-12).unwrap();
+        // An output tree: the first output unbatched (None), the second batched.
+        let h = |(a, b): &(Array, Array)| (b * 2.0, a + b);
+        let (u, w) = vmap_in_axes(h, (0, None), (None, 0))(&(m.clone(), v.clone()));
+        assert_eq!(vec64(&u), vec64(&(&v * 2.0)));
+        assert_eq!(w.shape(), &[4, 3]);
+        // A derived struct's fields are its children, in order; a Vec's
+        // items too. `w` is mapped on its last axis, `b` broadcast.
+        #[derive(Tree)]
+        struct Layer {
+            w: Array,
+            b: Array,
+        }
+        let layer = Layer {
+            w: m.transpose(&[1, 0]),
+            b: arr(&[0.5, 1.5, -1.0], &[3]),
+        };
+        let xs = vec![v.clone(), &v * 2.0];
+        let apply =
+            |(l, xs): &(Layer, Vec<Array>)| (&l.w * &xs[0] + &l.b + &xs[1]).sum(Axes::All, false);
+        let axis: isize = -1;
+        let got = vmap_in_axes(apply, ((axis, None), (None, None)), 0)(&(layer, xs.clone()));
+        let rows: Vec<Array> = (0..4)
+            .map(|i| (&lane(i) * &v + arr(&[0.5, 1.5, -1.0], &[3]) + &xs[1]).sum(Axes::All, false))
+            .collect();
+        let refs: Vec<&Array> = rows.iter().collect();
+        close(&vec64(&got), &vec64(&Array::stack(&refs, 0)), 1e-12).unwrap();
+        // A spec equal to the one-argument form.
+        let one = vmap(|a: &Array| a.sin())(&m);
+        let spec = vmap_in_axes(|a: &Array| a.sin(), AxisSpec::Axis(0), 0)(&m);
+        assert_eq!(vec64(&one), vec64(&spec));
+    });
+}
+
+/// Bad specs are refused with the argument's structure named.
+#[test]
+fn vmap_in_axes_misuse() {
+    use oxjax::vmap_in_axes;
+    on_embedded(|| {
+        let m = arr(&[1.0, 2.0, 3.0, 4.0], &[2, 2]);
+        let f = |(a, b): &(Array, Array)| a + b;
+        let msg = panic_text(|| {
+            vmap_in_axes(f, (0, None, 0), 0)(&(m.clone(), m.clone()));
+        });
+        assert!(
+            msg.contains("in_axes has 3 entries for a value with 2 children"),
+            "{msg}"
+        );
+        let msg = panic_text(|| {
+            vmap_in_axes(f, (2, 0), 0)(&(m.clone(), m.clone()));
+        });
+        assert!(
+            msg.contains("in_axes 2") && msg.contains("out of range"),
+            "{msg}"
+        );
+        let msg = panic_text(|| {
+            vmap_in_axes(|a: &Array| a.sin(), (0, 0), 0)(&m);
+        });
+        assert!(msg.contains("single array"), "{msg}");
     });
 }

@@ -21,7 +21,9 @@ pub(crate) use fusion::Step;
 use oxjax_abi::{BufferId, Kernel};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A compiled program: the jaxpr, its steps, and counts for inspection.
 pub struct Compiled {
@@ -384,56 +386,131 @@ impl Compiled {
     }
 }
 
-/// One cache entry: the signature, the program and the output structure.
-type Entry<Y> = (Vec<Aval>, Device, Rc<Compiled>, Rc<Y>);
+/// A compiled program and the output structure it rebuilds.
+struct Program<Y> {
+    compiled: Arc<Compiled>,
+    template: Y,
+}
+
+/// One cache slot: the signature and its program, compiled once (the slot
+/// is filled outside the cache's lock, so one signature compiling does not
+/// hold up calls of the others).
+type Slot<Y> = (Vec<Aval>, Device, Arc<OnceLock<Program<Y>>>);
+
+/// A jitted function as a value (what [`jit`] wraps): `f`, and a cache of
+/// compiled programs keyed by the input signature (shapes, dtypes, weak
+/// types, device; compared by equality, not by hash). `Send + Sync` when
+/// `f` and the output tree are, so one `Jitted` model can serve a thread
+/// pool: each signature is traced and planned once, whichever thread asks
+/// first, and every thread runs the same program.
+///
+/// ```
+/// use oxjax::{Array, Jitted};
+/// let double = Jitted::new(|x: &Array| x * 2.0);
+/// let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
+/// std::thread::scope(|s| {
+///     for _ in 0..2 {
+///         s.spawn(|| assert_eq!(double.call(&x).to_vec::<f32>(), vec![2.0, 4.0]));
+///     }
+/// });
+/// assert_eq!(double.compilations(), 1);
+/// ```
+pub struct Jitted<F, X, Y> {
+    f: F,
+    cache: Mutex<Vec<Slot<Y>>>,
+    compilations: AtomicUsize,
+    _args: PhantomData<fn(&X)>,
+}
+
+impl<F: Fn(&X) -> Y, X: Tree, Y: Tree> Jitted<F, X, Y> {
+    /// `f`, compiled on its first call for each input signature.
+    pub fn new(f: F) -> Self {
+        Jitted {
+            f,
+            cache: Mutex::new(Vec::new()),
+            compilations: AtomicUsize::new(0),
+            _args: PhantomData,
+        }
+    }
+
+    /// Runs `f` compiled for `x`'s signature; panics with the message of a
+    /// failure (see [`Jitted::try_call`]).
+    pub fn call(&self, x: &X) -> Y {
+        self.try_call(x).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Runs `f` compiled for `x`'s signature, returning the errors of
+    /// running the program (a backend failure, a host callback that
+    /// panicked or returned the wrong shapes) as `Err`.
+    ///
+    /// Under a transformation (a traced input) or while an outer trace is
+    /// staging (`make_jaxpr`, another `jit`: even on concrete inputs) `f`
+    /// is simply called, so its operations join the outer program, as a
+    /// nested `jax.jit` stages into its caller's.
+    pub fn try_call(&self, x: &X) -> Result<Y> {
+        let leaves = x.leaves();
+        if leaves.iter().any(Array::is_traced) || crate::trace::staging() {
+            return Ok((self.f)(x));
+        }
+        let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
+        let device = leaves.first().map_or_else(default_device, Array::device);
+        let slot = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            match cache.iter().find(|e| e.0 == avals && e.1 == device) {
+                Some(e) => e.2.clone(),
+                None => {
+                    let slot = Arc::new(OnceLock::new());
+                    cache.push((avals.clone(), device.clone(), slot.clone()));
+                    slot
+                }
+            }
+        };
+        let program = slot.get_or_init(|| self.compile(x, &avals, &device));
+        // The program's literals and eager steps go to the inputs' device,
+        // on any thread (the default device is per thread).
+        let outs = crate::with_default_device(&device, || program.compiled.run(&leaves, &device))?;
+        Ok(program.template.unflatten(outs))
+    }
+
+    /// How many programs have been compiled (one per input signature seen).
+    pub fn compilations(&self) -> usize {
+        self.compilations.load(Ordering::Relaxed)
+    }
+
+    fn compile(&self, x: &X, avals: &[Aval], device: &Device) -> Program<Y> {
+        let template = RefCell::new(None);
+        let jaxpr = crate::with_default_device(device, || {
+            trace_to_jaxpr(avals, |ins| {
+                let y = (self.f)(&x.unflatten(ins.to_vec()));
+                let l = y.leaves();
+                *template.borrow_mut() = Some(y);
+                l
+            })
+        });
+        let compiled = Arc::new(compile(jaxpr, device.info().caps.max_inputs as usize));
+        self.compilations.fetch_add(1, Ordering::Relaxed);
+        Program {
+            compiled,
+            template: template.into_inner().expect("f was called"),
+        }
+    }
+}
 
 /// Compiles `f` for each new input signature (shapes, dtypes, weak types,
 /// device) and runs the compiled program; eager stays the default
-/// elsewhere. Signatures are compared by equality, not by hash.
-pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y {
-    let g = try_jit(f);
-    move |x: &X| g(x).unwrap_or_else(|e| panic!("{e}"))
+/// elsewhere. The result is a cheap-to-clone function over one shared
+/// [`Jitted`], `Send + Sync` when `f` is, so it can be called from many
+/// threads and compiles each signature once.
+pub fn jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Y + Clone {
+    let j = Arc::new(Jitted::new(f));
+    move |x: &X| j.call(x)
 }
 
 /// [`jit`] returning the errors of running the program (a backend failure,
 /// a host callback that panicked or returned the wrong shapes) as `Err`.
-pub fn try_jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Result<Y> {
-    let cache: RefCell<Vec<Entry<Y>>> = RefCell::new(Vec::new());
-    move |x: &X| {
-        let leaves = x.leaves();
-        if leaves.iter().any(Array::is_traced) {
-            return Ok(f(x));
-        }
-        let avals: Vec<Aval> = leaves.iter().map(Array::aval).collect();
-        let device = leaves.first().map_or_else(default_device, Array::device);
-        let hit = cache
-            .borrow()
-            .iter()
-            .find(|e| e.0 == avals && e.1 == device)
-            .map(|e| (e.2.clone(), e.3.clone()));
-        let (program, template) = match hit {
-            Some(h) => h,
-            None => {
-                let template = RefCell::new(None);
-                let jaxpr = crate::with_default_device(&device, || {
-                    trace_to_jaxpr(&avals, |ins| {
-                        let y = f(&x.unflatten(ins.to_vec()));
-                        let l = y.leaves();
-                        *template.borrow_mut() = Some(y);
-                        l
-                    })
-                });
-                let program = Rc::new(compile(jaxpr, device.info().caps.max_inputs as usize));
-                let template = Rc::new(template.into_inner().expect("f was called"));
-                cache
-                    .borrow_mut()
-                    .push((avals, device.clone(), program.clone(), template.clone()));
-                (program, template)
-            }
-        };
-        let outs = program.run(&leaves, &device)?;
-        Ok(template.unflatten(outs))
-    }
+pub fn try_jit<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y) -> impl Fn(&X) -> Result<Y> + Clone {
+    let j = Arc::new(Jitted::new(f));
+    move |x: &X| j.try_call(x)
 }
 
 /// The compiled program `jit(f)` would run for these inputs (for tests and

@@ -20,15 +20,16 @@ use crate::eager::ok;
 use crate::error::{Result, op_err};
 use crate::random::{self, fconst};
 use crate::{Array, AsArray, DType};
-use std::rc::Rc;
+use std::sync::Arc;
 
-type InitFn = dyn Fn(&Array, &[usize], DType, &FanAxes) -> Result<Array>;
+// `Send + Sync`, as `optim::Schedule`: models holding initializers cross threads.
+type InitFn = dyn Fn(&Array, &[usize], DType, &FanAxes) -> Result<Array> + Send + Sync;
 
 /// A weight initializer: call [`Initializer::init`] with a key, a shape and
 /// a float dtype. Cheap to clone.
 #[derive(Clone)]
 pub struct Initializer {
-    f: Rc<InitFn>,
+    f: Arc<InitFn>,
     axes: FanAxes,
 }
 
@@ -54,9 +55,11 @@ impl Default for FanAxes {
 }
 
 impl Initializer {
-    fn new(f: impl Fn(&Array, &[usize], DType, &FanAxes) -> Result<Array> + 'static) -> Self {
+    fn new(
+        f: impl Fn(&Array, &[usize], DType, &FanAxes) -> Result<Array> + Send + Sync + 'static,
+    ) -> Self {
         Initializer {
-            f: Rc::new(f),
+            f: Arc::new(f),
             axes: FanAxes::default(),
         }
     }
@@ -99,7 +102,7 @@ impl Initializer {
     }
 }
 
-impl<F: Fn(&Array, &[usize], DType) -> Array + 'static> From<F> for Initializer {
+impl<F: Fn(&Array, &[usize], DType) -> Array + Send + Sync + 'static> From<F> for Initializer {
     /// Wraps a plain function such as [`zeros`] or [`ones`].
     fn from(f: F) -> Self {
         Initializer::new(move |k, s, d, _| Ok(f(k, s, d)))

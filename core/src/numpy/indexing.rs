@@ -77,16 +77,18 @@ fn fill_where(out: Array, ok: Option<Array>) -> Array {
     }
 }
 
-/// `jnp.take`: elements of `a` at `indices` along `axis` (`None`: of the
-/// flattened array), out-of-range indices read NaN (see [`TakeMode::Fill`]).
+/// `jnp.take`: elements of `a` at `indices` along `axis` (`None`, JAX's
+/// default: of the flattened array; an axis may be given bare, `1`, or as
+/// `Some(1)`), out-of-range indices read NaN (see [`TakeMode::Fill`]).
 ///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
 /// let a = Array::from_vec(vec![10.0f32, 20.0, 30.0], &[3]);
 /// let i = Array::from_vec(vec![2i32, -1, 0], &[3]);
 /// assert_eq!(jnp::take(&a, &i, None).to_vec::<f32>(), vec![30.0, 30.0, 10.0]);
+/// assert_eq!(jnp::take(&a, &i, 0).to_vec::<f32>(), vec![30.0, 30.0, 10.0]);
 /// ```
-pub fn take(a: &Array, indices: &Array, axis: Option<isize>) -> Array {
+pub fn take(a: &Array, indices: &Array, axis: impl Into<Option<isize>>) -> Array {
     crate::eager::ok(try_take(a, indices, axis, TakeMode::Fill))
 }
 
@@ -99,14 +101,24 @@ pub fn take(a: &Array, indices: &Array, axis: Option<isize>) -> Array {
 /// let c = jnp::take_mode(&a, &i, Some(1), jnp::TakeMode::Clip);
 /// assert_eq!(c.to_vec::<i32>(), vec![2, 4]);
 /// ```
-pub fn take_mode(a: &Array, indices: &Array, axis: Option<isize>, mode: TakeMode) -> Array {
+pub fn take_mode(
+    a: &Array,
+    indices: &Array,
+    axis: impl Into<Option<isize>>,
+    mode: TakeMode,
+) -> Array {
     crate::eager::ok(try_take(a, indices, axis, mode))
 }
 
 /// [`take_mode`], returning misuse as an error.
-pub fn try_take(a: &Array, indices: &Array, axis: Option<isize>, mode: TakeMode) -> Result<Array> {
+pub fn try_take(
+    a: &Array,
+    indices: &Array,
+    axis: impl Into<Option<isize>>,
+    mode: TakeMode,
+) -> Result<Array> {
     let idx = int_index("take", indices, a)?;
-    let (x, axis) = match axis {
+    let (x, axis) = match axis.into() {
         None => (a.reshape(&[-1]), 0),
         Some(ax) => (a.clone(), crate::eager::axis("take", ax, a.ndim())?),
     };

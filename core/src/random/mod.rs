@@ -342,16 +342,25 @@ pub fn try_uniform(
     )
 }
 
-/// Uniform integers in `[minval, maxval)` (`jax.random.randint`), i32 or
-/// u32. Bounds are clipped to the dtype; `maxval <= minval` gives `minval`.
-/// Like JAX, two words of bits per element keep the modulo bias small.
+/// Uniform integers in `[minval, maxval)` (`jax.random.randint`), i32 (the
+/// default, `None`) or u32. Bounds are clipped to the dtype; `maxval <=
+/// minval` gives `minval`. Like JAX, two words of bits per element keep
+/// the modulo bias small.
 ///
 /// ```
 /// use oxjax::{random, DType};
-/// let dice = random::randint(&random::key(3), &[5], 1, 7, DType::I32);
+/// let dice = random::randint(&random::key(3), &[5], 1, 7, None);
 /// assert!(dice.to_vec::<i32>().iter().all(|d| (1..7).contains(d)));
+/// let words = random::randint(&random::key(3), &[5], 0, 7, DType::U32);
+/// assert_eq!(words.dtype(), DType::U32);
 /// ```
-pub fn randint(key: &Array, shape: &[usize], minval: i64, maxval: i64, dtype: DType) -> Array {
+pub fn randint(
+    key: &Array,
+    shape: &[usize],
+    minval: i64,
+    maxval: i64,
+    dtype: impl Into<Option<DType>>,
+) -> Array {
     ok(try_randint(key, shape, minval, maxval, dtype))
 }
 
@@ -361,8 +370,9 @@ pub fn try_randint(
     shape: &[usize],
     minval: i64,
     maxval: i64,
-    dtype: DType,
+    dtype: impl Into<Option<DType>>,
 ) -> Result<Array> {
+    let dtype = dtype.into().unwrap_or(DType::I32);
     let (lo, hi) = match dtype {
         DType::I32 => (i32::MIN as i64, i32::MAX as i64),
         DType::U32 => (0, u32::MAX as i64),

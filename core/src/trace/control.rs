@@ -25,9 +25,8 @@ use crate::device::Device;
 use crate::error::{Error, Result};
 use crate::jit::Compiled;
 use oxjax_abi::DType;
-use std::cell::RefCell;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 /// Which loop or branch, with its sub-jaxprs.
 #[derive(Clone)]
@@ -62,27 +61,27 @@ pub struct ControlPrim {
     pub kind: Control,
     pub linear: Option<Vec<bool>>,
     effects: bool,
-    compiled: RefCell<Vec<(Device, Rc<Vec<Compiled>>)>>,
+    compiled: Mutex<Vec<(Device, Arc<Vec<Compiled>>)>>,
 }
 
 /// A shared handle, equal only to itself.
 #[derive(Clone)]
-pub struct ControlRef(pub Rc<ControlPrim>);
+pub struct ControlRef(pub Arc<ControlPrim>);
 
 impl PartialEq for ControlRef {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
 impl ControlRef {
     pub fn new(kind: Control, linear: Option<Vec<bool>>) -> ControlRef {
         let effects = kind.jaxprs().iter().any(|j| j.has_effects());
-        ControlRef(Rc::new(ControlPrim {
+        ControlRef(Arc::new(ControlPrim {
             kind,
             linear,
             effects,
-            compiled: RefCell::new(Vec::new()),
+            compiled: Mutex::new(Vec::new()),
         }))
     }
 }
@@ -94,10 +93,14 @@ impl ControlPrim {
         self.effects
     }
 
-    /// The compiled sub-programs for `device`, compiled on first use.
-    fn programs(&self, device: &Device) -> Rc<Vec<Compiled>> {
-        if let Some((_, p)) = self.compiled.borrow().iter().find(|(d, _)| d == device) {
-            return p.clone();
+    /// The compiled sub-programs for `device`, compiled on first use (two
+    /// threads missing at once both compile; the first stored is kept).
+    fn programs(&self, device: &Device) -> Arc<Vec<Compiled>> {
+        let lookup = |c: &Vec<(Device, Arc<Vec<Compiled>>)>| {
+            c.iter().find(|(d, _)| d == device).map(|(_, p)| p.clone())
+        };
+        if let Some(p) = lookup(&self.compiled.lock().unwrap_or_else(|e| e.into_inner())) {
+            return p;
         }
         let max_inputs = device.info().caps.max_inputs as usize;
         let mut progs: Vec<Compiled> = self
@@ -109,10 +112,12 @@ impl ControlPrim {
         if let Some(step) = self.kind.scan_step() {
             progs.push(crate::jit::compile(step, max_inputs));
         }
-        let progs = Rc::new(progs);
-        self.compiled
-            .borrow_mut()
-            .push((device.clone(), progs.clone()));
+        let mut cache = self.compiled.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = lookup(&cache) {
+            return p;
+        }
+        let progs = Arc::new(progs);
+        cache.push((device.clone(), progs.clone()));
         progs
     }
 }

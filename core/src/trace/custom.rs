@@ -10,12 +10,14 @@
 use super::prim::Aval;
 use crate::array::Array;
 use std::fmt;
-use std::rc::Rc;
+use std::sync::Arc;
 
-pub(crate) type Flat = Rc<dyn Fn(&[Array]) -> Array>;
-pub(crate) type JvpRule = Rc<dyn Fn(&[Array], &[Array]) -> (Array, Array)>;
-pub(crate) type Fwd = Rc<dyn Fn(&[Array]) -> (Array, Vec<Array>)>;
-pub(crate) type Bwd = Rc<dyn Fn(&[Array], &Array) -> Vec<Array>>;
+// Shared with every jaxpr and compiled program holding the primitive, so
+// `Send + Sync`: programs cross threads.
+pub(crate) type Flat = Arc<dyn Fn(&[Array]) -> Array + Send + Sync>;
+pub(crate) type JvpRule = Arc<dyn Fn(&[Array], &[Array]) -> (Array, Array) + Send + Sync>;
+pub(crate) type Fwd = Arc<dyn Fn(&[Array]) -> (Array, Vec<Array>) + Send + Sync>;
+pub(crate) type Bwd = Arc<dyn Fn(&[Array], &Array) -> Vec<Array> + Send + Sync>;
 
 /// The closures behind a custom primitive.
 pub enum Custom {
@@ -66,11 +68,11 @@ impl fmt::Debug for Custom {
 
 /// A shared handle, equal only to itself.
 #[derive(Clone)]
-pub struct CustomRef(pub Rc<Custom>);
+pub struct CustomRef(pub Arc<Custom>);
 
 impl PartialEq for CustomRef {
     fn eq(&self, other: &Self) -> bool {
-        Rc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.0, &other.0)
     }
 }
 
@@ -105,7 +107,7 @@ pub(crate) fn call(c: &Custom, args: &[Array]) -> Array {
 }
 
 /// The JVP of a custom primitive: `(primal out, tangent out)`.
-pub(crate) fn jvp(c: &Rc<Custom>, x: &[Array], t: &[Option<Array>]) -> (Array, Option<Array>) {
+pub(crate) fn jvp(c: &Arc<Custom>, x: &[Array], t: &[Option<Array>]) -> (Array, Option<Array>) {
     let tangents = || -> Vec<Array> {
         t.iter()
             .zip(x)
@@ -141,7 +143,7 @@ pub(crate) fn jvp(c: &Rc<Custom>, x: &[Array], t: &[Option<Array>]) -> (Array, O
             let mut ops = res;
             ops.extend(tangents());
             let refs: Vec<&Array> = ops.iter().collect();
-            let ty = super::bind1(super::prim::Prim::Custom(CustomRef(Rc::new(lin))), &refs);
+            let ty = super::bind1(super::prim::Prim::Custom(CustomRef(Arc::new(lin))), &refs);
             (y, Some(ty))
         }
         Custom::Lin { n_res, .. } => {

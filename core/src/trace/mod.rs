@@ -108,6 +108,12 @@ fn dynamic_level() -> usize {
     })
 }
 
+/// Whether a dynamic trace (`make_jaxpr`, `jit` tracing) is staging every
+/// operation on this thread, constants included.
+pub(crate) fn staging() -> bool {
+    dynamic_level() > 0
+}
+
 fn main_at(level: usize) -> Option<Rc<MainTrace>> {
     STACK.with(|s| s.borrow().get(level - 1).cloned())
 }

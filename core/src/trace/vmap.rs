@@ -9,7 +9,7 @@ use super::prim::{Aval, Prim};
 use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
 use crate::array::Array;
 use crate::error::{Result, op_err};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// Every operand with its batch axis first (see [`front`]).
 pub(crate) fn all_front(vals: &[Array], bdims: &[Option<usize>], size: usize) -> Vec<Array> {
@@ -106,15 +106,15 @@ fn over_batch(xs: &[Array], f: impl Fn(&[Array]) -> Vec<Array>) -> Vec<Array> {
 /// A custom function over a batch: its function and its rules vmapped, so
 /// the user's derivative still applies under an outer transformation
 /// (`grad(vmap(custom_vjp))` keeps the user's `bwd`, as JAX does).
-fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
+fn batched_custom(c: &Arc<Custom>, size: usize) -> CustomRef {
     use super::custom::{Bwd, Flat};
     let batch_f = |f: &Flat| -> Flat {
         let f = f.clone();
-        Rc::new(move |xs: &[Array]| over_batch(xs, |a| vec![f(a)]).remove(0))
+        Arc::new(move |xs: &[Array]| over_batch(xs, |a| vec![f(a)]).remove(0))
     };
     let batch_bwd = |bwd: &Bwd| -> Bwd {
         let bwd = bwd.clone();
-        Rc::new(move |res: &[Array], ct: &Array| {
+        Arc::new(move |res: &[Array], ct: &Array| {
             let n = res.len();
             let mut all = res.to_vec();
             all.push(ct.clone());
@@ -124,7 +124,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
     let batched = match &**c {
         Custom::Jvp { name, f, rule } => {
             let rule = rule.clone();
-            let rule_b: super::custom::JvpRule = Rc::new(move |xs: &[Array], ts: &[Array]| {
+            let rule_b: super::custom::JvpRule = Arc::new(move |xs: &[Array], ts: &[Array]| {
                 let n = xs.len();
                 let mut all = xs.to_vec();
                 all.extend_from_slice(ts);
@@ -149,7 +149,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
             remat,
         } => {
             let fwd = fwd.clone();
-            let fwd_b: super::custom::Fwd = Rc::new(move |xs: &[Array]| {
+            let fwd_b: super::custom::Fwd = Arc::new(move |xs: &[Array]| {
                 let mut out = over_batch(xs, |a| {
                     let (y, res) = fwd(a);
                     let mut v = vec![y];
@@ -186,7 +186,7 @@ fn batched_custom(c: &Rc<Custom>, size: usize) -> CustomRef {
             forward: forward.as_ref().map(batch_f),
         },
     };
-    CustomRef(Rc::new(batched))
+    CustomRef(Arc::new(batched))
 }
 
 /// The batch trace's rule for one primitive.
@@ -236,8 +236,8 @@ pub(crate) fn process(
 pub(crate) fn vmap_flat(
     f: impl FnOnce(&[Array]) -> Vec<Array>,
     args: &[Array],
-    in_axes: &[Option<usize>],
-    out_axes: Option<&[Option<usize>]>,
+    in_axes: &[Option<isize>],
+    out_axes: Option<&dyn Fn() -> Result<Vec<Option<isize>>>>,
 ) -> Result<Vec<Array>> {
     if args.len() != in_axes.len() {
         return op_err(format!(
@@ -246,15 +246,26 @@ pub(crate) fn vmap_flat(
             args.len()
         ));
     }
-    let mut size = None;
+    // Negative axes count from the end of each leaf, as in JAX.
+    let mut axes = Vec::with_capacity(args.len());
     for (i, (a, ax)) in args.iter().zip(in_axes).enumerate() {
-        if let Some(ax) = *ax {
-            if ax >= a.ndim() {
-                return op_err(format!(
-                    "vmap: in_axes[{i}] = {ax} is out of range for an input of shape {:?}",
-                    a.shape()
-                ));
+        axes.push(match *ax {
+            None => None,
+            Some(ax) => {
+                let r = a.ndim() as isize;
+                if ax >= r || ax < -r {
+                    return op_err(format!(
+                        "vmap: in_axes {ax} (input leaf {i}) is out of range for an input of shape {:?}",
+                        a.shape()
+                    ));
+                }
+                Some(ax.rem_euclid(r.max(1)) as usize)
             }
+        });
+    }
+    let mut size = None;
+    for (i, (a, ax)) in args.iter().zip(&axes).enumerate() {
+        if let Some(ax) = *ax {
             let n = a.shape()[ax];
             match size {
                 None => size = Some(n),
@@ -274,7 +285,7 @@ pub(crate) fn vmap_flat(
     with_main(TraceKind::Batch { size }, |main| {
         let ins: Vec<Array> = args
             .iter()
-            .zip(in_axes)
+            .zip(&axes)
             .map(|(a, ax)| match ax {
                 Some(ax) => {
                     let mut aval = a.aval();
@@ -291,8 +302,10 @@ pub(crate) fn vmap_flat(
             })
             .collect();
         let outs = f(&ins);
-        let zeros = vec![Some(0); outs.len()];
-        let out_axes = out_axes.unwrap_or(&zeros);
+        let out_axes = match out_axes {
+            Some(g) => g()?,
+            None => vec![Some(0); outs.len()],
+        };
         if out_axes.len() != outs.len() {
             return op_err(format!(
                 "vmap: {} out_axes for {} outputs",
@@ -310,13 +323,14 @@ pub(crate) fn vmap_flat(
                 match ax {
                     Some(ax) => {
                         let v = front(&val, bdim, size);
-                        if *ax >= v.ndim() {
+                        let r = v.ndim() as isize;
+                        if ax >= r || ax < -r {
                             return op_err(format!(
                                 "vmap: out_axes {ax} is out of range for an output of rank {}",
-                                v.ndim() - 1
+                                r - 1
                             ));
                         }
-                        Ok(v.moveaxis(0, *ax as isize))
+                        Ok(v.moveaxis(0, ax))
                     }
                     None if bdim.is_none() => Ok(val),
                     None => op_err(
