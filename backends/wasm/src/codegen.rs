@@ -264,12 +264,16 @@ pub fn generate_with(k: &Kernel, target: Target) -> (Vec<u8>, u32) {
         index: HashMap::new(),
     };
     let mut defined = Vec::new();
+    // The epilogue takes four adjacent elements of a row (an f32x4 of
+    // sums) where the kernel vectorizes: a tile's 32 results in 8 calls.
+    let vepi = simd && mm.as_ref().is_some_and(|m| m.n.is_multiple_of(4));
     if let (Some(mm), Some(epi)) = (&mm, f_epi) {
         defined.push(crate::matmul::run_function(
             k,
             mm,
             f_vec.unwrap_or(f_scalar),
             epi,
+            vepi,
         ));
     }
     if simd {
@@ -278,7 +282,7 @@ pub fn generate_with(k: &Kernel, target: Target) -> (Vec<u8>, u32) {
     }
     defined.push(Gen::new(k, &mut mb, false, f_scalar).run_function());
     if mm.is_some() {
-        defined.push(Gen::new(k, &mut mb, false, f_scalar).epilogue_function());
+        defined.push(Gen::new(k, &mut mb, vepi, f_scalar).epilogue_function());
     }
     // SIMD groups of four stay aligned (see `Gen::rows`)
     let granule = mm
@@ -298,7 +302,11 @@ pub fn generate_with(k: &Kernel, target: Target) -> (Vec<u8>, u32) {
         .collect();
 
     let epi_ty = f_epi.map(|_| {
-        let acc = vt(k.nodes[k.reductions[0].body as usize].dtype);
+        let acc = if vepi {
+            V::V128
+        } else {
+            vt(k.nodes[k.reductions[0].body as usize].dtype)
+        };
         mb.ty(vec![V::I32, acc], vec![])
     });
     let mut types = we::TypeSection::new();
@@ -465,7 +473,8 @@ impl<'a> Gen<'a> {
     }
 
     /// `epilogue(gidx, acc)`: the part of a one-reduction kernel after the
-    /// loop, for one element whose accumulator the caller computed.
+    /// loop, for one element whose accumulator the caller computed — or,
+    /// in SIMD mode, for the four elements `gidx..gidx + 4` of one row.
     fn epilogue_function(mut self) -> we::Function {
         let (pre, _, post) = self.plan();
         self.load_args();
@@ -474,7 +483,13 @@ impl<'a> Gen<'a> {
         for &i in pre.iter().chain(&post) {
             self.node(i);
         }
-        self.scalar_stores();
+        if self.simd {
+            for o in 0..self.k.outputs.len() {
+                self.vstore(o);
+            }
+        } else {
+            self.scalar_stores();
+        }
         self.fb.finish()
     }
 

@@ -7,8 +7,10 @@
 //! and each load's index is affine in `(i, j, ridx)` — found by evaluating
 //! the index expression at the corners of the iteration box and at sample
 //! points. One operand (A) must not depend on `j`, the other (B) not on
-//! `i`. Any epilogue is allowed: it runs per element through the module's
-//! `epilogue(gidx, acc)` function.
+//! `i`. Any epilogue is allowed: it runs through the module's
+//! `epilogue(gidx, acc)` function, on four adjacent elements of a row at a
+//! time (`acc` an f32x4) when the kernel's nodes are all vectorizable, else
+//! on one.
 //!
 //! `run(start, end)` takes whole rows: blocks of [`TILE_M`] rows ×
 //! [`TILE_N`] columns keep their 32 accumulators in eight f32x4 registers;
@@ -248,8 +250,14 @@ pub fn analyse(k: &Kernel) -> Option<MatMul> {
 }
 
 /// The tiled `run(start, end)`; `generic` is the untiled run function and
-/// `epi` the per-element epilogue.
-pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_encoder::Function {
+/// `epi` the epilogue, of four elements when `vector`, else of one.
+pub fn run_function(
+    k: &Kernel,
+    mm: &MatMul,
+    generic: u32,
+    epi: u32,
+    vector: bool,
+) -> wasm_encoder::Function {
     let (start, end) = (0, 1);
     let mut fb = Fb::new(2);
     let l = |fb: &mut Fb, t: V| fb.local(t);
@@ -278,16 +286,31 @@ pub fn run_function(k: &Kernel, mm: &MatMul, generic: u32, epi: u32) -> wasm_enc
     let n = mm.n as i32;
     // The output is the sum itself: store the accumulators, no epilogue.
     let direct = k.outputs.len() == 1 && k.nodes[k.outputs[0] as usize].op == Op::ACC;
+    // Otherwise an output of 4-byte elements holds a tile's sums until the
+    // epilogue reads them back: a call clobbers every vector register, so
+    // sums still live at a call are kept on the stack through the whole
+    // `ridx` loop (x @ w + b ran at a third of x @ w's speed).
+    let stage = if direct {
+        Some(0)
+    } else {
+        k.outputs
+            .iter()
+            .position(|&o| k.nodes[o as usize].dtype.size() == 4)
+    };
     let out = l(&mut fb, V::I32);
-    if direct {
+    if let Some(o) = stage {
         fb.i32c(0)
-            .i(I::I32Load(mem(8 * k.inputs.len() as u64, 2)))
+            .i(I::I32Load(mem(8 * k.inputs.len() as u64 + 4 * o as u64, 2)))
             .set(out);
     }
     let epi = if direct {
         Epilogue::Store(out)
     } else {
-        Epilogue::Call(epi)
+        Epilogue::Call {
+            f: epi,
+            vector,
+            stage: stage.map(|_| out),
+        }
     };
     for (op, p, len) in [(mm.a, pa, la), (mm.b, pb, lb)] {
         let at = 8 * op.input as u64;
@@ -469,8 +492,14 @@ fn column_block(mm: &MatMul) -> i32 {
 /// What happens to the finished accumulators of a tile.
 #[derive(Clone, Copy)]
 enum Epilogue {
-    /// `epilogue(gidx, acc)` per element.
-    Call(u32),
+    /// `epilogue(gidx, acc)` per element, or per four elements of a row
+    /// when `vector`; the sums first stored at the output address in
+    /// `stage` and read back one call at a time, where there is one.
+    Call {
+        f: u32,
+        vector: bool,
+        stage: Option<u32>,
+    },
     /// Vector stores at the output address in this local.
     Store(u32),
 }
@@ -576,41 +605,62 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
         .i(I::I32LtS)
         .i(I::BrIf(0));
     fb.end();
-    // the epilogue of each element
-    let epi = match epi {
-        Epilogue::Call(f) => f,
-        Epilogue::Store(out) => {
-            for row in 0..TILE_M as i32 {
-                for h in 0..2 {
-                    fb.get(out);
-                    fb.get(i)
-                        .i32c(row)
-                        .i(I::I32Add)
-                        .i32c(mm.n as i32)
-                        .i(I::I32Mul);
-                    fb.get(j).i(I::I32Add).i32c(2).i(I::I32Shl).i(I::I32Add);
-                    fb.get(acc[row as usize * 2 + h])
-                        .i(I::V128Store(mem(16 * h as u64, 2)));
-                }
+    // `gidx` of the tile's element (row, col) on the stack
+    let gidx = |fb: &mut Fb, row: i32, col: i32| {
+        fb.get(i)
+            .i32c(row)
+            .i(I::I32Add)
+            .i32c(mm.n as i32)
+            .i(I::I32Mul);
+        fb.get(j).i(I::I32Add).i32c(col).i(I::I32Add);
+    };
+    // its address in the output at `out`
+    let addr = |fb: &mut Fb, out: u32, row: i32, col: i32| {
+        fb.get(out);
+        gidx(fb, row, col);
+        fb.i32c(2).i(I::I32Shl).i(I::I32Add);
+    };
+    let store_only = matches!(epi, Epilogue::Store(_));
+    let (epi, vector, stage) = match epi {
+        Epilogue::Call { f, vector, stage } => (f, vector, stage),
+        Epilogue::Store(out) => (0, true, Some(out)),
+    };
+    if let Some(out) = stage {
+        for row in 0..TILE_M as i32 {
+            for h in 0..2 {
+                addr(fb, out, row, 4 * h);
+                fb.get(acc[row as usize * 2 + h as usize])
+                    .i(I::V128Store(mem(0, 2)));
             }
+        }
+        if store_only {
             return;
         }
-    };
+    }
+    // the epilogue of each element (or four)
     for row in 0..TILE_M as i32 {
         for h in 0..2 {
-            for lane in 0..4u8 {
-                fb.get(i)
-                    .i32c(row)
-                    .i(I::I32Add)
-                    .i32c(mm.n as i32)
-                    .i(I::I32Mul);
-                fb.get(j)
-                    .i(I::I32Add)
-                    .i32c(4 * h as i32 + lane as i32)
-                    .i(I::I32Add);
-                fb.get(acc[row as usize * 2 + h])
-                    .i(I::F32x4ExtractLane(lane))
-                    .i(I::Call(epi));
+            let lanes: &[i32] = if vector { &[0] } else { &[0, 1, 2, 3] };
+            for &lane in lanes {
+                gidx(fb, row, 4 * h + lane);
+                match stage {
+                    Some(out) if vector => {
+                        addr(fb, out, row, 4 * h);
+                        fb.i(I::V128Load(mem(0, 2)));
+                    }
+                    Some(out) => {
+                        addr(fb, out, row, 4 * h + lane);
+                        fb.i(I::F32Load(mem(0, 2)));
+                    }
+                    None if vector => {
+                        fb.get(acc[row as usize * 2 + h as usize]);
+                    }
+                    None => {
+                        fb.get(acc[row as usize * 2 + h as usize])
+                            .i(I::F32x4ExtractLane(lane as u8));
+                    }
+                }
+                fb.i(I::Call(epi));
             }
         }
     }

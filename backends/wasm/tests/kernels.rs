@@ -374,6 +374,17 @@ fn large_tiled_matmul_with_threads() {
         inputs[2].clone(),
     ];
     assert_same(&kern, &short, "threads = 2");
+    // rows a multiple of 4 long: the bias + relu epilogue runs on four
+    // elements at a time
+    for (m, k, n) in [(61, 45, 88), (8, 3, 4)] {
+        let kern = matmul(DType::F32, m, k, n, false, false);
+        let inputs = [
+            to_bytes(&values(DType::F32, m * k, 8)),
+            to_bytes(&values(DType::F32, k * n, 9)),
+            to_bytes(&values(DType::F32, n, 10)),
+        ];
+        assert_same(&kern, &inputs, "threads = 2");
+    }
     // a long K: the columns run in several blocks (the last one partial),
     // then the ragged columns and rows
     let (m, k, n) = (10, 2048, 150);
