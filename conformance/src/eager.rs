@@ -9,7 +9,7 @@ use crate::optable::{Accuracy, ValueDomain, float_accuracy};
 use crate::values;
 use crate::view;
 use oxjax::{Array, Axes, Device};
-use oxjax_abi::{DType, Op, Scalar, Semantics, f16};
+use oxjax_abi::{DType, Op, Scalar, Semantics, bf16, f16};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -29,11 +29,20 @@ pub struct EagerOp {
     pub f: fn(&[Array], Option<isize>) -> Array,
 }
 
-const FLOATS: &[DType] = &[DType::F16, DType::F32, DType::F64];
-const INTS: &[DType] = &[DType::I32, DType::U32];
-const NUMERIC: &[DType] = &[DType::I32, DType::U32, DType::F16, DType::F32, DType::F64];
+const FLOATS: &[DType] = &[DType::BF16, DType::F16, DType::F32, DType::F64];
+const INTS: &[DType] = &[DType::I8, DType::U8, DType::I32, DType::U32];
+const NUMERIC: &[DType] = &[
+    DType::I8,
+    DType::U8,
+    DType::I32,
+    DType::U32,
+    DType::BF16,
+    DType::F16,
+    DType::F32,
+    DType::F64,
+];
 const ALL: &[DType] = &DType::ALL;
-const LOGIC: &[DType] = &[DType::BOOL, DType::I32, DType::U32];
+const LOGIC: &[DType] = &[DType::BOOL, DType::I8, DType::U8, DType::I32, DType::U32];
 
 fn axes(axis: Option<isize>) -> Axes {
     match axis {
@@ -233,6 +242,9 @@ fn array(dtype: DType, input: &EagerInput, device: &Device) -> oxjax::Result<Arr
         DType::I32 => make!(i32, I32),
         DType::U32 => make!(u32, U32),
         DType::F16 => make!(f16, F16),
+        DType::BF16 => make!(bf16, BF16),
+        DType::I8 => make!(i8, I8),
+        DType::U8 => make!(u8, U8),
         DType::F32 => make!(f32, F32),
         _ => make!(f64, F64),
     }?;

@@ -143,6 +143,30 @@ pub(crate) fn promote(a: (DType, bool), b: (DType, bool)) -> (DType, bool) {
     dtype(join(node(da, wa), node(db, wb)))
 }
 
+/// The dtype `sum` and `prod` return: JAX's `promote_integers` widens bool
+/// and the narrow integers to the default int of their signedness (i8 →
+/// i32, u8 → u32); floats keep their dtype.
+pub(crate) fn sum_dtype(d: DType) -> DType {
+    match d {
+        DType::BOOL | DType::I8 => DType::I32,
+        DType::U8 => DType::U32,
+        d => d,
+    }
+}
+
+/// The dtype sums, products and matmul dot products accumulate in: the
+/// 16-bit floats in f32 (as XLA on CPU; the result rounds once at the
+/// end), i8/u8 in i32/u32 (the same result modulo 256, so an i8 matmul
+/// still wraps), everything else in itself.
+pub(crate) fn accumulator(d: DType) -> DType {
+    match d {
+        DType::F16 | DType::BF16 => DType::F32,
+        DType::I8 => DType::I32,
+        DType::U8 => DType::U32,
+        d => d,
+    }
+}
+
 /// The float dtype an op like `sqrt` or true division computes in.
 pub(crate) fn to_float(d: DType) -> DType {
     if d.is_float() { d } else { DType::F32 }
