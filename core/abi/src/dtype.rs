@@ -49,17 +49,6 @@ impl DType {
         DType::F64,
     ];
 
-    /// The dtypes of ABI 1.2 and earlier: what a plugin built before 1.3
-    /// can know (it never declares the others).
-    pub const ABI_1_2: [DType; 6] = [
-        DType::BOOL,
-        DType::I32,
-        DType::U32,
-        DType::F16,
-        DType::F32,
-        DType::F64,
-    ];
-
     /// The short name used in IR text and error messages (`f32`, `bool`, ...).
     pub fn name(self) -> &'static str {
         match self {
