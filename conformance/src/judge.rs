@@ -107,7 +107,7 @@ pub fn agree(dtype: DType, want: Scalar, got: Scalar, acc: Accuracy, n: usize, s
 /// Distance in units in the last place of `dtype` (±0 are equal).
 pub fn ulps(dtype: DType, a: Scalar, b: Scalar) -> u64 {
     let (bits, sign) = match dtype {
-        DType::F16 => (16, 1u64 << 15),
+        DType::F16 | DType::BF16 => (16, 1u64 << 15),
         DType::F32 => (32, 1u64 << 31),
         _ => (64, 1u64 << 63),
     };

@@ -210,6 +210,7 @@ pub fn entry(name: &str) -> Option<OpEntry> {
 pub fn epsilon(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => f64::powi(2.0, -10),
+        DType::BF16 => f64::powi(2.0, -7),
         DType::F32 => f64::from(f32::EPSILON),
         DType::F64 => f64::EPSILON,
         _ => 1.0,
@@ -220,6 +221,7 @@ pub fn epsilon(dtype: DType) -> f64 {
 pub fn max_finite(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 65504.0,
+        DType::BF16 => oxjax_abi::bf16::MAX.to_f64(),
         DType::F32 => f64::from(f32::MAX),
         _ => f64::MAX,
     }
@@ -229,7 +231,7 @@ pub fn max_finite(dtype: DType) -> f64 {
 pub fn min_normal(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => f64::powi(2.0, -14),
-        DType::F32 => f64::from(f32::MIN_POSITIVE),
+        DType::BF16 | DType::F32 => f64::from(f32::MIN_POSITIVE),
         _ => f64::MIN_POSITIVE,
     }
 }
@@ -247,9 +249,9 @@ mod tests {
         }
         assert_eq!(
             entry("sin").unwrap().dtypes(),
-            vec![DType::F16, DType::F32, DType::F64]
+            vec![DType::BF16, DType::F16, DType::F32, DType::F64]
         );
-        assert_eq!(entry("reduce_add").unwrap().dtypes().len(), 5);
+        assert_eq!(entry("reduce_add").unwrap().dtypes().len(), 8);
         assert_eq!(entry("shr").unwrap().accuracy(DType::I32), Accuracy::Exact);
     }
 }

@@ -3,7 +3,9 @@
 use crate::runner::{Report, Status};
 use std::fmt::Write;
 
-const COLUMNS: [&str; 7] = ["bool", "i32", "u32", "f16", "f32", "f64", "mixed"];
+const COLUMNS: [&str; 10] = [
+    "bool", "i8", "u8", "i32", "u32", "bf16", "f16", "f32", "f64", "mixed",
+];
 
 /// The terminal form: header, regressions, the matrix per layer, failures.
 pub fn render(r: &Report) -> String {

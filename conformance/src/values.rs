@@ -4,7 +4,7 @@
 //! exactly, NaN payloads and signed zeros included.
 
 use crate::optable::ValueDomain;
-use oxjax_abi::{DType, Scalar, f16};
+use oxjax_abi::{DType, Scalar, bf16, f16};
 use proptest::prelude::*;
 
 fn f32_edges(domain: ValueDomain) -> Vec<f32> {
@@ -80,6 +80,24 @@ fn f16_edges(domain: ValueDomain) -> Vec<f16> {
     v
 }
 
+/// bf16 shares f32's exponent range: f32's edges rounded, plus its own
+/// smallest subnormal, epsilon and extremes.
+fn bf16_edges(domain: ValueDomain) -> Vec<bf16> {
+    let mut v: Vec<bf16> = f32_edges(domain).into_iter().map(bf16::from_f32).collect();
+    v.extend([
+        bf16::from_bits(1),
+        bf16::from_bits(0x8003),
+        bf16::EPSILON,
+        bf16::MAX,
+        bf16::MIN,
+        bf16::from_f32(1.0 + 1.0 / 256.0),
+    ]);
+    v
+}
+
+const I8_EDGES: [i8; 12] = [0, 1, -1, 2, i8::MIN, i8::MAX, i8::MIN + 1, 7, 8, 9, -8, -7];
+const U8_EDGES: [u8; 9] = [0, 1, 2, 7, 8, 9, u8::MAX, 0x80, 100];
+
 const I32_EDGES: [i32; 14] = [
     0,
     1,
@@ -110,7 +128,13 @@ pub fn edges(dtype: DType, domain: ValueDomain) -> Vec<u64> {
             .iter()
             .map(|&v| Scalar::U32(v).to_bits())
             .collect(),
+        DType::I8 => I8_EDGES.iter().map(|&v| Scalar::I8(v).to_bits()).collect(),
+        DType::U8 => U8_EDGES.iter().map(|&v| v as u64).collect(),
         DType::F16 => f16_edges(domain)
+            .into_iter()
+            .map(|v| v.to_bits() as u64)
+            .collect(),
+        DType::BF16 => bf16_edges(domain)
             .into_iter()
             .map(|v| v.to_bits() as u64)
             .collect(),
@@ -141,9 +165,18 @@ fn pair_values(dtype: DType) -> Vec<u64> {
             .iter()
             .map(|&v| v as u64)
             .collect(),
+        DType::I8 => [0, 1, -1, -7, i8::MIN, i8::MAX, 7, 8, 9]
+            .iter()
+            .map(|&v| Scalar::I8(v).to_bits())
+            .collect(),
+        DType::U8 => [0u8, 1, 7, u8::MAX, 0x80, 7, 8, 9]
+            .iter()
+            .map(|&v| v as u64)
+            .collect(),
         _ => {
             let (max, min_normal) = match dtype {
                 DType::F16 => (65504.0, f64::powi(2.0, -14)),
+                DType::BF16 => (bf16::MAX.to_f64(), f64::from(f32::MIN_POSITIVE)),
                 DType::F32 => (f64::from(f32::MAX), f64::from(f32::MIN_POSITIVE)),
                 _ => (f64::MAX, f64::MIN_POSITIVE),
             };
@@ -203,11 +236,23 @@ pub fn value(dtype: DType, domain: ValueDomain) -> BoxedStrategy<u64> {
             2 => prop::sample::select(edges(dtype, domain)),
         ]
         .boxed(),
+        DType::I8 => prop_oneof![
+            5 => (-12i8..12).prop_map(|v| Scalar::I8(v).to_bits()),
+            2 => any::<i8>().prop_map(|v| Scalar::I8(v).to_bits()),
+            2 => prop::sample::select(edges(dtype, domain)),
+        ]
+        .boxed(),
+        DType::U8 => prop_oneof![
+            5 => (0u8..12).prop_map(|v| v as u64),
+            2 => any::<u8>().prop_map(|v| v as u64),
+            2 => prop::sample::select(edges(dtype, domain)),
+        ]
+        .boxed(),
         _ => {
             let exp = match (dtype, full) {
                 (_, false) => -8..7,
                 (DType::F16, true) => -24..16,
-                (DType::F32, true) => -150..128,
+                (DType::F32 | DType::BF16, true) => -150..128,
                 _ => -1075..1024,
             };
             let to_bits = move |v: f64| Scalar::F64(v).cast(dtype).to_bits();

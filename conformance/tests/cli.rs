@@ -53,7 +53,7 @@ fn the_reference_plugin_passes_and_writes_json() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["backend"], "reference");
     let entries = report["entries"].as_array().unwrap();
-    assert_eq!(entries.len(), 5, "sin x3, reduce_add/f32, dag");
+    assert_eq!(entries.len(), 6, "sin x4, reduce_add/f32, dag");
     assert!(entries.iter().all(|e| e["status"] == "pass"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -120,7 +120,14 @@ fn the_unmutated_interpreter_passes() {
         .filter_map(|e| e.failure.as_ref().map(|f| f.to_string()))
         .collect();
     assert!(r.passed(), "{}", failures.join("\n\n"));
-    assert!(r.entries.iter().all(|e| e.status == Status::Pass));
+    // The template's interpreter declares no bf16, i8 or u8.
+    let narrow = |d: &str| ["bf16", "i8", "u8"].contains(&d);
+    assert!(
+        r.entries
+            .iter()
+            .all(|e| e.status == Status::Pass
+                || (e.status == Status::Unsupported && narrow(&e.dtype)))
+    );
 }
 
 #[test]

@@ -54,9 +54,10 @@ fn dags_have_reductions_outputs_and_varied_ops() {
                 .collect();
             (k.inputs.len(), loaded.len())
         })
-        .max()
-        .unwrap();
-    assert!(widest.0 >= 12 && widest.1 >= 4, "{widest:?}");
+        .filter(|&(inputs, _)| inputs >= 12)
+        .max_by_key(|&(_, loaded)| loaded)
+        .expect("some kernel binds 12 inputs or more");
+    assert!(widest.1 >= 4, "{widest:?}");
     let s = dag_case(DType::ALL.to_vec(), false, 3);
     for _ in 0..100 {
         let k = s.new_tree(&mut runner).unwrap().current().kernel(&caps);

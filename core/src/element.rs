@@ -1,6 +1,6 @@
 //! Rust element types that map to dtypes.
 
-use oxjax_abi::{DType, Scalar, f16};
+use oxjax_abi::{DType, Scalar, bf16, f16};
 
 /// A Rust type whose values can fill an array.
 pub trait Element: Copy + Send + Sync + 'static {
@@ -82,6 +82,9 @@ element!(u32, U32, U32, 4);
 element!(f16, F16, F16, 2);
 element!(f32, F32, F32, 4);
 element!(f64, F64, F64, 8);
+element!(bf16, BF16, BF16, 2);
+element!(i8, I8, I8, 1);
+element!(u8, U8, U8, 1);
 
 impl Element for bool {
     const DTYPE: DType = DType::BOOL;

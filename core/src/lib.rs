@@ -49,7 +49,7 @@ pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback}
 pub use element::Element;
 pub use error::{Error, Result};
 pub use jit::{Compiled, Jitted, jit, lower, try_jit};
-pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, f16};
+pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, bf16, f16};
 /// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
 pub use oxjax_derive::Tree;
 pub use profile::profile;

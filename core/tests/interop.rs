@@ -4,7 +4,7 @@
 //! fixtures/make_interop.py).
 
 use oxjax::interop::{self, load_npy, load_safetensors, read_npy, save_npy, write_npy};
-use oxjax::{Array, DType, f16};
+use oxjax::{Array, DType, bf16, f16};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -32,6 +32,17 @@ fn samples() -> Vec<Array> {
             &[1, 2, 3],
         ),
         Array::from_vec(vec![std::f64::consts::PI, -1e300], &[2]),
+        Array::from_vec(
+            vec![
+                bf16::from_f32(-0.0),
+                bf16::NAN,
+                bf16::MAX,
+                bf16::from_bits(1),
+            ],
+            &[2, 2],
+        ),
+        Array::from_vec(vec![i8::MIN, -1, 0, i8::MAX], &[4, 1]),
+        Array::from_vec(vec![0u8, 1, u8::MAX], &[3]),
         Array::scalar(42.0f32),
         Array::zeros(&[0, 4], DType::F32),
     ]
@@ -105,6 +116,22 @@ fn npy_files_written_by_numpy() {
     assert_eq!(x.shape(), [0, 3]);
     let x = load_npy(fixture("v2_f32_3.npy")).unwrap();
     assert_eq!(x.to_vec::<f32>(), [1.5, 2.5, 3.5]);
+    // ml_dtypes' bfloat16 is saved as the opaque '<V2'.
+    let x = load_npy(fixture("bf16_3.npy")).unwrap();
+    assert_eq!(x.to_vec::<bf16>(), [1.5, -2.0, 3.0e38].map(bf16::from_f32));
+    let x = load_npy(fixture("i8_4.npy")).unwrap();
+    assert_eq!(x.to_vec::<i8>(), [1, -2, 127, -128]);
+    let x = load_npy(fixture("u8_3.npy")).unwrap();
+    assert_eq!(x.to_vec::<u8>(), [0, 7, 255]);
+    // and oxjax writes the headers numpy writes for them
+    for (name, a) in [
+        ("bf16_3.npy", load_npy(fixture("bf16_3.npy")).unwrap()),
+        ("u8_3.npy", x),
+    ] {
+        let mut buf = Vec::new();
+        write_npy(&mut buf, &a).unwrap();
+        assert_eq!(buf, std::fs::read(fixture(name)).unwrap(), "{name}");
+    }
 }
 
 #[test]
@@ -114,7 +141,7 @@ fn npy_errors_name_the_file_and_the_problem() {
     assert_eq!(
         err("i64_3.npy"),
         format!(
-            "load_npy: {}: dtype '<i8' is not supported; oxjax reads |b1, <i4, <u4, <f2, <f4, <f8",
+            "load_npy: {}: dtype '<i8' is not supported; oxjax reads |b1, |i1, |u1, <i4, <u4, <V2, <f2, <f4, <f8",
             path("i64_3.npy")
         )
     );
@@ -187,6 +214,16 @@ fn safetensors_written_by_python() {
         m["half"].to_vec::<f16>(),
         [f16::from_f32(0.5), f16::from_f32(1.5)]
     );
+    let m = load_safetensors(fixture("narrow.safetensors")).unwrap();
+    assert_eq!(
+        m["bf"].to_vec::<bf16>(),
+        [0.5, -1.25, 3.0e38].map(bf16::from_f32)
+    );
+    assert_eq!(
+        (m["i8"].shape(), m["i8"].to_vec::<i8>()),
+        (&[1, 2][..], vec![-128, 127])
+    );
+    assert_eq!(m["u8"].to_vec::<u8>(), [255, 0, 9]);
 }
 
 #[test]
@@ -212,7 +249,7 @@ fn safetensors_round_trip_and_errors() {
         interop::safetensors_from_bytes(&bytes)
             .unwrap_err()
             .to_string(),
-        "safetensors: tensor x has dtype I64, which oxjax does not support (BOOL, I32, U32, F16, F32, F64)"
+        "safetensors: tensor x has dtype I64, which oxjax does not support (BOOL, I8, U8, I32, U32, BF16, F16, F32, F64)"
     );
     let header = br#"{"y":{"dtype":"U32","shape":[2],"data_offsets":[0,8]}}"#;
     let mut bytes = (header.len() as u64).to_le_bytes().to_vec();

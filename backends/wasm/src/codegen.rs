@@ -12,9 +12,11 @@
 //! value is 32-bit), the scalar run, the per-element epilogue (matmul
 //! only), then the math helpers the kernel uses. The first is exported.
 //!
-//! Values live in wasm locals, one per node: bool, i32 and u32 as i32, f16
-//! and f32 as f32 (an f16 value is an f32 that is exactly representable as
-//! f16), f64 as f64; in the SIMD run every node is a v128 of four lanes.
+//! Values live in wasm locals, one per node: bool, i32 and u32 as i32, i8
+//! and u8 as i32 sign- or zero-extended (every op on them wraps to 8 bits
+//! after computing in 32), f16, bf16 and f32 as f32 (an f16 or bf16 value
+//! is an f32 that is exactly representable in its width), f64 as f64; in
+//! the SIMD run every node is a v128 of four lanes.
 //! Nodes that depend neither on `ridx` nor on an accumulator are evaluated
 //! once per `gidx` before the reduction loop.
 
@@ -140,7 +142,7 @@ fn vector_helper(op: Op) -> Option<H> {
 /// The wasm value type holding a dtype.
 pub fn vt(d: DType) -> V {
     match d {
-        DType::F16 | DType::F32 => V::F32,
+        DType::F16 | DType::BF16 | DType::F32 => V::F32,
         DType::F64 => V::F64,
         _ => V::I32,
     }
@@ -964,17 +966,26 @@ impl<'a> Gen<'a> {
     fn store(&mut self, d: DType) {
         match d {
             DType::BOOL => self.fb.i(I::I32Store8(mem(0, 0))),
+            DType::I8 | DType::U8 => self.fb.i(I::I32Store8(mem(0, 0))),
             DType::F16 => {
                 self.call(H::F32ToF16);
                 self.fb.i(I::I32Store16(mem(0, 1)))
             }
+            // the value is exactly a bf16: its upper half
+            DType::BF16 => self
+                .fb
+                .i(I::I32ReinterpretF32)
+                .i32c(16)
+                .i(I::I32ShrU)
+                .i(I::I32Store16(mem(0, 1))),
             DType::F32 => self.fb.i(I::F32Store(mem(0, 2))),
             DType::F64 => self.fb.i(I::F64Store(mem(0, 3))),
             _ => self.fb.i(I::I32Store(mem(0, 2))),
         };
     }
 
-    /// Pushes a constant of any dtype (f16 as its f32 value).
+    /// Pushes a constant of any dtype (f16 and bf16 as their f32 value, i8
+    /// and u8 extended to i32).
     fn constant(&mut self, s: Scalar) {
         match s {
             Scalar::Bool(b) => self.fb.i32c(b as i32),
@@ -983,6 +994,9 @@ impl<'a> Gen<'a> {
             Scalar::F16(v) => self.fb.f32c(v.to_f32()),
             Scalar::F32(v) => self.fb.f32c(v),
             Scalar::F64(v) => self.fb.f64c(v),
+            Scalar::BF16(v) => self.fb.f32c(v.to_f32()),
+            Scalar::I8(v) => self.fb.i32c(v.into()),
+            Scalar::U8(v) => self.fb.i32c(v.into()),
         };
     }
 
@@ -1409,10 +1423,19 @@ impl<'a> Gen<'a> {
         self.fb.get(self.val[node]).i(I::V128Store(mem(0, 2)));
     }
 
-    /// Rounds the f32 on the stack to f16 when `d` is f16.
+    /// Rounds the f32 on the stack to f16 or bf16 when `d` is one, and
+    /// wraps the i32 on the stack to 8 bits when `d` is i8 or u8.
     fn round(&mut self, d: DType) {
-        if d == DType::F16 {
-            self.call(H::RoundF16);
+        match d {
+            DType::F16 => self.call(H::RoundF16),
+            DType::BF16 => self.call(H::RoundBf16),
+            DType::I8 => {
+                self.fb.i(I::I32Extend8S);
+            }
+            DType::U8 => {
+                self.fb.i32c(0xff).i(I::I32And);
+            }
+            _ => {}
         }
     }
 
@@ -1420,6 +1443,9 @@ impl<'a> Gen<'a> {
     fn combine(&mut self, op: ReduceOp, d: DType) {
         let binop = op.combine_op();
         self.binary(binop, d);
+        if d.is_byte_int() {
+            self.round(d);
+        }
     }
 
     fn node(&mut self, i: usize) {
@@ -1460,6 +1486,17 @@ impl<'a> Gen<'a> {
                     (V::F32, V::I32) if from == DType::F32 => {
                         self.fb.i(I::I32ReinterpretF32);
                     }
+                    // i8 <-> u8: re-extend the byte
+                    (V::I32, V::I32) => self.round(d),
+                    // f16 <-> bf16: through the 16 stored bits
+                    (V::F32, V::F32) if from == DType::F16 && d == DType::BF16 => {
+                        self.call(H::F32ToF16);
+                        self.fb.i32c(16).i(I::I32Shl).i(I::F32ReinterpretI32);
+                    }
+                    (V::F32, V::F32) if from == DType::BF16 && d == DType::F16 => {
+                        self.fb.i(I::I32ReinterpretF32).i32c(16).i(I::I32ShrU);
+                        self.call(H::F16ToF32);
+                    }
                     _ => {}
                 }
             }
@@ -1482,6 +1519,9 @@ impl<'a> Gen<'a> {
                     1 => self.unary(op, t),
                     _ => self.binary(op, t),
                 }
+                if d.is_byte_int() {
+                    self.round(d);
+                }
             }
         }
         self.fb.set(self.val[i]);
@@ -1501,9 +1541,22 @@ impl<'a> Gen<'a> {
             DType::BOOL => {
                 self.fb.i(I::I32Load8U(mem(0, 0)));
             }
+            DType::I8 => {
+                self.fb.i(I::I32Load8S(mem(0, 0)));
+            }
+            DType::U8 => {
+                self.fb.i(I::I32Load8U(mem(0, 0)));
+            }
             DType::F16 => {
                 self.fb.i(I::I32Load16U(mem(0, 1)));
                 self.call(H::F16ToF32);
+            }
+            DType::BF16 => {
+                self.fb
+                    .i(I::I32Load16U(mem(0, 1)))
+                    .i32c(16)
+                    .i(I::I32Shl)
+                    .i(I::F32ReinterpretI32);
             }
             DType::F32 => {
                 self.fb.i(I::F32Load(mem(0, 2)));
@@ -1519,12 +1572,17 @@ impl<'a> Gen<'a> {
         self.fb.get(c).i(I::Select);
     }
 
+    /// Converts the value on the stack; the narrow types ride in their
+    /// wide carriers (i8/u8 in i32, f16/bf16 in f32), so most casts are a
+    /// conversion between carriers followed by [`Self::round`] to the target.
     fn cast(&mut self, from: DType, to: DType) {
         use DType as D;
+        let f32_carried = matches!(from, D::F16 | D::BF16 | D::F32);
+        let signed = matches!(from, D::I32 | D::I8);
         let fb = &mut self.fb;
         match (from, to) {
             (a, b) if a == b => {}
-            (D::F16 | D::F32, D::BOOL) => {
+            (_, D::BOOL) if f32_carried => {
                 fb.f32c(0.0).i(I::F32Ne);
             }
             (D::F64, D::BOOL) => {
@@ -1533,29 +1591,69 @@ impl<'a> Gen<'a> {
             (_, D::BOOL) => {
                 fb.i32c(0).i(I::I32Ne);
             }
-            (D::F16 | D::F32, D::I32) => {
-                fb.i(I::I32TruncSatF32S);
+            // float → int: truncate and saturate to 32 bits, then clamp to 8
+            (_, D::I32 | D::I8) if from.is_float() => {
+                fb.i(if from == D::F64 {
+                    I::I32TruncSatF64S
+                } else {
+                    I::I32TruncSatF32S
+                });
+                if to == D::I8 {
+                    let x = fb.local(V::I32);
+                    fb.tee(x)
+                        .i32c(-128)
+                        .get(x)
+                        .i32c(-128)
+                        .i(I::I32GtS)
+                        .i(I::Select);
+                    fb.tee(x)
+                        .i32c(127)
+                        .get(x)
+                        .i32c(127)
+                        .i(I::I32LtS)
+                        .i(I::Select);
+                }
             }
-            (D::F16 | D::F32, D::U32) => {
-                fb.i(I::I32TruncSatF32U);
+            (_, D::U32 | D::U8) if from.is_float() => {
+                fb.i(if from == D::F64 {
+                    I::I32TruncSatF64U
+                } else {
+                    I::I32TruncSatF32U
+                });
+                if to == D::U8 {
+                    let x = fb.local(V::I32);
+                    fb.tee(x)
+                        .i32c(255)
+                        .get(x)
+                        .i32c(255)
+                        .i(I::I32LtU)
+                        .i(I::Select);
+                }
             }
-            (D::F64, D::I32) => {
-                fb.i(I::I32TruncSatF64S);
-            }
-            (D::F64, D::U32) => {
-                fb.i(I::I32TruncSatF64U);
-            }
+            // int → int: the carrier already holds the (sign-extended) value
             (_, D::I32 | D::U32) => {}
-            (D::I32, D::F32 | D::F16) => {
-                fb.i(I::F32ConvertI32S);
-                self.round(to);
+            (_, D::I8 | D::U8) => self.round(to),
+            // int → f64 is exact
+            (_, D::F64) if signed => {
+                fb.i(I::F64ConvertI32S);
             }
-            (_, D::F32 | D::F16) if from.is_int() || from == D::BOOL => {
-                fb.i(I::F32ConvertI32U);
-                self.round(to);
+            (_, D::F64) if !from.is_float() => {
+                fb.i(I::F64ConvertI32U);
             }
-            (D::F16, D::F32) => {}
-            (D::F32, D::F16) => self.round(to),
+            (_, D::F64) => {
+                fb.i(I::F64PromoteF32);
+            }
+            // 32-bit ints can have more digits than bf16 keeps: round once,
+            // from the exact f64
+            (D::I32 | D::U32, D::BF16) => {
+                fb.i(if signed {
+                    I::F64ConvertI32S
+                } else {
+                    I::F64ConvertI32U
+                });
+                self.call(H::F64ToBf16);
+            }
+            (D::F64, D::BF16) => self.call(H::F64ToBf16),
             (D::F64, D::F32) => {
                 fb.i(I::F32DemoteF64);
             }
@@ -1563,14 +1661,15 @@ impl<'a> Gen<'a> {
                 self.call(H::F64ToF16);
                 self.call(H::F16ToF32);
             }
-            (D::I32, D::F64) => {
-                fb.i(I::F64ConvertI32S);
-            }
-            (D::BOOL | D::U32, D::F64) => {
-                fb.i(I::F64ConvertI32U);
-            }
-            (_, D::F64) => {
-                fb.i(I::F64PromoteF32);
+            // everything else reaches the f32 carrier exactly (or, for
+            // i32/u32 → f16, beyond f16's range) and rounds once
+            (_, D::F32 | D::F16 | D::BF16) => {
+                if signed {
+                    fb.i(I::F32ConvertI32S);
+                } else if !f32_carried {
+                    fb.i(I::F32ConvertI32U);
+                }
+                self.round(to);
             }
             (a, b) => unreachable!("cast {a} -> {b}"),
         }
@@ -1711,7 +1810,7 @@ impl<'a> Gen<'a> {
             }
             return;
         }
-        // bool / i32 / u32
+        // bool and the integers (i8/u8 are rounded to 8 bits by the caller)
         match (op, t) {
             (Op::NOT, DType::BOOL) => {
                 self.fb.i32c(1).i(I::I32Xor);
@@ -1723,13 +1822,13 @@ impl<'a> Gen<'a> {
                 let x = self.fb.local(V::I32);
                 self.fb.set(x).i32c(0).get(x).i(I::I32Sub);
             }
-            (Op::ABS, DType::I32) => {
+            (Op::ABS, DType::I32 | DType::I8) => {
                 let x = self.fb.local(V::I32);
                 self.fb.tee(x).i32c(0).get(x).i(I::I32Sub);
                 self.fb.get(x).i32c(0).i(I::I32GeS).i(I::Select);
             }
             (Op::ABS, _) => {}
-            (Op::SIGN, DType::I32) => {
+            (Op::SIGN, DType::I32 | DType::I8) => {
                 let x = self.fb.local(V::I32);
                 self.fb.tee(x).i32c(0).i(I::I32GtS);
                 self.fb.get(x).i32c(0).i(I::I32LtS).i(I::I32Sub);
@@ -1776,7 +1875,7 @@ impl<'a> Gen<'a> {
             }
             return;
         }
-        let signed = t == D::I32;
+        let signed = matches!(t, D::I32 | D::I8);
         if cmp {
             let ins = match (op, signed) {
                 (Op::LT, true) => I::I32LtS,

@@ -22,6 +22,8 @@ pub(crate) enum H {
     F32ToF16,
     F64ToF16,
     RoundF16,
+    RoundBf16,
+    F64ToBf16,
     Fmod,
     Exp,
     Exp2,
@@ -100,7 +102,8 @@ impl H {
             H::F16ToF32 => (vec![I32], vec![F32]),
             H::F32ToF16 => (vec![F32], vec![I32]),
             H::F64ToF16 => (vec![F64], vec![I32]),
-            H::RoundF16 => (vec![F32], vec![F32]),
+            H::RoundF16 | H::RoundBf16 => (vec![F32], vec![F32]),
+            H::F64ToBf16 => (vec![F64], vec![F32]),
             H::Fmod | H::Pow | H::Atan2 => (vec![F64, F64], vec![F64]),
             H::Threefry(_) => (vec![I32, I32, I32, I32], vec![I32]),
             h if h.is_vector() => (vec![V128], vec![V128]),
@@ -118,6 +121,11 @@ impl H {
             H::RoundF16 => {
                 let (a, b) = (hs.helper(H::F32ToF16), hs.helper(H::F16ToF32));
                 fb.get(0).i(I::Call(a)).i(I::Call(b));
+            }
+            H::RoundBf16 => round_bf16(&mut fb),
+            H::F64ToBf16 => {
+                let r = hs.helper(H::RoundBf16);
+                f64_to_bf16(&mut fb, r)
             }
             H::Fmod => fmod(&mut fb),
             H::Exp => exp(&mut fb),
@@ -340,6 +348,72 @@ fn f32_to_f16(fb: &mut Fb) {
         .i(I::I32TruncSatF32U)
         .get(sign)
         .i(I::I32Or);
+}
+
+/// f32 → the nearest bf16 (ties to even), as an f32: the dropped low 16
+/// bits round the upper 16. A NaN is quieted (as `half::bf16::from_f32`),
+/// so rounding cannot turn it into Inf.
+fn round_bf16(fb: &mut Fb) {
+    let b = fb.local(V::I32);
+    fb.get(0).i(I::I32ReinterpretF32).set(b);
+    fb.get(b)
+        .i32c(0x7fff_ffff)
+        .i(I::I32And)
+        .i32c(0x7f80_0000)
+        .i(I::I32GtU)
+        .if_();
+    fb.get(b)
+        .i32c(0x0040_0000)
+        .i(I::I32Or)
+        .i32c(0xffff_0000u32 as i32)
+        .i(I::I32And)
+        .i(I::F32ReinterpretI32)
+        .i(I::Return)
+        .end();
+    fb.get(b).i32c(0x7fff).i(I::I32Add);
+    fb.get(b)
+        .i32c(16)
+        .i(I::I32ShrU)
+        .i32c(1)
+        .i(I::I32And)
+        .i(I::I32Add);
+    fb.i32c(0xffff_0000u32 as i32)
+        .i(I::I32And)
+        .i(I::F32ReinterpretI32);
+}
+
+/// f64 → bf16 (as an f32) rounded once: |x| to f32 rounding to odd (an
+/// inexact result gets its lowest bit set), then [`round_bf16`], which is
+/// then exact; the sign is put back last. Two nearest roundings could
+/// round a value just above a bf16 tie down to the tie, then to even.
+fn f64_to_bf16(fb: &mut Fb, round: u32) {
+    let (a, f) = (fb.local(V::F64), fb.local(V::F32));
+    fb.get(0).i(I::F64Abs).tee(a).i(I::F32DemoteF64).set(f);
+    // finite, inexact and even: step one ulp toward |x|
+    fb.get(f).i(I::F32Abs).f32c(f32::INFINITY).i(I::F32Lt);
+    fb.get(f)
+        .i(I::F64PromoteF32)
+        .get(a)
+        .i(I::F64Ne)
+        .i(I::I32And);
+    fb.get(f)
+        .i(I::I32ReinterpretF32)
+        .i32c(1)
+        .i(I::I32And)
+        .i(I::I32Eqz)
+        .i(I::I32And);
+    fb.if_();
+    fb.get(f).i(I::I32ReinterpretF32);
+    fb.i32c(-1).i32c(1);
+    fb.get(f)
+        .i(I::F64PromoteF32)
+        .get(a)
+        .i(I::F64Gt)
+        .i(I::Select);
+    fb.i(I::I32Add).i(I::F32ReinterpretI32).set(f);
+    fb.end();
+    fb.get(f).i(I::Call(round));
+    fb.get(0).i(I::F32DemoteF64).i(I::F32Copysign);
 }
 
 fn f64_to_f16(fb: &mut Fb) {

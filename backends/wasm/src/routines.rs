@@ -5,7 +5,9 @@
 //! combining rules of the kernel IR (f16 computes in f32 and rounds; float
 //! min/max propagate NaN and order -0 < +0; integers wrap).
 
-use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar, f16};
+use oxjax_abi::{
+    BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar, bf16, f16,
+};
 use std::cmp::Ordering;
 
 pub(crate) const KINDS: [RoutineKind; 6] = [
@@ -227,6 +229,19 @@ fn combine(op: ReduceOp, a: Scalar, b: Scalar) -> Scalar {
             _ => x.max(y),
         }),
         (S::F16(x), S::F16(y)) => S::F16(f16::from_f32(f32op(x.to_f32(), y.to_f32()))),
+        (S::BF16(x), S::BF16(y)) => S::BF16(bf16::from_f32(f32op(x.to_f32(), y.to_f32()))),
+        (S::I8(x), S::I8(y)) => S::I8(match op {
+            ReduceOp::ADD => x.wrapping_add(y),
+            ReduceOp::MUL => x.wrapping_mul(y),
+            ReduceOp::MIN => x.min(y),
+            _ => x.max(y),
+        }),
+        (S::U8(x), S::U8(y)) => S::U8(match op {
+            ReduceOp::ADD => x.wrapping_add(y),
+            ReduceOp::MUL => x.wrapping_mul(y),
+            ReduceOp::MIN => x.min(y),
+            _ => x.max(y),
+        }),
         (S::F32(x), S::F32(y)) => S::F32(f32op(x, y)),
         (S::F64(x), S::F64(y)) => S::F64(match op {
             ReduceOp::ADD => x + y,

@@ -614,7 +614,7 @@ proptest! {
     /// bounds, invariant), as views produce, for every dtype.
     #[test]
     fn random_view_indices_match(a in -3i32..4, c in -20i32..20, m in 1i32..40, n in 1usize..60,
-                                 len in 0usize..50, dt in 0usize..6, invariant in any::<bool>()) {
+                                 len in 0usize..50, dt in 0usize..DType::ALL.len(), invariant in any::<bool>()) {
         let d = DType::ALL[dt];
         let mut b = KernelBuilder::default();
         let i = b.input(d);

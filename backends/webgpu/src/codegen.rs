@@ -85,6 +85,11 @@ pub fn constant(s: Scalar) -> String {
         Scalar::F16(v) => float(v.to_f32().to_bits()),
         Scalar::F32(v) => float(v.to_bits()),
         Scalar::F64(v) => float((v as f32).to_bits()),
+        // WGSL has no 8/16-bit storage without extensions: the capabilities
+        // leave these out, so no kernel carries one.
+        Scalar::BF16(_) | Scalar::I8(_) | Scalar::U8(_) => {
+            unreachable!("webgpu declares no {} (capabilities)", s.dtype())
+        }
     }
 }
 

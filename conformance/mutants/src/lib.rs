@@ -402,6 +402,13 @@ impl Mutant {
         };
         let mut caps = Capabilities::everything(routines);
         caps.max_inputs = self.max_inputs;
+        // The template's interpreter implements no 8- or 16-bit storage
+        // type but f16.
+        caps.dtypes = caps
+            .dtypes
+            .into_iter()
+            .filter(|d| ![DType::BF16, DType::I8, DType::U8].contains(d))
+            .collect();
         if self.limited {
             caps.dtypes = caps
                 .dtypes

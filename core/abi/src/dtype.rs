@@ -3,7 +3,7 @@
 use abi_stable::StableAbi;
 use std::fmt;
 
-pub use half::f16;
+pub use half::{bf16, f16};
 
 /// An element type. An integer newtype (not a Rust enum) so that a minor ABI
 /// version can append dtypes without changing the layout of anything that
@@ -26,12 +26,24 @@ impl DType {
     pub const F32: DType = DType(4);
     /// IEEE binary64.
     pub const F64: DType = DType(5);
+    /// bfloat16: the upper 16 bits of an f32 (8 exponent bits, 7 mantissa
+    /// bits). Like f16, every op computes in f32 and rounds the result to
+    /// bf16 (round to nearest, ties to even), as XLA on CPU does. (ABI 1.3)
+    pub const BF16: DType = DType(6);
+    /// 8-bit two's-complement integer; arithmetic wraps in 8 bits. (ABI 1.3)
+    pub const I8: DType = DType(7);
+    /// 8-bit unsigned integer; arithmetic wraps in 8 bits. (ABI 1.3)
+    pub const U8: DType = DType(8);
 
-    /// Every dtype this ABI version defines, in promotion order.
-    pub const ALL: [DType; 6] = [
+    /// Every dtype this ABI version defines, in promotion order (narrow
+    /// before wide, integers before floats).
+    pub const ALL: [DType; 9] = [
         DType::BOOL,
+        DType::I8,
+        DType::U8,
         DType::I32,
         DType::U32,
+        DType::BF16,
         DType::F16,
         DType::F32,
         DType::F64,
@@ -46,6 +58,9 @@ impl DType {
             DType::F16 => "f16",
             DType::F32 => "f32",
             DType::F64 => "f64",
+            DType::BF16 => "bf16",
+            DType::I8 => "i8",
+            DType::U8 => "u8",
             _ => "unknown",
         }
     }
@@ -58,29 +73,39 @@ impl DType {
     /// Bytes per element in a buffer.
     pub fn size(self) -> usize {
         match self {
-            DType::BOOL => 1,
-            DType::F16 => 2,
+            DType::BOOL | DType::I8 | DType::U8 => 1,
+            DType::F16 | DType::BF16 => 2,
             DType::F64 => 8,
             _ => 4,
         }
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F16 | DType::F32 | DType::F64)
+        matches!(self, DType::F16 | DType::BF16 | DType::F32 | DType::F64)
     }
 
     pub fn is_int(self) -> bool {
-        matches!(self, DType::I32 | DType::U32)
+        matches!(self, DType::I32 | DType::U32 | DType::I8 | DType::U8)
     }
 
     /// Signed integers and floats.
     pub fn is_signed(self) -> bool {
-        self == DType::I32 || self.is_float()
+        matches!(self, DType::I32 | DType::I8) || self.is_float()
+    }
+
+    /// The 16-bit floats, stored narrow and computed in f32.
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::F16 | DType::BF16)
+    }
+
+    /// The 8-bit integers, computed in 32 bits and wrapped on store.
+    pub fn is_byte_int(self) -> bool {
+        matches!(self, DType::I8 | DType::U8)
     }
 
     /// True for the dtypes this ABI version knows.
     pub fn is_known(self) -> bool {
-        self.0 <= DType::F64.0
+        self.0 <= DType::U8.0
     }
 }
 
@@ -110,6 +135,9 @@ pub enum Scalar {
     F16(f16),
     F32(f32),
     F64(f64),
+    BF16(bf16),
+    I8(i8),
+    U8(u8),
 }
 
 impl Scalar {
@@ -121,6 +149,9 @@ impl Scalar {
             Scalar::F16(_) => DType::F16,
             Scalar::F32(_) => DType::F32,
             Scalar::F64(_) => DType::F64,
+            Scalar::BF16(_) => DType::BF16,
+            Scalar::I8(_) => DType::I8,
+            Scalar::U8(_) => DType::U8,
         }
     }
 
@@ -134,6 +165,9 @@ impl Scalar {
             Scalar::F16(v) => v.to_bits() as u64,
             Scalar::F32(v) => v.to_bits() as u64,
             Scalar::F64(v) => v.to_bits(),
+            Scalar::BF16(v) => v.to_bits() as u64,
+            Scalar::I8(v) => v as u8 as u64,
+            Scalar::U8(v) => v as u64,
         }
     }
 
@@ -146,6 +180,9 @@ impl Scalar {
             DType::F16 => Scalar::F16(f16::from_bits(bits as u16)),
             DType::F32 => Scalar::F32(f32::from_bits(bits as u32)),
             DType::F64 => Scalar::F64(f64::from_bits(bits)),
+            DType::BF16 => Scalar::BF16(bf16::from_bits(bits as u16)),
+            DType::I8 => Scalar::I8(bits as u8 as i8),
+            DType::U8 => Scalar::U8(bits as u8),
             other => panic!("Scalar::from_bits: unknown dtype {other}"),
         }
     }
@@ -173,47 +210,60 @@ impl Scalar {
             Scalar::F16(v) => v.to_f64(),
             Scalar::F32(v) => v as f64,
             Scalar::F64(v) => v,
+            Scalar::BF16(v) => v.to_f64(),
+            Scalar::I8(v) => v as f64,
+            Scalar::U8(v) => v as f64,
         }
     }
 
+    /// An integer or bool as i64 (exact); `None` for floats.
+    pub fn as_i64(self) -> Option<i64> {
+        Some(match self {
+            Scalar::Bool(b) => b as i64,
+            Scalar::I32(v) => v as i64,
+            Scalar::U32(v) => v as i64,
+            Scalar::I8(v) => v as i64,
+            Scalar::U8(v) => v as i64,
+            _ => return None,
+        })
+    }
+
     /// Converts to another dtype with the semantics of the `cast` op:
-    /// float→int rounds toward zero and saturates, NaN→0; int→float rounds to
-    /// nearest even; anything→bool is `x != 0` (NaN is true); bool→number
-    /// is 0 or 1; int→int reinterprets the 32 bits (wraps).
+    /// float→int rounds toward zero and saturates at the target's range,
+    /// NaN→0; int→float rounds to nearest even; anything→bool is `x != 0`
+    /// (NaN is true); bool→number is 0 or 1; int→int keeps the low bits of
+    /// the two's-complement value (sign-extends a signed source, then wraps
+    /// to the target's width, as NumPy and JAX do).
     pub fn cast(self, to: DType) -> Scalar {
         if self.dtype() == to {
             return self;
         }
-        let as_i64 = |s: Scalar| -> i64 {
-            match s {
-                Scalar::Bool(b) => b as i64,
-                Scalar::I32(v) => v as i64,
-                Scalar::U32(v) => v as i64,
-                _ => unreachable!(),
-            }
-        };
+        // Floats read as f64 (exact for every float dtype); Rust's `as`
+        // from a float truncates and saturates, NaN → 0.
+        macro_rules! to_int {
+            ($t:ty) => {
+                match self.as_i64() {
+                    Some(i) => i as $t,
+                    None => self.as_f64() as $t,
+                }
+            };
+        }
         match to {
-            DType::BOOL => Scalar::Bool(match self {
-                Scalar::F16(v) => v.to_f32() != 0.0,
-                Scalar::F32(v) => v != 0.0,
-                Scalar::F64(v) => v != 0.0,
-                s => as_i64(s) != 0,
+            DType::BOOL => Scalar::Bool(match self.as_i64() {
+                Some(i) => i != 0,
+                None => self.as_f64() != 0.0,
             }),
-            DType::I32 => Scalar::I32(match self {
-                Scalar::F16(v) => v.to_f32() as i32,
-                Scalar::F32(v) => v as i32,
-                Scalar::F64(v) => v as i32,
-                s => as_i64(s) as i32,
-            }),
-            DType::U32 => Scalar::U32(match self {
-                Scalar::F16(v) => v.to_f32() as u32,
-                Scalar::F32(v) => v as u32,
-                Scalar::F64(v) => v as u32,
-                s => as_i64(s) as u32,
-            }),
+            DType::I32 => Scalar::I32(to_int!(i32)),
+            DType::U32 => Scalar::U32(to_int!(u32)),
+            DType::I8 => Scalar::I8(to_int!(i8)),
+            DType::U8 => Scalar::U8(to_int!(u8)),
             DType::F16 => Scalar::F16(match self {
                 Scalar::F32(v) => f16::from_f32(v),
                 s => f16_from_f64(s.as_f64()),
+            }),
+            DType::BF16 => Scalar::BF16(match self {
+                Scalar::F32(v) => bf16::from_f32(v),
+                s => bf16_from_f64(s.as_f64()),
             }),
             DType::F32 => Scalar::F32(match self {
                 Scalar::F64(v) => v as f32,
@@ -237,14 +287,26 @@ impl Scalar {
 /// because f32 carries more than two extra bits. (Rounding to nearest twice
 /// could round a tie the wrong way.)
 pub fn f16_from_f64(x: f64) -> f16 {
-    let a = x.abs();
-    let mut f = a as f32;
+    let h = f16::from_f32(f32_round_to_odd(x.abs()));
+    if x.is_sign_negative() { -h } else { h }
+}
+
+/// f64 → bf16 rounded once to nearest-even, as [`f16_from_f64`].
+pub fn bf16_from_f64(x: f64) -> bf16 {
+    let h = bf16::from_f32(f32_round_to_odd(x.abs()));
+    if x.is_sign_negative() { -h } else { h }
+}
+
+/// A non-negative f64 as f32, rounded to odd: an inexact result gets its
+/// lowest mantissa bit set, so a later rounding to a narrower float sees
+/// that the value lies strictly between two ties.
+fn f32_round_to_odd(a: f64) -> f32 {
+    let f = a as f32;
     if f.is_finite() && f as f64 != a && f.to_bits() & 1 == 0 {
         let bits = f.to_bits();
-        f = f32::from_bits(if (f as f64) > a { bits - 1 } else { bits + 1 });
+        return f32::from_bits(if (f as f64) > a { bits - 1 } else { bits + 1 });
     }
-    let h = f16::from_f32(f);
-    if x.is_sign_negative() { -h } else { h }
+    f
 }
 
 impl fmt::Display for Scalar {
@@ -256,6 +318,9 @@ impl fmt::Display for Scalar {
             Scalar::F16(v) => write!(f, "{:?}", v.to_f32()),
             Scalar::F32(v) => write!(f, "{v:?}"),
             Scalar::F64(v) => write!(f, "{v:?}"),
+            Scalar::BF16(v) => write!(f, "{:?}", v.to_f32()),
+            Scalar::I8(v) => write!(f, "{v}"),
+            Scalar::U8(v) => write!(f, "{v}"),
         }
     }
 }
@@ -278,5 +343,54 @@ mod tests {
         assert_eq!(f16_from_f64(1e10), f16::INFINITY);
         assert!(f16_from_f64(f64::NAN).is_nan());
         assert_eq!(Scalar::F64(above).cast(DType::F16), Scalar::F16(hi));
+    }
+
+    #[test]
+    fn f64_to_bf16_rounds_once() {
+        let lo = bf16::from_f32(1.0);
+        let hi = bf16::from_bits(lo.to_bits() + 1);
+        let tie = (lo.to_f64() + hi.to_f64()) / 2.0;
+        assert_eq!(bf16_from_f64(tie + 2f64.powi(-40)), hi);
+        assert_eq!(bf16_from_f64(tie), lo, "a true tie goes to even");
+        assert_eq!(bf16_from_f64(-1e39), bf16::NEG_INFINITY);
+        assert!(bf16_from_f64(f64::NAN).is_nan());
+    }
+
+    /// The cast table of the new dtypes: float→int truncates and
+    /// saturates (NaN → 0), int→int wraps to the target width.
+    #[test]
+    fn byte_and_bf16_casts() {
+        let c = |s: Scalar, d| s.cast(d);
+        assert_eq!(c(Scalar::F32(300.7), DType::U8), Scalar::U8(255));
+        assert_eq!(c(Scalar::F32(-3.9), DType::U8), Scalar::U8(0));
+        assert_eq!(c(Scalar::F32(-3.9), DType::I8), Scalar::I8(-3));
+        assert_eq!(c(Scalar::F32(-1e9), DType::I8), Scalar::I8(-128));
+        assert_eq!(c(Scalar::F32(f32::NAN), DType::I8), Scalar::I8(0));
+        assert_eq!(c(Scalar::I32(300), DType::U8), Scalar::U8(44));
+        assert_eq!(c(Scalar::I32(200), DType::I8), Scalar::I8(-56));
+        assert_eq!(c(Scalar::I8(-1), DType::U32), Scalar::U32(u32::MAX));
+        assert_eq!(c(Scalar::I8(-1), DType::U8), Scalar::U8(255));
+        assert_eq!(c(Scalar::U8(255), DType::I32), Scalar::I32(255));
+        assert_eq!(c(Scalar::U8(7), DType::BOOL), Scalar::Bool(true));
+        assert_eq!(c(Scalar::Bool(true), DType::I8), Scalar::I8(1));
+        // 1 + 2^-8 is a tie between bf16 1 and 1 + 2^-7: to even.
+        assert_eq!(
+            c(Scalar::F32(1.0 + 1.0 / 256.0), DType::BF16),
+            Scalar::BF16(bf16::ONE)
+        );
+        assert_eq!(
+            c(Scalar::BF16(bf16::from_f32(-2.5)), DType::I8),
+            Scalar::I8(-2)
+        );
+        assert_eq!(
+            c(Scalar::U8(255), DType::BF16),
+            Scalar::BF16(bf16::from_f32(255.0))
+        );
+        // Just above a bf16 tie, but a tie once rounded to f32: one rounding.
+        let above_tie = (1 << 24) + (1 << 16) + 1;
+        let want = bf16::from_f32(((1 << 24) + (1 << 17)) as f32);
+        assert_eq!(c(Scalar::I32(above_tie), DType::BF16), Scalar::BF16(want));
+        let bits = Scalar::BF16(bf16::from_f32(1.5)).to_bits();
+        assert_eq!(bits, 0x3fc0, "bf16 is the upper half of the f32");
     }
 }

@@ -28,11 +28,12 @@ pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
     ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
 };
-pub use dtype::{DType, Scalar, f16, f16_from_f64};
+pub use dtype::{DType, Scalar, bf16, bf16_from_f64, f16, f16_from_f64};
 pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
 pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
 pub use plugin::{
-    ABI_VERSION, AbiVersion, PluginModule, PluginModuleRef, VERSION_SYMBOL, create_with,
+    ABI_VERSION, AbiVersion, OLDEST_LOADABLE, PluginModule, PluginModuleRef, VERSION_SYMBOL,
+    create_with,
 };
 pub use routine::{Routine, RoutineKind, TensorDesc};
 

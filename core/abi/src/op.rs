@@ -186,7 +186,7 @@ impl Domain {
         let bit = match dtype {
             DType::BOOL => 1,
             DType::U32 => 2 | 8,
-            DType::I32 => 2,
+            DType::I32 | DType::I8 | DType::U8 => 2,
             d if d.is_float() => 4,
             _ => 0,
         };

@@ -16,7 +16,7 @@ use std::fmt;
 
 /// Our own ABI version. Major: incompatible change. Minor: appended ops,
 /// dtypes, routines or trait methods; a host loads plugins of its own major
-/// version built against the same or a newer minor.
+/// version built against [`OLDEST_LOADABLE`] or a newer minor.
 #[repr(C)]
 #[derive(StableAbi, Clone, Copy, PartialEq, Eq, Debug)]
 pub struct AbiVersion {
@@ -24,8 +24,16 @@ pub struct AbiVersion {
     pub minor: u32,
 }
 
-/// The ABI version this crate defines.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 2 };
+/// The ABI version this crate defines. 1.3 appended the dtypes bf16, i8
+/// and u8.
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 3 };
+
+/// The oldest plugin ABI this host still loads. 1.3 changed no layout and
+/// only appended dtypes: a 1.2 plugin cannot declare them in its
+/// capabilities, and the host never sends a kernel or buffer of a dtype
+/// outside them, so it keeps working. (1.2 appended routines the host may
+/// call, so 1.1 plugins are refused.)
+pub const OLDEST_LOADABLE: AbiVersion = AbiVersion { major: 1, minor: 2 };
 
 impl AbiVersion {
     /// `major << 32 | minor`, the value of [`VERSION_SYMBOL`].

@@ -8,7 +8,10 @@
 //!
 //! - integer arithmetic wraps and never traps (division by zero has a value);
 //! - floats follow IEEE 754 with round-to-nearest-even;
-//! - f16 computes in f32 and rounds the result to f16;
+//! - f16 and bf16 compute in f32 and round the result to their width;
+//! - i8 and u8 compute in i32 / u32 and keep the low 8 bits (which is
+//!   8-bit wrapping arithmetic, and gives the 32-bit rules for division by
+//!   zero and out-of-range shifts at 8 bits);
 //! - transcendentals come from the `libm` crate (f32 through its `…f`
 //!   functions, f64 through the plain ones), so results are the same on
 //!   every platform.
@@ -16,7 +19,7 @@
 //! The leaves (`const`, `gidx`, `ridx`, `acc`, `load`) read the kernel's
 //! state rather than operands; the interpreter in `kernel.rs` evaluates them.
 
-use oxjax_abi::{DType, Op, ReduceOp, Scalar, f16};
+use oxjax_abi::{DType, Op, ReduceOp, Scalar, bf16, f16};
 
 /// Computes one ALU op. `dtype` is the node's (result) dtype, used by `cast`
 /// and `bitcast`; `args` are the operand values, exactly as many as the op's
@@ -60,6 +63,9 @@ fn unary(op: Op, x: Scalar) -> Option<Scalar> {
         Scalar::F16(v) => Scalar::F16(f16::from_f32(unary_f32(op, v.to_f32())?)),
         Scalar::F32(v) => Scalar::F32(unary_f32(op, v)?),
         Scalar::F64(v) => Scalar::F64(unary_f64(op, v)?),
+        Scalar::BF16(v) => Scalar::BF16(bf16::from_f32(unary_f32(op, v.to_f32())?)),
+        Scalar::I8(v) => Scalar::I8(unary_i32(op, v.into())? as i8),
+        Scalar::U8(v) => Scalar::U8(unary_u32(op, v.into())? as u8),
     })
 }
 
@@ -180,6 +186,11 @@ fn binary(op: Op, x: Scalar, y: Scalar) -> Option<Scalar> {
         }
         (Scalar::F32(a), Scalar::F32(b)) => Scalar::F32(binary_f32(op, a, b)?),
         (Scalar::F64(a), Scalar::F64(b)) => Scalar::F64(binary_f64(op, a, b)?),
+        (Scalar::BF16(a), Scalar::BF16(b)) => {
+            Scalar::BF16(bf16::from_f32(binary_f32(op, a.to_f32(), b.to_f32())?))
+        }
+        (Scalar::I8(a), Scalar::I8(b)) => Scalar::I8(binary_i32(op, a.into(), b.into())? as i8),
+        (Scalar::U8(a), Scalar::U8(b)) => Scalar::U8(binary_u32(op, a.into(), b.into())? as u8),
         _ => return None,
     })
 }
@@ -314,6 +325,9 @@ fn compare(op: Op, x: Scalar, y: Scalar) -> Option<bool> {
         (Scalar::F16(a), Scalar::F16(b)) => a.to_f32().partial_cmp(&b.to_f32()),
         (Scalar::F32(a), Scalar::F32(b)) => a.partial_cmp(&b),
         (Scalar::F64(a), Scalar::F64(b)) => a.partial_cmp(&b),
+        (Scalar::BF16(a), Scalar::BF16(b)) => a.to_f32().partial_cmp(&b.to_f32()),
+        (Scalar::I8(a), Scalar::I8(b)) => a.partial_cmp(&b),
+        (Scalar::U8(a), Scalar::U8(b)) => a.partial_cmp(&b),
         _ => return None,
     };
     Some(match op {
@@ -331,6 +345,7 @@ fn compare(op: Op, x: Scalar, y: Scalar) -> Option<bool> {
 fn classify(op: Op, x: Scalar) -> Option<bool> {
     let x = match x {
         Scalar::F16(v) => v.to_f64(),
+        Scalar::BF16(v) => v.to_f64(),
         Scalar::F32(v) => v.into(),
         Scalar::F64(v) => v,
         _ => return None,

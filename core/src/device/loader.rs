@@ -7,7 +7,9 @@
 
 use crate::error::{Error, Result};
 use oxjax_abi::__private::{LibraryError, lib_header_from_path};
-use oxjax_abi::{ABI_VERSION, AbiVersion, BackendObj, PluginModuleRef, VERSION_SYMBOL};
+use oxjax_abi::{
+    ABI_VERSION, AbiVersion, BackendObj, OLDEST_LOADABLE, PluginModuleRef, VERSION_SYMBOL,
+};
 use std::path::Path;
 
 const BUILD_HINT: &str = "build the plugins with `cargo xtask build-plugins`";
@@ -53,22 +55,33 @@ fn open(path: &Path) -> Result<PluginModuleRef> {
         )));
     }
     let found = read_version(path)?;
-    if found.major != ABI_VERSION.major {
-        return Err(Error::Plugin(format!(
-            "plugin {shown} was built for oxjax plugin ABI {found}, but this oxjax uses ABI {ABI_VERSION}; \
-             rebuild the plugin against oxjax-abi {} ({BUILD_HINT})",
-            ABI_VERSION.major
-        )));
-    }
-    if found.minor < ABI_VERSION.minor {
-        return Err(Error::Plugin(format!(
-            "plugin {shown} was built for oxjax plugin ABI {found}, older than this oxjax's ABI {ABI_VERSION}; \
-             plugins must be at least as new as the host ({BUILD_HINT})"
-        )));
-    }
+    check_version(found).map_err(|why| {
+        Error::Plugin(format!(
+            "plugin {shown} was built for oxjax plugin ABI {found}, but {why} ({BUILD_HINT})"
+        ))
+    })?;
     lib_header_from_path(path)
         .and_then(|h| h.init_root_module::<PluginModuleRef>())
         .map_err(|e| layout_error(path, found, e))
+}
+
+/// Whether a plugin of ABI `found` may load in this host: the same major,
+/// and a minor no older than [`OLDEST_LOADABLE`] (a minor that only
+/// appended dtypes leaves older plugins working: they never declare them).
+fn check_version(found: AbiVersion) -> std::result::Result<(), String> {
+    if found.major != ABI_VERSION.major {
+        return Err(format!(
+            "this oxjax uses ABI {ABI_VERSION}; rebuild the plugin against oxjax-abi {}",
+            ABI_VERSION.major
+        ));
+    }
+    if found.minor < OLDEST_LOADABLE.minor {
+        return Err(format!(
+            "this oxjax uses ABI {ABI_VERSION} and loads plugins of ABI {OLDEST_LOADABLE} or newer; \
+             rebuild the plugin"
+        ));
+    }
+    Ok(())
 }
 
 /// Reads the plugin's own ABI version through a plain symbol lookup.
@@ -123,4 +136,22 @@ fn layout_error(path: &Path, found: AbiVersion, e: LibraryError) -> Error {
         path.display(),
         summary.join("\n  ")
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ABI 1.3 only appended dtypes: a 1.2 plugin still loads (it never
+    /// declares bf16/i8/u8, so the host never sends it one); 1.1 and
+    /// another major are refused.
+    #[test]
+    fn version_window() {
+        let v = |major, minor| AbiVersion { major, minor };
+        assert!(check_version(ABI_VERSION).is_ok());
+        assert!(check_version(v(1, 2)).is_ok());
+        assert!(check_version(v(1, 9)).is_ok(), "a newer plugin loads");
+        assert!(check_version(v(1, 1)).unwrap_err().contains("1.2 or newer"));
+        assert!(check_version(v(2, 3)).is_err());
+    }
 }

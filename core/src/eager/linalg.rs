@@ -22,11 +22,7 @@ impl Concrete {
         debug_assert_eq!(batch, &other.shape()[..r - 2]);
         let device = common_device("matmul", &[self, other])?;
         let (dtype, weak) = result_type(&[self, other]);
-        let acc = if dtype == DType::F16 {
-            DType::F32
-        } else {
-            dtype
-        };
+        let acc = super::accumulator(dtype);
         super::check_dtype("matmul", acc, &device)?;
         let mut out_shape = batch.to_vec();
         out_shape.extend([n, m]);

@@ -18,7 +18,7 @@ pub(crate) use indexing::clamp_index;
 pub use movement::Slice;
 pub(crate) use movement::axis;
 pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};
-pub(crate) use promote::{promote, to_float};
+pub(crate) use promote::{accumulator, promote, sum_dtype, to_float};
 pub use reduce::Axes;
 pub(crate) use reduce::two_stage_chunk;
 pub(crate) use view::unravel;

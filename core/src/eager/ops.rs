@@ -223,17 +223,17 @@ fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
             let div = b.select(ind, dm, div);
             Ok(b.op(Op::ROUND, &[div]))
         }
-        DType::U32 => Ok(b.op(Op::IDIV, &[x, y])),
-        _ => {
+        d if !d.is_signed() => Ok(b.op(Op::IDIV, &[x, y])),
+        d => {
             let q = b.op(Op::IDIV, &[x, y]);
             let r = b.op(Op::REM, &[x, y]);
             let sx = b.op(Op::SIGN, &[x]);
             let sy = b.op(Op::SIGN, &[y]);
             let differ = b.op(Op::NE, &[sx, sy]);
-            let zero = b.i32(0);
+            let zero = b.constant(Scalar::zero(d));
             let rnz = b.op(Op::NE, &[r, zero]);
             let adjust = b.op(Op::AND, &[rnz, differ]);
-            let one = b.i32(1);
+            let one = b.constant(Scalar::I32(1).cast(d));
             let qm = b.op(Op::SUB, &[q, one]);
             Ok(b.select(adjust, qm, q))
         }
@@ -256,7 +256,7 @@ fn fmod(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
 fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
         DType::BOOL => op_err("not defined on bool"),
-        DType::U32 => {
+        d if !d.is_signed() => {
             let y = nonzero_divisor(b, y);
             Ok(b.op(Op::REM, &[x, y]))
         }

@@ -2,7 +2,7 @@
 
 use super::fuse::Fuse;
 use super::movement::axis;
-use super::promote::to_float;
+use super::promote::{accumulator, sum_dtype, to_float};
 use super::view::unravel;
 use super::{Concrete, ok};
 use crate::error::{Result, op_err};
@@ -78,11 +78,8 @@ pub(crate) fn two_stage_chunk(out_size: usize, rsize: usize) -> Option<usize> {
 
 /// The dtype sums and products accumulate in, and the one they return.
 fn sum_dtypes(d: DType) -> (DType, DType) {
-    match d {
-        DType::BOOL => (DType::I32, DType::I32),
-        DType::F16 => (DType::F32, DType::F16),
-        d => (d, d),
-    }
+    let out = sum_dtype(d);
+    (accumulator(out), out)
 }
 
 impl Concrete {
@@ -184,7 +181,8 @@ impl Concrete {
         self.reshape(&shape)
     }
 
-    /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
+    /// Sum over `axes` (bool and i8 sum to i32, u8 to u32; f16 and bf16
+    /// accumulate in f32).
     pub(crate) fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
         ok(self.reduce(
@@ -237,7 +235,7 @@ impl Concrete {
     /// Arithmetic mean over `axes` (integers give f32).
     pub(crate) fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let out = to_float(self.dtype);
-        let acc = if out == DType::F16 { DType::F32 } else { out };
+        let acc = accumulator(out);
         ok(self.reduce(
             "mean",
             &axes.into(),

@@ -23,7 +23,7 @@ pub use safetensors::{
 };
 
 use crate::error::{Error, Result, op_err};
-use crate::{Array, DType, Element, default_device, f16};
+use crate::{Array, DType, Element, bf16, default_device, f16};
 use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 
 /// Runs `$body` with `$t` bound to the Rust element type of `$dtype`.
@@ -44,6 +44,18 @@ macro_rules! with_element {
             }
             DType::F16 => {
                 type $t = f16;
+                $body
+            }
+            DType::BF16 => {
+                type $t = bf16;
+                $body
+            }
+            DType::I8 => {
+                type $t = i8;
+                $body
+            }
+            DType::U8 => {
+                type $t = u8;
                 $body
             }
             DType::F32 => {

@@ -11,14 +11,31 @@ use std::path::Path;
 const MAGIC: &[u8] = b"\x93NUMPY";
 
 /// oxjax dtypes and their NumPy type strings (little-endian; `|` for bytes).
-const DESCRS: [(DType, &str); 6] = [
+/// NumPy has no bfloat16: `np.save` of an `ml_dtypes.bfloat16` array
+/// writes the opaque two-byte `<V2` (`np.load` then gives a void array;
+/// `.view(ml_dtypes.bfloat16)` restores it), so that is what bf16 reads
+/// from and writes to.
+const DESCRS: [(DType, &str); 9] = [
     (DType::BOOL, "|b1"),
+    (DType::I8, "|i1"),
+    (DType::U8, "|u1"),
     (DType::I32, "<i4"),
     (DType::U32, "<u4"),
+    (DType::BF16, "<V2"),
     (DType::F16, "<f2"),
     (DType::F32, "<f4"),
     (DType::F64, "<f8"),
 ];
+
+/// Whether a header's type string names `ours`: the same, with `=`
+/// (native) for `<`, or `|` (no byte order) for a one-byte type or a void.
+fn same_descr(ours: &str, theirs: &str) -> bool {
+    let body = |s: &str| s.trim_start_matches(['<', '=', '|']).to_string();
+    let order_free = ours.starts_with('|') || ours.contains('V');
+    ours == theirs
+        || ours.replace('<', "=") == theirs
+        || (order_free && body(ours) == body(theirs) && !theirs.starts_with('>'))
+}
 
 /// Writes `a` as a `.npy` file.
 ///
@@ -125,7 +142,7 @@ pub fn read_npy(r: &mut impl Read) -> Result<Array> {
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     let dtype = DESCRS
         .iter()
-        .find(|(_, s)| *s == descr || s.replace('<', "=") == descr)
+        .find(|(_, s)| same_descr(s, descr))
         .map(|(d, _)| *d)
         .ok_or_else(|| {
             Error::Op(format!(

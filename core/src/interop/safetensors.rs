@@ -10,8 +10,11 @@ use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-const DTYPES: [(DType, Dtype); 6] = [
+const DTYPES: [(DType, Dtype); 9] = [
     (DType::BOOL, Dtype::BOOL),
+    (DType::I8, Dtype::I8),
+    (DType::U8, Dtype::U8),
+    (DType::BF16, Dtype::BF16),
     (DType::I32, Dtype::I32),
     (DType::U32, Dtype::U32),
     (DType::F16, Dtype::F16),
@@ -48,7 +51,7 @@ pub fn safetensors_to_bytes(tensors: &BTreeMap<String, Array>) -> Result<Vec<u8>
 }
 
 /// Named arrays (on the default device) from a safetensors encoding.
-/// Tensors of dtypes oxjax lacks (bf16, i64, ...) are an error naming them.
+/// Tensors of dtypes oxjax lacks (i64, f8, ...) are an error naming them.
 ///
 /// ```
 /// let err = oxjax::interop::safetensors_from_bytes(b"nonsense").unwrap_err();
@@ -66,7 +69,7 @@ pub fn safetensors_from_bytes(bytes: &[u8]) -> Result<BTreeMap<String, Array>> {
             .ok_or_else(|| {
                 Error::Op(format!(
                     "safetensors: tensor {name} has dtype {:?}, which oxjax does not support \
-                     (BOOL, I32, U32, F16, F32, F64)",
+                     (BOOL, I8, U8, I32, U32, BF16, F16, F32, F64)",
                     view.dtype()
                 ))
             })?;

@@ -582,10 +582,10 @@ fn ravel(b: &mut KernelBuilder, idx: &[Val], shape: &[usize]) -> Val {
 }
 
 fn reduce_dtypes(r: RedOp, d: DType) -> (ReduceOp, DType, DType) {
-    let widen = |d: DType| if d == DType::F16 { DType::F32 } else { d };
+    let widen = crate::eager::accumulator;
     match r {
         RedOp::Sum | RedOp::Prod => {
-            let out = if d == DType::BOOL { DType::I32 } else { d };
+            let out = crate::eager::sum_dtype(d);
             (
                 if r == RedOp::Sum {
                     ReduceOp::ADD
@@ -1026,11 +1026,7 @@ impl KernelGen<'_, '_> {
                 b.cast(v, out_dtype)
             }
             Prim::Matmul => {
-                let acc = if out.dtype == DType::F16 {
-                    DType::F32
-                } else {
-                    out.dtype
-                };
+                let acc = crate::eager::accumulator(out.dtype);
                 let (x, y) = (b.cast(got[0], acc), b.cast(got[1], acc));
                 let (prod, rop) = if acc == DType::BOOL {
                     (b.op(Op::AND, &[x, y]), ReduceOp::MAX)

@@ -18,9 +18,9 @@ pub use crate::trace::indexing_rules::{CumOp, ScatterMode};
 fn check_indices(name: &str, operand: &Array, indices: &Array) -> Result<Array> {
     match indices.dtype() {
         DType::I32 => Ok(indices.clone()),
-        DType::U32 => Ok(indices.astype(DType::I32)),
+        d if d.is_int() => Ok(indices.astype(DType::I32)),
         d => op_err(format!(
-            "{name}: indices must be i32 or u32, got {d} indices of shape {:?} (operand of shape {:?})",
+            "{name}: indices must be integers, got {d} indices of shape {:?} (operand of shape {:?})",
             indices.shape(),
             operand.shape()
         )),

@@ -34,6 +34,8 @@ fn fill_value(dtype: DType) -> Scalar {
         DType::BOOL => Scalar::Bool(true),
         DType::I32 => Scalar::I32(i32::MIN),
         DType::U32 => Scalar::U32(u32::MAX),
+        DType::I8 => Scalar::I8(i8::MIN),
+        DType::U8 => Scalar::U8(u8::MAX),
         d => Scalar::F64(f64::NAN).cast(d),
     }
 }
@@ -42,7 +44,7 @@ fn fill_value(dtype: DType) -> Scalar {
 fn int_index(name: &str, idx: &Array, x: &Array) -> Result<Array> {
     match idx.dtype() {
         DType::I32 => Ok(idx.clone()),
-        DType::U32 => Ok(idx.astype(DType::I32)),
+        d if d.is_int() => Ok(idx.astype(DType::I32)),
         d => op_err(format!(
             "{name}: indices must be an integer array, got {d} indices of shape {:?} \
              (for an array of shape {:?})",

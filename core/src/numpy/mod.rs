@@ -62,6 +62,7 @@ pub(crate) fn to_float_dtype(d: DType) -> DType {
 pub(crate) fn finfo_max(d: DType) -> f64 {
     match d {
         DType::F16 => 65504.0,
+        DType::BF16 => crate::bf16::MAX.to_f64(),
         DType::F32 => f32::MAX as f64,
         _ => f64::MAX,
     }
@@ -168,13 +169,13 @@ pub(crate) fn finfo_min_of(d: DType) -> f64 {
 pub enum DTypeKind {
     /// `bool`.
     Bool,
-    /// Signed integers (`i32`).
+    /// Signed integers (`i8`, `i32`).
     SignedInteger,
-    /// Unsigned integers (`u32`).
+    /// Unsigned integers (`u8`, `u32`).
     UnsignedInteger,
     /// Any integer dtype.
     Integral,
-    /// Floating point dtypes (`f16`, `f32`, `f64`).
+    /// Floating point dtypes (`bf16`, `f16`, `f32`, `f64`).
     RealFloating,
     /// Integers and floats (not bool).
     Numeric,
@@ -190,8 +191,8 @@ pub enum DTypeKind {
 pub fn isdtype(dtype: DType, kind: DTypeKind) -> bool {
     match kind {
         DTypeKind::Bool => dtype == DType::BOOL,
-        DTypeKind::SignedInteger => dtype == DType::I32,
-        DTypeKind::UnsignedInteger => dtype == DType::U32,
+        DTypeKind::SignedInteger => dtype.is_int() && dtype.is_signed(),
+        DTypeKind::UnsignedInteger => dtype.is_int() && !dtype.is_signed(),
         DTypeKind::Integral => dtype.is_int(),
         DTypeKind::RealFloating => dtype.is_float(),
         DTypeKind::Numeric => dtype.is_int() || dtype.is_float(),

@@ -261,7 +261,7 @@ pub fn try_bits(key: &Array, shape: &[usize], dtype: DType) -> Result<Array> {
 pub(crate) fn fconst(v: f64, dtype: DType) -> Array {
     Array::scalar_of(match dtype {
         DType::F64 => Scalar::F64(v),
-        DType::F16 => Scalar::F16(crate::f16::from_f64(v)),
+        DType::F16 | DType::BF16 => Scalar::F64(v).cast(dtype),
         _ => Scalar::F32(v as f32),
     })
 }
@@ -293,6 +293,7 @@ fn unit_floats(op: &str, key: &Array, shape: &[usize], dtype: DType) -> Result<A
             a.astype(DType::F64) * 2f64.powi(-32) + (b >> 12).astype(DType::F64) * 2f64.powi(-52)
         }
         DType::F16 => (((a ^ b) & 0xFFFF) >> 6).astype(DType::F16) * 2f64.powi(-10),
+        DType::BF16 => (((a ^ b) & 0xFFFF) >> 9).astype(DType::BF16) * 2f64.powi(-7),
         _ => ((a ^ b) >> 9).astype(DType::F32) * 2f64.powi(-23),
     })
 }

@@ -5,7 +5,7 @@
 use super::{check_float, fconst, key_words, split, split2, uniform_between};
 use crate::eager::ok;
 use crate::error::{Result, op_err};
-use crate::{Array, AsArray, DType};
+use crate::{Array, AsArray, DType, Scalar};
 
 /// The next representable value after `v` (rounded to `dtype`) toward
 /// `+inf` (`up`) or `-inf`: the bounds JAX clips truncated normals to.
@@ -14,12 +14,12 @@ fn next_after(v: f64, dtype: DType, up: bool) -> f64 {
     match dtype {
         DType::F64 if v == 0.0 => f64::from_bits(1) * if up { 1.0 } else { -1.0 },
         DType::F64 => f64::from_bits(step(v.to_bits(), v < 0.0)),
-        DType::F16 => {
-            let h = crate::f16::from_f64(v);
+        DType::F16 | DType::BF16 => {
+            let h = Scalar::F64(v).cast(dtype).to_bits();
             if v == 0.0 {
-                return crate::f16::from_bits(1).to_f64() * if up { 1.0 } else { -1.0 };
+                return Scalar::from_bits(dtype, 1).as_f64() * if up { 1.0 } else { -1.0 };
             }
-            crate::f16::from_bits(step(h.to_bits() as u64, v < 0.0) as u16).to_f64()
+            Scalar::from_bits(dtype, step(h, v < 0.0)).as_f64()
         }
         _ => {
             let f = v as f32;
@@ -35,6 +35,7 @@ fn next_after(v: f64, dtype: DType, up: bool) -> f64 {
 pub(super) fn epsneg(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 2f64.powi(-11),
+        DType::BF16 => 2f64.powi(-8),
         DType::F64 => 2f64.powi(-53),
         _ => 2f64.powi(-24),
     }
@@ -44,6 +45,7 @@ pub(super) fn epsneg(dtype: DType) -> f64 {
 pub(super) fn tiny(dtype: DType) -> f64 {
     match dtype {
         DType::F16 => 2f64.powi(-14),
+        DType::BF16 => f32::MIN_POSITIVE as f64,
         DType::F64 => f64::MIN_POSITIVE,
         _ => f32::MIN_POSITIVE as f64,
     }
@@ -131,7 +133,7 @@ pub(crate) fn erfinv(x: &Array) -> Array {
             let y = Array::where_(&a.equal(1.0), inf, &y);
             Array::where_(&x.less(0.0), -&y, y)
         }
-        DType::F16 => erfinv(&x.astype(DType::F32)).astype(DType::F16),
+        d @ (DType::F16 | DType::BF16) => erfinv(&x.astype(DType::F32)).astype(d),
         _ => Array::where_(&x.abs().equal(1.0), x * inf, erfinv_poly(x)),
     }
 }

@@ -345,7 +345,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
             let dtype = match r {
                 RedOp::All | RedOp::Any => DType::BOOL,
                 RedOp::Mean => crate::eager::to_float(x.dtype),
-                RedOp::Sum | RedOp::Prod if x.dtype == DType::BOOL => DType::I32,
+                RedOp::Sum | RedOp::Prod => crate::eager::sum_dtype(x.dtype),
                 _ => x.dtype,
             };
             strong(dtype, shape)

@@ -18,7 +18,8 @@
 pub mod interp;
 
 use oxjax_abi::{
-    Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, Kernel,
+    Backend, BackendError, BackendInfo, BufferId, Capabilities, DType, ErrorKind, ExecutableId,
+    Kernel,
 };
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -100,10 +101,21 @@ impl Backend for TemplateBackend {
             name: "template".into(),
             version: env!("CARGO_PKG_VERSION").into(),
             device: "host CPU (template interpreter)".into(),
-            // Every op and dtype of this ABI version, no routines (the host
-            // runs sort, scans, linear algebra itself), standard semantics.
+            // Every op, the dtypes `interp.rs` implements (not the 8- and
+            // 16-bit storage types bf16, i8, u8 of ABI 1.3), no routines
+            // (the host runs sort, scans, linear algebra itself), standard
+            // semantics.
             caps: Capabilities {
                 max_inputs: self.max_inputs,
+                dtypes: vec![
+                    DType::BOOL,
+                    DType::I32,
+                    DType::U32,
+                    DType::F16,
+                    DType::F32,
+                    DType::F64,
+                ]
+                .into(),
                 ..Capabilities::everything(&[])
             },
         }
