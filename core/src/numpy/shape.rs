@@ -325,6 +325,90 @@ pub fn concatenate(arrays: &[&Array], axis: Option<isize>) -> Array {
     }
 }
 
+/// A nested list of arrays for [`block`] (Python's nested lists).
+#[derive(Clone, Debug)]
+pub enum Block<'a> {
+    /// A leaf array.
+    Array(&'a Array),
+    /// A list of blocks, all of one nesting depth.
+    List(Vec<Block<'a>>),
+}
+
+impl<'a> From<&'a Array> for Block<'a> {
+    fn from(a: &'a Array) -> Self {
+        Block::Array(a)
+    }
+}
+
+impl<'a, B: Into<Block<'a>>> From<Vec<B>> for Block<'a> {
+    fn from(v: Vec<B>) -> Self {
+        Block::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl Block<'_> {
+    /// The list nesting depth, checked to be the same for every leaf.
+    fn depth(&self) -> usize {
+        match self {
+            Block::Array(_) => 0,
+            Block::List(v) => {
+                let ds: Vec<usize> = v.iter().map(Block::depth).collect();
+                if ds.windows(2).any(|w| w[0] != w[1]) {
+                    panic!("block: lists nested to different depths {ds:?}");
+                }
+                if v.is_empty() {
+                    panic!("block: an empty list");
+                }
+                1 + ds[0]
+            }
+        }
+    }
+
+    fn max_ndim(&self) -> usize {
+        match self {
+            Block::Array(a) => a.ndim(),
+            Block::List(v) => v.iter().map(Block::max_ndim).max().unwrap_or(0),
+        }
+    }
+
+    /// Leaves raised to `rank` (leading 1s); a list at nesting level `level`
+    /// (1 innermost) is joined along axis `-level`.
+    fn assemble(&self, rank: usize) -> Array {
+        match self {
+            Block::Array(a) => {
+                let mut s = vec![1usize; rank - a.ndim()];
+                s.extend_from_slice(a.shape());
+                reshape_to(a, &s)
+            }
+            Block::List(v) => {
+                let parts: Vec<Array> = v.iter().map(|b| b.assemble(rank)).collect();
+                let axis = -(self.depth() as isize);
+                Array::concatenate(&parts.iter().collect::<Vec<_>>(), axis)
+            }
+        }
+    }
+}
+
+/// `jnp.block`: assembles an array from nested lists of blocks. The
+/// innermost lists join along the last axis, the next along the one before,
+/// and so on; every array is first given leading axes of size 1 up to the
+/// larger of the nesting depth and the largest rank.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = jnp::eye(2, None, 0, None);
+/// let z = jnp::zeros(&[2, 1], None);
+/// let r = Array::from_vec(vec![7.0f32, 8.0, 9.0], &[3]);
+/// let m = jnp::block(vec![vec![&a, &z], vec![&r]]);
+/// assert_eq!(m.shape(), &[3, 3]);
+/// assert_eq!(m.to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 7.0, 8.0, 9.0]);
+/// ```
+pub fn block<'a>(arrays: impl Into<Block<'a>>) -> Array {
+    let b = arrays.into();
+    let rank = b.depth().max(b.max_ndim());
+    b.assemble(rank)
+}
+
 /// Alias of [`concatenate`] (the array API's name).
 pub fn concat(arrays: &[&Array], axis: Option<isize>) -> Array {
     concatenate(arrays, axis)
