@@ -1,7 +1,12 @@
 //! The API gaps of issue 18: `block`, `put_along_axis`, `lexsort`,
 //! `partition`, set routines and `unique_*`, against values derived by hand
 //! or by plain Rust loops over the same inputs; jit and vmap where JAX
-//! supports them (set routines with a static `size`).
+//! supports them (set routines with a static `size`). They run on the
+//! default device; f64 work (finite differences, eig in f64) runs on the
+//! embedded device, which has every dtype.
+
+#[path = "fixtures/cases.rs"]
+mod cases;
 
 use oxjax::numpy as jnp;
 use oxjax::{Array, jit, vmap};
@@ -381,4 +386,408 @@ fn unique_values_keeps_nans_distinct() {
         jnp::unique_values(&e, Some(2), Some(3.0)).to_vec::<f32>(),
         vec![3.0, 3.0]
     );
+}
+
+// ---- arguments: where=, return_sign=, per-side pad constants, reduce_window --
+
+/// Pseudo-random f32 values in [-3, 3).
+fn reals(n: usize, seed: u64) -> Vec<f32> {
+    ints(n, 6000, seed)
+        .iter()
+        .map(|&i| i as f32 / 1000.0 - 3.0)
+        .collect()
+}
+
+/// `sum(w * f(x))` with fixed weights, for gradient checks.
+fn weighted(y: &Array) -> Array {
+    let n = y.size();
+    let w: Vec<f32> = (0..n).map(|i| 0.5 + (i % 5) as f32 * 0.25).collect();
+    let w = Array::from_vec(w, y.shape());
+    let y = Array::where_(&y.isfinite(), y, 0.0f32);
+    (y * w).sum(oxjax::Axes::All, false)
+}
+
+/// The gradient of `f` at `x` against central differences in f64.
+fn check_grad_fd(what: &str, f: impl Fn(&Array) -> Array + Copy, x: &[f32], shape: &[usize]) {
+    oxjax::with_default_device(&cases::embedded(), || grad_fd(what, f, x, shape));
+}
+
+fn grad_fd(what: &str, f: impl Fn(&Array) -> Array + Copy, x: &[f32], shape: &[usize]) {
+    let xa = f32s(x, shape).astype(oxjax::DType::F64);
+    let g = oxjax::grad(f)(&xa).to_vec::<f64>();
+    let h = 1e-6;
+    for i in 0..x.len() {
+        let mut p = xa.to_vec::<f64>();
+        let mut m = p.clone();
+        p[i] += h;
+        m[i] -= h;
+        let fp = f(&Array::from_vec(p, shape)).item::<f64>();
+        let fm = f(&Array::from_vec(m, shape)).item::<f64>();
+        let fd = (fp - fm) / (2.0 * h);
+        assert!(
+            (g[i] - fd).abs() < 1e-5 * (1.0 + fd.abs()),
+            "{what}: d/dx{i} {} vs {fd}",
+            g[i]
+        );
+    }
+}
+
+#[test]
+fn softmax_where_matches_a_masked_loop() {
+    let x = reals(12, 21);
+    let mask: Vec<bool> = ints(12, 3, 22).iter().map(|&i| i > 0).collect();
+    let (xa, ma) = (f32s(&x, &[3, 4]), Array::from_vec(mask.clone(), &[3, 4]));
+    let sm = oxjax::nn::softmax_where(&xa, -1, &ma).to_vec::<f32>();
+    let lsm = oxjax::nn::log_softmax_where(&xa, -1, &ma).to_vec::<f32>();
+    for r in 0..3 {
+        let row = r * 4..r * 4 + 4;
+        let z: f64 = row
+            .clone()
+            .filter(|&i| mask[i])
+            .map(|i| (x[i] as f64).exp())
+            .sum();
+        for i in row {
+            if mask[i] {
+                let p = (x[i] as f64).exp() / z;
+                assert!((sm[i] as f64 - p).abs() < 1e-6, "softmax {i}");
+                assert!((lsm[i] as f64 - p.ln()).abs() < 1e-5, "log_softmax {i}");
+            } else {
+                assert_eq!((sm[i], lsm[i]), (0.0, f32::NEG_INFINITY), "masked {i}");
+            }
+        }
+    }
+    // A mask that broadcasts (per column), under jit and vmap.
+    let cols = Array::from_vec(vec![true, false, true, true], &[4]);
+    let f = |x: &Array| {
+        oxjax::nn::softmax_where(x, -1, &Array::from_vec(vec![true, false, true, true], &[4]))
+    };
+    let want = oxjax::nn::softmax_where(&xa, -1, &cols).to_vec::<f32>();
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-6);
+    assert!(close(&jit(f)(&xa).to_vec::<f32>(), &want));
+    assert!(close(&vmap(f)(&xa).to_vec::<f32>(), &want));
+    // An all-true mask is plain softmax; gradients against differences.
+    let all = Array::full(&[3, 4], true);
+    assert!(close(
+        &oxjax::nn::softmax_where(&xa, -1, &all).to_vec::<f32>(),
+        &oxjax::nn::softmax(&xa, -1).to_vec::<f32>()
+    ));
+    check_grad_fd(
+        "softmax_where",
+        |x| {
+            weighted(&oxjax::nn::softmax_where(
+                x,
+                -1,
+                &Array::from_vec(vec![true, false, true, true], &[4]),
+            ))
+        },
+        &x,
+        &[3, 4],
+    );
+    check_grad_fd(
+        "log_softmax_where",
+        |x| {
+            weighted(&oxjax::nn::log_softmax_where(
+                x,
+                -1,
+                &Array::from_vec(vec![true, false, true, true], &[4]),
+            ))
+        },
+        &x,
+        &[3, 4],
+    );
+}
+
+#[test]
+fn logsumexp_sign_and_where_match_a_loop() {
+    let x = reals(8, 31);
+    let b: Vec<f32> = reals(8, 32);
+    let (xa, ba) = (f32s(&x, &[2, 4]), f32s(&b, &[2, 4]));
+    let (l, s) = oxjax::nn::logsumexp_sign(&xa, -1, false, Some(&ba), None);
+    let (l, s) = (l.to_vec::<f32>(), s.to_vec::<f32>());
+    let plain = oxjax::nn::logsumexp(&xa, -1, false, Some(&ba)).to_vec::<f32>();
+    for r in 0..2 {
+        let t: f64 = (r * 4..r * 4 + 4)
+            .map(|i| b[i] as f64 * (x[i] as f64).exp())
+            .sum();
+        assert!((l[r] as f64 - t.abs().ln()).abs() < 1e-5, "row {r}");
+        assert_eq!(s[r] as f64, t.signum());
+        // Without return_sign a negative sum is NaN (as JAX).
+        assert!(if t < 0.0 {
+            plain[r].is_nan()
+        } else {
+            (plain[r] - l[r]).abs() < 1e-6
+        });
+    }
+    // where=: masked terms drop out; an all-masked row is -inf with sign 0.
+    let m = Array::from_vec(
+        vec![true, false, false, true, false, false, false, false],
+        &[2, 4],
+    );
+    let (lw, sw) = oxjax::nn::logsumexp_sign(&xa, -1, true, None, Some(&m));
+    assert_eq!(lw.shape(), &[2, 1]);
+    let t = (x[0] as f64).exp() + (x[3] as f64).exp();
+    assert!((lw.to_vec::<f32>()[0] as f64 - t.ln()).abs() < 1e-5);
+    assert_eq!(lw.to_vec::<f32>()[1], f32::NEG_INFINITY);
+    assert_eq!(sw.to_vec::<f32>(), vec![1.0, 0.0]);
+    // A zero weight masks an infinite term (no NaN).
+    let xi = f32s(&[f32::INFINITY, 0.0], &[2]);
+    let bi = f32s(&[0.0, 1.0], &[2]);
+    assert_eq!(
+        oxjax::nn::logsumexp(&xi, -1, false, Some(&bi)).item::<f32>(),
+        0.0
+    );
+    // jit and vmap agree; the gradient of log|s| matches differences.
+    let f = |x: &Array| {
+        oxjax::nn::logsumexp_where(
+            x,
+            -1,
+            false,
+            None,
+            Some(&Array::from_vec(vec![true, true, false, true], &[4])),
+        )
+    };
+    let e = f(&xa).to_vec::<f32>();
+    assert!(
+        jit(f)(&xa)
+            .to_vec::<f32>()
+            .iter()
+            .zip(&e)
+            .all(|(a, b)| (a - b).abs() < 1e-6)
+    );
+    assert!(
+        vmap(f)(&xa)
+            .to_vec::<f32>()
+            .iter()
+            .zip(&e)
+            .all(|(a, b)| (a - b).abs() < 1e-6)
+    );
+    check_grad_fd(
+        "logsumexp_sign",
+        |x| {
+            let b = Array::from_vec(vec![1.0f64, -0.5, 2.0, 0.25], &[4]);
+            weighted(&oxjax::nn::logsumexp_sign(x, -1, false, Some(&b), None).0)
+        },
+        &x,
+        &[2, 4],
+    );
+}
+
+#[test]
+fn pad_constant_per_side_follows_numpy() {
+    let x = i32s(&[1, 2, 3, 4, 5, 6], &[2, 3]);
+    let y = jnp::pad_constant(&x, &[(1, 1), (2, 1)], &[(-1.0, -2.0), (8.0, 9.0)]);
+    // By hand: rows first, then columns (the later axis owns the corners).
+    #[rustfmt::skip]
+    let want = vec![
+        8, 8, -1, -1, -1, 9,
+        8, 8,  1,  2,  3, 9,
+        8, 8,  4,  5,  6, 9,
+        8, 8, -2, -2, -2, 9,
+    ];
+    assert_eq!(y.shape(), &[4, 6]);
+    assert_eq!(y.to_vec::<i32>(), want);
+    // One pair for every axis; jit; the gradient reaches only the interior.
+    let one = jnp::pad_constant(&x, &[(0, 1)], &[(0.0, 7.0)]);
+    assert_eq!(
+        one.to_vec::<i32>(),
+        vec![1, 2, 3, 7, 4, 5, 6, 7, 7, 7, 7, 7]
+    );
+    let xf = x.astype(oxjax::DType::F32);
+    let f = |x: &Array| jnp::pad_constant(x, &[(1, 1), (2, 1)], &[(-1.0, -2.0), (8.0, 9.0)]);
+    assert_eq!(jit(f)(&xf).to_vec::<f32>(), f(&xf).to_vec::<f32>());
+    let g = oxjax::grad(|x: &Array| f(x).sum(oxjax::Axes::All, false))(&xf);
+    assert_eq!(g.to_vec::<f32>(), vec![1.0; 6]);
+    let e = jnp::try_pad_constant(&x, &[(1, 1)], &[(0.0, 0.0); 3]).unwrap_err();
+    assert!(e.to_string().contains("constant_values") && e.to_string().contains("[2, 3]"));
+}
+
+#[test]
+fn reduce_window_with_a_user_computation() {
+    use oxjax::lax::{self, Padding, WindowReduction};
+    let x = reals(20, 41);
+    let xa = f32s(&x, &[4, 5]);
+    // The built-in monoids as user computations agree with reduce_window.
+    for (op, init, f) in [
+        (
+            WindowReduction::Sum,
+            0.0,
+            (|a: &Array, b: &Array| a + b) as fn(&Array, &Array) -> Array,
+        ),
+        (WindowReduction::Max, f64::NEG_INFINITY, |a, b| a.maximum(b)),
+        (WindowReduction::Min, f64::INFINITY, |a, b| a.minimum(b)),
+    ] {
+        for (win, strides, pad) in [
+            ([2, 3], [1, 2], Padding::Valid),
+            ([3, 2], [2, 1], Padding::Same),
+            ([1, 4], [1, 1], Padding::Explicit(vec![(1, 0), (2, 1)])),
+        ] {
+            let want = lax::reduce_window(&xa, op, &win, &strides, &pad, None, None);
+            let got = lax::reduce_window_with(&xa, init, f, &win, &strides, &pad, None, None);
+            assert_eq!(got.shape(), want.shape());
+            let (g, w) = (got.to_vec::<f32>(), want.to_vec::<f32>());
+            assert!(
+                g.iter()
+                    .zip(&w)
+                    .all(|(a, b)| a == b || (a - b).abs() < 1e-5),
+                "{op:?} {win:?}"
+            );
+        }
+    }
+    // A non-built-in computation (largest magnitude) against a loop, jit and vmap.
+    let big = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(&b.abs()), a, b);
+    let y = lax::reduce_window_with(&xa, 0.0, big, &[2, 2], &[2, 1], &Padding::Valid, None, None);
+    assert_eq!(y.shape(), &[2, 4]);
+    let yv = y.to_vec::<f32>();
+    for i in 0..2 {
+        for j in 0..4 {
+            let w = [
+                x[2 * i * 5 + j],
+                x[2 * i * 5 + j + 1],
+                x[(2 * i + 1) * 5 + j],
+                x[(2 * i + 1) * 5 + j + 1],
+            ];
+            let m = w
+                .iter()
+                .copied()
+                .fold(0.0f32, |a, b| if a.abs() >= b.abs() { a } else { b });
+            assert_eq!(yv[i * 4 + j].abs(), m.abs(), "window {i},{j}");
+        }
+    }
+    let f = move |x: &Array| {
+        lax::reduce_window_with(x, 0.0, big, &[2], &[1], &Padding::Valid, None, None)
+    };
+    let want = xa.to_vec::<f32>();
+    let rows: Vec<f32> = (0..4)
+        .flat_map(|r| (0..4).map(move |j| (r, j)))
+        .map(|(r, j)| {
+            if want[r * 5 + j].abs() >= want[r * 5 + j + 1].abs() {
+                want[r * 5 + j]
+            } else {
+                want[r * 5 + j + 1]
+            }
+        })
+        .collect();
+    assert_eq!(vmap(f)(&xa).to_vec::<f32>(), rows);
+    assert_eq!(jit(vmap(f))(&xa).to_vec::<f32>(), rows);
+    // Gradients: the built-in max pooling (JAX's differentiable form) and a
+    // user sum of squares, against differences.
+    check_grad_fd(
+        "reduce_window max",
+        |x| {
+            weighted(&lax::reduce_window(
+                x,
+                WindowReduction::Max,
+                &[2, 2],
+                &[1, 2],
+                &Padding::Same,
+                None,
+                None,
+            ))
+        },
+        &x,
+        &[4, 5],
+    );
+    check_grad_fd(
+        "reduce_window_with",
+        |x| {
+            weighted(&lax::reduce_window_with(
+                x,
+                0.0,
+                |a, b| a * a + b * b,
+                &[1, 2],
+                &[1, 1],
+                &Padding::Valid,
+                None,
+                None,
+            ))
+        },
+        &x,
+        &[4, 5],
+    );
+}
+
+// ---- linalg.eig ------------------------------------------------------------
+
+#[test]
+fn eig_satisfies_av_equals_lambda_v() {
+    oxjax::with_default_device(&cases::embedded(), eig_f64);
+    // f32 in, f32 out (on the default device); a triangular matrix's
+    // eigenvalues are its diagonal.
+    let t = Array::from_vec(
+        vec![2.0f32, 7.0, -1.0, 0.0, -3.0, 4.0, 0.0, 0.0, 0.5],
+        &[3, 3],
+    );
+    let tw = oxjax::linalg::eigvals(&t);
+    assert_eq!(tw.re.dtype(), oxjax::DType::F32);
+    let mut d = tw.re.to_vec::<f32>();
+    d.sort_by(f32::total_cmp);
+    assert!(
+        d.iter()
+            .zip([-3.0, 0.5, 2.0])
+            .all(|(a, b)| (a - b).abs() < 1e-5)
+    );
+    assert!(tw.im.to_vec::<f32>().iter().all(|v| v.abs() < 1e-6));
+    let (_, v) = oxjax::linalg::eig(&t);
+    assert_eq!(v.re.shape(), &[3, 3]);
+}
+
+fn eig_f64() {
+    use oxjax::linalg;
+    let n = 5;
+    let data: Vec<f64> = reals(3 * n * n, 51).iter().map(|&v| v as f64).collect();
+    let a = Array::from_vec(data.clone(), &[3, n, n]);
+    let (w, v) = linalg::eig(&a);
+    assert_eq!(w.re.shape(), &[3, n]);
+    assert_eq!(v.im.shape(), &[3, n, n]);
+    let (wr, wi) = (w.re.to_vec::<f64>(), w.im.to_vec::<f64>());
+    let (vr, vi) = (v.re.to_vec::<f64>(), v.im.to_vec::<f64>());
+    let mut complex_pairs = 0;
+    for b in 0..3 {
+        let m = |i: usize, j: usize| data[b * n * n + i * n + j];
+        // Sum of eigenvalues = trace (imaginary parts cancel).
+        let tr: f64 = (0..n).map(|i| m(i, i)).sum();
+        let sr: f64 = (0..n).map(|j| wr[b * n + j]).sum();
+        let si: f64 = (0..n).map(|j| wi[b * n + j]).sum();
+        assert!((sr - tr).abs() < 1e-9 && si.abs() < 1e-9, "trace");
+        complex_pairs += (0..n).filter(|&j| wi[b * n + j] > 1e-12).count();
+        for j in 0..n {
+            let (lr, li) = (wr[b * n + j], wi[b * n + j]);
+            let x = |i: usize| (vr[b * n * n + i * n + j], vi[b * n * n + i * n + j]);
+            let norm: f64 = (0..n).map(|i| x(i).0.powi(2) + x(i).1.powi(2)).sum();
+            assert!((norm - 1.0).abs() < 1e-9, "unit norm");
+            let big = (0..n).max_by(|&p, &q| x(p).0.hypot(x(p).1).total_cmp(&x(q).0.hypot(x(q).1)));
+            assert!(x(big.unwrap()).1.abs() < 1e-12, "largest component real");
+            for i in 0..n {
+                // (A v)_i against λ v_i, in complex arithmetic.
+                let (ar, ai) = (0..n).fold((0.0, 0.0), |(r, s), k| {
+                    (r + m(i, k) * x(k).0, s + m(i, k) * x(k).1)
+                });
+                let (br, bi) = (lr * x(i).0 - li * x(i).1, lr * x(i).1 + li * x(i).0);
+                assert!(
+                    (ar - br).abs() < 1e-9 && (ai - bi).abs() < 1e-9,
+                    "A v = λ v at {b},{i},{j}"
+                );
+            }
+        }
+    }
+    assert!(
+        complex_pairs > 0,
+        "the test matrices have complex eigenvalues"
+    );
+    // eigvals agrees.
+    let ev = linalg::eigvals(&a);
+    assert_eq!(ev.re.to_vec::<f64>(), wr);
+}
+
+#[test]
+#[should_panic(expected = "eig: runs eagerly on the host")]
+fn eig_is_eager_only() {
+    let a = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
+    jit(|a: &Array| oxjax::linalg::eig(a).0.re)(&a);
+}
+
+#[test]
+#[should_panic(expected = "eigvals: needs square matrices [..., n, n], got shape [2, 3]")]
+fn eig_rejects_non_square() {
+    oxjax::linalg::eigvals(&Array::zeros(&[2, 3], oxjax::DType::F32));
 }

@@ -766,7 +766,7 @@ pub enum PadMode {
 /// Axes are padded one after another, so corners see padded neighbours (as
 /// in NumPy).
 ///
-/// Partial: one constant value for all sides; no stat_length or reflect_type.
+/// Partial: no stat_length or reflect_type (per-side constants: `pad_constant`).
 ///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
@@ -808,6 +808,59 @@ pub fn try_pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> crate::Re
             )));
         }
         y = pad_axis(&y, a, n, lo, hi, mode);
+    }
+    Ok(y)
+}
+
+/// `jnp.pad(x, widths, mode="constant", constant_values=values)` with a
+/// constant per side: `values` holds one `(before, after)` pair per axis
+/// (or one pair for all). Axes are padded in order, so a corner takes the
+/// value of the later axis (as NumPy and JAX).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4], &[2, 2]);
+/// let y = jnp::pad_constant(&x, &[(1, 0), (0, 1)], &[(7.0, 8.0), (5.0, 6.0)]);
+/// assert_eq!(y.to_vec::<i32>(), vec![7, 7, 6, 1, 2, 6, 3, 4, 6]);
+/// ```
+pub fn pad_constant(x: &Array, widths: &[(usize, usize)], values: &[(f64, f64)]) -> Array {
+    ok(try_pad_constant(x, widths, values))
+}
+
+/// [`pad_constant`], returning misuse as an error.
+pub fn try_pad_constant(
+    x: &Array,
+    widths: &[(usize, usize)],
+    values: &[(f64, f64)],
+) -> crate::Result<Array> {
+    let per_axis = |what: &str, n: usize| -> crate::Result<()> {
+        if n == 1 || n == x.ndim() {
+            Ok(())
+        } else {
+            Err(crate::Error::Op(format!(
+                "pad: {n} {what} pairs for an array of shape {:?} (give 1 or one per axis)",
+                x.shape()
+            )))
+        }
+    };
+    per_axis("(before, after) width", widths.len())?;
+    per_axis("(before, after) constant_values", values.len())?;
+    let pick = |v: &[(usize, usize)], a: usize| if v.len() == 1 { v[0] } else { v[a] };
+    let mut y = x.clone();
+    for a in 0..x.ndim() {
+        let (lo, hi) = pick(widths, a);
+        let (vlo, vhi) = if values.len() == 1 {
+            values[0]
+        } else {
+            values[a]
+        };
+        for (w, v, before) in [(lo, vlo, true), (hi, vhi, false)] {
+            if w > 0 {
+                let mut side = vec![(0, 0); x.ndim()];
+                side[a] = if before { (w, 0) } else { (0, w) };
+                y = y.try_pad(&side, v)?;
+            }
+        }
     }
     Ok(y)
 }
