@@ -442,7 +442,7 @@ pub fn log_softmax_where(x: &Array, axis: impl Into<Axes>, where_: &Array) -> Ar
     let m = where_.astype(DType::BOOL).broadcast_to(x.shape());
     let top = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY)).max(axes.clone(), true);
     let shifted = &x - top.stop_gradient();
-    let e = Array::where_(&m, &shifted.exp(), lit(&x, 0.0));
+    let e = Array::where_(&m, shifted.exp(), lit(&x, 0.0));
     let out = &shifted - e.sum(axes, true).log();
     Array::where_(&m, &out, lit(&x, f64::NEG_INFINITY))
 }

@@ -634,7 +634,7 @@ fn reduce_window_with_a_user_computation() {
         }
     }
     // A non-built-in computation (largest magnitude) against a loop, jit and vmap.
-    let big = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(&b.abs()), a, b);
+    let big = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(b.abs()), a, b);
     let y = lax::reduce_window_with(&xa, 0.0, big, &[2, 2], &[2, 1], &Padding::Valid, None, None);
     assert_eq!(y.shape(), &[2, 4]);
     let yv = y.to_vec::<f32>();

@@ -283,7 +283,7 @@ pub fn try_reduce_window(
 /// use lax::Padding;
 /// let x = Array::from_vec(vec![1.0f32, -4.0, 3.0, 2.0, -5.0], &[5]);
 /// // The largest magnitude in each window of 2.
-/// let f = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(&b.abs()), a, b);
+/// let f = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(b.abs()), a, b);
 /// let y = lax::reduce_window_with(&x, 0.0, f, &[2], &[1], &Padding::Valid, None, None);
 /// assert_eq!(y.to_vec::<f32>(), vec![-4.0, -4.0, 3.0, -5.0]);
 /// ```

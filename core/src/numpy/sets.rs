@@ -246,7 +246,7 @@ pub fn setdiff1d(
         let k = first_of_run(&s);
         (s, k)
     };
-    let keep = keep.bitwise_and(&super::isin(&s, &b, true));
+    let keep = keep.bitwise_and(super::isin(&s, &b, true));
     kept("setdiff1d", &s, &keep, size, fill_value)
 }
 
@@ -273,7 +273,7 @@ pub fn setxor1d(
     if s.size() == 0 {
         return unique_values(&s, size, fill_value);
     }
-    let once = super::isin(&s, &a, false).bitwise_xor(&super::isin(&s, &b, false));
+    let once = super::isin(&s, &a, false).bitwise_xor(super::isin(&s, &b, false));
     kept(
         "setxor1d",
         &s,
@@ -312,7 +312,7 @@ pub fn intersect1d_indices(
         return (v, z.clone(), z);
     }
     let (s, perm) = sorted_flat(&a);
-    let keep = first_of_run(&s).bitwise_and(&super::isin(&s, &b, false));
+    let keep = first_of_run(&s).bitwise_and(super::isin(&s, &b, false));
     let values = kept("intersect1d", &s, &keep, size, fill_value);
     let len = values.shape()[0];
     let at = compact(&rules::arange(s.size()), &keep, len, &Array::scalar(0i32));
@@ -320,7 +320,7 @@ pub fn intersect1d_indices(
     // First match in ar2: argmax of the equality row (0 in padding).
     let hit = values.expand_dims(-1).equal(&b);
     let i2 = hit.astype(DType::I32).argmax(Some(-1)).astype(DType::I32);
-    let valid = rules::arange(len).less(&keep.astype(DType::I32).sum(-1, false));
+    let valid = rules::arange(len).less(keep.astype(DType::I32).sum(-1, false));
     let i2 = Array::where_(&valid, &i2, 0).astype(DType::I32);
     (values, i1, i2)
 }
