@@ -202,6 +202,10 @@ fn set_routines_match_sorted_vectors() {
     for seed in 0..6u64 {
         let (x, y) = (ints(17, 9, seed), ints(11, 12, seed + 100));
         let (a, b) = (i32s(&x, &[17]), i32s(&y, &[11]));
+        let pad = |mut v: Vec<i32>, n: usize, f: i32| {
+            v.resize(n, f);
+            v
+        };
         let ux = distinct(x.clone());
         let uy = distinct(y.clone());
         let union = distinct([x.clone(), y.clone()].concat());
@@ -232,11 +236,14 @@ fn set_routines_match_sorted_vectors() {
         let wj: Vec<i32> = inter.iter().map(|&v| first(&y, v)).collect();
         assert_eq!(i.to_vec::<i32>(), wi);
         assert_eq!(j.to_vec::<i32>(), wj);
+        // With a size, the index padding is out of range (len of each input).
+        let m = inter.len() + 2;
+        let (pv, pi, pj) = jnp::intersect1d_indices(&a, &b, false, Some(m), None);
+        let small = inter.first().copied().unwrap_or(0);
+        assert_eq!(pv.to_vec::<i32>(), pad(inter.clone(), m, small));
+        assert_eq!(pi.to_vec::<i32>(), pad(wi.clone(), m, 17));
+        assert_eq!(pj.to_vec::<i32>(), pad(wj.clone(), m, 11));
         // A static size: padded with fill_value (or the smallest value).
-        let pad = |mut v: Vec<i32>, n: usize, f: i32| {
-            v.resize(n, f);
-            v
-        };
         let n = 20;
         let jitted = jit(move |(a, b): &(Array, Array)| {
             (
@@ -248,8 +255,8 @@ fn set_routines_match_sorted_vectors() {
         })(&(a.clone(), b.clone()));
         assert_eq!(jitted.0.to_vec::<i32>(), pad(union.clone(), n, -1));
         assert_eq!(jitted.1.to_vec::<i32>(), pad(inter.clone(), n, -1));
-        let dfill = diff.first().copied().unwrap_or(0);
-        assert_eq!(jitted.2.to_vec::<i32>(), pad(diff.clone(), n, dfill));
+        // setdiff1d pads with 0 by default (JAX's code, whatever its doc says).
+        assert_eq!(jitted.2.to_vec::<i32>(), pad(diff.clone(), n, 0));
         assert_eq!(jitted.3.to_vec::<i32>(), pad(xor.clone(), n, -1));
         // isin, against contains.
         let want: Vec<bool> = x.iter().map(|v| y.contains(v)).collect();
@@ -386,6 +393,27 @@ fn unique_values_keeps_nans_distinct() {
         jnp::unique_values(&e, Some(2), Some(3.0)).to_vec::<f32>(),
         vec![3.0, 3.0]
     );
+    let u = jnp::unique_all(&e.reshape(&[0, 3]), Some(2), Some(1.0));
+    assert_eq!(u.values.to_vec::<f32>(), vec![1.0, 1.0]);
+    assert_eq!(u.counts.to_vec::<i32>(), vec![0, 0]);
+    assert_eq!(u.inverse_indices.shape(), &[0, 3]);
+    // Empty set inputs: setdiff1d pads with 0, intersect1d's indices are out of range.
+    let a = f32s(&[2.0, 1.0], &[2]);
+    assert_eq!(
+        jnp::setdiff1d(&e, &a, false, Some(2), None).to_vec::<f32>(),
+        vec![0.0, 0.0]
+    );
+    let (v, i, j) = jnp::intersect1d_indices(&e, &a, false, Some(1), Some(9.0));
+    assert_eq!(
+        (v.to_vec::<f32>(), i.to_vec::<i32>(), j.to_vec::<i32>()),
+        (vec![9.0], vec![0], vec![2])
+    );
+}
+
+#[test]
+#[should_panic(expected = "unique_values: an empty input padded to size 2 needs a fill_value")]
+fn unique_of_an_empty_input_needs_a_fill_value_to_pad() {
+    jnp::unique_values(&Array::from_vec(Vec::<f32>::new(), &[0]), Some(2), None);
 }
 
 // ---- arguments: where=, return_sign=, per-side pad constants, reduce_window --

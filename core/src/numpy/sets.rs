@@ -100,11 +100,10 @@ pub fn unique_all(x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Un
     let n = x.size();
     let name = "unique_all";
     if n == 0 {
-        let len = size.unwrap_or(0);
-        let f = Scalar::F64(fill_value.unwrap_or(0.0)).cast(x.dtype());
-        let zeros = Array::zeros(&[len], DType::I32);
+        let values = empty_padded(name, x, size, fill_value);
+        let zeros = Array::zeros(values.shape(), DType::I32);
         return UniqueAll {
-            values: Array::scalar_of(f).broadcast_to(&[len]),
+            values,
             indices: zeros.clone(),
             inverse_indices: Array::zeros(x.shape(), DType::I32),
             counts: zeros,
@@ -144,6 +143,17 @@ pub fn unique_all(x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Un
     }
 }
 
+/// The unique values of an empty input: `size` copies of `fill_value`,
+/// which JAX requires when `size` is positive.
+fn empty_padded(name: &str, x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Array {
+    let len = size.unwrap_or(0);
+    if len > 0 && fill_value.is_none() {
+        panic!("{name}: an empty input padded to size {len} needs a fill_value (as in JAX)");
+    }
+    let f = Scalar::F64(fill_value.unwrap_or(0.0)).cast(x.dtype());
+    Array::scalar_of(f).broadcast_to(&[len])
+}
+
 /// `jnp.unique_values(x, size=, fill_value=)`: the sorted distinct values
 /// (NaNs distinct; see [`unique_all`]).
 ///
@@ -154,7 +164,7 @@ pub fn unique_all(x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Un
 /// ```
 pub fn unique_values(x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Array {
     if x.size() == 0 {
-        return unique_all(x, size, fill_value).values;
+        return empty_padded("unique_values", x, size, fill_value);
     }
     let (s, _) = sorted_flat(x);
     kept("unique_values", &s, &runs(&s, false), size, fill_value)
@@ -211,7 +221,7 @@ pub fn union1d(ar1: &Array, ar2: &Array, size: Option<usize>, fill_value: Option
     let (a, b) = common_flat(ar1, ar2);
     let (s, _) = sorted_flat(&Array::concatenate(&[&a, &b], 0));
     if s.size() == 0 {
-        return unique_values(&s, size, fill_value);
+        return empty_padded("union1d", &s, size, fill_value);
     }
     kept("union1d", &s, &first_of_run(&s), size, fill_value)
 }
@@ -219,7 +229,8 @@ pub fn union1d(ar1: &Array, ar2: &Array, size: Option<usize>, fill_value: Option
 /// `jnp.setdiff1d(ar1, ar2, assume_unique=, size=, fill_value=)`: the
 /// distinct values of `ar1` not in `ar2`, sorted; with `assume_unique` the
 /// elements of `ar1` are taken as distinct and keep their order (as in
-/// JAX). Padding as in [`union1d`].
+/// JAX). With `size`, padded with `fill_value` (`None`: 0, as JAX's code
+/// does) or truncated; without it, eager only.
 ///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
@@ -236,8 +247,9 @@ pub fn setdiff1d(
     fill_value: Option<f64>,
 ) -> Array {
     let (a, b) = common_flat(ar1, ar2);
+    let fill = Some(fill_value.unwrap_or(0.0));
     if a.size() == 0 {
-        return unique_values(&a, size, fill_value);
+        return empty_padded("setdiff1d", &a, size, fill);
     }
     let (s, keep) = if assume_unique {
         (a.clone(), Array::full(&[a.size()], true))
@@ -247,7 +259,7 @@ pub fn setdiff1d(
         (s, k)
     };
     let keep = keep.bitwise_and(super::isin(&s, &b, true));
-    kept("setdiff1d", &s, &keep, size, fill_value)
+    kept("setdiff1d", &s, &keep, size, fill)
 }
 
 /// `jnp.setxor1d(ar1, ar2, assume_unique=, size=, fill_value=)`: the sorted
@@ -271,7 +283,7 @@ pub fn setxor1d(
     let (a, b) = common_flat(ar1, ar2);
     let (s, _) = sorted_flat(&Array::concatenate(&[&a, &b], 0));
     if s.size() == 0 {
-        return unique_values(&s, size, fill_value);
+        return empty_padded("setxor1d", &s, size, Some(fill_value.unwrap_or(0.0)));
     }
     let once = super::isin(&s, &a, false).bitwise_xor(super::isin(&s, &b, false));
     kept(
@@ -285,8 +297,8 @@ pub fn setxor1d(
 
 /// `jnp.intersect1d(ar1, ar2, assume_unique=, return_indices=True, size=,
 /// fill_value=)`: the sorted distinct values in both arrays, with the flat
-/// index of each one's first occurrence in `ar1` and in `ar2` (i32; the
-/// indices in padding positions mean nothing). NaN is in no intersection. `assume_unique` is accepted as a
+/// index of each one's first occurrence in `ar1` and in `ar2` (i32; padding
+/// holds the out-of-range `ar1.size()` / `ar2.size()`, as JAX's). NaN is in no intersection. `assume_unique` is accepted as a
 /// hint. Padding as in [`union1d`]; [`intersect1d`] drops the indices.
 ///
 /// ```
@@ -306,10 +318,12 @@ pub fn intersect1d_indices(
     fill_value: Option<f64>,
 ) -> (Array, Array, Array) {
     let (a, b) = common_flat(ar1, ar2);
-    if a.size() == 0 || b.size() == 0 {
-        let v = unique_values(&a.slice(&[(0..0).into()]), size, fill_value);
-        let z = Array::zeros(&[v.shape()[0]], DType::I32);
-        return (v, z.clone(), z);
+    let (n1, n2) = (a.size() as i32, b.size() as i32);
+    if n1 == 0 || n2 == 0 {
+        let len = size.unwrap_or(0);
+        let f = Scalar::F64(fill_value.unwrap_or(0.0)).cast(a.dtype());
+        let pad = |n: i32| Array::full(&[len], n);
+        return (Array::scalar_of(f).broadcast_to(&[len]), pad(n1), pad(n2));
     }
     let (s, perm) = sorted_flat(&a);
     let keep = first_of_run(&s).bitwise_and(super::isin(&s, &b, false));
@@ -317,12 +331,12 @@ pub fn intersect1d_indices(
     let len = values.shape()[0];
     let at = compact(&rules::arange(s.size()), &keep, len, &Array::scalar(0i32));
     let i1 = rules::gather(&perm, &at, 0);
-    // First match in ar2: argmax of the equality row (0 in padding).
+    // First match in ar2: argmax of the equality row.
     let hit = values.expand_dims(-1).equal(&b);
-    let i2 = hit.astype(DType::I32).argmax(Some(-1)).astype(DType::I32);
+    let i2 = hit.astype(DType::I32).argmax(Some(-1));
     let valid = rules::arange(len).less(keep.astype(DType::I32).sum(-1, false));
-    let i2 = Array::where_(&valid, &i2, 0).astype(DType::I32);
-    (values, i1, i2)
+    let pad = |i: &Array, n: i32| Array::where_(&valid, i, n).astype(DType::I32);
+    (values, pad(&i1, n1), pad(&i2, n2))
 }
 
 /// `jnp.intersect1d(ar1, ar2, assume_unique=, size=, fill_value=)`: the
