@@ -349,17 +349,18 @@ fn lse_parts(
     if let Some(b) = &b {
         x = Array::where_(&b.not_equal(0.0), &x, lit(&x, f64::NEG_INFINITY));
     }
-    let mask = where_.map(|w| w.astype(DType::BOOL).broadcast_to(x.shape()));
-    let masked = |v: &Array, fill: f64| match &mask {
-        Some(m) => Array::where_(m, v, lit(v, fill)),
-        None => v.clone(),
-    };
-    let m = stable_shift(&masked(&x, f64::NEG_INFINITY), axes.clone());
+    // Masked elements are -inf before exp: exactly 0 there, and no overflow
+    // (a NaN gradient) from a large masked value.
+    if let Some(w) = where_ {
+        let m = w.astype(DType::BOOL).broadcast_to(x.shape());
+        x = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY));
+    }
+    let m = stable_shift(&x, axes.clone());
     let mut e = (&x - &m).exp();
     if let Some(b) = &b {
         e = e * b;
     }
-    let s = masked(&e, 0.0).sum(axes.clone(), true);
+    let s = e.sum(axes.clone(), true);
     let sign = s.sign();
     let out = s.abs().log() + &m;
     if keepdims {
@@ -403,12 +404,30 @@ pub fn softmax(x: &Array, axis: impl Into<Axes>) -> Array {
 /// ```
 pub fn softmax_where(x: &Array, axis: impl Into<Axes>, where_: &Array) -> Array {
     let axes = axis.into();
+    let (m, shifted) = masked_shift(x, &axes, where_);
+    let e = shifted.exp();
+    let s = e.sum(axes, true);
+    Array::where_(&m, &e / nonzero_or_one(&s), lit(&e, 0.0))
+}
+
+/// `(mask, x - max)` for the masked softmax family: masked elements are -inf
+/// before the shift (so `exp` gives exactly 0 there and a large masked value
+/// cannot overflow into a NaN gradient), and an all-masked slice shifts by 0.
+fn masked_shift(x: &Array, axes: &Axes, where_: &Array) -> (Array, Array) {
     let x = float_of(x);
     let m = where_.astype(DType::BOOL).broadcast_to(x.shape());
-    let top = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY)).max(axes.clone(), true);
-    let e = (&x - top.stop_gradient()).exp();
-    let s = Array::where_(&m, &e, lit(&e, 0.0)).sum(axes, true);
-    Array::where_(&m, &e / s, lit(&x, 0.0))
+    let safe = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY));
+    let top = safe.max(axes.clone(), true).stop_gradient();
+    // Only -inf is replaced: a +inf maximum still makes the slice NaN (as JAX).
+    let top = Array::where_(&top.equal(f64::NEG_INFINITY), lit(&top, 0.0), &top);
+    let shifted = &safe - top;
+    (m, shifted)
+}
+
+/// `s` where non-zero, else 1: the sum of an all-masked slice, so neither
+/// the value nor the gradient divides by zero.
+fn nonzero_or_one(s: &Array) -> Array {
+    Array::where_(&s.equal(0.0), lit(s, 1.0), s)
 }
 
 /// `x - logsumexp(x)` along `axis`, computed stably ([`log_softmax_where`]
@@ -438,13 +457,10 @@ pub fn log_softmax(x: &Array, axis: impl Into<Axes>) -> Array {
 /// ```
 pub fn log_softmax_where(x: &Array, axis: impl Into<Axes>, where_: &Array) -> Array {
     let axes = axis.into();
-    let x = float_of(x);
-    let m = where_.astype(DType::BOOL).broadcast_to(x.shape());
-    let top = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY)).max(axes.clone(), true);
-    let shifted = &x - top.stop_gradient();
-    let e = Array::where_(&m, shifted.exp(), lit(&x, 0.0));
-    let out = &shifted - e.sum(axes, true).log();
-    Array::where_(&m, &out, lit(&x, f64::NEG_INFINITY))
+    let (m, shifted) = masked_shift(x, &axes, where_);
+    let s = shifted.exp().sum(axes, true);
+    let out = &shifted - nonzero_or_one(&s).log();
+    Array::where_(&m, &out, lit(&out, f64::NEG_INFINITY))
 }
 
 /// `log(mean(exp(x)))` over `axes`, computed stably.

@@ -499,6 +499,26 @@ fn softmax_where_matches_a_masked_loop() {
         &oxjax::nn::softmax_where(&xa, -1, &all).to_vec::<f32>(),
         &oxjax::nn::softmax(&xa, -1).to_vec::<f32>()
     ));
+    // A large masked value changes nothing and leaves the gradient finite;
+    // an all-masked row is all 0 (softmax) / -inf (log_softmax), gradient 0.
+    let xb = f32s(&[1.0, 1000.0, 2.0, -1.0, 5.0, 6.0], &[2, 3]);
+    let mb = Array::from_vec(vec![true, false, true, false, false, false], &[2, 3]);
+    let p = oxjax::nn::softmax_where(&xb, -1, &mb).to_vec::<f32>();
+    let e = 1.0f32.exp() + 2.0f32.exp();
+    assert!((p[0] - 1.0f32.exp() / e).abs() < 1e-6 && p[1] == 0.0);
+    assert_eq!(&p[3..], &[0.0, 0.0, 0.0]);
+    let lp = oxjax::nn::log_softmax_where(&xb, -1, &mb).to_vec::<f32>();
+    assert!(lp[3..].iter().all(|&v| v == f32::NEG_INFINITY));
+    for f in [oxjax::nn::softmax_where, oxjax::nn::log_softmax_where] {
+        let g = oxjax::grad(|x: &Array| weighted(&f(x, -1, &mb)))(&xb).to_vec::<f32>();
+        assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
+        assert_eq!((g[1], &g[3..]), (0.0, &[0.0f32, 0.0, 0.0][..]));
+    }
+    let g = oxjax::grad(|x: &Array| {
+        oxjax::nn::logsumexp_where(x, -1, false, None, Some(&mb)).index(&oxjax::idx![0])
+    })(&xb)
+    .to_vec::<f32>();
+    assert!(g.iter().all(|v| v.is_finite()) && g[1] == 0.0, "{g:?}");
     check_grad_fd(
         "softmax_where",
         |x| {
