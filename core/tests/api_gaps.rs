@@ -101,6 +101,31 @@ fn put_along_axis_is_the_inverse_of_take_along_axis() {
 }
 
 #[test]
+fn put_along_axis_and_unique_batch_under_vmap() {
+    let a = f32s(&reals(12, 61), &[3, 4]);
+    let idx = i32s(&[3, 0, 1, 1, 2, -1], &[3, 2]);
+    let v = f32s(&[7., 8., 9., 10., 11., 12.], &[3, 2]);
+    let f = |(a, i, v): &(Array, Array, Array)| jnp::put_along_axis(a, i, v, 0);
+    let got = vmap(f)(&(a.clone(), idx.clone(), v.clone()));
+    let want = jnp::put_along_axis(&a, &idx, &v, 1);
+    assert_eq!(got.to_vec::<f32>(), want.to_vec::<f32>());
+    let x = i32s(&ints(24, 5, 62), &[3, 8]);
+    let g = |x: &Array| jnp::unique_counts(x, Some(6), Some(-1.0));
+    let (bv, bc) = vmap(g)(&x);
+    for r in 0..3isize {
+        let (wv, wc) = g(&x.index(&oxjax::idx![r]));
+        assert_eq!(
+            bv.index(&oxjax::idx![r]).to_vec::<i32>(),
+            wv.to_vec::<i32>()
+        );
+        assert_eq!(
+            bc.index(&oxjax::idx![r]).to_vec::<i32>(),
+            wc.to_vec::<i32>()
+        );
+    }
+}
+
+#[test]
 fn put_along_axis_names_the_shapes_on_misuse() {
     let a = f32s(&[1., 2., 3.], &[3]);
     let e = jnp::try_put_along_axis(&a, &i32s(&[0], &[1, 1]), &a, 0).unwrap_err();
