@@ -270,9 +270,10 @@ fn stable_shift(x: &Array, axes: Axes) -> Array {
 }
 
 /// `log(sum(b * exp(x)))` over `axes`, computed stably; `b` (optional)
-/// scales the terms, and a zero `b` masks them.
-///
-/// Partial: no return_sign or where.
+/// scales the terms, and a zero `b` masks them (its `x` counts as -inf, so
+/// an infinite `x` there is no NaN). A negative sum gives NaN (as JAX);
+/// [`logsumexp_sign`] returns its sign instead, [`logsumexp_where`] masks
+/// elements.
 ///
 /// ```
 /// use oxjax::{Array, Axes, nn};
@@ -281,31 +282,102 @@ fn stable_shift(x: &Array, axes: Axes) -> Array {
 /// assert!((y.item::<f32>() - 1000.6931).abs() < 1e-3);
 /// ```
 pub fn logsumexp(x: &Array, axes: impl Into<Axes>, keepdims: bool, b: Option<&Array>) -> Array {
-    let axes = axes.into();
-    let x = float_of(x);
-    let m = stable_shift(&x, axes.clone());
-    let mut e = (&x - &m).exp();
-    if let Some(b) = b {
-        e = e * b;
-    }
-    let s = e.sum(axes.clone(), true).log() + &m;
-    if keepdims {
-        s
+    logsumexp_where(x, axes, keepdims, b, None)
+}
+
+/// [`logsumexp`] with JAX's `where=`: only elements where `where_` holds
+/// (broadcast against `x`) take part; an all-masked slice gives -inf.
+///
+/// ```
+/// use oxjax::{Array, Axes, nn};
+/// let x = Array::from_vec(vec![0.0f32, 0.0, 50.0], &[3]);
+/// let m = Array::from_vec(vec![true, true, false], &[3]);
+/// let y = nn::logsumexp_where(&x, Axes::All, false, None, Some(&m));
+/// assert!((y.item::<f32>() - 2f32.ln()).abs() < 1e-6);
+/// ```
+pub fn logsumexp_where(
+    x: &Array,
+    axes: impl Into<Axes>,
+    keepdims: bool,
+    b: Option<&Array>,
+    where_: Option<&Array>,
+) -> Array {
+    let (out, sign) = lse_parts(x, axes.into(), keepdims, b, where_);
+    if b.is_some() {
+        Array::where_(&sign.less(0.0), lit(&out, f64::NAN), &out)
     } else {
-        let shape: Vec<usize> = match axes.resolve("logsumexp", x.ndim()) {
-            Ok(r) => (0..x.ndim())
-                .filter(|d| !r.contains(d))
-                .map(|d| x.shape()[d])
-                .collect(),
-            Err(e) => panic!("{e}"),
-        };
-        jnp::reshape(&s, &shape.iter().map(|&d| d as isize).collect::<Vec<_>>())
+        out
     }
 }
 
-/// `exp(x) / sum(exp(x))` along `axis`, computed stably.
+/// `logsumexp(..., return_sign=True)`: `(log|s|, sign(s))` for
+/// `s = sum(b * exp(x))` over the elements where `where_` holds, so
+/// weights `b` may be negative (`sign` is -1, 0 or 1, in `x`'s float dtype).
 ///
-/// Partial: no where or initial.
+/// ```
+/// use oxjax::{Array, Axes, nn};
+/// let x = Array::from_vec(vec![0.0f32, 2f32.ln()], &[2]);
+/// let b = Array::from_vec(vec![1.0f32, -1.0], &[2]);
+/// let (l, s) = nn::logsumexp_sign(&x, Axes::All, false, Some(&b), None);
+/// assert!(l.item::<f32>().abs() < 1e-6); // |1 - 2| = 1
+/// assert_eq!(s.item::<f32>(), -1.0);
+/// ```
+pub fn logsumexp_sign(
+    x: &Array,
+    axes: impl Into<Axes>,
+    keepdims: bool,
+    b: Option<&Array>,
+    where_: Option<&Array>,
+) -> (Array, Array) {
+    lse_parts(x, axes.into(), keepdims, b, where_)
+}
+
+/// `(log|s|, sign(s))` behind the logsumexp family.
+fn lse_parts(
+    x: &Array,
+    axes: Axes,
+    keepdims: bool,
+    b: Option<&Array>,
+    where_: Option<&Array>,
+) -> (Array, Array) {
+    let mut x = float_of(x);
+    let b = b.map(|b| {
+        let d = jnp::result_type(&[&x, b]);
+        x = x.astype(d);
+        b.astype(d)
+    });
+    if let Some(b) = &b {
+        x = Array::where_(&b.not_equal(0.0), &x, lit(&x, f64::NEG_INFINITY));
+    }
+    // Masked elements are -inf before exp: exactly 0 there, and no overflow
+    // (a NaN gradient) from a large masked value.
+    if let Some(w) = where_ {
+        let m = w.astype(DType::BOOL).broadcast_to(x.shape());
+        x = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY));
+    }
+    let m = stable_shift(&x, axes.clone());
+    let mut e = (&x - &m).exp();
+    if let Some(b) = &b {
+        e = e * b;
+    }
+    let s = e.sum(axes.clone(), true);
+    let sign = s.sign();
+    let out = s.abs().log() + &m;
+    if keepdims {
+        return (out, sign);
+    }
+    let r = axes
+        .resolve("logsumexp", x.ndim())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let shape: Vec<isize> = (0..x.ndim())
+        .filter(|d| !r.contains(d))
+        .map(|d| x.shape()[d] as isize)
+        .collect();
+    (out.reshape(&shape), sign.reshape(&shape))
+}
+
+/// `exp(x) / sum(exp(x))` along `axis`, computed stably
+/// ([`softmax_where`] takes JAX's `where=`).
 ///
 /// ```
 /// use oxjax::{Array, nn};
@@ -321,9 +393,45 @@ pub fn softmax(x: &Array, axis: impl Into<Axes>) -> Array {
     &e / e.sum(axes, true)
 }
 
-/// `x - logsumexp(x)` along `axis`, computed stably.
+/// [`softmax`] with JAX's `where=`: only elements where `where_` holds
+/// (broadcast against `x`) take part; the others are 0.
 ///
-/// Partial: no where or initial.
+/// ```
+/// use oxjax::{Array, nn};
+/// let x = Array::from_vec(vec![0.0f32, 9.0, 0.0], &[3]);
+/// let m = Array::from_vec(vec![true, false, true], &[3]);
+/// assert_eq!(nn::softmax_where(&x, -1, &m).to_vec::<f32>(), vec![0.5, 0.0, 0.5]);
+/// ```
+pub fn softmax_where(x: &Array, axis: impl Into<Axes>, where_: &Array) -> Array {
+    let axes = axis.into();
+    let (m, shifted) = masked_shift(x, &axes, where_);
+    let e = shifted.exp();
+    let s = e.sum(axes, true);
+    Array::where_(&m, &e / nonzero_or_one(&s), lit(&e, 0.0))
+}
+
+/// `(mask, x - max)` for the masked softmax family: masked elements are -inf
+/// before the shift (so `exp` gives exactly 0 there and a large masked value
+/// cannot overflow into a NaN gradient), and an all-masked slice shifts by 0.
+fn masked_shift(x: &Array, axes: &Axes, where_: &Array) -> (Array, Array) {
+    let x = float_of(x);
+    let m = where_.astype(DType::BOOL).broadcast_to(x.shape());
+    let safe = Array::where_(&m, &x, lit(&x, f64::NEG_INFINITY));
+    let top = safe.max(axes.clone(), true).stop_gradient();
+    // Only -inf is replaced: a +inf maximum still makes the slice NaN (as JAX).
+    let top = Array::where_(&top.equal(f64::NEG_INFINITY), lit(&top, 0.0), &top);
+    let shifted = &safe - top;
+    (m, shifted)
+}
+
+/// `s` where non-zero, else 1: the sum of an all-masked slice, so neither
+/// the value nor the gradient divides by zero.
+fn nonzero_or_one(s: &Array) -> Array {
+    Array::where_(&s.equal(0.0), lit(s, 1.0), s)
+}
+
+/// `x - logsumexp(x)` along `axis`, computed stably ([`log_softmax_where`]
+/// takes JAX's `where=`).
 ///
 /// ```
 /// use oxjax::{Array, nn};
@@ -335,6 +443,24 @@ pub fn log_softmax(x: &Array, axis: impl Into<Axes>) -> Array {
     let x = float_of(x);
     let shifted = &x - x.max(axes.clone(), true).stop_gradient();
     &shifted - shifted.exp().sum(axes, true).log()
+}
+
+/// [`log_softmax`] with JAX's `where=`: only elements where `where_` holds
+/// take part; the others are -inf.
+///
+/// ```
+/// use oxjax::{Array, nn};
+/// let x = Array::from_vec(vec![0.0f32, 9.0, 0.0], &[3]);
+/// let m = Array::from_vec(vec![true, false, true], &[3]);
+/// let y = nn::log_softmax_where(&x, -1, &m).to_vec::<f32>();
+/// assert!((y[0] + 0.6931472).abs() < 1e-6 && y[1] == f32::NEG_INFINITY);
+/// ```
+pub fn log_softmax_where(x: &Array, axis: impl Into<Axes>, where_: &Array) -> Array {
+    let axes = axis.into();
+    let (m, shifted) = masked_shift(x, &axes, where_);
+    let s = shifted.exp().sum(axes, true);
+    let out = &shifted - nonzero_or_one(&s).log();
+    Array::where_(&m, &out, lit(&out, f64::NEG_INFINITY))
 }
 
 /// `log(mean(exp(x)))` over `axes`, computed stably.

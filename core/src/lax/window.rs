@@ -186,7 +186,8 @@ pub enum WindowReduction {
 /// Reduces each window of `window_dimensions` (one per axis of `x`), moved
 /// by `window_strides`, with padding filled by the reduction's identity.
 ///
-/// Partial: sum, max, min and prod only, not an arbitrary computation.
+/// [`reduce_window_with`] takes a user computation and init value (JAX's
+/// general form).
 ///
 /// ```
 /// use oxjax::{Array, lax};
@@ -266,4 +267,71 @@ pub fn try_reduce_window(
         WindowReduction::Max => all.max(-1, false),
         WindowReduction::Min => all.min(-1, false),
     })
+}
+
+/// `lax.reduce_window(operand, init_value, computation, ...)` with a user
+/// binary `computation`: the padding holds `init_value`, and each window's
+/// elements (strided slices of the operand) are combined by a pairwise tree
+/// of `computation` calls, then once with `init_value` (XLA requires the
+/// computation to be a monoid with that identity, so the order does not
+/// matter). Composed of slices and the user's ops, it is differentiable
+/// wherever they are (JAX differentiates only the built-in monoids:
+/// [`reduce_window`]).
+///
+/// ```
+/// use oxjax::{Array, lax, numpy as jnp};
+/// use lax::Padding;
+/// let x = Array::from_vec(vec![1.0f32, -4.0, 3.0, 2.0, -5.0], &[5]);
+/// // The largest magnitude in each window of 2.
+/// let f = |a: &Array, b: &Array| jnp::where_(&a.abs().greater_equal(b.abs()), a, b);
+/// let y = lax::reduce_window_with(&x, 0.0, f, &[2], &[1], &Padding::Valid, None, None);
+/// assert_eq!(y.to_vec::<f32>(), vec![-4.0, -4.0, 3.0, -5.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn reduce_window_with(
+    x: &Array,
+    init_value: f64,
+    computation: impl Fn(&Array, &Array) -> Array,
+    window_dimensions: &[usize],
+    window_strides: &[usize],
+    padding: &Padding,
+    base_dilation: Option<&[usize]>,
+    window_dilation: Option<&[usize]>,
+) -> Array {
+    let name = "reduce_window";
+    if window_dimensions.len() != x.ndim() {
+        panic!(
+            "{name}: window {window_dimensions:?} needs one size per axis of shape {:?}",
+            x.shape()
+        );
+    }
+    let geometry = Windows::new(
+        name,
+        x.shape(),
+        window_dimensions,
+        window_strides,
+        padding,
+        base_dilation,
+        window_dilation,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (mut pieces, out) = geometry
+        .slices(x, 0, window_dimensions, init_value)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let init = Array::scalar_of(crate::Scalar::F64(init_value).cast(x.dtype()));
+    if pieces.is_empty() {
+        return init.broadcast_to(&out);
+    }
+    while pieces.len() > 1 {
+        let mut next: Vec<Array> = pieces
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| computation(&c[0], &c[1]))
+            .collect();
+        if pieces.len() % 2 == 1 {
+            next.push(pieces.pop().expect("an odd last piece"));
+        }
+        pieces = next;
+    }
+    computation(&init.broadcast_to(pieces[0].shape()), &pieces[0])
 }

@@ -22,12 +22,15 @@
 //! ```
 
 mod array_api;
+mod eig;
 mod factor;
 
 pub use array_api::{
     cond, cross, diagonal, matmul, matrix_norm, matrix_transpose, multi_dot, outer, tensordot,
     tensorinv, tensorsolve, trace, vecdot, vector_norm,
 };
+
+pub use eig::{eig, eigvals};
 
 pub use factor::{
     QrMode, Triangular, cholesky, eigh, eigvalsh, lu, lu_factor, qr, solve_triangular, svd,

@@ -199,6 +199,69 @@ pub fn try_take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Result<
     Ok(fill_where(rules::take_along(&x, &j, ax), ok))
 }
 
+/// `jnp.put_along_axis(arr, indices, values, axis, inplace=False)`: a copy
+/// of `arr` with `values` written at `indices` along `axis` (the inverse of
+/// [`take_along_axis`]). `indices` has `arr`'s rank and broadcasts against
+/// it on the other axes; `values` broadcasts to the indices' shape.
+/// Negative indices count from the end; out-of-range ones are dropped and,
+/// among duplicates, one write wins (JAX's scatter rules).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = Array::from_vec(vec![10.0f32, 30.0, 20.0, 60.0, 40.0, 50.0], &[2, 3]);
+/// let i = jnp::argmax(&a, Some(1), true);
+/// let b = jnp::put_along_axis(&a, &i, &Array::scalar(0.0f32), 1);
+/// assert_eq!(b.to_vec::<f32>(), vec![10.0, 0.0, 20.0, 0.0, 40.0, 50.0]);
+/// ```
+pub fn put_along_axis(arr: &Array, indices: &Array, values: &Array, axis: isize) -> Array {
+    crate::eager::ok(try_put_along_axis(arr, indices, values, axis))
+}
+
+/// [`put_along_axis`], returning misuse as an error.
+pub fn try_put_along_axis(
+    arr: &Array,
+    indices: &Array,
+    values: &Array,
+    axis: isize,
+) -> Result<Array> {
+    let name = "put_along_axis";
+    let idx = int_index(name, indices, arr)?;
+    let ax = crate::eager::axis(name, axis, arr.ndim())?;
+    let fits = idx.ndim() == arr.ndim()
+        && (0..arr.ndim())
+            .all(|d| d == ax || idx.shape()[d] == arr.shape()[d] || idx.shape()[d] == 1);
+    if !fits {
+        return op_err(format!(
+            "{name}: indices of shape {:?} must have the rank of the array of shape {:?} \
+             and broadcast against it off axis {ax}",
+            idx.shape(),
+            arr.shape()
+        ));
+    }
+    let mut shape = arr.shape().to_vec();
+    shape[ax] = idx.shape()[ax];
+    let idx = idx.broadcast_to(&shape);
+    let v = values.shape();
+    let broadcasts = v.len() <= shape.len()
+        && v.iter()
+            .rev()
+            .zip(shape.iter().rev())
+            .all(|(&a, &b)| a == b || a == 1);
+    if !broadcasts {
+        return op_err(format!(
+            "{name}: values of shape {v:?} do not broadcast to the indices' shape {shape:?}"
+        ));
+    }
+    let vals = values.broadcast_to(&shape).astype(arr.dtype());
+    let n = arr.shape()[ax];
+    let (j, ok) = normalise(&idx, n, TakeMode::Fill);
+    let flat = rules::flat_along(arr.shape(), &j, ax);
+    let flat =
+        Array::where_(&ok.expect("Fill mode checks the range"), &flat, -1).astype(DType::I32);
+    let out = rules::scatter(&arr.reshape(&[-1]), &flat, &vals, ScatterMode::Set, 0);
+    Ok(super::reshape_to(&out, arr.shape()))
+}
+
 // ---- NumPy indexing --------------------------------------------------------
 
 /// NumPy's `np.newaxis`: inserts an axis of length 1.

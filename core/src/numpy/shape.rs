@@ -325,6 +325,90 @@ pub fn concatenate(arrays: &[&Array], axis: Option<isize>) -> Array {
     }
 }
 
+/// A nested list of arrays for [`block`] (Python's nested lists).
+#[derive(Clone, Debug)]
+pub enum Block<'a> {
+    /// A leaf array.
+    Array(&'a Array),
+    /// A list of blocks, all of one nesting depth.
+    List(Vec<Block<'a>>),
+}
+
+impl<'a> From<&'a Array> for Block<'a> {
+    fn from(a: &'a Array) -> Self {
+        Block::Array(a)
+    }
+}
+
+impl<'a, B: Into<Block<'a>>> From<Vec<B>> for Block<'a> {
+    fn from(v: Vec<B>) -> Self {
+        Block::List(v.into_iter().map(Into::into).collect())
+    }
+}
+
+impl Block<'_> {
+    /// The list nesting depth, checked to be the same for every leaf.
+    fn depth(&self) -> usize {
+        match self {
+            Block::Array(_) => 0,
+            Block::List(v) => {
+                let ds: Vec<usize> = v.iter().map(Block::depth).collect();
+                if ds.windows(2).any(|w| w[0] != w[1]) {
+                    panic!("block: lists nested to different depths {ds:?}");
+                }
+                if v.is_empty() {
+                    panic!("block: an empty list");
+                }
+                1 + ds[0]
+            }
+        }
+    }
+
+    fn max_ndim(&self) -> usize {
+        match self {
+            Block::Array(a) => a.ndim(),
+            Block::List(v) => v.iter().map(Block::max_ndim).max().unwrap_or(0),
+        }
+    }
+
+    /// Leaves raised to `rank` (leading 1s); a list at nesting level `level`
+    /// (1 innermost) is joined along axis `-level`.
+    fn assemble(&self, rank: usize) -> Array {
+        match self {
+            Block::Array(a) => {
+                let mut s = vec![1usize; rank - a.ndim()];
+                s.extend_from_slice(a.shape());
+                reshape_to(a, &s)
+            }
+            Block::List(v) => {
+                let parts: Vec<Array> = v.iter().map(|b| b.assemble(rank)).collect();
+                let axis = -(self.depth() as isize);
+                Array::concatenate(&parts.iter().collect::<Vec<_>>(), axis)
+            }
+        }
+    }
+}
+
+/// `jnp.block`: assembles an array from nested lists of blocks. The
+/// innermost lists join along the last axis, the next along the one before,
+/// and so on; every array is first given leading axes of size 1 up to the
+/// larger of the nesting depth and the largest rank.
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let a = jnp::eye(2, None, 0, None);
+/// let z = jnp::zeros(&[2, 1], None);
+/// let r = Array::from_vec(vec![7.0f32, 8.0, 9.0], &[3]);
+/// let m = jnp::block(vec![vec![&a, &z], vec![&r]]);
+/// assert_eq!(m.shape(), &[3, 3]);
+/// assert_eq!(m.to_vec::<f32>(), vec![1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 7.0, 8.0, 9.0]);
+/// ```
+pub fn block<'a>(arrays: impl Into<Block<'a>>) -> Array {
+    let b = arrays.into();
+    let rank = b.depth().max(b.max_ndim());
+    b.assemble(rank)
+}
+
 /// Alias of [`concatenate`] (the array API's name).
 pub fn concat(arrays: &[&Array], axis: Option<isize>) -> Array {
     concatenate(arrays, axis)
@@ -682,7 +766,7 @@ pub enum PadMode {
 /// Axes are padded one after another, so corners see padded neighbours (as
 /// in NumPy).
 ///
-/// Partial: one constant value for all sides; no stat_length or reflect_type.
+/// Partial: no stat_length or reflect_type (per-side constants: `pad_constant`).
 ///
 /// ```
 /// use oxjax::{Array, numpy as jnp};
@@ -724,6 +808,59 @@ pub fn try_pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> crate::Re
             )));
         }
         y = pad_axis(&y, a, n, lo, hi, mode);
+    }
+    Ok(y)
+}
+
+/// `jnp.pad(x, widths, mode="constant", constant_values=values)` with a
+/// constant per side: `values` holds one `(before, after)` pair per axis
+/// (or one pair for all). Axes are padded in order, so a corner takes the
+/// value of the later axis (as NumPy and JAX).
+///
+/// ```
+/// use oxjax::{Array, numpy as jnp};
+/// let x = Array::from_vec(vec![1i32, 2, 3, 4], &[2, 2]);
+/// let y = jnp::pad_constant(&x, &[(1, 0), (0, 1)], &[(7.0, 8.0), (5.0, 6.0)]);
+/// assert_eq!(y.to_vec::<i32>(), vec![7, 7, 6, 1, 2, 6, 3, 4, 6]);
+/// ```
+pub fn pad_constant(x: &Array, widths: &[(usize, usize)], values: &[(f64, f64)]) -> Array {
+    ok(try_pad_constant(x, widths, values))
+}
+
+/// [`pad_constant`], returning misuse as an error.
+pub fn try_pad_constant(
+    x: &Array,
+    widths: &[(usize, usize)],
+    values: &[(f64, f64)],
+) -> crate::Result<Array> {
+    let per_axis = |what: &str, n: usize| -> crate::Result<()> {
+        if n == 1 || n == x.ndim() {
+            Ok(())
+        } else {
+            Err(crate::Error::Op(format!(
+                "pad: {n} {what} pairs for an array of shape {:?} (give 1 or one per axis)",
+                x.shape()
+            )))
+        }
+    };
+    per_axis("(before, after) width", widths.len())?;
+    per_axis("(before, after) constant_values", values.len())?;
+    let pick = |v: &[(usize, usize)], a: usize| if v.len() == 1 { v[0] } else { v[a] };
+    let mut y = x.clone();
+    for a in 0..x.ndim() {
+        let (lo, hi) = pick(widths, a);
+        let (vlo, vhi) = if values.len() == 1 {
+            values[0]
+        } else {
+            values[a]
+        };
+        for (w, v, before) in [(lo, vlo, true), (hi, vhi, false)] {
+            if w > 0 {
+                let mut side = vec![(0, 0); x.ndim()];
+                side[a] = if before { (w, 0) } else { (0, w) };
+                y = y.try_pad(&side, v)?;
+            }
+        }
     }
     Ok(y)
 }

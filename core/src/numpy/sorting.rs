@@ -119,7 +119,7 @@ pub fn try_searchsorted(a: &Array, v: &Array, side: Side) -> Result<Array> {
 }
 
 /// A first-occurrence mask of the sorted 1-d `s` (NaNs count as equal).
-fn first_of_run(s: &Array) -> Array {
+pub(crate) fn first_of_run(s: &Array) -> Array {
     let n = s.shape()[0];
     let prev = s.slice(&[(0..(n as isize - 1)).into()]);
     let cur = s.slice(&[(1..).into()]);
@@ -135,7 +135,7 @@ fn first_of_run(s: &Array) -> Array {
 /// Compacts the elements of 1-d `vals` where `keep` is true into the first
 /// slots of a `size`-long array filled with `fill`: one scatter at the
 /// running count.
-fn compact(vals: &Array, keep: &Array, size: usize, fill: &Array) -> Array {
+pub(crate) fn compact(vals: &Array, keep: &Array, size: usize, fill: &Array) -> Array {
     let pos = rules::cumulative(&keep.astype(DType::I32), CumOp::Sum, 0, false) - 1;
     let pos = Array::where_(keep, &pos, -1).astype(DType::I32);
     let base = fill.astype(vals.dtype()).broadcast_to(&[size]);

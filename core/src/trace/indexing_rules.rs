@@ -231,7 +231,13 @@ fn spread(mask: &Array, rank: usize, axis: usize, upd_shape: &[usize]) -> Array 
 /// shape matches `x` except along `axis`: one point gather on the raveled
 /// operand (indices clamped first, so they never leak into another row).
 pub(crate) fn take_along(x: &Array, idx: &Array, axis: usize) -> Array {
-    let shape = x.shape().to_vec();
+    gather(&x.reshape(&[-1]), &flat_along(x.shape(), idx, axis), 0)
+}
+
+/// The row-major flat index into an array of `shape` of each
+/// `idx[.., i, ..]` along `axis` (indices clamped into the axis), for
+/// [`take_along`] and NumPy's `put_along_axis`.
+pub(crate) fn flat_along(shape: &[usize], idx: &Array, axis: usize) -> Array {
     let ishape = idx.shape().to_vec();
     let mut flat = clamp(idx, shape[axis]);
     let mut stride = 1usize;
@@ -246,7 +252,7 @@ pub(crate) fn take_along(x: &Array, idx: &Array, axis: usize) -> Array {
             flat = flat + iota(&ishape, d) * strides[d] as i32;
         }
     }
-    gather(&x.reshape(&[-1]), &flat, 0)
+    flat
 }
 
 // ---- jvp -----------------------------------------------------------------
