@@ -90,7 +90,7 @@ impl FftPlan {
             .filter(|&t| t < 1 << 31)
             .ok_or_else(|| bad("shape too large".into()))?;
         let n = shape[shape.len() - 2] as usize;
-        let rows = if n == 0 { 0 } else { total as usize / 2 / n };
+        let rows = (total as usize / 2).checked_div(n).unwrap_or(0);
         let inverse = p[0] == 1;
         let plan = match input.dtype {
             DType::F32 => Plans::F32(plan(&planners.f32, n, inverse)),
