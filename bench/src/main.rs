@@ -227,12 +227,10 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
     }
     if on("softmax_4096x1024") {
         let s = shared("softmax_4096x1024", "x", random(&[4096, 1024], 7));
-        let t = time(runs, budget, || {
-            let m = s.max(-1, true);
-            let e = (&s - &m).exp();
-            drop((&e / &e.sum(-1, true)).to_vec::<f32>())
-        });
-        push("softmax_4096x1024", t, &ms, "ms", "eager (4 kernels)");
+        // Jitted, as a JAX user runs it (compare.py jits jax.nn.softmax).
+        let f = jit(|s: &Array| oxjax::nn::softmax(s, -1));
+        let t = time(runs, budget, || drop(f(&s).to_vec::<f32>()));
+        push("softmax_4096x1024", t, &ms, "ms", "jitted nn::softmax over rows");
     }
     if on("fori_loop_1000") {
         let v = shared("fori_loop_1000", "v", random(&[16], 11));
