@@ -287,9 +287,13 @@ pub fn generate_with(k: &Kernel, target: Target) -> (Vec<u8>, u32) {
         defined.push(Gen::new(k, &mut mb, vepi, f_scalar).epilogue_function());
     }
     // SIMD groups of four stay aligned (see `Gen::rows`)
-    let granule = mm
-        .as_ref()
-        .map_or(if simd { 4 } else { 1 }, |m| m.n * crate::matmul::TILE_M);
+    let granule = mm.as_ref().map_or(if simd { 4 } else { 1 }, |m| {
+        if crate::matmul::flat(k, m) {
+            crate::matmul::ROW_N
+        } else {
+            m.n * crate::matmul::TILE_M
+        }
+    });
 
     let mut module = we::Module::new();
     let run_ty = mb.ty(vec![V::I32, V::I32], vec![]);

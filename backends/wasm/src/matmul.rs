@@ -283,6 +283,7 @@ pub fn run_function(
         l(&mut fb, V::V128),
         l(&mut fb, V::V128),
     );
+    let (bv2, bv3) = (l(&mut fb, V::V128), l(&mut fb, V::V128));
     let n = mm.n as i32;
     // The output is the sum itself: store the accumulators, no epilogue.
     let direct = k.outputs.len() == 1 && k.nodes[k.outputs[0] as usize].op == Op::ACC;
@@ -326,6 +327,54 @@ pub fn run_function(
     fb.i32c((mm.b.cr * 4) as i32).set(bstep);
     if pack {
         fb.get(scratch).if_().i32c(32).set(bstep).end();
+    }
+    // Fewer rows than a tile (a batch-1 product): the threads take ranges
+    // of whole row steps, not whole rows (see `granule`), and every step
+    // is the row micro-kernel; elements at a row's ragged end go generic.
+    if flat(k, mm) {
+        fb.get(la).i32c(mm.a.max as i32).i(I::I32LeU);
+        fb.get(lb).i32c(mm.b.max as i32).i(I::I32LeU).i(I::I32Or);
+        fb.if_()
+            .get(start)
+            .get(end)
+            .i(I::Call(generic))
+            .i(I::Return)
+            .end();
+        let g = r; // the element at hand (`r` is free until a step runs)
+        fb.get(start).set(g);
+        fb.i(I::Block(BlockType::Empty))
+            .i(I::Loop(BlockType::Empty));
+        fb.get(g).get(end).i(I::I32GeS).i(I::BrIf(1));
+        fb.get(g).i32c(n).i(I::I32DivU).set(i);
+        fb.get(g).i32c(n).i(I::I32RemU).set(j);
+        // a whole step inside the row and the range
+        fb.get(j)
+            .i32c(ROW_N as i32)
+            .i(I::I32Add)
+            .i32c(n)
+            .i(I::I32LeS);
+        fb.get(g)
+            .i32c(ROW_N as i32)
+            .i(I::I32Add)
+            .get(end)
+            .i(I::I32LeS);
+        fb.i(I::I32And).if_();
+        row_tile(
+            &mut fb,
+            mm,
+            [pa, pb, i, j, r, aaddr, baddr, av],
+            [b0, b1, bv2, bv3],
+            &acc[..4],
+            epi,
+        );
+        fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
+        fb.i32c(ROW_N as i32).i(I::I32Add).set(g);
+        fb.else_();
+        fb.get(g).get(g).i32c(1).i(I::I32Add).i(I::Call(generic));
+        fb.get(g).i32c(1).i(I::I32Add).set(g);
+        fb.end();
+        fb.i(I::Br(0)).end().end();
+        return fb.finish();
     }
     // Not whole rows, or an operand shorter than its index range: generic.
     fb.get(start).i32c(n).i(I::I32RemU);
@@ -417,7 +466,9 @@ pub fn run_function(
         fb.get(i).i32c(TILE_M as i32).i(I::I32Add).set(i);
         fb.i(I::Br(0)).end().end();
     }
-    // ragged rows: those after the last whole group of TILE_M
+    // ragged rows: those after the last whole group of TILE_M (all of a
+    // batch-1 product), one at a time: 16 columns per step of the row
+    // micro-kernel where B is contiguous in `j`, the rest generic
     fb.get(i1)
         .get(i1)
         .get(i0)
@@ -426,11 +477,116 @@ pub fn run_function(
         .i(I::I32RemU)
         .i(I::I32Sub)
         .set(i);
-    fb.get(i).get(i1).i(I::I32LtS).if_();
-    fb.get(i).i32c(n).i(I::I32Mul);
-    fb.get(i1).i32c(n).i(I::I32Mul).i(I::Call(generic));
-    fb.end();
+    let wide = if mm.b.cj == 1 {
+        (mm.n / ROW_N * ROW_N) as i32
+    } else {
+        0
+    };
+    fb.i(I::Block(BlockType::Empty))
+        .i(I::Loop(BlockType::Empty));
+    fb.get(i).get(i1).i(I::I32GeS).i(I::BrIf(1));
+    if wide > 0 {
+        fb.i32c(0).set(j);
+        fb.i(I::Loop(BlockType::Empty));
+        row_tile(
+            &mut fb,
+            mm,
+            [pa, pb, i, j, r, aaddr, baddr, av],
+            [b0, b1, bv2, bv3],
+            &acc[..4],
+            epi,
+        );
+        fb.get(j)
+            .i32c(ROW_N as i32)
+            .i(I::I32Add)
+            .tee(j)
+            .i32c(wide)
+            .i(I::I32LtS)
+            .i(I::BrIf(0));
+        fb.end();
+    }
+    if wide < n {
+        fb.get(i).i32c(n).i(I::I32Mul).i32c(wide).i(I::I32Add);
+        fb.get(i).i32c(1).i(I::I32Add).i32c(n).i(I::I32Mul);
+        fb.i(I::Call(generic));
+    }
+    fb.get(i).i32c(1).i(I::I32Add).set(i);
+    fb.i(I::Br(0)).end().end();
     fb.finish()
+}
+
+/// Columns per step of the one-row micro-kernel: a 64-byte line of B per
+/// `ridx` step, so a row-vector product reads each line of B once.
+pub const ROW_N: u32 = 16;
+
+/// Whether a kernel has fewer rows than a tile and B contiguous in `j`:
+/// then it runs on the row micro-kernel alone, and its threads split the
+/// row into steps of [`ROW_N`] columns.
+pub fn flat(k: &Kernel, mm: &MatMul) -> bool {
+    k.size / mm.n < TILE_M && mm.b.cj == 1
+}
+
+/// One row `i` times B's columns `j..j + ROW_N` (B contiguous in `j`, read
+/// in place): four f32x4 sums, products and sums in `ridx` order as in the
+/// tile.
+fn row_tile(fb: &mut Fb, mm: &MatMul, l: [u32; 8], bv: [u32; 4], acc: &[u32], epi: Epilogue) {
+    let [pa, pb, i, j, r, aaddr, baddr, av] = l;
+    let (a, b) = (mm.a, mm.b);
+    for &x in acc {
+        fb.i(I::V128Const(0)).set(x);
+    }
+    fb.get(pa);
+    fb.get(i)
+        .i32c(a.ci as i32)
+        .i(I::I32Mul)
+        .i32c(a.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(aaddr);
+    fb.get(pb);
+    fb.get(j)
+        .i32c(b.c0 as i32)
+        .i(I::I32Add)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(baddr);
+    fb.i32c(0).set(r);
+    fb.i(I::Loop(BlockType::Empty));
+    fb.get(aaddr)
+        .i(I::F32Load(mem(0, 2)))
+        .i(I::F32x4Splat)
+        .set(av);
+    for (q, &v) in bv.iter().enumerate() {
+        fb.get(baddr).i(I::V128Load(mem(16 * q as u64, 2))).set(v);
+    }
+    for (&x, &v) in acc.iter().zip(&bv) {
+        fb.get(x)
+            .get(av)
+            .get(v)
+            .i(I::F32x4Mul)
+            .i(I::F32x4Add)
+            .set(x);
+    }
+    fb.get(aaddr)
+        .i32c((a.cr * 4) as i32)
+        .i(I::I32Add)
+        .set(aaddr);
+    fb.get(baddr)
+        .i32c((b.cr * 4) as i32)
+        .i(I::I32Add)
+        .set(baddr);
+    fb.get(r)
+        .i32c(1)
+        .i(I::I32Add)
+        .tee(r)
+        .i32c(mm.k as i32)
+        .i(I::I32LtS)
+        .i(I::BrIf(0));
+    fb.end();
+    finish(fb, mm, i, j, acc, epi, 1, (ROW_N / 4) as i32);
 }
 
 /// Copies B's columns `jc..jend` (whole tiles, all K rows) to the
@@ -488,7 +644,6 @@ fn column_block(mm: &MatMul) -> i32 {
     (nc / TILE_N * TILE_N) as i32
 }
 
-/// One TILE_M x TILE_N block at rows i.., columns j...
 /// What happens to the finished accumulators of a tile.
 #[derive(Clone, Copy)]
 enum Epilogue {
@@ -504,6 +659,7 @@ enum Epilogue {
     Store(u32),
 }
 
+/// One TILE_M x TILE_N block at rows i.., columns j...
 fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
     let [
         pa,
@@ -605,6 +761,22 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
         .i(I::I32LtS)
         .i(I::BrIf(0));
     fb.end();
+    finish(fb, mm, i, j, acc, epi, TILE_M as i32, 2);
+}
+
+/// Hands a finished tile's sums (`rows` x `quads` f32x4 accumulators, row
+/// major, at rows `i..`, columns `j..`) to the epilogue or stores them.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    fb: &mut Fb,
+    mm: &MatMul,
+    i: u32,
+    j: u32,
+    acc: &[u32],
+    epi: Epilogue,
+    rows: i32,
+    quads: i32,
+) {
     // `gidx` of the tile's element (row, col) on the stack
     let gidx = |fb: &mut Fb, row: i32, col: i32| {
         fb.get(i)
@@ -625,12 +797,12 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
         Epilogue::Call { f, vector, stage } => (f, vector, stage),
         Epilogue::Store(out) => (0, true, Some(out)),
     };
+    let quad = |row: i32, h: i32| acc[(row * quads + h) as usize];
     if let Some(out) = stage {
-        for row in 0..TILE_M as i32 {
-            for h in 0..2 {
+        for row in 0..rows {
+            for h in 0..quads {
                 addr(fb, out, row, 4 * h);
-                fb.get(acc[row as usize * 2 + h as usize])
-                    .i(I::V128Store(mem(0, 2)));
+                fb.get(quad(row, h)).i(I::V128Store(mem(0, 2)));
             }
         }
         if store_only {
@@ -638,8 +810,8 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
         }
     }
     // the epilogue of each element (or four)
-    for row in 0..TILE_M as i32 {
-        for h in 0..2 {
+    for row in 0..rows {
+        for h in 0..quads {
             let lanes: &[i32] = if vector { &[0] } else { &[0, 1, 2, 3] };
             for &lane in lanes {
                 gidx(fb, row, 4 * h + lane);
@@ -653,11 +825,10 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
                         fb.i(I::F32Load(mem(0, 2)));
                     }
                     None if vector => {
-                        fb.get(acc[row as usize * 2 + h as usize]);
+                        fb.get(quad(row, h));
                     }
                     None => {
-                        fb.get(acc[row as usize * 2 + h as usize])
-                            .i(I::F32x4ExtractLane(lane as u8));
+                        fb.get(quad(row, h)).i(I::F32x4ExtractLane(lane as u8));
                     }
                 }
                 fb.i(I::Call(epi));

@@ -375,8 +375,15 @@ fn large_tiled_matmul_with_threads() {
     ];
     assert_same(&kern, &short, "threads = 2");
     // rows a multiple of 4 long: the bias + relu epilogue runs on four
-    // elements at a time
-    for (m, k, n) in [(61, 45, 88), (8, 3, 4)] {
+    // elements at a time; fewer rows than a tile (a batch-1 product): the
+    // row micro-kernel, its threads splitting rows into column steps
+    for (m, k, n) in [
+        (61, 45, 88),
+        (8, 3, 4),
+        (1, 37, 100),
+        (3, 29, 88),
+        (2, 64, 1000),
+    ] {
         let kern = matmul(DType::F32, m, k, n, false, false);
         let inputs = [
             to_bytes(&values(DType::F32, m * k, 8)),
