@@ -532,27 +532,7 @@ pub fn flat(k: &Kernel, mm: &MatMul) -> bool {
 fn row_tile(fb: &mut Fb, mm: &MatMul, l: [u32; 8], bv: [u32; 4], acc: &[u32], epi: Epilogue) {
     let [pa, pb, i, j, r, aaddr, baddr, av] = l;
     let (a, b) = (mm.a, mm.b);
-    for &x in acc {
-        fb.i(I::V128Const(0)).set(x);
-    }
-    fb.get(pa);
-    fb.get(i)
-        .i32c(a.ci as i32)
-        .i(I::I32Mul)
-        .i32c(a.c0 as i32)
-        .i(I::I32Add)
-        .i32c(2)
-        .i(I::I32Shl)
-        .i(I::I32Add)
-        .set(aaddr);
-    fb.get(pb);
-    fb.get(j)
-        .i32c(b.c0 as i32)
-        .i(I::I32Add)
-        .i32c(2)
-        .i(I::I32Shl)
-        .i(I::I32Add)
-        .set(baddr);
+    start(fb, mm, [pa, pb, i, j, aaddr, baddr], acc);
     fb.i32c(0).set(r);
     fb.i(I::Loop(BlockType::Empty));
     fb.get(aaddr)
@@ -659,6 +639,29 @@ enum Epilogue {
     Store(u32),
 }
 
+/// Zeroes a tile's sums and points `aaddr` at A's element (i, 0) and
+/// `baddr` at B's (0, j): `p + 4 (c0 + ci i)`, `p + 4 (c0 + cj j)` (row
+/// `row` of a group is then `4 ci row` bytes further).
+fn start(fb: &mut Fb, mm: &MatMul, l: [u32; 6], acc: &[u32]) {
+    let [pa, pb, i, j, aaddr, baddr] = l;
+    for &x in acc {
+        fb.i(I::V128Const(0)).set(x);
+    }
+    let (a, b) = (mm.a, mm.b);
+    for (p, at, step, c0, addr) in [(pa, i, a.ci, a.c0, aaddr), (pb, j, b.cj, b.c0, baddr)] {
+        fb.get(p);
+        fb.get(at)
+            .i32c(step as i32)
+            .i(I::I32Mul)
+            .i32c(c0 as i32)
+            .i(I::I32Add)
+            .i32c(2)
+            .i(I::I32Shl)
+            .i(I::I32Add)
+            .set(addr);
+    }
+}
+
 /// One TILE_M x TILE_N block at rows i.., columns j...
 fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
     let [
@@ -677,30 +680,7 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
         bstep,
     ] = l;
     let (a, b) = (mm.a, mm.b);
-    for &x in acc {
-        fb.i(I::V128Const(0)).set(x);
-    }
-    // pa + 4 (c0 + ci i): row `row` of the group is `4 ci row` bytes further
-    fb.get(pa);
-    fb.get(i)
-        .i32c(a.ci as i32)
-        .i(I::I32Mul)
-        .i32c(a.c0 as i32)
-        .i(I::I32Add)
-        .i32c(2)
-        .i(I::I32Shl)
-        .i(I::I32Add)
-        .set(aaddr);
-    fb.get(pb);
-    fb.get(j)
-        .i32c(b.cj as i32)
-        .i(I::I32Mul)
-        .i32c(b.c0 as i32)
-        .i(I::I32Add)
-        .i32c(2)
-        .i(I::I32Shl)
-        .i(I::I32Add)
-        .set(baddr);
+    start(fb, mm, [pa, pb, i, j, aaddr, baddr], acc);
     if packs(mm) {
         // the tile's packed rows: scratch + (j - jc) K 4
         fb.get(scratch).if_();
