@@ -189,6 +189,14 @@ def workloads(jax, jnp, d):
             "a",
         )
     linalg("cholesky_b64x32", jnp.linalg.cholesky, np.linalg.cholesky, "a")
+    linalg("solve_b64x32", jnp.linalg.solve, np.linalg.solve, "a", "b")
+    linalg("eigh_b64x32", jnp.linalg.eigh, np.linalg.eigh, "a")
+    linalg(
+        "svd_b64x32",
+        lambda a: jnp.linalg.svd(a, full_matrices=False),
+        lambda a: np.linalg.svd(a, full_matrices=False),
+        "a",
+    )
 
     def make_fft():
         re, im = load(d, "fft_65536", "re", "im")

@@ -230,7 +230,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         // Jitted, as a JAX user runs it (compare.py jits jax.nn.softmax).
         let f = jit(|s: &Array| oxjax::nn::softmax(s, -1));
         let t = time(runs, budget, || drop(f(&s).to_vec::<f32>()));
-        push("softmax_4096x1024", t, &ms, "ms", "jitted nn::softmax over rows");
+        push(
+            "softmax_4096x1024",
+            t,
+            &ms,
+            "ms",
+            "jitted nn::softmax over rows",
+        );
     }
     if on("fori_loop_1000") {
         let v = shared("fori_loop_1000", "v", random(&[16], 11));
@@ -322,10 +328,22 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             "linalg::cholesky of 64 32x32, eager",
         );
     }
-    for (name, n) in [("solve_128", 128), ("solve_512", 512)] {
+    let batched = |b: usize, rest: &[usize]| -> Vec<usize> {
+        // one matrix keeps its unbatched inputs' shapes
+        if b == 1 {
+            rest.to_vec()
+        } else {
+            [&[b], rest].concat()
+        }
+    };
+    for (name, b, n) in [
+        ("solve_128", 1, 128),
+        ("solve_512", 1, 512),
+        ("solve_b64x32", 64, 32),
+    ] {
         if on(name) {
-            let a = shared(name, "a", spd(1, n, 23));
-            let rhs = shared(name, "b", random(&[n, 1], 24));
+            let a = shared(name, "a", spd(b, n, 23));
+            let rhs = shared(name, "b", random(&batched(b, &[n, 1]), 24));
             let t = time(runs, budget, || {
                 drop(linalg::solve(&a, &rhs).to_vec::<f32>())
             });
@@ -338,9 +356,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             );
         }
     }
-    for (name, n) in [("eigh_128", 128), ("eigh_512", 512)] {
+    for (name, b, n) in [
+        ("eigh_128", 1, 128),
+        ("eigh_512", 1, 512),
+        ("eigh_b64x32", 64, 32),
+    ] {
         if on(name) {
-            let a = shared(name, "a", spd(1, n, 25));
+            let a = shared(name, "a", spd(b, n, 25));
             let t = time(runs, budget, || {
                 let (w, v) = linalg::eigh(&a);
                 drop((w.to_vec::<f32>(), v.to_vec::<f32>()));
@@ -354,9 +376,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             );
         }
     }
-    for (name, n) in [("svd_128", 128), ("svd_512", 512)] {
+    for (name, b, n) in [
+        ("svd_128", 1, 128),
+        ("svd_512", 1, 512),
+        ("svd_b64x32", 64, 32),
+    ] {
         if on(name) {
-            let a = shared(name, "a", random(&[n, n], 26));
+            let a = shared(name, "a", random(&batched(b, &[n, n]), 26));
             let t = time(runs, budget, || {
                 let (u, s, vt) = linalg::svd(&a, false);
                 drop((u.to_vec::<f32>(), s.to_vec::<f32>(), vt.to_vec::<f32>()));
