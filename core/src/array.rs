@@ -4,7 +4,7 @@
 //! primitive runs eagerly as one kernel.
 
 use crate::device::{Device, default_device};
-use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, ok, promote, to_float};
+use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, or_panic, promote, to_float};
 use crate::element::Element;
 use crate::error::{Error, Result, op_err};
 use crate::trace::prim::{Aval, BinOp, Prim, RedOp, UnOp};
@@ -199,7 +199,7 @@ impl Array {
 
     /// The elements in row-major order. Panics if `T` is not the array's dtype.
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
-        ok(self.try_to_vec())
+        or_panic(self.try_to_vec())
     }
 
     /// [`Array::to_vec`] returning a wrong element type or a device failure as an error.
@@ -210,7 +210,7 @@ impl Array {
 
     /// The single element of a size-1 array.
     pub fn item<T: Element>(&self) -> T {
-        ok(self.require("item")).item()
+        or_panic(self.require("item")).item()
     }
 
     /// The elements as host scalars.
@@ -220,7 +220,7 @@ impl Array {
 
     /// A copy of this array on `device`.
     pub fn device_put(&self, device: &Device) -> Array {
-        ok(self.try_device_put(device))
+        or_panic(self.try_device_put(device))
     }
 
     /// [`Array::device_put`] returning a device failure as an error.
@@ -233,7 +233,7 @@ impl Array {
     /// The array converted to `dtype` (float→int truncates and saturates, NaN→0).
     /// Panics where [`Array::try_astype`] errors.
     pub fn astype(&self, dtype: DType) -> Array {
-        ok(self.try_astype(dtype))
+        or_panic(self.try_astype(dtype))
     }
 
     /// [`Array::astype`] returning an error, e.g. for a dtype the array's
@@ -414,7 +414,7 @@ macro_rules! binary_api {
                 ///
                 #[doc = concat!("```\nlet x = oxjax::Array::from_vec(vec![1i32, 6, 7, 8, 9, 10], &[2, 3]);\nlet y = oxjax::Array::from_vec(vec![3i32, 2, 1], &[3]);\nassert_eq!(x.", stringify!($name), "(&y).shape(), &[2, 3]);\n```")]
                 pub fn $name(&self, other: impl AsArray) -> Array {
-                    ok(self.binary(stringify!($name), &other.as_array(), BinOp::$op, BinKind::$kind))
+                    or_panic(self.binary(stringify!($name), &other.as_array(), BinOp::$op, BinKind::$kind))
                 }
             )*
         }
@@ -488,7 +488,7 @@ impl Array {
     pub fn where_(cond: &Array, x: impl AsArray, y: impl AsArray) -> Array {
         let (x, y) = (x.as_array(), y.as_array());
         let (dtype, _) = promote((x.dtype(), x.is_weak()), (y.dtype(), y.is_weak()));
-        let shape = ok(broadcast_shapes(
+        let shape = or_panic(broadcast_shapes(
             "where",
             &[cond.shape(), x.shape(), y.shape()],
         ));
@@ -533,52 +533,54 @@ impl Array {
 
     /// Sum over `axes` (bool sums to i32; f16 accumulates in f32).
     pub fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("sum", RedOp::Sum, axes.into(), keepdims))
+        or_panic(self.reduce("sum", RedOp::Sum, axes.into(), keepdims))
     }
 
     /// Product over `axes` (bool and integers: i32 products).
     pub fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("prod", RedOp::Prod, axes.into(), keepdims))
+        or_panic(self.reduce("prod", RedOp::Prod, axes.into(), keepdims))
     }
 
     /// Maximum over `axes`; NaN propagates.
     pub fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("max", RedOp::Max, axes.into(), keepdims))
+        or_panic(self.reduce("max", RedOp::Max, axes.into(), keepdims))
     }
 
     /// Minimum over `axes`; NaN propagates.
     pub fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("min", RedOp::Min, axes.into(), keepdims))
+        or_panic(self.reduce("min", RedOp::Min, axes.into(), keepdims))
     }
 
     /// Arithmetic mean over `axes` (integers give f32).
     pub fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self.reduce("mean", RedOp::Mean, axes.into(), keepdims))
+        or_panic(self.reduce("mean", RedOp::Mean, axes.into(), keepdims))
     }
 
     /// True where every element along `axes` is non-zero.
     pub fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self
-            .astype(DType::BOOL)
-            .reduce("all", RedOp::All, axes.into(), keepdims))
+        or_panic(
+            self.astype(DType::BOOL)
+                .reduce("all", RedOp::All, axes.into(), keepdims),
+        )
     }
 
     /// True where some element along `axes` is non-zero.
     pub fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Array {
-        ok(self
-            .astype(DType::BOOL)
-            .reduce("any", RedOp::Any, axes.into(), keepdims))
+        or_panic(
+            self.astype(DType::BOOL)
+                .reduce("any", RedOp::Any, axes.into(), keepdims),
+        )
     }
 
     /// Index (i32) of the first maximum along `axis` (`None`: of the
     /// flattened array). A NaN counts as the maximum.
     pub fn argmax(&self, axis: Option<isize>) -> Array {
-        ok(self.arg_reduce("argmax", true, axis))
+        or_panic(self.arg_reduce("argmax", true, axis))
     }
 
     /// Index (i32) of the first minimum; see [`Array::argmax`].
     pub fn argmin(&self, axis: Option<isize>) -> Array {
-        ok(self.arg_reduce("argmin", false, axis))
+        or_panic(self.arg_reduce("argmin", false, axis))
     }
 
     fn arg_reduce(&self, name: &str, max: bool, axis: Option<isize>) -> Result<Array> {
@@ -602,7 +604,7 @@ impl Array {
     /// NumPy's `matmul`: batched over leading axes (broadcast); a 1-d
     /// operand is a vector. f16 accumulates in f32; bool is or-of-and.
     pub fn matmul(&self, other: &Array) -> Array {
-        ok(self.try_matmul(other))
+        or_panic(self.try_matmul(other))
     }
 
     /// [`Array::matmul`] returning misuse as an error.
@@ -680,7 +682,7 @@ impl Array {
 
     /// The same elements in a new shape; one axis may be `-1` (inferred).
     pub fn reshape(&self, shape: &[isize]) -> Array {
-        ok(self.try_reshape(shape))
+        or_panic(self.try_reshape(shape))
     }
 
     /// [`Array::reshape`] returning misuse as an error.
@@ -761,8 +763,8 @@ impl Array {
     pub fn moveaxis(&self, from: isize, to: isize) -> Array {
         let r = self.ndim();
         let (f, t) = (
-            ok(crate::eager::axis("moveaxis", from, r)),
-            ok(crate::eager::axis("moveaxis", to, r)),
+            or_panic(crate::eager::axis("moveaxis", from, r)),
+            or_panic(crate::eager::axis("moveaxis", to, r)),
         );
         let mut perm: Vec<usize> = (0..r).filter(|&d| d != f).collect();
         perm.insert(t, f);
@@ -771,7 +773,7 @@ impl Array {
 
     /// Broadcasts to `shape` (NumPy's rule).
     pub fn broadcast_to(&self, shape: &[usize]) -> Array {
-        let target = ok(broadcast_shapes("broadcast_to", &[self.shape(), shape]));
+        let target = or_panic(broadcast_shapes("broadcast_to", &[self.shape(), shape]));
         if target != shape {
             panic!(
                 "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
@@ -783,7 +785,7 @@ impl Array {
 
     /// Inserts an axis of length 1 at `axis`.
     pub fn expand_dims(&self, axis: isize) -> Array {
-        let a = ok(crate::eager::axis("expand_dims", axis, self.ndim() + 1));
+        let a = or_panic(crate::eager::axis("expand_dims", axis, self.ndim() + 1));
         let mut shape = self.shape().to_vec();
         shape.insert(a, 1);
         self.reshape_exact(&shape)
@@ -796,7 +798,7 @@ impl Array {
             (0..rank).filter(|&d| self.shape()[d] == 1).collect()
         } else {
             axes.iter()
-                .map(|&a| ok(crate::eager::axis("squeeze", a, rank)))
+                .map(|&a| or_panic(crate::eager::axis("squeeze", a, rank)))
                 .collect()
         };
         for &d in &drop {
@@ -817,7 +819,7 @@ impl Array {
 
     /// Basic slicing, one [`Slice`] per leading axis (missing ones are whole).
     pub fn slice(&self, slices: &[Slice]) -> Array {
-        ok(self.try_slice(slices))
+        or_panic(self.try_slice(slices))
     }
 
     /// [`Array::slice`] returning misuse as an error.
@@ -868,7 +870,7 @@ impl Array {
             (0..rank).collect()
         } else {
             axes.iter()
-                .map(|&a| ok(crate::eager::axis("flip", a, rank)))
+                .map(|&a| or_panic(crate::eager::axis("flip", a, rank)))
                 .collect()
         };
         bind1(Prim::Flip(axes), &[self])
@@ -876,7 +878,7 @@ impl Array {
 
     /// Pads each axis with `(before, after)` elements equal to `value`.
     pub fn pad(&self, widths: &[(usize, usize)], value: impl Into<f64>) -> Array {
-        ok(self.try_pad(widths, value.into()))
+        or_panic(self.try_pad(widths, value.into()))
     }
 
     /// [`Array::pad`] returning misuse as an error.
@@ -897,7 +899,7 @@ impl Array {
 
     /// Joins arrays along an existing axis (one kernel).
     pub fn concatenate(arrays: &[&Array], axis: isize) -> Array {
-        ok(Array::try_concatenate(arrays, axis))
+        or_panic(Array::try_concatenate(arrays, axis))
     }
 
     /// [`Array::concatenate`] returning misuse as an error.

@@ -515,7 +515,7 @@ pub fn one_hot_axis(
     axis: isize,
 ) -> Array {
     let dtype = dtype.into().unwrap_or(DType::F32);
-    let axis = crate::eager::ok(crate::eager::axis("one_hot", axis, x.ndim() + 1));
+    let axis = crate::eager::or_panic(crate::eager::axis("one_hot", axis, x.ndim() + 1));
     let classes = Array::arange(0.0, num_classes as f64, 1.0, x.dtype());
     let hot = x.expand_dims(-1).equal(&classes).astype(dtype);
     if axis == x.ndim() {

@@ -3,7 +3,7 @@
 //! Each takes and returns pytrees ([`Tree`]) and composes with the others in
 //! any order, because each is a trace on the shared stack.
 
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Error, Result};
 use crate::trace::bind1;
 use crate::trace::custom::{Bwd, Custom, CustomRef, Flat, Fwd, JvpRule};
@@ -40,7 +40,7 @@ fn check_inputs(what: &str, leaves: &[Array]) -> Result<()> {
 /// Forward mode: `f(primals)` and the directional derivative along `tangents`.
 pub fn jvp<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X, tangents: &X) -> (Y, Y) {
     let (p, t) = (primals.leaves(), tangents.leaves());
-    ok(check_inputs("jvp", &p));
+    or_panic(check_inputs("jvp", &p));
     for (a, b) in p.iter().zip(&t) {
         if a.shape() != b.shape() || a.dtype() != b.dtype() {
             panic!(
@@ -70,7 +70,7 @@ pub fn linearize<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X) -> (Y, impl
 
 fn linearize_tree<X: Tree, Y: Tree>(what: &str, f: &impl Fn(&X) -> Y, primals: &X) -> (Y, Linear) {
     let p = primals.leaves();
-    ok(check_inputs(what, &p));
+    or_panic(check_inputs(what, &p));
     let template = RefCell::new(None);
     let (outs, lin) = linearize_flat(flat(f, primals, &template), &p);
     let y = template.into_inner().expect("f was called");
@@ -105,7 +105,7 @@ fn scalar_output(what: &str, y: &Array) -> Result<()> {
 pub fn value_and_grad<X: Tree>(f: impl Fn(&X) -> Array) -> impl Fn(&X) -> (Array, X) {
     move |x: &X| {
         let (y, lin) = linearize_tree("grad", &f, x);
-        ok(scalar_output("grad", &y));
+        or_panic(scalar_output("grad", &y));
         let g = lin.transpose(&[y.ones_like()]);
         (y, x.unflatten(g))
     }
@@ -267,7 +267,7 @@ pub fn grad_argnums<X: Args, N: Argnums<X>>(
 pub fn grad_has_aux<X: Tree, Aux: Tree>(f: impl Fn(&X) -> (Array, Aux)) -> impl Fn(&X) -> (X, Aux) {
     move |x: &X| {
         let ((y, aux), pull) = vjp(&f, x);
-        ok(scalar_output("grad", &y));
+        or_panic(scalar_output("grad", &y));
         let ct = (y.ones_like(), aux.map(|a| a.zeros_like()));
         (pull(&ct), aux)
     }
@@ -290,7 +290,7 @@ pub fn vmap_axes<X: Tree, Y: Tree>(
         v.iter().map(|a| a.map(|a| a as isize)).collect()
     };
     let (ins, outs) = (signed(&in_axes), signed(&out_axes));
-    move |x: &X| ok(vmap_impl(&f, x, &ins, &|_: &Y| Ok(outs.clone())))
+    move |x: &X| or_panic(vmap_impl(&f, x, &ins, &|_: &Y| Ok(outs.clone())))
 }
 
 /// Which axis `vmap` maps, for a whole subtree or each of its children
@@ -444,9 +444,10 @@ pub fn vmap_in_axes<X: Tree, Y: Tree>(
 ) -> impl Fn(&X) -> Y {
     let (ins, outs) = (in_axes.into(), out_axes.into());
     move |x: &X| {
-        ok(ins
-            .per_leaf("in_axes", x)
-            .and_then(|axes| vmap_impl(&f, x, &axes, &|y: &Y| outs.per_leaf("out_axes", y))))
+        or_panic(
+            ins.per_leaf("in_axes", x)
+                .and_then(|axes| vmap_impl(&f, x, &axes, &|y: &Y| outs.per_leaf("out_axes", y))),
+        )
     }
 }
 
@@ -469,7 +470,7 @@ fn vmap_impl<X: Tree, Y: Tree>(
 /// The Jacobian by forward mode: shape `out.shape + x.shape`.
 pub fn jacfwd(f: impl Fn(&Array) -> Array) -> impl Fn(&Array) -> Array {
     move |x: &Array| {
-        ok(check_differentiable("jacfwd", x));
+        or_panic(check_differentiable("jacfwd", x));
         let n = x.size();
         let mut basis_shape = vec![n];
         basis_shape.extend_from_slice(x.shape());

@@ -55,7 +55,7 @@ pub struct Concrete {
 }
 
 /// Unwraps an op's result; a misuse panics with the op's message.
-pub(crate) fn ok<T>(r: Result<T>) -> T {
+pub(crate) fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -83,7 +83,7 @@ impl Concrete {
 
     /// Like [`Concrete::from_vec`], copying from a slice.
     pub(crate) fn from_slice<T: Element>(data: &[T], shape: &[usize]) -> Concrete {
-        ok(Concrete::try_from_slice(data, shape, &default_device()))
+        or_panic(Concrete::try_from_slice(data, shape, &default_device()))
     }
 
     /// Creates an array on a given device; errors on a length mismatch or an
@@ -144,8 +144,8 @@ impl Concrete {
 
     fn full_scalar(shape: &[usize], value: Scalar) -> Concrete {
         let device = default_device();
-        ok(checked_size("full", shape));
-        ok(check_dtype("full", value.dtype(), &device));
+        or_panic(checked_size("full", shape));
+        or_panic(check_dtype("full", value.dtype(), &device));
         Concrete::new(Source::Const(value), &[], value.dtype(), device).with_view(
             View::contiguous(&[])
                 .reshape(&vec![1; shape.len()])
@@ -163,7 +163,7 @@ impl Concrete {
 
     /// `start, start+step, ...` below `stop` (one kernel, nothing uploaded).
     pub(crate) fn arange(start: f64, stop: f64, step: f64, dtype: DType) -> Concrete {
-        ok(Concrete::try_arange(start, stop, step, dtype))
+        or_panic(Concrete::try_arange(start, stop, step, dtype))
     }
 
     fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Concrete> {
@@ -200,7 +200,7 @@ impl Concrete {
         } else {
             0.0
         };
-        ok(Concrete::iota("linspace", num, dtype, move |b, i| {
+        or_panic(Concrete::iota("linspace", num, dtype, move |b, i| {
             let c = if dtype == DType::F64 {
                 DType::F64
             } else {
@@ -223,7 +223,7 @@ impl Concrete {
 
     /// The `n × m` matrix with ones on diagonal `k`.
     pub(crate) fn eye(n: usize, m: usize, k: isize, dtype: DType) -> Concrete {
-        let a = ok(Concrete::iota("eye", n * m, dtype, move |b, i| {
+        let a = or_panic(Concrete::iota("eye", n * m, dtype, move |b, i| {
             let mc = b.i32(m as i32);
             let row = b.op(Op::IDIV, &[i, mc]);
             let col = b.op(Op::REM, &[i, mc]);
@@ -309,7 +309,7 @@ impl Concrete {
 
     /// The elements in row-major order. Panics if `T` is not the array's dtype.
     pub(crate) fn to_vec<T: Element>(&self) -> Vec<T> {
-        ok(self.try_to_vec())
+        or_panic(self.try_to_vec())
     }
 
     pub(crate) fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
@@ -410,7 +410,7 @@ impl Concrete {
     /// The array converted to `dtype` (the `cast` op's rules: float→int
     /// truncates and saturates, NaN→0).
     pub(crate) fn astype(&self, dtype: DType) -> Concrete {
-        ok(self.try_astype(dtype))
+        or_panic(self.try_astype(dtype))
     }
 
     pub(crate) fn try_astype(&self, dtype: DType) -> Result<Concrete> {

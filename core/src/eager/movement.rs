@@ -3,7 +3,7 @@
 
 use super::fuse::Fuse;
 use super::ops::{common_device, result_type};
-use super::{Concrete, ok};
+use super::{Concrete, or_panic};
 use crate::error::{Result, op_err};
 use oxjax_abi::{Op, Scalar};
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
@@ -141,7 +141,7 @@ impl Concrete {
 
     /// Broadcasts to `shape` (NumPy's rule).
     pub(crate) fn broadcast_to(&self, shape: &[usize]) -> Concrete {
-        let target = ok(super::ops::broadcast_shapes(
+        let target = or_panic(super::ops::broadcast_shapes(
             "broadcast_to",
             &[self.shape(), shape],
         ));
@@ -232,7 +232,9 @@ impl Concrete {
         let axes: Vec<usize> = if axes.is_empty() {
             (0..rank).collect()
         } else {
-            axes.iter().map(|&a| ok(axis("flip", a, rank))).collect()
+            axes.iter()
+                .map(|&a| or_panic(axis("flip", a, rank)))
+                .collect()
         };
         let mut view = self.view.clone();
         for d in axes {

@@ -3,7 +3,7 @@
 
 use super::fuse::Fuse;
 use super::promote::promote;
-use super::{Concrete, Source, ok};
+use super::{Concrete, Source, or_panic};
 use crate::error::{Error, Result, op_err};
 use crate::trace::prim::{BinOp, UnOp};
 use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
@@ -324,7 +324,7 @@ impl Concrete {
         } else {
             cond.astype(DType::BOOL)
         };
-        ok(zip("where", &[&c, x, y], dtype, |b, v| {
+        or_panic(zip("where", &[&c, x, y], dtype, |b, v| {
             let c = b.cast(v[0], DType::BOOL);
             b.select(c, v[1], v[2])
         }))

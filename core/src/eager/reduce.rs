@@ -4,7 +4,7 @@ use super::fuse::Fuse;
 use super::movement::axis;
 use super::promote::{accumulator, sum_dtype, to_float};
 use super::view::unravel;
-use super::{Concrete, ok};
+use super::{Concrete, or_panic};
 use crate::error::{Result, op_err};
 use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Scalar, Val};
 
@@ -185,7 +185,7 @@ impl Concrete {
     /// accumulate in f32).
     pub(crate) fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
-        ok(self.reduce(
+        or_panic(self.reduce(
             "sum",
             &axes.into(),
             keepdims,
@@ -198,7 +198,7 @@ impl Concrete {
     /// Product over `axes`.
     pub(crate) fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let (acc, out) = sum_dtypes(self.dtype);
-        ok(self.reduce(
+        or_panic(self.reduce(
             "prod",
             &axes.into(),
             keepdims,
@@ -210,7 +210,7 @@ impl Concrete {
 
     /// Maximum over `axes`; NaN propagates.
     pub(crate) fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        ok(self.reduce(
+        or_panic(self.reduce(
             "max",
             &axes.into(),
             keepdims,
@@ -222,7 +222,7 @@ impl Concrete {
 
     /// Minimum over `axes`; NaN propagates.
     pub(crate) fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        ok(self.reduce(
+        or_panic(self.reduce(
             "min",
             &axes.into(),
             keepdims,
@@ -236,7 +236,7 @@ impl Concrete {
     pub(crate) fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
         let out = to_float(self.dtype);
         let acc = accumulator(out);
-        ok(self.reduce(
+        or_panic(self.reduce(
             "mean",
             &axes.into(),
             keepdims,
@@ -252,7 +252,7 @@ impl Concrete {
 
     /// True where every element along `axes` is non-zero.
     pub(crate) fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        ok(self.reduce(
+        or_panic(self.reduce(
             "all",
             &axes.into(),
             keepdims,
@@ -264,7 +264,7 @@ impl Concrete {
 
     /// True where some element along `axes` is non-zero.
     pub(crate) fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        ok(self.reduce(
+        or_panic(self.reduce(
             "any",
             &axes.into(),
             keepdims,
@@ -277,12 +277,12 @@ impl Concrete {
     /// Index (i32) of the first maximum along `axis` (`None`: of the
     /// flattened array). A NaN counts as the maximum.
     pub(crate) fn argmax(&self, axis: Option<isize>) -> Concrete {
-        ok(self.arg_extremum("argmax", axis, ReduceOp::MAX))
+        or_panic(self.arg_extremum("argmax", axis, ReduceOp::MAX))
     }
 
     /// Index (i32) of the first minimum; see [`Concrete::argmax`].
     pub(crate) fn argmin(&self, axis: Option<isize>) -> Concrete {
-        ok(self.arg_extremum("argmin", axis, ReduceOp::MIN))
+        or_panic(self.arg_extremum("argmin", axis, ReduceOp::MIN))
     }
 
     /// Two kernels: the extremum, then the first index that holds it.

@@ -115,7 +115,7 @@ fn io_err(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
 /// assert_eq!(oxjax::interop::to_ndarray::<f32>(&x).shape(), [2, 3]);
 /// ```
 pub fn to_ndarray<T: Element>(a: &Array) -> ArrayD<T> {
-    crate::eager::ok(try_to_ndarray(a))
+    crate::eager::or_panic(try_to_ndarray(a))
 }
 
 /// [`to_ndarray`], returning a dtype mismatch or device error.

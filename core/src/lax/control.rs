@@ -10,7 +10,7 @@
 //! differentiating with respect to them works.
 
 use crate::array::Array;
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::trace::control::{Control, ControlRef, avals_of, out_avals, trace};
 use crate::trace::jaxpr::Jaxpr;
@@ -63,7 +63,7 @@ fn check_carry(what: &str, want: &[Aval], got: &[Aval]) -> Result<()> {
 
 fn bind(kind: Control, args: &[Array]) -> Vec<Array> {
     let refs: Vec<&Array> = args.iter().collect();
-    ok(crate::trace::bind(
+    or_panic(crate::trace::bind(
         Prim::Control(ControlRef::new(kind, None)),
         &refs,
     ))
@@ -79,7 +79,7 @@ fn bind(kind: Control, args: &[Array]) -> Vec<Array> {
 /// assert_eq!(lax::switch(&Array::scalar(1i32), &fs, &x).item::<f32>(), 20.0);
 /// ```
 pub fn switch<X: Tree, Y: Tree>(index: &Array, branches: &[&dyn Fn(&X) -> Y], operands: &X) -> Y {
-    ok(try_switch(index, branches, operands))
+    or_panic(try_switch(index, branches, operands))
 }
 
 /// [`switch`] returning misuse as an error.
@@ -207,7 +207,7 @@ pub fn while_loop<C: Tree>(
     body_fn: impl Fn(&C) -> C,
     init: &C,
 ) -> C {
-    ok(try_while_loop(cond_fn, body_fn, init))
+    or_panic(try_while_loop(cond_fn, body_fn, init))
 }
 
 /// [`while_loop`] returning misuse as an error.
@@ -286,7 +286,7 @@ pub fn scan<C: Tree, X: Tree, Y: Tree>(
     length: Option<usize>,
     reverse: bool,
 ) -> (C, Y) {
-    ok(try_scan(f, init, xs, length, reverse))
+    or_panic(try_scan(f, init, xs, length, reverse))
 }
 
 /// [`scan`] returning misuse as an error.

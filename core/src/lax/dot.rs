@@ -24,7 +24,7 @@ pub fn dot_general(
     contracting: (&[usize], &[usize]),
     batch: (&[usize], &[usize]),
 ) -> Array {
-    crate::eager::ok(try_dot_general(lhs, rhs, contracting, batch))
+    crate::eager::or_panic(try_dot_general(lhs, rhs, contracting, batch))
 }
 
 /// [`dot_general`], returning misuse as an error.

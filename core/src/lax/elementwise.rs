@@ -451,7 +451,7 @@ pub fn slice_in_dim(x: &Array, start: usize, limit: usize, stride: usize, axis: 
 /// assert_eq!(lax::pad(&x, 0.0, &[(1, -1, 1)]).to_vec::<i32>(), vec![0, 1, 0, 2, 0]);
 /// ```
 pub fn pad(x: &Array, padding_value: f64, config: &[(isize, isize, usize)]) -> Array {
-    crate::eager::ok(try_pad(x, padding_value, config))
+    crate::eager::or_panic(try_pad(x, padding_value, config))
 }
 
 /// [`pad`], returning misuse as an error.

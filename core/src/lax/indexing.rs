@@ -36,7 +36,7 @@ fn check_indices(name: &str, operand: &Array, indices: &Array) -> Result<Array> 
 /// assert_eq!(lax::gather(&x, &i, 1).to_vec::<f32>(), vec![3.0, 1.0, 3.0, 6.0, 4.0, 6.0]);
 /// ```
 pub fn gather(operand: &Array, indices: &Array, axis: isize) -> Array {
-    crate::eager::ok(try_gather(operand, indices, axis))
+    crate::eager::or_panic(try_gather(operand, indices, axis))
 }
 
 /// [`gather`], returning misuse as an error.
@@ -71,7 +71,7 @@ pub fn scatter(
     axis: isize,
     mode: ScatterMode,
 ) -> Array {
-    crate::eager::ok(try_scatter(operand, indices, updates, axis, mode))
+    crate::eager::or_panic(try_scatter(operand, indices, updates, axis, mode))
 }
 
 /// [`scatter`], returning misuse as an error.
@@ -173,7 +173,7 @@ fn clamped_starts(
 /// assert_eq!(s.to_vec::<f32>(), vec![3.0, 4.0]);
 /// ```
 pub fn dynamic_slice(operand: &Array, starts: &[&Array], sizes: &[usize]) -> Array {
-    crate::eager::ok(try_dynamic_slice(operand, starts, sizes))
+    crate::eager::or_panic(try_dynamic_slice(operand, starts, sizes))
 }
 
 /// [`dynamic_slice`], returning misuse as an error.
@@ -201,7 +201,7 @@ pub fn try_dynamic_slice(operand: &Array, starts: &[&Array], sizes: &[usize]) ->
 /// assert_eq!(y.to_vec::<f32>(), vec![0.0, 1.0, 2.0, 0.0]);
 /// ```
 pub fn dynamic_update_slice(operand: &Array, update: &Array, starts: &[&Array]) -> Array {
-    crate::eager::ok(try_dynamic_update_slice(operand, update, starts))
+    crate::eager::or_panic(try_dynamic_update_slice(operand, update, starts))
 }
 
 /// [`dynamic_update_slice`], returning misuse as an error.
@@ -247,7 +247,7 @@ pub fn try_dynamic_update_slice(
 /// assert_eq!(lax::select_n(&w, &[&a, &b, &c]).to_vec::<f32>(), vec![1.0, 3.0, 2.0]);
 /// ```
 pub fn select_n(which: &Array, cases: &[&Array]) -> Array {
-    crate::eager::ok(try_select_n(which, cases))
+    crate::eager::or_panic(try_select_n(which, cases))
 }
 
 /// [`select_n`], returning misuse as an error.
@@ -309,7 +309,7 @@ macro_rules! cumulative_api {
     ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
         $(#[$doc])*
         pub fn $name(operand: &Array, axis: isize, reverse: bool) -> Array {
-            crate::eager::ok(cum(stringify!($name), operand, axis, reverse, CumOp::$op))
+            crate::eager::or_panic(cum(stringify!($name), operand, axis, reverse, CumOp::$op))
         }
     )*};
 }

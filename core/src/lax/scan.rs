@@ -5,7 +5,7 @@
 
 use super::elementwise::slice_in_dim;
 use crate::Array;
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::numpy as jnp;
 
 /// `lax.associative_scan`: the inclusive scan of `elems` along `axis` with
@@ -28,7 +28,7 @@ pub fn associative_scan(
     reverse: bool,
     axis: isize,
 ) -> Array {
-    let ax = ok(crate::eager::axis("associative_scan", axis, elems.ndim()));
+    let ax = or_panic(crate::eager::axis("associative_scan", axis, elems.ndim()));
     let flip = |x: &Array| x.flip(&[ax as isize]);
     if reverse {
         flip(&scan_along(&f, &flip(elems), ax))

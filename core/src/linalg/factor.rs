@@ -4,14 +4,14 @@
 //! routine over the whole batch (on the host on `faer` unless the backend
 //! implements it) and carry JAX's derivative rules.
 
-use super::{broadcast_batch, eye, float, host_const, matrix, mt, ok, sl, square};
+use super::{broadcast_batch, eye, float, host_const, matrix, mt, or_panic, sl, square};
 use crate::Array;
 use crate::error::{Result, op_err};
 use crate::trace::linalg_rules::{LinalgPrim, apply};
 
 /// The primitive's results, panicking with its message on misuse.
 fn prim(p: LinalgPrim, args: &[&Array]) -> Vec<Array> {
-    ok(apply(p, args))
+    or_panic(apply(p, args))
 }
 
 /// `[m, n]` 0/1 constant from a predicate on (row, column).
@@ -36,7 +36,7 @@ fn mask(m: usize, n: usize, like: &Array, f: impl Fn(usize, usize) -> bool) -> A
 /// ```
 pub fn cholesky(a: &Array) -> Array {
     let a = float(a);
-    ok(square("cholesky", &a));
+    or_panic(square("cholesky", &a));
     let sym = (&a + &mt(&a)) * 0.5;
     prim(LinalgPrim::Cholesky, &[&sym]).remove(0)
 }
@@ -69,7 +69,7 @@ pub struct Triangular {
 /// assert_eq!(linalg::triangular_solve(&a, &b, opts).to_vec::<f64>(), vec![1.0, 2.0]);
 /// ```
 pub fn triangular_solve(a: &Array, b: &Array, opts: Triangular) -> Array {
-    ok(try_triangular_solve(a, b, opts))
+    or_panic(try_triangular_solve(a, b, opts))
 }
 
 /// [`triangular_solve`], returning shape errors.
@@ -181,7 +181,7 @@ fn perm_matrix(perm: &Array, m: usize, like: &Array) -> Array {
 /// ```
 pub fn lu(a: &Array) -> (Array, Array, Array) {
     let a = float(a);
-    let (m, n) = ok(matrix("lu", &a));
+    let (m, n) = or_panic(matrix("lu", &a));
     let k = m.min(n);
     let f = lu_raw(&a);
     let l = &(&sl(&f.lu, -1, 0, k) * &mask(m, k, &a, |i, j| i > j)) + &eye(m, k, &a);
@@ -203,7 +203,7 @@ pub fn lu(a: &Array) -> (Array, Array, Array) {
 /// ```
 pub fn lu_factor(a: &Array) -> (Array, Array) {
     let a = float(a);
-    ok(matrix("lu_factor", &a));
+    or_panic(matrix("lu_factor", &a));
     let f = lu_raw(&a);
     (f.lu, f.piv)
 }
@@ -234,7 +234,7 @@ pub enum QrMode {
 /// ```
 pub fn qr(a: &Array, mode: QrMode) -> (Array, Array) {
     let a = float(a);
-    ok(matrix("qr", &a));
+    or_panic(matrix("qr", &a));
     let full_matrices = mode == QrMode::Complete;
     let mut qr = prim(LinalgPrim::Qr { full_matrices }, &[&a]);
     let r = qr.pop().unwrap();
@@ -260,7 +260,7 @@ pub fn qr(a: &Array, mode: QrMode) -> (Array, Array) {
 /// ```
 pub fn eigh(a: &Array) -> (Array, Array) {
     let a = float(a);
-    ok(square("eigh", &a));
+    or_panic(square("eigh", &a));
     let sym = (&a + &mt(&a)) * 0.5;
     let mut vw = prim(LinalgPrim::Eigh, &[&sym]);
     let w = vw.pop().unwrap();
@@ -295,7 +295,7 @@ pub fn eigvalsh(a: &Array) -> Array {
 /// ```
 pub fn svd(a: &Array, full_matrices: bool) -> (Array, Array, Array) {
     let a = float(a);
-    ok(matrix("svd", &a));
+    or_panic(matrix("svd", &a));
     let p = LinalgPrim::Svd {
         full_matrices,
         compute_uv: true,
@@ -316,7 +316,7 @@ pub fn svd(a: &Array, full_matrices: bool) -> (Array, Array, Array) {
 /// ```
 pub fn svdvals(a: &Array) -> Array {
     let a = float(a);
-    ok(matrix("svdvals", &a));
+    or_panic(matrix("svdvals", &a));
     let p = LinalgPrim::Svd {
         full_matrices: false,
         compute_uv: false,

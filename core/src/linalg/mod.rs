@@ -43,7 +43,7 @@ use factor::{Lu, lu_raw, lu_solve};
 
 // ---- shared helpers (also used by `fft`) ----------------------------------
 
-pub(crate) use crate::eager::ok;
+pub(crate) use crate::eager::or_panic;
 
 /// Integers and bool compute in f32, as in JAX.
 pub(crate) fn float(a: &Array) -> Array {
@@ -77,7 +77,7 @@ pub(crate) fn host_const(values: &[f64], shape: &[usize], like: &Array) -> Array
         let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
         Array::try_from_slice(&v, shape, &dev)
     };
-    ok(a).astype(like.dtype())
+    or_panic(a).astype(like.dtype())
 }
 
 /// The `n × m` identity-like constant with ones on diagonal 0.
@@ -204,7 +204,7 @@ fn safe_recip(x: &Array) -> Array {
 /// assert!((v[0] - 2.0).abs() < 1e-5 && (v[1] - 3.0).abs() < 1e-5);
 /// ```
 pub fn solve(a: &Array, b: &Array) -> Array {
-    ok(try_solve(a, b))
+    or_panic(try_solve(a, b))
 }
 
 /// [`solve`], returning shape errors.
@@ -238,8 +238,8 @@ pub fn try_solve(a: &Array, b: &Array) -> Result<Array> {
 /// ```
 pub fn inv(a: &Array) -> Array {
     let a = float(a);
-    let n = ok(square("inv", &a));
-    ok(try_solve(&a, &eye(n, n, &a).broadcast_to(a.shape())))
+    let n = or_panic(square("inv", &a));
+    or_panic(try_solve(&a, &eye(n, n, &a).broadcast_to(a.shape())))
 }
 
 /// `(-1)^(number of row interchanges)` from LAPACK-style pivots.
@@ -266,7 +266,7 @@ fn parity(f: &Lu) -> Array {
 /// ```
 pub fn det(a: &Array) -> Array {
     let a = float(a);
-    ok(square("det", &a));
+    or_panic(square("det", &a));
     let f = lu_raw(&a);
     diag(&f.lu).prod(-1, false) * parity(&f)
 }
@@ -283,7 +283,7 @@ pub fn det(a: &Array) -> Array {
 /// ```
 pub fn slogdet(a: &Array) -> (Array, Array) {
     let a = float(a);
-    ok(square("slogdet", &a));
+    or_panic(square("slogdet", &a));
     let f = lu_raw(&a);
     let d = diag(&f.lu);
     let sign = d.sign().prod(-1, false) * parity(&f);
@@ -300,7 +300,7 @@ pub fn slogdet(a: &Array) -> (Array, Array) {
 /// ```
 pub fn matrix_power(a: &Array, k: i32) -> Array {
     let a = float(a);
-    let n = ok(square("matrix_power", &a));
+    let n = or_panic(square("matrix_power", &a));
     let mut base = if k < 0 { inv(&a) } else { a.clone() };
     let mut k = k.unsigned_abs();
     let mut acc: Option<Array> = None;
@@ -346,7 +346,7 @@ pub enum NormOrd {
 /// assert_eq!(linalg::norm(&x, NormOrd::P(1.0), None, false).item::<f32>(), 7.0);
 /// ```
 pub fn norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool) -> Array {
-    ok(try_norm(x, ord, axes, keepdims))
+    or_panic(try_norm(x, ord, axes, keepdims))
 }
 
 /// [`norm`], returning errors for bad orders and axes.
@@ -483,7 +483,7 @@ fn eps(dtype: DType) -> f64 {
 /// ```
 pub fn pinv(a: &Array, rtol: Option<f64>) -> Array {
     let a = float(a);
-    let (m, n) = ok(matrix("pinv", &a));
+    let (m, n) = or_panic(matrix("pinv", &a));
     let rtol = rtol.unwrap_or(10.0 * m.max(n) as f64 * eps(a.dtype()));
     let (u, s, vh) = svd(&a, false);
     let cutoff = s.max(-1, true) * rtol;
@@ -501,7 +501,7 @@ pub fn pinv(a: &Array, rtol: Option<f64>) -> Array {
 /// ```
 pub fn matrix_rank(a: &Array, tol: Option<f64>) -> Array {
     let a = float(a);
-    let (m, n) = ok(matrix("matrix_rank", &a));
+    let (m, n) = or_panic(matrix("matrix_rank", &a));
     let s = svdvals(&a);
     let tol = match tol {
         Some(t) => Array::scalar(t).astype(a.dtype()),

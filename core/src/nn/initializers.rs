@@ -16,7 +16,7 @@
 //! assert_eq!((w.shape(), b.shape()), (&[3, 3, 1, 8][..], &[8][..]));
 //! ```
 
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::random::{self, fconst};
 use crate::{Array, AsArray, DType};
@@ -72,7 +72,7 @@ impl Initializer {
     /// assert_eq!(w.shape(), [64, 32]);
     /// ```
     pub fn init(&self, key: &Array, shape: &[usize], dtype: DType) -> Array {
-        ok(self.try_init(key, shape, dtype))
+        or_panic(self.try_init(key, shape, dtype))
     }
 
     /// [`Initializer::init`], returning misuse (bad keys, dtypes, shapes) as

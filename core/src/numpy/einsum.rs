@@ -28,7 +28,7 @@ type Labels = Vec<char>;
 /// assert_eq!(jnp::einsum("...j,j->...", &[&a, &a.slice(&[oxjax::Slice::all()]).sum(0, false)]).shape(), &[2]);
 /// ```
 pub fn einsum(subscripts: &str, operands: &[&Array]) -> Array {
-    crate::eager::ok(try_einsum(subscripts, operands))
+    crate::eager::or_panic(try_einsum(subscripts, operands))
 }
 
 /// [`einsum`], returning malformed subscripts or mismatched shapes as errors.

@@ -91,7 +91,7 @@ fn fill_where(out: Array, ok: Option<Array>) -> Array {
 /// assert_eq!(jnp::take(&a, &i, 0).to_vec::<f32>(), vec![30.0, 30.0, 10.0]);
 /// ```
 pub fn take(a: &Array, indices: &Array, axis: impl Into<Option<isize>>) -> Array {
-    crate::eager::ok(try_take(a, indices, axis, TakeMode::Fill))
+    crate::eager::or_panic(try_take(a, indices, axis, TakeMode::Fill))
 }
 
 /// [`take`] with an explicit out-of-range mode.
@@ -109,7 +109,7 @@ pub fn take_mode(
     axis: impl Into<Option<isize>>,
     mode: TakeMode,
 ) -> Array {
-    crate::eager::ok(try_take(a, indices, axis, mode))
+    crate::eager::or_panic(try_take(a, indices, axis, mode))
 }
 
 /// [`take_mode`], returning misuse as an error.
@@ -154,7 +154,7 @@ pub fn try_take(
 /// assert_eq!(s.to_vec::<f32>(), vec![1.0, 2.0, 3.0, 7.0, 8.0, 9.0]);
 /// ```
 pub fn take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Array {
-    crate::eager::ok(try_take_along_axis(arr, indices, axis))
+    crate::eager::or_panic(try_take_along_axis(arr, indices, axis))
 }
 
 /// [`take_along_axis`], returning misuse as an error.
@@ -214,7 +214,7 @@ pub fn try_take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Result<
 /// assert_eq!(b.to_vec::<f32>(), vec![10.0, 0.0, 20.0, 0.0, 40.0, 50.0]);
 /// ```
 pub fn put_along_axis(arr: &Array, indices: &Array, values: &Array, axis: isize) -> Array {
-    crate::eager::ok(try_put_along_axis(arr, indices, values, axis))
+    crate::eager::or_panic(try_put_along_axis(arr, indices, values, axis))
 }
 
 /// [`put_along_axis`], returning misuse as an error.
@@ -635,7 +635,7 @@ impl Array {
     /// assert_eq!(x.index(&idx![&rows, -1]).to_vec::<f32>(), vec![11.0, 3.0]);
     /// ```
     pub fn index(&self, index: &[Idx]) -> Array {
-        crate::eager::ok(self.try_index(index))
+        crate::eager::or_panic(self.try_index(index))
     }
 
     /// [`Array::index`], returning misuse as an error.
@@ -745,27 +745,27 @@ impl At {
 
     /// `x[index] = values` (broadcast); with duplicate indices the last wins.
     pub fn set(&self, values: impl AsArray) -> Array {
-        crate::eager::ok(self.update("at[].set", values.as_array(), ScatterMode::Set))
+        crate::eager::or_panic(self.update("at[].set", values.as_array(), ScatterMode::Set))
     }
 
     /// `x[index] += values`, accumulating duplicates.
     pub fn add(&self, values: impl AsArray) -> Array {
-        crate::eager::ok(self.update("at[].add", values.as_array(), ScatterMode::Add))
+        crate::eager::or_panic(self.update("at[].add", values.as_array(), ScatterMode::Add))
     }
 
     /// `x[index] *= values`, accumulating duplicates.
     pub fn mul(&self, values: impl AsArray) -> Array {
-        crate::eager::ok(self.update("at[].mul", values.as_array(), ScatterMode::Mul))
+        crate::eager::or_panic(self.update("at[].mul", values.as_array(), ScatterMode::Mul))
     }
 
     /// `x[index] = minimum(x[index], values)`.
     pub fn min(&self, values: impl AsArray) -> Array {
-        crate::eager::ok(self.update("at[].min", values.as_array(), ScatterMode::Min))
+        crate::eager::or_panic(self.update("at[].min", values.as_array(), ScatterMode::Min))
     }
 
     /// `x[index] = maximum(x[index], values)`.
     pub fn max(&self, values: impl AsArray) -> Array {
-        crate::eager::ok(self.update("at[].max", values.as_array(), ScatterMode::Max))
+        crate::eager::or_panic(self.update("at[].max", values.as_array(), ScatterMode::Max))
     }
 
     /// `x[index]` (as [`Array::index`]).

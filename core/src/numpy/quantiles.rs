@@ -4,7 +4,7 @@
 //! `argwhere`).
 
 use super::{float_of, nonzero, sort, take_along_axis};
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::{Array, DType};
 
 /// The `q` values (a concrete array) as f32, as JAX computes positions.
@@ -39,7 +39,7 @@ fn quantile_impl(
     let a = float_of(a);
     let (x, ax) = match axis {
         None => (a.reshape(&[-1]), 0),
-        Some(v) => (a.clone(), ok(crate::eager::axis(name, v, a.ndim()))),
+        Some(v) => (a.clone(), or_panic(crate::eager::axis(name, v, a.ndim()))),
     };
     let n = x.shape()[ax];
     let nan = x.isnan();

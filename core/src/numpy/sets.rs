@@ -380,7 +380,7 @@ pub fn lexsort(keys: &[&Array], axis: isize) -> Array {
             k.shape()
         );
     }
-    let ax = crate::eager::ok(crate::eager::axis("lexsort", axis, k0.ndim().max(1)));
+    let ax = crate::eager::or_panic(crate::eager::axis("lexsort", axis, k0.ndim().max(1)));
     let mut order = super::argsort(k0, Some(ax as isize), false);
     for k in &keys[1..] {
         let by = super::take_along_axis(k, &order, ax as isize);
@@ -391,7 +391,7 @@ pub fn lexsort(keys: &[&Array], axis: isize) -> Array {
 }
 
 fn kth_along(name: &str, a: &Array, kth: isize, axis: isize) -> usize {
-    let ax = crate::eager::ok(crate::eager::axis(name, axis, a.ndim()));
+    let ax = crate::eager::or_panic(crate::eager::axis(name, axis, a.ndim()));
     let n = a.shape()[ax] as isize;
     let k = if kth < 0 { kth + n } else { kth };
     if !(0..n).contains(&k) {

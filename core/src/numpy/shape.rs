@@ -4,11 +4,11 @@
 //! concatenation, so it all fuses under `jit`.
 
 use super::reshape_to;
-use crate::eager::{axis as norm_axis, broadcast_shapes as bshapes, ok};
+use crate::eager::{axis as norm_axis, broadcast_shapes as bshapes, or_panic};
 use crate::{Array, AsArray, Axes, Slice};
 
 fn ax(name: &str, a: isize, rank: usize) -> usize {
-    ok(norm_axis(name, a, rank))
+    or_panic(norm_axis(name, a, rank))
 }
 
 /// `len` elements along `axis` from `start` by `step` (either sign).
@@ -206,7 +206,7 @@ pub fn expand_dims(x: &Array, axes: impl Into<Axes>) -> Array {
         Axes::Some(v) => v.len(),
     };
     let out_rank = x.ndim() + n;
-    let mut pos = ok(axes.resolve("expand_dims", out_rank));
+    let mut pos = or_panic(axes.resolve("expand_dims", out_rank));
     pos.sort_unstable();
     let mut dims = x.shape().iter();
     let shape: Vec<usize> = (0..out_rank)
@@ -255,7 +255,7 @@ pub fn broadcast_to(x: &Array, shape: &[usize]) -> Array {
 /// assert_eq!(jnp::broadcast_shapes(&[&[2, 1], &[3]]), vec![2, 3]);
 /// ```
 pub fn broadcast_shapes(shapes: &[&[usize]]) -> Vec<usize> {
-    ok(bshapes("broadcast_shapes", shapes))
+    or_panic(bshapes("broadcast_shapes", shapes))
 }
 
 /// The arrays broadcast to their common shape.
@@ -267,7 +267,7 @@ pub fn broadcast_shapes(shapes: &[&[usize]]) -> Vec<usize> {
 /// ```
 pub fn broadcast_arrays(arrays: &[&Array]) -> Vec<Array> {
     let shapes: Vec<&[usize]> = arrays.iter().map(|a| a.shape()).collect();
-    let s = ok(bshapes("broadcast_arrays", &shapes));
+    let s = or_panic(bshapes("broadcast_arrays", &shapes));
     arrays.iter().map(|a| a.broadcast_to(&s)).collect()
 }
 
@@ -777,7 +777,7 @@ pub enum PadMode {
 /// assert_eq!(jnp::pad(&x, &[(1, 1)], PadMode::Constant(9.0)).to_vec::<i32>(), vec![9, 1, 2, 3, 9]);
 /// ```
 pub fn pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> Array {
-    ok(try_pad(x, widths, mode))
+    or_panic(try_pad(x, widths, mode))
 }
 
 /// [`pad`], returning misuse as an error.
@@ -824,7 +824,7 @@ pub fn try_pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> crate::Re
 /// assert_eq!(y.to_vec::<i32>(), vec![7, 7, 6, 1, 2, 6, 3, 4, 6]);
 /// ```
 pub fn pad_constant(x: &Array, widths: &[(usize, usize)], values: &[(f64, f64)]) -> Array {
-    ok(try_pad_constant(x, widths, values))
+    or_panic(try_pad_constant(x, widths, values))
 }
 
 /// [`pad_constant`], returning misuse as an error.

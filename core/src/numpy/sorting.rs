@@ -38,7 +38,7 @@ fn sort_prim(a: &Array, axis: usize, descending: bool, argsort: bool) -> Array {
 /// assert!(s[3].is_nan());
 /// ```
 pub fn sort(a: &Array, axis: Option<isize>, descending: bool) -> Array {
-    crate::eager::ok(try_sort(a, axis, descending))
+    crate::eager::or_panic(try_sort(a, axis, descending))
 }
 
 /// [`sort`], returning misuse as an error.
@@ -56,7 +56,7 @@ pub fn try_sort(a: &Array, axis: Option<isize>, descending: bool) -> Result<Arra
 /// assert_eq!(jnp::argsort(&a, Some(0), true).to_vec::<i32>(), vec![0, 2, 1, 3]);
 /// ```
 pub fn argsort(a: &Array, axis: Option<isize>, descending: bool) -> Array {
-    crate::eager::ok(try_argsort(a, axis, descending))
+    crate::eager::or_panic(try_argsort(a, axis, descending))
 }
 
 /// [`argsort`], returning misuse as an error.
@@ -95,7 +95,7 @@ fn sort_less(a: &Array, b: &Array) -> Array {
 /// assert_eq!(jnp::searchsorted(&a, &v, jnp::Side::Right).to_vec::<i32>(), vec![3, 0, 4]);
 /// ```
 pub fn searchsorted(a: &Array, v: &Array, side: Side) -> Array {
-    crate::eager::ok(try_searchsorted(a, v, side))
+    crate::eager::or_panic(try_searchsorted(a, v, side))
 }
 
 /// [`searchsorted`], returning misuse as an error.
@@ -211,7 +211,7 @@ macro_rules! cumulative_api {
     ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {$(
         $(#[$doc])*
         pub fn $name(a: &Array, axis: Option<isize>) -> Array {
-            crate::eager::ok(try_cum(stringify!($name), a, axis, CumOp::$op))
+            crate::eager::or_panic(try_cum(stringify!($name), a, axis, CumOp::$op))
         }
     )*};
 }

@@ -7,7 +7,7 @@
 
 use super::sample::{epsneg, gamma_parts, uniform_in};
 use super::{fconst, key_words, split2};
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::{Array, AsArray, DType};
 
@@ -21,7 +21,7 @@ use crate::{Array, AsArray, DType};
 /// assert_eq!(g.shape(), [3]);
 /// ```
 pub fn gumbel(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    ok(try_gumbel(key, shape, dtype))
+    or_panic(try_gumbel(key, shape, dtype))
 }
 
 /// [`gumbel`], returning misuse as an error.
@@ -37,7 +37,7 @@ pub fn try_gumbel(key: &Array, shape: &[usize], dtype: DType) -> Result<Array> {
 /// assert_eq!(c.shape(), [3]);
 /// ```
 pub fn cauchy(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in(
+    let u = or_panic(uniform_in(
         "cauchy",
         key,
         shape,
@@ -89,7 +89,7 @@ pub fn weibull_min(
     shape: &[usize],
     dtype: DType,
 ) -> Array {
-    let u = ok(uniform_in("weibull_min", key, shape, dtype, 0.0, 1.0));
+    let u = or_panic(uniform_in("weibull_min", key, shape, dtype, 0.0, 1.0));
     let inv = fconst(1.0, dtype) / param(concentration, dtype);
     (-(-u).log1p()).power(inv) * param(scale, dtype)
 }
@@ -102,7 +102,7 @@ pub fn weibull_min(
 /// assert!(x.min(Axes::All, false).item::<f32>() >= 0.0);
 /// ```
 pub fn rayleigh(key: &Array, scale: impl AsArray, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in("rayleigh", key, shape, dtype, 0.0, 1.0));
+    let u = or_panic(uniform_in("rayleigh", key, shape, dtype, 0.0, 1.0));
     param(scale, dtype) * (u.log() * fconst(-2.0, dtype)).sqrt()
 }
 
@@ -116,7 +116,7 @@ pub fn rayleigh(key: &Array, scale: impl AsArray, shape: &[usize], dtype: DType)
 pub fn maxwell(key: &Array, shape: &[usize], dtype: DType) -> Array {
     let mut s = shape.to_vec();
     s.push(3);
-    let z = ok(super::try_normal(key, &s, dtype).map_err(|e| rename(e, "normal", "maxwell")));
+    let z = or_panic(super::try_normal(key, &s, dtype).map_err(|e| rename(e, "normal", "maxwell")));
     (&z * &z).sum(-1, false).sqrt()
 }
 
@@ -174,7 +174,7 @@ fn prob_dtype(p: &Array) -> DType {
 pub fn geometric(key: &Array, p: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let p = p.as_array();
     let fd = prob_dtype(&p);
-    let u = ok(uniform_in("geometric", key, shape, fd, 0.0, 1.0));
+    let u = or_panic(uniform_in("geometric", key, shape, fd, 0.0, 1.0));
     let u = Array::where_(&u.equal(0.0), fconst(1.0, fd), &u);
     let log_q = (-p.astype(fd)).log1p().broadcast_to(shape);
     ((u.log() / log_q).floor() + fconst(1.0, fd)).astype(dtype)
@@ -188,7 +188,9 @@ pub fn geometric(key: &Array, p: impl AsArray, shape: &[usize], dtype: DType) ->
 /// assert!(x.min(Axes::All, false).item::<f32>() > 0.0);
 /// ```
 pub fn lognormal(key: &Array, sigma: impl AsArray, shape: &[usize], dtype: DType) -> Array {
-    let z = ok(super::try_normal(key, shape, dtype).map_err(|e| rename(e, "normal", "lognormal")));
+    let z = or_panic(
+        super::try_normal(key, shape, dtype).map_err(|e| rename(e, "normal", "lognormal")),
+    );
     (z * param(sigma, dtype)).exp()
 }
 
@@ -212,7 +214,7 @@ pub fn triangular(
     let p = |v: Array| v.astype(dtype).broadcast_to(shape);
     let (l, m, r) = (p(left.as_array()), p(mode.as_array()), p(right.as_array()));
     let fc = (&m - &l) / (&r - &l);
-    let u = ok(uniform_in("triangular", key, shape, dtype, 0.0, 1.0));
+    let u = or_panic(uniform_in("triangular", key, shape, dtype, 0.0, 1.0));
     let lower = &l + (&u * (&r - &l) * (&m - &l)).sqrt();
     let upper = &r - ((c(1.0) - &u) * (&r - &l) * (&r - &m)).sqrt();
     Array::where_(&u.less(&fc), lower, upper)
@@ -229,8 +231,8 @@ pub fn triangular(
 pub fn wald(key: &Array, mean: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let (k1, k2) = split2(key);
     let mu = param(mean, dtype).broadcast_to(shape);
-    let v = ok(super::try_normal(&k1, shape, dtype).map_err(|e| rename(e, "normal", "wald")));
-    let z = ok(uniform_in("wald", &k2, shape, dtype, 0.0, 1.0));
+    let v = or_panic(super::try_normal(&k1, shape, dtype).map_err(|e| rename(e, "normal", "wald")));
+    let z = or_panic(uniform_in("wald", &k2, shape, dtype, 0.0, 1.0));
     let y = &v * &v;
     let mu2 = &mu * &mu;
     let root = (&mu * &y * 4.0 + &mu2 * (&y * &y)).sqrt();
@@ -248,7 +250,7 @@ pub fn wald(key: &Array, mean: impl AsArray, shape: &[usize], dtype: DType) -> A
 /// assert!(lg.min(Axes::All, false).item::<f32>().is_finite());
 /// ```
 pub fn loggamma(key: &Array, a: impl AsArray, shape: &[usize], dtype: DType) -> Array {
-    let (x, log_boost) = ok(gamma_parts("loggamma", key, a, shape, dtype));
+    let (x, log_boost) = or_panic(gamma_parts("loggamma", key, a, shape, dtype));
     x.log() + log_boost
 }
 
@@ -274,7 +276,7 @@ pub fn chisquare(key: &Array, df: impl AsArray, shape: &[usize], dtype: DType) -
 /// ```
 pub fn t(key: &Array, df: impl AsArray, shape: &[usize], dtype: DType) -> Array {
     let (kn, kg) = split2(key);
-    let z = ok(super::try_normal(&kn, shape, dtype).map_err(|e| rename(e, "normal", "t")));
+    let z = or_panic(super::try_normal(&kn, shape, dtype).map_err(|e| rename(e, "normal", "t")));
     let half = df.as_array().astype(dtype) / 2.0;
     let g = super::gamma(&kg, &half, shape, dtype);
     z * (half / g).sqrt()
@@ -317,7 +319,7 @@ pub fn f(
 /// assert_eq!(x.shape(), [4, 3]);
 /// ```
 pub fn dirichlet(key: &Array, alpha: &Array, shape: Option<&[usize]>, dtype: DType) -> Array {
-    ok(try_dirichlet(key, alpha, shape, dtype))
+    or_panic(try_dirichlet(key, alpha, shape, dtype))
 }
 
 /// [`dirichlet`], returning misuse as an error.
@@ -370,7 +372,7 @@ const POISSON_CANDIDATES: usize = 16;
 /// assert!((k.astype(DType::F32).mean(Axes::All, false).item::<f32>() - 3.0).abs() < 0.2);
 /// ```
 pub fn poisson(key: &Array, lam: impl AsArray, shape: &[usize], dtype: DType) -> Array {
-    ok(try_poisson(key, lam, shape, dtype))
+    or_panic(try_poisson(key, lam, shape, dtype))
 }
 
 /// [`poisson`], returning misuse as an error.
@@ -463,7 +465,7 @@ pub fn binomial(
     shape: &[usize],
     dtype: DType,
 ) -> Array {
-    ok(try_binomial(key, n, p, shape, dtype))
+    or_panic(try_binomial(key, n, p, shape, dtype))
 }
 
 /// [`binomial`], returning misuse as an error.

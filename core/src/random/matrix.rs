@@ -3,7 +3,7 @@
 //! run on every device, batched over leading axes, eager or under `jit`).
 
 use super::{fconst, split2};
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::linalg::cholesky;
 use crate::{Array, DType};
@@ -29,7 +29,7 @@ fn orthonormal_columns(a: &Array) -> Array {
 /// assert!((qtq - Array::eye(3, 3, 0, DType::F32)).abs().max(oxjax::Axes::All, false).item::<f32>() < 1e-5);
 /// ```
 pub fn orthogonal(key: &Array, n: usize, shape: &[usize], dtype: DType, m: Option<usize>) -> Array {
-    ok(try_orthogonal(key, n, shape, dtype, m))
+    or_panic(try_orthogonal(key, n, shape, dtype, m))
 }
 
 /// [`orthogonal`], returning misuse as an error.
@@ -85,7 +85,7 @@ pub fn multivariate_normal(
     shape: Option<&[usize]>,
     dtype: DType,
 ) -> Array {
-    ok(try_multivariate_normal(key, mean, cov, shape, dtype))
+    or_panic(try_multivariate_normal(key, mean, cov, shape, dtype))
 }
 
 /// [`multivariate_normal`], returning misuse as an error.

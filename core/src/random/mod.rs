@@ -51,7 +51,7 @@ pub use sample::{
 };
 pub use shuffle::{choice, permutation, shuffle, try_choice, try_permutation, try_shuffle};
 
-use crate::eager::{Slice, ok};
+use crate::eager::{Slice, or_panic};
 use crate::error::{Result, op_err};
 use crate::{Array, DType, Scalar};
 use threefry::threefry2x32;
@@ -84,7 +84,7 @@ pub fn prng_key(seed: u64) -> Array {
 /// assert_eq!(random::key_data(&random::key(9)).to_vec::<u32>(), [0, 9]);
 /// ```
 pub fn key_data(keys: &Array) -> Array {
-    ok(try_wrap("key_data", keys))
+    or_panic(try_wrap("key_data", keys))
 }
 
 /// Keys from raw `u32[..., 2]` words (`jax.random.wrap_key_data`): the
@@ -98,7 +98,7 @@ pub fn key_data(keys: &Array) -> Array {
 ///            random::bits(&random::key(42), &[1], oxjax::DType::U32).to_vec::<u32>());
 /// ```
 pub fn wrap_key_data(data: &Array) -> Array {
-    ok(try_wrap_key_data(data))
+    or_panic(try_wrap_key_data(data))
 }
 
 /// [`wrap_key_data`], returning misuse as an error.
@@ -164,7 +164,7 @@ fn hash_shape(op: &str, key: &Array, shape: &[usize]) -> Result<(Array, Array)> 
 /// assert_eq!(keys.shape(), [3, 2]);
 /// ```
 pub fn split(key: &Array, n: usize) -> Array {
-    ok(try_split(key, n))
+    or_panic(try_split(key, n))
 }
 
 /// [`split`], returning bad keys as an error.
@@ -224,7 +224,7 @@ pub fn key_row(keys: &Array, i: usize) -> Array {
 /// assert_eq!(k.shape(), [2]);
 /// ```
 pub fn fold_in(key: &Array, data: u32) -> Array {
-    ok(try_fold_in(key, data))
+    or_panic(try_fold_in(key, data))
 }
 
 /// [`fold_in`], returning bad keys as an error.
@@ -242,7 +242,7 @@ pub fn try_fold_in(key: &Array, data: u32) -> Result<Array> {
 /// assert_eq!(b.dtype(), oxjax::DType::U32);
 /// ```
 pub fn bits(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    ok(try_bits(key, shape, dtype))
+    or_panic(try_bits(key, shape, dtype))
 }
 
 /// [`bits`], returning misuse as an error.
@@ -321,7 +321,7 @@ pub(crate) fn uniform_between(
 /// assert!(u.min(Axes::All, false).item::<f32>() >= -1.0);
 /// ```
 pub fn uniform(key: &Array, shape: &[usize], dtype: DType, minval: f64, maxval: f64) -> Array {
-    ok(try_uniform(key, shape, dtype, minval, maxval))
+    or_panic(try_uniform(key, shape, dtype, minval, maxval))
 }
 
 /// [`uniform`], returning misuse as an error.
@@ -362,7 +362,7 @@ pub fn randint(
     maxval: i64,
     dtype: impl Into<Option<DType>>,
 ) -> Array {
-    ok(try_randint(key, shape, minval, maxval, dtype))
+    or_panic(try_randint(key, shape, minval, maxval, dtype))
 }
 
 /// [`randint`], returning misuse as an error.

@@ -3,7 +3,7 @@
 //! JAX's algorithm is loop-free).
 
 use super::{check_float, fconst, key_words, split, split2, uniform_between};
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::{Array, AsArray, DType, Scalar};
 
@@ -147,7 +147,7 @@ pub(crate) fn erfinv(x: &Array) -> Array {
 /// assert!(z.mean(Axes::All, false).item::<f32>().abs() < 0.05);
 /// ```
 pub fn normal(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    ok(try_normal(key, shape, dtype))
+    or_panic(try_normal(key, shape, dtype))
 }
 
 /// [`normal`], returning misuse as an error.
@@ -174,7 +174,7 @@ pub fn truncated_normal(
     shape: &[usize],
     dtype: DType,
 ) -> Array {
-    ok(try_truncated_normal(key, lower, upper, shape, dtype))
+    or_panic(try_truncated_normal(key, lower, upper, shape, dtype))
 }
 
 /// [`truncated_normal`], returning misuse as an error.
@@ -211,7 +211,7 @@ pub fn bernoulli(key: &Array, p: impl AsArray, shape: &[usize]) -> Array {
     } else {
         DType::F32
     };
-    let u = ok(uniform_between(
+    let u = or_panic(uniform_between(
         "bernoulli",
         key,
         shape,
@@ -247,7 +247,7 @@ pub(crate) fn gumbel(key: &Array, shape: &[usize], dtype: DType) -> Result<Array
 /// assert_eq!(random::categorical(&random::key(0), &logits, -1, None).item::<i32>(), 1);
 /// ```
 pub fn categorical(key: &Array, logits: &Array, axis: isize, shape: Option<&[usize]>) -> Array {
-    ok(try_categorical(key, logits, axis, shape))
+    or_panic(try_categorical(key, logits, axis, shape))
 }
 
 /// [`categorical`], returning misuse as an error.
@@ -299,7 +299,7 @@ pub fn try_categorical(
 /// assert!(e.min(Axes::All, false).item::<f32>() >= 0.0);
 /// ```
 pub fn exponential(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in("exponential", key, shape, dtype, 0.0, 1.0));
+    let u = or_panic(uniform_in("exponential", key, shape, dtype, 0.0, 1.0));
     -(-u).log1p()
 }
 
@@ -310,7 +310,7 @@ pub fn exponential(key: &Array, shape: &[usize], dtype: DType) -> Array {
 /// assert_eq!(x.shape(), [4]);
 /// ```
 pub fn laplace(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in(
+    let u = or_panic(uniform_in(
         "laplace",
         key,
         shape,
@@ -328,7 +328,7 @@ pub fn laplace(key: &Array, shape: &[usize], dtype: DType) -> Array {
 /// assert_eq!(x.shape(), [4]);
 /// ```
 pub fn logistic(key: &Array, shape: &[usize], dtype: DType) -> Array {
-    let u = ok(uniform_in("logistic", key, shape, dtype, tiny(dtype), 1.0));
+    let u = or_panic(uniform_in("logistic", key, shape, dtype, tiny(dtype), 1.0));
     u.log() - (-&u).log1p()
 }
 
@@ -348,7 +348,7 @@ const GAMMA_CANDIDATES: usize = 12;
 /// assert!((g.mean(Axes::All, false).item::<f32>() - 2.0).abs() < 0.15);
 /// ```
 pub fn gamma(key: &Array, alpha: impl AsArray, shape: &[usize], dtype: DType) -> Array {
-    ok(try_gamma(key, alpha, shape, dtype))
+    or_panic(try_gamma(key, alpha, shape, dtype))
 }
 
 /// [`gamma`], returning misuse as an error.

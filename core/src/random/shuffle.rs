@@ -4,7 +4,7 @@
 
 use super::sample::gumbel;
 use super::{split2, try_bits, try_randint, try_uniform};
-use crate::eager::ok;
+use crate::eager::or_panic;
 use crate::error::{Result, op_err};
 use crate::{Array, DType};
 
@@ -33,7 +33,7 @@ fn take_rows(x: &Array, idx: &Array) -> Array {
 /// assert_eq!(v, [0, 1, 2, 3, 4]);
 /// ```
 pub fn permutation(key: &Array, n: usize) -> Array {
-    ok(try_permutation(key, n))
+    or_panic(try_permutation(key, n))
 }
 
 /// [`permutation`], returning misuse as an error.
@@ -63,7 +63,7 @@ pub fn try_permutation(key: &Array, n: usize) -> Result<Array> {
 /// assert_eq!(y.shape(), [3, 2]);
 /// ```
 pub fn shuffle(key: &Array, x: &Array, axis: isize) -> Array {
-    ok(try_shuffle(key, x, axis))
+    or_panic(try_shuffle(key, x, axis))
 }
 
 /// [`shuffle`], returning misuse as an error.
@@ -97,7 +97,7 @@ pub fn try_shuffle(key: &Array, x: &Array, axis: isize) -> Result<Array> {
 /// assert_eq!(v.len(), 5);
 /// ```
 pub fn choice(key: &Array, n: usize, shape: &[usize], replace: bool, p: Option<&Array>) -> Array {
-    ok(try_choice(key, n, shape, replace, p))
+    or_panic(try_choice(key, n, shape, replace, p))
 }
 
 /// [`choice`], returning misuse as an error.

@@ -217,7 +217,7 @@ pub(crate) fn apply(p: LinalgPrim, args: &[&Array]) -> Result<Vec<Array>> {
 }
 
 fn apply1(p: LinalgPrim, args: &[&Array]) -> Array {
-    crate::eager::ok(apply(p, args)).remove(0)
+    crate::eager::or_panic(apply(p, args)).remove(0)
 }
 
 /// One routine call over the whole batch.
@@ -252,7 +252,7 @@ pub(crate) fn batch(
 ) -> Vec<Array> {
     let all = all_front(vals, bdims, size);
     let refs: Vec<&Array> = all.iter().collect();
-    crate::eager::ok(bind(super::prim::Prim::Linalg(p), &refs))
+    crate::eager::or_panic(bind(super::prim::Prim::Linalg(p), &refs))
 }
 
 // ---- derivatives -------------------------------------------------------------
@@ -290,7 +290,7 @@ pub(crate) fn jvp(
     t: &[Option<Array>],
 ) -> (Vec<Array>, Vec<Option<Array>>) {
     let refs: Vec<&Array> = x.iter().collect();
-    let outs = crate::eager::ok(apply(p, &refs));
+    let outs = crate::eager::or_panic(apply(p, &refs));
     if t.iter().all(Option::is_none) {
         let n = outs.len();
         return (outs, vec![None; n]);
@@ -400,7 +400,7 @@ pub(crate) fn jvp(
             let thin = if compute_uv {
                 outs.clone()
             } else {
-                crate::eager::ok(apply(
+                crate::eager::or_panic(apply(
                     LinalgPrim::Svd {
                         full_matrices: false,
                         compute_uv: true,
