@@ -4,7 +4,7 @@
 //! (`Device::run_routine`).
 
 use super::Concrete;
-use super::fuse::Fuse;
+use super::kernel::EagerKernel;
 use super::ops::common_device;
 use crate::error::Result;
 use crate::trace::indexing_rules::{CumOp, ScatterMode, gather_shape};
@@ -30,7 +30,7 @@ impl Concrete {
     pub(crate) fn gather(&self, idx: &Concrete, axis: usize) -> Result<Concrete> {
         let device = common_device("gather", &[self, idx])?;
         let shape = gather_shape(self.shape(), idx.shape(), axis);
-        let mut fuse = Fuse::new(&device);
+        let mut fuse = EagerKernel::new(&device);
         let out = fuse.out_index(&shape);
         let k = idx.ndim();
         let j = fuse.read(idx, &out[axis..axis + k]);

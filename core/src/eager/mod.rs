@@ -5,9 +5,9 @@
 //! change the view; every other op builds one kernel that reads its inputs
 //! through their views, and runs it through the plugin ABI.
 
-mod fuse;
 mod indexing;
-mod linalg;
+mod kernel;
+mod matmul;
 mod movement;
 mod ops;
 mod promote;
@@ -26,7 +26,7 @@ pub(crate) use view::unravel;
 use crate::device::{Buffer, Device, default_device};
 use crate::element::Element;
 use crate::error::{Error, Result, op_err};
-use fuse::Fuse;
+use kernel::EagerKernel;
 use oxjax_abi::{DType, Op, Scalar};
 use std::fmt;
 use std::sync::Arc;
@@ -244,7 +244,7 @@ impl Concrete {
     ) -> Result<Concrete> {
         let device = default_device();
         check_dtype(name, dtype, &device)?;
-        let mut fuse = Fuse::new(&device);
+        let mut fuse = EagerKernel::new(&device);
         let i = fuse.b.gidx();
         let v = f(&mut fuse.b, i);
         Ok(fuse.run(&[n], 0, &[v])?.remove(0))
@@ -358,7 +358,7 @@ impl Concrete {
         {
             return Ok(self.clone());
         }
-        let mut fuse = Fuse::new(&self.device);
+        let mut fuse = EagerKernel::new(&self.device);
         let idx = fuse.out_index(self.shape());
         let v = fuse.read(self, &idx);
         let mut out = fuse.run(self.shape(), 0, &[v])?.remove(0);

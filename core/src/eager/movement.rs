@@ -1,7 +1,7 @@
 //! Movement ops. All but `concatenate` only change the view: no kernel, no
 //! copy; the index arithmetic lands in the next kernel that reads them.
 
-use super::fuse::Fuse;
+use super::kernel::EagerKernel;
 use super::ops::{common_device, result_type};
 use super::{Concrete, or_panic};
 use crate::error::{Result, op_err};
@@ -191,7 +191,7 @@ impl Concrete {
             .zip(widths)
             .map(|(&n, &(lo, hi, int))| lo + hi + if n == 0 { 0 } else { n + (n - 1) * int })
             .collect();
-        let mut fuse = Fuse::new(&self.device);
+        let mut fuse = EagerKernel::new(&self.device);
         let idx = fuse.out_index(&shape);
         let mut src = Vec::with_capacity(idx.len());
         let mut valid: Option<oxjax_abi::Val> = None;
@@ -294,7 +294,7 @@ impl Concrete {
         // More pieces than the device binds in one kernel: concatenate in
         // groups, then the groups (promotion is associative, so the result
         // type is the same). One input is kept for the kernel's parameters
-        // (see `Fuse`).
+        // (see `EagerKernel`).
         let most = (device.info().caps.max_inputs as usize)
             .saturating_sub(1)
             .max(2);
@@ -309,7 +309,7 @@ impl Concrete {
         let (dtype, weak) = result_type(arrays);
         let mut shape = first.shape().to_vec();
         shape[ax] = arrays.iter().map(|a| a.shape()[ax]).sum();
-        let mut fuse = Fuse::new(&device);
+        let mut fuse = EagerKernel::new(&device);
         let idx = fuse.out_index(&shape);
         let mut offsets = Vec::with_capacity(arrays.len());
         let mut acc = 0usize;

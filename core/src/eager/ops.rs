@@ -1,7 +1,7 @@
 //! Elementwise ops: NumPy broadcasting, JAX type promotion, one kernel each,
 //! and the std operator overloads.
 
-use super::fuse::Fuse;
+use super::kernel::EagerKernel;
 use super::promote::promote;
 use super::{Concrete, Source, or_panic};
 use crate::error::{Error, Result, op_err};
@@ -42,7 +42,7 @@ pub(crate) fn zip(
     super::check_dtype(name, compute, &device)?;
     let shapes: Vec<&[usize]> = inputs.iter().map(|a| a.shape()).collect();
     let shape = broadcast_shapes(name, &shapes)?;
-    let mut fuse = Fuse::new(&device);
+    let mut fuse = EagerKernel::new(&device);
     let idx = fuse.out_index(&shape);
     let vals: Vec<Val> = inputs
         .iter()

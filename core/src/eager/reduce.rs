@@ -1,6 +1,6 @@
 //! Reductions: one kernel each (argmax/argmin: two), over any set of axes.
 
-use super::fuse::Fuse;
+use super::kernel::EagerKernel;
 use super::movement::axis;
 use super::promote::{accumulator, sum_dtype, to_float};
 use super::view::unravel;
@@ -115,7 +115,7 @@ impl Concrete {
         if let Some(chunk) = two_stage_chunk(out_shape.iter().product(), rsize) {
             return self.reduce_in_two_stages(name, keepdims, rop, acc, rsize, chunk, epilogue);
         }
-        let mut fuse = Fuse::new(&self.device);
+        let mut fuse = EagerKernel::new(&self.device);
         let out_idx = fuse.out_index(&out_shape);
         let r = fuse.b.ridx();
         let red_idx = unravel(&mut fuse.b, r, &red_shape);
@@ -304,7 +304,7 @@ impl Concrete {
         let mut shape: Vec<usize> = x.shape().to_vec();
         shape.remove(ax);
         // min over ridx of (x == best ? ridx : n), evaluated in one kernel.
-        let mut fuse = Fuse::new(&x.device);
+        let mut fuse = EagerKernel::new(&x.device);
         let out_idx = fuse.out_index(&shape);
         let r = fuse.b.ridx();
         let mut idx = out_idx.clone();

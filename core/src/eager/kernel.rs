@@ -19,7 +19,7 @@ pub(crate) const MAX_KERNEL_SIZE: usize = i32::MAX as usize;
 /// are not baked into the kernel: they are *parameters*, words of one extra
 /// u32 input written at launch. So a loop compiles its kernels once, and
 /// the kernel cache does not fill with copies that differ in one constant.
-pub(crate) struct Fuse {
+pub(crate) struct EagerKernel {
     pub b: KernelBuilder,
     device: Device,
     /// The buffer of each input, in input order; `None` marks the
@@ -29,9 +29,9 @@ pub(crate) struct Fuse {
     params_input: Option<u32>,
 }
 
-impl Fuse {
-    pub fn new(device: &Device) -> Fuse {
-        Fuse {
+impl EagerKernel {
+    pub fn new(device: &Device) -> EagerKernel {
+        EagerKernel {
             b: KernelBuilder::new(),
             device: device.clone(),
             buffers: Vec::new(),
@@ -41,7 +41,7 @@ impl Fuse {
     }
 
     /// The value `v` in the kernel: a parameter word when it is a 32-bit
-    /// value that may vary (see [`Fuse`]), else a constant.
+    /// value that may vary (see [`EagerKernel`]), else a constant.
     pub fn scalar(&mut self, v: Scalar) -> Val {
         let d = v.dtype();
         let fixed = v == Scalar::zero(d) || v == Scalar::F64(1.0).cast(d);
@@ -86,7 +86,7 @@ impl Fuse {
         self.read_as(a, idx, a.dtype)
     }
 
-    /// Like [`Fuse::read`], converted to `dtype`. A weak constant converts
+    /// Like [`EagerKernel::read`], converted to `dtype`. A weak constant converts
     /// from its full-precision value, so it is rounded once.
     pub fn read_as(&mut self, a: &Concrete, idx: &[Val], dtype: DType) -> Val {
         let (value, valid) = match &a.src {

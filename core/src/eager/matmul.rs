@@ -2,7 +2,7 @@
 //! (backends recognise the affine loads and tile them).
 
 use super::Concrete;
-use super::fuse::Fuse;
+use super::kernel::EagerKernel;
 use super::ops::{common_device, result_type};
 use crate::error::Result;
 use oxjax_abi::{DType, Op, ReduceOp};
@@ -26,7 +26,7 @@ impl Concrete {
         super::check_dtype("matmul", acc, &device)?;
         let mut out_shape = batch.to_vec();
         out_shape.extend([n, m]);
-        let mut fuse = Fuse::new(&device);
+        let mut fuse = EagerKernel::new(&device);
         let idx = fuse.out_index(&out_shape);
         let ridx = fuse.b.ridx();
         let nb = batch.len();
