@@ -255,6 +255,21 @@ fn pytrees_of_parameters() {
     });
 }
 
+/// `where_(c, a, b)` prints as JAX's `select_n c b a`: the case for false
+/// first, so the text reads as JAX's would.
+#[test]
+fn select_prints_in_jax_operand_order() {
+    on_embedded(|| {
+        let x = Array::zeros(&[2], DType::F32);
+        let f = |x: &Array| Array::where_(&x.greater(0.0), &x.sin(), &x.cos());
+        let text = make_jaxpr(f)(&x).to_string();
+        assert!(
+            text.contains("d:f32[2] = sin a\n    e:f32[2] = cos a\n    f:f32[2] = select_n c e d"),
+            "{text}"
+        );
+    });
+}
+
 #[test]
 fn jaxpr_text_of_a_gradient() {
     on_embedded(|| {

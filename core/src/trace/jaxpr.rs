@@ -254,7 +254,12 @@ impl fmt::Display for Jaxpr {
         writeln!(f, "{{ lambda {}; {}. let", consts.join(" "), ins.join(" "))?;
         for e in &self.eqns {
             let outs: Vec<String> = e.outs.iter().map(|&v| decl(v)).collect();
-            let ins: Vec<String> = e.ins.iter().map(atom).collect();
+            let mut ins: Vec<String> = e.ins.iter().map(atom).collect();
+            if e.prim == Prim::Select {
+                // `Select(c, a, b)` is `c ? a : b`; JAX's `select_n(c, *cases)`
+                // lists the case for false first.
+                ins.swap(1, 2);
+            }
             writeln!(f, "    {} = {} {}", outs.join(" "), e.prim, ins.join(" "))?;
         }
         let outs: Vec<String> = self.outs.iter().map(atom).collect();
