@@ -1,0 +1,387 @@
+//! Native CONV: `conv_general_dilated` as an implicit GEMM in one WGSL
+//! compute shader.
+//!
+//! For output image `n` and group `g` (a feature group, or a batch group
+//! when `batch_group_count > 1`) the output is the matrix product
+//! `out[rows, positions] = rhs[rows, depth] · col[depth, positions]`,
+//! `depth = I · window`, where `col[(ch, kpos), pos]` is the input element
+//! that window position `kpos` of output position `pos` reads in channel
+//! `ch` (0 in padding and in the holes of lhs dilation). `col` is never
+//! stored: the shader computes each element's address while staging it
+//! (the spatial index math is unrolled per axis with the geometry as
+//! constants, so any rank works).
+//!
+//! Each workgroup (16×16 invocations) computes a tile of `TM` output
+//! channels × `TN` output positions, each invocation a `TM/16 × TN/16`
+//! block (rows `lid.y + 16·i`, positions `lid.x + 16·j`, so neighbouring
+//! invocations read neighbouring words), looping over the depth in slices
+//! of `TK` with both operands staged in workgroup memory. Tile sizes follow
+//! the problem: 16 to 64 channels and positions (a weight gradient has few
+//! of both), deeper slices when the tiles are small. Every output sums its
+//! products in depth order. Workgroups are numbered linearly over a 2-D
+//! grid (WebGPU allows 65,535 per dimension).
+
+use oxjax_abi::{BackendError, DType, ErrorKind, Routine, RoutineKind};
+use std::fmt::Write;
+
+/// A checked CONV routine, with its tiling.
+#[derive(Clone, Debug)]
+pub struct ConvPlan {
+    /// Per spatial axis: input length, window length, output length,
+    /// stride, pad low, lhs dilation, rhs dilation.
+    axes: Vec<[i64; 7]>,
+    c: u32,
+    o: u32,
+    i: u32,
+    /// Output images (`N / batch_group_count`).
+    out_n: u32,
+    batch_groups: u32,
+    /// Groups per image and output channels per group.
+    per: u32,
+    rows: u32,
+    spatial_in: u32,
+    window: u32,
+    positions: u32,
+    depth: u32,
+    tm: u32,
+    tn: u32,
+    tk: u32,
+    lhs_elems: u64,
+    rhs_elems: u64,
+    out_elems: u64,
+}
+
+fn invalid(r: &Routine, msg: impl std::fmt::Display) -> BackendError {
+    BackendError::new(
+        ErrorKind::INVALID_ARGUMENT,
+        format!("routine conv: {msg} (descriptor: {r:?})"),
+    )
+}
+
+/// The smallest power of two `>= n`, clamped to 16..=64.
+fn tile(n: u32) -> u32 {
+    n.next_power_of_two().clamp(16, 64)
+}
+
+impl ConvPlan {
+    /// Checks `r` against the CONV contract; `max_elems` bounds every
+    /// operand (the device's largest binding, in f32 elements).
+    pub fn new(r: &Routine, max_elems: u64) -> Result<ConvPlan, BackendError> {
+        debug_assert_eq!(r.kind, RoutineKind::CONV);
+        let (x, k, y) = match (r.inputs.as_slice(), r.outputs.as_slice()) {
+            ([x, k], [y]) => (x, k, y),
+            (i, o) => {
+                return Err(invalid(
+                    r,
+                    format!(
+                        "takes 2 inputs (lhs, rhs) and 1 output, got {} and {}",
+                        i.len(),
+                        o.len()
+                    ),
+                ));
+            }
+        };
+        if x.dtype != DType::F32 || k.dtype != DType::F32 || y.dtype != DType::F32 {
+            return Err(BackendError::new(
+                ErrorKind::UNSUPPORTED,
+                format!(
+                    "conv of {} x {} -> {} is not supported by the webgpu backend (f32 only)",
+                    x.dtype, k.dtype, y.dtype
+                ),
+            ));
+        }
+        let p = r.params.as_slice();
+        let s = p.first().copied().unwrap_or(-1);
+        if s < 0
+            || p.len() != 3 + 5 * s as usize
+            || x.shape.len() != s as usize + 2
+            || k.shape.len() != s as usize + 2
+            || y.shape.len() != s as usize + 2
+        {
+            return Err(invalid(
+                r,
+                format!(
+                    "params {p:?} do not fit lhs {:?}, rhs {:?}, out {:?}",
+                    x.shape, k.shape, y.shape
+                ),
+            ));
+        }
+        let s = s as usize;
+        let (g, b) = (p[1], p[2]);
+        let (n, c, o, i) = (x.shape[0], x.shape[1], k.shape[0], k.shape[1]);
+        let groups_ok = g >= 1
+            && b >= 1
+            && (g == 1 || b == 1)
+            && c == i * g as u64
+            && o % (g * b) as u64 == 0
+            && n % b as u64 == 0
+            && y.shape[0] == n / b as u64
+            && y.shape[1] == o;
+        if !groups_ok {
+            return Err(invalid(
+                r,
+                format!(
+                    "lhs {:?}, rhs {:?}, out {:?} do not fit feature_group_count {g} and \
+                     batch_group_count {b}",
+                    x.shape, k.shape, y.shape
+                ),
+            ));
+        }
+        let mut axes = Vec::with_capacity(s);
+        for d in 0..s {
+            let q = &p[3 + 5 * d..8 + 5 * d];
+            let (len, win, out) = (
+                x.shape[2 + d] as i64,
+                k.shape[2 + d] as i64,
+                y.shape[2 + d] as i64,
+            );
+            let (stride, lo, hi, ld, rd) = (q[0], q[1], q[2], q[3], q[4]);
+            if stride < 1 || ld < 1 || rd < 1 {
+                return Err(invalid(
+                    r,
+                    format!("axis {d}: stride and dilations must be >= 1, got {q:?}"),
+                ));
+            }
+            let dlen = if len == 0 { 0 } else { (len - 1) * ld + 1 };
+            let dwin = if win == 0 { 0 } else { (win - 1) * rd + 1 };
+            let span = dlen + lo + hi - dwin;
+            let want = if span < 0 { 0 } else { span / stride + 1 };
+            if out != want {
+                return Err(invalid(
+                    r,
+                    format!("axis {d}: the output has {out} positions, the geometry gives {want}"),
+                ));
+            }
+            axes.push([len, win, out, stride, lo, ld, rd]);
+        }
+        let prod = |v: &[u64]| v.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        let too_big = || {
+            BackendError::new(
+                ErrorKind::UNSUPPORTED,
+                format!("routine conv: operands too large for the webgpu conv ({r:?})"),
+            )
+        };
+        let (lhs_elems, rhs_elems, out_elems) = (
+            prod(&x.shape).ok_or_else(too_big)?,
+            prod(&k.shape).ok_or_else(too_big)?,
+            prod(&y.shape).ok_or_else(too_big)?,
+        );
+        // Index math is u32 (i32 for dilated coordinates).
+        let limit = max_elems.min(i32::MAX as u64);
+        if lhs_elems > limit || rhs_elems > limit || out_elems > limit {
+            return Err(too_big());
+        }
+        let spatial_in = prod(&x.shape[2..]).ok_or_else(too_big)? as u32;
+        let window = prod(&k.shape[2..]).ok_or_else(too_big)? as u32;
+        let positions = prod(&y.shape[2..]).ok_or_else(too_big)? as u32;
+        let dilated_ok = axes.iter().all(|a| {
+            let reach = (a[2].max(1) - 1) * a[3] + (a[1].max(1) - 1) * a[6] + a[4].abs();
+            reach < i32::MAX as i64 / 2 && a[0] * a[5] < i32::MAX as i64 / 2
+        });
+        if !dilated_ok {
+            return Err(too_big());
+        }
+        let (per, rows) = if b > 1 {
+            (b as u32, (o / b as u64) as u32)
+        } else {
+            (g as u32, (o / g as u64) as u32)
+        };
+        let (tm, tn) = (tile(rows), tile(positions));
+        // Deeper slices when the tiles are small: fewer barriers per
+        // product, the staged bytes stay at most 8 KiB.
+        let tk = 2048 / (tm + tn).max(32);
+        let tk = 1 << (31 - tk.leading_zeros()).min(6);
+        Ok(ConvPlan {
+            axes,
+            c: c as u32,
+            o: o as u32,
+            i: i as u32,
+            out_n: y.shape[0] as u32,
+            batch_groups: b as u32,
+            per,
+            rows,
+            spatial_in,
+            window,
+            positions,
+            depth: i as u32 * window,
+            tm,
+            tn,
+            tk,
+            lhs_elems,
+            rhs_elems,
+            out_elems,
+        })
+    }
+
+    /// Bytes of (lhs, rhs, out).
+    pub fn bytes(&self) -> [u64; 3] {
+        [self.lhs_elems * 4, self.rhs_elems * 4, self.out_elems * 4]
+    }
+
+    /// Workgroups in all: (position tiles × channel tiles × groups ×
+    /// output images).
+    pub fn workgroups(&self) -> u64 {
+        self.positions.div_ceil(self.tn) as u64
+            * self.rows.div_ceil(self.tm) as u64
+            * self.per as u64
+            * self.out_n as u64
+    }
+
+    /// The dispatch: [`Self::workgroups`] over a grid of at most 65,535 per
+    /// dimension.
+    pub fn grid(&self) -> [u32; 3] {
+        let w = self.workgroups();
+        if w <= 65535 {
+            [w as u32, 1, 1]
+        } else {
+            [65535, w.div_ceil(65535) as u32, 1]
+        }
+    }
+
+    pub fn wgsl(&self) -> String {
+        let (tm, tn, tk) = (self.tm, self.tn, self.tk);
+        let (rm, rn) = (tm / 16, tn / 16);
+        // Divisors in the shader stay nonzero (a constant division by zero
+        // is a WGSL error); empty problems are never dispatched.
+        let nz = |v: u32| v.max(1);
+        let (window, positions, depth, rows) = (
+            nz(self.window),
+            nz(self.positions),
+            self.depth,
+            self.rows,
+        );
+        let ptiles = nz(positions.div_ceil(tn));
+        let ctiles = nz(rows.div_ceil(tm));
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "// oxjax conv: {} images x {} groups of {rows} channels x {positions} positions, depth {depth}; tile {tm}x{tn}x{tk}",
+            self.out_n, self.per
+        );
+        s.push_str(
+            "@group(0) @binding(0) var<storage, read> lhs: array<f32>;\n\
+             @group(0) @binding(1) var<storage, read> rhs: array<f32>;\n\
+             @group(0) @binding(2) var<storage, read_write> outp: array<f32>;\n",
+        );
+        let _ = writeln!(s, "var<workgroup> ws: array<f32, {}>;", tm * tk);
+        let _ = writeln!(s, "var<workgroup> xs: array<f32, {}>;", tk * tn);
+        // col(xbase, r, p): the input element at depth r, position p.
+        let _ = writeln!(
+            s,
+            "fn col(xbase: u32, r: u32, p: u32) -> f32 {{\n    var kq = r % {window}u;\n    var pq = p;\n    var off = 0u;\n    var st = 1u;"
+        );
+        for &[len, win, out, stride, lo, ld, rd] in self.axes.iter().rev() {
+            let dlen = if len == 0 { 0 } else { (len - 1) * ld + 1 };
+            let _ = writeln!(
+                s,
+                "    {{\n        let k = i32(kq % {win}u);\n        kq = kq / {win}u;\n        let o = i32(pq % {out}u);\n        pq = pq / {out}u;\n        let at = o * {stride}i + k * {rd}i - ({lo}i);\n        if (at < 0i || at >= {dlen}i) {{ return 0.0; }}",
+                win = win.max(1),
+                out = out.max(1),
+            );
+            if ld != 1 {
+                let _ = writeln!(
+                    s,
+                    "        if (at % {ld}i != 0i) {{ return 0.0; }}\n        off = off + u32(at / {ld}i) * st;"
+                );
+            } else {
+                s.push_str("        off = off + u32(at) * st;\n");
+            }
+            let _ = writeln!(s, "        st = st * {len}u;\n    }}");
+        }
+        let _ = writeln!(
+            s,
+            "    return lhs[xbase + (r / {window}u) * {}u + off];\n}}",
+            self.spatial_in
+        );
+        let _ = writeln!(
+            s,
+            "@compute @workgroup_size(16, 16)\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {{"
+        );
+        let _ = writeln!(
+            s,
+            "    let t = wg.y * nwg.x + wg.x;\n    if (t >= {}u) {{ return; }}",
+            self.workgroups()
+        );
+        let _ = writeln!(
+            s,
+            "    let p0 = (t % {ptiles}u) * {tn}u;\n    let r0 = ((t / {ptiles}u) % {ctiles}u) * {tm}u;\n    let grp = (t / {}u) % {}u;\n    let n = t / {}u;",
+            ptiles * ctiles,
+            self.per,
+            ptiles * ctiles * self.per
+        );
+        if self.batch_groups > 1 {
+            let _ = writeln!(
+                s,
+                "    let xbase = (grp * {}u + n) * {}u;",
+                self.out_n,
+                self.c * self.spatial_in
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "    let xbase = (n * {}u + grp * {}u) * {}u;",
+                self.c, self.i, self.spatial_in
+            );
+        }
+        // First output channel of the tile, absolute.
+        let _ = writeln!(s, "    let o0 = grp * {rows}u + r0;");
+        for a in 0..rm * rn {
+            let _ = writeln!(s, "    var c{a} = 0.0f;");
+        }
+        let _ = writeln!(
+            s,
+            "    for (var k0 = 0u; k0 < {depth}u; k0 = k0 + {tk}u) {{"
+        );
+        // Stage rhs[o0 + m, k0 + kk] as ws[kk * tm + m] (consecutive
+        // invocations read consecutive depth entries of one row).
+        let _ = writeln!(
+            s,
+            "        for (var el = li; el < {}u; el = el + 256u) {{\n            let m = el / {tk}u;\n            let kk = el % {tk}u;\n            var v = 0.0f;\n            if (r0 + m < {rows}u && k0 + kk < {depth}u) {{ v = rhs[(o0 + m) * {depth}u + k0 + kk]; }}\n            ws[kk * {tm}u + m] = v;\n        }}",
+            tm * tk
+        );
+        let _ = writeln!(
+            s,
+            "        for (var el = li; el < {}u; el = el + 256u) {{\n            let q = el % {tn}u;\n            let kk = el / {tn}u;\n            var v = 0.0f;\n            if (p0 + q < {}u && k0 + kk < {depth}u) {{ v = col(xbase, k0 + kk, p0 + q); }}\n            xs[kk * {tn}u + q] = v;\n        }}\n        workgroupBarrier();",
+            tk * tn,
+            self.positions
+        );
+        let _ = writeln!(s, "        for (var kq = 0u; kq < {tk}u; kq = kq + 1u) {{");
+        for ii in 0..rm {
+            let _ = writeln!(
+                s,
+                "            let a{ii} = ws[kq * {tm}u + lid.y + {}u];",
+                16 * ii
+            );
+        }
+        for jj in 0..rn {
+            let _ = writeln!(
+                s,
+                "            let b{jj} = xs[kq * {tn}u + lid.x + {}u];",
+                16 * jj
+            );
+        }
+        for ii in 0..rm {
+            for jj in 0..rn {
+                let a = ii * rn + jj;
+                let _ = writeln!(s, "            c{a} = c{a} + a{ii} * b{jj};");
+            }
+        }
+        s.push_str("        }\n        workgroupBarrier();\n    }\n");
+        for ii in 0..rm {
+            for jj in 0..rn {
+                let a = ii * rn + jj;
+                let _ = writeln!(
+                    s,
+                    "    {{\n        let m = lid.y + {}u;\n        let q = p0 + lid.x + {}u;\n        if (r0 + m < {rows}u && q < {}u) {{ outp[(n * {}u + o0 + m) * {}u + q] = c{a}; }}\n    }}",
+                    16 * ii,
+                    16 * jj,
+                    self.positions,
+                    self.o,
+                    self.positions
+                );
+            }
+        }
+        s.push_str("}\n");
+        s
+    }
+}
