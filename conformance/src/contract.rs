@@ -721,7 +721,9 @@ struct ConvCase {
 /// The table of CONV cases: 0-, 1-, 2- and 3-d, strides, negative and
 /// positive padding, lhs and rhs dilation, feature and batch groups, and
 /// sizes that cross a 64-wide tile (channels, positions, depth) or have a
-/// window larger than the output (a weight gradient's shape).
+/// window larger than the output (a weight gradient's shape), and a long
+/// sum (70,000 products: past llvmpipe's 65,535 loop iterations per
+/// invocation; its values are positive, so that a sum cut short fails).
 const CONV_CASES: &[ConvCase] = &[
     ConvCase {
         lhs: &[2, 3],
@@ -790,6 +792,13 @@ const CONV_CASES: &[ConvCase] = &[
         lhs: &[1, 2, 4, 5, 3],
         rhs: &[3, 2, 2, 2, 2],
         axes: &[[1, 1, 0, 1, 1], [2, 0, 1, 1, 1], [1, -1, 2, 2, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[1, 70, 1000],
+        rhs: &[2, 70, 1000],
+        axes: &[[1, 0, 0, 1, 1]],
         groups: 1,
         batch_groups: 1,
     },
@@ -890,9 +899,13 @@ fn conv(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
             }
         };
         for cc in CONV_CASES {
+            let long = cc.rhs[1..].iter().product::<u64>() > 10_000;
             let mut values = |shape: &[u64]| -> Vec<f64> {
                 (0..shape.iter().product::<u64>())
-                    .map(|_| round((rng.next() % 2001) as f64 / 997.0 - 1.0))
+                    .map(|_| {
+                        let v = (rng.next() % 2001) as f64 / 997.0 - 1.0;
+                        round(if long { v.abs() } else { v })
+                    })
                     .collect()
             };
             let (x, k) = (values(cc.lhs), values(cc.rhs));

@@ -15,7 +15,8 @@
 //! channels × `TN` output positions, each invocation a `TM/16 × TN/16`
 //! block (rows `lid.y + 16·i`, positions `lid.x + 16·j`, so neighbouring
 //! invocations read neighbouring words), looping over the depth in slices
-//! of `TK` with both operands staged in workgroup memory. Tile sizes follow
+//! of `TK` with both operands staged in workgroup memory (the staging and
+//! the products are unrolled: the depth loop is the shader's only loop). Tile sizes follow
 //! the problem: 16 to 64 channels and positions (a weight gradient has few
 //! of both), deeper slices when the tiles are small. Every output sums its
 //! products in depth order. Workgroups are numbered linearly over a 2-D
@@ -23,6 +24,16 @@
 
 use oxjax_abi::{BackendError, DType, ErrorKind, Routine, RoutineKind};
 use std::fmt::Write;
+
+/// Iterations of the shader's depth loop at most. llvmpipe (lavapipe)
+/// ends an invocation's loops after 65,535 iterations in all and carries
+/// on with a wrong result (see `codegen::LOOP_BUDGET`), so that loop is
+/// the shader's only one and its body runs several depth slices when the
+/// depth is long.
+const LOOP_BUDGET: u32 = 16_384;
+
+/// Depth slices per loop iteration at most (code size).
+const MAX_UNROLL: u32 = 8;
 
 /// A checked CONV routine, with its tiling.
 #[derive(Clone, Debug)]
@@ -46,6 +57,8 @@ pub struct ConvPlan {
     tm: u32,
     tn: u32,
     tk: u32,
+    /// Depth slices per iteration of the shader's one loop.
+    unroll: u32,
     lhs_elems: u64,
     rhs_elems: u64,
     out_elems: u64,
@@ -191,6 +204,23 @@ impl ConvPlan {
         // product, the staged bytes stay at most 8 KiB.
         let tk = 2048 / (tm + tn).max(32);
         let tk = 1 << (31 - tk.leading_zeros()).min(6);
+        let depth = u32::try_from(i * window as u64)
+            .ok()
+            .filter(|&d| d <= i32::MAX as u32)
+            .ok_or_else(too_big)?;
+        let steps = depth.div_ceil(tk);
+        let unroll = steps.div_ceil(LOOP_BUDGET).next_power_of_two();
+        if unroll > MAX_UNROLL {
+            return Err(BackendError::new(
+                ErrorKind::UNSUPPORTED,
+                format!(
+                    "routine conv: a depth (input channels x window) of {} exceeds what \
+                     the webgpu conv runs correctly ({}) ({r:?})",
+                    depth,
+                    LOOP_BUDGET * MAX_UNROLL * tk
+                ),
+            ));
+        }
         Ok(ConvPlan {
             axes,
             c: c as u32,
@@ -203,10 +233,11 @@ impl ConvPlan {
             spatial_in,
             window,
             positions,
-            depth: i as u32 * window,
+            depth,
             tm,
             tn,
             tk,
+            unroll,
             lhs_elems,
             rhs_elems,
             out_elems,
@@ -328,45 +359,62 @@ impl ConvPlan {
         for a in 0..rm * rn {
             let _ = writeln!(s, "    var c{a} = 0.0f;");
         }
+        let u = self.unroll;
         let _ = writeln!(
             s,
-            "    for (var k0 = 0u; k0 < {depth}u; k0 = k0 + {tk}u) {{"
+            "    for (var k0 = 0u; k0 < {depth}u; k0 = k0 + {}u) {{",
+            u * tk
         );
-        // Stage rhs[o0 + m, k0 + kk] as ws[kk * tm + m] (consecutive
-        // invocations read consecutive depth entries of one row).
-        let _ = writeln!(
-            s,
-            "        for (var el = li; el < {}u; el = el + 256u) {{\n            let m = el / {tk}u;\n            let kk = el % {tk}u;\n            var v = 0.0f;\n            if (r0 + m < {rows}u && k0 + kk < {depth}u) {{ v = rhs[(o0 + m) * {depth}u + k0 + kk]; }}\n            ws[kk * {tm}u + m] = v;\n        }}",
-            tm * tk
-        );
-        let _ = writeln!(
-            s,
-            "        for (var el = li; el < {}u; el = el + 256u) {{\n            let q = el % {tn}u;\n            let kk = el / {tn}u;\n            var v = 0.0f;\n            if (p0 + q < {}u && k0 + kk < {depth}u) {{ v = col(xbase, k0 + kk, p0 + q); }}\n            xs[kk * {tn}u + q] = v;\n        }}\n        workgroupBarrier();",
-            tk * tn,
-            self.positions
-        );
-        let _ = writeln!(s, "        for (var kq = 0u; kq < {tk}u; kq = kq + 1u) {{");
-        for ii in 0..rm {
-            let _ = writeln!(
-                s,
-                "            let a{ii} = ws[kq * {tm}u + lid.y + {}u];",
-                16 * ii
-            );
-        }
-        for jj in 0..rn {
-            let _ = writeln!(
-                s,
-                "            let b{jj} = xs[kq * {tn}u + lid.x + {}u];",
-                16 * jj
-            );
-        }
-        for ii in 0..rm {
-            for jj in 0..rn {
-                let a = ii * rn + jj;
-                let _ = writeln!(s, "            c{a} = c{a} + a{ii} * b{jj};");
+        // Only this loop loops (see `LOOP_BUDGET`): its body runs `u`
+        // slices, each staged and multiplied without a loop.
+        for slice in 0..u {
+            let _ = writeln!(s, "        let ks{slice} = k0 + {}u;", slice * tk);
+            // Stage rhs[o0 + m, ks + kk] as ws[kk * tm + m] (consecutive
+            // invocations read consecutive depth entries of one row).
+            for q in 0..(tm * tk).div_ceil(256) {
+                let _ = writeln!(
+                    s,
+                    "        {{\n            let el = li + {}u;\n            let m = el / {tk}u;\n            let kk = ks{slice} + el % {tk}u;\n            var v = 0.0f;\n            if (r0 + m < {rows}u && kk < {depth}u) {{ v = rhs[(o0 + m) * {depth}u + kk]; }}\n            ws[(el % {tk}u) * {tm}u + m] = v;\n        }}",
+                    256 * q
+                );
             }
+            for q in 0..(tk * tn).div_ceil(256) {
+                let _ = writeln!(
+                    s,
+                    "        {{\n            let el = li + {}u;\n            let q = el % {tn}u;\n            let kk = ks{slice} + el / {tn}u;\n            var v = 0.0f;\n            if (p0 + q < {}u && kk < {depth}u) {{ v = col(xbase, kk, p0 + q); }}\n            xs[el] = v;\n        }}",
+                    256 * q,
+                    self.positions
+                );
+            }
+            s.push_str("        workgroupBarrier();\n");
+            for kq in 0..tk {
+                for ii in 0..rm {
+                    let _ = writeln!(
+                        s,
+                        "        let a{slice}_{kq}_{ii} = ws[{}u + lid.y];",
+                        kq * tm + 16 * ii
+                    );
+                }
+                for jj in 0..rn {
+                    let _ = writeln!(
+                        s,
+                        "        let b{slice}_{kq}_{jj} = xs[{}u + lid.x];",
+                        kq * tn + 16 * jj
+                    );
+                }
+                for ii in 0..rm {
+                    for jj in 0..rn {
+                        let a = ii * rn + jj;
+                        let _ = writeln!(
+                            s,
+                            "        c{a} = c{a} + a{slice}_{kq}_{ii} * b{slice}_{kq}_{jj};"
+                        );
+                    }
+                }
+            }
+            s.push_str("        workgroupBarrier();\n");
         }
-        s.push_str("        }\n        workgroupBarrier();\n    }\n");
+        s.push_str("    }\n");
         for ii in 0..rm {
             for jj in 0..rn {
                 let a = ii * rn + jj;

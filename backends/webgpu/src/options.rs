@@ -18,7 +18,8 @@ pub struct Options {
     /// on CPU adapters (lavapipe), where the core's host sort is faster.
     pub native_sort: Option<bool>,
     /// `native_conv = true | false`: list CONV in the capabilities (run it
-    /// as the tiled shader of [`crate::conv`]). Default: on.
+    /// as the tiled shader of [`crate::conv`]). Default: on, except on CPU
+    /// adapters (lavapipe), where the core's host conv is faster.
     pub native_conv: Option<bool>,
 }
 
