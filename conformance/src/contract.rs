@@ -813,7 +813,11 @@ fn conv_out_shape(cc: &ConvCase) -> Vec<u64> {
         let dlen = if len == 0 { 0 } else { (len - 1) * ld + 1 };
         let dwin = if win == 0 { 0 } else { (win - 1) * rd + 1 };
         let span = dlen + lo + hi - dwin;
-        s.push(if span < 0 { 0 } else { (span / stride + 1) as u64 });
+        s.push(if span < 0 {
+            0
+        } else {
+            (span / stride + 1) as u64
+        });
     }
     s
 }
@@ -891,7 +895,13 @@ fn conv(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
         } else {
             f64::EPSILON
         };
-        let round = |v: f64| if dtype == DType::F32 { v as f32 as f64 } else { v };
+        let round = |v: f64| {
+            if dtype == DType::F32 {
+                v as f32 as f64
+            } else {
+                v
+            }
+        };
         let bytes = |v: &[f64]| -> Vec<u8> {
             match dtype {
                 DType::F32 => v.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),

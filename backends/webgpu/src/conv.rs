@@ -11,14 +11,15 @@
 //! (the spatial index math is unrolled per axis with the geometry as
 //! constants, so any rank works).
 //!
-//! Each workgroup (16×16 invocations) computes a tile of `TM` output
-//! channels × `TN` output positions, each invocation a `TM/16 × TN/16`
-//! block (rows `lid.y + 16·i`, positions `lid.x + 16·j`, so neighbouring
-//! invocations read neighbouring words), looping over the depth in slices
-//! of `TK` with both operands staged in workgroup memory (the staging and
-//! the products are unrolled: the depth loop is the shader's only loop). Tile sizes follow
-//! the problem: 16 to 64 channels and positions (a weight gradient has few
-//! of both), deeper slices when the tiles are small. Every output sums its
+//! Each workgroup (256 invocations, `WY = min(TM, 16)` rows of `WX`)
+//! computes a tile of `TM` output channels × `TN` output positions, each
+//! invocation a `TM/WY × TN/WX` block (rows `lid.y + WY·i`, positions
+//! `lid.x + WX·j`, so neighbouring invocations read neighbouring words),
+//! looping over the depth in slices of `TK` with both operands staged in
+//! workgroup memory (the staging and the products are unrolled: the depth
+//! loop is the shader's only loop). Tile sizes follow the problem: 4 to 64
+//! channels (an input gradient has few), 16 to 64 positions (a weight
+//! gradient has few), deeper slices when the tiles are small. Every output sums its
 //! products in depth order. Workgroups are numbered linearly over a 2-D
 //! grid (WebGPU allows 65,535 per dimension).
 
@@ -71,9 +72,9 @@ fn invalid(r: &Routine, msg: impl std::fmt::Display) -> BackendError {
     )
 }
 
-/// The smallest power of two `>= n`, clamped to 16..=64.
-fn tile(n: u32) -> u32 {
-    n.next_power_of_two().clamp(16, 64)
+/// The smallest power of two `>= n`, clamped to `lo..=64`.
+fn tile(n: u32, lo: u32) -> u32 {
+    n.next_power_of_two().clamp(lo, 64)
 }
 
 impl ConvPlan {
@@ -199,7 +200,11 @@ impl ConvPlan {
         } else {
             (g as u32, (o / g as u64) as u32)
         };
-        let (tm, tn) = (tile(rows), tile(positions));
+        // 4 to 64 channels (a input gradient has few), then 16 rows of
+        // invocations (fewer for fewer channels) and enough positions to
+        // give each invocation at least one.
+        let tm = tile(rows, 4);
+        let tn = tile(positions, 256 / tm.min(16));
         // Deeper slices when the tiles are small: fewer barriers per
         // product, the staged bytes stay at most 8 KiB.
         let tk = 2048 / (tm + tn).max(32);
@@ -271,16 +276,15 @@ impl ConvPlan {
 
     pub fn wgsl(&self) -> String {
         let (tm, tn, tk) = (self.tm, self.tn, self.tk);
-        let (rm, rn) = (tm / 16, tn / 16);
+        // Invocations: wy rows of wx, 256 in all.
+        let wy = tm.min(16);
+        let wx = 256 / wy;
+        let (rm, rn) = (tm / wy, tn / wx);
         // Divisors in the shader stay nonzero (a constant division by zero
         // is a WGSL error); empty problems are never dispatched.
         let nz = |v: u32| v.max(1);
-        let (window, positions, depth, rows) = (
-            nz(self.window),
-            nz(self.positions),
-            self.depth,
-            self.rows,
-        );
+        let (window, positions, depth, rows) =
+            (nz(self.window), nz(self.positions), self.depth, self.rows);
         let ptiles = nz(positions.div_ceil(tn));
         let ctiles = nz(rows.div_ceil(tm));
         let mut s = String::new();
@@ -326,7 +330,7 @@ impl ConvPlan {
         );
         let _ = writeln!(
             s,
-            "@compute @workgroup_size(16, 16)\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {{"
+            "@compute @workgroup_size({wx}, {wy})\nfn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(local_invocation_index) li: u32) {{"
         );
         let _ = writeln!(
             s,
@@ -374,8 +378,9 @@ impl ConvPlan {
             for q in 0..(tm * tk).div_ceil(256) {
                 let _ = writeln!(
                     s,
-                    "        {{\n            let el = li + {}u;\n            let m = el / {tk}u;\n            let kk = ks{slice} + el % {tk}u;\n            var v = 0.0f;\n            if (r0 + m < {rows}u && kk < {depth}u) {{ v = rhs[(o0 + m) * {depth}u + kk]; }}\n            ws[(el % {tk}u) * {tm}u + m] = v;\n        }}",
-                    256 * q
+                    "        if (li + {0}u < {1}u) {{\n            let el = li + {0}u;\n            let m = el / {tk}u;\n            let kk = ks{slice} + el % {tk}u;\n            var v = 0.0f;\n            if (r0 + m < {rows}u && kk < {depth}u) {{ v = rhs[(o0 + m) * {depth}u + kk]; }}\n            ws[(el % {tk}u) * {tm}u + m] = v;\n        }}",
+                    256 * q,
+                    tm * tk
                 );
             }
             for q in 0..(tk * tn).div_ceil(256) {
@@ -392,14 +397,14 @@ impl ConvPlan {
                     let _ = writeln!(
                         s,
                         "        let a{slice}_{kq}_{ii} = ws[{}u + lid.y];",
-                        kq * tm + 16 * ii
+                        kq * tm + wy * ii
                     );
                 }
                 for jj in 0..rn {
                     let _ = writeln!(
                         s,
                         "        let b{slice}_{kq}_{jj} = xs[{}u + lid.x];",
-                        kq * tn + 16 * jj
+                        kq * tn + wx * jj
                     );
                 }
                 for ii in 0..rm {
@@ -421,8 +426,8 @@ impl ConvPlan {
                 let _ = writeln!(
                     s,
                     "    {{\n        let m = lid.y + {}u;\n        let q = p0 + lid.x + {}u;\n        if (r0 + m < {rows}u && q < {}u) {{ outp[(n * {}u + o0 + m) * {}u + q] = c{a}; }}\n    }}",
-                    16 * ii,
-                    16 * jj,
+                    wy * ii,
+                    wx * jj,
                     self.positions,
                     self.o,
                     self.positions

@@ -53,7 +53,10 @@ fn conv_runs_as_one_shader_and_is_listed_by_option() {
         assert_eq!(b.info().caps.supports_routine(RoutineKind::CONV), listed);
     }
     assert_eq!(
-        oxjax_backend_webgpu::new("native_conv = 1").err().unwrap().kind,
+        oxjax_backend_webgpu::new("native_conv = 1")
+            .err()
+            .unwrap()
+            .kind,
         ErrorKind::INVALID_ARGUMENT
     );
 }
@@ -61,10 +64,14 @@ fn conv_runs_as_one_shader_and_is_listed_by_option() {
 #[test]
 fn bad_conv_descriptors_are_refused() {
     let Some(be) = backend() else { return };
-    let wrong_out = be.compile_routine(&conv1d(DType::F32, &[1, 1, 4])).unwrap_err();
+    let wrong_out = be
+        .compile_routine(&conv1d(DType::F32, &[1, 1, 4]))
+        .unwrap_err();
     assert_eq!(wrong_out.kind, ErrorKind::INVALID_ARGUMENT);
     assert!(wrong_out.message.contains("conv"), "{}", wrong_out.message);
-    let f64s = be.compile_routine(&conv1d(DType::F64, &[1, 1, 3])).unwrap_err();
+    let f64s = be
+        .compile_routine(&conv1d(DType::F64, &[1, 1, 3]))
+        .unwrap_err();
     assert_eq!(f64s.kind, ErrorKind::UNSUPPORTED);
     let mut groups = conv1d(DType::F32, &[1, 1, 3]);
     groups.params[1] = 2; // 2 channels in 2 groups of rhs's 2: 4 needed
@@ -72,4 +79,53 @@ fn bad_conv_descriptors_are_refused() {
         be.compile_routine(&groups).unwrap_err().kind,
         ErrorKind::INVALID_ARGUMENT
     );
+}
+
+/// The three convolutions of a conv layer's training step (the bench
+/// `conv_fwd_bwd`: forward, input gradient, weight gradient), timed:
+/// `cargo test -p oxjax-backend-webgpu --test conv -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn conv_layer_timing() {
+    let Some(be) = backend() else { return };
+    let same = vec![2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    for (name, lhs, rhs, out) in [
+        ("forward", [32, 3, 32, 32], [16, 3, 3, 3], [32, 16, 32, 32]),
+        (
+            "input grad",
+            [32, 16, 32, 32],
+            [3, 16, 3, 3],
+            [32, 3, 32, 32],
+        ),
+        (
+            "weight grad",
+            [3, 32, 32, 32],
+            [16, 32, 32, 32],
+            [3, 16, 3, 3],
+        ),
+    ] {
+        let r = Routine {
+            kind: RoutineKind::CONV,
+            inputs: vec![t(DType::F32, &lhs), t(DType::F32, &rhs)].into(),
+            outputs: vec![t(DType::F32, &out)].into(),
+            params: same.clone().into(),
+        };
+        let exe = be.compile_routine(&r).unwrap();
+        let bufs: Vec<_> = [&lhs, &rhs, &out]
+            .iter()
+            .map(|s| be.alloc(4 * s.iter().product::<u64>()).unwrap())
+            .collect();
+        let mut best = f64::MAX;
+        for _ in 0..4 {
+            let t0 = std::time::Instant::now();
+            be.execute(exe, &bufs[..2], &bufs[2..]).unwrap();
+            be.synchronize().unwrap();
+            best = best.min(t0.elapsed().as_secs_f64() * 1e3);
+        }
+        eprintln!("{name}: {best:.2} ms");
+        for b in bufs {
+            be.free(b);
+        }
+        be.release(exe);
+    }
 }
