@@ -308,18 +308,24 @@ impl ConvPlan {
         );
         let _ = writeln!(s, "var<workgroup> ws: array<f32, {}>;", tm * tk);
         let _ = writeln!(s, "var<workgroup> xs: array<f32, {}>;", tk * tn);
-        // col(xbase, r, p): the input element at depth r, position p.
+        // col(xbase, r, pb...): the input element at depth r for the
+        // position whose first dilated coordinate on axis d is pb{d}
+        // (`o * stride - pad_lo`, computed once per invocation: an
+        // invocation stages the same position of every depth slice).
+        let pbs: Vec<String> = (0..self.axes.len())
+            .map(|d| format!(", pb{d}: i32"))
+            .collect();
         let _ = writeln!(
             s,
-            "fn col(xbase: u32, r: u32, p: u32) -> f32 {{\n    var kq = r % {window}u;\n    var pq = p;\n    var off = 0u;\n    var st = 1u;"
+            "fn col(xbase: u32, r: u32{}) -> f32 {{\n    var kq = r % {window}u;\n    var off = 0u;\n    var st = 1u;",
+            pbs.concat()
         );
-        for &[len, win, out, stride, lo, ld, rd] in self.axes.iter().rev() {
+        for (d, &[len, win, _, _, _, ld, rd]) in self.axes.iter().enumerate().rev() {
             let dlen = if len == 0 { 0 } else { (len - 1) * ld + 1 };
             let _ = writeln!(
                 s,
-                "    {{\n        let k = i32(kq % {win}u);\n        kq = kq / {win}u;\n        let o = i32(pq % {out}u);\n        pq = pq / {out}u;\n        let at = o * {stride}i + k * {rd}i - ({lo}i);\n        if (at < 0i || at >= {dlen}i) {{ return 0.0; }}",
+                "    {{\n        let k = i32(kq % {win}u);\n        kq = kq / {win}u;\n        let at = pb{d} + k * {rd}i;\n        if (at < 0i || at >= {dlen}i) {{ return 0.0; }}",
                 win = win.max(1),
-                out = out.max(1),
             );
             if ld != 1 {
                 let _ = writeln!(
@@ -368,6 +374,21 @@ impl ConvPlan {
         }
         // First output channel of the tile, absolute.
         let _ = writeln!(s, "    let o0 = grp * {rows}u + r0;");
+        // The position this invocation stages (tn divides THREADS) and its
+        // first dilated coordinate per axis.
+        let _ = writeln!(
+            s,
+            "    let sp = p0 + li % {tn}u;\n    let sp_ok = sp < {}u;\n    var pq = sp;",
+            self.positions
+        );
+        for (d, &[_, _, out, stride, lo, _, _]) in self.axes.iter().enumerate().rev() {
+            let _ = writeln!(
+                s,
+                "    let pb{d} = i32(pq % {out}u) * {stride}i - ({lo}i);\n    pq = pq / {out}u;",
+                out = out.max(1)
+            );
+        }
+        let args: String = (0..self.axes.len()).map(|d| format!(", pb{d}")).collect();
         for a in 0..rm * rn {
             let _ = writeln!(s, "    var c{a} = 0.0f;");
         }
@@ -394,9 +415,8 @@ impl ConvPlan {
             for q in 0..(tk * tn).div_ceil(THREADS) {
                 let _ = writeln!(
                     s,
-                    "        {{\n            let el = li + {}u;\n            let q = el % {tn}u;\n            let kk = ks{slice} + el / {tn}u;\n            var v = 0.0f;\n            if (p0 + q < {}u && kk < {depth}u) {{ v = col(xbase, kk, p0 + q); }}\n            xs[el] = v;\n        }}",
+                    "        {{\n            let el = li + {}u;\n            let kk = ks{slice} + el / {tn}u;\n            var v = 0.0f;\n            if (sp_ok && kk < {depth}u) {{ v = col(xbase, kk{args}); }}\n            xs[el] = v;\n        }}",
                     THREADS * q,
-                    self.positions
                 );
             }
             s.push_str("        workgroupBarrier();\n");
