@@ -20,8 +20,12 @@
 //! loop is the shader's only loop). Tile sizes follow the problem: 4 to 64
 //! channels (an input gradient has few), 8 to 64 positions (a weight
 //! gradient has few), deeper slices when the tiles are small. Every
-//! output sums its products in depth order. Workgroups are numbered
-//! linearly over a 2-D grid (WebGPU allows 65,535 per dimension).
+//! output sums its products in depth order. When the tiles are too few to
+//! fill a device (a weight gradient: few channels and positions, a long
+//! depth) the depth is split over several workgroups per tile, each
+//! writing its sums to a scratch buffer that a second pass (`reduce`) adds
+//! up in split order. Workgroups are numbered linearly over a 2-D grid
+//! (WebGPU allows 65,535 per dimension).
 
 use oxjax_abi::{BackendError, DType, ErrorKind, Routine, RoutineKind};
 use std::fmt::Write;
@@ -42,6 +46,9 @@ const MAX_UNROLL: u32 = 8;
 /// invocations to switch between at each barrier); 64 is still a whole
 /// wavefront on GPUs.
 const THREADS: u32 = 64;
+
+/// Workgroups a conv should have at least before it splits the depth.
+const SPLIT_TARGET: u64 = 128;
 const WY_MAX: u32 = 8;
 
 /// A checked CONV routine, with its tiling.
@@ -68,6 +75,10 @@ pub struct ConvPlan {
     tk: u32,
     /// Depth slices per iteration of the shader's one loop.
     unroll: u32,
+    /// Workgroups per output tile, each summing `chunk` of the depth into
+    /// its own slice of a scratch buffer (split-K; 1: no scratch).
+    pub splits: u32,
+    chunk: u32,
     lhs_elems: u64,
     rhs_elems: u64,
     out_elems: u64,
@@ -89,6 +100,24 @@ impl ConvPlan {
     /// Checks `r` against the CONV contract; `max_elems` bounds every
     /// operand (the device's largest binding, in f32 elements).
     pub fn new(r: &Routine, max_elems: u64) -> Result<ConvPlan, BackendError> {
+        let mut plan = Self::tiled(r, max_elems)?;
+        // Split the depth when the tiles are too few to fill a device (a
+        // weight gradient: few channels and positions, a long depth), each
+        // split at least 8 loop iterations long.
+        let tiles = plan.tiles();
+        let iters = plan.depth.div_ceil(plan.tk * plan.unroll);
+        let want = SPLIT_TARGET.div_ceil(tiles.max(1)) as u32;
+        let fits = (max_elems / plan.out_elems.max(1)).min(u32::MAX as u64) as u32;
+        let splits = want.min(iters / 8).min(fits).max(1);
+        if splits > 1 {
+            let chunk = iters.div_ceil(splits) * plan.tk * plan.unroll;
+            plan.chunk = chunk;
+            plan.splits = plan.depth.div_ceil(chunk);
+        }
+        Ok(plan)
+    }
+
+    fn tiled(r: &Routine, max_elems: u64) -> Result<ConvPlan, BackendError> {
         debug_assert_eq!(r.kind, RoutineKind::CONV);
         let (x, k, y) = match (r.inputs.as_slice(), r.outputs.as_slice()) {
             ([x, k], [y]) => (x, k, y),
@@ -251,6 +280,8 @@ impl ConvPlan {
             tn,
             tk,
             unroll,
+            splits: 1,
+            chunk: depth,
             lhs_elems,
             rhs_elems,
             out_elems,
@@ -262,19 +293,32 @@ impl ConvPlan {
         [self.lhs_elems * 4, self.rhs_elems * 4, self.out_elems * 4]
     }
 
-    /// Workgroups in all: (position tiles × channel tiles × groups ×
-    /// output images).
-    pub fn workgroups(&self) -> u64 {
+    /// Output tiles: position tiles × channel tiles × groups × output
+    /// images.
+    fn tiles(&self) -> u64 {
         self.positions.div_ceil(self.tn) as u64
             * self.rows.div_ceil(self.tm) as u64
             * self.per as u64
             * self.out_n as u64
     }
 
-    /// The dispatch: [`Self::workgroups`] over a grid of at most 65,535 per
-    /// dimension.
-    pub fn grid(&self) -> [u32; 3] {
-        let w = self.workgroups();
+    /// Workgroups of `main` in all: every tile, `splits` times.
+    pub fn workgroups(&self) -> u64 {
+        self.tiles() * self.splits as u64
+    }
+
+    /// Bytes of the split sums (`reduce`'s input).
+    pub fn part_bytes(&self) -> u64 {
+        self.out_elems * 4 * self.splits as u64
+    }
+
+    /// Workgroups of `reduce`: one invocation per output element.
+    pub fn reduce_workgroups(&self) -> u64 {
+        self.out_elems.div_ceil(THREADS as u64)
+    }
+
+    /// `w` workgroups over a grid of at most 65,535 per dimension.
+    pub fn grid(w: u64) -> [u32; 3] {
         if w <= 65535 {
             [w as u32, 1, 1]
         } else {
@@ -306,6 +350,15 @@ impl ConvPlan {
              @group(0) @binding(1) var<storage, read> rhs: array<f32>;\n\
              @group(0) @binding(2) var<storage, read_write> outp: array<f32>;\n",
         );
+        let splits = self.splits;
+        let out_elems = self.out_elems;
+        if splits > 1 {
+            // Split sums land in `part`; `reduce` adds them in split order.
+            let _ = writeln!(
+                s,
+                "@group(0) @binding(3) var<storage, read_write> part: array<f32>;\n@compute @workgroup_size({THREADS})\nfn reduce(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) li: u32) {{\n    let i = (wg.y * nwg.x + wg.x) * {THREADS}u + li;\n    if (i >= {out_elems}u) {{ return; }}\n    var acc = part[i];\n    for (var k = 1u; k < {splits}u; k = k + 1u) {{ acc = acc + part[k * {out_elems}u + i]; }}\n    outp[i] = acc;\n}}"
+            );
+        }
         let _ = writeln!(s, "var<workgroup> ws: array<f32, {}>;", tm * tk);
         let _ = writeln!(s, "var<workgroup> xs: array<f32, {}>;", tk * tn);
         // col(xbase, r, pb...): the input element at depth r for the
@@ -348,8 +401,10 @@ impl ConvPlan {
         );
         let _ = writeln!(
             s,
-            "    let t = wg.y * nwg.x + wg.x;\n    if (t >= {}u) {{ return; }}",
-            self.workgroups()
+            "    let t0 = wg.y * nwg.x + wg.x;\n    if (t0 >= {}u) {{ return; }}\n    let t = t0 % {tiles}u;\n    let kbeg = (t0 / {tiles}u) * {chunk}u;\n    let kend = min(kbeg + {chunk}u, {depth}u);",
+            self.workgroups(),
+            tiles = nz(self.tiles() as u32),
+            chunk = self.chunk,
         );
         let _ = writeln!(
             s,
@@ -395,7 +450,7 @@ impl ConvPlan {
         let u = self.unroll;
         let _ = writeln!(
             s,
-            "    for (var k0 = 0u; k0 < {depth}u; k0 = k0 + {}u) {{",
+            "    for (var k0 = kbeg; k0 < kend; k0 = k0 + {}u) {{",
             u * tk
         );
         // Only this loop loops (see `LOOP_BUDGET`): its body runs `u`
@@ -448,12 +503,20 @@ impl ConvPlan {
             s.push_str("        workgroupBarrier();\n");
         }
         s.push_str("    }\n");
+        let (dst, split) = if splits > 1 {
+            (
+                "part",
+                format!("(t0 / {}u) * {out_elems}u + ", nz(self.tiles() as u32)),
+            )
+        } else {
+            ("outp", String::new())
+        };
         for ii in 0..rm {
             for jj in 0..rn {
                 let a = ii * rn + jj;
                 let _ = writeln!(
                     s,
-                    "    {{\n        let m = lid.y + {}u;\n        let q = p0 + lid.x + {}u;\n        if (r0 + m < {rows}u && q < {}u) {{ outp[(n * {}u + o0 + m) * {}u + q] = c{a}; }}\n    }}",
+                    "    {{\n        let m = lid.y + {}u;\n        let q = p0 + lid.x + {}u;\n        if (r0 + m < {rows}u && q < {}u) {{ {dst}[{split}(n * {}u + o0 + m) * {}u + q] = c{a}; }}\n    }}",
                     wy * ii,
                     wx * jj,
                     self.positions,

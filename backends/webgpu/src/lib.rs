@@ -109,6 +109,8 @@ struct ConvExe {
     plan: conv::ConvPlan,
     layout: wgpu::BindGroupLayout,
     pipeline: wgpu::ComputePipeline,
+    /// Adds the split sums (when the plan splits the depth).
+    reduce: Option<wgpu::ComputePipeline>,
     wgsl: String,
 }
 
@@ -755,7 +757,8 @@ impl WebGpuBackend {
             .min(self.limits.max_storage_buffer_binding_size);
         let plan = conv::ConvPlan::new(routine, max / 4)?;
         let wgsl = plan.wgsl();
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..3)
+        let bindings = if plan.splits > 1 { 4 } else { 3 };
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..bindings)
             .map(|b| wgpu::BindGroupLayoutEntry {
                 binding: b,
                 visibility: wgpu::ShaderStages::COMPUTE,
@@ -787,16 +790,21 @@ impl WebGpuBackend {
                 label: Some("oxjax conv"),
                 source: wgpu::ShaderSource::Wgsl(wgsl.as_str().into()),
             });
-        let pipeline = self
-            .device
-            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                label: Some("oxjax conv"),
-                layout: Some(&pl),
-                module: &module,
-                entry_point: Some("main"),
-                compilation_options: Default::default(),
-                cache: None,
-            });
+        let pipeline = |entry: &str| {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some("oxjax conv"),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        };
+        let (reduce, pipeline) = (
+            (plan.splits > 1).then(|| pipeline("reduce")),
+            pipeline("main"),
+        );
         if let Some(e) = pollster::block_on(scope.pop()) {
             return Err(err(
                 ErrorKind::COMPILE,
@@ -807,6 +815,7 @@ impl WebGpuBackend {
             plan,
             layout,
             pipeline,
+            reduce,
             wgsl,
         })
     }
@@ -847,6 +856,17 @@ impl WebGpuBackend {
         if cv.plan.workgroups() == 0 {
             return Ok(());
         }
+        let part = cv.reduce.as_ref().map(|_| {
+            self.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("oxjax conv split sums"),
+                size: cv.plan.part_bytes(),
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            })
+        });
+        if let Some(p) = &part {
+            entries.push((3, p.clone(), p.size()));
+        }
         let entries: Vec<wgpu::BindGroupEntry> = entries
             .iter()
             .map(|(n, buf, size)| wgpu::BindGroupEntry {
@@ -868,8 +888,13 @@ impl WebGpuBackend {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
             pass.set_pipeline(&cv.pipeline);
             pass.set_bind_group(0, &group, &[]);
-            let [x, y, z] = cv.plan.grid();
+            let [x, y, z] = conv::ConvPlan::grid(cv.plan.workgroups());
             pass.dispatch_workgroups(x, y, z);
+            if let Some(reduce) = &cv.reduce {
+                pass.set_pipeline(reduce);
+                let [x, y, z] = conv::ConvPlan::grid(cv.plan.reduce_workgroups());
+                pass.dispatch_workgroups(x, y, z);
+            }
         }
         self.recorded(st);
         Ok(())
