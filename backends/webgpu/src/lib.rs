@@ -41,7 +41,8 @@
 //! implicit GEMM with workgroup tiling ([`conv`]), f32 only;
 //! `native_conv = true | false` lists it (default: true except on CPU
 //! adapters: on lavapipe the core's host conv, im2col + GEMM with a copy
-//! out and in, was 18× faster in the `conv_fwd_bwd` benchmark).
+//! out and in, ran the `conv_fwd_bwd` benchmark in 21 ms against the
+//! shader's 134 ms on 2 CPU cores).
 //! `compile_routine` accepts these kinds even when they are not listed.
 
 pub mod codegen;
