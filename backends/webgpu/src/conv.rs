@@ -46,10 +46,10 @@ const MAX_UNROLL: u32 = 8;
 /// invocations to switch between at each barrier); 64 is still a whole
 /// wavefront on GPUs.
 const THREADS: u32 = 64;
+const WY_MAX: u32 = 8;
 
 /// Workgroups a conv should have at least before it splits the depth.
 const SPLIT_TARGET: u64 = 128;
-const WY_MAX: u32 = 8;
 
 /// A checked CONV routine, with its tiling.
 #[derive(Clone, Debug)]
