@@ -158,7 +158,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "routines",
         "every routine kind the backend declares (sort, argsort, scans, scatter), on f32 with \
-         NaN, ±0 and ties and on i32, both directions, against the reference",
+         NaN, ±0 and ties and on i32, both directions, against the reference; FFT against a \
+         direct DFT and CONV against a direct convolution, both in f64",
     ),
 ];
 
@@ -706,6 +707,256 @@ fn fft(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
     Ok(())
 }
 
+/// One CONV case: lhs `[n, c, spatial...]`, rhs `[o, i, window...]`, per
+/// spatial axis `(stride, pad_lo, pad_hi, lhs_dilation, rhs_dilation)`,
+/// feature and batch group counts.
+struct ConvCase {
+    lhs: &'static [u64],
+    rhs: &'static [u64],
+    axes: &'static [[i64; 5]],
+    groups: i64,
+    batch_groups: i64,
+}
+
+/// The table of CONV cases: 0-, 1-, 2- and 3-d, strides, negative and
+/// positive padding, lhs and rhs dilation, feature and batch groups, and
+/// sizes that cross a 64-wide tile (channels, positions, depth) or have a
+/// window larger than the output (a weight gradient's shape), and a long
+/// sum (70,000 products: past llvmpipe's 65,535 loop iterations per
+/// invocation; its values are positive, so that a sum cut short fails).
+const CONV_CASES: &[ConvCase] = &[
+    ConvCase {
+        lhs: &[2, 3],
+        rhs: &[4, 3],
+        axes: &[],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[2, 3, 10],
+        rhs: &[4, 3, 3],
+        axes: &[[1, 1, 1, 1, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[2, 2, 9],
+        rhs: &[3, 2, 3],
+        axes: &[[2, -1, 2, 2, 2]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[2, 4, 8, 7],
+        rhs: &[6, 2, 3, 2],
+        axes: &[[2, 1, 0, 1, 1], [1, 0, 2, 1, 2]],
+        groups: 2,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[4, 3, 6, 6],
+        rhs: &[4, 3, 2, 2],
+        axes: &[[1, 0, 1, 2, 1], [2, -1, 1, 1, 1]],
+        groups: 1,
+        batch_groups: 2,
+    },
+    ConvCase {
+        lhs: &[1, 5, 20, 21],
+        rhs: &[70, 5, 3, 3],
+        axes: &[[1, 1, 1, 1, 1], [1, 1, 1, 1, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[3, 6, 7, 5],
+        rhs: &[12, 1, 3, 3],
+        axes: &[[1, 1, 1, 1, 1], [2, 2, -1, 1, 1]],
+        groups: 6,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[3, 8, 12, 12],
+        rhs: &[5, 8, 10, 10],
+        axes: &[[1, 0, 0, 1, 1], [1, 0, 0, 1, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[6, 2, 5, 4],
+        rhs: &[6, 2, 3, 3],
+        axes: &[[1, 1, 1, 1, 1], [1, 2, 2, 1, 2]],
+        groups: 1,
+        batch_groups: 3,
+    },
+    ConvCase {
+        lhs: &[1, 2, 4, 5, 3],
+        rhs: &[3, 2, 2, 2, 2],
+        axes: &[[1, 1, 0, 1, 1], [2, 0, 1, 1, 1], [1, -1, 2, 2, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+    ConvCase {
+        lhs: &[1, 70, 1000],
+        rhs: &[2, 70, 1000],
+        axes: &[[1, 0, 0, 1, 1]],
+        groups: 1,
+        batch_groups: 1,
+    },
+];
+
+/// The output shape of a CONV case (0 where the window does not fit).
+fn conv_out_shape(cc: &ConvCase) -> Vec<u64> {
+    let mut s = vec![cc.lhs[0] / cc.batch_groups as u64, cc.rhs[0]];
+    for (d, &[stride, lo, hi, ld, rd]) in cc.axes.iter().enumerate() {
+        let len = cc.lhs[2 + d] as i64;
+        let win = cc.rhs[2 + d] as i64;
+        let dlen = if len == 0 { 0 } else { (len - 1) * ld + 1 };
+        let dwin = if win == 0 { 0 } else { (win - 1) * rd + 1 };
+        let span = dlen + lo + hi - dwin;
+        s.push(if span < 0 {
+            0
+        } else {
+            (span / stride + 1) as u64
+        });
+    }
+    s
+}
+
+/// CONV in f64 straight from the contract text: each output's value and
+/// the sum of its products' magnitudes.
+fn conv_direct(cc: &ConvCase, x: &[f64], k: &[f64], out: &[u64]) -> Vec<(f64, f64)> {
+    let (n_in, c) = (cc.lhs[0] as usize, cc.lhs[1] as usize);
+    let (o_all, i_per) = (cc.rhs[0] as usize, cc.rhs[1] as usize);
+    let (g, b) = (cc.groups as usize, cc.batch_groups as usize);
+    let s = cc.axes.len();
+    let size = |v: &[u64]| v.iter().product::<u64>() as usize;
+    let (spatial_in, window, positions) = (size(&cc.lhs[2..]), size(&cc.rhs[2..]), size(&out[2..]));
+    let unravel = |mut f: usize, dims: &[u64]| -> Vec<i64> {
+        let mut idx = vec![0i64; dims.len()];
+        for d in (0..dims.len()).rev() {
+            idx[d] = (f % dims[d] as usize) as i64;
+            f /= dims[d] as usize;
+        }
+        idx
+    };
+    let mut y = Vec::new();
+    for n in 0..out[0] as usize {
+        for o in 0..o_all {
+            let fg = o / (o_all / g);
+            let bg = o / (o_all / b);
+            let img = bg * (n_in / b) + n;
+            for p in 0..positions {
+                let opos = unravel(p, &out[2..]);
+                let (mut sum, mut mag) = (0f64, 0f64);
+                for i in 0..i_per {
+                    let ch = fg * i_per + i;
+                    for w in 0..window {
+                        let kpos = unravel(w, &cc.rhs[2..]);
+                        let mut at = 0usize;
+                        let mut inside = true;
+                        for d in 0..s {
+                            let [stride, lo, _, ld, rd] = cc.axes[d];
+                            let len = cc.lhs[2 + d] as i64;
+                            let q = opos[d] * stride - lo + kpos[d] * rd;
+                            if q < 0 || q > (len - 1) * ld || q % ld != 0 {
+                                inside = false;
+                                break;
+                            }
+                            at = at * len as usize + (q / ld) as usize;
+                        }
+                        if inside {
+                            let prod = x[(img * c + ch) * spatial_in + at]
+                                * k[(o * i_per + i) * window + w];
+                            sum += prod;
+                            mag += prod.abs();
+                        }
+                    }
+                }
+                y.push((sum, mag));
+            }
+        }
+    }
+    debug_assert_eq!(n_in % b, 0);
+    y
+}
+
+/// The CONV routine on every case of [`CONV_CASES`], each declared float
+/// dtype, against [`conv_direct`] on the same (rounded) inputs. The error
+/// allowed is 2 ULP of the dtype per accumulated term, relative to the
+/// sum of the products' magnitudes.
+fn conv(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
+    let mut rng = Rng(0x5eed_c0fe ^ c.seed);
+    for dtype in [DType::F32, DType::F64] {
+        if !info.caps.supports_dtype(dtype) {
+            continue;
+        }
+        let eps = if dtype == DType::F32 {
+            f32::EPSILON as f64
+        } else {
+            f64::EPSILON
+        };
+        let round = |v: f64| {
+            if dtype == DType::F32 {
+                v as f32 as f64
+            } else {
+                v
+            }
+        };
+        let bytes = |v: &[f64]| -> Vec<u8> {
+            match dtype {
+                DType::F32 => v.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+                _ => v.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+            }
+        };
+        for cc in CONV_CASES {
+            let long = cc.rhs[1..].iter().product::<u64>() > 10_000;
+            let mut values = |shape: &[u64]| -> Vec<f64> {
+                (0..shape.iter().product::<u64>())
+                    .map(|_| {
+                        let v = (rng.next() % 2001) as f64 / 997.0 - 1.0;
+                        round(if long { v.abs() } else { v })
+                    })
+                    .collect()
+            };
+            let (x, k) = (values(cc.lhs), values(cc.rhs));
+            let out = conv_out_shape(cc);
+            let mut params = vec![cc.axes.len() as i64, cc.groups, cc.batch_groups];
+            params.extend(cc.axes.iter().flatten());
+            let r = Routine {
+                kind: RoutineKind::CONV,
+                inputs: vec![desc(dtype, cc.lhs), desc(dtype, cc.rhs)].into(),
+                outputs: vec![desc(dtype, &out)].into(),
+                params: params.into(),
+            };
+            let got = run_routine(c.dut, &r, &[bytes(&x), bytes(&k)])?;
+            let got: Vec<f64> = match dtype {
+                DType::F32 => f32s(&got[0]).into_iter().map(f64::from).collect(),
+                _ => got[0]
+                    .chunks_exact(8)
+                    .map(|b| f64::from_le_bytes(b.try_into().unwrap()))
+                    .collect(),
+            };
+            let terms = cc.rhs[1..].iter().product::<u64>() as f64;
+            for (at, ((want, mag), have)) in conv_direct(cc, &x, &k, &out)
+                .into_iter()
+                .zip(&got)
+                .enumerate()
+            {
+                let tol = 2.0 * eps * (terms + 1.0) * mag;
+                if (have - want).abs() > tol || have.is_nan() {
+                    return Err(format!(
+                        "conv of {dtype} lhs {:?} rhs {:?} params {:?} (out {out:?}): \
+                         element {at} is {have}, a direct convolution gives {want} \
+                         (tolerance {tol:.3e})",
+                        cc.lhs, cc.rhs, r.params
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn run_routine(b: &BackendObj, r: &Routine, inputs: &[Vec<u8>]) -> R<Vec<Vec<u8>>> {
     let exe = e(&format!("compile_routine({r:?})"), b.compile_routine(r))?;
     let ins: Vec<BufferId> = inputs
@@ -815,6 +1066,9 @@ fn routines(c: &Ctx) -> R<()> {
     }
     if declared.contains(&RoutineKind::FFT) {
         fft(c, &info)?;
+    }
+    if declared.contains(&RoutineKind::CONV) {
+        conv(c, &info)?;
     }
     if declared.contains(&RoutineKind::SCATTER) {
         // Duplicate and out-of-range indices; every mode.

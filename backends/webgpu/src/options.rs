@@ -17,6 +17,10 @@ pub struct Options {
     /// (run them as a bitonic network on the device). Default: on, except
     /// on CPU adapters (lavapipe), where the core's host sort is faster.
     pub native_sort: Option<bool>,
+    /// `native_conv = true | false`: list CONV in the capabilities (run it
+    /// as the tiled shader of [`crate::conv`]). Default: on, except on CPU
+    /// adapters (lavapipe), where the core's host conv is faster.
+    pub native_conv: Option<bool>,
 }
 
 impl Default for Options {
@@ -26,6 +30,7 @@ impl Default for Options {
             backends: vec!["vulkan".into(), "metal".into(), "dx12".into()],
             adapter: None,
             native_sort: None,
+            native_conv: None,
         }
     }
 }
@@ -34,7 +39,7 @@ fn invalid(msg: impl Into<String>) -> BackendError {
     BackendError::new(ErrorKind::INVALID_ARGUMENT, msg)
 }
 
-const KEYS: &str = "power_preference, backends, adapter, native_sort";
+const KEYS: &str = "power_preference, backends, adapter, native_sort, native_conv";
 
 impl Options {
     /// Parses a TOML document; unknown keys and bad values are
@@ -93,12 +98,17 @@ impl Options {
                             .to_string(),
                     )
                 }
-                "native_sort" => {
-                    o.native_sort = Some(value.as_bool().ok_or_else(|| {
+                "native_sort" | "native_conv" => {
+                    let on = value.as_bool().ok_or_else(|| {
                         invalid(format!(
-                            "webgpu option native_sort must be true or false, got {value}"
+                            "webgpu option {key} must be true or false, got {value}"
                         ))
-                    })?)
+                    })?;
+                    if key == "native_sort" {
+                        o.native_sort = Some(on);
+                    } else {
+                        o.native_conv = Some(on);
+                    }
                 }
                 other => {
                     return Err(invalid(format!(
