@@ -261,7 +261,7 @@ fn pytrees_of_parameters() {
 fn select_prints_in_jax_operand_order() {
     on_embedded(|| {
         let x = Array::zeros(&[2], DType::F32);
-        let f = |x: &Array| Array::where_(&x.greater(0.0), &x.sin(), &x.cos());
+        let f = |x: &Array| Array::where_(&x.greater(0.0), x.sin(), x.cos());
         let text = make_jaxpr(f)(&x).to_string();
         assert!(
             text.contains("d:f32[2] = sin a\n    e:f32[2] = cos a\n    f:f32[2] = select_n c e d"),
