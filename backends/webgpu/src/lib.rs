@@ -299,6 +299,40 @@ impl WebGpuBackend {
         })
     }
 
+    /// The entry points of one WGSL module over one bind-group layout, as
+    /// compute pipelines made on demand (`pipeline("main")`).
+    fn entry_points(
+        &self,
+        label: &'static str,
+        wgsl: &str,
+        layout: &wgpu::BindGroupLayout,
+    ) -> impl Fn(&str) -> wgpu::ComputePipeline + '_ {
+        let pl = self
+            .device
+            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+                label: None,
+                bind_group_layouts: &[Some(layout)],
+                immediate_size: 0,
+            });
+        let module = self
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(label),
+                source: wgpu::ShaderSource::Wgsl(wgsl.into()),
+            });
+        move |entry: &str| {
+            self.device
+                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(label),
+                    layout: Some(&pl),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+        }
+    }
+
     /// Submits the pending encoder, if any, without waiting.
     fn flush(&self, st: &mut State) {
         if let Some(enc) = st.encoder.take() {
@@ -584,30 +618,7 @@ impl WebGpuBackend {
                     },
                 ],
             });
-        let pl = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: None,
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("oxjax sort"),
-                source: wgpu::ShaderSource::Wgsl(wgsl.as_str().into()),
-            });
-        let pipeline = |entry: &str| {
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some("oxjax sort"),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-        };
+        let pipeline = self.entry_points("oxjax sort", &wgsl, &layout);
         let (init, step, finish) = (pipeline("init"), pipeline("step"), pipeline("finish"));
         let (lsort, lmerge) = (pipeline("lsort"), pipeline("lmerge"));
         let stride = self.limits.min_uniform_buffer_offset_alignment.max(8);
@@ -778,30 +789,7 @@ impl WebGpuBackend {
                 label: None,
                 entries: &entries,
             });
-        let pl = self
-            .device
-            .create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
-                label: None,
-                bind_group_layouts: &[Some(&layout)],
-                immediate_size: 0,
-            });
-        let module = self
-            .device
-            .create_shader_module(wgpu::ShaderModuleDescriptor {
-                label: Some("oxjax conv"),
-                source: wgpu::ShaderSource::Wgsl(wgsl.as_str().into()),
-            });
-        let pipeline = |entry: &str| {
-            self.device
-                .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some("oxjax conv"),
-                    layout: Some(&pl),
-                    module: &module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-        };
+        let pipeline = self.entry_points("oxjax conv", &wgsl, &layout);
         let (reduce, pipeline) = (
             (plan.splits > 1).then(|| pipeline("reduce")),
             pipeline("main"),
