@@ -299,6 +299,30 @@ impl WebGpuBackend {
         })
     }
 
+    /// A bind group of `(binding, buffer, bytes)` storage bindings, each
+    /// from the buffer's start.
+    fn bind_group<'b>(
+        &self,
+        layout: &wgpu::BindGroupLayout,
+        buffers: impl Iterator<Item = (u32, &'b wgpu::Buffer, u64)>,
+    ) -> wgpu::BindGroup {
+        let entries: Vec<wgpu::BindGroupEntry> = buffers
+            .map(|(binding, buffer, size)| wgpu::BindGroupEntry {
+                binding,
+                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer,
+                    offset: 0,
+                    size: std::num::NonZeroU64::new(size),
+                }),
+            })
+            .collect();
+        self.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: None,
+            layout,
+            entries: &entries,
+        })
+    }
+
     /// The entry points of one WGSL module over one bind-group layout, as
     /// compute pipelines made on demand (`pipeline("main")`).
     fn entry_points(
@@ -856,22 +880,7 @@ impl WebGpuBackend {
         if let Some(p) = &part {
             entries.push((3, p.clone(), p.size()));
         }
-        let entries: Vec<wgpu::BindGroupEntry> = entries
-            .iter()
-            .map(|(n, buf, size)| wgpu::BindGroupEntry {
-                binding: *n,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: buf,
-                    offset: 0,
-                    size: std::num::NonZeroU64::new(*size),
-                }),
-            })
-            .collect();
-        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &cv.layout,
-            entries: &entries,
-        });
+        let group = self.bind_group(&cv.layout, entries.iter().map(|(n, b, s)| (*n, b, *s)));
         {
             let enc = self.encoder(st);
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
@@ -1128,23 +1137,10 @@ impl Backend for WebGpuBackend {
             }
             bufs.push((b.buf.clone(), b.len.max(1).next_multiple_of(4)));
         }
-        let entries: Vec<wgpu::BindGroupEntry> = bufs
-            .iter()
-            .enumerate()
-            .map(|(n, (buf, size))| wgpu::BindGroupEntry {
-                binding: n as u32,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: buf,
-                    offset: 0,
-                    size: std::num::NonZeroU64::new(*size),
-                }),
-            })
-            .collect();
-        let group = self.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: None,
-            layout: &p.layout,
-            entries: &entries,
-        });
+        let group = self.bind_group(
+            &p.layout,
+            bufs.iter().enumerate().map(|(n, (b, s))| (n as u32, b, *s)),
+        );
         let dims = match p.generated.mode {
             Mode::Elementwise { units } => grid(units),
             Mode::Tree => [k.size, 1, 1],
