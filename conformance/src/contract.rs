@@ -9,11 +9,11 @@
 
 use crate::judge::Failure;
 use crate::values::{Rng, f32_bytes};
-use oxjax::Device;
 use oxjax_abi::{
     BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Routine,
     RoutineKind, Scalar, TensorDesc,
 };
+use oxjax_core::Device;
 
 /// What a check works with: the backend under test, the reference (for
 /// the routines, whose answers are the reference's), and the run's seed.

@@ -8,8 +8,8 @@ use crate::judge::{Failure, Outcome, agree};
 use crate::optable::{Accuracy, ValueDomain, float_accuracy};
 use crate::values;
 use crate::view;
-use oxjax::{Array, Axes, Device};
 use oxjax_abi::{DType, Op, Scalar, Semantics, bf16, f16};
+use oxjax_core::{Array, Axes, Device};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -148,7 +148,7 @@ pub enum Mode {
     /// Layer 2: the op, eagerly.
     #[default]
     Eager,
-    /// Layer 3: the op under `oxjax::jit` (traced, fused, compiled) on the
+    /// Layer 3: the op under `oxjax_core::jit` (traced, fused, compiled) on the
     /// backend vs eager on the reference.
     Jit,
     /// Layer 3: `grad(|xs| sum(op(xs)))` on the backend vs on the reference.
@@ -221,7 +221,7 @@ pub fn strategy(op: EagerOp, dtype: DType, mode: Mode) -> BoxedStrategy<EagerCas
         .boxed()
 }
 
-fn array(dtype: DType, input: &EagerInput, device: &Device) -> oxjax::Result<Array> {
+fn array(dtype: DType, input: &EagerInput, device: &Device) -> oxjax_core::Result<Array> {
     let base: Vec<usize> = if input.transposed {
         input.shape.iter().rev().copied().collect()
     } else {
@@ -277,12 +277,12 @@ fn evaluate(
     quiet_panics();
     let _quiet = Quiet::new();
     catch_unwind(AssertUnwindSafe(|| {
-        oxjax::with_default_device(device, || {
+        oxjax_core::with_default_device(device, || {
             let arrays = case
                 .inputs
                 .iter()
                 .map(|i| array(dtype, i, device))
-                .collect::<oxjax::Result<Vec<Array>>>()
+                .collect::<oxjax_core::Result<Vec<Array>>>()
                 .map_err(|e| e.to_string())?;
             let rank = arrays[0].ndim();
             let axis = case
@@ -292,11 +292,12 @@ fn evaluate(
             let f = op.f;
             let r = match mode {
                 Mode::Eager => f(&arrays, axis),
-                Mode::Jit => oxjax::jit(move |xs: &Vec<Array>| f(xs, axis))(&arrays),
+                Mode::Jit => oxjax_core::jit(move |xs: &Vec<Array>| f(xs, axis))(&arrays),
                 Mode::Grad => {
-                    let g = oxjax::grad(move |xs: &Vec<Array>| f(xs, axis).sum(Axes::All, false))(
-                        &arrays,
-                    );
+                    let g =
+                        oxjax_core::grad(move |xs: &Vec<Array>| f(xs, axis).sum(Axes::All, false))(
+                            &arrays,
+                        );
                     let flat: Vec<Array> = g.iter().map(|a| a.reshape(&[-1])).collect();
                     Array::concatenate(&flat.iter().collect::<Vec<_>>(), 0)
                 }

@@ -4,8 +4,8 @@
 
 use crate::optable::{Accuracy, epsilon, max_finite, min_normal};
 use crate::values;
-use oxjax::Device;
 use oxjax_abi::{DType, Kernel, NO_ARG, Node, Op, Phase, ReduceOp, Reduction, Scalar, Semantics};
+use oxjax_core::Device;
 use serde::Serialize;
 
 /// Why a case failed: everything needed to understand and replay it.

@@ -15,8 +15,8 @@ use crate::judge::{Failure, Outcome, agree};
 use crate::optable::{Accuracy, epsilon, float_accuracy};
 use crate::values;
 use crate::values::{Rng, f32_bytes};
-use oxjax::Device;
 use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Semantics, Val};
+use oxjax_core::Device;
 
 /// Output sizes of the elementwise rungs.
 pub const OUTPUTS: [usize; 2] = [(1 << 16) + 3, (1 << 20) + 1];

@@ -41,7 +41,7 @@ pub mod view;
 pub use judge::Failure;
 pub use runner::{Fresh, Options, Report, Status, run};
 
-use oxjax::{Device, Kernel};
+use oxjax_core::{Device, Kernel};
 
 /// Where a device under test disagreed with the oracle.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,7 +83,10 @@ pub fn check_kernel(
         let dtype = kernel.output_dtype(k);
         let size = dtype.size();
         for (i, (a, b)) in w.chunks(size).zip(g.chunks(size)).enumerate() {
-            let (a, b) = (oxjax::Scalar::read(dtype, a), oxjax::Scalar::read(dtype, b));
+            let (a, b) = (
+                oxjax_core::Scalar::read(dtype, a),
+                oxjax_core::Scalar::read(dtype, b),
+            );
             let both_nan = a.as_f64().is_nan() && b.as_f64().is_nan();
             if a.to_bits() != b.to_bits() && !both_nan {
                 return Err(Mismatch {

@@ -23,9 +23,8 @@
 
 use crate::judge::{Failure, Outcome};
 use crate::values::{self, Rng};
-use oxjax::nn::{gelu, one_hot, softmax};
-use oxjax::{Array, Axes, Device, Tree, jit, value_and_grad_with, with_default_device};
 use oxjax_abi::{DType, Scalar};
+use oxjax_core::{Array, Axes, Device, Tree, jit, value_and_grad_with, with_default_device};
 
 /// The relative bound outputs are judged by.
 const TOLERANCE: f64 = 1e-4;
@@ -162,6 +161,7 @@ fn named<T: Tree>(prefix: &str, tree: &T) -> Vec<(String, Array)> {
 
 /// A two-layer MLP's parameters.
 #[derive(Clone, Tree)]
+#[tree(crate = oxjax_core)]
 pub struct Mlp {
     pub w1: Array,
     pub b1: Array,
@@ -207,7 +207,7 @@ fn mlp_outputs(seed: u64) -> Vec<(String, Array)> {
     let (p1, l1) = step(&(p.clone(), x.clone(), y.clone()));
     let (p2, l2) = step(&(p1, x.clone(), y.clone()));
     let looped = jit(|(p, x, y): &(Mlp, Array, Array)| {
-        oxjax::lax::fori_loop(0, 2, |_, p: &Mlp| mlp_step(p, x, y).0, p)
+        oxjax_core::control::fori_loop(0, 2, |_, p: &Mlp| mlp_step(p, x, y).0, p)
     })(&(p, x, y));
     let mut out = vec![("loss[0]".to_string(), l1), ("loss[1]".to_string(), l2)];
     out.extend(named("params", &p2));
@@ -217,6 +217,7 @@ fn mlp_outputs(seed: u64) -> Vec<(String, Array)> {
 
 /// A pre-norm transformer block's parameters (one attention head).
 #[derive(Clone, Tree)]
+#[tree(crate = oxjax_core)]
 pub struct Block {
     pub wq: Array,
     pub wk: Array,
@@ -297,4 +298,29 @@ fn block_outputs(seed: u64) -> Vec<(String, Array)> {
     let mut out = vec![("forward".to_string(), forward), ("loss".to_string(), loss)];
     out.extend(named("grad", &grads));
     out
+}
+
+// ---- the few nn functions the models use, written with engine ops --------
+// (conformance depends on `oxjax-core` only, not on the `oxjax` library)
+
+/// `jax.nn.softmax` along `axis`, shifted by the (constant) row maximum.
+fn softmax(x: &Array, axis: isize) -> Array {
+    let e = (x - x.max(axis, true).stop_gradient()).exp();
+    &e / e.sum(axis, true)
+}
+
+/// `jax.nn.gelu` (the tanh approximation when `approximate`) of f32 `x`.
+fn gelu(x: &Array, approximate: bool) -> Array {
+    if approximate {
+        let inner = (x + x * x * x * 0.044715) * (2.0 / std::f64::consts::PI).sqrt();
+        x * (inner.tanh() + 1.0) * 0.5
+    } else {
+        x * ((x * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0) * 0.5
+    }
+}
+
+/// `jax.nn.one_hot` of i32 labels over `n` classes.
+fn one_hot(labels: &Array, n: usize, dtype: DType) -> Array {
+    let classes = Array::arange(0.0, n as f64, 1.0, DType::I32);
+    labels.expand_dims(-1).equal(&classes).astype(dtype)
 }

@@ -2,7 +2,7 @@
 //!
 //! Per op (cases of [`crate::eager`] with a [`crate::eager::Mode`]):
 //!
-//! - `jit:<op>`: the op under `oxjax::jit` (traced to a jaxpr, fused,
+//! - `jit:<op>`: the op under `oxjax_core::jit` (traced to a jaxpr, fused,
 //!   compiled) on the backend under test vs eagerly on the reference;
 //! - `grad:<op>`: `grad(|xs| sum(op(xs)))` on the backend vs on the
 //!   reference (float dtypes, the differentiable ops of
@@ -26,8 +26,8 @@
 
 use crate::judge::{Failure, Outcome};
 use crate::values;
-use oxjax::{Array, Axes, Device};
 use oxjax_abi::{DType, Scalar};
+use oxjax_core::{Array, Axes, Device};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -123,7 +123,7 @@ pub fn apply(steps: &[u8], x: &Array, y: &Array) -> Array {
             6 => v.maximum(y),
             7 => {
                 let p = v.sum(Axes::All, false).greater(0.0);
-                oxjax::lax::cond(&p, |v: &Array| v.multiply(0.5), |v: &Array| v.sin(), &v)
+                oxjax_core::control::cond(&p, |v: &Array| v.multiply(0.5), |v: &Array| v.sin(), &v)
             }
             _ => v.tanh().exp(),
         };
@@ -183,7 +183,12 @@ impl ProgCase {
 }
 
 /// An array of `dtype` on `device` from f64 values.
-fn array(values: &[f64], shape: &[usize], dtype: DType, device: &Device) -> oxjax::Result<Array> {
+fn array(
+    values: &[f64],
+    shape: &[usize],
+    dtype: DType,
+    device: &Device,
+) -> oxjax_core::Result<Array> {
     if dtype == DType::F64 {
         Array::try_from_slice(values, shape, device)
     } else {
@@ -216,12 +221,12 @@ fn run_f(c: &ProgCase, b: usize, device: &Device, jit: bool) -> Result<Vec<f64>,
     let d = c.mode.dtype();
     let shape = [c.rows, c.cols];
     guarded(|| {
-        oxjax::with_default_device(device, || {
+        oxjax_core::with_default_device(device, || {
             let x = array(&c.slice(&c.x, b, d), &shape, d, device).map_err(|e| e.to_string())?;
             let y = array(&c.slice(&c.y, b, d), &shape, d, device).map_err(|e| e.to_string())?;
             let steps = c.steps.clone();
             let r = if jit {
-                oxjax::jit(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![x, y])
+                oxjax_core::jit(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![x, y])
             } else {
                 apply(&steps, &x, &y)
             };
@@ -237,11 +242,12 @@ fn jaxpr(c: &ProgCase) -> String {
     let steps = c.steps.clone();
     guarded(|| {
         let x = Array::zeros(&shape, d);
-        let text = oxjax::make_jaxpr(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![
-            x.clone(),
-            x,
-        ])
-        .to_string();
+        let text =
+            oxjax_core::make_jaxpr(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![
+                x.clone(),
+                x,
+            ])
+            .to_string();
         Ok(text)
     })
     .unwrap_or_else(|e| format!("(make_jaxpr failed: {e})"))
@@ -347,11 +353,12 @@ fn vmapped(c: &ProgCase, device: &Device) -> Result<Vec<f64>, String> {
     let shape = [c.batch, c.rows, c.cols];
     let all = |v: &[u64]| -> Vec<f64> { (0..c.batch).flat_map(|b| c.slice(v, b, d)).collect() };
     guarded(|| {
-        oxjax::with_default_device(device, || {
+        oxjax_core::with_default_device(device, || {
             let x = array(&all(&c.x), &shape, d, device).map_err(|e| e.to_string())?;
             let y = array(&all(&c.y), &shape, d, device).map_err(|e| e.to_string())?;
             let steps = c.steps.clone();
-            let r = oxjax::vmap(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![x, y]);
+            let r =
+                oxjax_core::vmap(move |xs: &Vec<Array>| apply(&steps, &xs[0], &xs[1]))(&vec![x, y]);
             floats(&r)
         })
     })
@@ -365,7 +372,7 @@ fn grad_and_fd(c: &ProgCase, device: &Device) -> Result<(Vec<f64>, Vec<f64>), St
     let x0 = c.slice(&c.x, 0, d);
     let y0 = c.slice(&c.y, 0, d);
     guarded(|| {
-        oxjax::with_default_device(device, || {
+        oxjax_core::with_default_device(device, || {
             let y = array(&y0, &shape, d, device).map_err(|e| e.to_string())?;
             let total = |x: &[f64]| -> Result<f64, String> {
                 let xa = array(x, &shape, d, device).map_err(|e| e.to_string())?;
@@ -375,7 +382,8 @@ fn grad_and_fd(c: &ProgCase, device: &Device) -> Result<(Vec<f64>, Vec<f64>), St
             let x = array(&x0, &shape, d, device).map_err(|e| e.to_string())?;
             let steps = c.steps.clone();
             let y2 = y.clone();
-            let g = oxjax::grad(move |x: &Array| apply(&steps, x, &y2).sum(Axes::All, false))(&x);
+            let g =
+                oxjax_core::grad(move |x: &Array| apply(&steps, x, &y2).sum(Axes::All, false))(&x);
             let g = floats(&g)?;
             let mut fd = Vec::with_capacity(x0.len());
             for i in 0..x0.len() {

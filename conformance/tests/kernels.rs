@@ -2,13 +2,13 @@
 //! expression kernels run on the loaded plugin and on the embedded backend
 //! must agree exactly.
 
-use oxjax::abi::{DType, KernelBuilder, Op, ReduceOp, Scalar};
-use oxjax::{Device, Registry};
 use oxjax_conformance::check_kernel;
+use oxjax_core::abi::{DType, KernelBuilder, Op, ReduceOp, Scalar};
+use oxjax_core::{Device, Registry};
 use proptest::prelude::*;
 
 fn devices() -> (Device, Device) {
-    let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
+    let file = oxjax_core::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
     let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
     (
         reg.device("reference").unwrap(),

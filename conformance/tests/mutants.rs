@@ -5,8 +5,8 @@
 //! The plugin library comes from `cargo xtask build-plugins` (or
 //! `cargo build -p oxjax-conformance-mutants`).
 
-use oxjax::{Device, Registry};
 use oxjax_conformance::{Options, Report, Status, model, run};
+use oxjax_core::{Device, Registry};
 use std::path::PathBuf;
 
 fn library() -> PathBuf {
@@ -450,8 +450,8 @@ fn program_layer_failures_print_the_jaxpr() {
 fn real_programs_pass_under_a_declared_max_inputs() {
     let inputs = model::block_inputs(1);
     let widest = |device: &Device| {
-        oxjax::with_default_device(device, || {
-            let program = oxjax::lower(model::block_train, &inputs);
+        oxjax_core::with_default_device(device, || {
+            let program = oxjax_core::lower(model::block_train, &inputs);
             program.kernels().iter().map(|k| k.inputs.len()).max()
         })
         .unwrap()

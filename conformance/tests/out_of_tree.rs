@@ -10,8 +10,8 @@
 //! The copy builds in `<target>/out-of-tree` (kept, so only the first run
 //! pays for abi_stable).
 
-use oxjax::Registry;
 use oxjax_conformance::model::{self, Model};
+use oxjax_core::Registry;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -301,7 +301,7 @@ macro_rules! unary_api {
                 ///
                 $(#[$doc])*
                 ///
-                #[doc = concat!("```\nlet x = oxjax::Array::from_vec(vec![0.25f32, 0.5, 2.0], &[3]);\nassert_eq!(x.", stringify!($name), "().shape(), &[3]);\n```")]
+                #[doc = concat!("```\nlet x = oxjax_core::Array::from_vec(vec![0.25f32, 0.5, 2.0], &[3]);\nassert_eq!(x.", stringify!($name), "().shape(), &[3]);\n```")]
                 pub fn $name(&self) -> Array {
                     self.unary(stringify!($name), UnOp::$op, UnKind::$kind)
                 }
@@ -412,7 +412,7 @@ macro_rules! binary_api {
                 ///
                 $(#[$doc])*
                 ///
-                #[doc = concat!("```\nlet x = oxjax::Array::from_vec(vec![1i32, 6, 7, 8, 9, 10], &[2, 3]);\nlet y = oxjax::Array::from_vec(vec![3i32, 2, 1], &[3]);\nassert_eq!(x.", stringify!($name), "(&y).shape(), &[2, 3]);\n```")]
+                #[doc = concat!("```\nlet x = oxjax_core::Array::from_vec(vec![1i32, 6, 7, 8, 9, 10], &[2, 3]);\nlet y = oxjax_core::Array::from_vec(vec![3i32, 2, 1], &[3]);\nassert_eq!(x.", stringify!($name), "(&y).shape(), &[2, 3]);\n```")]
                 pub fn $name(&self, other: impl AsArray) -> Array {
                     or_panic(self.binary(stringify!($name), &other.as_array(), BinOp::$op, BinKind::$kind))
                 }
@@ -732,12 +732,25 @@ impl Array {
 
     /// `x * x` (`jnp.square` as a method).
     pub fn square(&self) -> Array {
-        crate::numpy::square(self)
+        self * self
     }
 
     /// Joins arrays of one shape along a new axis (`jnp.stack`).
     pub fn stack(arrays: &[&Array], axis: isize) -> Array {
-        crate::numpy::stack(arrays, axis)
+        let Some(first) = arrays.first() else {
+            panic!("stack: needs at least one array");
+        };
+        if arrays.iter().any(|a| a.shape() != first.shape()) {
+            let shapes: Vec<String> = arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
+            panic!(
+                "stack: arrays must have one shape, got {}",
+                shapes.join(", ")
+            );
+        }
+        let a =
+            crate::eager::or_panic(crate::eager::axis("stack", axis, first.ndim() + 1)) as isize;
+        let ex: Vec<Array> = arrays.iter().map(|x| x.expand_dims(a)).collect();
+        Array::concatenate(&ex.iter().collect::<Vec<_>>(), a)
     }
 
     /// Waits until the device has finished computing this array and

@@ -275,7 +275,7 @@ fn render(format: &str, args: &[Array]) -> String {
 /// under `vmap` once per lane; under `grad` the forward pass's values.
 ///
 /// ```
-/// use oxjax::{Array, debug_print, capture_debug_output, jit};
+/// use oxjax_core::{Array, debug_print, capture_debug_output, jit};
 /// let f = jit(|x: &Array| {
 ///     debug_print("x = {}", &[x]);
 ///     x * 2.0
@@ -301,7 +301,7 @@ pub fn debug_print(format: &str, args: &[&Array]) {
 /// `ordered` calls keep their program order.
 ///
 /// ```
-/// use oxjax::{Array, io_callback, jit};
+/// use oxjax_core::{Array, io_callback, jit};
 /// use std::sync::{Arc, Mutex};
 /// let seen = Arc::new(Mutex::new(Vec::new()));
 /// let log = seen.clone();
@@ -329,7 +329,7 @@ pub fn io_callback<X: Tree + Send + Sync + 'static, Y: Tree + 'static>(
 /// it may be called once per lane under `vmap`.
 ///
 /// ```
-/// use oxjax::{Array, pure_callback};
+/// use oxjax_core::{Array, pure_callback};
 /// let x = Array::from_vec(vec![1.0f32, 4.0], &[2]);
 /// let y = pure_callback("host_sqrt", |v: &Array| {
 ///     let r: Vec<f32> = v.to_vec::<f32>().iter().map(|a| a.sqrt()).collect();

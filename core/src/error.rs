@@ -38,6 +38,6 @@ impl From<BackendError> for Error {
 }
 
 /// Shorthand for an [`Error::Op`].
-pub(crate) fn op_err<T>(msg: impl Into<String>) -> Result<T> {
+pub fn op_err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Op(msg.into()))
 }

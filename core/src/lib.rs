@@ -1,12 +1,15 @@
-//! # oxjax — JAX for Rust
+//! # oxjax-core — the oxjax engine
 //!
-//! NumPy-style [`Array`]s on pluggable devices. Each device is a backend
-//! plugin (a dynamic library speaking the `oxjax-abi` interface) named in
-//! `plugins.toml`; without one, the embedded reference backend runs
-//! everything.
+//! [`Array`]s on pluggable devices, tracing into [`Jaxpr`]s, the
+//! transformations (`grad`, `vjp`, `jvp`, `vmap`), structured
+//! [`control`] flow, the fusion [`jit`] and the plugin device layer. The
+//! user-facing library (`numpy`, `lax`, `nn`, `linalg`, `fft`, `random`,
+//! `optim`, `interop`) is the `oxjax` crate on top, which re-exports all of
+//! this; a backend author's tests and the conformance suite need only this
+//! crate. A library builds on the engine through [`primitive`].
 //!
 //! ```
-//! use oxjax::Array;
+//! use oxjax_core::Array;
 //! let x = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0], &[2, 2]);
 //! let y = (&x * 2.0 + 1.0).sum(1, false);
 //! assert_eq!(y.to_vec::<f32>(), vec![8.0, 16.0]);
@@ -14,27 +17,19 @@
 
 #![warn(missing_docs)]
 
-extern crate self as oxjax;
-
 mod array;
+pub mod control;
 mod debug;
 pub mod device;
 mod eager;
 mod effects;
 mod element;
-mod error;
-pub mod fft;
-pub mod interop;
+pub mod error;
+mod indexing;
 mod jit;
-pub mod lax;
-pub mod linalg;
-pub mod nn;
-pub mod numpy;
-pub mod optim;
+pub mod primitive;
 pub mod profile;
-pub mod random;
 mod routines;
-pub mod scipy;
 mod trace;
 mod transforms;
 pub mod tree;
@@ -48,9 +43,11 @@ pub use eager::{Axes, Slice};
 pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback};
 pub use element::Element;
 pub use error::{Error, Result};
+pub use indexing::{At, Ellipsis, Idx, NewAxis};
 pub use jit::{Compiled, Jitted, jit, lower, try_jit};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, bf16, f16};
-/// `#[derive(Tree)]` for structs of arrays (see [`Tree`]).
+/// `#[derive(Tree)]` for structs of arrays (see [`Tree`]); add
+/// `#[tree(crate = oxjax_core)]` where only this crate is a dependency.
 pub use oxjax_derive::Tree;
 pub use profile::profile;
 pub use trace::jaxpr::Jaxpr;
@@ -73,6 +70,5 @@ const _: () = {
     send_sync::<Jaxpr>();
     send_sync::<Compiled>();
     send_sync::<Jitted<fn(&Array) -> Array, Array, Array>>();
-    send_sync::<nn::initializers::Initializer>();
     send_sync::<Error>();
 };

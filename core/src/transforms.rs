@@ -244,11 +244,11 @@ pub fn value_and_grad_argnums<X: Args, N: Argnums<X>>(
 /// those `argnums` picks (`jax.grad(f, argnums=...)`).
 ///
 /// ```
-/// use oxjax::{Array, Axes, argnums, grad_argnums};
+/// use oxjax_core::{Array, Axes, argnums, grad_argnums};
 /// let loss = |(w, x, labels): &(Array, Array, Array)| {
-///     ((x * w).sum(-1, false) - labels.astype(oxjax::DType::F32)).square().sum(Axes::All, false)
+///     ((x * w).sum(-1, false) - labels.astype(oxjax_core::DType::F32)).square().sum(Axes::All, false)
 /// };
-/// let args = (Array::ones(&[3], oxjax::DType::F32), Array::ones(&[2, 3], oxjax::DType::F32),
+/// let args = (Array::ones(&[3], oxjax_core::DType::F32), Array::ones(&[2, 3], oxjax_core::DType::F32),
 ///             Array::from_vec(vec![1i32, 2], &[2]));
 /// let dw: Array = grad_argnums(loss, argnums![0])(&args);          // JAX's argnums=0
 /// let (dw2, dx) = grad_argnums(loss, argnums![0, 1])(&args);      // argnums=(0, 1)
@@ -427,14 +427,14 @@ impl AxisSpec {
 /// from the end of each leaf (`-1`: the last axis).
 ///
 /// ```
-/// use oxjax::{Array, vmap_in_axes};
+/// use oxjax_core::{Array, vmap_in_axes};
 /// let m = Array::from_vec(vec![1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]);
 /// let v = Array::from_vec(vec![1.0f32, 0.0, -1.0], &[3]);
 /// // Rows of `m` against the one `v`: in_axes = (0, None).
 /// let dots = vmap_in_axes(|(r, v): &(Array, Array)| r.dot(v), (0, None), 0)(&(m.clone(), v));
 /// assert_eq!(dots.to_vec::<f32>(), vec![-2.0, -2.0]);
 /// // Columns: in_axes = -1 maps the last axis.
-/// let sums = vmap_in_axes(|c: &Array| c.sum(oxjax::Axes::All, false), -1, 0)(&m);
+/// let sums = vmap_in_axes(|c: &Array| c.sum(oxjax_core::Axes::All, false), -1, 0)(&m);
 /// assert_eq!(sums.to_vec::<f32>(), vec![5.0, 7.0, 9.0]);
 /// ```
 pub fn vmap_in_axes<X: Tree, Y: Tree>(

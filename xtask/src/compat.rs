@@ -5,7 +5,7 @@
 //! comment has a line starting `Partial:` is listed as partial with that
 //! reason; `docs/jax-compat-notes.md` (hand-written: the differential
 //! suite's known disagreements) goes before the tables. `cargo xtask
-//! compat` writes the file; core/tests/jax_compat.rs
+//! compat` writes the file; library/tests/jax_compat.rs
 //! fails when it is stale. Std only, so the test can include this file.
 
 use std::collections::BTreeMap;
@@ -40,12 +40,20 @@ pub struct Found {
     pub partial: Option<String>,
 }
 
-/// The source files of an oxjax module (`a::b` → `core/src/a/b.rs` and
-/// everything under `core/src/a/b/`), leaving out files of other tracked
-/// submodules.
+/// Engine files whose functions a library module re-exports (`lax`'s
+/// structured control flow lives in `oxjax-core`).
+const REEXPORTED: &[(&str, &str)] = &[("lax", "core/src/control.rs")];
+
+/// The source files of an oxjax module (`a::b` → `library/src/a/b.rs` and
+/// everything under `library/src/a/b/`, plus what it re-exports from the
+/// engine), leaving out files of other tracked submodules.
 fn module_files(root: &Path, module: &str) -> Vec<PathBuf> {
-    let base = root.join("core/src").join(module.replace("::", "/"));
-    let mut files = Vec::new();
+    let base = root.join("library/src").join(module.replace("::", "/"));
+    let mut files: Vec<PathBuf> = REEXPORTED
+        .iter()
+        .filter(|(m, _)| *m == module)
+        .map(|(_, f)| root.join(f))
+        .collect();
     let file = base.with_extension("rs");
     if file.is_file() {
         files.push(file);
@@ -54,7 +62,7 @@ fn module_files(root: &Path, module: &str) -> Vec<PathBuf> {
     let others: Vec<PathBuf> = MODULES
         .iter()
         .filter(|(_, m)| m.len() > module.len() && m.starts_with(&format!("{module}::")))
-        .map(|(_, m)| root.join("core/src").join(m.replace("::", "/")))
+        .map(|(_, m)| root.join("library/src").join(m.replace("::", "/")))
         .collect();
     files.retain(|f| {
         !others
@@ -287,8 +295,8 @@ pub fn render(root: &Path) -> Result<String, String> {
          subnormal floats to zero, oxjax keeps them (`sigmoid(-88.0)` is 0 in JAX,\n\
          6.1e-39 here); where JAX's own result is several ulps from the truth\n\
          (`lgamma` near its zeros, `var` with a large offset) oxjax may differ by\n\
-         those ulps. `core/tests/jax_agreement.rs` replays JAX's outputs at the edge\n\
-         cases oxjax once got wrong (`core/tests/fixtures/make_jax_edges.py`).\n\n\
+         those ulps. `library/tests/jax_agreement.rs` replays JAX's outputs at the edge\n\
+         cases oxjax once got wrong (`library/tests/fixtures/make_jax_edges.py`).\n\n\
          {notes}\
          | JAX module | oxjax module | supported | partial | missing | total | covered |\n\
          |---|---|---|---|---|---|---|\n{summary}{tables}"

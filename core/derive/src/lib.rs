@@ -2,6 +2,10 @@
 //! leaves in field order, each named by its field path (`layers.0.w`, for
 //! checkpoints). A field marked `#[tree(skip)]` is static data (cloned,
 //! never differentiated or batched).
+//!
+//! The impl names the `oxjax` crate; code that depends on the engine
+//! `oxjax-core` alone says so with `#[tree(crate = oxjax_core)]` on the
+//! struct (as serde's `#[serde(crate = "...")]`).
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -21,8 +25,23 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
             a.path().is_ident("tree") && a.parse_args::<syn::Ident>().is_ok_and(|i| i == "skip")
         })
     };
+    // `#[tree(crate = path)]` on the struct: where `Tree` and `Array` live.
+    let mut krate: syn::Path = syn::parse_quote!(::oxjax);
+    for a in input.attrs.iter().filter(|a| a.path().is_ident("tree")) {
+        let parsed = a.parse_nested_meta(|m| {
+            if m.path.is_ident("crate") {
+                krate = m.value()?.parse()?;
+                Ok(())
+            } else {
+                Err(m.error("expected `crate = path`"))
+            }
+        });
+        if let Err(e) = parsed {
+            return e.to_compile_error().into();
+        }
+    }
     let path = |key: String| {
-        quote! { &::oxjax::tree::join(prefix, #key) }
+        quote! { &#krate::tree::join(prefix, #key) }
     };
     let (flatten, unflatten, paths) = match &data.fields {
         Fields::Named(fields) => {
@@ -33,9 +52,9 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
                     un.push(quote! { #id: ::std::clone::Clone::clone(&self.#id) });
                 } else {
                     let p = path(id.to_string().trim_start_matches("r#").to_string());
-                    fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#id, leaves); });
-                    un.push(quote! { #id: ::oxjax::Tree::unflatten_from(&self.#id, leaves) });
-                    pa.push(quote! { ::oxjax::Tree::paths_into(&self.#id, #p, paths); });
+                    fl.push(quote! { #krate::Tree::flatten_into(&self.#id, leaves); });
+                    un.push(quote! { #id: #krate::Tree::unflatten_from(&self.#id, leaves) });
+                    pa.push(quote! { #krate::Tree::paths_into(&self.#id, #p, paths); });
                 }
             }
             (
@@ -52,9 +71,9 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
                     un.push(quote! { ::std::clone::Clone::clone(&self.#idx) });
                 } else {
                     let p = path(i.to_string());
-                    fl.push(quote! { ::oxjax::Tree::flatten_into(&self.#idx, leaves); });
-                    un.push(quote! { ::oxjax::Tree::unflatten_from(&self.#idx, leaves) });
-                    pa.push(quote! { ::oxjax::Tree::paths_into(&self.#idx, #p, paths); });
+                    fl.push(quote! { #krate::Tree::flatten_into(&self.#idx, leaves); });
+                    un.push(quote! { #krate::Tree::unflatten_from(&self.#idx, leaves) });
+                    pa.push(quote! { #krate::Tree::paths_into(&self.#idx, #p, paths); });
                 }
             }
             (
@@ -67,11 +86,11 @@ pub fn derive_tree(input: TokenStream) -> TokenStream {
     };
     let (impl_g, ty_g, where_g) = input.generics.split_for_impl();
     quote! {
-        impl #impl_g ::oxjax::Tree for #name #ty_g #where_g {
-            fn flatten_into(&self, leaves: &mut ::std::vec::Vec<::oxjax::Array>) {
+        impl #impl_g #krate::Tree for #name #ty_g #where_g {
+            fn flatten_into(&self, leaves: &mut ::std::vec::Vec<#krate::Array>) {
                 #flatten
             }
-            fn unflatten_from(&self, leaves: &mut dyn ::std::iter::Iterator<Item = ::oxjax::Array>) -> Self {
+            fn unflatten_from(&self, leaves: &mut dyn ::std::iter::Iterator<Item = #krate::Array>) -> Self {
                 #unflatten
             }
             fn paths_into(&self, prefix: &str, paths: &mut ::std::vec::Vec<::std::string::String>) {

@@ -16,9 +16,11 @@ mod view;
 
 pub(crate) use indexing::clamp_index;
 pub use movement::Slice;
-pub(crate) use movement::axis;
-pub(crate) use ops::{binary_expr, broadcast_shapes, unary_expr};
-pub(crate) use promote::{accumulator, promote, sum_dtype, to_float};
+pub use movement::axis;
+pub use ops::broadcast_shapes;
+pub(crate) use ops::{binary_expr, unary_expr};
+pub(crate) use promote::{accumulator, sum_dtype};
+pub use promote::{promote, to_float};
 pub use reduce::Axes;
 pub(crate) use reduce::two_stage_chunk;
 pub(crate) use view::unravel;
@@ -55,7 +57,7 @@ pub struct Concrete {
 }
 
 /// Unwraps an op's result; a misuse panics with the op's message.
-pub(crate) fn or_panic<T>(r: Result<T>) -> T {
+pub fn or_panic<T>(r: Result<T>) -> T {
     r.unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -445,7 +447,7 @@ impl Concrete {
 /// The element count of `shape`, or an error naming `op` and the shape when
 /// it does not fit in a `usize` (an overflow would silently wrap to a
 /// small or empty array).
-pub(crate) fn checked_size(op: &str, shape: &[usize]) -> Result<usize> {
+pub fn checked_size(op: &str, shape: &[usize]) -> Result<usize> {
     if shape.contains(&0) {
         return Ok(0);
     }

@@ -9,7 +9,7 @@ use oxjax_abi::{Op, Scalar};
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 
 /// Resolves a possibly negative axis against `rank`.
-pub(crate) fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
+pub fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
     let a = if axis < 0 { axis + rank as isize } else { axis };
     if a < 0 || a >= rank as isize {
         return op_err(format!(
@@ -47,7 +47,7 @@ impl Slice {
     }
 
     /// (start, len) of this slice on an axis of length `n`.
-    pub(crate) fn resolve(self, n: usize) -> Result<(usize, usize)> {
+    pub fn resolve(self, n: usize) -> Result<(usize, usize)> {
         if self.step == 0 {
             return op_err("slice: step must not be zero");
         }

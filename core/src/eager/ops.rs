@@ -9,7 +9,7 @@ use crate::trace::prim::{BinOp, UnOp};
 use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
 
 /// The broadcast of several shapes, NumPy's rule (align right; 1 stretches).
-pub(crate) fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
+pub fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
     let rank = shapes.iter().map(|s| s.len()).max().unwrap_or(0);
     let mut out = vec![1usize; rank];
     for s in shapes {

@@ -129,7 +129,7 @@ fn dtype(t: T) -> (DType, bool) {
 }
 
 /// Promotes two (dtype, weak) pairs; the result may itself be weak.
-pub(crate) fn promote(a: (DType, bool), b: (DType, bool)) -> (DType, bool) {
+pub fn promote(a: (DType, bool), b: (DType, bool)) -> (DType, bool) {
     let ((da, wa), (db, wb)) = (a, b);
     if da == db {
         return (da, wa && wb && da != DType::BOOL);
@@ -168,7 +168,7 @@ pub(crate) fn accumulator(d: DType) -> DType {
 }
 
 /// The float dtype an op like `sqrt` or true division computes in.
-pub(crate) fn to_float(d: DType) -> DType {
+pub fn to_float(d: DType) -> DType {
     if d.is_float() { d } else { DType::F32 }
 }
 

@@ -43,7 +43,7 @@ impl From<Vec<isize>> for Axes {
 
 impl Axes {
     /// Sorted, de-duplicated, non-negative axes of an array of rank `rank`.
-    pub(crate) fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
+    pub fn resolve(&self, op: &str, rank: usize) -> Result<Vec<usize>> {
         let mut out = match self {
             Axes::All => (0..rank).collect(),
             Axes::Some(v) => v

@@ -405,7 +405,7 @@ type Slot<Y> = (Vec<Aval>, Device, Arc<OnceLock<Program<Y>>>);
 /// first, and every thread runs the same program.
 ///
 /// ```
-/// use oxjax::{Array, Jitted};
+/// use oxjax_core::{Array, Jitted};
 /// let double = Jitted::new(|x: &Array| x * 2.0);
 /// let x = Array::from_vec(vec![1.0f32, 2.0], &[2]);
 /// std::thread::scope(|s| {

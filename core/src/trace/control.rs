@@ -160,12 +160,11 @@ impl Control {
             let (i, a) = a.split_last().expect("the step index");
             let mut args = a[..head].to_vec();
             for x in &a[head..] {
-                let mut starts = vec![i.clone()];
-                starts.extend((1..x.ndim()).map(|_| Array::scalar(0i32)));
-                let refs: Vec<&Array> = starts.iter().collect();
-                let mut sizes = x.shape().to_vec();
-                sizes[0] = 1;
-                args.push(crate::lax::dynamic_slice(x, &refs, &sizes).squeeze(&[0]));
+                // x[i] (the step index is always in range; clamped as
+                // lax.dynamic_slice would).
+                let row = super::indexing_rules::arange(1)
+                    + super::indexing_rules::clamp(i, x.shape()[0]);
+                args.push(super::indexing_rules::gather(x, &row, 0).squeeze(&[0]));
             }
             let mut outs = body.eval(&args);
             outs.insert(*n_carry, i + if *reverse { -1 } else { 1 });

@@ -10,7 +10,6 @@ use super::prim::{Aval, Prim};
 use crate::array::Array;
 use crate::eager::Concrete;
 use crate::error::{Error, Result};
-use crate::lax::ConvDimensionNumbers;
 use oxjax_abi::{DType, RoutineKind};
 use std::fmt;
 
@@ -18,12 +17,19 @@ use std::fmt;
 /// `(low, high)` padding and one stride/dilation per spatial axis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvParams {
+    /// Stride per spatial axis.
     pub window_strides: Vec<usize>,
+    /// `(low, high)` padding per spatial axis (negative crops).
     pub padding: Vec<(isize, isize)>,
+    /// Input dilation per spatial axis (transposed convolutions).
     pub lhs_dilation: Vec<usize>,
+    /// Kernel dilation per spatial axis (atrous convolutions).
     pub rhs_dilation: Vec<usize>,
+    /// Which axes are batch, feature and spatial.
     pub dimension_numbers: ConvDimensionNumbers,
+    /// Input feature groups (grouped and depthwise convolutions).
     pub feature_group_count: usize,
+    /// Batch groups (the kernel gradient of a grouped convolution).
     pub batch_group_count: usize,
 }
 
@@ -58,7 +64,7 @@ fn dilate(n: usize, d: usize) -> usize {
 }
 
 /// The result shape (in the `out` layout), or an error naming the shapes.
-pub(crate) fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
+pub fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
     let err = |why: String| {
         Err(Error::Op(format!(
             "conv_general_dilated: lhs {lhs:?} and rhs {rhs:?}: {why}"
@@ -205,7 +211,7 @@ pub(crate) fn eval_eager(p: &ConvParams, ins: &[Concrete]) -> Result<Concrete> {
 }
 
 /// Binds the primitive.
-pub(crate) fn conv(lhs: &Array, rhs: &Array, p: &ConvParams) -> Array {
+pub fn conv(lhs: &Array, rhs: &Array, p: &ConvParams) -> Array {
     bind1(Prim::Conv(p.clone()), &[lhs, rhs])
 }
 
@@ -432,4 +438,86 @@ pub(crate) fn batch(p: &ConvParams, vals: &[Array], bdims: &[Option<usize>]) -> 
         (None, None) => unreachable!("batch rules run with a batched operand"),
     };
     out.moveaxis(at as isize, 0)
+}
+
+/// Which axes of the operands and the result are batch, feature and
+/// spatial. Each spec lists axis positions: `lhs = [batch, feature,
+/// spatial...]`, `rhs = [out feature, in feature, spatial...]`, `out =
+/// [batch, feature, spatial...]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConvDimensionNumbers {
+    /// Input axes: batch, feature, spatial....
+    pub lhs: Vec<usize>,
+    /// Kernel axes: output feature, input feature, spatial....
+    pub rhs: Vec<usize>,
+    /// Result axes: batch, feature, spatial....
+    pub out: Vec<usize>,
+}
+
+impl ConvDimensionNumbers {
+    /// The default layout for `n` spatial axes: NCH..., OIH..., NCH....
+    pub fn default_for(n: usize) -> ConvDimensionNumbers {
+        let id: Vec<usize> = (0..n + 2).collect();
+        ConvDimensionNumbers {
+            lhs: id.clone(),
+            rhs: id.clone(),
+            out: id,
+        }
+    }
+
+    /// The channels-last layout for `n` spatial axes: NH...C, H...IO,
+    /// NH...C (`("NHWC", "HWIO", "NHWC")` for 2-d), JAX's default for
+    /// `lax::conv_transpose`.
+    pub fn channels_last(n: usize) -> ConvDimensionNumbers {
+        let spatial = 1..n + 1;
+        let mut io = vec![0; 2];
+        io[0] = n + 1;
+        io[1] = n;
+        let lhs: Vec<usize> = [0, n + 1].into_iter().chain(spatial.clone()).collect();
+        ConvDimensionNumbers {
+            lhs: lhs.clone(),
+            rhs: io.into_iter().chain(0..n).collect(),
+            out: lhs,
+        }
+    }
+
+    /// From layout strings as in JAX, e.g. `("NHWC", "HWIO", "NHWC")`:
+    /// `N`/`C` (`O`/`I` for the kernel) name batch and feature axes, other
+    /// letters are spatial axes matched by name (ordered as in `rhs`).
+    ///
+    /// ```
+    /// use oxjax_core::primitive::conv_rules::ConvDimensionNumbers;
+    /// let dn = ConvDimensionNumbers::from_strings("NHWC", "HWIO", "NHWC");
+    /// assert_eq!(dn.lhs, vec![0, 3, 1, 2]);
+    /// assert_eq!(dn.rhs, vec![3, 2, 0, 1]);
+    /// ```
+    pub fn from_strings(lhs: &str, rhs: &str, out: &str) -> ConvDimensionNumbers {
+        let r: Vec<char> = rhs.chars().collect();
+        let spatial: Vec<char> = r
+            .iter()
+            .filter(|c| !matches!(c, 'O' | 'I'))
+            .copied()
+            .collect();
+        let spec = |s: &str, b: char, f: char| -> Vec<usize> {
+            let v: Vec<char> = s.chars().collect();
+            let pos = |c: char| {
+                v.iter().position(|&d| d == c).unwrap_or_else(|| {
+                    panic!("conv dimension numbers: {c:?} is missing from {s:?} (rhs {rhs:?})")
+                })
+            };
+            assert_eq!(
+                v.len(),
+                r.len(),
+                "conv dimension numbers: {s:?} and {rhs:?} have different ranks"
+            );
+            let mut out = vec![pos(b), pos(f)];
+            out.extend(spatial.iter().map(|&c| pos(c)));
+            out
+        };
+        ConvDimensionNumbers {
+            lhs: spec(lhs, 'N', 'C'),
+            rhs: spec(rhs, 'O', 'I'),
+            out: spec(out, 'N', 'C'),
+        }
+    }
 }

@@ -15,7 +15,9 @@ use std::fmt;
 /// `fft` (`inverse: false`) or `ifft` over `n` points.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FftPrim {
+    /// `ifft` rather than `fft`.
     pub inverse: bool,
+    /// Points per transform (the last axis holds `2n` packed values).
     pub n: usize,
 }
 
@@ -73,7 +75,7 @@ pub(crate) fn eval_eager(p: &FftPrim, ins: &[Concrete]) -> Result<Concrete> {
 }
 
 /// Binds the primitive on a packed `[..., n, 2]` array.
-pub(crate) fn fft(x: &Array, inverse: bool) -> Array {
+pub fn fft(x: &Array, inverse: bool) -> Array {
     let n = x.shape()[x.ndim() - 2];
     bind1(Prim::Fft(FftPrim { inverse, n }), &[x])
 }
@@ -93,7 +95,9 @@ pub(crate) fn transpose(p: &FftPrim, ct: &Array) -> Vec<Option<Array>> {
     } else {
         p.n as f64
     };
-    vec![Some(&y * crate::numpy::lit(&y, k))]
+    vec![Some(
+        &y * Array::scalar_of(oxjax_abi::Scalar::F64(k).cast(y.dtype())),
+    )]
 }
 
 /// The leading axes are independent transforms: the batch axis goes first.

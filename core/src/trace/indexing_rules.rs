@@ -11,7 +11,7 @@ use super::bind1;
 use super::prim::Aval;
 use crate::array::Array;
 use crate::eager::Concrete;
-use crate::error::Result;
+use crate::error::{Result, op_err};
 use oxjax_abi::DType;
 use std::fmt;
 
@@ -72,6 +72,7 @@ impl CumOp {
 }
 
 /// The indexing primitives and their static parameters.
+#[allow(missing_docs)] // the fields are named as in JAX and described per variant
 #[derive(Clone, Debug, PartialEq)]
 pub enum IxPrim {
     /// `(x, idx: i32)`: `out[pre, J, post] = x[pre, idx[J], post]` along
@@ -121,7 +122,7 @@ impl fmt::Display for IxPrim {
 }
 
 /// `x.shape[..axis] ++ idx ++ x.shape[axis+1..]`.
-pub(crate) fn gather_shape(x: &[usize], idx: &[usize], axis: usize) -> Vec<usize> {
+pub fn gather_shape(x: &[usize], idx: &[usize], axis: usize) -> Vec<usize> {
     let mut s = x[..axis].to_vec();
     s.extend_from_slice(idx);
     s.extend_from_slice(&x[axis + 1..]);
@@ -168,25 +169,23 @@ fn ix(p: IxPrim, args: &[&Array]) -> Array {
     bind1(super::prim::Prim::Indexing(p), args)
 }
 
-pub(crate) fn gather(x: &Array, idx: &Array, axis: usize) -> Array {
+/// Binds [`IxPrim::Gather`].
+pub fn gather(x: &Array, idx: &Array, axis: usize) -> Array {
     ix(IxPrim::Gather { axis }, &[x, idx])
 }
 
-pub(crate) fn scatter(
-    x: &Array,
-    idx: &Array,
-    upd: &Array,
-    mode: ScatterMode,
-    axis: usize,
-) -> Array {
+/// Binds [`IxPrim::Scatter`].
+pub fn scatter(x: &Array, idx: &Array, upd: &Array, mode: ScatterMode, axis: usize) -> Array {
     ix(IxPrim::Scatter { mode, axis }, &[x, idx, upd])
 }
 
-pub(crate) fn cumulative(x: &Array, op: CumOp, axis: usize, reverse: bool) -> Array {
+/// Binds [`IxPrim::Cumulative`].
+pub fn cumulative(x: &Array, op: CumOp, axis: usize, reverse: bool) -> Array {
     ix(IxPrim::Cumulative { op, axis, reverse }, &[x])
 }
 
-pub(crate) fn argsort(x: &Array, axis: usize, descending: bool) -> Array {
+/// Binds [`IxPrim::Sort`] for the permutation.
+pub fn argsort(x: &Array, axis: usize, descending: bool) -> Array {
     let p = IxPrim::Sort {
         axis,
         descending,
@@ -196,23 +195,23 @@ pub(crate) fn argsort(x: &Array, axis: usize, descending: bool) -> Array {
 }
 
 /// `0 <= idx < n` as bool.
-pub(crate) fn in_range(idx: &Array, n: usize) -> Array {
+pub fn in_range(idx: &Array, n: usize) -> Array {
     idx.greater_equal(0).bitwise_and(idx.less(n as i32))
 }
 
 /// Indices clamped into `0..n`.
-pub(crate) fn clamp(idx: &Array, n: usize) -> Array {
+pub fn clamp(idx: &Array, n: usize) -> Array {
     idx.minimum(n as i32 - 1).maximum(0)
 }
 
 /// `0..n` as i32 (a constant, like `arange`, but computed in i32 so every
 /// device can make it).
-pub(crate) fn arange(n: usize) -> Array {
+pub fn arange(n: usize) -> Array {
     Array::arange(0.0, n as f64, 1.0, DType::I32)
 }
 
 /// `i` along axis `d` of an array of `shape`, shaped to broadcast against it.
-pub(crate) fn iota(shape: &[usize], d: usize) -> Array {
+pub fn iota(shape: &[usize], d: usize) -> Array {
     let mut s = vec![1isize; shape.len()];
     s[d] = shape[d] as isize;
     arange(shape[d]).reshape(&s)
@@ -230,14 +229,14 @@ fn spread(mask: &Array, rank: usize, axis: usize, upd_shape: &[usize]) -> Array 
 /// NumPy's `take_along_axis` for in-range indices of `x`'s rank, whose
 /// shape matches `x` except along `axis`: one point gather on the raveled
 /// operand (indices clamped first, so they never leak into another row).
-pub(crate) fn take_along(x: &Array, idx: &Array, axis: usize) -> Array {
+pub fn take_along(x: &Array, idx: &Array, axis: usize) -> Array {
     gather(&x.reshape(&[-1]), &flat_along(x.shape(), idx, axis), 0)
 }
 
 /// The row-major flat index into an array of `shape` of each
 /// `idx[.., i, ..]` along `axis` (indices clamped into the axis), for
 /// [`take_along`] and NumPy's `put_along_axis`.
-pub(crate) fn flat_along(shape: &[usize], idx: &Array, axis: usize) -> Array {
+pub fn flat_along(shape: &[usize], idx: &Array, axis: usize) -> Array {
     let ishape = idx.shape().to_vec();
     let mut flat = clamp(idx, shape[axis]);
     let mut stride = 1usize;
@@ -592,4 +591,88 @@ pub(crate) fn operands(p: &IxPrim, x: Array) -> Vec<Array> {
         }
         _ => vec![x],
     }
+}
+
+// ---- index helpers the library and `Array::index` share ------------------
+
+/// Checks that `idx` is an integer array and returns it as i32.
+pub fn int_index(name: &str, idx: &Array, x: &Array) -> Result<Array> {
+    match idx.dtype() {
+        DType::I32 => Ok(idx.clone()),
+        d if d.is_int() => Ok(idx.astype(DType::I32)),
+        d => op_err(format!(
+            "{name}: indices must be an integer array, got {d} indices of shape {:?} \
+             (for an array of shape {:?})",
+            idx.shape(),
+            x.shape()
+        )),
+    }
+}
+
+/// `(array, axis)`: flattened for `None`, else the resolved axis.
+fn along(name: &str, a: &Array, axis: Option<isize>) -> Result<(Array, usize)> {
+    match axis {
+        None => Ok((a.reshape(&[-1]), 0)),
+        Some(ax) => Ok((a.clone(), crate::eager::axis(name, ax, a.ndim())?)),
+    }
+}
+
+/// A stable sort (or argsort) along `axis` (`None`: of the flattened array).
+pub fn sort_along(
+    name: &str,
+    a: &Array,
+    axis: Option<isize>,
+    descending: bool,
+    argsort: bool,
+) -> Result<Array> {
+    let (x, axis) = along(name, a, axis)?;
+    let p = IxPrim::Sort {
+        axis,
+        descending,
+        argsort,
+    };
+    Ok(bind1(super::prim::Prim::Indexing(p), &[&x]))
+}
+
+/// A cumulative op along `axis` (`None`: of the flattened array); sums and
+/// products of bool count in i32.
+pub fn cumulative_along(name: &str, a: &Array, axis: Option<isize>, op: CumOp) -> Result<Array> {
+    let (x, ax) = along(name, a, axis)?;
+    // Sums and products of bool count in i32 (as JAX does).
+    let x = if x.dtype() == DType::BOOL && matches!(op, CumOp::Sum | CumOp::Prod) {
+        x.astype(DType::I32)
+    } else {
+        x
+    };
+    Ok(cumulative(&x, op, ax, false))
+}
+
+/// Compacts the elements of 1-d `vals` where `keep` is true into the first
+/// slots of a `size`-long array filled with `fill`: one scatter at the
+/// running count.
+pub fn compact(vals: &Array, keep: &Array, size: usize, fill: &Array) -> Array {
+    let pos = cumulative(&keep.astype(DType::I32), CumOp::Sum, 0, false) - 1;
+    let pos = Array::where_(keep, &pos, -1).astype(DType::I32);
+    let base = fill.astype(vals.dtype()).broadcast_to(&[size]);
+    scatter(&base, &pos, vals, ScatterMode::Set, 0)
+}
+
+/// `jnp.nonzero(a, size=size, fill_value=fill)` (see `numpy::nonzero`).
+pub fn nonzero(a: &Array, size: usize, fill_value: i32) -> Vec<Array> {
+    let flat = a.reshape(&[-1]);
+    let n = flat.size();
+    let keep = flat.astype(DType::BOOL);
+    let ids = arange(n);
+    let pos = compact(&ids, &keep, size, &Array::scalar(-1i32));
+    let valid = pos.greater_equal(0);
+    let mut stride = 1usize;
+    let mut out = Vec::with_capacity(a.ndim());
+    for &d in a.shape().iter().rev() {
+        let i = pos.floor_divide(stride as i32);
+        let i = if d > 0 { i.remainder(d as i32) } else { i };
+        out.push(Array::where_(&valid, &i, fill_value).astype(DType::I32));
+        stride *= d.max(1);
+    }
+    out.reverse();
+    out
 }

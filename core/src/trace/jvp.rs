@@ -147,7 +147,13 @@ fn prod_jvp(x: &Array, t: &Array, axes: &[isize]) -> Array {
         last,
         false,
     );
-    crate::lax::index_in_dim(&d, m - 1, last, false)
+    let mut s = vec![crate::Slice::all(); last + 1];
+    s[last] = crate::Slice {
+        start: Some(m as isize - 1),
+        stop: Some(m as isize),
+        step: 1,
+    };
+    d.slice(&s).squeeze(&[last as isize])
 }
 
 fn keep_shape(x: &Array, axes: &[isize]) -> Vec<isize> {

@@ -15,11 +15,11 @@ use super::vmap::all_front;
 use crate::array::Array;
 use crate::eager::Concrete;
 use crate::error::{Result, op_err};
-use crate::linalg::{eye, host_const, mt};
 use oxjax_abi::{DType, RoutineKind};
 use std::fmt;
 
 /// The linear-algebra primitives and their static parameters.
+#[allow(missing_docs)] // the fields are named as in `jax.lax.linalg`
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LinalgPrim {
     /// `a` `[..., n, n]` → lower `l`, `l lᵀ = a` (reads the lower triangle).
@@ -210,7 +210,7 @@ pub(crate) fn abstract_eval(p: LinalgPrim, ins: &[Aval]) -> Vec<Aval> {
 }
 
 /// Binds `p` after checking its operands (the public entry point).
-pub(crate) fn apply(p: LinalgPrim, args: &[&Array]) -> Result<Vec<Array>> {
+pub fn apply(p: LinalgPrim, args: &[&Array]) -> Result<Vec<Array>> {
     let avals: Vec<Aval> = args.iter().map(|a| a.aval()).collect();
     shape_rule(p, &avals)?;
     bind(super::prim::Prim::Linalg(p), args)
@@ -253,6 +253,36 @@ pub(crate) fn batch(
     let all = all_front(vals, bdims, size);
     let refs: Vec<&Array> = all.iter().collect();
     crate::eager::or_panic(bind(super::prim::Prim::Linalg(p), &refs))
+}
+
+// ---- constants and views the rules (and `linalg`) build with ---------------
+
+/// A constant computed on the host in f64, in `like`'s float dtype and on its device.
+pub fn host_const(values: &[f64], shape: &[usize], like: &Array) -> Array {
+    let dev = like.device();
+    let a = if like.dtype() == DType::F64 {
+        Array::try_from_slice(values, shape, &dev)
+    } else {
+        let v: Vec<f32> = values.iter().map(|&x| x as f32).collect();
+        Array::try_from_slice(&v, shape, &dev)
+    };
+    crate::eager::or_panic(a).astype(like.dtype())
+}
+
+/// The `n × m` identity-like constant with ones on diagonal 0.
+pub fn eye(n: usize, m: usize, like: &Array) -> Array {
+    let v: Vec<f64> = (0..n * m)
+        .map(|i| if i / m == i % m { 1.0 } else { 0.0 })
+        .collect();
+    host_const(&v, &[n, m], like)
+}
+
+/// Swaps the last two axes.
+pub fn mt(a: &Array) -> Array {
+    let r = a.ndim();
+    let mut perm: Vec<usize> = (0..r).collect();
+    perm.swap(r - 2, r - 1);
+    a.transpose(&perm)
 }
 
 // ---- derivatives -------------------------------------------------------------

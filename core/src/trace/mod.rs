@@ -139,7 +139,7 @@ impl MainTrace {
 }
 
 /// Applies a primitive to operands; the heart of every transformation.
-pub(crate) fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
+pub fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
     if let Prim::Callback(c) = &prim
         && crate::effects::muted(&c.0)
     {
@@ -193,7 +193,7 @@ pub(crate) fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
 }
 
 /// `bind` for single-output primitives, panicking with the message on misuse.
-pub(crate) fn bind1(prim: Prim, args: &[&Array]) -> Array {
+pub fn bind1(prim: Prim, args: &[&Array]) -> Array {
     match bind(prim, args) {
         Ok(mut v) => v.remove(0),
         Err(e) => panic!("{e}"),

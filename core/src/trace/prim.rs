@@ -37,9 +37,11 @@ macro_rules! op_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal;)* }) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[allow(missing_docs)] // each variant is the jaxpr name beside it
         pub enum $name { $($variant),* }
 
         impl $name {
+            /// Every variant, in declaration order.
             pub const ALL: &'static [$name] = &[$($name::$variant),*];
 
             /// The name in jaxpr text.
@@ -97,6 +99,7 @@ impl UnOp {
 }
 
 impl BinOp {
+    /// `lt`, `le`, `gt`, `ge`, `eq`, `ne`: bool results.
     pub fn is_comparison(self) -> bool {
         matches!(
             self,
@@ -108,26 +111,33 @@ impl BinOp {
 /// A primitive with its static parameters.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Prim {
+    /// An elementwise op of one operand.
     Unary(UnOp),
+    /// An elementwise op of two operands of one shape.
     Binary(BinOp),
     /// `(cond: bool, a, b)`, all of one shape.
     Select,
     /// `convert_element_type`.
     Cast(DType),
+    /// A reduction over the given (sorted) axes, which are removed.
     Reduce(RedOp, Vec<usize>),
     /// Index of the first maximum (`true`) or minimum along an axis, as i32.
     ArgReduce(bool, usize),
     /// `[..., n, k] @ [..., k, m]` with equal batch axes.
     Matmul,
+    /// To a shape of the same size (row-major).
     Reshape(Vec<usize>),
+    /// A permutation of the axes.
     Transpose(Vec<usize>),
     /// NumPy broadcasting to a shape (leading axes added, 1s stretched).
     BroadcastTo(Vec<usize>),
     /// `(start, len, step > 0)` per axis.
     Slice(Vec<(usize, usize, usize)>),
+    /// Reverses the given axes.
     Flip(Vec<usize>),
     /// `(low, high, interior)` per axis, filled with a value (`lax.pad`).
     Pad(Vec<(usize, usize, usize)>, Scalar),
+    /// Joins the operands along an axis.
     Concatenate(usize),
     /// Identity whose derivative is zero.
     StopGradient,
@@ -235,7 +245,7 @@ pub fn all_kinds() -> Vec<Prim> {
         padding: vec![],
         lhs_dilation: vec![],
         rhs_dilation: vec![],
-        dimension_numbers: crate::lax::ConvDimensionNumbers::default_for(0),
+        dimension_numbers: super::conv_rules::ConvDimensionNumbers::default_for(0),
         feature_group_count: 1,
         batch_group_count: 1,
     }));

@@ -11,8 +11,8 @@
 
 mod isolate;
 
-use oxjax::{Device, Registry};
 use oxjax_conformance::{Options, report, run};
+use oxjax_core::{Device, Registry};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -178,7 +178,7 @@ fn plugins_file(given: Option<&Path>) -> PathBuf {
     if let Some(f) = given {
         return f.to_path_buf();
     }
-    oxjax::config_file().unwrap_or_else(|| checkout().join("plugins.toml"))
+    oxjax_core::config_file().unwrap_or_else(|| checkout().join("plugins.toml"))
 }
 
 /// The device under test and the oracle.
