@@ -21,3 +21,23 @@ pub use crate::eager::{axis, broadcast_shapes, checked_size, or_panic, promote, 
 pub use crate::trace::prim::{BinOp, Prim, UnOp};
 pub use crate::trace::{bind, bind1};
 pub use crate::trace::{conv_rules, fft_rules, indexing_rules, linalg_rules};
+
+use crate::Array;
+
+/// The array in its float dtype (integers and bool become f32, JAX's
+/// default float).
+pub fn float_of(x: &Array) -> Array {
+    let d = crate::eager::to_float(x.dtype());
+    if d == x.dtype() {
+        x.clone()
+    } else {
+        x.astype(d)
+    }
+}
+
+/// The constant `v` as a strong scalar of `x`'s dtype (converted on the
+/// host), for composites that need a constant of exactly the operand's
+/// dtype whatever promotion would do with a literal.
+pub fn lit(x: &Array, v: f64) -> Array {
+    Array::scalar_of(oxjax_abi::Scalar::F64(v).cast(x.dtype()))
+}

@@ -18,7 +18,9 @@
 //! assert_eq!(y.im.to_vec::<f32>(), vec![0.0, 2.0, 0.0]);
 //! ```
 
-use crate::linalg::{float, host_const, sl};
+use crate::lax::slice_in_dim;
+use crate::primitive::linalg_rules::host_const;
+use crate::primitive::{float_of as float, lit};
 use crate::{Array, DType, Tree};
 
 /// A complex array as two real arrays of one shape and float dtype.
@@ -107,7 +109,7 @@ impl Complex {
 
     /// Both parts multiplied by a real factor.
     pub fn scale(&self, k: f64) -> Complex {
-        let k = crate::numpy::lit(&self.re, k);
+        let k = lit(&self.re, k);
         Complex {
             re: &self.re * &k,
             im: &self.im * &k,
@@ -138,7 +140,7 @@ impl Complex {
 fn dft_last(x: &Complex, inverse: bool) -> Complex {
     let packed = Array::concatenate(&[&x.re.expand_dims(-1), &x.im.expand_dims(-1)], -1);
     let y = crate::primitive::fft_rules::fft(&packed, inverse);
-    let part = |k: usize| sl(&y, -1, k, k + 1).squeeze(&[-1]);
+    let part = |k: usize| slice_in_dim(&y, k, k + 1, 1, y.ndim() - 1).squeeze(&[-1]);
     Complex {
         re: part(0),
         im: part(1),
@@ -158,7 +160,7 @@ fn axis_of(name: &str, axis: isize, rank: usize) -> usize {
 fn resize(x: &Array, axis: usize, n: usize) -> Array {
     let len = x.shape()[axis];
     if n < len {
-        sl(x, axis as isize, 0, n)
+        slice_in_dim(x, 0, n, 1, axis)
     } else if n > len {
         let mut w = vec![(0, 0); x.ndim()];
         w[axis] = (0, n - len);
@@ -230,7 +232,7 @@ pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
     let ax = axis_of("rfft", axis, x.ndim());
     let n = n.unwrap_or(x.shape()[ax]);
     let full = transform("rfft", &Complex::from_real(x), Some(n), axis, false);
-    full.map(|a| sl(a, ax as isize, 0, n / 2 + 1))
+    full.map(|a| slice_in_dim(a, 0, n / 2 + 1, 1, ax))
 }
 
 /// The inverse of [`rfft`] (`jnp.fft.irfft`): a real array of length `n`
@@ -252,7 +254,7 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     // As JAX: a single bin (or none) with the default length gives an
     // empty axis; only an explicit `n = 0` is an error.
     if n.is_none() && m_in <= 1 {
-        return sl(&x.re, ax as isize, 0, 0);
+        return slice_in_dim(&x.re, 0, 0, 1, ax);
     }
     let n = n.unwrap_or(2 * m_in.saturating_sub(1));
     if n == 0 {
@@ -264,7 +266,7 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     let half = x.map(|a| resize(a, ax, m));
     // Bins m..n are the conjugates of bins n-m..1.
     let mirror = half
-        .map(|a| sl(a, ax as isize, 1, n - m + 1).flip(&[ax as isize]))
+        .map(|a| slice_in_dim(a, 1, n - m + 1, 1, ax).flip(&[ax as isize]))
         .conj();
     let full = Complex {
         re: Array::concatenate(&[&half.re, &mirror.re], ax as isize),
@@ -434,7 +436,10 @@ fn roll(name: &str, x: &Array, axes: Option<&[isize]>, shift: impl Fn(usize) -> 
         if k == 0 {
             return y;
         }
-        let (head, tail) = (sl(&y, ax as isize, 0, n - k), sl(&y, ax as isize, n - k, n));
+        let (head, tail) = (
+            slice_in_dim(&y, 0, n - k, 1, ax),
+            slice_in_dim(&y, n - k, n, 1, ax),
+        );
         Array::concatenate(&[&tail, &head], ax as isize)
     })
 }

@@ -57,10 +57,7 @@ pub fn relu6(x: &Array) -> Array {
 /// assert!((nn::sigmoid(&Array::scalar(-20.0f32)).item::<f32>() - 2.0611537e-9).abs() < 1e-15);
 /// ```
 pub fn sigmoid(x: &Array) -> Array {
-    let x = float_of(x);
-    let e = (-x.abs()).exp();
-    let d = &e + 1.0;
-    Array::where_(&x.greater_equal(0.0), 1.0 / &d, &e / &d)
+    crate::lax::logistic(x)
 }
 
 /// `log(sigmoid(x)) = -softplus(-x)`.
@@ -516,8 +513,7 @@ pub fn one_hot_axis(
 ) -> Array {
     let dtype = dtype.into().unwrap_or(DType::F32);
     let axis = crate::primitive::or_panic(crate::primitive::axis("one_hot", axis, x.ndim() + 1));
-    let classes = Array::arange(0.0, num_classes as f64, 1.0, x.dtype());
-    let hot = x.expand_dims(-1).equal(&classes).astype(dtype);
+    let hot = crate::numpy::indicator(x, num_classes, dtype);
     if axis == x.ndim() {
         hot
     } else {

@@ -1,7 +1,9 @@
 //! `oxjax::interop`: arrays in and out of the Rust and Python ecosystems —
 //! [`ndarray`] conversion, NumPy's `.npy` files ([`load_npy`], [`save_npy`])
 //! and safetensors files ([`load_safetensors`], [`save_safetensors`]; a
-//! whole pytree by leaf path with [`save_safetensors_tree`]).
+//! whole pytree by leaf path with [`save_safetensors_tree`]). The ndarray
+//! and safetensors parts are the crate features of the same names (on by
+//! default).
 //! Every format is little-endian and row-major, like oxjax's buffers, so
 //! conversion is a copy of the bytes.
 //!
@@ -13,10 +15,16 @@
 //! assert_eq!(interop::from_ndarray(&nd).to_vec::<f32>(), x.to_vec::<f32>());
 //! ```
 
+#[cfg(feature = "ndarray")]
+mod ndarray;
 mod npy;
+#[cfg(feature = "safetensors")]
 mod safetensors;
 
+#[cfg(feature = "ndarray")]
+pub use ndarray::{from_ndarray, to_ndarray, try_to_ndarray};
 pub use npy::{load_npy, read_npy, save_npy, write_npy};
+#[cfg(feature = "safetensors")]
 pub use safetensors::{
     load_safetensors, load_safetensors_tree, named_leaves, safetensors_from_bytes,
     safetensors_to_bytes, save_safetensors, save_safetensors_tree,
@@ -24,7 +32,6 @@ pub use safetensors::{
 
 use crate::error::{Error, Result, op_err};
 use crate::{Array, DType, Element, bf16, default_device, f16};
-use ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 
 /// Runs `$body` with `$t` bound to the Rust element type of `$dtype`.
 macro_rules! with_element {
@@ -105,38 +112,4 @@ fn from_le_bytes(op: &str, dtype: DType, shape: &[usize], bytes: &[u8]) -> Resul
 /// An I/O error as an oxjax error naming the operation and the file.
 fn io_err(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
     Error::Op(format!("{op}: {}: {e}", path.display()))
-}
-
-/// The array as an [`ndarray::ArrayD`] (a copy on the host). `T` must be
-/// the array's element type.
-///
-/// ```
-/// let x = oxjax::Array::arange(0.0, 6.0, 1.0, oxjax::DType::F32).reshape(&[2, 3]);
-/// assert_eq!(oxjax::interop::to_ndarray::<f32>(&x).shape(), [2, 3]);
-/// ```
-pub fn to_ndarray<T: Element>(a: &Array) -> ArrayD<T> {
-    crate::primitive::or_panic(try_to_ndarray(a))
-}
-
-/// [`to_ndarray`], returning a dtype mismatch or device error.
-pub fn try_to_ndarray<T: Element>(a: &Array) -> Result<ArrayD<T>> {
-    let data = a.try_to_vec::<T>()?;
-    ArrayD::from_shape_vec(IxDyn(a.shape()), data)
-        .map_err(|e| Error::Op(format!("to_ndarray: {e}")))
-}
-
-/// An array on the default device holding the elements of any ndarray
-/// (any layout, views included), in logical row-major order.
-///
-/// ```
-/// let nd = ndarray::arr2(&[[1i32, 2], [3, 4]]);
-/// let x = oxjax::interop::from_ndarray(&nd.t());
-/// assert_eq!(x.to_vec::<i32>(), [1, 3, 2, 4]);
-/// ```
-pub fn from_ndarray<T: Element, S: Data<Elem = T>, D: Dimension>(a: &ArrayBase<S, D>) -> Array {
-    let data: Vec<T> = match a.as_slice() {
-        Some(s) => s.to_vec(),
-        None => a.iter().copied().collect(),
-    };
-    Array::from_vec(data, a.shape())
 }

@@ -117,7 +117,8 @@ pub fn try_conv_general_dilated(
         batch_group_count,
     };
     conv_rules::shape(&p, lhs.shape(), rhs.shape())?;
-    let dtype = crate::numpy::result_type(&[lhs, rhs]);
+    let dtype =
+        crate::primitive::promote((lhs.dtype(), lhs.is_weak()), (rhs.dtype(), rhs.is_weak())).0;
     Ok(conv_rules::conv(&lhs.astype(dtype), &rhs.astype(dtype), &p))
 }
 

@@ -2,10 +2,11 @@
 //! names: thin forms of the `Array` API and `oxjax::numpy` (lax's explicit
 //! shapes: `broadcast_in_dim`, `pad` with interior padding, `rev`, ...).
 
-use crate::numpy as jnp;
 use crate::primitive::Prim;
 use crate::primitive::bind1;
+use crate::primitive::{float_of, lit, or_panic};
 use crate::{Array, AsArray, DType, Scalar, Slice};
+use std::f64::consts::LN_2;
 
 macro_rules! unary {
     ($($(#[$doc:meta])* pub fn $name:ident => $f:path;)*) => {$(
@@ -42,7 +43,6 @@ unary! {
     pub fn sqrt => Array::sqrt;
     /// `1 / sqrt(x)`.
     pub fn rsqrt => Array::rsqrt;
-    pub fn cbrt => jnp::cbrt;
     pub fn reciprocal => Array::reciprocal;
     pub fn exp => Array::exp;
     pub fn exp2 => Array::exp2;
@@ -58,9 +58,6 @@ unary! {
     pub fn sinh => Array::sinh;
     pub fn cosh => Array::cosh;
     pub fn tanh => Array::tanh;
-    pub fn asinh => jnp::arcsinh;
-    pub fn acosh => jnp::arccosh;
-    pub fn atanh => jnp::arctanh;
     pub fn erf => Array::erf;
     pub fn erfc => Array::erfc;
     pub fn floor => Array::floor;
@@ -68,15 +65,7 @@ unary! {
     /// True where finite.
     pub fn is_finite => Array::isfinite;
     /// `x * x`.
-    pub fn square => jnp::square;
-    /// Bitwise not (logical not on bool).
-    pub fn bitwise_not => jnp::bitwise_not;
-    /// The value itself (no complex dtypes).
-    pub fn real => jnp::real;
-    /// Zeros (no complex dtypes).
-    pub fn imag => jnp::imag;
-    /// The value itself (no complex dtypes).
-    pub fn conj => jnp::conj;
+    pub fn square => Array::square;
     /// A value treated as a constant by differentiation.
     pub fn stop_gradient => Array::stop_gradient;
 }
@@ -131,7 +120,10 @@ fn lax_div(x: &Array, y: Array) -> Array {
 /// assert_eq!(lax::logistic(&Array::scalar(0.0f32)).item::<f32>(), 0.5);
 /// ```
 pub fn logistic(x: &Array) -> Array {
-    crate::nn::sigmoid(x)
+    let x = float_of(x);
+    let e = (-x.abs()).exp();
+    let d = &e + 1.0;
+    Array::where_(&x.greater_equal(0.0), 1.0 / &d, &e / &d)
 }
 
 /// `x ** n` for a static integer `n`, by repeated squaring (negative `n`:
@@ -284,11 +276,9 @@ pub fn iota(dtype: DType, size: usize) -> Array {
 pub fn broadcasted_iota(dtype: DType, shape: &[usize], dimension: usize) -> Array {
     let mut s = vec![1; shape.len()];
     s[dimension] = shape[dimension];
-    crate::numpy::reshape(
-        &iota(dtype, shape[dimension]),
-        &s.iter().map(|&d| d as isize).collect::<Vec<_>>(),
-    )
-    .broadcast_to(shape)
+    iota(dtype, shape[dimension])
+        .reshape(&s.iter().map(|&d| d as isize).collect::<Vec<_>>())
+        .broadcast_to(shape)
 }
 
 /// `fill_value` broadcast to `shape` as `dtype`.
@@ -298,12 +288,12 @@ pub fn broadcasted_iota(dtype: DType, shape: &[usize], dimension: usize) -> Arra
 /// assert_eq!(lax::full(&[2], 1.5, DType::F32).to_vec::<f32>(), vec![1.5, 1.5]);
 /// ```
 pub fn full(shape: &[usize], fill_value: impl AsArray, dtype: DType) -> Array {
-    jnp::full(shape, fill_value, dtype)
+    fill_value.as_array().astype(dtype).broadcast_to(shape)
 }
 
 /// `fill_value` with the shape and (unless given) dtype of `x`.
 pub fn full_like(x: &Array, fill_value: impl AsArray, dtype: Option<DType>) -> Array {
-    jnp::full_like(x, fill_value, dtype)
+    full(x.shape(), fill_value, dtype.unwrap_or(x.dtype()))
 }
 
 /// Adds leading axes: the result has shape `sizes ++ x.shape`.
@@ -381,18 +371,16 @@ pub fn rev(x: &Array, dimensions: &[usize]) -> Array {
 
 /// Removes the given axes of length 1.
 pub fn squeeze(x: &Array, dimensions: &[usize]) -> Array {
-    jnp::squeeze(
-        x,
-        dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>(),
-    )
+    x.squeeze(&dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>())
 }
 
 /// Inserts axes of length 1 at the given result positions.
 pub fn expand_dims(x: &Array, dimensions: &[usize]) -> Array {
-    jnp::expand_dims(
-        x,
-        dimensions.iter().map(|&d| d as isize).collect::<Vec<_>>(),
-    )
+    // Result positions, inserted in ascending order.
+    let mut dims = dimensions.to_vec();
+    dims.sort_unstable();
+    dims.iter()
+        .fold(x.clone(), |y, &d| y.expand_dims(d as isize))
 }
 
 /// Joins arrays along `dimension`.
@@ -596,12 +584,28 @@ pub fn split(x: &Array, sizes: &[usize], axis: usize) -> Vec<Array> {
 
 /// Repeats `x` `reps[i]` times along each axis (as `jnp.tile`).
 pub fn tile(x: &Array, reps: &[usize]) -> Array {
-    jnp::tile(x, reps)
+    let r = x.ndim().max(reps.len());
+    let mut shape = vec![1; r - x.ndim()];
+    shape.extend_from_slice(x.shape());
+    let mut reps_full = vec![1; r - reps.len()];
+    reps_full.extend_from_slice(reps);
+    let dims = |v: Vec<usize>| v.into_iter().map(|d| d as isize).collect::<Vec<_>>();
+    // Each axis d becomes [1, d], stretched to [k, d], then merged.
+    let inter = dims(shape.iter().flat_map(|&d| [1, d]).collect());
+    let big: Vec<usize> = shape
+        .iter()
+        .zip(&reps_full)
+        .flat_map(|(&d, &k)| [k, d])
+        .collect();
+    let out = dims(shape.iter().zip(&reps_full).map(|(&d, &k)| d * k).collect());
+    x.reshape(&inter).broadcast_to(&big).reshape(&out)
 }
 
 /// The slices of `x` along `axis`.
 pub fn unstack(x: &Array, axis: usize) -> Vec<Array> {
-    jnp::unstack(x, axis as isize)
+    (0..x.shape()[axis])
+        .map(|i| index_in_dim(x, i, axis, false))
+        .collect()
 }
 
 /// Adds leading axes of length 1 up to rank `rank`.
@@ -618,7 +622,10 @@ pub fn broadcast_to_rank(x: &Array, rank: usize) -> Array {
 
 /// The shape several shapes broadcast to.
 pub fn broadcast_shapes(shapes: &[&[usize]]) -> Vec<usize> {
-    jnp::broadcast_shapes(shapes)
+    or_panic(crate::primitive::broadcast_shapes(
+        "broadcast_shapes",
+        shapes,
+    ))
 }
 
 /// Element `index` of `axis`, keeping that axis (length 1) when `keepdims`.
@@ -706,8 +713,8 @@ pub fn lgamma(x: &Array) -> Array {
         9.984_369_578_019_572e-6,
         1.505_632_735_149_311_6e-7,
     ];
-    let x = jnp::float_of(x);
-    let c = |v: f64| jnp::lit(&x, v);
+    let x = float_of(x);
+    let c = |v: f64| lit(&x, v);
     let reflect = x.less(0.5);
     // Evaluate the series at z = x (or 1 - x when reflecting), as z - 1.
     let z = Array::where_(&reflect, 1.0 - &x, &x) - 1.0;
@@ -736,7 +743,7 @@ pub fn lgamma(x: &Array) -> Array {
 /// assert!((psi1 + 0.5772156649015329).abs() < 1e-12);
 /// ```
 pub fn digamma(x: &Array) -> Array {
-    let x = jnp::float_of(x);
+    let x = float_of(x);
     crate::jvp(lgamma, &x, &x.ones_like()).1
 }
 
@@ -752,8 +759,8 @@ pub fn digamma(x: &Array) -> Array {
 /// }
 /// ```
 pub fn erf_inv(y: &Array) -> Array {
-    let y = jnp::float_of(y);
-    let c = |v: f64| jnp::lit(&y, v);
+    let y = float_of(y);
+    let c = |v: f64| lit(&y, v);
     let w = -((1.0 - &y) * (&y + 1.0)).log();
     let poly = |w: &Array, cs: &[f64]| {
         let mut p = c(cs[0]);
@@ -832,4 +839,147 @@ pub fn reduce_window_shape_tuple(
             }
         })
         .collect()
+}
+
+// ---- composites (jnp builds on these) ------------------------------------
+
+/// Cube root, real for negative inputs.
+///
+/// ```
+/// use oxjax::lax;
+/// assert!((lax::cbrt(-8.0).item::<f32>() + 2.0).abs() < 1e-6);
+/// ```
+pub fn cbrt(x: impl AsArray) -> Array {
+    // The derivative `1 / (3 cbrt(x)²)` is written out so that it is inf at
+    // 0 (as JAX), not the NaN of differentiating `sign(x) |x|^(1/3)`.
+    let f = |x: &Array| x.sign() * x.abs().power(lit(x, 1.0 / 3.0));
+    crate::custom_jvp("cbrt", f, move |x: &Array, t: &Array| {
+        let y = f(x);
+        let d = t / (&y * &y * 3.0);
+        (y, d)
+    })(&float_of(&x.as_array()))
+}
+
+/// Inverse hyperbolic sine, `sign(x) log(|x| + sqrt(x² + 1))` in a form
+/// accurate near 0.
+///
+/// ```
+/// use oxjax::lax;
+/// assert!((lax::asinh(1.0).item::<f32>() - 0.8813736).abs() < 1e-6);
+/// ```
+pub fn asinh(x: impl AsArray) -> Array {
+    let x = float_of(&x.as_array());
+    let a = x.abs();
+    // Beyond 1e10, a² overflows (f32) and asinh(a) = ln 2a to the last bit.
+    let big = a.greater(1e10);
+    let small = Array::where_(&big, 1.0, &a);
+    let a2 = &small * &small;
+    // log1p(a + a²/(1 + sqrt(1 + a²))) == log(a + sqrt(a² + 1))
+    let near = (&small + &a2 / ((&a2 + 1.0).sqrt() + 1.0)).log1p();
+    let far = Array::where_(&big, &a, 1.0).log() + lit(&x, LN_2);
+    // sign(x) * ..., keeping ±0 and the sign of ±inf.
+    x.sign() * Array::where_(&big, &far, &near)
+}
+
+/// Inverse hyperbolic cosine (NaN below 1).
+///
+/// ```
+/// use oxjax::lax;
+/// assert!((lax::acosh(2.0).item::<f32>() - 1.3169579).abs() < 1e-6);
+/// ```
+pub fn acosh(x: impl AsArray) -> Array {
+    let x = float_of(&x.as_array());
+    // Beyond 1e10, x² overflows (f32) and acosh(x) = ln 2x to the last bit.
+    let big = x.greater(1e10);
+    let small = Array::where_(&big, 2.0, &x);
+    let near = (&small + ((&small - 1.0) * (&small + 1.0)).sqrt()).log();
+    let far = Array::where_(&big, &x, 1.0).log() + lit(&x, LN_2);
+    Array::where_(&big, &far, &near)
+}
+
+/// Inverse hyperbolic tangent, `log1p(2x / (1 - x)) / 2`.
+///
+/// ```
+/// use oxjax::lax;
+/// assert!((lax::atanh(0.5).item::<f32>() - 0.54930615).abs() < 1e-6);
+/// ```
+pub fn atanh(x: impl AsArray) -> Array {
+    let x = float_of(&x.as_array());
+    (&x * 2.0 / (1.0 - &x)).log1p() * 0.5
+}
+
+/// Bitwise not on integers, logical not on bool.
+///
+/// ```
+/// use oxjax::lax;
+/// assert_eq!(lax::bitwise_not(0).item::<i32>(), -1);
+/// ```
+pub fn bitwise_not(x: impl AsArray) -> Array {
+    let x = x.as_array();
+    assert!(
+        !x.dtype().is_float(),
+        "bitwise_not: not defined on {}",
+        x.dtype()
+    );
+    x.logical_not()
+}
+
+/// The real part: the value itself (oxjax has no complex dtypes).
+///
+/// ```
+/// use oxjax::lax;
+/// assert_eq!(lax::real(2.0).item::<f32>(), 2.0);
+/// ```
+pub fn real(x: impl AsArray) -> Array {
+    x.as_array()
+}
+
+/// The imaginary part: zeros (oxjax has no complex dtypes).
+///
+/// ```
+/// use oxjax::lax;
+/// assert_eq!(lax::imag(2.0).item::<f32>(), 0.0);
+/// ```
+pub fn imag(x: impl AsArray) -> Array {
+    let x = x.as_array();
+    x.zeros_like()
+}
+
+/// The complex conjugate: the value itself (no complex dtypes).
+///
+/// ```
+/// use oxjax::lax;
+/// assert_eq!(lax::conj(2.0).item::<f32>(), 2.0);
+/// ```
+pub fn conj(x: impl AsArray) -> Array {
+    x.as_array()
+}
+
+/// `log(exp(x) + exp(y))` without overflow.
+///
+/// ```
+/// use oxjax::lax;
+/// assert!((lax::logaddexp(1000.0, 1000.0).item::<f32>() - 1000.6931).abs() < 1e-3);
+/// ```
+pub fn logaddexp(x: impl AsArray, y: impl AsArray) -> Array {
+    let (x, y) = (float_of(&x.as_array()), float_of(&y.as_array()));
+    let f = |(x, y): &(Array, Array)| {
+        let m = x.maximum(y);
+        let delta = x - y;
+        // delta is NaN when both are the same infinity (or a NaN): x + y is right then.
+        Array::where_(&delta.isnan(), x + y, &m + (-delta.abs()).exp().log1p())
+    };
+    // JAX's rule: each tangent weighted by exp(x - out), +inf read as 0,
+    // so the derivative at (inf, inf) is 1 rather than NaN.
+    crate::custom_jvp(
+        "logaddexp",
+        f,
+        move |p: &(Array, Array), t: &(Array, Array)| {
+            let out = f(p);
+            let finite = |v: &Array| Array::where_(&v.equal(f64::INFINITY), 0.0, v);
+            let o = finite(&out);
+            let d = &t.0 * (finite(&p.0) - &o).exp() + &t.1 * (finite(&p.1) - &o).exp();
+            (out, d)
+        },
+    )(&(x, y))
 }

@@ -292,7 +292,13 @@ pub fn try_select_n(which: &Array, cases: &[&Array]) -> Result<Array> {
 /// assert_eq!(lax::sort(&x, -1).to_vec::<i32>(), vec![1, 2, 3]);
 /// ```
 pub fn sort(operand: &Array, dimension: isize) -> Array {
-    crate::numpy::sort(operand, Some(dimension), false)
+    crate::primitive::or_panic(rules::sort_along(
+        "sort",
+        operand,
+        Some(dimension),
+        false,
+        false,
+    ))
 }
 
 fn cum(name: &str, operand: &Array, axis: isize, reverse: bool, op: CumOp) -> Result<Array> {
@@ -484,10 +490,15 @@ pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, A
             values.shape()
         );
     }
-    let order = crate::numpy::argsort(keys, Some(dimension), false);
+    let ax = crate::primitive::or_panic(crate::primitive::axis(
+        "sort_key_val",
+        dimension,
+        keys.ndim(),
+    ));
+    let order = rules::argsort(keys, ax, false);
     (
-        crate::numpy::take_along_axis(keys, &order, dimension),
-        crate::numpy::take_along_axis(values, &order, dimension),
+        rules::take_along(keys, &order, ax),
+        rules::take_along(values, &order, ax),
     )
 }
 
@@ -513,7 +524,7 @@ pub fn top_k(operand: &Array, k: usize) -> (Array, Array) {
         );
     }
     let last = operand.ndim() - 1;
-    let order = crate::numpy::argsort(operand, Some(-1), true);
+    let order = rules::argsort(operand, last, true);
     let idx = super::slice_in_dim(&order, 0, k, 1, last);
-    (crate::numpy::take_along_axis(operand, &idx, -1), idx)
+    (rules::take_along(operand, &idx, last), idx)
 }

@@ -5,7 +5,6 @@
 
 use super::elementwise::slice_in_dim;
 use crate::Array;
-use crate::numpy as jnp;
 use crate::primitive::or_panic;
 
 /// `lax.associative_scan`: the inclusive scan of `elems` along `axis` with
@@ -66,7 +65,7 @@ fn scan_along(f: &dyn Fn(&Array, &Array) -> Array, x: &Array, ax: usize) -> Arra
     } else {
         odd
     };
-    let pairs = jnp::stack(&[&even, &odd], ax as isize + 1);
+    let pairs = Array::stack(&[&even, &odd], ax as isize + 1);
     let mut shape: Vec<isize> = x.shape().iter().map(|&d| d as isize).collect();
     shape[ax] = 2 * e as isize;
     slice_in_dim(&pairs.reshape(&shape), 0, n, 1, ax)
@@ -83,7 +82,7 @@ fn scan_along(f: &dyn Fn(&Array, &Array) -> Array, x: &Array, ax: usize) -> Arra
 /// assert_eq!(y, vec![-200.0, 0.0, 1000.0]);
 /// ```
 pub fn cumlogsumexp(operand: &Array, axis: isize, reverse: bool) -> Array {
-    associative_scan(|a, b| jnp::logaddexp(a, b), operand, reverse, axis)
+    associative_scan(|a, b| super::logaddexp(a, b), operand, reverse, axis)
 }
 
 /// `lax.reduce` with a binary `computation`: `operand` reduced over
@@ -172,5 +171,5 @@ pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
         panic!("map: xs of shape {:?} has no slice to map over", xs.shape());
     }
     let refs: Vec<&Array> = ys.iter().collect();
-    jnp::stack(&refs, 0)
+    Array::stack(&refs, 0)
 }

@@ -171,14 +171,7 @@ pub fn log10(x: impl AsArray) -> Array {
 /// assert!((jnp::cbrt(-8.0).item::<f32>() + 2.0).abs() < 1e-6);
 /// ```
 pub fn cbrt(x: impl AsArray) -> Array {
-    // The derivative `1 / (3 cbrt(x)²)` is written out so that it is inf at
-    // 0 (as JAX), not the NaN of differentiating `sign(x) |x|^(1/3)`.
-    let f = |x: &Array| x.sign() * x.abs().power(lit(x, 1.0 / 3.0));
-    crate::custom_jvp("cbrt", f, move |x: &Array, t: &Array| {
-        let y = f(x);
-        let d = t / (&y * &y * 3.0);
-        (y, d)
-    })(&float_of(&x.as_array()))
+    crate::lax::cbrt(x)
 }
 
 /// Inverse hyperbolic sine, `sign(x) log(|x| + sqrt(x² + 1))` in a form
@@ -189,17 +182,7 @@ pub fn cbrt(x: impl AsArray) -> Array {
 /// assert!((jnp::arcsinh(1.0).item::<f32>() - 0.8813736).abs() < 1e-6);
 /// ```
 pub fn arcsinh(x: impl AsArray) -> Array {
-    let x = float_of(&x.as_array());
-    let a = x.abs();
-    // Beyond 1e10, a² overflows (f32) and asinh(a) = ln 2a to the last bit.
-    let big = a.greater(1e10);
-    let small = Array::where_(&big, 1.0, &a);
-    let a2 = &small * &small;
-    // log1p(a + a²/(1 + sqrt(1 + a²))) == log(a + sqrt(a² + 1))
-    let near = (&small + &a2 / ((&a2 + 1.0).sqrt() + 1.0)).log1p();
-    let far = Array::where_(&big, &a, 1.0).log() + lit(&x, LN_2);
-    // sign(x) * ..., keeping ±0 and the sign of ±inf.
-    x.sign() * Array::where_(&big, &far, &near)
+    crate::lax::asinh(x)
 }
 
 /// Alias of [`arcsinh`].
@@ -214,13 +197,7 @@ pub fn asinh(x: impl AsArray) -> Array {
 /// assert!((jnp::arccosh(2.0).item::<f32>() - 1.3169579).abs() < 1e-6);
 /// ```
 pub fn arccosh(x: impl AsArray) -> Array {
-    let x = float_of(&x.as_array());
-    // Beyond 1e10, x² overflows (f32) and acosh(x) = ln 2x to the last bit.
-    let big = x.greater(1e10);
-    let small = Array::where_(&big, 2.0, &x);
-    let near = (&small + ((&small - 1.0) * (&small + 1.0)).sqrt()).log();
-    let far = Array::where_(&big, &x, 1.0).log() + lit(&x, LN_2);
-    Array::where_(&big, &far, &near)
+    crate::lax::acosh(x)
 }
 
 /// Round half to even; integers become floats, as in JAX.
@@ -246,8 +223,7 @@ pub fn acosh(x: impl AsArray) -> Array {
 /// assert!((jnp::arctanh(0.5).item::<f32>() - 0.54930615).abs() < 1e-6);
 /// ```
 pub fn arctanh(x: impl AsArray) -> Array {
-    let x = float_of(&x.as_array());
-    (&x * 2.0 / (1.0 - &x)).log1p() * 0.5
+    crate::lax::atanh(x)
 }
 
 /// Alias of [`arctanh`].
@@ -323,26 +299,7 @@ pub fn hypot(x: impl AsArray, y: impl AsArray) -> Array {
 /// assert!((jnp::logaddexp(1000.0, 1000.0).item::<f32>() - 1000.6931).abs() < 1e-3);
 /// ```
 pub fn logaddexp(x: impl AsArray, y: impl AsArray) -> Array {
-    let (x, y) = (float_of(&x.as_array()), float_of(&y.as_array()));
-    let f = |(x, y): &(Array, Array)| {
-        let m = x.maximum(y);
-        let delta = x - y;
-        // delta is NaN when both are the same infinity (or a NaN): x + y is right then.
-        Array::where_(&delta.isnan(), x + y, &m + (-delta.abs()).exp().log1p())
-    };
-    // JAX's rule: each tangent weighted by exp(x - out), +inf read as 0,
-    // so the derivative at (inf, inf) is 1 rather than NaN.
-    crate::custom_jvp(
-        "logaddexp",
-        f,
-        move |p: &(Array, Array), t: &(Array, Array)| {
-            let out = f(p);
-            let finite = |v: &Array| Array::where_(&v.equal(f64::INFINITY), 0.0, v);
-            let o = finite(&out);
-            let d = &t.0 * (finite(&p.0) - &o).exp() + &t.1 * (finite(&p.1) - &o).exp();
-            (out, d)
-        },
-    )(&(x, y))
+    crate::lax::logaddexp(x, y)
 }
 
 /// `log2(2**x + 2**y)` without overflow.
@@ -584,7 +541,7 @@ fn nan_ignoring(x: Array, y: Array, f: fn(&Array, Array) -> Array) -> Array {
 /// assert_eq!(jnp::real(2.0).item::<f32>(), 2.0);
 /// ```
 pub fn real(x: impl AsArray) -> Array {
-    x.as_array()
+    crate::lax::real(x)
 }
 
 /// The imaginary part: zeros (oxjax has no complex dtypes).
@@ -594,8 +551,7 @@ pub fn real(x: impl AsArray) -> Array {
 /// assert_eq!(jnp::imag(2.0).item::<f32>(), 0.0);
 /// ```
 pub fn imag(x: impl AsArray) -> Array {
-    let x = x.as_array();
-    x.zeros_like()
+    crate::lax::imag(x)
 }
 
 /// The complex conjugate: the value itself (no complex dtypes).
@@ -605,7 +561,7 @@ pub fn imag(x: impl AsArray) -> Array {
 /// assert_eq!(jnp::conj(2.0).item::<f32>(), 2.0);
 /// ```
 pub fn conj(x: impl AsArray) -> Array {
-    x.as_array()
+    crate::lax::conj(x)
 }
 
 /// Alias of [`conj`].
@@ -640,13 +596,7 @@ pub fn bitwise_xor(x: impl AsArray, y: impl AsArray) -> Array {
 /// assert_eq!(jnp::bitwise_not(0).item::<i32>(), -1);
 /// ```
 pub fn bitwise_not(x: impl AsArray) -> Array {
-    let x = x.as_array();
-    assert!(
-        !x.dtype().is_float(),
-        "bitwise_not: not defined on {}",
-        x.dtype()
-    );
-    x.logical_not()
+    crate::lax::bitwise_not(x)
 }
 
 /// Alias of [`bitwise_not`].

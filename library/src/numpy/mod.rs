@@ -39,21 +39,12 @@ pub use reductions::*;
 pub use sets::*;
 pub use shape::*;
 pub use sorting::*;
+pub(crate) use stats::indicator;
 pub use stats::*;
 
+pub(crate) use crate::primitive::{float_of, lit};
 use crate::primitive::{promote, to_float};
 use crate::{Array, DType};
-
-/// The array in its float dtype (integers and bool become f32, JAX's
-/// default float).
-pub(crate) fn float_of(x: &Array) -> Array {
-    let d = to_float(x.dtype());
-    if d == x.dtype() {
-        x.clone()
-    } else {
-        x.astype(d)
-    }
-}
 
 /// The float dtype an integer or bool dtype computes in.
 pub(crate) fn to_float_dtype(d: DType) -> DType {
@@ -152,13 +143,6 @@ pub fn astype(x: &Array, dtype: DType) -> Array {
 pub(crate) fn reshape_to(x: &Array, shape: &[usize]) -> Array {
     let s: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
     x.reshape(&s)
-}
-
-/// The constant `v` as a strong scalar of `x`'s dtype (converted on the
-/// host), for composites that need a constant of exactly the operand's
-/// dtype whatever promotion would do with a literal.
-pub(crate) fn lit(x: &Array, v: f64) -> Array {
-    Array::scalar_of(crate::Scalar::F64(v).cast(x.dtype()))
 }
 
 /// The most negative finite value of a float dtype (masks in softmax).

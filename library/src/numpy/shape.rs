@@ -589,19 +589,7 @@ pub fn dsplit(x: &Array, sections: impl Into<Sections>) -> Vec<Array> {
 /// assert_eq!(jnp::tile(&x, &[2, 1]).shape(), &[2, 2]);
 /// ```
 pub fn tile(x: &Array, reps: &[usize]) -> Array {
-    let r = x.ndim().max(reps.len());
-    let mut shape = vec![1; r - x.ndim()];
-    shape.extend_from_slice(x.shape());
-    let mut reps_full = vec![1; r - reps.len()];
-    reps_full.extend_from_slice(reps);
-    let inter: Vec<usize> = shape.iter().flat_map(|&d| [1, d]).collect();
-    let big: Vec<usize> = shape
-        .iter()
-        .zip(&reps_full)
-        .flat_map(|(&d, &k)| [k, d])
-        .collect();
-    let out: Vec<usize> = shape.iter().zip(&reps_full).map(|(&d, &k)| d * k).collect();
-    reshape_to(&reshape_to(x, &inter).broadcast_to(&big), &out)
+    crate::lax::tile(x, reps)
 }
 
 /// Repeats each element: `repeats` is one count for all, or one per

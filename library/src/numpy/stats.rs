@@ -159,7 +159,7 @@ pub fn interp(x: &Array, xp: &Array, fp: &Array, left: Option<f64>, right: Optio
         - 1)
     .maximum(0)
     .minimum(n as i32 - 2);
-    let pick = |v: &Array, k: &Array| crate::nn::one_hot(k, n, d).matmul(v);
+    let pick = |v: &Array, k: &Array| indicator(k, n, d).matmul(v);
     let (x0, x1) = (pick(&xp, &i), pick(&xp, &(&i + 1)));
     let (f0, f1) = (pick(&fp, &i), pick(&fp, &(&i + 1)));
     let t = (&x - &x0) / (&x1 - &x0);
@@ -367,10 +367,10 @@ pub fn bincount(x: &Array, weights: Option<&Array>, length: usize) -> Array {
         x.shape()
     );
     match weights {
-        None => crate::nn::one_hot(x, length, DType::I32).sum(0, false),
+        None => indicator(x, length, DType::I32).sum(0, false),
         Some(w) => {
             let w = float_of(w);
-            let hot = crate::nn::one_hot(x, length, w.dtype());
+            let hot = indicator(x, length, w.dtype());
             (hot * w.expand_dims(-1)).sum(0, false)
         }
     }
@@ -457,7 +457,7 @@ pub fn histogram(
     if let Some(wt) = weights {
         w = w * wt.reshape(&[-1]);
     }
-    let hist = (crate::nn::one_hot(&idx, n, a.dtype()) * w.expand_dims(-1)).sum(0, false);
+    let hist = (indicator(&idx, n, a.dtype()) * w.expand_dims(-1)).sum(0, false);
     let hist = if density {
         let widths = super::diff(&edges, 1, 0);
         &hist / hist.sum(crate::Axes::All, false) / widths
@@ -559,7 +559,7 @@ pub fn histogram2d(
         let first = super::reshape_to(&slice_axis(&edges, 0, 0, 1, 1), &[]);
         let last = super::reshape_to(&slice_axis(&edges, 0, bins, 1, 1), &[]);
         let inside = v.greater_equal(&first).bitwise_and(v.less_equal(&last));
-        let hot = crate::nn::one_hot(&digitize(&v, &inner, false), bins, v.dtype());
+        let hot = indicator(&digitize(&v, &inner, false), bins, v.dtype());
         (hot * inside.astype(v.dtype()).expand_dims(-1), edges)
     };
     let (hx, ex) = one_axis(x, range.map(|r| r[0]));
@@ -569,4 +569,12 @@ pub fn histogram2d(
         None => hx,
     };
     (hx.t().matmul(&hy), ex, ey)
+}
+
+/// `x[..., None] == arange(n)` as `dtype`: the one-hot rows of integer
+/// `x` (`nn::one_hot` with the new axis last) that counts and histograms
+/// sum.
+pub(crate) fn indicator(x: &Array, n: usize, dtype: DType) -> Array {
+    let classes = Array::arange(0.0, n as f64, 1.0, x.dtype());
+    x.expand_dims(-1).equal(&classes).astype(dtype)
 }
