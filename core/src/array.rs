@@ -6,7 +6,7 @@
 use crate::device::{Device, default_device};
 use crate::eager::{Axes, Concrete, Slice, broadcast_shapes, or_panic, promote, to_float};
 use crate::element::Element;
-use crate::error::{Error, Result, op_err};
+use crate::error::{Error, ErrorKind, Result, err};
 use crate::trace::prim::{Aval, BinOp, Prim, RedOp, UnOp};
 use crate::trace::{Tracer, bind, bind1};
 use oxjax_abi::{DType, Scalar};
@@ -40,11 +40,14 @@ impl Array {
     /// The concrete array, or an error saying a traced value cannot be read.
     fn require(&self, op: &str) -> Result<&Concrete> {
         self.concrete().ok_or_else(|| {
-            Error::Op(format!(
-                "{op}: cannot read the value of a traced array {} inside a transformation \
+            Error::new(
+                ErrorKind::Value,
+                format!(
+                    "{op}: cannot read the value of a traced array {} inside a transformation \
                  (grad, vmap, jvp, make_jaxpr); return it from the transformed function instead",
-                self.aval()
-            ))
+                    self.aval()
+                ),
+            )
         })
     }
 
@@ -464,7 +467,7 @@ impl Array {
             (self.dtype(), self.is_weak()),
             (other.dtype(), other.is_weak()),
         );
-        let not_defined = || op_err(format!("{name}: not defined on {dtype}"));
+        let not_defined = || err(ErrorKind::DType, format!("{name}: not defined on {dtype}"));
         let (compute, op) = match kind {
             BinKind::Float => (to_float(dtype), op),
             BinKind::Logic if dtype.is_float() => return not_defined(),
@@ -510,10 +513,13 @@ impl Array {
             .map(|d| self.shape()[d])
             .product();
         if rsize == 0 && kept > 0 && matches!(op, RedOp::Max | RedOp::Min) {
-            return op_err(format!(
-                "{name}: zero-size reduction over axes {axes:?} of shape {:?} has no identity",
-                self.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: zero-size reduction over axes {axes:?} of shape {:?} has no identity",
+                    self.shape()
+                ),
+            );
         }
         let out = bind1(Prim::Reduce(op, axes.clone()), &[self]);
         if !keepdims {
@@ -589,10 +595,13 @@ impl Array {
             Some(a) => (self.clone(), crate::eager::axis(name, a, self.ndim())?),
         };
         if x.shape()[ax] == 0 {
-            return op_err(format!(
-                "{name}: attempt to get {name} of an empty axis (shape {:?})",
-                x.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: attempt to get {name} of an empty axis (shape {:?})",
+                    x.shape()
+                ),
+            );
         }
         Ok(bind1(Prim::ArgReduce(max, ax), &[&x]))
     }
@@ -609,12 +618,21 @@ impl Array {
 
     /// [`Array::matmul`] returning misuse as an error.
     pub fn try_matmul(&self, other: &Array) -> Result<Array> {
+        self.matmul_checked(other).map_err(|e| {
+            e.with_operands([(self.shape(), self.dtype()), (other.shape(), other.dtype())])
+        })
+    }
+
+    fn matmul_checked(&self, other: &Array) -> Result<Array> {
         if self.ndim() == 0 || other.ndim() == 0 {
-            return op_err(format!(
-                "matmul: operands must be at least 1-d, got shapes {:?} and {:?}",
-                self.shape(),
-                other.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "matmul: operands must be at least 1-d, got shapes {:?} and {:?}",
+                    self.shape(),
+                    other.shape()
+                ),
+            );
         }
         let a = if self.ndim() == 1 {
             self.reshape_exact(&[1, self.size()])
@@ -630,11 +648,14 @@ impl Array {
         let (n, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
         let (k2, m) = (b.shape()[br - 2], b.shape()[br - 1]);
         if k != k2 {
-            return op_err(format!(
-                "matmul: contracting dimensions differ: shapes {:?} and {:?} ({k} != {k2})",
-                self.shape(),
-                other.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "matmul: contracting dimensions differ: shapes {:?} and {:?} ({k} != {k2})",
+                    self.shape(),
+                    other.shape()
+                ),
+            );
         }
         let batch = broadcast_shapes("matmul", &[&a.shape()[..ar - 2], &b.shape()[..br - 2]])?;
         let (dtype, _) = promote((a.dtype(), a.is_weak()), (b.dtype(), b.is_weak()));
@@ -702,10 +723,13 @@ impl Array {
             })
             .collect();
         if bad || new.iter().product::<usize>() != size {
-            return op_err(format!(
-                "reshape: cannot reshape an array of shape {:?} ({size} elements) into {shape:?}",
-                self.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "reshape: cannot reshape an array of shape {:?} ({size} elements) into {shape:?}",
+                    self.shape()
+                ),
+            );
         }
         Ok(self.reshape_exact(&new))
     }
@@ -761,7 +785,7 @@ impl Array {
         if !self.is_traced() {
             self.device()
                 .synchronize()
-                .unwrap_or_else(|e| panic!("block_until_ready: {e}"));
+                .unwrap_or_else(|e| crate::error::raise(e.prefixed("block_until_ready")));
         }
         self
     }
@@ -838,11 +862,14 @@ impl Array {
     /// [`Array::slice`] returning misuse as an error.
     pub fn try_slice(&self, slices: &[Slice]) -> Result<Array> {
         if slices.len() > self.ndim() {
-            return op_err(format!(
-                "slice: {} slices for an array of shape {:?}",
-                slices.len(),
-                self.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "slice: {} slices for an array of shape {:?}",
+                    slices.len(),
+                    self.shape()
+                ),
+            );
         }
         let mut flips = Vec::new();
         let mut spec: Vec<(usize, usize, usize)> =
@@ -897,11 +924,14 @@ impl Array {
     /// [`Array::pad`] returning misuse as an error.
     pub fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Array> {
         if widths.len() != self.ndim() {
-            return op_err(format!(
-                "pad: {} (before, after) pairs for an array of rank {}",
-                widths.len(),
-                self.ndim()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "pad: {} (before, after) pairs for an array of rank {}",
+                    widths.len(),
+                    self.ndim()
+                ),
+            );
         }
         let w = widths.iter().map(|&(l, h)| (l, h, 0)).collect();
         Ok(bind1(
@@ -918,7 +948,7 @@ impl Array {
     /// [`Array::concatenate`] returning misuse as an error.
     pub fn try_concatenate(arrays: &[&Array], axis: isize) -> Result<Array> {
         let Some(first) = arrays.first() else {
-            return op_err("concatenate: needs at least one array");
+            return err(ErrorKind::Value, "concatenate: needs at least one array");
         };
         let rank = first.ndim();
         let ax = crate::eager::axis("concatenate", axis, rank)?;
@@ -928,10 +958,13 @@ impl Array {
             if !same {
                 let shapes: Vec<String> =
                     arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
-                return op_err(format!(
-                    "concatenate: shapes {} differ outside axis {ax}",
-                    shapes.join(", ")
-                ));
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "concatenate: shapes {} differ outside axis {ax}",
+                        shapes.join(", ")
+                    ),
+                );
             }
         }
         let dtype = arrays

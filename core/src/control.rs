@@ -11,7 +11,7 @@
 
 use crate::array::Array;
 use crate::eager::or_panic;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::trace::control::{Control, ControlRef, avals_of, out_avals, trace};
 use crate::trace::jaxpr::Jaxpr;
 use crate::trace::prim::{Aval, Prim};
@@ -52,12 +52,15 @@ fn check_carry(what: &str, want: &[Aval], got: &[Aval]) -> Result<()> {
     if same {
         Ok(())
     } else {
-        op_err(format!(
-            "{what}: the body must return a carry of the input carry's shapes and dtypes: \
+        err(
+            ErrorKind::DType,
+            format!(
+                "{what}: the body must return a carry of the input carry's shapes and dtypes: \
              input {} but output {}",
-            show(want),
-            show(got)
-        ))
+                show(want),
+                show(got)
+            ),
+        )
     }
 }
 
@@ -89,13 +92,16 @@ pub fn try_switch<X: Tree, Y: Tree>(
     operands: &X,
 ) -> Result<Y> {
     if branches.is_empty() {
-        return op_err("switch: no branches");
+        return err(ErrorKind::Value, "switch: no branches");
     }
     if !index.shape().is_empty() || index.dtype().is_float() {
-        return op_err(format!(
-            "switch: the index must be an integer or bool scalar, got {}",
-            index.aval()
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "switch: the index must be an integer or bool scalar, got {}",
+                index.aval()
+            ),
+        );
     }
     let n = branches.len() as i32;
     if !index.is_traced() && operands.leaves().iter().all(|x| !x.is_traced()) {
@@ -126,12 +132,15 @@ pub fn try_switch<X: Tree, Y: Tree>(
                 .zip(&first)
                 .all(|(a, b)| a.shape == b.shape && a.dtype == b.dtype);
         if !same {
-            return op_err(format!(
-                "switch/cond: every branch must return the same shapes and dtypes: branch 0 \
+            return err(
+                ErrorKind::DType,
+                format!(
+                    "switch/cond: every branch must return the same shapes and dtypes: branch 0 \
                  returns {} but branch {i} returns {}",
-                show(&first),
-                show(&got)
-            ));
+                    show(&first),
+                    show(&got)
+                ),
+            );
         }
     }
     // Every branch takes all branches' captured values, then the operands.
@@ -221,10 +230,13 @@ pub fn try_while_loop<C: Tree>(
     let (cj, cc) = trace_closed(&av, |a| vec![cond_fn(&init.unflatten(a.to_vec()))]);
     let c_out = out_avals(&cj);
     if c_out[0].dtype != DType::BOOL || !c_out[0].shape.is_empty() {
-        return op_err(format!(
-            "while_loop: cond_fun must return a bool scalar, got {}",
-            c_out[0]
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "while_loop: cond_fun must return a bool scalar, got {}",
+                c_out[0]
+            ),
+        );
     }
     let (bj, bc) = trace_closed(&av, |a| body_fn(&init.unflatten(a.to_vec())).leaves());
     check_carry("while_loop", &av, &out_avals(&bj))?;
@@ -301,25 +313,34 @@ pub fn try_scan<C: Tree, X: Tree, Y: Tree>(
     let mut n = length;
     for x in &xl {
         let Some(&m) = x.shape().first() else {
-            return op_err(format!(
-                "scan: every xs array needs a leading axis to scan over, got a scalar {}",
-                x.aval()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "scan: every xs array needs a leading axis to scan over, got a scalar {}",
+                    x.aval()
+                ),
+            );
         };
         match n {
             None => n = Some(m),
             Some(k) if k != m => {
-                return op_err(format!(
-                    "scan: xs arrays must all have leading axis length {k} (the scan length), \
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "scan: xs arrays must all have leading axis length {k} (the scan length), \
                      got {}",
-                    x.aval()
-                ));
+                        x.aval()
+                    ),
+                );
             }
             _ => {}
         }
     }
     let Some(length) = n else {
-        return op_err("scan: `length` is required when xs has no arrays");
+        return err(
+            ErrorKind::Shape,
+            "scan: `length` is required when xs has no arrays",
+        );
     };
     let carry: Vec<Array> = init.leaves().iter().map(strong).collect();
     let nc = carry.len();

@@ -13,7 +13,7 @@
 //! refuse to be differentiated (wrap them in `custom_jvp`).
 
 use crate::array::Array;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::trace::prim::{Aval, Prim};
 use crate::tree::Tree;
 use std::cell::RefCell;
@@ -93,10 +93,10 @@ pub(crate) fn eval(c: &Callback, args: &[Array]) -> Result<Vec<Array>> {
             .cloned()
             .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "(no message)".into());
-        Error::Op(format!(
-            "{}: the host callback panicked: {msg}",
-            c.kind_name()
-        ))
+        Error::new(
+            ErrorKind::Panic,
+            format!("{}: the host callback panicked: {msg}", c.kind_name()),
+        )
     })?;
     let got: Vec<Aval> = outs.iter().map(Array::aval).collect();
     let fits = got.len() == c.out.len()
@@ -111,13 +111,16 @@ pub(crate) fn eval(c: &Callback, args: &[Array]) -> Result<Vec<Array>> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        return Err(Error::Op(format!(
-            "{} `{}`: the callback returned ({}) but its declared result shapes are ({})",
-            c.kind_name(),
-            c.name,
-            show(&got),
-            show(&c.out)
-        )));
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "{} `{}`: the callback returned ({}) but its declared result shapes are ({})",
+                c.kind_name(),
+                c.name,
+                show(&got),
+                show(&c.out)
+            ),
+        ));
     }
     Ok(outs)
 }
@@ -180,7 +183,7 @@ pub(crate) fn vmap(
 fn bind(c: &Arc<Callback>, args: &[Array]) -> Vec<Array> {
     let refs: Vec<&Array> = args.iter().collect();
     crate::trace::bind(Prim::Callback(CallbackRef(c.clone())), &refs)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| crate::error::raise(e))
 }
 
 fn call<Y: Tree>(name: &str, effect: Effect, result: &Y, args: &[Array], f: HostFn) -> Y {

@@ -9,7 +9,7 @@
 //! one gather and every update is one scatter. Indexing with only ints,
 //! slices and new axes reads through views instead (no kernel).
 
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::trace::indexing_rules::{self as rules, CumOp, ScatterMode, gather, int_index, scatter};
 use crate::{Array, AsArray, DType, Slice};
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
@@ -161,18 +161,24 @@ fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Arra
                 };
                 let covered = start.and_then(|s| shape.get(s..s + m.ndim()));
                 if covered != Some(m.shape()) {
-                    return op_err(format!(
-                        "{name}: a boolean mask of shape {:?} does not match the axes it indexes \
+                    return err(
+                        ErrorKind::DType,
+                        format!(
+                            "{name}: a boolean mask of shape {:?} does not match the axes it indexes \
                          of an array of shape {shape:?}",
-                        m.shape()
-                    ));
+                            m.shape()
+                        ),
+                    );
                 }
                 let Some(size) = size else {
-                    return op_err(format!(
-                        "{name}: a boolean mask of shape {:?} needs a static size (Idx::mask(&mask, size)), \
+                    return err(
+                        ErrorKind::DType,
+                        format!(
+                            "{name}: a boolean mask of shape {:?} needs a static size (Idx::mask(&mask, size)), \
                          as in JAX, for an array of shape {shape:?}",
-                        m.shape()
-                    ));
+                            m.shape()
+                        ),
+                    );
                 };
                 // Padding slots get an index below every axis: a read
                 // clamps it to position 0 (as JAX), an update drops it.
@@ -189,14 +195,17 @@ fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Arra
         .count();
     let ellipses = items.iter().filter(|i| matches!(i, Idx::Ellipsis)).count();
     if ellipses > 1 || consumed > shape.len() {
-        return op_err(format!(
-            "{name}: an index of {consumed} entries{} for an array of shape {shape:?}",
-            if ellipses > 1 {
-                " and several ellipses"
-            } else {
-                ""
-            }
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: an index of {consumed} entries{} for an array of shape {shape:?}",
+                if ellipses > 1 {
+                    " and several ellipses"
+                } else {
+                    ""
+                }
+            ),
+        );
     }
     let has_adv = items.iter().any(|i| matches!(i, Idx::Array(..)));
     let mut entries = Vec::new();
@@ -224,9 +233,12 @@ fn positions(name: &str, x: &Array, index: &[Idx]) -> Result<(Array, Option<Arra
                 let n = shape[d] as isize;
                 let j = if i < 0 { i + n } else { i };
                 if !(0..n).contains(&j) {
-                    return op_err(format!(
-                        "{name}: index {i} is out of bounds for axis {d} with size {n} (array of shape {shape:?})"
-                    ));
+                    return err(
+                        ErrorKind::Index,
+                        format!(
+                            "{name}: index {i} is out of bounds for axis {d} with size {n} (array of shape {shape:?})"
+                        ),
+                    );
                 }
                 entries.push(if has_adv {
                     let idx = Array::scalar(j as i32);
@@ -471,7 +483,7 @@ impl At {
                 .filter(|s| *s == shape)
                 .map(|_| v.broadcast_to(&shape))
                 .ok_or_else(|| {
-                    crate::Error::Op(format!(
+                    crate::Error::new(ErrorKind::Shape, format!(
                         "{name}: values of shape {:?} cannot broadcast to the indexed shape {shape:?} \
                          (array of shape {:?})",
                         values.shape(),

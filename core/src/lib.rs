@@ -42,7 +42,7 @@ pub use device::{
 pub use eager::{Axes, Slice};
 pub use effects::{capture_debug_output, debug_print, io_callback, pure_callback};
 pub use element::Element;
-pub use error::{Error, Result};
+pub use error::{Context, Error, ErrorKind, Result, catch, raise};
 pub use indexing::{At, Ellipsis, Idx, NewAxis};
 pub use jit::{Compiled, Jitted, jit, lower, try_jit};
 pub use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, bf16, f16};

@@ -4,7 +4,7 @@
 //! any order, because each is a trace on the shared stack.
 
 use crate::eager::or_panic;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::trace::bind1;
 use crate::trace::custom::{Bwd, Custom, CustomRef, Flat, Fwd, JvpRule};
 use crate::trace::jaxpr::{Jaxpr, trace_to_jaxpr};
@@ -86,17 +86,23 @@ pub fn vjp<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X) -> (Y, impl Fn(&Y
 
 fn scalar_output(what: &str, y: &Array) -> Result<()> {
     if !y.shape().is_empty() {
-        return Err(Error::Op(format!(
-            "{what}: the function must return a scalar (shape []), got shape {:?}; \
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "{what}: the function must return a scalar (shape []), got shape {:?}; \
              use vjp or jacrev for non-scalar outputs",
-            y.shape()
-        )));
+                y.shape()
+            ),
+        ));
     }
     if !y.dtype().is_float() {
-        return Err(Error::Op(format!(
-            "{what}: the function must return a float scalar, got {}",
-            y.dtype()
-        )));
+        return Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "{what}: the function must return a float scalar, got {}",
+                y.dtype()
+            ),
+        ));
     }
     Ok(())
 }
@@ -395,10 +401,13 @@ impl AxisSpec {
         let mut groups: Vec<(&str, Vec<&[String]>)> = Vec::new();
         for p in paths {
             let Some((head, rest)) = p.split_first() else {
-                return Err(Error::Op(format!(
-                    "vmap: {what} has a tuple of {} entries where the value is a single array",
-                    children.len()
-                )));
+                return Err(Error::new(
+                    ErrorKind::Value,
+                    format!(
+                        "vmap: {what} has a tuple of {} entries where the value is a single array",
+                        children.len()
+                    ),
+                ));
             };
             match groups.last_mut() {
                 Some((h, g)) if *h == head.as_str() => g.push(rest),
@@ -406,12 +415,15 @@ impl AxisSpec {
             }
         }
         if groups.len() != children.len() {
-            return Err(Error::Op(format!(
-                "vmap: {what} has {} entries for a value with {} children ({})",
-                children.len(),
-                groups.len(),
-                groups.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
-            )));
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "vmap: {what} has {} entries for a value with {} children ({})",
+                    children.len(),
+                    groups.len(),
+                    groups.iter().map(|g| g.0).collect::<Vec<_>>().join(", ")
+                ),
+            ));
         }
         for ((_, g), spec) in groups.iter().zip(children) {
             spec.assign(what, g, out)?;

@@ -365,7 +365,7 @@ fn lse_parts(
     }
     let r = axes
         .resolve("logsumexp", x.ndim())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     let shape: Vec<isize> = (0..x.ndim())
         .filter(|d| !r.contains(d))
         .map(|d| x.shape()[d] as isize)
@@ -472,7 +472,7 @@ pub fn logmeanexp(x: &Array, axes: impl Into<Axes>, keepdims: bool) -> Array {
     let x = float_of(x);
     let n: usize = axes
         .resolve("logmeanexp", x.ndim())
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| crate::error::raise(e))
         .iter()
         .map(|&d| x.shape()[d])
         .product();

@@ -4,7 +4,7 @@ mod common;
 
 use common::{library, toml_path, write_config};
 use oxjax::abi::ABI_VERSION;
-use oxjax::{Array, Error, Registry, with_default_device};
+use oxjax::{Array, ErrorKind, Registry, with_default_device};
 
 /// The error of reading a config and starting every device it names
 /// (devices start lazily, so loader errors appear on first use).
@@ -81,7 +81,7 @@ fn unknown_device_lists_the_known_ones() {
     );
     let reg = Registry::from_file(&cfg).unwrap();
     let e = reg.device("gpu").unwrap_err();
-    assert!(matches!(e, Error::Config(_)));
+    assert_eq!(e.kind(), ErrorKind::Config);
     let msg = e.to_string();
     assert!(
         msg.contains("unknown device 'gpu'") && msg.contains("known devices: embedded, ref"),

@@ -12,7 +12,7 @@
 //! A `path` without a library extension gets the platform's naming
 //! (`liboxjax_backend_x.so`, `liboxjax_backend_x.dylib`, `oxjax_backend_x.dll`).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -70,27 +70,40 @@ pub(crate) const EMBEDDED: &str = "embedded";
 
 impl Config {
     pub fn read(file: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| Error::Config(format!("cannot read {}: {e}", file.display())))?;
+        let text = std::fs::read_to_string(file).map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot read {}: {e}", file.display()),
+            )
+        })?;
         Config::parse(&text, file)
     }
 
     /// Parses `text` as if read from `file` (paths resolve against its folder).
     pub fn parse(text: &str, file: &Path) -> Result<Config> {
         let parsed: File = toml::from_str(text).map_err(|e| {
-            Error::Config(format!("{}: {}", file.display(), e.to_string().trim_end()))
+            Error::new(
+                ErrorKind::Config,
+                format!("{}: {}", file.display(), e.to_string().trim_end()),
+            )
         })?;
         let dir = file.parent().unwrap_or(Path::new("."));
         let mut plugins = Vec::new();
         for (name, entry) in parsed.plugins {
             if name == EMBEDDED {
-                return Err(Error::Config(format!(
-                    "{}: plugin name '{EMBEDDED}' is reserved for the built-in reference backend",
-                    file.display()
-                )));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{}: plugin name '{EMBEDDED}' is reserved for the built-in reference backend",
+                        file.display()
+                    ),
+                ));
             }
             let options = toml::to_string(&entry.options).map_err(|e| {
-                Error::Config(format!("{}: plugin '{name}': options: {e}", file.display()))
+                Error::new(
+                    ErrorKind::Config,
+                    format!("{}: plugin '{name}': options: {e}", file.display()),
+                )
             })?;
             plugins.push(PluginSpec {
                 path: library_path(&dir.join(&entry.path)),
@@ -103,21 +116,27 @@ impl Config {
             None => Vec::new(),
             Some(DefaultSpec::One(d)) => vec![d],
             Some(DefaultSpec::List(l)) if l.is_empty() => {
-                return Err(Error::Config(format!(
-                    "{}: default = [] names no device; give one name or a preference list",
-                    file.display()
-                )));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{}: default = [] names no device; give one name or a preference list",
+                        file.display()
+                    ),
+                ));
             }
             Some(DefaultSpec::List(l)) => l,
         };
         for d in &default {
             if d != EMBEDDED && !plugins.iter().any(|p| &p.name == d) {
                 let known: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
-                return Err(Error::Config(format!(
-                    "{}: default = \"{d}\" names no plugin; known: {EMBEDDED}, {}",
-                    file.display(),
-                    known.join(", ")
-                )));
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "{}: default = \"{d}\" names no plugin; known: {EMBEDDED}, {}",
+                        file.display(),
+                        known.join(", ")
+                    ),
+                ));
             }
         }
         Ok(Config {

@@ -5,7 +5,7 @@
 //! before any layout is trusted), then abi_stable's layout check of the root
 //! module. Libraries are never unloaded.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use oxjax_abi::__private::{LibraryError, lib_header_from_path};
 use oxjax_abi::{
     ABI_VERSION, AbiVersion, BackendObj, OLDEST_LOADABLE, PluginModuleRef, VERSION_SYMBOL,
@@ -31,7 +31,10 @@ pub(crate) fn load(path: &Path, options: &str) -> std::result::Result<BackendObj
         .into_result()
         .map_err(|e| LoadError {
             started: true,
-            error: Error::Plugin(format!("plugin {} failed to start: {e}", path.display())),
+            error: Error::new(
+                ErrorKind::Plugin,
+                format!("plugin {} failed to start: {e}", path.display()),
+            ),
         })
 }
 
@@ -44,21 +47,28 @@ pub(crate) fn abi_version(path: &Path) -> Option<AbiVersion> {
 fn open(path: &Path) -> Result<PluginModuleRef> {
     let shown = path.display();
     if path.is_dir() {
-        return Err(Error::Plugin(format!(
-            "plugin path {shown} is a directory; `path` must name the library file \
+        return Err(Error::new(
+            ErrorKind::Plugin,
+            format!(
+                "plugin path {shown} is a directory; `path` must name the library file \
              (without extension, the platform's naming is added)"
-        )));
+            ),
+        ));
     }
     if !path.is_file() {
-        return Err(Error::Plugin(format!(
-            "plugin library {shown} not found; {BUILD_HINT}"
-        )));
+        return Err(Error::new(
+            ErrorKind::Plugin,
+            format!("plugin library {shown} not found; {BUILD_HINT}"),
+        ));
     }
     let found = read_version(path)?;
     check_version(found).map_err(|why| {
-        Error::Plugin(format!(
-            "plugin {shown} was built for oxjax plugin ABI {found}, but {why} ({BUILD_HINT})"
-        ))
+        Error::new(
+            ErrorKind::Plugin,
+            format!(
+                "plugin {shown} was built for oxjax plugin ABI {found}, but {why} ({BUILD_HINT})"
+            ),
+        )
     })?;
     lib_header_from_path(path)
         .and_then(|h| h.init_root_module::<PluginModuleRef>())
@@ -95,15 +105,21 @@ fn read_version(path: &Path) -> Result<AbiVersion> {
             // loader's own text (wrong architecture, a missing dependency)
             // is its source.
             let why = std::error::Error::source(&e).map_or(e.to_string(), |s| s.to_string());
-            Error::Plugin(format!("cannot load plugin {shown}: {why}"))
+            Error::new(
+                ErrorKind::Plugin,
+                format!("cannot load plugin {shown}: {why}"),
+            )
         })?;
         let version = match lib.get::<extern "C" fn() -> u64>(VERSION_SYMBOL.as_bytes()) {
             Ok(f) => AbiVersion::unpack(f()),
             Err(_) => {
-                return Err(Error::Plugin(format!(
-                    "{shown} is not an oxjax plugin: it exports no `{VERSION_SYMBOL}` symbol \
+                return Err(Error::new(
+                    ErrorKind::Plugin,
+                    format!(
+                        "{shown} is not an oxjax plugin: it exports no `{VERSION_SYMBOL}` symbol \
                      (a plugin exports its backend with `oxjax_abi::export_backend!`)"
-                )));
+                    ),
+                ));
             }
         };
         // Never unload: backends hand out function pointers and threads.
@@ -130,12 +146,15 @@ fn layout_error(path: &Path, found: AbiVersion, e: LibraryError) -> Error {
         }
         _ => "its root module could not be loaded",
     };
-    Error::Plugin(format!(
-        "plugin {} declares ABI {found} (this oxjax uses ABI {ABI_VERSION}) but {what}; \
+    Error::new(
+        ErrorKind::Plugin,
+        format!(
+            "plugin {} declares ABI {found} (this oxjax uses ABI {ABI_VERSION}) but {what}; \
          rebuild it against this oxjax-abi ({BUILD_HINT}).\n  {}",
-        path.display(),
-        summary.join("\n  ")
-    ))
+            path.display(),
+            summary.join("\n  ")
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ pub use registry::{
     default_device_choice, device, device_report, devices, try_default_device, with_default_device,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use oxjax_abi::__private::RResult;
 use oxjax_abi::{
     BackendError, BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine,
@@ -47,7 +47,7 @@ impl Device {
         library: Option<PathBuf>,
         watchdog: Option<std::time::Duration>,
     ) -> Result<Device> {
-        let info = backend.info().into_result()?;
+        let info = backend.info().into_result().map_err(Error::from)?;
         Ok(Device(Arc::new(DeviceInner {
             name: name.to_string(),
             backend,
@@ -68,12 +68,20 @@ impl Device {
         f: impl FnOnce(&BackendObj) -> RResult<T, BackendError> + Send + 'static,
     ) -> Result<T> {
         match &self.0.watchdog {
-            None => Ok(f(&self.0.backend).into_result()?),
+            None => Ok(f(&self.0.backend)
+                .into_result()
+                .map_err(|e| self.backend_err(e))?),
             Some(w) => {
                 let dev = self.clone();
-                Ok(w.run(self.name(), what, move || f(&dev.0.backend).into_result())??)
+                w.run(self.name(), what, move || f(&dev.0.backend).into_result())?
+                    .map_err(|e| self.backend_err(e))
             }
         }
+    }
+
+    /// A backend's error, with this device as its context.
+    fn backend_err(&self, e: BackendError) -> Error {
+        Error::from(e).with_device(self.name())
     }
 
     /// The name given in `plugins.toml` (or `embedded`).
@@ -129,7 +137,12 @@ impl Device {
         let buf = self.alloc(data.len())?;
         let id = buf.id;
         match self.0.watchdog {
-            None => self.0.backend.write(id, 0, data.into()).into_result()?,
+            None => self
+                .0
+                .backend
+                .write(id, 0, data.into())
+                .into_result()
+                .map_err(|e| self.backend_err(e))?,
             Some(_) => {
                 let data = data.to_vec();
                 self.call("write", move |b| b.write(id, 0, data.as_slice().into()))?
@@ -150,7 +163,12 @@ impl Device {
         debug_assert_eq!(dst.len(), buf.bytes);
         let (id, len) = (buf.id, dst.len() as u64);
         match self.0.watchdog {
-            None => self.0.backend.read_into(id, 0, dst.into()).into_result()?,
+            None => self
+                .0
+                .backend
+                .read_into(id, 0, dst.into())
+                .into_result()
+                .map_err(|e| self.backend_err(e))?,
             Some(_) => {
                 let bytes = self.call("read", move |b| b.read(id, 0, len))?;
                 dst.copy_from_slice(bytes.as_slice())
@@ -175,16 +193,20 @@ impl Device {
             return Ok(exe);
         }
         if let Err(why) = kernel.validate() {
-            return Err(Error::Op(format!(
-                "internal error: invalid kernel: {why}\n{kernel}"
-            )));
+            return Err(Error::new(
+                ErrorKind::Execution,
+                format!("internal error: invalid kernel: {why}\n{kernel}"),
+            ));
         }
         if let Err(why) = self.0.info.caps.check(kernel) {
-            return Err(Error::Op(format!(
-                "device '{}' ({}) cannot run this kernel: {why}\n{kernel}",
-                self.name(),
-                self.0.info.name
-            )));
+            return Err(Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "device '{}' ({}) cannot run this kernel: {why}\n{kernel}",
+                    self.name(),
+                    self.0.info.name
+                ),
+            ));
         }
         let k = if simplify {
             kernel.simplified()
@@ -268,7 +290,8 @@ impl Device {
                 .0
                 .backend
                 .execute(exe, inputs.into(), outputs.into())
-                .into_result()?),
+                .into_result()
+                .map_err(|e| self.backend_err(e))?),
             Some(_) => {
                 let (i, o) = (inputs.to_vec(), outputs.to_vec());
                 self.call("execute", move |b| {
@@ -327,16 +350,20 @@ impl Device {
     /// contract directly.
     pub fn run_kernel(&self, kernel: &Kernel, inputs: &[Vec<u8>]) -> Result<Vec<Vec<u8>>> {
         if let Err(e) = kernel.validate() {
-            return Err(Error::Op(format!(
-                "run_kernel: invalid kernel: {e}\n{kernel}"
-            )));
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!("run_kernel: invalid kernel: {e}\n{kernel}"),
+            ));
         }
         if inputs.len() != kernel.inputs.len() {
-            return Err(Error::Op(format!(
-                "run_kernel: the kernel takes {} inputs, {} given",
-                kernel.inputs.len(),
-                inputs.len()
-            )));
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "run_kernel: the kernel takes {} inputs, {} given",
+                    kernel.inputs.len(),
+                    inputs.len()
+                ),
+            ));
         }
         let ins = inputs
             .iter()

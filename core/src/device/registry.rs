@@ -17,7 +17,7 @@
 use super::Device;
 use super::config::{Config, EMBEDDED, PluginSpec, find_upward};
 use super::loader;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use std::cell::RefCell;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -110,7 +110,7 @@ impl Registry {
             && !name.is_empty()
         {
             reg.index(&name)
-                .map_err(|e| Error::Config(format!("OXJAX_DEVICE: {e}")))?;
+                .map_err(|e| Error::new(ErrorKind::Config, format!("OXJAX_DEVICE: {e}")))?;
             reg.default = vec![name];
             reg.default_origin = "OXJAX_DEVICE".into();
         }
@@ -123,11 +123,14 @@ impl Registry {
             .position(|s| s.name == name)
             .ok_or_else(|| {
                 let known: Vec<&str> = self.slots.iter().map(|s| s.name.as_str()).collect();
-                Error::Config(format!(
-                    "unknown device '{name}' (from {}); known devices: {}",
-                    self.source,
-                    known.join(", ")
-                ))
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "unknown device '{name}' (from {}); known devices: {}",
+                        self.source,
+                        known.join(", ")
+                    ),
+                )
             })
     }
 
@@ -201,11 +204,14 @@ impl Registry {
                 } else {
                     "fix one of them or add a working device to the list"
                 };
-                Err(Error::Plugin(format!(
-                    "the default device is unavailable ({}): {}; {fix}",
-                    self.default_origin,
-                    skipped.join("; ")
-                )))
+                Err(Error::new(
+                    ErrorKind::Plugin,
+                    format!(
+                        "the default device is unavailable ({}): {}; {fix}",
+                        self.default_origin,
+                        skipped.join("; ")
+                    ),
+                ))
             })
             .clone()?;
         Ok((self.start(i).map_err(|f| f.error)?, why))
@@ -220,7 +226,7 @@ impl Registry {
     /// start (see [`Registry::try_default_device`]).
     pub fn default_device(&self) -> Device {
         self.try_default_device()
-            .unwrap_or_else(|e| panic!("oxjax: {e}"))
+            .unwrap_or_else(|e| crate::error::raise(e.prefixed("oxjax")))
     }
 
     /// Every device that starts (the plugins' and `embedded`); the others
@@ -386,9 +392,9 @@ impl fmt::Display for DeviceReport {
 }
 
 fn with_context(e: Error, file: &str, plugin: &str) -> Error {
-    match e {
-        Error::Plugin(m) => Error::Plugin(format!("{file}: plugin '{plugin}': {m}")),
-        other => other,
+    match e.kind() {
+        ErrorKind::Plugin => e.prefixed(format_args!("{file}: plugin '{plugin}'")),
+        _ => e,
     }
 }
 
@@ -452,7 +458,7 @@ thread_local! {
 /// the reason and the fix when that device cannot start; see
 /// [`try_default_device`].
 pub fn default_device() -> Device {
-    try_default_device().unwrap_or_else(|e| panic!("oxjax: {e}"))
+    try_default_device().unwrap_or_else(|e| crate::error::raise(e.prefixed("oxjax")))
 }
 
 /// Like [`default_device`], returning why there is none as an error.

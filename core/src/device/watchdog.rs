@@ -92,5 +92,5 @@ impl Watchdog {
 }
 
 fn lost(why: String) -> Error {
-    Error::Backend(BackendError::new(ErrorKind::DEVICE, why))
+    Error::from(BackendError::new(ErrorKind::DEVICE, why))
 }

@@ -3,7 +3,7 @@
 use super::view::{masked, unravel};
 use super::{Concrete, Source};
 use crate::device::{Buffer, Device};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::{BufferId, DType, KernelBuilder, Op, Scalar, Val};
 use std::sync::Arc;
 
@@ -127,11 +127,14 @@ impl EagerKernel {
     pub fn run(self, shape: &[usize], rsize: usize, values: &[Val]) -> Result<Vec<Concrete>> {
         let size: usize = shape.iter().product();
         if size > MAX_KERNEL_SIZE || rsize > MAX_KERNEL_SIZE {
-            return op_err(format!(
-                "an op producing shape {shape:?} ({size} elements, reducing {rsize} each) \
+            return err(
+                ErrorKind::DType,
+                format!(
+                    "an op producing shape {shape:?} ({size} elements, reducing {rsize} each) \
                  exceeds what one kernel covers ({MAX_KERNEL_SIZE} elements: kernels index \
                  with i32); split the array into smaller pieces"
-            ));
+                ),
+            );
         }
         let mut b = self.b;
         for &v in values {

@@ -27,7 +27,7 @@ pub(crate) use view::unravel;
 
 use crate::device::{Buffer, Device, default_device};
 use crate::element::Element;
-use crate::error::{Error, Result, op_err};
+use crate::error::{Error, ErrorKind, Result, err};
 use kernel::EagerKernel;
 use oxjax_abi::{DType, Op, Scalar};
 use std::fmt;
@@ -58,7 +58,7 @@ pub struct Concrete {
 
 /// Unwraps an op's result; a misuse panics with the op's message.
 pub fn or_panic<T>(r: Result<T>) -> T {
-    r.unwrap_or_else(|e| panic!("{e}"))
+    r.unwrap_or_else(|e| crate::error::raise(e))
 }
 
 impl Concrete {
@@ -97,10 +97,13 @@ impl Concrete {
     ) -> Result<Concrete> {
         let n = checked_size("from_slice", shape)?;
         if n != data.len() {
-            return op_err(format!(
-                "from_slice: {} elements do not fill shape {shape:?} ({n} elements)",
-                data.len()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "from_slice: {} elements do not fill shape {shape:?} ({n} elements)",
+                    data.len()
+                ),
+            );
         }
         check_dtype("from_slice", T::DTYPE, device)?;
         let mut bytes = Vec::with_capacity(n * T::DTYPE.size());
@@ -170,9 +173,10 @@ impl Concrete {
 
     fn try_arange(start: f64, stop: f64, step: f64, dtype: DType) -> Result<Concrete> {
         if step == 0.0 || !step.is_finite() {
-            return op_err(format!(
-                "arange: step must be finite and non-zero, got {step}"
-            ));
+            return err(
+                ErrorKind::Value,
+                format!("arange: step must be finite and non-zero, got {step}"),
+            );
         }
         let n = ((stop - start) / step).ceil().max(0.0) as usize;
         // Integer ranges that fit compute in i32 (devices without f64 run them).
@@ -316,11 +320,14 @@ impl Concrete {
 
     pub(crate) fn try_to_vec<T: Element>(&self) -> Result<Vec<T>> {
         if T::DTYPE != self.dtype {
-            return op_err(format!(
-                "to_vec::<{}>: the array has dtype {}; convert it with astype first",
-                T::DTYPE,
-                self.dtype
-            ));
+            return err(
+                ErrorKind::DType,
+                format!(
+                    "to_vec::<{}>: the array has dtype {}; convert it with astype first",
+                    T::DTYPE,
+                    self.dtype
+                ),
+            );
         }
         let buf = self.dense_buffer()?;
         T::read_with(self.size(), |dst| self.device.read_into(&buf, dst))
@@ -455,9 +462,10 @@ pub fn checked_size(op: &str, shape: &[usize]) -> Result<usize> {
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .ok_or_else(|| {
-            Error::Op(format!(
-                "{op}: shape {shape:?} has more elements than a usize can count"
-            ))
+            Error::new(
+                ErrorKind::Shape,
+                format!("{op}: shape {shape:?} has more elements than a usize can count"),
+            )
         })
 }
 
@@ -473,14 +481,17 @@ fn check_dtype(op: &str, dtype: DType, device: &Device) -> Result<()> {
             .iter()
             .map(|d| d.to_string())
             .collect();
-        Err(Error::Op(format!(
-            "{op}: device '{}' ({}) does not support {dtype}; it supports {}. Use one of \
+        Err(Error::new(
+            ErrorKind::DType,
+            format!(
+                "{op}: device '{}' ({}) does not support {dtype}; it supports {}. Use one of \
              those dtypes, or compute on a device that has {dtype} (`with_default_device`, \
              `device_put`; the built-in 'embedded' device has every dtype)",
-            device.name(),
-            device.info().name,
-            have.join(", ")
-        )))
+                device.name(),
+                device.info().name,
+                have.join(", ")
+            ),
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use super::kernel::EagerKernel;
 use super::ops::{common_device, result_type};
 use super::{Concrete, or_panic};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::{Op, Scalar};
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 
@@ -12,9 +12,10 @@ use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 pub fn axis(op: &str, axis: isize, rank: usize) -> Result<usize> {
     let a = if axis < 0 { axis + rank as isize } else { axis };
     if a < 0 || a >= rank as isize {
-        return op_err(format!(
-            "{op}: axis {axis} is out of range for an array of rank {rank}"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!("{op}: axis {axis} is out of range for an array of rank {rank}"),
+        );
     }
     Ok(a as usize)
 }
@@ -49,7 +50,7 @@ impl Slice {
     /// (start, len) of this slice on an axis of length `n`.
     pub fn resolve(self, n: usize) -> Result<(usize, usize)> {
         if self.step == 0 {
-            return op_err("slice: step must not be zero");
+            return err(ErrorKind::Value, "slice: step must not be zero");
         }
         let n = n as isize;
         let clamp = |i: isize, lo: isize, hi: isize| i.clamp(lo, hi);
@@ -248,11 +249,14 @@ impl Concrete {
 
     pub(crate) fn try_pad(&self, widths: &[(usize, usize)], value: f64) -> Result<Concrete> {
         if widths.len() != self.ndim() {
-            return op_err(format!(
-                "pad: {} (before, after) pairs for an array of rank {}",
-                widths.len(),
-                self.ndim()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "pad: {} (before, after) pairs for an array of rank {}",
+                    widths.len(),
+                    self.ndim()
+                ),
+            );
         }
         let fill = Scalar::F64(value).cast(self.dtype);
         // A view has one fill value; padding with another one copies first.
@@ -274,7 +278,7 @@ impl Concrete {
 
     pub(crate) fn try_concatenate(arrays: &[&Concrete], axis: isize) -> Result<Concrete> {
         let Some(first) = arrays.first() else {
-            return op_err("concatenate: needs at least one array");
+            return err(ErrorKind::Value, "concatenate: needs at least one array");
         };
         let rank = first.ndim();
         let ax = self::axis("concatenate", axis, rank)?;
@@ -284,10 +288,13 @@ impl Concrete {
             if !same {
                 let shapes: Vec<String> =
                     arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
-                return op_err(format!(
-                    "concatenate: shapes {} differ outside axis {ax}",
-                    shapes.join(", ")
-                ));
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "concatenate: shapes {} differ outside axis {ax}",
+                        shapes.join(", ")
+                    ),
+                );
             }
         }
         let device = common_device("concatenate", arrays)?;

@@ -4,7 +4,7 @@
 use super::kernel::EagerKernel;
 use super::promote::promote;
 use super::{Concrete, Source, or_panic};
-use crate::error::{Error, Result, op_err};
+use crate::error::{Error, ErrorKind, Result, err};
 use crate::trace::prim::{BinOp, UnOp};
 use oxjax_abi::{DType, KernelBuilder, Op, Scalar, Val};
 
@@ -19,10 +19,11 @@ pub fn broadcast_shapes(name: &str, shapes: &[&[usize]]) -> Result<Vec<usize>> {
                 *o = n;
             } else if n != 1 && n != *o {
                 let all: Vec<String> = shapes.iter().map(|s| format!("{s:?}")).collect();
-                return op_err(format!(
-                    "{name}: shapes {} do not broadcast",
-                    all.join(" and ")
-                ));
+                return Err(Error::new(
+                    ErrorKind::Shape,
+                    format!("{name}: shapes {} do not broadcast", all.join(" and ")),
+                )
+                .with_shapes(shapes));
             }
         }
     }
@@ -65,11 +66,14 @@ pub(crate) fn common_device(name: &str, inputs: &[&Concrete]) -> Result<crate::D
     };
     for a in placed {
         if !a.device.same(&first.device) {
-            return Err(Error::Op(format!(
-                "{name}: arrays are on different devices ('{}' and '{}'); move one with device_put",
-                first.device.name(),
-                a.device.name()
-            )));
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!(
+                    "{name}: arrays are on different devices ('{}' and '{}'); move one with device_put",
+                    first.device.name(),
+                    a.device.name()
+                ),
+            ));
         }
     }
     Ok(first.device.clone())
@@ -95,16 +99,15 @@ impl Concrete {
 
     pub(crate) fn binary_prim(&self, op: BinOp, other: &Concrete) -> Result<Concrete> {
         let (dtype, _) = result_type(&[self, other]);
-        let mut err = None;
+        let mut failed = None;
         let out = zip(op.name(), &[self, other], dtype, |b, v| {
             binary_expr(op, b, v[0], v[1]).unwrap_or_else(|e| {
-                err = Some(e);
+                failed = Some(e);
                 v[0]
             })
         })?;
-        match err {
-            Some(Error::Op(m)) => op_err(format!("{}: {m}", op.name())),
-            Some(e) => Err(e),
+        match failed {
+            Some(e) => Err(e.prefixed(op.name())),
             None => Ok(out),
         }
     }
@@ -113,7 +116,7 @@ impl Concrete {
 fn arith(op: Op, bool_op: Option<Op>) -> impl Fn(&mut KernelBuilder, Val, Val) -> Result<Val> {
     move |b, x, y| match (x.dtype, bool_op) {
         (DType::BOOL, Some(o)) => Ok(b.op(o, &[x, y])),
-        (DType::BOOL, None) => op_err("not defined on bool"),
+        (DType::BOOL, None) => err(ErrorKind::DType, "not defined on bool"),
         _ => Ok(b.op(op, &[x, y])),
     }
 }
@@ -205,7 +208,7 @@ fn nonzero_divisor(b: &mut KernelBuilder, y: Val) -> Val {
 /// (`inf // 2` is NaN, `-1 // inf` is -1, `x // 0` is `x / 0`).
 fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
-        DType::BOOL => op_err("not defined on bool"),
+        DType::BOOL => err(ErrorKind::DType, "not defined on bool"),
         d if d.is_float() => {
             let zero = b.constant(Scalar::zero(d));
             let one = b.constant(Scalar::F64(1.0).cast(d));
@@ -243,7 +246,7 @@ fn floor_divide(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
 /// `fmod` (the sign of the dividend); integer `x % 0` is 0 as in JAX.
 fn fmod(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
-        DType::BOOL => op_err("not defined on bool"),
+        DType::BOOL => err(ErrorKind::DType, "not defined on bool"),
         d if d.is_float() => Ok(b.op(Op::REM, &[x, y])),
         _ => {
             let y = nonzero_divisor(b, y);
@@ -255,7 +258,7 @@ fn fmod(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
 /// Python's `%` (the sign of the divisor); integer `x % 0` is 0 as in JAX.
 fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
-        DType::BOOL => op_err("not defined on bool"),
+        DType::BOOL => err(ErrorKind::DType, "not defined on bool"),
         d if !d.is_signed() => {
             let y = nonzero_divisor(b, y);
             Ok(b.op(Op::REM, &[x, y]))
@@ -285,7 +288,7 @@ fn remainder(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
 /// exponent's parity), 0 otherwise.
 fn power(b: &mut KernelBuilder, x: Val, y: Val) -> Result<Val> {
     match x.dtype {
-        DType::BOOL => op_err("not defined on bool"),
+        DType::BOOL => err(ErrorKind::DType, "not defined on bool"),
         d if d.is_float() => Ok(b.op(Op::POW, &[x, y])),
         d => {
             // Square-and-multiply over the 31 value bits of the exponent.

@@ -5,7 +5,7 @@ use super::movement::axis;
 use super::promote::{accumulator, sum_dtype, to_float};
 use super::view::unravel;
 use super::{Concrete, or_panic};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Scalar, Val};
 
 /// Which axes a reduction runs over.
@@ -55,7 +55,7 @@ impl Axes {
         out.sort_unstable();
         out.dedup();
         if out.len() != n {
-            return op_err(format!("{op}: repeated axis in {self:?}"));
+            return err(ErrorKind::Shape, format!("{op}: repeated axis in {self:?}"));
         }
         Ok(out)
     }
@@ -107,9 +107,12 @@ impl Concrete {
             && acc != DType::BOOL
             && out_shape.iter().product::<usize>() > 0
         {
-            return op_err(format!(
-                "{name}: zero-size reduction over axes {reduced:?} of shape {shape:?} has no identity"
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: zero-size reduction over axes {reduced:?} of shape {shape:?} has no identity"
+                ),
+            );
         }
         super::check_dtype(name, acc, &self.device)?;
         if let Some(chunk) = two_stage_chunk(out_shape.iter().product(), rsize) {
@@ -293,10 +296,13 @@ impl Concrete {
         };
         let n = x.shape()[ax];
         if n == 0 {
-            return op_err(format!(
-                "{name}: attempt to get {name} of an empty axis (shape {:?})",
-                x.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: attempt to get {name} of an empty axis (shape {:?})",
+                    x.shape()
+                ),
+            );
         }
         let axes = Axes::Some(vec![ax as isize]);
         let best = x.reduce(name, &axes, true, rop, x.dtype, &|_, v, _| v)?;

@@ -436,7 +436,7 @@ impl<F: Fn(&X) -> Y, X: Tree, Y: Tree> Jitted<F, X, Y> {
     /// Runs `f` compiled for `x`'s signature; panics with the message of a
     /// failure (see [`Jitted::try_call`]).
     pub fn call(&self, x: &X) -> Y {
-        self.try_call(x).unwrap_or_else(|e| panic!("{e}"))
+        self.try_call(x).unwrap_or_else(|e| crate::error::raise(e))
     }
 
     /// Runs `f` compiled for `x`'s signature, returning the errors of

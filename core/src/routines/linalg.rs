@@ -4,7 +4,7 @@
 //! Failures of the numerics (a matrix that is not positive definite, an
 //! SVD or eigensolver that does not converge) give NaNs, as in JAX.
 
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use faer::traits::RealField;
 use faer::{Mat, MatRef, Side};
 use oxjax_abi::{DType, Routine, RoutineKind as R};
@@ -44,17 +44,21 @@ fn push<T: Elem>(a: MatRef<'_, T>, out: &mut Vec<T>) {
 pub(super) fn run(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
     let name = routine.kind.name();
     if routine.inputs.is_empty() || routine.inputs[0].shape.len() < 2 {
-        return op_err(format!(
-            "{name} routine: expected [..., m, n] operands, got {:?}",
-            routine.inputs
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name} routine: expected [..., m, n] operands, got {:?}",
+                routine.inputs
+            ),
+        );
     }
     match routine.inputs[0].dtype {
         DType::F32 => typed::<f32>(routine, inputs),
         DType::F64 => typed::<f64>(routine, inputs),
-        d => op_err(format!(
-            "{name} routine: operands must be f32 or f64, got {d:?}"
-        )),
+        d => err(
+            ErrorKind::DType,
+            format!("{name} routine: operands must be f32 or f64, got {d:?}"),
+        ),
     }
 }
 
@@ -213,16 +217,24 @@ fn typed<T: Elem>(routine: &Routine, inputs: &[&[u8]]) -> Result<Vec<Vec<u8>>> {
                 outs.push(vt);
             }
         }
-        kind => return op_err(format!("routine {kind:?} is not a linear-algebra routine")),
+        kind => {
+            return err(
+                ErrorKind::Value,
+                format!("routine {kind:?} is not a linear-algebra routine"),
+            );
+        }
     }
     let lens = outs.iter().map(Vec::len).chain(ints.iter().map(Vec::len));
     for (len, d) in lens.zip(&routine.outputs) {
         let want = d.shape.iter().product::<u64>() as usize;
         if len != want {
-            return op_err(format!(
-                "{:?} routine: output of shape {:?} got {len} elements (inputs {:?})",
-                routine.kind, d.shape, routine.inputs
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{:?} routine: output of shape {:?} got {len} elements (inputs {:?})",
+                    routine.kind, d.shape, routine.inputs
+                ),
+            );
         }
     }
     let mut bytes: Vec<Vec<u8>> = outs

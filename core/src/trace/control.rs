@@ -22,7 +22,7 @@ use super::vjp::linearize_flat;
 use super::vmap::{all_front, vmap_flat};
 use crate::array::Array;
 use crate::device::Device;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::jit::Compiled;
 use oxjax_abi::DType;
 use std::fmt;
@@ -391,7 +391,7 @@ pub(crate) fn eval(c: &ControlPrim, args: &[Array]) -> Result<Vec<Array>> {
 fn bind(kind: Control, linear: Option<Vec<bool>>, args: &[Array]) -> Vec<Array> {
     let refs: Vec<&Array> = args.iter().collect();
     super::bind(Prim::Control(ControlRef::new(kind, linear)), &refs)
-        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// Traces `f` over inputs of the given avals (made strong) into a jaxpr.
@@ -598,7 +598,7 @@ fn batched(avals: &[Aval], size: usize) -> Vec<Aval> {
 /// `f` of a jaxpr, mapped over axis 0 of every input.
 fn vmapped(j: &Jaxpr, a: &[Array]) -> Vec<Array> {
     let axes = vec![Some(0); a.len()];
-    vmap_flat(|v| j.eval(v), a, &axes, None).unwrap_or_else(|e| panic!("{e}"))
+    vmap_flat(|v| j.eval(v), a, &axes, None).unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// The batching rule: every result has its batch axis first.
@@ -880,10 +880,10 @@ pub(crate) fn transpose(
 
 /// The error reverse mode gives for a `while_loop` with tangents.
 pub(crate) fn while_not_reversible() -> Error {
-    Error::Op(
+    Error::new(
+        ErrorKind::Unsupported,
         "grad/vjp: reverse-mode differentiation of while_loop is not supported, because its \
          trip count is not known ahead of time (as in JAX); use fori_loop with static bounds \
-         or scan, or forward mode (jvp, jacfwd)"
-            .into(),
+         or scan, or forward mode (jvp, jacfwd)",
     )
 }

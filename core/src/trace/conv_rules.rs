@@ -9,7 +9,7 @@ use super::bind1;
 use super::prim::{Aval, Prim};
 use crate::array::Array;
 use crate::eager::Concrete;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use oxjax_abi::{DType, RoutineKind};
 use std::fmt;
 
@@ -66,9 +66,10 @@ fn dilate(n: usize, d: usize) -> usize {
 /// The result shape (in the `out` layout), or an error naming the shapes.
 pub fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>> {
     let err = |why: String| {
-        Err(Error::Op(format!(
-            "conv_general_dilated: lhs {lhs:?} and rhs {rhs:?}: {why}"
-        )))
+        Err(Error::new(
+            ErrorKind::Shape,
+            format!("conv_general_dilated: lhs {lhs:?} and rhs {rhs:?}: {why}"),
+        ))
     };
     let rank = lhs.len();
     if rank < 2 || rhs.len() != rank {
@@ -121,16 +122,22 @@ pub fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>>
     let (n, c, o, i) = (x[0], x[1], k[0], k[1]);
     let (g, bg) = (p.feature_group_count, p.batch_group_count);
     if g == 0 || c % g != 0 || o % g != 0 || c / g != i {
-        return Err(Error::Op(format!(
-            "conv_general_dilated: lhs {lhs:?} ({c} features) and rhs {rhs:?} ({o} out, {i} in features) \
+        return Err(Error::new(
+            ErrorKind::Value,
+            format!(
+                "conv_general_dilated: lhs {lhs:?} ({c} features) and rhs {rhs:?} ({o} out, {i} in features) \
              do not fit feature_group_count {g}"
-        )));
+            ),
+        ));
     }
     if bg == 0 || (bg > 1 && g > 1) || n % bg != 0 || o % bg != 0 {
-        return Err(Error::Op(format!(
-            "conv_general_dilated: lhs {lhs:?} (batch {n}) and rhs {rhs:?} ({o} out features) \
+        return Err(Error::new(
+            ErrorKind::Value,
+            format!(
+                "conv_general_dilated: lhs {lhs:?} (batch {n}) and rhs {rhs:?} ({o} out features) \
              do not fit batch_group_count {bg} (with feature_group_count {g}; one of them must be 1)"
-        )));
+            ),
+        ));
     }
     let mut canon = vec![n / bg, o];
     for d in 0..s {
@@ -157,7 +164,7 @@ pub fn shape(p: &ConvParams, lhs: &[usize], rhs: &[usize]) -> Result<Vec<usize>>
 
 pub(crate) fn abstract_eval(p: &ConvParams, ins: &[Aval]) -> Aval {
     Aval {
-        shape: shape(p, &ins[0].shape, &ins[1].shape).unwrap_or_else(|e| panic!("{e}")),
+        shape: shape(p, &ins[0].shape, &ins[1].shape).unwrap_or_else(|e| crate::error::raise(e)),
         dtype: ins[0].dtype,
         weak: false,
     }

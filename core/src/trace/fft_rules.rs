@@ -8,7 +8,7 @@ use super::bind1;
 use super::prim::{Aval, Prim};
 use crate::array::Array;
 use crate::eager::Concrete;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use oxjax_abi::{DType, RoutineKind};
 use std::fmt;
 
@@ -32,17 +32,20 @@ impl fmt::Display for FftPrim {
 pub(crate) fn check(p: &FftPrim, shape: &[usize]) -> Result<()> {
     let r = shape.len();
     if r < 2 || shape[r - 1] != 2 || shape[r - 2] != p.n {
-        return Err(Error::Op(format!(
-            "{}: packed operand {shape:?} is not [..., {}, 2]",
-            if p.inverse { "ifft" } else { "fft" },
-            p.n
-        )));
+        return Err(Error::new(
+            ErrorKind::Shape,
+            format!(
+                "{}: packed operand {shape:?} is not [..., {}, 2]",
+                if p.inverse { "ifft" } else { "fft" },
+                p.n
+            ),
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn abstract_eval(p: &FftPrim, ins: &[Aval]) -> Aval {
-    check(p, &ins[0].shape).unwrap_or_else(|e| panic!("{e}"));
+    check(p, &ins[0].shape).unwrap_or_else(|e| crate::error::raise(e));
     Aval {
         weak: false,
         ..ins[0].clone()

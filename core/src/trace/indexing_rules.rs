@@ -11,7 +11,7 @@ use super::bind1;
 use super::prim::Aval;
 use crate::array::Array;
 use crate::eager::Concrete;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::DType;
 use std::fmt;
 
@@ -600,12 +600,15 @@ pub fn int_index(name: &str, idx: &Array, x: &Array) -> Result<Array> {
     match idx.dtype() {
         DType::I32 => Ok(idx.clone()),
         d if d.is_int() => Ok(idx.astype(DType::I32)),
-        d => op_err(format!(
-            "{name}: indices must be an integer array, got {d} indices of shape {:?} \
+        d => err(
+            ErrorKind::DType,
+            format!(
+                "{name}: indices must be an integer array, got {d} indices of shape {:?} \
              (for an array of shape {:?})",
-            idx.shape(),
-            x.shape()
-        )),
+                idx.shape(),
+                x.shape()
+            ),
+        ),
     }
 }
 

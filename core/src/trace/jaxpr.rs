@@ -172,7 +172,8 @@ impl Jaxpr {
         for eqn in &self.eqns {
             let ins: Vec<Array> = eqn.ins.iter().map(|a| read(&env, a)).collect();
             let refs: Vec<&Array> = ins.iter().collect();
-            let outs = super::bind(eqn.prim.clone(), &refs).unwrap_or_else(|e| panic!("{e}"));
+            let outs =
+                super::bind(eqn.prim.clone(), &refs).unwrap_or_else(|e| crate::error::raise(e));
             for (&v, o) in eqn.outs.iter().zip(outs) {
                 env[v] = Some(o);
             }

@@ -8,7 +8,7 @@
 use super::prim::{BinOp, Prim, RedOp, UnOp};
 use super::{MainTrace, TraceKind, TracerData, with_main};
 use crate::array::Array;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
 
 type T = Option<Array>;
 
@@ -327,11 +327,14 @@ pub(crate) fn check_differentiable(what: &str, x: &Array) -> Result<()> {
     if x.dtype().is_float() {
         Ok(())
     } else {
-        Err(crate::Error::Op(format!(
-            "{what}: cannot differentiate with respect to an input of dtype {} (shape {:?}); \
+        Err(crate::Error::new(
+            ErrorKind::Unsupported,
+            format!(
+                "{what}: cannot differentiate with respect to an input of dtype {} (shape {:?}); \
              only float inputs have derivatives — convert it with astype(DType::F32) or leave it out",
-            x.dtype(),
-            x.shape()
-        )))
+                x.dtype(),
+                x.shape()
+            ),
+        ))
     }
 }

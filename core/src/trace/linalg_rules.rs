@@ -14,7 +14,7 @@ use super::prim::Aval;
 use super::vmap::all_front;
 use crate::array::Array;
 use crate::eager::Concrete;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::{DType, RoutineKind};
 use std::fmt;
 
@@ -117,16 +117,22 @@ pub(crate) fn shape_rule(p: LinalgPrim, ins: &[Aval]) -> Result<Vec<Aval>> {
     let a = &ins[0];
     let r = a.shape.len();
     if r < 2 {
-        return op_err(format!(
-            "{name}: expected a matrix or a stack of matrices (shape [..., m, n]), got shape {:?}",
-            a.shape
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: expected a matrix or a stack of matrices (shape [..., m, n]), got shape {:?}",
+                a.shape
+            ),
+        );
     }
     if !matches!(a.dtype, DType::F32 | DType::F64) {
-        return op_err(format!(
-            "{name}: expected f32 or f64 operands, got {:?} of shape {:?}",
-            a.dtype, a.shape
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "{name}: expected f32 or f64 operands, got {:?} of shape {:?}",
+                a.dtype, a.shape
+            ),
+        );
     }
     let (m, n) = (a.shape[r - 2], a.shape[r - 1]);
     let batch = &a.shape[..r - 2];
@@ -140,10 +146,13 @@ pub(crate) fn shape_rule(p: LinalgPrim, ins: &[Aval]) -> Result<Vec<Aval>> {
         if m == n {
             Ok(())
         } else {
-            op_err(format!(
-                "{name}: expected a square matrix or a stack of them (shape [..., n, n]), got shape {:?}",
-                a.shape
-            ))
+            err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: expected a square matrix or a stack of them (shape [..., n, n]), got shape {:?}",
+                    a.shape
+                ),
+            )
         }
     };
     let f = a.dtype;
@@ -160,19 +169,25 @@ pub(crate) fn shape_rule(p: LinalgPrim, ins: &[Aval]) -> Result<Vec<Aval>> {
                 && b.shape[..r - 2] == *batch
                 && b.shape[if left_side { r - 2 } else { r - 1 }] == n;
             if !fits {
-                return op_err(format!(
-                    "{name}: a has shape {:?} but b has shape {:?}; with {side}_side b must be \
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "{name}: a has shape {:?} but b has shape {:?}; with {side}_side b must be \
                      [..., {}] with a's batch axes",
-                    a.shape,
-                    b.shape,
-                    if left_side { "n, k" } else { "k, n" }
-                ));
+                        a.shape,
+                        b.shape,
+                        if left_side { "n, k" } else { "k, n" }
+                    ),
+                );
             }
             if b.dtype != f {
-                return op_err(format!(
-                    "{name}: a is {f:?} but b is {:?} (shapes {:?} and {:?})",
-                    b.dtype, a.shape, b.shape
-                ));
+                return err(
+                    ErrorKind::DType,
+                    format!(
+                        "{name}: a is {f:?} but b is {:?} (shapes {:?} and {:?})",
+                        b.dtype, a.shape, b.shape
+                    ),
+                );
             }
             vec![out(f, &b.shape[r - 2..])]
         }
@@ -206,7 +221,7 @@ pub(crate) fn shape_rule(p: LinalgPrim, ins: &[Aval]) -> Result<Vec<Aval>> {
 }
 
 pub(crate) fn abstract_eval(p: LinalgPrim, ins: &[Aval]) -> Vec<Aval> {
-    shape_rule(p, ins).unwrap_or_else(|e| panic!("{e}"))
+    shape_rule(p, ins).unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// Binds `p` after checking its operands (the public entry point).

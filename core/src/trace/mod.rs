@@ -22,7 +22,7 @@ pub mod vjp;
 pub mod vmap;
 
 use crate::array::{Array, Repr};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use jaxpr::JaxprBuilder;
 use prim::{Aval, Prim};
 use std::cell::RefCell;
@@ -138,9 +138,17 @@ impl MainTrace {
     }
 }
 
-/// Applies a primitive to operands; the heart of every transformation.
+/// Applies a primitive to operands; the heart of every transformation. An
+/// error records the primitive and its operands as context.
 pub fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
-    if let Prim::Callback(c) = &prim
+    dispatch(&prim, args).map_err(|e| {
+        e.with_op(&prim)
+            .with_operands(args.iter().map(|a| (a.shape(), a.dtype())))
+    })
+}
+
+fn dispatch(prim: &Prim, args: &[&Array]) -> Result<Vec<Array>> {
+    if let Prim::Callback(c) = prim
         && crate::effects::muted(&c.0)
     {
         return Ok(Vec::new());
@@ -151,17 +159,20 @@ pub fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
             match main_at(t.level) {
                 Some(m) if m.id == t.id => level = level.max(t.level),
                 _ => {
-                    return Err(Error::Op(format!(
-                        "{prim}: an operand is a tracer that escaped its transformation \
+                    return Err(Error::new(
+                        ErrorKind::Value,
+                        format!(
+                            "{prim}: an operand is a tracer that escaped its transformation \
                          (a traced value of shape {:?} was stored outside the function being transformed)",
-                        t.aval.shape
-                    )));
+                            t.aval.shape
+                        ),
+                    ));
                 }
             }
         }
     }
     if level == 0 {
-        match &prim {
+        match prim {
             Prim::Custom(c) => {
                 let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
                 return Ok(vec![custom::call(&c.0, &args)]);
@@ -180,15 +191,15 @@ pub fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
             .iter()
             .map(|a| a.concrete().expect("no tracer at level 0").clone())
             .collect();
-        let outs = prim::eval_eager(&prim, &concrete)?;
+        let outs = prim::eval_eager(prim, &concrete)?;
         return Ok(outs.into_iter().map(|c| Array(Repr::Concrete(c))).collect());
     }
     let main = main_at(level).expect("trace level exists");
     let args: Vec<Array> = args.iter().map(|a| (*a).clone()).collect();
     match &main.kind {
-        TraceKind::Jvp => jvp::process(&main, &prim, &args),
-        TraceKind::Batch { size } => vmap::process(&main, *size, &prim, &args),
-        TraceKind::Jaxpr { builder, .. } => jaxpr::process(&main, builder, &prim, &args),
+        TraceKind::Jvp => jvp::process(&main, prim, &args),
+        TraceKind::Batch { size } => vmap::process(&main, *size, prim, &args),
+        TraceKind::Jaxpr { builder, .. } => jaxpr::process(&main, builder, prim, &args),
     }
 }
 
@@ -196,7 +207,7 @@ pub fn bind(prim: Prim, args: &[&Array]) -> Result<Vec<Array>> {
 pub fn bind1(prim: Prim, args: &[&Array]) -> Array {
     match bind(prim, args) {
         Ok(mut v) => v.remove(0),
-        Err(e) => panic!("{e}"),
+        Err(e) => crate::error::raise(e),
     }
 }
 

@@ -106,7 +106,7 @@ fn partial_eval(jaxpr: &Jaxpr, primals: &[Array], n_out: usize) -> (Vec<Array>, 
                 .map(|a| value(&known, a).expect("known operand"))
                 .collect();
             let refs: Vec<&Array> = args.iter().collect();
-            let res = super::bind(prim.clone(), &refs).unwrap_or_else(|e| panic!("{e}"));
+            let res = super::bind(prim.clone(), &refs).unwrap_or_else(|e| crate::error::raise(e));
             for (&v, r) in outs.iter().zip(res) {
                 known[v] = Some(r);
             }
@@ -150,7 +150,7 @@ impl Linear {
                 })
                 .collect();
             let refs: Vec<&Array> = args.iter().collect();
-            let res = super::bind(prim.clone(), &refs).unwrap_or_else(|e| panic!("{e}"));
+            let res = super::bind(prim.clone(), &refs).unwrap_or_else(|e| crate::error::raise(e));
             for (&o, r) in outs.iter().zip(res) {
                 env[o] = Some(r);
             }

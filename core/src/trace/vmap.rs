@@ -8,7 +8,7 @@ use super::custom::{Custom, CustomRef};
 use super::prim::{Aval, Prim};
 use super::{MainTrace, TraceKind, TracerData, bind1, with_main};
 use crate::array::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use std::sync::Arc;
 
 /// Every operand with its batch axis first (see [`front`]).
@@ -100,7 +100,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
 /// `f` over a batch: every operand (and result) batched along axis 0.
 fn over_batch(xs: &[Array], f: impl Fn(&[Array]) -> Vec<Array>) -> Vec<Array> {
     let axes = vec![Some(0); xs.len()];
-    vmap_flat(f, xs, &axes, None).unwrap_or_else(|e| panic!("{e}"))
+    vmap_flat(f, xs, &axes, None).unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// A custom function over a batch: its function and its rules vmapped, so
@@ -240,11 +240,10 @@ pub(crate) fn vmap_flat(
     out_axes: Option<&dyn Fn() -> Result<Vec<Option<isize>>>>,
 ) -> Result<Vec<Array>> {
     if args.len() != in_axes.len() {
-        return op_err(format!(
-            "vmap: {} in_axes for {} inputs",
-            in_axes.len(),
-            args.len()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!("vmap: {} in_axes for {} inputs", in_axes.len(), args.len()),
+        );
     }
     // Negative axes count from the end of each leaf, as in JAX.
     let mut axes = Vec::with_capacity(args.len());
@@ -254,7 +253,7 @@ pub(crate) fn vmap_flat(
             Some(ax) => {
                 let r = a.ndim() as isize;
                 if ax >= r || ax < -r {
-                    return op_err(format!(
+                    return err(ErrorKind::Shape, format!(
                         "vmap: in_axes {ax} (input leaf {i}) is out of range for an input of shape {:?}",
                         a.shape()
                     ));
@@ -270,17 +269,23 @@ pub(crate) fn vmap_flat(
             match size {
                 None => size = Some(n),
                 Some(m) if m != n => {
-                    return op_err(format!(
-                        "vmap: mapped axes have different sizes: {m} and {n} (input {i} of shape {:?}, axis {ax})",
-                        a.shape()
-                    ));
+                    return err(
+                        ErrorKind::Shape,
+                        format!(
+                            "vmap: mapped axes have different sizes: {m} and {n} (input {i} of shape {:?}, axis {ax})",
+                            a.shape()
+                        ),
+                    );
                 }
                 _ => {}
             }
         }
     }
     let Some(size) = size else {
-        return op_err("vmap: in_axes maps no input (every entry is None)");
+        return err(
+            ErrorKind::Shape,
+            "vmap: in_axes maps no input (every entry is None)",
+        );
     };
     with_main(TraceKind::Batch { size }, |main| {
         let ins: Vec<Array> = args
@@ -307,11 +312,14 @@ pub(crate) fn vmap_flat(
             None => vec![Some(0); outs.len()],
         };
         if out_axes.len() != outs.len() {
-            return op_err(format!(
-                "vmap: {} out_axes for {} outputs",
-                out_axes.len(),
-                outs.len()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "vmap: {} out_axes for {} outputs",
+                    out_axes.len(),
+                    outs.len()
+                ),
+            );
         }
         outs.iter()
             .zip(out_axes)
@@ -325,15 +333,19 @@ pub(crate) fn vmap_flat(
                         let v = front(&val, bdim, size);
                         let r = v.ndim() as isize;
                         if ax >= r || ax < -r {
-                            return op_err(format!(
-                                "vmap: out_axes {ax} is out of range for an output of rank {}",
-                                r - 1
-                            ));
+                            return err(
+                                ErrorKind::Shape,
+                                format!(
+                                    "vmap: out_axes {ax} is out of range for an output of rank {}",
+                                    r - 1
+                                ),
+                            );
                         }
                         Ok(v.moveaxis(0, ax))
                     }
                     None if bdim.is_none() => Ok(val),
-                    None => op_err(
+                    None => err(
+                        ErrorKind::Shape,
                         "vmap: out_axes None for an output that depends on the mapped inputs",
                     ),
                 }

@@ -30,7 +30,7 @@ pub use safetensors::{
     safetensors_to_bytes, save_safetensors, save_safetensors_tree,
 };
 
-use crate::error::{Error, Result, op_err};
+use crate::error::{Error, ErrorKind, Result, err};
 use crate::{Array, DType, Element, bf16, default_device, f16};
 
 /// Runs `$body` with `$t` bound to the Rust element type of `$dtype`.
@@ -93,15 +93,19 @@ fn from_le_bytes(op: &str, dtype: DType, shape: &[usize], bytes: &[u8]) -> Resul
     let need = crate::primitive::checked_size(op, shape)?
         .checked_mul(dtype.size())
         .ok_or_else(|| {
-            Error::Op(format!(
-                "{op}: {dtype}{shape:?} needs more bytes than a usize counts"
-            ))
+            Error::new(
+                ErrorKind::DType,
+                format!("{op}: {dtype}{shape:?} needs more bytes than a usize counts"),
+            )
         })?;
     if bytes.len() != need {
-        return op_err(format!(
-            "{op}: {} bytes of data for {dtype}{shape:?}, which needs {need}",
-            bytes.len(),
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "{op}: {} bytes of data for {dtype}{shape:?}, which needs {need}",
+                bytes.len(),
+            ),
+        );
     }
     with_element!(dtype, T => {
         let data: Vec<T> = bytes.chunks_exact(dtype.size()).map(<T as Element>::from_le).collect();
@@ -111,5 +115,5 @@ fn from_le_bytes(op: &str, dtype: DType, shape: &[usize], bytes: &[u8]) -> Resul
 
 /// An I/O error as an oxjax error naming the operation and the file.
 fn io_err(op: &str, path: &std::path::Path, e: std::io::Error) -> Error {
-    Error::Op(format!("{op}: {}: {e}", path.display()))
+    Error::new(ErrorKind::Io, format!("{op}: {}: {e}", path.display()))
 }

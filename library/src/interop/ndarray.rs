@@ -1,6 +1,6 @@
 //! Conversion to and from `ndarray` (feature `ndarray`).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::{Array, Element};
 use ::ndarray::{ArrayBase, ArrayD, Data, Dimension, IxDyn};
 
@@ -19,7 +19,7 @@ pub fn to_ndarray<T: Element>(a: &Array) -> ArrayD<T> {
 pub fn try_to_ndarray<T: Element>(a: &Array) -> Result<ArrayD<T>> {
     let data = a.try_to_vec::<T>()?;
     ArrayD::from_shape_vec(IxDyn(a.shape()), data)
-        .map_err(|e| Error::Op(format!("to_ndarray: {e}")))
+        .map_err(|e| Error::new(ErrorKind::Value, format!("to_ndarray: {e}")))
 }
 
 /// An array on the default device holding the elements of any ndarray

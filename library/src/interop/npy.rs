@@ -3,7 +3,7 @@
 //! False, 'shape': (2, 3), }` padded to 64 bytes, then the raw data.
 
 use super::{from_le_bytes, io_err, to_le_bytes};
-use crate::error::{Error, Result, op_err};
+use crate::error::{Error, ErrorKind, Result, err};
 use crate::{Array, DType};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -62,7 +62,8 @@ pub fn load_npy(path: impl AsRef<Path>) -> Result<Array> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_err("load_npy", path, e))?;
     read_npy(&mut bytes.as_slice()).map_err(|e| {
-        Error::Op(
+        Error::new(
+            e.kind(),
             e.to_string()
                 .replacen("npy:", &format!("load_npy: {}:", path.display()), 1),
         )
@@ -107,7 +108,7 @@ pub fn write_npy(w: &mut impl Write, a: &Array) -> Result<()> {
     out.extend(header.as_bytes());
     out.extend(to_le_bytes(a)?);
     w.write_all(&out)
-        .map_err(|e| Error::Op(format!("write_npy: {e}")))
+        .map_err(|e| Error::new(ErrorKind::Io, format!("write_npy: {e}")))
 }
 
 /// Reads one `.npy` encoding into an array on the default device.
@@ -122,9 +123,9 @@ pub fn write_npy(w: &mut impl Write, a: &Array) -> Result<()> {
 pub fn read_npy(r: &mut impl Read) -> Result<Array> {
     let mut bytes = Vec::new();
     r.read_to_end(&mut bytes)
-        .map_err(|e| Error::Op(format!("npy: {e}")))?;
+        .map_err(|e| Error::new(ErrorKind::Io, format!("npy: {e}")))?;
     if bytes.len() < 10 || &bytes[..6] != MAGIC {
-        return op_err("npy: not a .npy file (no \\x93NUMPY magic)");
+        return err(ErrorKind::Io, "npy: not a .npy file (no \\x93NUMPY magic)");
     }
     let (len, start) = match bytes[6] {
         1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
@@ -132,12 +133,17 @@ pub fn read_npy(r: &mut impl Read) -> Result<Array> {
             u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize,
             12,
         ),
-        v => return op_err(format!("npy: unsupported format version {v}.{}", bytes[7])),
+        v => {
+            return err(
+                ErrorKind::Unsupported,
+                format!("npy: unsupported format version {v}.{}", bytes[7]),
+            );
+        }
     };
     let header = bytes
         .get(start..start + len)
         .and_then(|h| std::str::from_utf8(h).ok())
-        .ok_or_else(|| Error::Op("npy: truncated or non-text header".into()))?;
+        .ok_or_else(|| Error::new(ErrorKind::Value, "npy: truncated or non-text header"))?;
     let descr = field(header, "descr")?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     let dtype = DESCRS
@@ -145,13 +151,17 @@ pub fn read_npy(r: &mut impl Read) -> Result<Array> {
         .find(|(_, s)| same_descr(s, descr))
         .map(|(d, _)| *d)
         .ok_or_else(|| {
-            Error::Op(format!(
-                "npy: dtype '{descr}' is not supported; oxjax reads {}",
-                DESCRS.map(|(_, s)| s).join(", ")
-            ))
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "npy: dtype '{descr}' is not supported; oxjax reads {}",
+                    DESCRS.map(|(_, s)| s).join(", ")
+                ),
+            )
         })?;
     if field(header, "fortran_order")? != "False" {
-        return op_err(
+        return err(
+            ErrorKind::Unsupported,
             "npy: Fortran-order arrays are not supported; save a C-order array (np.ascontiguousarray)",
         );
     }
@@ -163,14 +173,24 @@ pub fn read_npy(r: &mut impl Read) -> Result<Array> {
         .filter(|s| !s.is_empty())
         .map(|s| s.trim_end_matches('L').parse::<usize>())
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(|_| Error::Op(format!("npy: bad shape {shape_text} in header")))?;
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Shape,
+                format!("npy: bad shape {shape_text} in header"),
+            )
+        })?;
     from_le_bytes("npy", dtype, &shape, &bytes[start + len..])
 }
 
 /// The text of `key`'s value in the header dict: up to the next top-level
 /// comma (a tuple's commas are inside parentheses).
 fn field<'h>(header: &'h str, key: &str) -> Result<&'h str> {
-    let missing = || Error::Op(format!("npy: header has no '{key}': {}", header.trim()));
+    let missing = || {
+        Error::new(
+            ErrorKind::Value,
+            format!("npy: header has no '{key}': {}", header.trim()),
+        )
+    };
     let at = header.find(&format!("'{key}'")).ok_or_else(missing)?;
     let rest = header[at + key.len() + 2..].trim_start();
     let rest = rest.strip_prefix(':').ok_or_else(missing)?.trim_start();

@@ -4,7 +4,7 @@
 //! parameters stored as a `BTreeMap<String, Array>` save and load directly.
 
 use super::{from_le_bytes, io_err, to_le_bytes};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::{Array, DType, Tree};
 use ::safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::BTreeMap;
@@ -44,10 +44,13 @@ pub fn safetensors_to_bytes(tensors: &BTreeMap<String, Array>) -> Result<Vec<u8>
         .map(|(name, dtype, shape, bytes)| {
             TensorView::new(*dtype, shape.clone(), bytes)
                 .map(|v| (*name, v))
-                .map_err(|e| Error::Op(format!("safetensors: tensor {name}: {e}")))
+                .map_err(|e| {
+                    Error::new(ErrorKind::Value, format!("safetensors: tensor {name}: {e}"))
+                })
         })
         .collect::<Result<Vec<_>>>()?;
-    ::safetensors::serialize(views, None).map_err(|e| Error::Op(format!("safetensors: {e}")))
+    ::safetensors::serialize(views, None)
+        .map_err(|e| Error::new(ErrorKind::Value, format!("safetensors: {e}")))
 }
 
 /// Named arrays (on the default device) from a safetensors encoding.
@@ -59,7 +62,7 @@ pub fn safetensors_to_bytes(tensors: &BTreeMap<String, Array>) -> Result<Vec<u8>
 /// ```
 pub fn safetensors_from_bytes(bytes: &[u8]) -> Result<BTreeMap<String, Array>> {
     let file = SafeTensors::deserialize(bytes)
-        .map_err(|e| Error::Op(format!("safetensors: not a valid file: {e}")))?;
+        .map_err(|e| Error::new(ErrorKind::Io, format!("safetensors: not a valid file: {e}")))?;
     let mut out = BTreeMap::new();
     for (name, view) in file.tensors() {
         let dtype = DTYPES
@@ -67,11 +70,14 @@ pub fn safetensors_from_bytes(bytes: &[u8]) -> Result<BTreeMap<String, Array>> {
             .find(|(_, d)| *d == view.dtype())
             .map(|(d, _)| *d)
             .ok_or_else(|| {
-                Error::Op(format!(
-                    "safetensors: tensor {name} has dtype {:?}, which oxjax does not support \
+                Error::new(
+                    ErrorKind::DType,
+                    format!(
+                        "safetensors: tensor {name} has dtype {:?}, which oxjax does not support \
                      (BOOL, I8, U8, I32, U32, BF16, F16, F32, F64)",
-                    view.dtype()
-                ))
+                        view.dtype()
+                    ),
+                )
             })?;
         let a = from_le_bytes(
             &format!("safetensors: tensor {name}"),
@@ -109,8 +115,12 @@ pub fn save_safetensors(path: impl AsRef<Path>, tensors: &BTreeMap<String, Array
 pub fn load_safetensors(path: impl AsRef<Path>) -> Result<BTreeMap<String, Array>> {
     let path = path.as_ref();
     let bytes = std::fs::read(path).map_err(|e| io_err("load_safetensors", path, e))?;
-    safetensors_from_bytes(&bytes)
-        .map_err(|e| Error::Op(format!("load_safetensors: {}: {e}", path.display())))
+    safetensors_from_bytes(&bytes).map_err(|e| {
+        Error::new(
+            ErrorKind::Io,
+            format!("load_safetensors: {}: {e}", path.display()),
+        )
+    })
 }
 
 /// A pytree's leaves by name: each leaf under its path (`layers.0.w`, see
@@ -120,9 +130,10 @@ pub fn named_leaves<T: Tree>(tree: &T) -> Result<BTreeMap<String, Array>> {
     let mut out = BTreeMap::new();
     for (path, leaf) in tree.leaf_paths().into_iter().zip(tree.leaves()) {
         if out.insert(path.clone(), leaf).is_some() {
-            return Err(Error::Op(format!(
-                "named_leaves: two leaves are named {path:?}"
-            )));
+            return Err(Error::new(
+                ErrorKind::Value,
+                format!("named_leaves: two leaves are named {path:?}"),
+            ));
         }
     }
     Ok(out)
@@ -159,20 +170,26 @@ pub fn load_safetensors_tree<T: Tree>(path: impl AsRef<Path>, like: &T) -> Resul
     let mut leaves = Vec::new();
     for (name, want) in like.leaf_paths().into_iter().zip(like.leaves()) {
         let got = file.remove(&name).ok_or_else(|| {
-            Error::Op(format!(
-                "load_safetensors_tree: {} has no tensor {name:?}",
-                path.display()
-            ))
+            Error::new(
+                ErrorKind::Value,
+                format!(
+                    "load_safetensors_tree: {} has no tensor {name:?}",
+                    path.display()
+                ),
+            )
         })?;
         if got.shape() != want.shape() || got.dtype() != want.dtype() {
-            return Err(Error::Op(format!(
-                "load_safetensors_tree: {}: {name:?} is {}{:?}, the tree wants {}{:?}",
-                path.display(),
-                got.dtype(),
-                got.shape(),
-                want.dtype(),
-                want.shape()
-            )));
+            return Err(Error::new(
+                ErrorKind::DType,
+                format!(
+                    "load_safetensors_tree: {}: {name:?} is {}{:?}, the tree wants {}{:?}",
+                    path.display(),
+                    got.dtype(),
+                    got.shape(),
+                    want.dtype(),
+                    want.shape()
+                ),
+            ));
         }
         leaves.push(got);
     }

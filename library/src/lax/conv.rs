@@ -5,7 +5,7 @@
 
 use super::window::{Padding, Windows, padtype_to_pads};
 use crate::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 pub use crate::primitive::conv_rules::ConvDimensionNumbers;
 use crate::primitive::conv_rules::{self, ConvParams};
 
@@ -51,7 +51,7 @@ pub fn conv_general_dilated(
         feature_group_count,
         batch_group_count,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// [`conv_general_dilated`], returning misuse as an error.
@@ -69,11 +69,14 @@ pub fn try_conv_general_dilated(
 ) -> Result<Array> {
     let rank = lhs.ndim();
     if rank < 2 || rhs.ndim() != rank {
-        return op_err(format!(
-            "conv_general_dilated: lhs {:?} and rhs {:?} need one rank of at least 2",
-            lhs.shape(),
-            rhs.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "conv_general_dilated: lhs {:?} and rhs {:?} need one rank of at least 2",
+                lhs.shape(),
+                rhs.shape()
+            ),
+        );
     }
     let n = rank - 2;
     let dn = dimension_numbers
@@ -224,10 +227,10 @@ pub fn conv_general_dilated_patches(
         lhs_dilation,
         rhs_dilation,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| crate::error::raise(e));
     let (pieces, out) = geometry
         .slices(&x, 2, filter_shape, 0.0)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     let stacked: Vec<Array> = pieces.iter().map(|p| p.expand_dims(2)).collect();
     let patches = Array::concatenate(&stacked.iter().collect::<Vec<_>>(), 2);
     let mut s = vec![x.shape()[0] as isize, -1];

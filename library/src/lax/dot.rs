@@ -3,7 +3,7 @@
 //! (so it is differentiable and batchable like `matmul`).
 
 use crate::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 
 /// Contracts `contracting.0[i]` of `lhs` with `contracting.1[i]` of `rhs`,
 /// batching over `batch.0[i]` / `batch.1[i]`. The result's axes are the
@@ -36,9 +36,12 @@ pub fn try_dot_general(
 ) -> Result<Array> {
     let (ls, rs) = (lhs.shape(), rhs.shape());
     let bad = |why: String| {
-        op_err(format!(
-            "dot_general: {why} (shapes {ls:?} and {rs:?}, contracting {contracting:?}, batch {batch:?})"
-        ))
+        err(
+            ErrorKind::Shape,
+            format!(
+                "dot_general: {why} (shapes {ls:?} and {rs:?}, contracting {contracting:?}, batch {batch:?})"
+            ),
+        )
     };
     if contracting.0.len() != contracting.1.len() || batch.0.len() != batch.1.len() {
         return bad("lhs and rhs need as many contracting and batch axes".into());

@@ -2,6 +2,7 @@
 //! names: thin forms of the `Array` API and `oxjax::numpy` (lax's explicit
 //! shapes: `broadcast_in_dim`, `pad` with interior padding, `rev`, ...).
 
+use crate::error::ErrorKind;
 use crate::primitive::Prim;
 use crate::primitive::bind1;
 use crate::primitive::{float_of, lit, or_panic};
@@ -449,11 +450,14 @@ pub fn try_pad(
     config: &[(isize, isize, usize)],
 ) -> crate::Result<Array> {
     if config.len() != x.ndim() {
-        return Err(crate::Error::Op(format!(
-            "pad: {} (low, high, interior) triples for an array of shape {:?}",
-            config.len(),
-            x.shape()
-        )));
+        return Err(crate::Error::new(
+            ErrorKind::Shape,
+            format!(
+                "pad: {} (low, high, interior) triples for an array of shape {:?}",
+                config.len(),
+                x.shape()
+            ),
+        ));
     }
     let grow: Vec<(usize, usize, usize)> = config
         .iter()

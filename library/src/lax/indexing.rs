@@ -10,7 +10,7 @@
 
 use crate::Array;
 use crate::DType;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::indexing_rules::{self as rules, gather_shape};
 
 pub use crate::primitive::indexing_rules::{CumOp, ScatterMode};
@@ -19,11 +19,14 @@ fn check_indices(name: &str, operand: &Array, indices: &Array) -> Result<Array> 
     match indices.dtype() {
         DType::I32 => Ok(indices.clone()),
         d if d.is_int() => Ok(indices.astype(DType::I32)),
-        d => op_err(format!(
-            "{name}: indices must be integers, got {d} indices of shape {:?} (operand of shape {:?})",
-            indices.shape(),
-            operand.shape()
-        )),
+        d => err(
+            ErrorKind::DType,
+            format!(
+                "{name}: indices must be integers, got {d} indices of shape {:?} (operand of shape {:?})",
+                indices.shape(),
+                operand.shape()
+            ),
+        ),
     }
 }
 
@@ -44,10 +47,13 @@ pub fn try_gather(operand: &Array, indices: &Array, axis: isize) -> Result<Array
     let idx = check_indices("gather", operand, indices)?;
     let ax = crate::primitive::axis("gather", axis, operand.ndim())?;
     if operand.shape()[ax] == 0 && idx.size() > 0 {
-        return op_err(format!(
-            "gather: cannot gather from the empty axis {ax} of an operand of shape {:?}",
-            operand.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "gather: cannot gather from the empty axis {ax} of an operand of shape {:?}",
+                operand.shape()
+            ),
+        );
     }
     Ok(rules::gather(operand, &idx, ax))
 }
@@ -86,12 +92,15 @@ pub fn try_scatter(
     let ax = crate::primitive::axis("scatter", axis, operand.ndim())?;
     let want = gather_shape(operand.shape(), idx.shape(), ax);
     if updates.shape() != want.as_slice() {
-        return op_err(format!(
-            "scatter: updates must have shape {want:?} for an operand of shape {:?} and indices of shape {:?} along axis {ax}, got {:?}",
-            operand.shape(),
-            idx.shape(),
-            updates.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "scatter: updates must have shape {want:?} for an operand of shape {:?} and indices of shape {:?} along axis {ax}, got {:?}",
+                operand.shape(),
+                idx.shape(),
+                updates.shape()
+            ),
+        );
     }
     let mode = match (mode, operand.dtype()) {
         (ScatterMode::Add, DType::BOOL) => ScatterMode::Max,
@@ -128,12 +137,15 @@ fn clamped_starts(
     sizes: &[usize],
 ) -> Result<Vec<Array>> {
     if starts.len() != operand.ndim() || sizes.len() != operand.ndim() {
-        return op_err(format!(
-            "{name}: {} start indices and {} sizes for an operand of shape {:?} (one each per axis)",
-            starts.len(),
-            sizes.len(),
-            operand.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: {} start indices and {} sizes for an operand of shape {:?} (one each per axis)",
+                starts.len(),
+                sizes.len(),
+                operand.shape()
+            ),
+        );
     }
     starts
         .iter()
@@ -142,16 +154,22 @@ fn clamped_starts(
         .map(|(d, (s, &size))| {
             let n = operand.shape()[d];
             if size > n {
-                return op_err(format!(
-                    "{name}: size {size} exceeds axis {d} of the operand of shape {:?}",
-                    operand.shape()
-                ));
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "{name}: size {size} exceeds axis {d} of the operand of shape {:?}",
+                        operand.shape()
+                    ),
+                );
             }
             if !s.shape().is_empty() {
-                return op_err(format!(
-                    "{name}: start index {d} must be a scalar, got shape {:?}",
-                    s.shape()
-                ));
+                return err(
+                    ErrorKind::Shape,
+                    format!(
+                        "{name}: start index {d} must be a scalar, got shape {:?}",
+                        s.shape()
+                    ),
+                );
             }
             let s = check_indices(name, operand, s)?;
             // A negative start counts from the end once (as JAX), then the
@@ -211,11 +229,14 @@ pub fn try_dynamic_update_slice(
     starts: &[&Array],
 ) -> Result<Array> {
     if update.ndim() != operand.ndim() {
-        return op_err(format!(
-            "dynamic_update_slice: update of shape {:?} must have the rank of the operand of shape {:?}",
-            update.shape(),
-            operand.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "dynamic_update_slice: update of shape {:?} must have the rank of the operand of shape {:?}",
+                update.shape(),
+                operand.shape()
+            ),
+        );
     }
     let sizes = update.shape().to_vec();
     let starts = clamped_starts("dynamic_update_slice", operand, starts, &sizes)?;
@@ -253,29 +274,38 @@ pub fn select_n(which: &Array, cases: &[&Array]) -> Array {
 /// [`select_n`], returning misuse as an error.
 pub fn try_select_n(which: &Array, cases: &[&Array]) -> Result<Array> {
     let Some(first) = cases.first() else {
-        return op_err("select_n: needs at least one case");
+        return err(ErrorKind::Value, "select_n: needs at least one case");
     };
     if let Some(c) = cases.iter().find(|c| c.dtype() != first.dtype()) {
-        return op_err(format!(
-            "select_n: cases must share a dtype, got {} and {}",
-            first.dtype(),
-            c.dtype()
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "select_n: cases must share a dtype, got {} and {}",
+                first.dtype(),
+                c.dtype()
+            ),
+        );
     }
     if which.dtype() == DType::BOOL {
         if cases.len() != 2 {
-            return op_err(format!(
-                "select_n: a bool selector needs 2 cases, got {}",
-                cases.len()
-            ));
+            return err(
+                ErrorKind::DType,
+                format!(
+                    "select_n: a bool selector needs 2 cases, got {}",
+                    cases.len()
+                ),
+            );
         }
         return Ok(Array::where_(which, cases[1], cases[0]));
     }
     if which.dtype().is_float() {
-        return op_err(format!(
-            "select_n: the selector must be bool or integer, got {}",
-            which.dtype()
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "select_n: the selector must be bool or integer, got {}",
+                which.dtype()
+            ),
+        );
     }
     let mut out = (*first).clone();
     for (k, c) in cases.iter().enumerate().skip(1) {
@@ -304,9 +334,10 @@ pub fn sort(operand: &Array, dimension: isize) -> Array {
 fn cum(name: &str, operand: &Array, axis: isize, reverse: bool, op: CumOp) -> Result<Array> {
     let ax = crate::primitive::axis(name, axis, operand.ndim())?;
     if operand.dtype() == DType::BOOL && matches!(op, CumOp::Sum | CumOp::Prod) {
-        return op_err(format!(
-            "{name}: not defined on bool (convert with astype first)"
-        ));
+        return err(
+            ErrorKind::DType,
+            format!("{name}: not defined on bool (convert with astype first)"),
+        );
     }
     Ok(rules::cumulative(operand, op, ax, reverse))
 }

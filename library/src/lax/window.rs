@@ -3,7 +3,7 @@
 //! (and dilated) operand, so transformations see only slices, pads and
 //! reductions.
 
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::{Array, DType, Slice};
 
 /// How a convolution or window pads its spatial axes.
@@ -67,9 +67,10 @@ fn ones_or(name: &str, v: Option<&[usize]>, n: usize, what: &str) -> Result<Vec<
     match v {
         None => Ok(vec![1; n]),
         Some(v) if v.len() == n && v.iter().all(|&d| d >= 1) => Ok(v.to_vec()),
-        Some(v) => op_err(format!(
-            "{name}: {what} {v:?} needs {n} entries, each at least 1"
-        )),
+        Some(v) => err(
+            ErrorKind::Value,
+            format!("{name}: {what} {v:?} needs {n} entries, each at least 1"),
+        ),
     }
 }
 
@@ -95,9 +96,10 @@ impl Windows {
             .collect();
         let pads = padtype_to_pads(in_sizes, &eff, &strides, padding);
         if pads.len() != n {
-            return op_err(format!(
-                "{name}: padding {padding:?} needs {n} (low, high) pairs"
-            ));
+            return err(
+                ErrorKind::Value,
+                format!("{name}: padding {padding:?} needs {n} (low, high) pairs"),
+            );
         }
         Ok(Windows {
             strides,
@@ -216,7 +218,7 @@ pub fn reduce_window(
         base_dilation,
         window_dilation,
     )
-    .unwrap_or_else(|e| panic!("{e}"))
+    .unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// [`reduce_window`], returning misuse as an error.
@@ -231,10 +233,13 @@ pub fn try_reduce_window(
 ) -> Result<Array> {
     let name = "reduce_window";
     if window_dimensions.len() != x.ndim() {
-        return op_err(format!(
-            "{name}: window {window_dimensions:?} needs one size per axis of shape {:?}",
-            x.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: window {window_dimensions:?} needs one size per axis of shape {:?}",
+                x.shape()
+            ),
+        );
     }
     let geometry = Windows::new(
         name,
@@ -314,10 +319,10 @@ pub fn reduce_window_with(
         base_dilation,
         window_dilation,
     )
-    .unwrap_or_else(|e| panic!("{e}"));
+    .unwrap_or_else(|e| crate::error::raise(e));
     let (mut pieces, out) = geometry
         .slices(x, 0, window_dimensions, init_value)
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     let init = Array::scalar_of(crate::Scalar::F64(init_value).cast(x.dtype()));
     if pieces.is_empty() {
         return init.broadcast_to(&out);

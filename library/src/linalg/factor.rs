@@ -6,7 +6,7 @@
 
 use super::{broadcast_batch, eye, float, host_const, matrix, mt, or_panic, sl, square};
 use crate::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::linalg_rules::{LinalgPrim, apply};
 
 /// The primitive's results, panicking with its message on misuse.
@@ -79,13 +79,16 @@ pub fn try_triangular_solve(a: &Array, b: &Array, opts: Triangular) -> Result<Ar
     let (br, bc) = matrix("triangular_solve", &b)?;
     let inner = if opts.left_side { br } else { bc };
     if inner != n {
-        return op_err(format!(
-            "triangular_solve: a has shape {:?} but b has shape {:?} ({} side needs b's {} dimension to be {n})",
-            a.shape(),
-            b.shape(),
-            if opts.left_side { "left" } else { "right" },
-            if opts.left_side { "row" } else { "column" },
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "triangular_solve: a has shape {:?} but b has shape {:?} ({} side needs b's {} dimension to be {n})",
+                a.shape(),
+                b.shape(),
+                if opts.left_side { "left" } else { "right" },
+                if opts.left_side { "row" } else { "column" },
+            ),
+        );
     }
     let (a, b) = broadcast_batch("triangular_solve", &a, &b)?;
     let p = LinalgPrim::TriangularSolve {

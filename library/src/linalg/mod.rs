@@ -37,7 +37,7 @@ pub use factor::{
     svdvals, triangular_solve, try_triangular_solve,
 };
 
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::{Array, DType, Slice};
 use factor::{Lu, lu_raw, lu_solve};
 
@@ -119,11 +119,14 @@ fn broadcast_batch(name: &str, a: &Array, b: &Array) -> Result<(Array, Array)> {
     let mut out = Vec::with_capacity(r);
     for (&x, &y) in pa.iter().zip(&pb) {
         if x != y && x != 1 && y != 1 {
-            return op_err(format!(
-                "{name}: batch dimensions of shapes {:?} and {:?} do not broadcast",
-                a.shape(),
-                b.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "{name}: batch dimensions of shapes {:?} and {:?} do not broadcast",
+                    a.shape(),
+                    b.shape()
+                ),
+            );
         }
         out.push(x.max(y));
     }
@@ -138,9 +141,12 @@ fn broadcast_batch(name: &str, a: &Array, b: &Array) -> Result<(Array, Array)> {
 fn matrix(name: &str, a: &Array) -> Result<(usize, usize)> {
     let s = a.shape();
     if s.len() < 2 {
-        return op_err(format!(
-            "{name}: expected a matrix or a stack of matrices (shape [..., m, n]), got shape {s:?}"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: expected a matrix or a stack of matrices (shape [..., m, n]), got shape {s:?}"
+            ),
+        );
     }
     Ok((s[s.len() - 2], s[s.len() - 1]))
 }
@@ -149,10 +155,13 @@ fn matrix(name: &str, a: &Array) -> Result<(usize, usize)> {
 fn square(name: &str, a: &Array) -> Result<usize> {
     let (m, n) = matrix(name, a)?;
     if m != n {
-        return op_err(format!(
-            "{name}: expected a square matrix or a stack of them (shape [..., n, n]), got shape {:?}",
-            a.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: expected a square matrix or a stack of them (shape [..., n, n]), got shape {:?}",
+                a.shape()
+            ),
+        );
     }
     Ok(n)
 }
@@ -192,11 +201,14 @@ pub fn try_solve(a: &Array, b: &Array) -> Result<Array> {
         b.clone()
     };
     if b2.ndim() < 2 || b2.shape()[b2.ndim() - 2] != n {
-        return op_err(format!(
-            "solve: a has shape {:?} but b has shape {:?}; b must be [n] or [..., n, k] with n = {n}",
-            a.shape(),
-            b.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "solve: a has shape {:?} but b has shape {:?}; b must be [n] or [..., n, k] with n = {n}",
+                a.shape(),
+                b.shape()
+            ),
+        );
     }
     let (a, b2) = broadcast_batch("solve", &a, &b2)?;
     let x = lu_solve(&lu_raw(&a), &b2);
@@ -339,10 +351,13 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
         }
         None if r == 1 || r == 2 => (0..r).collect(),
         None => {
-            return op_err(format!(
-                "norm: ord {ord:?} needs axes for an array of shape {:?}",
-                x.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "norm: ord {ord:?} needs axes for an array of shape {:?}",
+                    x.shape()
+                ),
+            );
         }
     };
     let norm_axes: Vec<isize> = axes
@@ -350,10 +365,10 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
         .map(|&a| if a < 0 { a + r } else { a })
         .collect();
     if norm_axes.iter().any(|&a| a < 0 || a >= r) {
-        return op_err(format!(
-            "norm: axes {axes:?} out of range for shape {:?}",
-            x.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!("norm: axes {axes:?} out of range for shape {:?}", x.shape()),
+        );
     }
     let ax = |v: &[isize]| -> crate::Axes { v.to_vec().into() };
     match (norm_axes.len(), ord) {
@@ -362,7 +377,12 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
             let p = match ord {
                 NormOrd::Default => 2.0,
                 NormOrd::P(p) => p,
-                _ => return op_err(format!("norm: {ord:?} is not a vector norm")),
+                _ => {
+                    return err(
+                        ErrorKind::Value,
+                        format!("norm: {ord:?} is not a vector norm"),
+                    );
+                }
             };
             Ok(if p == f64::INFINITY {
                 a.max(ax(&norm_axes), keepdims)
@@ -385,7 +405,7 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
         (2, _) => {
             let (r0, c0) = (norm_axes[0], norm_axes[1]);
             if r0 == c0 {
-                return op_err(format!("norm: duplicate axes {axes:?}"));
+                return err(ErrorKind::Shape, format!("norm: duplicate axes {axes:?}"));
             }
             // Re-inserts the two reduced axes in order.
             let finish = |y: Array| -> Array {
@@ -424,14 +444,18 @@ pub fn try_norm(x: &Array, ord: NormOrd, axes: Option<&[isize]>, keepdims: bool)
                     }
                 }
                 NormOrd::P(p) => {
-                    return op_err(format!("norm: ord {p} is not a matrix norm"));
+                    return err(
+                        ErrorKind::Shape,
+                        format!("norm: ord {p} is not a matrix norm"),
+                    );
                 }
             };
             Ok(finish(y))
         }
-        _ => op_err(format!(
-            "norm: axes {axes:?}: give one axis (vector norm) or two (matrix norm)"
-        )),
+        _ => err(
+            ErrorKind::Shape,
+            format!("norm: axes {axes:?}: give one axis (vector norm) or two (matrix norm)"),
+        ),
     }
 }
 

@@ -16,7 +16,7 @@
 //! assert_eq!((w.shape(), b.shape()), (&[3, 3, 1, 8][..], &[8][..]));
 //! ```
 
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::or_panic;
 use crate::random::{self, fconst};
 use crate::{Array, AsArray, DType};
@@ -113,9 +113,10 @@ fn float_dtype(op: &str, dtype: DType) -> Result<()> {
     if dtype.is_float() {
         Ok(())
     } else {
-        op_err(format!(
-            "nn.initializers.{op}: dtype must be a float dtype, got {dtype}"
-        ))
+        err(
+            ErrorKind::DType,
+            format!("nn.initializers.{op}: dtype must be a float dtype, got {dtype}"),
+        )
     }
 }
 
@@ -158,10 +159,13 @@ pub fn constant(value: impl AsArray) -> Initializer {
                 .zip(shape.iter().rev())
                 .all(|(a, s)| a == s || *a == 1);
         if !fits {
-            return op_err(format!(
-                "nn.initializers.constant: value of shape {:?} does not broadcast to {shape:?}",
-                value.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "nn.initializers.constant: value of shape {:?} does not broadcast to {shape:?}",
+                    value.shape()
+                ),
+            );
         }
         Ok(value.astype(dtype).broadcast_to(shape))
     })
@@ -245,17 +249,20 @@ pub enum Distribution {
 fn fans(shape: &[usize], axes: &FanAxes) -> Result<(f64, f64)> {
     let rank = shape.len();
     if axes == &FanAxes::default() && rank <= 1 {
-        return op_err(format!(
-            "nn.initializers.variance_scaling: cannot find the input and output sizes of a \
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "nn.initializers.variance_scaling: cannot find the input and output sizes of a \
              {rank}-dimensional shape {shape:?} with the default axes; weights need at least 2 \
              axes, or set them with Initializer::fan_axes"
-        ));
+            ),
+        );
     }
     let size = |ax: &[isize]| -> Result<f64> {
         ax.iter().try_fold(1.0, |p, &a| {
             let i = if a < 0 { a + rank as isize } else { a };
             if i < 0 || i >= rank as isize {
-                return op_err(format!(
+                return err(ErrorKind::Shape, format!(
                     "nn.initializers.variance_scaling: axis {a} is out of range for shape {shape:?}"
                 ));
             }
@@ -451,9 +458,12 @@ fn orthogonal_init(
         column_axis
     };
     if rank < 2 || axis < 0 || axis >= rank {
-        return op_err(format!(
-            "nn.initializers.{op}: needs a shape of at least 2 axes with column_axis {column_axis} in range, got {shape:?}"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "nn.initializers.{op}: needs a shape of at least 2 axes with column_axis {column_axis} in range, got {shape:?}"
+            ),
+        );
     }
     if shape.contains(&0) {
         return Ok(Array::zeros(shape, dtype));
@@ -482,10 +492,13 @@ pub fn delta_orthogonal(scale: f64, column_axis: isize) -> Initializer {
     Initializer::new(move |key, shape, dtype, _| {
         let rank = shape.len();
         if !(3..=5).contains(&rank) || shape[rank - 1] < shape[rank - 2] {
-            return op_err(format!(
-                "nn.initializers.delta_orthogonal: needs a 3-, 4- or 5-axis kernel with in <= out \
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "nn.initializers.delta_orthogonal: needs a 3-, 4- or 5-axis kernel with in <= out \
                  (the last two axes), got {shape:?}"
-            ));
+                ),
+            );
         }
         let m = orthogonal_init(
             "delta_orthogonal",

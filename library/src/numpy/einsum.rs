@@ -5,7 +5,7 @@
 
 use super::products::diagonal;
 use crate::Array;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::lax::dot_general;
 
 type Labels = Vec<char>;
@@ -38,10 +38,13 @@ pub fn try_einsum(subscripts: &str, operands: &[&Array]) -> Result<Array> {
             .iter()
             .map(|a| format!("{:?}", a.shape()))
             .collect();
-        Error::Op(format!(
-            "einsum: {why} (subscripts {subscripts:?}, shapes {})",
-            shapes.join(", ")
-        ))
+        Error::new(
+            ErrorKind::Shape,
+            format!(
+                "einsum: {why} (subscripts {subscripts:?}, shapes {})",
+                shapes.join(", ")
+            ),
+        )
     };
     let spec: String = subscripts.chars().filter(|c| !c.is_whitespace()).collect();
     let (ins, out) = match spec.split_once("->") {

@@ -9,7 +9,7 @@
 //! views instead (no kernel).
 
 use crate::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::indexing_rules::{self as rules, ScatterMode, gather, int_index};
 pub use crate::{At, Ellipsis, Idx, NewAxis};
 use crate::{DType, Scalar};
@@ -111,10 +111,13 @@ pub fn try_take(
     };
     let n = x.shape()[axis];
     if n == 0 && idx.size() > 0 {
-        return op_err(format!(
-            "take: cannot take from an empty axis {axis} of an array of shape {:?}",
-            a.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "take: cannot take from an empty axis {axis} of an array of shape {:?}",
+                a.shape()
+            ),
+        );
     }
     let (j, ok) = normalise(&idx, n, mode);
     let ok = ok.map(|ok| {
@@ -146,11 +149,14 @@ pub fn take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Array {
 pub fn try_take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Result<Array> {
     let idx = int_index("take_along_axis", indices, arr)?;
     if idx.ndim() != arr.ndim() {
-        return op_err(format!(
-            "take_along_axis: indices of shape {:?} must have the rank of the array of shape {:?}",
-            idx.shape(),
-            arr.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "take_along_axis: indices of shape {:?} must have the rank of the array of shape {:?}",
+                idx.shape(),
+                arr.shape()
+            ),
+        );
     }
     let ax = crate::primitive::axis("take_along_axis", axis, arr.ndim())?;
     // Broadcast both on every axis but `ax`.
@@ -162,7 +168,7 @@ pub fn try_take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Result<
             (a, i) if a == i || i == 1 => a,
             (1, i) => i,
             _ => {
-                return op_err(format!(
+                return err(ErrorKind::Shape, format!(
                     "take_along_axis: indices of shape {:?} do not broadcast against the array of shape {:?} (axis {d})",
                     idx.shape(),
                     arr.shape()
@@ -174,10 +180,13 @@ pub fn try_take_along_axis(arr: &Array, indices: &Array, axis: isize) -> Result<
     ashape[ax] = arr.shape()[ax];
     let n = ashape[ax];
     if n == 0 && idx.size() > 0 {
-        return op_err(format!(
-            "take_along_axis: cannot take from an empty axis of an array of shape {:?}",
-            arr.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "take_along_axis: cannot take from an empty axis of an array of shape {:?}",
+                arr.shape()
+            ),
+        );
     }
     let x = arr.broadcast_to(&ashape);
     let (j, ok) = normalise(&idx.broadcast_to(&shape), n, TakeMode::Fill);
@@ -216,12 +225,15 @@ pub fn try_put_along_axis(
         && (0..arr.ndim())
             .all(|d| d == ax || idx.shape()[d] == arr.shape()[d] || idx.shape()[d] == 1);
     if !fits {
-        return op_err(format!(
-            "{name}: indices of shape {:?} must have the rank of the array of shape {:?} \
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: indices of shape {:?} must have the rank of the array of shape {:?} \
              and broadcast against it off axis {ax}",
-            idx.shape(),
-            arr.shape()
-        ));
+                idx.shape(),
+                arr.shape()
+            ),
+        );
     }
     let mut shape = arr.shape().to_vec();
     shape[ax] = idx.shape()[ax];
@@ -233,9 +245,12 @@ pub fn try_put_along_axis(
             .zip(shape.iter().rev())
             .all(|(&a, &b)| a == b || a == 1);
     if !broadcasts {
-        return op_err(format!(
-            "{name}: values of shape {v:?} do not broadcast to the indices' shape {shape:?}"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "{name}: values of shape {v:?} do not broadcast to the indices' shape {shape:?}"
+            ),
+        );
     }
     let vals = values.broadcast_to(&shape).astype(arr.dtype());
     let n = arr.shape()[ax];

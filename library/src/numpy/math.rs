@@ -655,7 +655,7 @@ pub fn gcd(x: impl AsArray, y: impl AsArray) -> Array {
     );
     let (mut a, mut b) = (x.astype(d).abs(), y.astype(d).abs());
     let shape = crate::primitive::broadcast_shapes("gcd", &[a.shape(), b.shape()])
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     a = a.broadcast_to(&shape);
     b = b.broadcast_to(&shape);
     // Fibonacci pairs are the slowest: 2^31 needs fewer than 48 steps.

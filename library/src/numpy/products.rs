@@ -142,7 +142,8 @@ pub fn tensordot(a: &Array, b: &Array, axes: impl Into<TensorAxes>) -> Array {
             let norm = |v: Vec<isize>, r: usize| -> Vec<usize> {
                 v.iter()
                     .map(|&d| {
-                        crate::primitive::axis("tensordot", d, r).unwrap_or_else(|e| panic!("{e}"))
+                        crate::primitive::axis("tensordot", d, r)
+                            .unwrap_or_else(|e| crate::error::raise(e))
                     })
                     .collect()
             };
@@ -191,7 +192,8 @@ pub fn diagonal(x: &Array, offset: isize, axis1: isize, axis2: isize) -> Array {
         "diagonal: needs rank >= 2, got shape {:?}",
         x.shape()
     );
-    let ax = |a| crate::primitive::axis("diagonal", a, r).unwrap_or_else(|e| panic!("{e}"));
+    let ax =
+        |a| crate::primitive::axis("diagonal", a, r).unwrap_or_else(|e| crate::error::raise(e));
     let (a1, a2) = (ax(axis1), ax(axis2));
     assert!(
         a1 != a2,
@@ -308,8 +310,10 @@ pub fn triu(x: &Array, k: isize) -> Array {
 /// assert_eq!(jnp::cross(&x, &y, -1).to_vec::<f32>(), vec![0.0, 0.0, 1.0]);
 /// ```
 pub fn cross(a: &Array, b: &Array, axis: isize) -> Array {
-    let aa = crate::primitive::axis("cross", axis, a.ndim()).unwrap_or_else(|e| panic!("{e}"));
-    let ab = crate::primitive::axis("cross", axis, b.ndim()).unwrap_or_else(|e| panic!("{e}"));
+    let aa =
+        crate::primitive::axis("cross", axis, a.ndim()).unwrap_or_else(|e| crate::error::raise(e));
+    let ab =
+        crate::primitive::axis("cross", axis, b.ndim()).unwrap_or_else(|e| crate::error::raise(e));
     assert!(
         a.shape()[aa] == 3 && b.shape()[ab] == 3,
         "cross: axis {axis} must have length 3 in shapes {:?} and {:?}",

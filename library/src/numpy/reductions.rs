@@ -9,7 +9,7 @@ use crate::{Array, Axes, DType};
 fn count(name: &str, x: &Array, axes: &Axes) -> usize {
     let axes = axes
         .resolve(name, x.ndim())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     axes.iter().map(|&d| x.shape()[d]).product()
 }
 
@@ -182,7 +182,7 @@ pub fn var(x: &Array, axes: impl Into<Axes>, ddof: usize, keepdims: bool) -> Arr
     // (16777216 + arange(4096) in f32) no longer swamps the mean's sum.
     let reduced = axes
         .resolve("var", x.ndim())
-        .unwrap_or_else(|e| panic!("{e}"));
+        .unwrap_or_else(|e| crate::error::raise(e));
     let first: Vec<crate::Slice> = (0..x.ndim())
         .map(|d| {
             if reduced.contains(&d) && x.shape()[d] > 0 {
@@ -225,7 +225,7 @@ pub fn average(x: &Array, axes: impl Into<Axes>, weights: Option<&Array>, keepdi
         match &axes {
             Axes::Some(a) if a.len() == 1 && w.ndim() == 1 && x.ndim() > 0 => {
                 let ax = crate::primitive::axis("average", a[0], x.ndim())
-                    .unwrap_or_else(|e| panic!("{e}"));
+                    .unwrap_or_else(|e| crate::error::raise(e));
                 let mut shape = vec![1; x.ndim()];
                 shape[ax] = w.size();
                 if w.size() != x.shape()[ax] {

@@ -4,6 +4,7 @@
 //! concatenation, so it all fuses under `jit`.
 
 use super::reshape_to;
+use crate::error::ErrorKind;
 use crate::primitive::{axis as norm_axis, broadcast_shapes as bshapes, or_panic};
 use crate::{Array, AsArray, Axes, Slice};
 
@@ -762,10 +763,13 @@ pub fn try_pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> crate::Re
         1 => vec![widths[0]; x.ndim()],
         n if n == x.ndim() => widths.to_vec(),
         n => {
-            return Err(crate::Error::Op(format!(
-                "pad: {n} (before, after) pairs for an array of shape {:?}",
-                x.shape()
-            )));
+            return Err(crate::Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "pad: {n} (before, after) pairs for an array of shape {:?}",
+                    x.shape()
+                ),
+            ));
         }
     };
     if let PadMode::Constant(v) = mode {
@@ -778,10 +782,13 @@ pub fn try_pad(x: &Array, widths: &[(usize, usize)], mode: PadMode) -> crate::Re
         }
         let n = y.shape()[a];
         if n == 0 {
-            return Err(crate::Error::Op(format!(
-                "pad: cannot pad the empty axis {a} of shape {:?} in mode {mode:?}",
-                x.shape()
-            )));
+            return Err(crate::Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "pad: cannot pad the empty axis {a} of shape {:?} in mode {mode:?}",
+                    x.shape()
+                ),
+            ));
         }
         y = pad_axis(&y, a, n, lo, hi, mode);
     }
@@ -813,10 +820,13 @@ pub fn try_pad_constant(
         if n == 1 || n == x.ndim() {
             Ok(())
         } else {
-            Err(crate::Error::Op(format!(
-                "pad: {n} {what} pairs for an array of shape {:?} (give 1 or one per axis)",
-                x.shape()
-            )))
+            Err(crate::Error::new(
+                ErrorKind::Shape,
+                format!(
+                    "pad: {n} {what} pairs for an array of shape {:?} (give 1 or one per axis)",
+                    x.shape()
+                ),
+            ))
         }
     };
     per_axis("(before, after) width", widths.len())?;

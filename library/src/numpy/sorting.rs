@@ -5,7 +5,7 @@
 //! lacks them); all are differentiable where JAX's are.
 
 use crate::Array;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::indexing_rules::{self as rules, CumOp};
 use crate::{DType, Scalar};
 
@@ -81,10 +81,13 @@ pub fn searchsorted(a: &Array, v: &Array, side: Side) -> Array {
 /// [`searchsorted`], returning misuse as an error.
 pub fn try_searchsorted(a: &Array, v: &Array, side: Side) -> Result<Array> {
     if a.ndim() != 1 {
-        return op_err(format!(
-            "searchsorted: the sorted array must be 1-d, got shape {:?}",
-            a.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "searchsorted: the sorted array must be 1-d, got shape {:?}",
+                a.shape()
+            ),
+        );
     }
     let (dtype, _) = crate::primitive::promote((a.dtype(), a.is_weak()), (v.dtype(), v.is_weak()));
     let (a, v) = (a.astype(dtype), v.astype(dtype));

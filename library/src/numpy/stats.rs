@@ -6,7 +6,7 @@ use super::{float_of, lit, shape::slice_axis};
 use crate::{Array, AsArray, DType};
 
 fn ax(name: &str, a: isize, rank: usize) -> usize {
-    crate::primitive::axis(name, a, rank).unwrap_or_else(|e| panic!("{e}"))
+    crate::primitive::axis(name, a, rank).unwrap_or_else(|e| crate::error::raise(e))
 }
 
 /// The covariance matrix of the variables in the rows of `m` (columns

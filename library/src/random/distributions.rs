@@ -7,7 +7,7 @@
 
 use super::sample::{epsneg, gamma_parts, uniform_in};
 use super::{fconst, key_words, split2};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::or_panic;
 use crate::{Array, AsArray, DType};
 
@@ -127,11 +127,11 @@ fn param(v: impl AsArray, dtype: DType) -> Array {
 
 /// An error of an inner sampler, reported under the caller's name.
 fn rename(e: crate::Error, inner: &str, outer: &str) -> crate::Error {
-    crate::Error::Op(e.to_string().replacen(
-        &format!("random.{inner}"),
-        &format!("random.{outer}"),
-        1,
-    ))
+    crate::Error::new(
+        e.kind(),
+        e.to_string()
+            .replacen(&format!("random.{inner}"), &format!("random.{outer}"), 1),
+    )
 }
 
 /// Double-sided Maxwell samples (`jax.random.double_sided_maxwell`): a
@@ -330,7 +330,10 @@ pub fn try_dirichlet(
     dtype: DType,
 ) -> Result<Array> {
     let Some((&k, batch)) = alpha.shape().split_last() else {
-        return op_err("random.dirichlet: alpha must have at least one axis, got a scalar");
+        return err(
+            ErrorKind::Shape,
+            "random.dirichlet: alpha must have at least one axis, got a scalar",
+        );
     };
     let mut full = shape.unwrap_or(batch).to_vec();
     full.push(k);
@@ -382,10 +385,13 @@ pub fn try_poisson(key: &Array, lam: impl AsArray, shape: &[usize], dtype: DType
     let fd = prob_dtype(&lam);
     let lam = lam.astype(fd);
     if !super::sample::broadcasts(lam.shape(), shape) {
-        return op_err(format!(
-            "random.poisson: lam of shape {:?} does not broadcast to {shape:?}",
-            lam.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.poisson: lam of shape {:?} does not broadcast to {shape:?}",
+                lam.shape()
+            ),
+        );
     }
     let lam = lam.broadcast_to(shape);
     let (ki, kr) = split2(key);
@@ -481,10 +487,13 @@ pub fn try_binomial(
     let fd = prob_dtype(&p);
     for (what, a) in [("n", &n), ("p", &p)] {
         if !super::sample::broadcasts(a.shape(), shape) {
-            return op_err(format!(
-                "random.binomial: {what} of shape {:?} does not broadcast to {shape:?}",
-                a.shape()
-            ));
+            return err(
+                ErrorKind::Shape,
+                format!(
+                    "random.binomial: {what} of shape {:?} does not broadcast to {shape:?}",
+                    a.shape()
+                ),
+            );
         }
     }
     let n = n.astype(fd).broadcast_to(shape);

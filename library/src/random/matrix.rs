@@ -3,7 +3,7 @@
 //! run on every device, batched over leading axes, eager or under `jit`).
 
 use super::{fconst, split2};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::linalg::cholesky;
 use crate::primitive::or_panic;
 use crate::{Array, DType};
@@ -42,14 +42,16 @@ pub fn try_orthogonal(
 ) -> Result<Array> {
     let m = m.unwrap_or(n);
     if n == 0 || m == 0 {
-        return op_err(format!(
-            "random.orthogonal: matrices must be at least 1 x 1, got {n} x {m}"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!("random.orthogonal: matrices must be at least 1 x 1, got {n} x {m}"),
+        );
     }
     let mut s = shape.to_vec();
     s.extend([n.max(m), n.min(m)]);
     let z = super::try_normal(key, &s, dtype).map_err(|e| {
-        crate::Error::Op(
+        crate::Error::new(
+            e.kind(),
             e.to_string()
                 .replacen("random.normal", "random.orthogonal", 1),
         )
@@ -99,14 +101,17 @@ pub fn try_multivariate_normal(
     let (ms, cs) = (mean.shape(), cov.shape());
     let n = ms.last().copied().unwrap_or(0);
     if ms.is_empty() || cs.len() < 2 || cs[cs.len() - 2..] != [n, n] {
-        return op_err(format!(
-            "random.multivariate_normal: expected mean [..., n] and cov [..., n, n], got mean {ms:?} and cov {cs:?}"
-        ));
+        return err(
+            ErrorKind::Value,
+            format!(
+                "random.multivariate_normal: expected mean [..., n] and cov [..., n, n], got mean {ms:?} and cov {cs:?}"
+            ),
+        );
     }
     let batch = match shape {
         Some(s) => s.to_vec(),
         None => broadcast_shapes(&ms[..ms.len() - 1], &cs[..cs.len() - 2]).ok_or_else(|| {
-            crate::Error::Op(format!(
+            crate::Error::new(ErrorKind::Shape, format!(
                 "random.multivariate_normal: batch shapes of mean {ms:?} and cov {cs:?} do not broadcast"
             ))
         })?,
@@ -114,7 +119,8 @@ pub fn try_multivariate_normal(
     let mut s = batch.clone();
     s.push(n);
     let z = super::try_normal(key, &s, dtype).map_err(|e| {
-        crate::Error::Op(
+        crate::Error::new(
+            e.kind(),
             e.to_string()
                 .replacen("random.normal", "random.multivariate_normal", 1),
         )

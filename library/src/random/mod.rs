@@ -52,7 +52,7 @@ pub use sample::{
 pub use shuffle::{choice, permutation, shuffle, try_choice, try_permutation, try_shuffle};
 
 use crate::Slice;
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::or_panic;
 use crate::{Array, DType, Scalar};
 use threefry::threefry2x32;
@@ -109,11 +109,14 @@ pub fn try_wrap_key_data(data: &Array) -> Result<Array> {
 
 fn try_wrap(op: &str, data: &Array) -> Result<Array> {
     if data.dtype() != DType::U32 || data.shape().last() != Some(&2) {
-        return op_err(format!(
-            "random.{op}: expected raw key data u32[..., 2], got {}{:?}",
-            data.dtype(),
-            data.shape()
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "random.{op}: expected raw key data u32[..., 2], got {}{:?}",
+                data.dtype(),
+                data.shape()
+            ),
+        );
     }
     Ok(data.clone())
 }
@@ -132,11 +135,14 @@ pub fn clone(key: &Array) -> Array {
 /// The two words of a key, as u32 scalars; the error names `op`.
 fn key_words(op: &str, key: &Array) -> Result<(Array, Array)> {
     if key.dtype() != DType::U32 || key.shape() != [2] {
-        return op_err(format!(
-            "random.{op}: expected a key (u32[2], from random::key or random::split), got {}{:?}",
-            key.dtype(),
-            key.shape()
-        ));
+        return err(
+            ErrorKind::DType,
+            format!(
+                "random.{op}: expected a key (u32[2], from random::key or random::split), got {}{:?}",
+                key.dtype(),
+                key.shape()
+            ),
+        );
     }
     let word = |i: isize| key.slice(&[Slice::from(i..i + 1)]).reshape(&[]);
     Ok((word(0), word(1)))
@@ -148,9 +154,10 @@ fn hash_shape(op: &str, key: &Array, shape: &[usize]) -> Result<(Array, Array)> 
     let (k0, k1) = key_words(op, key)?;
     let n: usize = shape.iter().product();
     if n as u64 >= 1 << 32 {
-        return op_err(format!(
-            "random.{op}: {n} elements {shape:?}; at most 2^32 - 1 are supported"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!("random.{op}: {n} elements {shape:?}; at most 2^32 - 1 are supported"),
+        );
     }
     let shape_i: Vec<isize> = shape.iter().map(|&d| d as isize).collect();
     let lo = iota_u32(n).reshape(&shape_i);
@@ -249,9 +256,10 @@ pub fn bits(key: &Array, shape: &[usize], dtype: DType) -> Array {
 /// [`bits`], returning misuse as an error.
 pub fn try_bits(key: &Array, shape: &[usize], dtype: DType) -> Result<Array> {
     if dtype != DType::U32 {
-        return op_err(format!(
-            "random.bits: dtype must be u32 (the only unsigned dtype), got {dtype}"
-        ));
+        return err(
+            ErrorKind::DType,
+            format!("random.bits: dtype must be u32 (the only unsigned dtype), got {dtype}"),
+        );
     }
     let (a, b) = hash_shape("bits", key, shape)?;
     Ok(a ^ b)
@@ -276,9 +284,10 @@ fn check_float(op: &str, dtype: DType) -> Result<()> {
     if dtype.is_float() {
         Ok(())
     } else {
-        op_err(format!(
-            "random.{op}: dtype must be a float dtype, got {dtype}"
-        ))
+        err(
+            ErrorKind::DType,
+            format!("random.{op}: dtype must be a float dtype, got {dtype}"),
+        )
     }
 }
 
@@ -379,9 +388,10 @@ pub fn try_randint(
         DType::I32 => (i32::MIN as i64, i32::MAX as i64),
         DType::U32 => (0, u32::MAX as i64),
         _ => {
-            return op_err(format!(
-                "random.randint: dtype must be i32 or u32, got {dtype}"
-            ));
+            return err(
+                ErrorKind::DType,
+                format!("random.randint: dtype must be i32 or u32, got {dtype}"),
+            );
         }
     };
     key_words("randint", key)?;

@@ -3,7 +3,7 @@
 //! JAX's algorithm is loop-free).
 
 use super::{check_float, fconst, key_words, split, split2, uniform_between};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::or_panic;
 use crate::{Array, AsArray, DType, Scalar};
 
@@ -259,10 +259,13 @@ pub fn try_categorical(
 ) -> Result<Array> {
     let nd = logits.ndim() as isize;
     if nd == 0 || axis < -nd || axis >= nd {
-        return op_err(format!(
-            "random.categorical: axis {axis} is out of range for logits of shape {:?}",
-            logits.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.categorical: axis {axis} is out of range for logits of shape {:?}",
+                logits.shape()
+            ),
+        );
     }
     let dtype = if logits.dtype().is_float() {
         logits.dtype()
@@ -275,10 +278,13 @@ pub fn try_categorical(
     let classes = batch.remove(pos);
     let shape = shape.unwrap_or(&batch);
     if shape.len() < batch.len() || shape[shape.len() - batch.len()..] != batch[..] {
-        return op_err(format!(
-            "random.categorical: shape {shape:?} must end with the batch shape {batch:?} of logits {:?}",
-            logits.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.categorical: shape {shape:?} must end with the batch shape {batch:?} of logits {:?}",
+                logits.shape()
+            ),
+        );
     }
     let prefix = shape.len() - batch.len();
     let mut noise_shape = shape.to_vec();
@@ -395,10 +401,13 @@ fn gamma_core(
     key_words(op, key)?;
     let alpha = alpha.as_array().astype(dtype);
     if !broadcasts(alpha.shape(), shape) {
-        return op_err(format!(
-            "random.{op}: alpha of shape {:?} does not broadcast to {shape:?}",
-            alpha.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.{op}: alpha of shape {:?} does not broadcast to {shape:?}",
+                alpha.shape()
+            ),
+        );
     }
     let alpha = alpha.broadcast_to(shape);
     let keys = split(key, 3);

@@ -4,7 +4,7 @@
 
 use super::sample::gumbel;
 use super::{split2, try_bits, try_randint, try_uniform};
-use crate::error::{Result, op_err};
+use crate::error::{ErrorKind, Result, err};
 use crate::primitive::or_panic;
 use crate::{Array, DType};
 
@@ -70,10 +70,13 @@ pub fn shuffle(key: &Array, x: &Array, axis: isize) -> Array {
 pub fn try_shuffle(key: &Array, x: &Array, axis: isize) -> Result<Array> {
     let nd = x.ndim() as isize;
     if axis < -nd || axis >= nd {
-        return op_err(format!(
-            "random.shuffle: axis {axis} is out of range for an array of shape {:?}",
-            x.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.shuffle: axis {axis} is out of range for an array of shape {:?}",
+                x.shape()
+            ),
+        );
     }
     let axis = if axis < 0 { axis + nd } else { axis };
     let moved = x.moveaxis(axis, 0);
@@ -114,12 +117,18 @@ pub fn try_choice(
         return Ok(Array::zeros(shape, DType::I32));
     }
     if n == 0 {
-        return op_err("random.choice: cannot draw from an empty population (n = 0)");
+        return err(
+            ErrorKind::Value,
+            "random.choice: cannot draw from an empty population (n = 0)",
+        );
     }
     if !replace && draws > n {
-        return op_err(format!(
-            "random.choice: cannot take {draws} samples {shape:?} from {n} without replacement"
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.choice: cannot take {draws} samples {shape:?} from {n} without replacement"
+            ),
+        );
     }
     let Some(p) = p else {
         return if replace {
@@ -132,10 +141,13 @@ pub fn try_choice(
         };
     };
     if p.shape() != [n] {
-        return op_err(format!(
-            "random.choice: p must have shape [{n}], got {:?}",
-            p.shape()
-        ));
+        return err(
+            ErrorKind::Shape,
+            format!(
+                "random.choice: p must have shape [{n}], got {:?}",
+                p.shape()
+            ),
+        );
     }
     let dtype = if p.dtype().is_float() {
         p.dtype()
