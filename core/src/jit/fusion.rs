@@ -32,7 +32,7 @@
 use crate::eager::{binary_expr, clamp_index, to_float, two_stage_chunk, unary_expr, unravel};
 use crate::trace::indexing_rules::IxPrim;
 use crate::trace::jaxpr::{Atom, Eqn, Jaxpr};
-use crate::trace::prim::{Aval, BinOp, Prim, RedOp};
+use crate::trace::prim::{Aval, BinOp, Fusion, Prim, RedOp};
 use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Val};
 use std::collections::HashMap;
 
@@ -50,39 +50,17 @@ pub(crate) enum Step {
 
 /// Whether an equation's result can be recomputed inline by a consumer.
 fn inlinable(p: &Prim) -> bool {
-    matches!(
-        p,
-        Prim::Unary(_)
-            | Prim::Binary(_)
-            | Prim::Select
-            | Prim::Cast(_)
-            | Prim::StopGradient
-            | Prim::Reshape(_)
-            | Prim::Transpose(_)
-            | Prim::BroadcastTo(_)
-            | Prim::Slice(_)
-            | Prim::Flip(_)
-            | Prim::Concatenate(_)
-            | Prim::Indexing(IxPrim::Gather { .. })
-    ) || matches!(p, Prim::Pad(w, _) if w.iter().all(|w| w.2 == 0))
+    matches!(p.facts().fusion, Fusion::Inline | Fusion::AffineView)
 }
 
 fn is_reduction(p: &Prim) -> bool {
-    matches!(p, Prim::Reduce(..) | Prim::Matmul)
+    p.facts().fusion == Fusion::Reduction
 }
 
 /// Movement that reads its operand at an affine index (what the backends'
 /// matmul fast paths accept around a load).
 fn is_affine_view(p: &Prim) -> bool {
-    matches!(
-        p,
-        Prim::StopGradient
-            | Prim::Reshape(_)
-            | Prim::Transpose(_)
-            | Prim::BroadcastTo(_)
-            | Prim::Slice(_)
-            | Prim::Flip(_)
-    )
+    p.facts().fusion == Fusion::AffineView
 }
 
 /// The cost model's unit: one add, multiply, compare, select or cast of one

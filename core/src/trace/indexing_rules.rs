@@ -438,7 +438,6 @@ pub(crate) fn batch(p: &IxPrim, vals: &[Array], bdims: &[Option<usize>], size: u
 // ---- transpose -----------------------------------------------------------
 
 /// Whether `p` is linear in its float operands (has a transpose rule).
-#[cfg(test)]
 pub(crate) fn is_linear(p: &IxPrim) -> bool {
     matches!(
         p,

@@ -507,7 +507,7 @@ pub(crate) fn transpose(p: LinalgPrim, ct: &Array, known: &[Option<&Array>]) -> 
     vec![None, Some(apply1(flipped, &[a, ct]))]
 }
 
-#[cfg(test)]
+/// Whether `p` is linear (has a transpose rule).
 pub(crate) fn is_linear(p: LinalgPrim) -> bool {
     matches!(p, LinalgPrim::TriangularSolve { .. })
 }

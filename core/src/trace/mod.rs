@@ -217,7 +217,7 @@ mod tests {
     //! primitive cannot arrive without jvp, batching and (if linear)
     //! transpose rules that run and agree with evaluation.
     use super::prim::{BinOp, Prim, UnOp, all_kinds};
-    use super::vjp::{is_linear, linearize_flat};
+    use super::vjp::linearize_flat;
     use super::{bind1, jvp::jvp_flat, vmap::vmap_flat};
     use crate::{Array, Axes, DType, Registry, with_default_device};
 
@@ -323,7 +323,7 @@ mod tests {
                     "{prim}: vmap lane 1"
                 );
                 // Transpose: <ct, L t> == <L^T ct, t> for the linear ones.
-                if is_linear(&prim) {
+                if prim.facts().linear {
                     let float_args: Vec<usize> = (0..args.len())
                         .filter(|&i| args[i].dtype().is_float())
                         .collect();

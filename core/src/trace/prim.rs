@@ -158,15 +158,98 @@ pub enum Prim {
     Fft(super::fft_rules::FftPrim),
 }
 
-impl Prim {
+/// How a primitive takes part in jit's fusion.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fusion {
+    /// Computed inline by its consumers (elementwise, gathers, padding
+    /// without interior, concatenation).
+    Inline,
+    /// Inline too, and reads its operand at an affine index, so a matmul's
+    /// fast path still accepts it around a load.
+    AffineView,
+    /// A reduction loop of a kernel (`reduce_*`, `dot_general`).
+    Reduction,
+    /// Not fused: a step of its own (routines, control flow, callbacks,
+    /// arg-reductions, interior padding).
+    Eager,
+}
+
+/// What the passes and transformations ask of a primitive, answered in one
+/// exhaustive table ([`Prim::facts`]): a new primitive does not compile
+/// until it has a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Facts {
+    /// Linear in its differentiable operands: it has a transpose rule.
+    pub linear: bool,
+    /// Its place in fusion.
+    pub fusion: Fusion,
     /// Side effects: the equation must run, in order, exactly as written
     /// (no dead-code elimination, CSE or constant folding).
-    pub fn has_effects(&self) -> bool {
+    pub effects: bool,
+}
+
+impl Prim {
+    /// The primitive's facts (see [`Facts`]).
+    pub fn facts(&self) -> Facts {
+        use Fusion::*;
+        let row = |linear, fusion| Facts {
+            linear,
+            fusion,
+            effects: false,
+        };
         match self {
-            Prim::Control(c) => c.0.has_effects(),
-            Prim::Callback(c) => c.0.has_effects(),
-            _ => false,
+            Prim::Unary(u) => row(*u == UnOp::Neg, Inline),
+            Prim::Binary(b) => row(
+                matches!(b, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div),
+                Inline,
+            ),
+            Prim::Select | Prim::Cast(_) => row(true, Inline),
+            Prim::StopGradient => row(false, AffineView),
+            Prim::Reduce(r, _) => row(matches!(r, RedOp::Sum | RedOp::Mean), Reduction),
+            Prim::ArgReduce(..) => row(false, Eager),
+            Prim::Matmul => row(true, Reduction),
+            Prim::Reshape(_)
+            | Prim::Transpose(_)
+            | Prim::BroadcastTo(_)
+            | Prim::Slice(_)
+            | Prim::Flip(_) => row(true, AffineView),
+            Prim::Concatenate(_) => row(true, Inline),
+            // Interior padding needs a division per index: not inlined.
+            Prim::Pad(w, _) => row(
+                true,
+                if w.iter().all(|w| w.2 == 0) {
+                    Inline
+                } else {
+                    Eager
+                },
+            ),
+            Prim::Custom(c) => row(matches!(&*c.0, super::custom::Custom::Lin { .. }), Eager),
+            Prim::Control(c) => Facts {
+                linear: c.0.linear.is_some(),
+                fusion: Eager,
+                effects: c.0.has_effects(),
+            },
+            Prim::Callback(c) => Facts {
+                linear: false,
+                fusion: Eager,
+                effects: c.0.has_effects(),
+            },
+            Prim::Indexing(p) => row(
+                super::indexing_rules::is_linear(p),
+                if matches!(p, super::indexing_rules::IxPrim::Gather { .. }) {
+                    Inline
+                } else {
+                    Eager
+                },
+            ),
+            Prim::Linalg(p) => row(super::linalg_rules::is_linear(*p), Eager),
+            Prim::Conv(_) | Prim::Fft(_) => row(true, Eager),
         }
+    }
+
+    /// Side effects (see [`Facts::effects`]).
+    pub fn has_effects(&self) -> bool {
+        self.facts().effects
     }
 }
 

@@ -363,29 +363,3 @@ fn transpose_rule(
         }
     }
 }
-
-/// Whether `prim` has a transpose rule (the linear primitives).
-#[cfg(test)]
-pub(crate) fn is_linear(prim: &Prim) -> bool {
-    matches!(
-        prim,
-        Prim::Unary(UnOp::Neg)
-            | Prim::Binary(BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div)
-            | Prim::Select
-            | Prim::Cast(_)
-            | Prim::Reduce(RedOp::Sum | RedOp::Mean, _)
-            | Prim::Matmul
-            | Prim::Reshape(_)
-            | Prim::Transpose(_)
-            | Prim::BroadcastTo(_)
-            | Prim::Slice(_)
-            | Prim::Flip(_)
-            | Prim::Pad(..)
-            | Prim::Concatenate(_)
-            | Prim::Conv(_)
-            | Prim::Fft(_)
-    ) || matches!(prim, Prim::Custom(c) if matches!(&*c.0, super::custom::Custom::Lin { .. }))
-        || matches!(prim, Prim::Control(c) if c.0.linear.is_some())
-        || matches!(prim, Prim::Indexing(p) if super::indexing_rules::is_linear(p))
-        || matches!(prim, Prim::Linalg(p) if super::linalg_rules::is_linear(*p))
-}
