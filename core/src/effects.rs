@@ -136,12 +136,15 @@ pub(crate) fn jvp(
         && t.iter().any(Option::is_some)
         && c.out.iter().any(|a| a.dtype.is_float())
     {
-        panic!(
-            "{} `{}`: a host callback cannot be differentiated; give it a derivative \
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Unsupported,
+            format!(
+                "{} `{}`: a host callback cannot be differentiated; give it a derivative \
              with custom_jvp (or stop_gradient its inputs)",
-            c.kind_name(),
-            c.name
-        );
+                c.kind_name(),
+                c.name
+            ),
+        ));
     }
     let outs = bind(c, x);
     let n = outs.len();

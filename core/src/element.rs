@@ -70,7 +70,10 @@ macro_rules! element {
             fn from_scalar(s: Scalar) -> Self {
                 match s {
                     Scalar::$variant(v) => v,
-                    other => panic!("expected a {} scalar, got {}", DType::$dtype, other.dtype()),
+                    other => crate::error::raise(crate::Error::new(
+                        crate::ErrorKind::DType,
+                        format!("expected a {} scalar, got {}", DType::$dtype, other.dtype()),
+                    )),
                 }
             }
         }
@@ -94,7 +97,10 @@ impl Element for bool {
     fn from_scalar(s: Scalar) -> Self {
         match s {
             Scalar::Bool(v) => v,
-            other => panic!("expected a bool scalar, got {}", other.dtype()),
+            other => crate::error::raise(crate::Error::new(
+                crate::ErrorKind::DType,
+                format!("expected a bool scalar, got {}", other.dtype()),
+            )),
         }
     }
     fn from_le(bytes: &[u8]) -> Self {

@@ -151,7 +151,10 @@ fn dft_last(x: &Complex, inverse: bool) -> Complex {
 fn axis_of(name: &str, axis: isize, rank: usize) -> usize {
     let a = if axis < 0 { axis + rank as isize } else { axis };
     if a < 0 || a >= rank as isize {
-        panic!("{name}: axis {axis} is out of range for an array of rank {rank}");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("{name}: axis {axis} is out of range for an array of rank {rank}"),
+        ));
     }
     a as usize
 }
@@ -182,12 +185,18 @@ fn along(x: &Complex, axis: usize, f: impl Fn(&Complex) -> Complex) -> Complex {
 
 fn transform(name: &str, x: &Complex, n: Option<usize>, axis: isize, inverse: bool) -> Complex {
     if x.shape().is_empty() {
-        panic!("{name}: needs an array of rank >= 1, got a scalar");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("{name}: needs an array of rank >= 1, got a scalar"),
+        ));
     }
     let ax = axis_of(name, axis, x.shape().len());
     let n = n.unwrap_or(x.shape()[ax]);
     if n == 0 {
-        panic!("{name}: invalid number of points 0 along axis {axis}");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("{name}: invalid number of points 0 along axis {axis}"),
+        ));
     }
     let x = x.map(|a| resize(a, ax, n));
     along(&x, ax, |c| dft_last(c, inverse))
@@ -227,7 +236,10 @@ pub fn ifft(x: &Complex, n: Option<usize>, axis: isize) -> Complex {
 /// ```
 pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
     if x.ndim() == 0 {
-        panic!("rfft: needs an array of rank >= 1, got a scalar");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("rfft: needs an array of rank >= 1, got a scalar"),
+        ));
     }
     let ax = axis_of("rfft", axis, x.ndim());
     let n = n.unwrap_or(x.shape()[ax]);
@@ -247,7 +259,10 @@ pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
 /// ```
 pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     if x.shape().is_empty() {
-        panic!("irfft: needs an array of rank >= 1, got a scalar");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("irfft: needs an array of rank >= 1, got a scalar"),
+        ));
     }
     let ax = axis_of("irfft", axis, x.shape().len());
     let m_in = x.shape()[ax];
@@ -258,9 +273,12 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     }
     let n = n.unwrap_or(2 * m_in.saturating_sub(1));
     if n == 0 {
-        panic!(
-            "irfft: invalid number of output points 0 (input has {m_in} bins along axis {axis})"
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "irfft: invalid number of output points 0 (input has {m_in} bins along axis {axis})"
+            ),
+        ));
     }
     let m = n / 2 + 1;
     let half = x.map(|a| resize(a, ax, m));
@@ -294,7 +312,12 @@ fn plan(
     if let Some(s) = s
         && s.len() != axes.len()
     {
-        panic!("{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})"
+            ),
+        ));
     }
     axes.iter()
         .enumerate()
@@ -335,7 +358,10 @@ pub fn ifftn(x: &Complex, s: Option<&[usize]>, axes: Option<&[isize]>) -> Comple
 pub fn rfftn(x: &Array, s: Option<&[usize]>, axes: Option<&[isize]>) -> Complex {
     let mut p = plan("rfftn", x.shape(), s, axes);
     let Some((n, a)) = p.pop() else {
-        panic!("rfftn: needs at least one axis");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            "rfftn: needs at least one axis",
+        ));
     };
     let y = rfft(x, n, a);
     p.into_iter()
@@ -355,7 +381,10 @@ pub fn rfftn(x: &Array, s: Option<&[usize]>, axes: Option<&[isize]>) -> Complex 
 pub fn irfftn(x: &Complex, s: Option<&[usize]>, axes: Option<&[isize]>) -> Array {
     let mut p = plan("irfftn", x.shape(), s, axes);
     let Some((n, a)) = p.pop() else {
-        panic!("irfftn: needs at least one axis");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            "irfftn: needs at least one axis",
+        ));
     };
     let y = p
         .into_iter()

@@ -336,10 +336,13 @@ impl Concrete {
     /// The single element of a size-1 array.
     pub(crate) fn item<T: Element>(&self) -> T {
         if self.size() != 1 {
-            panic!(
-                "item: the array has shape {:?}, not one element",
-                self.shape()
-            );
+            crate::error::raise(crate::Error::new(
+                crate::ErrorKind::Shape,
+                format!(
+                    "item: the array has shape {:?}, not one element",
+                    self.shape()
+                ),
+            ));
         }
         self.to_vec::<T>()[0]
     }

@@ -132,10 +132,13 @@ impl Concrete {
                 .iter()
                 .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
         {
-            panic!(
-                "transpose: {perm:?} is not a permutation of the axes of shape {:?}",
-                self.shape()
-            );
+            crate::error::raise(crate::Error::new(
+                crate::ErrorKind::Shape,
+                format!(
+                    "transpose: {perm:?} is not a permutation of the axes of shape {:?}",
+                    self.shape()
+                ),
+            ));
         }
         self.with_view(self.view.permute(perm))
     }
@@ -147,10 +150,13 @@ impl Concrete {
             &[self.shape(), shape],
         ));
         if target != shape {
-            panic!(
-                "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
-                self.shape()
-            );
+            crate::error::raise(crate::Error::new(
+                crate::ErrorKind::Shape,
+                format!(
+                    "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
+                    self.shape()
+                ),
+            ));
         }
         self.broadcast_view(shape)
     }

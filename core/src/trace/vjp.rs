@@ -87,7 +87,7 @@ fn partial_eval(jaxpr: &Jaxpr, primals: &[Array], n_out: usize) -> (Vec<Array>, 
             if let Prim::Control(c) = prim
                 && c.0.linear.is_none()
             {
-                panic!("{}", super::control::while_not_reversible());
+                crate::error::raise(super::control::while_not_reversible());
             }
             let ops = ins
                 .iter()

@@ -445,10 +445,13 @@ pub fn dynamic_slice_in_dim(
     axis: usize,
 ) -> Array {
     if axis >= operand.ndim() {
-        panic!(
-            "dynamic_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
-            operand.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "dynamic_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
+                operand.shape()
+            ),
+        ));
     }
     let starts = starts_in_dim(operand.ndim(), start_index, axis);
     let refs: Vec<&Array> = starts.iter().collect();
@@ -477,10 +480,13 @@ pub fn dynamic_update_slice_in_dim(
     axis: usize,
 ) -> Array {
     if axis >= operand.ndim() {
-        panic!(
-            "dynamic_update_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
-            operand.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "dynamic_update_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
+                operand.shape()
+            ),
+        ));
     }
     let starts = starts_in_dim(operand.ndim(), start_index, axis);
     let refs: Vec<&Array> = starts.iter().collect();
@@ -515,11 +521,14 @@ pub fn dynamic_update_index_in_dim(
 /// ```
 pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, Array) {
     if keys.shape() != values.shape() {
-        panic!(
-            "sort_key_val: keys of shape {:?} and values of shape {:?} must have the same shape",
-            keys.shape(),
-            values.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "sort_key_val: keys of shape {:?} and values of shape {:?} must have the same shape",
+                keys.shape(),
+                values.shape()
+            ),
+        ));
     }
     let ax = crate::primitive::or_panic(crate::primitive::axis(
         "sort_key_val",
@@ -543,16 +552,20 @@ pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, A
 /// assert_eq!((v.to_vec::<f32>(), i.to_vec::<i32>()), (vec![4.0, 4.0], vec![1, 3]));
 /// ```
 pub fn top_k(operand: &Array, k: usize) -> (Array, Array) {
-    let n = operand
-        .shape()
-        .last()
-        .copied()
-        .unwrap_or_else(|| panic!("top_k: needs an operand of rank >= 1, got a scalar"));
+    let n = operand.shape().last().copied().unwrap_or_else(|| {
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("top_k: needs an operand of rank >= 1, got a scalar"),
+        ))
+    });
     if k > n {
-        panic!(
-            "top_k: k = {k} exceeds the last axis of the operand of shape {:?}",
-            operand.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "top_k: k = {k} exceeds the last axis of the operand of shape {:?}",
+                operand.shape()
+            ),
+        ));
     }
     let last = operand.ndim() - 1;
     let order = rules::argsort(operand, last, true);

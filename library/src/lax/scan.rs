@@ -108,16 +108,22 @@ pub fn reduce(
     dims.sort_unstable();
     dims.dedup();
     if let Some(&d) = dims.iter().find(|&&d| d >= operand.ndim()) {
-        panic!(
-            "reduce: dimension {d} is out of range for an operand of shape {:?}",
-            operand.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "reduce: dimension {d} is out of range for an operand of shape {:?}",
+                operand.shape()
+            ),
+        ));
     }
     if !init_value.shape().is_empty() {
-        panic!(
-            "reduce: init_value must be a scalar, got shape {:?}",
-            init_value.shape()
-        );
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!(
+                "reduce: init_value must be a scalar, got shape {:?}",
+                init_value.shape()
+            ),
+        ));
     }
     let mut x = operand.clone();
     for &d in dims.iter().rev() {
@@ -162,13 +168,19 @@ pub fn reduce(
 /// ```
 pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
     if xs.ndim() == 0 {
-        panic!("map: xs must have a leading axis to map over, got a scalar");
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("map: xs must have a leading axis to map over, got a scalar"),
+        ));
     }
     let ys: Vec<Array> = (0..xs.shape()[0])
         .map(|i| f(&super::elementwise::index_in_dim(xs, i, 0, false)))
         .collect();
     if ys.is_empty() {
-        panic!("map: xs of shape {:?} has no slice to map over", xs.shape());
+        crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            format!("map: xs of shape {:?} has no slice to map over", xs.shape()),
+        ));
     }
     let refs: Vec<&Array> = ys.iter().collect();
     Array::stack(&refs, 0)

@@ -203,7 +203,10 @@ pub fn rollaxis(x: &Array, axis: isize, start: isize) -> Array {
 pub fn expand_dims(x: &Array, axes: impl Into<Axes>) -> Array {
     let axes = axes.into();
     let n = match &axes {
-        Axes::All => panic!("expand_dims: needs explicit axes"),
+        Axes::All => crate::error::raise(crate::Error::new(
+            crate::ErrorKind::Shape,
+            "expand_dims: needs explicit axes",
+        )),
         Axes::Some(v) => v.len(),
     };
     let out_rank = x.ndim() + n;
@@ -355,10 +358,16 @@ impl Block<'_> {
             Block::List(v) => {
                 let ds: Vec<usize> = v.iter().map(Block::depth).collect();
                 if ds.windows(2).any(|w| w[0] != w[1]) {
-                    panic!("block: lists nested to different depths {ds:?}");
+                    crate::error::raise(crate::Error::new(
+                        crate::ErrorKind::Value,
+                        format!("block: lists nested to different depths {ds:?}"),
+                    ));
                 }
                 if v.is_empty() {
-                    panic!("block: an empty list");
+                    crate::error::raise(crate::Error::new(
+                        crate::ErrorKind::Value,
+                        "block: an empty list",
+                    ));
                 }
                 1 + ds[0]
             }
@@ -520,7 +529,12 @@ fn split_impl(name: &str, x: &Array, sections: Sections, axis: isize, even: bool
         Sections::Count(k) => {
             assert!(k > 0, "{name}: number of sections must be positive");
             if even && !n.is_multiple_of(k) {
-                panic!("{name}: axis {a} of length {n} does not split into {k} equal sections");
+                crate::error::raise(crate::Error::new(
+                    crate::ErrorKind::Shape,
+                    format!(
+                        "{name}: axis {a} of length {n} does not split into {k} equal sections"
+                    ),
+                ));
             }
             // array_split: the first n % k pieces are one longer.
             let (q, r) = (n / k, n % k);
