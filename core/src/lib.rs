@@ -28,6 +28,7 @@ pub mod interop;
 mod jit;
 pub mod lax;
 pub mod linalg;
+mod lower;
 pub mod nn;
 pub mod numpy;
 pub mod optim;

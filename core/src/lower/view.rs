@@ -1,5 +1,7 @@
-//! Views: how an array's logical elements map onto its buffer, so movement
-//! ops (reshape, transpose, broadcast, slice, flip, pad) never copy.
+//! Views: how an eager array's logical elements map onto its buffer, so
+//! movement ops (reshape, transpose, broadcast, slice, flip, pad) never
+//! copy. Each op composes its index map (see `index`) into the view
+//! symbolically; `tests` checks the two agree.
 //!
 //! A view is a stack of strided layouts (the idea of tinygrad's
 //! ShapeTracker). The last layout maps the array's multi-index to a linear
@@ -8,7 +10,8 @@
 //! shape. Each layout may carry a mask (a valid range per axis) for padding:
 //! masked-out elements read as the array's fill value.
 
-use oxjax_abi::{KernelBuilder, Op, Scalar, Val};
+use super::index::{add, and, in_range, mul_const, unravel};
+use oxjax_abi::{KernelBuilder, Val};
 
 #[derive(Clone, Debug, PartialEq)]
 struct Layout {
@@ -192,15 +195,8 @@ impl View {
                     if (lo, hi) == (0, l.shape[d]) {
                         continue;
                     }
-                    let lo_c = b.i32(lo as i32);
-                    let hi_c = b.i32(hi as i32);
-                    let ge = b.op(Op::GE, &[idx[d], lo_c]);
-                    let lt = b.op(Op::LT, &[idx[d], hi_c]);
-                    let ok = b.op(Op::AND, &[ge, lt]);
-                    valid = Some(match valid {
-                        Some(v) => b.op(Op::AND, &[v, ok]),
-                        None => ok,
-                    });
+                    let ok = in_range(b, idx[d], lo, hi);
+                    valid = Some(and(b, valid, ok));
                 }
             }
             linear = match base {
@@ -218,67 +214,5 @@ impl View {
             }
         }
         (linear, valid)
-    }
-}
-
-fn is_const(b: &KernelBuilder, v: Val, value: i32) -> bool {
-    b.constant_value(v) == Some(Scalar::I32(value))
-}
-
-/// `a + b` with the obvious folds of a zero.
-pub(crate) fn add(b: &mut KernelBuilder, x: Val, y: Val) -> Val {
-    if is_const(b, x, 0) {
-        return y;
-    }
-    if is_const(b, y, 0) {
-        return x;
-    }
-    b.op(Op::ADD, &[x, y])
-}
-
-/// `x * c` for a constant `c`, folding 0 and 1.
-pub(crate) fn mul_const(b: &mut KernelBuilder, x: Val, c: i32) -> Val {
-    match c {
-        0 => b.i32(0),
-        1 => x,
-        _ => {
-            let c = b.i32(c);
-            b.op(Op::MUL, &[x, c])
-        }
-    }
-}
-
-/// The multi-index of linear index `linear` in a row-major `shape`.
-pub(crate) fn unravel(b: &mut KernelBuilder, linear: Val, shape: &[usize]) -> Vec<Val> {
-    let mut out = vec![linear; shape.len()];
-    let mut inner = 1usize;
-    for d in (0..shape.len()).rev() {
-        out[d] = if shape[d] == 1 {
-            b.i32(0)
-        } else {
-            let mut v = linear;
-            if inner != 1 {
-                let c = b.i32(inner as i32);
-                v = b.op(Op::IDIV, &[v, c]);
-            }
-            if d != 0 {
-                let c = b.i32(shape[d] as i32);
-                v = b.op(Op::REM, &[v, c]);
-            }
-            v
-        };
-        inner *= shape[d];
-    }
-    out
-}
-
-/// Reads a masked or unmasked element: `load` where valid, `fill` elsewhere.
-pub(crate) fn masked(b: &mut KernelBuilder, value: Val, valid: Option<Val>, fill: Scalar) -> Val {
-    match valid {
-        None => value,
-        Some(ok) => {
-            let f = b.constant(fill.cast(value.dtype));
-            b.select(ok, value, f)
-        }
     }
 }
