@@ -216,3 +216,210 @@ impl View {
         (linear, valid)
     }
 }
+
+/// The views against the per-op index maps of `index`: for chains of
+/// movement ops, every element of the result reads the same base element
+/// (or is padding in both), evaluated by the reference interpreter.
+#[cfg(test)]
+mod tests {
+    use super::super::index::{and, ravel};
+    use super::super::movement;
+    use super::View;
+    use oxjax_abi::{KernelBuilder, Val};
+
+    #[derive(Clone, Debug)]
+    enum Move {
+        Reshape(Vec<usize>),
+        Transpose(Vec<usize>),
+        /// To this shape (new leading axes, axes of length 1 stretched).
+        Broadcast(Vec<usize>),
+        Slice(Vec<(usize, usize, usize)>),
+        Flip(Vec<usize>),
+        Pad(Vec<(usize, usize)>),
+    }
+
+    fn shape_after(s: &[usize], m: &Move) -> Vec<usize> {
+        match m {
+            Move::Reshape(t) | Move::Broadcast(t) => t.clone(),
+            Move::Transpose(p) => p.iter().map(|&d| s[d]).collect(),
+            Move::Slice(spec) => spec.iter().map(|&(_, len, _)| len).collect(),
+            Move::Flip(_) => s.to_vec(),
+            Move::Pad(w) => s.iter().zip(w).map(|(&n, &(lo, hi))| n + lo + hi).collect(),
+        }
+    }
+
+    /// Runs a kernel of `size` elements writing `value`; the i32 results.
+    fn run(mut b: KernelBuilder, value: Val, size: usize) -> Vec<i32> {
+        b.output(value);
+        let out = oxjax_reference::run_kernel(&b.finish(size, 0), &[]).expect("runs");
+        out[0]
+            .chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    }
+
+    /// The base element each result element reads, -1 for padding.
+    fn finish(mut b: KernelBuilder, lin: Val, valid: Option<Val>, size: usize) -> Vec<i32> {
+        let v = match valid {
+            Some(ok) => {
+                let none = b.i32(-1);
+                b.select(ok, lin, none)
+            }
+            None => lin,
+        };
+        run(b, v, size)
+    }
+
+    fn through_view(base: &[usize], moves: &[Move]) -> (Vec<usize>, Vec<i32>) {
+        let mut v = View::contiguous(base);
+        for m in moves {
+            let s = v.shape().to_vec();
+            v = match m {
+                Move::Reshape(t) => v.reshape(t),
+                Move::Transpose(p) => v.permute(p),
+                Move::Broadcast(t) => {
+                    let mut padded = vec![1; t.len() - s.len()];
+                    padded.extend_from_slice(&s);
+                    v.reshape(&padded).expand(t)
+                }
+                Move::Slice(spec) => spec.iter().enumerate().fold(v, |v, (d, &(st, len, step))| {
+                    v.stride_slice(d, st, len, step as isize)
+                }),
+                Move::Flip(axes) => axes.iter().fold(v, |v, &d| match s[d] {
+                    n if n > 1 => v.stride_slice(d, n - 1, n, -1),
+                    _ => v,
+                }),
+                Move::Pad(w) => w
+                    .iter()
+                    .enumerate()
+                    .fold(v, |v, (d, &(lo, hi))| match lo + hi {
+                        0 => v,
+                        _ => v.pad(d, lo, hi),
+                    }),
+            };
+        }
+        let shape = v.shape().to_vec();
+        let size = shape.iter().product();
+        let mut b = KernelBuilder::new();
+        let g = b.gidx();
+        let idx = super::unravel(&mut b, g, &shape);
+        let (lin, valid) = v.index(&mut b, &idx, None);
+        (shape, finish(b, lin, valid, size))
+    }
+
+    fn through_maps(base: &[usize], moves: &[Move]) -> Vec<i32> {
+        let mut shapes = vec![base.to_vec()];
+        for m in moves {
+            shapes.push(shape_after(shapes.last().unwrap(), m));
+        }
+        let out = shapes.last().unwrap().clone();
+        let mut b = KernelBuilder::new();
+        let g = b.gidx();
+        let mut idx = super::unravel(&mut b, g, &out);
+        let mut valid = None;
+        for (k, m) in moves.iter().enumerate().rev() {
+            let (s_in, s_out) = (&shapes[k], &shapes[k + 1]);
+            idx = match m {
+                Move::Reshape(_) => movement::reshape(&mut b, &idx, s_out, s_in),
+                Move::Transpose(p) => movement::transpose(&idx, p),
+                Move::Broadcast(_) => movement::broadcast(&mut b, &idx, s_in),
+                Move::Slice(spec) => movement::slice(&mut b, &idx, spec),
+                Move::Flip(axes) => movement::flip(&mut b, &idx, s_in, axes),
+                Move::Pad(w) => {
+                    let w: Vec<_> = w.iter().map(|&(lo, hi)| (lo, hi, 0)).collect();
+                    let (src, ok) = movement::pad(&mut b, &idx, &w, s_in);
+                    if let Some(ok) = ok {
+                        valid = Some(and(&mut b, valid, ok));
+                    }
+                    src
+                }
+            };
+        }
+        let lin = ravel(&mut b, &idx, base);
+        finish(b, lin, valid, out.iter().product())
+    }
+
+    /// A random movement op valid on `s` (a small LCG drives the choices).
+    fn random_move(s: &[usize], r: &mut impl FnMut(usize) -> usize) -> Move {
+        let rank = s.len();
+        let size: usize = s.iter().product();
+        loop {
+            match r(7) {
+                0 => return Move::Reshape(vec![size]),
+                1 if rank >= 2 => {
+                    let d = r(rank - 1);
+                    let mut t = s[..d].to_vec();
+                    t.push(s[d] * s[d + 1]);
+                    t.extend_from_slice(&s[d + 2..]);
+                    return Move::Reshape(t);
+                }
+                2 if rank >= 1 && rank < 4 => {
+                    let d = r(rank);
+                    if s[d] % 2 == 0 && s[d] > 2 {
+                        let mut t = s[..d].to_vec();
+                        t.extend([2, s[d] / 2]);
+                        t.extend_from_slice(&s[d + 1..]);
+                        return Move::Reshape(t);
+                    }
+                }
+                3 if rank >= 2 => {
+                    let mut p: Vec<usize> = (0..rank).collect();
+                    p.rotate_left(1 + r(rank - 1));
+                    if r(2) == 0 {
+                        p.swap(0, rank - 1);
+                    }
+                    return Move::Transpose(p);
+                }
+                4 if size * 3 <= 3000 && rank < 4 => {
+                    let mut t = vec![3];
+                    t.extend(s.iter().map(|&n| if n == 1 { 2 } else { n }));
+                    return Move::Broadcast(t);
+                }
+                5 if rank >= 1 => {
+                    let spec = s
+                        .iter()
+                        .map(|&n| {
+                            let start = r(n);
+                            let step = 1 + r(3);
+                            let most = (n - start).div_ceil(step);
+                            (start, 1 + r(most), step)
+                        })
+                        .collect();
+                    return Move::Slice(spec);
+                }
+                6 if rank >= 1 && size * 4 <= 3000 => {
+                    if r(2) == 0 {
+                        return Move::Flip((0..rank).filter(|_| r(2) == 0).collect());
+                    }
+                    return Move::Pad(s.iter().map(|_| (r(3), r(2))).collect());
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn views_compose_the_movement_index_maps() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut r = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n.max(1)
+        };
+        for case in 0..300 {
+            let base = [2 + r(4), 1 + r(4), 3];
+            let mut moves = Vec::new();
+            let mut s = base.to_vec();
+            for _ in 0..1 + r(5) {
+                let m = random_move(&s, &mut r);
+                s = shape_after(&s, &m);
+                moves.push(m);
+            }
+            let (shape, view) = through_view(&base, &moves);
+            assert_eq!(shape, s, "case {case}: {moves:?}");
+            let maps = through_maps(&base, &moves);
+            assert_eq!(view, maps, "case {case}: base {base:?}, {moves:?}");
+        }
+    }
+}
