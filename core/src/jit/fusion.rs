@@ -927,8 +927,14 @@ impl Operands for Emitted<'_> {
 
     fn read(&mut self, k: usize, idx: &[Val], dtype: DType) -> Val {
         let (atom, at, _) = &self.reqs[self.next];
+        let same_operand = match (atom, &self.ins[k]) {
+            (Atom::Var(u), Atom::Var(v)) => u == v,
+            // Literals compare by index alone (a NaN literal is unequal to itself).
+            (Atom::Lit(..), Atom::Lit(..)) => true,
+            _ => false,
+        };
         debug_assert!(
-            *atom == self.ins[k] && ids(at) == ids(idx),
+            same_operand && ids(at) == ids(idx),
             "the lowering reads operand {k} where the emitter did not request it"
         );
         let v = self.got[self.next];

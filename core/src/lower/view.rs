@@ -353,9 +353,9 @@ mod tests {
                     t.extend_from_slice(&s[d + 2..]);
                     return Move::Reshape(t);
                 }
-                2 if rank >= 1 && rank < 4 => {
+                2 if (1..4).contains(&rank) => {
                     let d = r(rank);
-                    if s[d] % 2 == 0 && s[d] > 2 {
+                    if s[d].is_multiple_of(2) && s[d] > 2 {
                         let mut t = s[..d].to_vec();
                         t.extend([2, s[d] / 2]);
                         t.extend_from_slice(&s[d + 1..]);
