@@ -15,6 +15,8 @@ use crate::error::Result;
 use oxjax_abi::DType;
 use std::fmt;
 
+// The scan and scatter ops and the gather shape rule are the lowering's
+// (lower/), kept at their old paths.
 pub(crate) use crate::lower::gather_shape;
 pub use crate::lower::{CumOp, ScatterMode};
 

@@ -33,6 +33,7 @@ impl fmt::Display for Aval {
     }
 }
 
+// The op vocabulary is the lowering's (lower/vocab.rs), kept at its old path.
 pub use crate::lower::{BinOp, RedOp, UnOp};
 
 /// A primitive with its static parameters.
