@@ -27,6 +27,7 @@ mod element;
 pub mod error;
 mod indexing;
 mod jit;
+mod lower;
 pub mod primitive;
 pub mod profile;
 mod routines;

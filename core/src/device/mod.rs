@@ -1,6 +1,7 @@
 //! Devices: backend instances loaded from plugins, with their buffers and
 //! compiled-kernel cache. See [`registry`] for how devices are found.
 
+mod concrete;
 mod config;
 mod loader;
 pub mod registry;
@@ -12,6 +13,7 @@ pub use registry::{
 };
 
 use crate::error::{Error, ErrorKind, Result};
+pub(crate) use concrete::{Concrete, Source};
 use oxjax_abi::__private::RResult;
 use oxjax_abi::{
     BackendError, BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine,

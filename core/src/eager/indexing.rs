@@ -7,16 +7,8 @@ use super::Concrete;
 use super::kernel::EagerKernel;
 use super::ops::common_device;
 use crate::error::Result;
-use crate::trace::indexing_rules::{CumOp, ScatterMode, gather_shape};
-use oxjax_abi::{DType, KernelBuilder, Op, Routine, RoutineKind, TensorDesc, Val};
-
-/// An i32 index clamped into `0..n` (JAX's clip mode).
-pub(crate) fn clamp_index(b: &mut KernelBuilder, j: Val, n: usize) -> Val {
-    let hi = b.i32(n as i32 - 1);
-    let zero = b.i32(0);
-    let j = b.op(Op::MIN, &[j, hi]);
-    b.op(Op::MAX, &[j, zero])
-}
+use crate::lower::{self, CumOp, ScatterMode, gather_shape};
+use oxjax_abi::{DType, Routine, RoutineKind, TensorDesc};
 
 fn desc(dtype: DType, shape: &[usize]) -> TensorDesc {
     TensorDesc {
@@ -32,13 +24,15 @@ impl Concrete {
         let shape = gather_shape(self.shape(), idx.shape(), axis);
         let mut fuse = EagerKernel::new(&device);
         let out = fuse.out_index(&shape);
-        let k = idx.ndim();
-        let j = fuse.read(idx, &out[axis..axis + k]);
-        let j = clamp_index(&mut fuse.b, j, self.shape()[axis]);
-        let mut src = out[..axis].to_vec();
-        src.push(j);
-        src.extend_from_slice(&out[axis + k..]);
-        let v = fuse.read(self, &src);
+        let (k, n) = (idx.ndim(), self.shape()[axis]);
+        let v = lower::gather(
+            &mut fuse.operands(&[self, idx]),
+            &out,
+            axis,
+            k,
+            n,
+            self.dtype,
+        );
         let mut r = fuse.run(&shape, 0, &[v])?.remove(0);
         r.weak = self.weak;
         Ok(r)

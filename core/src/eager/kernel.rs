@@ -1,9 +1,9 @@
 //! Building and running the one kernel of an eager op.
 
-use super::view::{masked, unravel};
-use super::{Concrete, Source};
-use crate::device::{Buffer, Device};
+use super::Concrete;
+use crate::device::{Buffer, Device, Source};
 use crate::error::{ErrorKind, Result, err};
+use crate::lower::{Operands, masked, unravel};
 use oxjax_abi::{BufferId, DType, KernelBuilder, Op, Scalar, Val};
 use std::sync::Arc;
 
@@ -122,6 +122,15 @@ impl EagerKernel {
         self.b.cast(v, dtype)
     }
 
+    /// The arrays `arrays` as the operands of a lowering (read through
+    /// their views).
+    pub fn operands<'k, 'a>(&'k mut self, arrays: &'a [&'a Concrete]) -> Viewed<'k, 'a> {
+        Viewed {
+            kernel: self,
+            arrays,
+        }
+    }
+
     /// Finishes the kernel (outputs `values`, each of `shape`), runs it and
     /// returns the outputs as dense arrays.
     pub fn run(self, shape: &[usize], rsize: usize, values: &[Val]) -> Result<Vec<Concrete>> {
@@ -166,5 +175,21 @@ impl EagerKernel {
             .zip(values)
             .map(|(buf, v)| Concrete::new(Source::Buffer(buf), shape, v.dtype, self.device.clone()))
             .collect())
+    }
+}
+
+/// Arrays read through their views: eager's side of [`Operands`].
+pub(crate) struct Viewed<'k, 'a> {
+    kernel: &'k mut EagerKernel,
+    arrays: &'a [&'a Concrete],
+}
+
+impl Operands for Viewed<'_, '_> {
+    fn builder(&mut self) -> &mut KernelBuilder {
+        &mut self.kernel.b
+    }
+
+    fn read(&mut self, k: usize, idx: &[Val], dtype: DType) -> Val {
+        self.kernel.read_as(self.arrays[k], idx, dtype)
     }
 }

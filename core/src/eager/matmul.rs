@@ -1,11 +1,10 @@
-//! Matrix products: one reduction kernel over a product of two loads
-//! (backends recognise the affine loads and tile them).
+//! Matrix products: one kernel, the `matmul` lowering.
 
 use super::Concrete;
 use super::kernel::EagerKernel;
 use super::ops::{common_device, result_type};
 use crate::error::Result;
-use oxjax_abi::{DType, Op, ReduceOp};
+use crate::lower;
 
 impl Concrete {
     /// `[..., n, k] @ [..., k, m]` with equal batch axes and one dtype (the
@@ -28,21 +27,7 @@ impl Concrete {
         out_shape.extend([n, m]);
         let mut fuse = EagerKernel::new(&device);
         let idx = fuse.out_index(&out_shape);
-        let ridx = fuse.b.ridx();
-        let nb = batch.len();
-        let mut ai = idx[..nb].to_vec();
-        ai.extend([idx[nb], ridx]);
-        let mut bi = idx[..nb].to_vec();
-        bi.extend([ridx, idx[nb + 1]]);
-        let x = fuse.read_as(self, &ai, acc);
-        let y = fuse.read_as(other, &bi, acc);
-        let (prod, rop) = if acc == DType::BOOL {
-            (fuse.b.op(Op::AND, &[x, y]), ReduceOp::MAX)
-        } else {
-            (fuse.b.op(Op::MUL, &[x, y]), ReduceOp::ADD)
-        };
-        let total = fuse.b.reduce(rop, prod);
-        let v = fuse.b.cast(total, dtype);
+        let v = lower::matmul(&mut fuse.operands(&[self, other]), &idx, dtype);
         let mut out = fuse.run(&out_shape, k, &[v])?.remove(0);
         out.weak = weak;
         Ok(out)

@@ -1,60 +1,34 @@
 //! Eager arrays.
 //!
-//! An [`Concrete`] is a device buffer (shared, freed when the last array using
-//! it drops) or a constant, seen through a [`View`]. Movement ops only
-//! change the view; every other op builds one kernel that reads its inputs
-//! through their views, and runs it through the plugin ABI.
+//! A [`Concrete`] (device/concrete.rs) is a device buffer or a constant,
+//! seen through a [`View`]. Movement ops only change the view; every other
+//! op builds one kernel that reads its inputs through their views (with
+//! the lowering of `lower/`), and runs it through the plugin ABI.
 
 mod indexing;
 mod kernel;
 mod matmul;
 mod movement;
 mod ops;
-mod promote;
 mod reduce;
-mod view;
 
-pub(crate) use indexing::clamp_index;
 pub use movement::Slice;
 pub use movement::axis;
 pub use ops::broadcast_shapes;
-pub(crate) use ops::{binary_expr, unary_expr};
-pub(crate) use promote::{accumulator, sum_dtype};
-pub use promote::{promote, to_float};
 pub use reduce::Axes;
-pub(crate) use reduce::two_stage_chunk;
-pub(crate) use view::unravel;
+// The old paths of what moved to the lowering (the library uses them).
+pub(crate) use crate::device::Concrete;
+pub(crate) use crate::lower::{accumulator, sum_dtype};
+pub use crate::lower::{promote, to_float};
 
-use crate::device::{Buffer, Device, default_device};
+use crate::device::{Buffer, Device, Source, default_device};
 use crate::element::Element;
 use crate::error::{Error, ErrorKind, Result, err};
+use crate::lower::View;
 use kernel::EagerKernel;
 use oxjax_abi::{DType, Op, Scalar};
 use std::fmt;
 use std::sync::Arc;
-use view::View;
-
-/// Where an array's elements come from.
-#[derive(Clone)]
-enum Source {
-    Buffer(Arc<Buffer>),
-    /// Every element is this value. For weak arrays it is kept at full
-    /// precision, so implicit promotion rounds it once.
-    Const(Scalar),
-}
-
-/// An n-dimensional array on a device.
-#[derive(Clone)]
-pub struct Concrete {
-    src: Source,
-    view: View,
-    dtype: DType,
-    /// A weakly typed value (a Rust scalar) adapts to the other operand.
-    weak: bool,
-    /// The value of padded (masked-out) elements.
-    fill: Scalar,
-    device: Device,
-}
 
 /// Unwraps an op's result; a misuse panics with the op's message.
 pub fn or_panic<T>(r: Result<T>) -> T {

@@ -5,7 +5,8 @@ use super::kernel::EagerKernel;
 use super::ops::{common_device, result_type};
 use super::{Concrete, or_panic};
 use crate::error::{ErrorKind, Result, err};
-use oxjax_abi::{Op, Scalar};
+use crate::lower;
+use oxjax_abi::Scalar;
 use std::ops::{Range, RangeFrom, RangeFull, RangeTo};
 
 /// Resolves a possibly negative axis against `rank`.
@@ -200,34 +201,15 @@ impl Concrete {
             .collect();
         let mut fuse = EagerKernel::new(&self.device);
         let idx = fuse.out_index(&shape);
-        let mut src = Vec::with_capacity(idx.len());
-        let mut valid: Option<oxjax_abi::Val> = None;
-        for (d, &(lo, _, int)) in widths.iter().enumerate() {
-            let b = &mut fuse.b;
-            let lo_c = b.i32(lo as i32);
-            let p = b.op(Op::SUB, &[idx[d], lo_c]);
-            let zero = b.i32(0);
-            let stride = b.i32(int as i32 + 1);
-            let n = b.i32(self.shape()[d] as i32);
-            let q = b.op(Op::IDIV, &[p, stride]);
-            let r = b.op(Op::REM, &[p, stride]);
-            let c1 = b.op(Op::GE, &[p, zero]);
-            let c2 = b.op(Op::EQ, &[r, zero]);
-            let c3 = b.op(Op::LT, &[q, n]);
-            let c12 = b.op(Op::AND, &[c1, c2]);
-            let ok = b.op(Op::AND, &[c12, c3]);
-            valid = Some(match valid {
-                Some(v) => b.op(Op::AND, &[v, ok]),
-                None => ok,
-            });
-            src.push(q);
-        }
-        let x = fuse.read(self, &src);
-        let fill = fuse.b.constant(value.cast(self.dtype));
-        let v = match valid {
-            Some(ok) => fuse.b.select(ok, x, fill),
-            None => x,
-        };
+        let (shape_in, dtype) = (self.shape(), self.dtype);
+        let v = lower::pad(
+            &mut fuse.operands(&[self]),
+            &idx,
+            widths,
+            shape_in,
+            value,
+            dtype,
+        );
         let mut out = fuse.run(&shape, 0, &[v])?.remove(0);
         out.weak = self.weak;
         Ok(out)
@@ -324,37 +306,8 @@ impl Concrete {
         shape[ax] = arrays.iter().map(|a| a.shape()[ax]).sum();
         let mut fuse = EagerKernel::new(&device);
         let idx = fuse.out_index(&shape);
-        let mut offsets = Vec::with_capacity(arrays.len());
-        let mut acc = 0usize;
-        for a in arrays {
-            offsets.push(acc);
-            acc += a.shape()[ax];
-        }
-        // Walk the pieces from the last: value = idx < start_of_later ? piece : value.
-        let mut value = None;
-        let mut later_start = shape[ax];
-        for (a, &off) in arrays.iter().zip(&offsets).rev() {
-            if a.shape()[ax] == 0 {
-                continue;
-            }
-            let mut local = idx.clone();
-            let oc = fuse.b.i32(off as i32);
-            local[ax] = fuse.b.op(Op::SUB, &[idx[ax], oc]);
-            let piece = fuse.read_as(a, &local, dtype);
-            value = Some(match value {
-                None => piece,
-                Some(rest) => {
-                    let boundary = fuse.b.i32(later_start as i32);
-                    let inside = fuse.b.op(Op::LT, &[idx[ax], boundary]);
-                    fuse.b.select(inside, piece, rest)
-                }
-            });
-            later_start = off;
-        }
-        let v = match value {
-            Some(v) => v,
-            None => fuse.b.constant(Scalar::zero(dtype)),
-        };
+        let lens: Vec<usize> = arrays.iter().map(|a| a.shape()[ax]).collect();
+        let v = lower::concatenate(&mut fuse.operands(arrays), &idx, ax, &lens, dtype);
         let mut out = fuse.run(&shape, 0, &[v])?.remove(0);
         out.weak = weak;
         Ok(out)

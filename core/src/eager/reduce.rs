@@ -2,11 +2,10 @@
 
 use super::kernel::EagerKernel;
 use super::movement::axis;
-use super::promote::{accumulator, sum_dtype, to_float};
-use super::view::unravel;
 use super::{Concrete, or_panic};
 use crate::error::{ErrorKind, Result, err};
-use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Scalar, Val};
+use crate::lower::{self, RedOp, reduce_dtypes, reduce_epilogue, two_stage_chunk};
+use oxjax_abi::{DType, KernelBuilder, Op, ReduceOp, Val};
 
 /// Which axes a reduction runs over.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,27 +60,6 @@ impl Axes {
     }
 }
 
-/// Reductions to one value at least this long run in two stages.
-const SPLIT_AT: usize = 1 << 16;
-/// Elements per partial result of a two-stage reduction.
-const CHUNK: usize = 1 << 12;
-
-/// The plan for reducing `rsize` elements to each of `out_size` results,
-/// shared by eager and jit: `Some(chunk)` when it runs in two stages
-/// (`chunk`-element partial results over many outputs, which backends
-/// spread over threads and SIMD lanes, then their reduction; the tail
-/// padded with the identity), `None` for one kernel. One long sequential
-/// loop would use one thread and accumulate an error growing with `rsize`.
-pub(crate) fn two_stage_chunk(out_size: usize, rsize: usize) -> Option<usize> {
-    (out_size == 1 && rsize >= SPLIT_AT).then_some(CHUNK)
-}
-
-/// The dtype sums and products accumulate in, and the one they return.
-fn sum_dtypes(d: DType) -> (DType, DType) {
-    let out = sum_dtype(d);
-    (accumulator(out), out)
-}
-
 impl Concrete {
     /// Reduces `axes` with `rop`, reading elements as `acc` and finishing
     /// each result with `epilogue(accumulator, count)`.
@@ -120,17 +98,14 @@ impl Concrete {
         }
         let mut fuse = EagerKernel::new(&self.device);
         let out_idx = fuse.out_index(&out_shape);
-        let r = fuse.b.ridx();
-        let red_idx = unravel(&mut fuse.b, r, &red_shape);
-        let mut idx = vec![out_idx.first().copied().unwrap_or(r); self.ndim()];
-        for (k, &d) in kept.iter().enumerate() {
-            idx[d] = out_idx[k];
-        }
-        for (k, &d) in reduced.iter().enumerate() {
-            idx[d] = red_idx[k];
-        }
-        let x = fuse.read_as(self, &idx, acc);
-        let total = fuse.b.reduce(rop, x);
+        let total = lower::reduce_loop(
+            &mut fuse.operands(&[self]),
+            rop,
+            acc,
+            &out_idx,
+            &reduced,
+            shape,
+        );
         let v = epilogue(&mut fuse.b, total, rsize);
         let out = fuse.run(&out_shape, rsize, &[v])?.remove(0);
         Ok(if keepdims {
@@ -184,97 +159,60 @@ impl Concrete {
         self.reshape(&shape)
     }
 
+    /// Reduction `op` over `axes`, with the lowering's dtype rules and
+    /// epilogue.
+    fn reduce_op(&self, op: RedOp, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
+        let (rop, acc, out) = reduce_dtypes(op, self.dtype);
+        let name = match op {
+            RedOp::Sum => "sum",
+            RedOp::Prod => "prod",
+            RedOp::Max => "max",
+            RedOp::Min => "min",
+            RedOp::Mean => "mean",
+            RedOp::All => "all",
+            RedOp::Any => "any",
+        };
+        or_panic(
+            self.reduce(name, &axes.into(), keepdims, rop, acc, &|b, v, n| {
+                reduce_epilogue(b, op, v, n, out)
+            }),
+        )
+    }
+
     /// Sum over `axes` (bool and i8 sum to i32, u8 to u32; f16 and bf16
     /// accumulate in f32).
     pub(crate) fn sum(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        let (acc, out) = sum_dtypes(self.dtype);
-        or_panic(self.reduce(
-            "sum",
-            &axes.into(),
-            keepdims,
-            ReduceOp::ADD,
-            acc,
-            &|b, v, _| b.cast(v, out),
-        ))
+        self.reduce_op(RedOp::Sum, axes, keepdims)
     }
 
     /// Product over `axes`.
     pub(crate) fn prod(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        let (acc, out) = sum_dtypes(self.dtype);
-        or_panic(self.reduce(
-            "prod",
-            &axes.into(),
-            keepdims,
-            ReduceOp::MUL,
-            acc,
-            &|b, v, _| b.cast(v, out),
-        ))
+        self.reduce_op(RedOp::Prod, axes, keepdims)
     }
 
     /// Maximum over `axes`; NaN propagates.
     pub(crate) fn max(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        or_panic(self.reduce(
-            "max",
-            &axes.into(),
-            keepdims,
-            ReduceOp::MAX,
-            self.dtype,
-            &|_, v, _| v,
-        ))
+        self.reduce_op(RedOp::Max, axes, keepdims)
     }
 
     /// Minimum over `axes`; NaN propagates.
     pub(crate) fn min(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        or_panic(self.reduce(
-            "min",
-            &axes.into(),
-            keepdims,
-            ReduceOp::MIN,
-            self.dtype,
-            &|_, v, _| v,
-        ))
+        self.reduce_op(RedOp::Min, axes, keepdims)
     }
 
     /// Arithmetic mean over `axes` (integers give f32).
     pub(crate) fn mean(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        let out = to_float(self.dtype);
-        let acc = accumulator(out);
-        or_panic(self.reduce(
-            "mean",
-            &axes.into(),
-            keepdims,
-            ReduceOp::ADD,
-            acc,
-            &|b, v, n| {
-                let n = b.constant(Scalar::F64(n as f64).cast(acc));
-                let m = b.op(Op::DIV, &[v, n]);
-                b.cast(m, out)
-            },
-        ))
+        self.reduce_op(RedOp::Mean, axes, keepdims)
     }
 
     /// True where every element along `axes` is non-zero.
     pub(crate) fn all(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        or_panic(self.reduce(
-            "all",
-            &axes.into(),
-            keepdims,
-            ReduceOp::MIN,
-            DType::BOOL,
-            &|_, v, _| v,
-        ))
+        self.reduce_op(RedOp::All, axes, keepdims)
     }
 
     /// True where some element along `axes` is non-zero.
     pub(crate) fn any(&self, axes: impl Into<Axes>, keepdims: bool) -> Concrete {
-        or_panic(self.reduce(
-            "any",
-            &axes.into(),
-            keepdims,
-            ReduceOp::MAX,
-            DType::BOOL,
-            &|_, v, _| v,
-        ))
+        self.reduce_op(RedOp::Any, axes, keepdims)
     }
 
     /// Index (i32) of the first maximum along `axis` (`None`: of the

@@ -29,11 +29,14 @@
 //!   is planned again. Softmax's `exp` (read by the sum and by the division) is
 //!   computed once; `x - m` (one subtraction) is still recomputed.
 
-use crate::eager::{binary_expr, clamp_index, to_float, two_stage_chunk, unary_expr, unravel};
+use crate::lower::{
+    self, BinOp, Operands, RedOp, binary_expr, movement, ravel, reduce_dtypes, two_stage_chunk,
+    unary_expr, unravel,
+};
 use crate::trace::indexing_rules::IxPrim;
 use crate::trace::jaxpr::{Atom, Eqn, Jaxpr};
-use crate::trace::prim::{Aval, BinOp, Fusion, Prim, RedOp};
-use oxjax_abi::{DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar, Val};
+use crate::trace::prim::{Aval, Fusion, Prim};
+use oxjax_abi::{DType, Kernel, KernelBuilder, Scalar, Val};
 use std::collections::HashMap;
 
 /// One step of a compiled program.
@@ -502,8 +505,6 @@ struct Frame {
     reqs: Vec<Req>,
     /// The values of `reqs` emitted so far, in order.
     got: Vec<Val>,
-    /// A value computed before the operands (a padding mask).
-    aux: Option<Val>,
     /// The cost of the operands this frame computed (not loaded or reused).
     cost: u64,
 }
@@ -543,43 +544,6 @@ struct KernelGen<'p, 'a> {
     needs: Vec<usize>,
     /// The values computed inline: variable, element evaluations, cost of one.
     work: Vec<(usize, f64, u64)>,
-}
-
-fn ravel(b: &mut KernelBuilder, idx: &[Val], shape: &[usize]) -> Val {
-    let mut lin = b.i32(0);
-    let mut stride = 1usize;
-    for d in (0..shape.len()).rev() {
-        if shape[d] != 1 {
-            let s = b.i32(stride as i32);
-            let t = b.op(Op::MUL, &[idx[d], s]);
-            lin = b.op(Op::ADD, &[lin, t]);
-        }
-        stride *= shape[d];
-    }
-    lin
-}
-
-fn reduce_dtypes(r: RedOp, d: DType) -> (ReduceOp, DType, DType) {
-    let widen = crate::eager::accumulator;
-    match r {
-        RedOp::Sum | RedOp::Prod => {
-            let out = crate::eager::sum_dtype(d);
-            (
-                if r == RedOp::Sum {
-                    ReduceOp::ADD
-                } else {
-                    ReduceOp::MUL
-                },
-                widen(out),
-                out,
-            )
-        }
-        RedOp::Mean => (ReduceOp::ADD, widen(to_float(d)), to_float(d)),
-        RedOp::Max => (ReduceOp::MAX, d, d),
-        RedOp::Min => (ReduceOp::MIN, d, d),
-        RedOp::All => (ReduceOp::MIN, DType::BOOL, DType::BOOL),
-        RedOp::Any => (ReduceOp::MAX, DType::BOOL, DType::BOOL),
-    }
 }
 
 fn ids(idx: &[Val]) -> Vec<u32> {
@@ -699,9 +663,9 @@ impl KernelGen<'_, '_> {
             let mut f = stack.pop().expect("a frame is pending");
             match self.combine(&mut f) {
                 Next::More(reqs) => {
+                    // The answers so far stay: the lowering reads them all.
                     f.stage += 1;
-                    f.reqs = reqs;
-                    f.got.clear();
+                    f.reqs.extend(reqs);
                     stack.push(f);
                 }
                 Next::Done(x) => {
@@ -759,7 +723,6 @@ impl KernelGen<'_, '_> {
             stage: 0,
             reqs: Vec::new(),
             got: Vec::new(),
-            aux: None,
             cost: 0,
         };
         let idx = frame.idx.clone();
@@ -812,85 +775,28 @@ impl KernelGen<'_, '_> {
             Prim::Binary(_) => vec![req(&ins[0], idx.clone()), req(&ins[1], idx)],
             Prim::Select => ins.iter().map(|a| req(a, idx.clone())).collect(),
             Prim::Reshape(_) => {
-                let lin = ravel(b, &idx, &out_aval.shape);
-                vec![req(&ins[0], unravel(b, lin, &in_shape(0)))]
-            }
-            Prim::Transpose(perm) => {
-                let mut src = idx.clone();
-                for (i, &p) in perm.iter().enumerate() {
-                    src[p] = idx[i];
-                }
+                let src = movement::reshape(b, &idx, &out_aval.shape, &in_shape(0));
                 vec![req(&ins[0], src)]
             }
-            Prim::BroadcastTo(shape) => {
-                let s = in_shape(0);
-                let lead = shape.len() - s.len();
-                let zero = b.i32(0);
-                let src = (0..s.len())
-                    .map(|d| if s[d] == 1 { zero } else { idx[lead + d] })
-                    .collect();
-                vec![req(&ins[0], src)]
-            }
-            Prim::Slice(spec) => {
-                let src = spec
-                    .iter()
-                    .zip(&idx)
-                    .map(|(&(start, _, step), &i)| {
-                        let st = b.i32(step as i32);
-                        let m = b.op(Op::MUL, &[i, st]);
-                        let o = b.i32(start as i32);
-                        b.op(Op::ADD, &[m, o])
-                    })
-                    .collect();
-                vec![req(&ins[0], src)]
-            }
-            Prim::Flip(axes) => {
-                let s = in_shape(0);
-                let mut src = idx.clone();
-                for &d in axes {
-                    let last = b.i32(s[d] as i32 - 1);
-                    src[d] = b.op(Op::SUB, &[last, idx[d]]);
-                }
-                vec![req(&ins[0], src)]
-            }
+            Prim::Transpose(perm) => vec![req(&ins[0], movement::transpose(&idx, perm))],
+            Prim::BroadcastTo(_) => vec![req(&ins[0], movement::broadcast(b, &idx, &in_shape(0)))],
+            Prim::Slice(spec) => vec![req(&ins[0], movement::slice(b, &idx, spec))],
+            Prim::Flip(axes) => vec![req(&ins[0], movement::flip(b, &idx, &in_shape(0), axes))],
             Prim::Pad(widths, _) => {
-                let s = in_shape(0);
-                let mut src = idx.clone();
-                for (d, &(lo, hi, _)) in widths.iter().enumerate() {
-                    if lo == 0 && hi == 0 {
-                        continue;
-                    }
-                    let l = b.i32(lo as i32);
-                    src[d] = b.op(Op::SUB, &[idx[d], l]);
-                    let zero = b.i32(0);
-                    let n = b.i32(s[d] as i32);
-                    let ge = b.op(Op::GE, &[src[d], zero]);
-                    let lt = b.op(Op::LT, &[src[d], n]);
-                    let ok = b.op(Op::AND, &[ge, lt]);
-                    frame.aux = Some(match frame.aux {
-                        Some(v) => b.op(Op::AND, &[v, ok]),
-                        None => ok,
-                    });
-                }
+                let (src, _) = movement::pad(b, &idx, widths, &in_shape(0));
                 vec![req(&ins[0], src)]
             }
-            Prim::Concatenate(axis) => {
-                // The pieces last to first, skipping empty ones (see `combine`).
-                let mut reqs = Vec::new();
-                for (a, off) in concat_pieces(jaxpr, ins, *axis) {
-                    let mut src = idx.clone();
-                    let o = b.i32(off as i32);
-                    src[*axis] = b.op(Op::SUB, &[idx[*axis], o]);
-                    reqs.push(req(a, src));
-                }
-                reqs
-            }
+            // The pieces in the order `lower::concatenate` reads them.
+            Prim::Concatenate(axis) => movement::concat_pieces(&concat_lens(jaxpr, ins, *axis))
+                .into_iter()
+                .map(|(k, off)| req(&ins[k], movement::concat_piece(b, &idx, *axis, off)))
+                .collect(),
             Prim::Indexing(IxPrim::Gather { axis }) => {
                 // A load at a data-dependent index: the index is itself an
                 // inlined expression of the indices operand (stage 0), the
                 // data is read at it (stage 1).
                 let k = in_shape(1).len();
-                vec![req(&ins[1], idx[*axis..*axis + k].to_vec())]
+                vec![req(&ins[1], movement::gather_indices(&idx, *axis, k))]
             }
             _ => unreachable!("inlinable primitives are handled above"),
         };
@@ -901,34 +807,17 @@ impl KernelGen<'_, '_> {
     /// kernel's loop.
     fn reduction_reqs(&mut self, prim: &Prim, ins: &[Atom], idx: &[Val]) -> Vec<Req> {
         // ridx is hash-consed, so siblings share the loop index.
-        let r = self.b.ridx();
         match prim {
             Prim::Reduce(_, axes) => {
                 let shape = self.aval(&ins[0]).shape;
-                let red: Vec<usize> = axes.iter().map(|&d| shape[d]).collect();
-                self.rsize = Some(red.iter().product());
-                let ridx = unravel(&mut self.b, r, &red);
-                let mut full = Vec::with_capacity(shape.len());
-                let (mut k, mut j) = (0, 0);
-                for d in 0..shape.len() {
-                    if axes.contains(&d) {
-                        full.push(ridx[j]);
-                        j += 1;
-                    } else {
-                        full.push(idx[k]);
-                        k += 1;
-                    }
-                }
-                vec![(ins[0].clone(), full, true)]
+                self.rsize = Some(axes.iter().map(|&d| shape[d]).product());
+                let src = lower::reduce_index(&mut self.b, idx, axes, &shape);
+                vec![(ins[0].clone(), src, true)]
             }
             Prim::Matmul => {
                 let a = self.aval(&ins[0]).shape;
                 self.rsize = Some(a[a.len() - 1]);
-                let nb = idx.len() - 2;
-                let mut ai = idx[..nb].to_vec();
-                ai.extend([idx[nb], r]);
-                let mut bi = idx[..nb].to_vec();
-                bi.extend([r, idx[nb + 1]]);
+                let [ai, bi] = lower::matmul_indices(&mut self.b, idx);
                 vec![(ins[0].clone(), ai, true), (ins[1].clone(), bi, true)]
             }
             _ => unreachable!(),
@@ -942,100 +831,99 @@ impl KernelGen<'_, '_> {
         let eqn = &jaxpr.eqns[self.p.def[&f.v]];
         let (prim, ins) = (&eqn.prim, &eqn.ins);
         let out = &jaxpr.avals[f.v];
-        let b = &mut self.b;
+        let in_shape = |k: usize| jaxpr.aval(&ins[k]).shape;
+        if let Prim::Indexing(IxPrim::Gather { axis }) = prim
+            && f.stage == 0
+        {
+            // The index is read; now the data at it.
+            let (k, n) = (in_shape(1).len(), in_shape(0)[*axis]);
+            let src = movement::gather_source(&mut self.b, &f.idx, f.got[0], *axis, k, n);
+            return Next::More(vec![(ins[0].clone(), src, f.in_body)]);
+        }
+        let o = &mut Emitted {
+            b: &mut self.b,
+            ins,
+            reqs: &f.reqs,
+            got: &f.got,
+            next: 0,
+        };
         let got = &f.got;
         Next::Done(match prim {
-            Prim::Unary(u) => unary_expr(*u, b, got[0]),
+            Prim::Unary(u) => unary_expr(*u, o.b, got[0]),
             Prim::Binary(op) => {
-                binary_expr(*op, b, got[0], got[1]).expect("primitive operands are canonical")
+                binary_expr(*op, o.b, got[0], got[1]).expect("primitive operands are canonical")
             }
-            Prim::Select => b.select(got[0], got[1], got[2]),
-            Prim::Cast(d) => b.cast(got[0], *d),
+            Prim::Select => o.b.select(got[0], got[1], got[2]),
+            Prim::Cast(d) => o.b.cast(got[0], *d),
             Prim::StopGradient
             | Prim::Reshape(_)
             | Prim::Transpose(_)
             | Prim::BroadcastTo(_)
             | Prim::Slice(_)
             | Prim::Flip(_) => got[0],
-            Prim::Pad(_, value) => match f.aux {
-                Some(ok) => {
-                    let fill = b.constant(value.cast(out.dtype));
-                    b.select(ok, got[0], fill)
-                }
-                None => got[0],
-            },
+            Prim::Pad(widths, value) => {
+                lower::pad(o, &f.idx, widths, &in_shape(0), *value, out.dtype)
+            }
             Prim::Concatenate(axis) => {
-                let mut value = None;
-                let mut start = out.shape[*axis];
-                for ((_, off), &piece) in concat_pieces(jaxpr, ins, *axis).zip(got) {
-                    value = Some(match value {
-                        None => piece,
-                        Some(rest) => {
-                            let bound = b.i32(start as i32);
-                            let inside = b.op(Op::LT, &[f.idx[*axis], bound]);
-                            b.select(inside, piece, rest)
-                        }
-                    });
-                    start = off;
-                }
-                value.unwrap_or_else(|| b.constant(Scalar::zero(out.dtype)))
+                let lens = concat_lens(jaxpr, ins, *axis);
+                lower::concatenate(o, &f.idx, *axis, &lens, out.dtype)
             }
-            Prim::Indexing(IxPrim::Gather { axis }) if f.stage == 0 => {
-                let k = jaxpr.aval(&ins[1]).shape.len();
-                let j = clamp_index(b, got[0], jaxpr.aval(&ins[0]).shape[*axis]);
-                let mut src = f.idx[..*axis].to_vec();
-                src.push(j);
-                src.extend_from_slice(&f.idx[*axis + k..]);
-                return Next::More(vec![(ins[0].clone(), src, f.in_body)]);
+            Prim::Indexing(IxPrim::Gather { axis }) => {
+                let (k, n) = (in_shape(1).len(), in_shape(0)[*axis]);
+                lower::gather(o, &f.idx, *axis, k, n, out.dtype)
             }
-            Prim::Indexing(IxPrim::Gather { .. }) => got[0],
             Prim::Reduce(op, axes) => {
-                let shape = jaxpr.aval(&ins[0]).shape;
+                let shape = in_shape(0);
                 let rsize: usize = axes.iter().map(|&d| shape[d]).product();
                 let (rop, acc, out_dtype) = reduce_dtypes(*op, jaxpr.aval(&ins[0]).dtype);
-                let x = b.cast(got[0], acc);
-                let total = b.reduce(rop, x);
-                let v = if *op == RedOp::Mean {
-                    let n = b.constant(Scalar::F64(rsize as f64).cast(acc));
-                    b.op(Op::DIV, &[total, n])
-                } else {
-                    total
-                };
-                b.cast(v, out_dtype)
+                let total = lower::reduce_loop(o, rop, acc, &f.idx, axes, &shape);
+                lower::reduce_epilogue(o.b, *op, total, rsize, out_dtype)
             }
-            Prim::Matmul => {
-                let acc = crate::eager::accumulator(out.dtype);
-                let (x, y) = (b.cast(got[0], acc), b.cast(got[1], acc));
-                let (prod, rop) = if acc == DType::BOOL {
-                    (b.op(Op::AND, &[x, y]), ReduceOp::MAX)
-                } else {
-                    (b.op(Op::MUL, &[x, y]), ReduceOp::ADD)
-                };
-                let total = b.reduce(rop, prod);
-                b.cast(total, out.dtype)
-            }
+            Prim::Matmul => lower::matmul(o, &f.idx, out.dtype),
             _ => unreachable!("emitted primitives are handled above"),
         })
     }
 }
 
-/// The non-empty pieces of a concatenation along `axis`, last to first,
-/// with their offsets along it.
-fn concat_pieces<'j>(
-    jaxpr: &'j Jaxpr,
-    ins: &'j [Atom],
-    axis: usize,
-) -> impl Iterator<Item = (&'j Atom, usize)> + 'j {
-    let mut offsets = Vec::with_capacity(ins.len());
-    let mut acc = 0;
-    for a in ins {
-        offsets.push(acc);
-        acc += jaxpr.aval(a).shape[axis];
+/// Values already emitted: jit's side of [`Operands`]. The emitter
+/// answered the frame's requests (operand, index) in order before the
+/// lowering runs, so each read takes the next answer; the lowering
+/// computes the same indices (hash-consed to the same nodes), which debug
+/// builds check.
+struct Emitted<'k> {
+    b: &'k mut KernelBuilder,
+    ins: &'k [Atom],
+    reqs: &'k [Req],
+    got: &'k [Val],
+    next: usize,
+}
+
+impl Operands for Emitted<'_> {
+    fn builder(&mut self) -> &mut KernelBuilder {
+        self.b
     }
-    ins.iter()
-        .zip(offsets)
-        .rev()
-        .filter(move |(a, _)| jaxpr.aval(a).shape[axis] != 0)
+
+    fn read(&mut self, k: usize, idx: &[Val], dtype: DType) -> Val {
+        let (atom, at, _) = &self.reqs[self.next];
+        let same_operand = match (atom, &self.ins[k]) {
+            (Atom::Var(u), Atom::Var(v)) => u == v,
+            // Literals compare by index alone (a NaN literal is unequal to itself).
+            (Atom::Lit(..), Atom::Lit(..)) => true,
+            _ => false,
+        };
+        debug_assert!(
+            same_operand && ids(at) == ids(idx),
+            "the lowering reads operand {k} where the emitter did not request it"
+        );
+        let v = self.got[self.next];
+        self.next += 1;
+        self.b.cast(v, dtype)
+    }
+}
+
+/// The lengths of a concatenation's operands along `axis`.
+fn concat_lens(jaxpr: &Jaxpr, ins: &[Atom], axis: usize) -> Vec<usize> {
+    ins.iter().map(|a| jaxpr.aval(a).shape[axis]).collect()
 }
 
 #[cfg(test)]

@@ -10,8 +10,7 @@
 
 use super::{Compiled, Step};
 use crate::array::Array;
-use crate::device::{Buffer, Device};
-use crate::eager::Concrete;
+use crate::device::{Buffer, Concrete, Device};
 use crate::error::Result;
 use crate::trace::jaxpr::Atom;
 use oxjax_abi::BufferId;

@@ -10,8 +10,7 @@ mod fusion;
 mod iterate;
 
 use crate::array::Array;
-use crate::device::{Device, default_device};
-use crate::eager::Concrete;
+use crate::device::{Concrete, Device, default_device};
 use crate::error::Result;
 use crate::trace::jaxpr::{Atom, Jaxpr, literal, trace_to_jaxpr};
 use crate::trace::prim::{Aval, Prim};

@@ -15,61 +15,10 @@ use crate::error::{ErrorKind, Result, err};
 use oxjax_abi::DType;
 use std::fmt;
 
-/// How a scatter combines an update with the value already there.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ScatterMode {
-    /// Replace (the last duplicate index wins).
-    Set,
-    /// Accumulate by addition.
-    Add,
-    /// Accumulate by multiplication.
-    Mul,
-    /// Keep the minimum.
-    Min,
-    /// Keep the maximum.
-    Max,
-}
-
-impl ScatterMode {
-    /// The SCATTER routine's `params[0]`.
-    pub(crate) fn code(self) -> i64 {
-        self as i64
-    }
-}
-
-/// The combining op of a cumulative scan.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum CumOp {
-    /// Running sum.
-    Sum,
-    /// Running product.
-    Prod,
-    /// Running maximum.
-    Max,
-    /// Running minimum.
-    Min,
-}
-
-impl CumOp {
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            CumOp::Sum => "cumsum",
-            CumOp::Prod => "cumprod",
-            CumOp::Max => "cummax",
-            CumOp::Min => "cummin",
-        }
-    }
-
-    pub(crate) fn routine(self) -> oxjax_abi::RoutineKind {
-        use oxjax_abi::RoutineKind as R;
-        match self {
-            CumOp::Sum => R::CUMSUM,
-            CumOp::Prod => R::CUMPROD,
-            CumOp::Max => R::CUMMAX,
-            CumOp::Min => R::CUMMIN,
-        }
-    }
-}
+// The scan and scatter ops and the gather shape rule are the lowering's
+// (lower/), kept at their old paths.
+pub use crate::lower::gather_shape;
+pub use crate::lower::{CumOp, ScatterMode};
 
 /// The indexing primitives and their static parameters.
 #[allow(missing_docs)] // the fields are named as in JAX and described per variant
@@ -119,14 +68,6 @@ impl fmt::Display for IxPrim {
             }
         }
     }
-}
-
-/// `x.shape[..axis] ++ idx ++ x.shape[axis+1..]`.
-pub fn gather_shape(x: &[usize], idx: &[usize], axis: usize) -> Vec<usize> {
-    let mut s = x[..axis].to_vec();
-    s.extend_from_slice(idx);
-    s.extend_from_slice(&x[axis + 1..]);
-    s
 }
 
 pub(crate) fn abstract_eval(p: &IxPrim, ins: &[Aval]) -> Aval {
