@@ -238,7 +238,7 @@ pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
     if x.ndim() == 0 {
         crate::error::raise(crate::Error::new(
             crate::ErrorKind::Shape,
-            format!("rfft: needs an array of rank >= 1, got a scalar"),
+            "rfft: needs an array of rank >= 1, got a scalar",
         ));
     }
     let ax = axis_of("rfft", axis, x.ndim());
@@ -261,7 +261,7 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     if x.shape().is_empty() {
         crate::error::raise(crate::Error::new(
             crate::ErrorKind::Shape,
-            format!("irfft: needs an array of rank >= 1, got a scalar"),
+            "irfft: needs an array of rank >= 1, got a scalar",
         ));
     }
     let ax = axis_of("irfft", axis, x.shape().len());

@@ -555,7 +555,7 @@ pub fn top_k(operand: &Array, k: usize) -> (Array, Array) {
     let n = operand.shape().last().copied().unwrap_or_else(|| {
         crate::error::raise(crate::Error::new(
             crate::ErrorKind::Shape,
-            format!("top_k: needs an operand of rank >= 1, got a scalar"),
+            "top_k: needs an operand of rank >= 1, got a scalar",
         ))
     });
     if k > n {

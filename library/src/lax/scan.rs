@@ -170,7 +170,7 @@ pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
     if xs.ndim() == 0 {
         crate::error::raise(crate::Error::new(
             crate::ErrorKind::Shape,
-            format!("map: xs must have a leading axis to map over, got a scalar"),
+            "map: xs must have a leading axis to map over, got a scalar",
         ));
     }
     let ys: Vec<Array> = (0..xs.shape()[0])
