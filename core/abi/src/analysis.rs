@@ -161,7 +161,10 @@ pub fn gidx_reads(k: &Kernel, set: &[bool]) -> Option<GidxReads> {
             if k.nodes[a as usize].op != Op::GIDX {
                 continue;
             }
-            match (n.op, slot, const_divisor(k, i)) {
+            let divisor = matches!(n.op, Op::IDIV | Op::REM)
+                .then(|| const_divisor(k, i))
+                .flatten();
+            match (n.op, slot, divisor) {
                 (Op::IDIV, 0, Some(c)) => reads.divs.push(c),
                 (Op::REM, 0, Some(c)) => reads.mods.push(c),
                 _ => return None,
@@ -445,8 +448,7 @@ pub fn matmul(k: &Kernel) -> Option<MatMul> {
     let (x, y, xr, yr) = [(p, q), (q, p)].into_iter().find_map(|(x, y)| {
         let xr = gidx_reads(k, &closure(k, &[x]))?;
         let yr = gidx_reads(k, &closure(k, &[y]))?;
-        (xr.mods.is_empty() && !yr.mods.is_empty())
-            .then_some((x, y, xr, yr))
+        (xr.mods.is_empty() && !yr.mods.is_empty()).then_some((x, y, xr, yr))
     })?;
     let n = *yr.mods.iter().max()?;
     if yr.mods.iter().any(|&c| n % c != 0) || xr.divs.iter().any(|&c| c % n != 0) {
@@ -566,7 +568,10 @@ mod tests {
         );
         for g in 0..48 {
             for r in 0..3 {
-                assert_eq!(f.eval(g, r), values(&k, g as i32, r as i32)[idx.id as usize] as i64);
+                assert_eq!(
+                    f.eval(g, r),
+                    values(&k, g as i32, r as i32)[idx.id as usize] as i64
+                );
             }
         }
         // the lanes of an aligned group of four: column steps of 6
@@ -608,7 +613,10 @@ mod tests {
             let big = op(&mut b, Op::MUL, g, 1 << 29);
             reading(b, big, 4, 0)
         };
-        assert!(Indices::new(&k2).affine(big.id).is_some(), "fits for gidx < 4");
+        assert!(
+            Indices::new(&k2).affine(big.id).is_some(),
+            "fits for gidx < 4"
+        );
     }
 
     #[test]
@@ -656,7 +664,10 @@ mod tests {
                 }
             }
         }
-        assert!(proven > 100 && refused > 20, "{proven} proven, {refused} refused");
+        assert!(
+            proven > 100 && refused > 20,
+            "{proven} proven, {refused} refused"
+        );
     }
 
     /// `out[i, j] = Σ_r x[i K + r] · w[r stride + j]` over an M x N output,
@@ -751,6 +762,19 @@ mod tests {
         let bi = b.op(Op::ADD, &[bi, j]);
         let w = b.load(1, bi);
         let p = b.op(Op::MUL, &[x, w]);
+        let acc = b.reduce(ReduceOp::ADD, p);
+        b.output(acc);
+        assert_eq!(matmul(&b.finish(32, 4)), None);
+        // an operand reading gidx through a unary op (a cast)
+        let mut b = builder();
+        b.input(DType::F32);
+        let (g, r) = (b.gidx(), b.ridx());
+        let j = op(&mut b, Op::REM, g, 8);
+        let gf = b.cast(g, DType::F32);
+        let bi = op(&mut b, Op::MUL, r, 8);
+        let bi = b.op(Op::ADD, &[bi, j]);
+        let w = b.load(1, bi);
+        let p = b.op(Op::MUL, &[gf, w]);
         let acc = b.reduce(ReduceOp::ADD, p);
         b.output(acc);
         assert_eq!(matmul(&b.finish(32, 4)), None);

@@ -27,12 +27,12 @@ mod plugin;
 mod routine;
 mod simplify;
 
+pub use analysis::Phase;
 pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
     ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
 };
 pub use dtype::{DType, Scalar, bf16, bf16_from_f64, f16, f16_from_f64};
-pub use analysis::Phase;
 pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Reduction, Val};
 pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
 pub use plugin::{
