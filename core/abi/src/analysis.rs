@@ -451,11 +451,13 @@ pub fn matmul(k: &Kernel) -> Option<MatMul> {
         (xr.mods.is_empty() && !yr.mods.is_empty()).then_some((x, y, xr, yr))
     })?;
     let n = *yr.mods.iter().max()?;
-    if yr.mods.iter().any(|&c| n % c != 0) || xr.divs.iter().any(|&c| c % n != 0) {
-        return None;
-    }
     let mn = yr.divs.iter().copied().min().unwrap_or(k.size);
-    if mn % n != 0 || yr.divs.iter().any(|&c| c % mn != 0) || k.size % mn != 0 {
+    let ok = yr.mods.iter().all(|&c| n.is_multiple_of(c))
+        && xr.divs.iter().all(|&c| c.is_multiple_of(n))
+        && mn.is_multiple_of(n)
+        && yr.divs.iter().all(|&c| c.is_multiple_of(mn))
+        && k.size.is_multiple_of(mn);
+    if !ok {
         return None;
     }
     let mut ix = Indices::new(k);
