@@ -11,13 +11,14 @@
 //!   — not merely at sampled points;
 //! - [`matmul`]: one description of a matmul-shaped reduction (shape,
 //!   operands, their strides when they are plain loads) for the backends'
-//!   tiled kernels.
+//!   tiled kernels;
+//! - [`axis_routine`]: the descriptor contract of sorts and scans.
 //!
 //! The wasm and webgpu backends use these instead of their own copies;
 //! third-party backends may too.
 
 use crate::simplify::{Linearize, NONE};
-use crate::{DType, Kernel, Op, ReduceOp};
+use crate::{DType, Kernel, Op, ReduceOp, Routine, RoutineKind};
 
 /// Which phase of a kernel a node belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -493,6 +494,111 @@ pub fn matmul(k: &Kernel) -> Option<MatMul> {
     })
 }
 
+/// The accumulating op of a scan routine (`None` for other kinds).
+pub fn scan_op(kind: RoutineKind) -> Option<ReduceOp> {
+    match kind {
+        RoutineKind::CUMSUM => Some(ReduceOp::ADD),
+        RoutineKind::CUMPROD => Some(ReduceOp::MUL),
+        RoutineKind::CUMMAX => Some(ReduceOp::MAX),
+        RoutineKind::CUMMIN => Some(ReduceOp::MIN),
+        _ => None,
+    }
+}
+
+/// A sort, argsort or scan routine that meets its descriptor contract, as
+/// `outer × len × inner` lanes (`len` the routine's axis).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AxisRoutine {
+    pub dtype: DType,
+    /// i32 for argsort, else the input's dtype.
+    pub out_dtype: DType,
+    pub outer: u64,
+    pub len: u64,
+    pub inner: u64,
+    /// `params[1] == 1`: descending (sorts) or reversed (scans).
+    pub flip: bool,
+}
+
+/// Checks a sort, argsort or scan descriptor against its contract (see
+/// [`RoutineKind`]): one input of a known dtype (not bool for cumsum and
+/// cumprod), one output of its shape (i32 for argsort), params `[axis]` or
+/// `[axis, flag]` with the axis in range (negative counts from the end) and
+/// the flag 0 or 1, element and byte counts within u64 and an argsort axis
+/// within i32. The message says what is wrong; a backend adds the
+/// routine's name and descriptor, and its own size limits.
+pub fn axis_routine(r: &Routine) -> Result<AxisRoutine, String> {
+    let scan = scan_op(r.kind);
+    if scan.is_none() && !matches!(r.kind, RoutineKind::SORT | RoutineKind::ARGSORT) {
+        return Err(format!("{} is not a sort or scan", r.kind.name()));
+    }
+    let ([input], [output]) = (r.inputs.as_slice(), r.outputs.as_slice()) else {
+        return Err(format!(
+            "takes 1 input and 1 output, got {} and {}",
+            r.inputs.len(),
+            r.outputs.len()
+        ));
+    };
+    let dtype = input.dtype;
+    if !dtype.is_known() {
+        return Err(format!("unknown input dtype {dtype}"));
+    }
+    if dtype == DType::BOOL && matches!(scan, Some(ReduceOp::ADD | ReduceOp::MUL)) {
+        return Err("not defined on bool".into());
+    }
+    let out_dtype = if r.kind == RoutineKind::ARGSORT {
+        DType::I32
+    } else {
+        dtype
+    };
+    if output.dtype != out_dtype {
+        return Err(format!(
+            "output dtype must be {out_dtype}, not {}",
+            output.dtype
+        ));
+    }
+    if output.shape != input.shape {
+        return Err(format!(
+            "output shape {:?} differs from input shape {:?}",
+            output.shape, input.shape
+        ));
+    }
+    let (axis, flag) = match r.params.as_slice() {
+        &[axis] => (axis, 0),
+        &[axis, flag] => (axis, flag),
+        p => return Err(format!("takes params [axis, flag], got {p:?}")),
+    };
+    let shape = input.shape.as_slice();
+    let rank = shape.len() as i64;
+    let axis = if axis < 0 { axis + rank } else { axis };
+    if !(0..rank).contains(&axis) {
+        return Err(format!("axis {} out of range for rank {rank}", r.params[0]));
+    }
+    if !matches!(flag, 0 | 1) {
+        return Err(format!("flag params[1] must be 0 or 1, not {flag}"));
+    }
+    // Every element and byte count, of any sub-shape too (zero-length
+    // axes count as 1 here), fits in u64.
+    if shape
+        .iter()
+        .try_fold(8u64, |n, &d| n.checked_mul(d.max(1)))
+        .is_none()
+    {
+        return Err("shape too large".into());
+    }
+    let axis = axis as usize;
+    if r.kind == RoutineKind::ARGSORT && shape[axis] > i32::MAX as u64 {
+        return Err("axis too long for i32 indices".into());
+    }
+    Ok(AxisRoutine {
+        dtype,
+        out_dtype,
+        outer: shape[..axis].iter().product(),
+        len: shape[axis],
+        inner: shape[axis + 1..].iter().product(),
+        flip: flag == 1,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -802,6 +908,46 @@ mod tests {
         assert!(f.rows(16).is_some());
         assert_eq!(f.lane_step(4), Some(0));
         assert_eq!(f.lane_step(32), None);
+    }
+
+    #[test]
+    fn axis_routines_are_checked_once_for_every_backend() {
+        use crate::TensorDesc;
+        let desc = |dtype, shape: &[u64]| TensorDesc {
+            dtype,
+            shape: shape.to_vec().into(),
+        };
+        let routine = |kind, i: TensorDesc, o: TensorDesc, params: &[i64]| Routine {
+            kind,
+            inputs: vec![i].into(),
+            outputs: vec![o].into(),
+            params: params.to_vec().into(),
+        };
+        let x = desc(DType::F32, &[2, 3, 4]);
+        let ok = axis_routine(&routine(
+            RoutineKind::ARGSORT,
+            x.clone(),
+            desc(DType::I32, &[2, 3, 4]),
+            &[-2, 1],
+        ))
+        .unwrap();
+        assert_eq!((ok.outer, ok.len, ok.inner, ok.flip), (2, 3, 4, true));
+        assert_eq!(ok.out_dtype, DType::I32);
+        let err = |kind, o: TensorDesc, params: &[i64]| {
+            axis_routine(&routine(kind, x.clone(), o, params)).unwrap_err()
+        };
+        assert!(err(RoutineKind::SORT, desc(DType::I32, &[2, 3, 4]), &[0]).contains("dtype"));
+        assert!(err(RoutineKind::CUMSUM, desc(DType::F32, &[2, 3]), &[0]).contains("shape"));
+        assert!(err(RoutineKind::CUMMAX, x.clone(), &[3]).contains("out of range"));
+        assert!(err(RoutineKind::CUMMAX, x.clone(), &[0, 2]).contains("flag"));
+        assert!(err(RoutineKind::CUMMAX, x.clone(), &[]).contains("params"));
+        assert!(err(RoutineKind::FFT, x.clone(), &[0]).contains("not a sort or scan"));
+        let b = desc(DType::BOOL, &[4]);
+        let bad = routine(RoutineKind::CUMSUM, b.clone(), b.clone(), &[0]);
+        assert!(axis_routine(&bad).unwrap_err().contains("bool"));
+        let huge = desc(DType::F32, &[1 << 40, 1 << 40]);
+        let bad = routine(RoutineKind::SORT, huge.clone(), huge, &[0]);
+        assert!(axis_routine(&bad).unwrap_err().contains("too large"));
     }
 
     #[test]
