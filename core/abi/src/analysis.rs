@@ -254,6 +254,7 @@ pub struct RowForm {
 }
 
 impl Affine {
+    /// The form's value at `(gidx, ridx)`.
     pub fn eval(&self, gidx: i64, ridx: i64) -> i64 {
         self.offset
             + self
@@ -267,8 +268,8 @@ impl Affine {
     }
 
     /// The form in row coordinates for rows of length `n` (`i = gidx / n`
-    /// ranging over all rows, `j = gidx % n`): `None` when a digit of `gidx` is not `i`,
-    /// `j` or `gidx`, or `ridx` appears other than plainly.
+    /// over all rows, `j = gidx % n`): `None` when a digit of `gidx` is
+    /// not `i`, `j` or `gidx`, or `ridx` appears other than plainly.
     pub fn rows(&self, n: u32) -> Option<RowForm> {
         let mut f = RowForm {
             c0: self.offset,
