@@ -81,6 +81,10 @@ pub fn checks() -> &'static [Check] {
             name: "routines",
             run: routines,
         },
+        Check {
+            name: "index_forms",
+            run: index_forms,
+        },
     ]
 }
 
@@ -154,6 +158,11 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     (
         "many_inputs",
         "a kernel reading as many inputs as the backend declares (max_inputs, at most 64)",
+    ),
+    (
+        "index_forms",
+        "the flat indices of 48 random view chains, evaluated by the backend, equal their affine \
+         forms from oxjax_abi::analysis (where it proves one), as built and as simplified",
     ),
     (
         "routines",
@@ -1099,6 +1108,74 @@ fn routines(c: &Ctx) -> R<()> {
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// Runs a kernel without inputs and returns its first output as i32.
+fn run_i32(b: &BackendObj, k: &Kernel) -> R<Vec<i32>> {
+    let out = alloc(b, k.size as usize * 4)?;
+    let exe = compile(b, k)?;
+    let result = execute(b, exe, &[], &[out]).and_then(|_| read(b, out, 0, k.size as usize * 4));
+    let _ = b.release(exe);
+    free(b, out);
+    result.map(|v| {
+        v.chunks_exact(4)
+            .map(|c| i32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
+    })
+}
+
+/// The affine index forms of `oxjax_abi::analysis` against the backend's
+/// own evaluation: the flat index of random view chains (the differential
+/// generator's), as built and as simplified, must equal its form at every
+/// element wherever the analysis claims one.
+fn index_forms(c: &Ctx) -> R<()> {
+    use crate::view::{self, Ix};
+    use oxjax_abi::analysis::Indices;
+    use proptest::strategy::{Just, Strategy, ValueTree};
+    use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+    let mut seed = [0x5au8; 32];
+    seed[..8].copy_from_slice(&c.seed.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed);
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let chains = view::shape().prop_flat_map(|s| (Just(s.clone()), view::chain(s, 3)));
+    let mut proven = 0;
+    for _ in 0..48 {
+        let (shape, steps) = chains
+            .new_tree(&mut runner)
+            .map_err(|e| e.to_string())?
+            .current();
+        let size: usize = shape.iter().product();
+        if size == 0 {
+            continue;
+        }
+        let mut kb = KernelBuilder::new();
+        let mut ix = Ix(&mut kb);
+        let g = ix.0.gidx();
+        let idx = ix.unravel(g, &shape);
+        let (inner, _) = ix.through(&steps, idx);
+        let flat = ix.ravel(&inner, view::base_shape(&shape, &steps));
+        kb.output(flat);
+        let raw = kb.finish(size, 0);
+        for k in [raw.simplified(), raw] {
+            let Some(form) = Indices::new(&k).affine(k.outputs[0]) else {
+                continue;
+            };
+            proven += 1;
+            let got = run_i32(c.dut, &k)?;
+            for (g, &v) in got.iter().enumerate() {
+                let want = form.eval(g as i64, 0);
+                if want != v as i64 {
+                    return Err(format!(
+                        "at gidx {g} the index is {v}, its affine form {form:?} says {want}:\n{k}"
+                    ));
+                }
+            }
+        }
+    }
+    if proven == 0 {
+        return Err("the analysis proved no view chain's index affine".into());
     }
     Ok(())
 }

@@ -22,6 +22,7 @@
 
 use crate::fb::{Fb, mem};
 use crate::math::{H, HOST_IMPORTS, Helpers};
+use oxjax_abi::analysis::{self, Indices, Stage};
 use oxjax_abi::{DType, Kernel, Op, Phase, ReduceOp, Scalar};
 use std::collections::HashMap;
 use wasm_encoder as we;
@@ -48,15 +49,6 @@ enum IndexKind {
     Consecutive,
     /// Anything else: checked at run time.
     General,
-}
-
-/// For every node: whether its value depends on gidx.
-fn gidx_dependence(k: &Kernel) -> Vec<bool> {
-    let mut dep = vec![false; k.nodes.len()];
-    for i in 0..k.nodes.len() {
-        dep[i] = k.nodes[i].op == Op::GIDX || k.args(i).iter().any(|&a| dep[a as usize]);
-    }
-    dep
 }
 
 fn index_kind(k: &Kernel, dep: &[bool], i: usize) -> IndexKind {
@@ -414,9 +406,12 @@ struct Gen<'a> {
     /// Whether each node depends on gidx.
     dep_g: Vec<bool>,
     /// SIMD mode over rows (`gidx = i N + j`, N a multiple of 4, groups of
-    /// four aligned): the four lanes share `i`, so a load index affine in
-    /// (i, j, ridx) is the same in every lane (no `j`) or consecutive.
+    /// four aligned): a load index whose affine form steps by 0 or 1 per
+    /// lane of an aligned group (`Affine::lane_step`) is one load and a
+    /// splat or one vector load.
     rows: Option<u32>,
+    /// Affine forms of load indices (for `rows`).
+    indices: Indices<'a>,
 }
 
 impl<'a> Gen<'a> {
@@ -468,8 +463,9 @@ impl<'a> Gen<'a> {
             levels,
             simd,
             tail_fn,
-            dep_g: gidx_dependence(k),
-            rows: crate::matmul::row_length(k).filter(|&n| simd && n.is_multiple_of(4)),
+            dep_g: analysis::dependence(k).gidx,
+            rows: analysis::row_length(k).filter(|&n| simd && n.is_multiple_of(4)),
+            indices: Indices::new(k),
         }
     }
 
@@ -501,28 +497,13 @@ impl<'a> Gen<'a> {
 
     /// The live nodes evaluated before the reduction loop, inside it and after it.
     fn plan(&self) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
-        let k = self.k;
-        let n = k.nodes.len();
-        // Which nodes depend on ridx / on an accumulator.
-        let mut dep_r = vec![false; n];
-        let mut dep_a = vec![false; n];
-        for i in 0..n {
-            let node = &k.nodes[i];
-            dep_r[i] = node.op == Op::RIDX;
-            dep_a[i] = node.op == Op::ACC;
-            for &a in k.args(i) {
-                dep_r[i] |= dep_r[a as usize];
-                dep_a[i] |= dep_a[a as usize];
-            }
-        }
-        let phases = k.phases();
-        let live = |i: usize| phases[i] != Phase::Dead;
-        let pre: Vec<usize> = (0..n)
-            .filter(|&i| live(i) && !dep_r[i] && !dep_a[i])
-            .collect();
-        let body: Vec<usize> = (0..n).filter(|&i| live(i) && dep_r[i]).collect();
-        let post: Vec<usize> = (0..n).filter(|&i| live(i) && dep_a[i]).collect();
-        (pre, body, post)
+        let stages = analysis::schedule(self.k);
+        let of = |s: Stage| {
+            (0..stages.len())
+                .filter(|&i| stages[i] == Some(s))
+                .collect()
+        };
+        (of(Stage::Before), of(Stage::Loop), of(Stage::After))
     }
 
     /// Reads buffer addresses and lengths from the argument block.
@@ -1060,11 +1041,13 @@ impl<'a> Gen<'a> {
             Op::LOAD => {
                 let idx = node.args[0] as usize;
                 let mut kind = index_kind(k, &self.dep_g, idx);
+                // rows mode keeps groups of four aligned, so a lane step
+                // over aligned groups is the step of every group
                 if kind == IndexKind::General
-                    && let Some(n) = self.rows
-                    && let Some(f) = crate::matmul::affine(k, n, idx)
+                    && self.rows.is_some()
+                    && let Some(step) = self.indices.affine(idx as u32).and_then(|f| f.lane_step(4))
                 {
-                    kind = match f.cj {
+                    kind = match step {
                         0 => IndexKind::Invariant,
                         1 => IndexKind::Consecutive,
                         _ => IndexKind::General,

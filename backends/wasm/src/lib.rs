@@ -28,10 +28,12 @@
 //!   vector load per lane and a 4x4 transpose give the four steps' values,
 //!   which are then combined in order (the same bits as one step at a
 //!   time). In kernels over rows (`gidx = i N + j`, N a multiple of 4,
-//!   groups aligned) a load index affine in (i, j, ridx) with no `j` is
-//!   one load and a splat, with slope 1 in `j` one vector load.
+//!   groups aligned) a load index whose affine form
+//!   (`oxjax_abi::analysis`) is the same in every lane of an aligned group
+//!   is one load and a splat, one stepping by 1 per lane one vector load.
 //! - **Matmul** (`matmul`): a single f32 sum of a product of two loads
-//!   whose indices are affine in the output row, column and `ridx` runs a
+//!   whose indices are affine in the output row, column and `ridx` (as
+//!   `oxjax_abi::analysis::matmul` proves) runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
 //!   order: bit-exact), any epilogue per element, over column blocks whose
 //!   B panel is packed into per-thread scratch memory.

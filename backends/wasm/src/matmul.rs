@@ -4,10 +4,9 @@
 //! A kernel qualifies when it has one f32 `add` reduction whose body is the
 //! product of two loads, the output index splits as `gidx = i * N + j`
 //! (the kernel computes `i` and `j` with `idiv`/`rem` by the constant `N`),
-//! and each load's index is affine in `(i, j, ridx)` — found by evaluating
-//! the index expression at the corners of the iteration box and at sample
-//! points. One operand (A) must not depend on `j`, the other (B) not on
-//! `i`. Any epilogue is allowed: it runs through the module's
+//! and each load's index is affine in `(i, j, ridx)` — all proven on the IR
+//! by [`oxjax_abi::analysis::matmul`]. One operand (A) must not depend on
+//! `j`, the other (B) not on `i`. Any epilogue is allowed: it runs through the module's
 //! `epilogue(gidx, acc)` function, on four adjacent elements of a row at a
 //! time (`acc` an f32x4) when the kernel's nodes are all vectorizable, else
 //! on one.
@@ -34,7 +33,7 @@
 //! fight over a few L1 sets.
 
 use crate::fb::{Fb, mem};
-use oxjax_abi::{DType, Kernel, Op, ReduceOp};
+use oxjax_abi::{DType, Kernel, Op, analysis};
 use wasm_encoder::{BlockType, Instruction as I, ValType as V};
 
 pub const TILE_M: u32 = 4;
@@ -64,186 +63,35 @@ pub struct MatMul {
     pub b: Operand,
 }
 
-/// The value of every node that is a pure i32/u32 function of (gidx, ridx).
-fn eval(k: &Kernel, g: i32, r: i32) -> Vec<Option<i32>> {
-    let mut v: Vec<Option<i32>> = Vec::with_capacity(k.nodes.len());
-    for (idx, n) in k.nodes.iter().enumerate() {
-        let args: Vec<Option<i32>> = k.args(idx).iter().map(|&a| v[a as usize]).collect();
-        let t = k.args(idx).first().map(|&a| k.nodes[a as usize].dtype);
-        let unsigned = t == Some(DType::U32);
-        let val = (|| -> Option<i32> {
-            let x = |i: usize| args[i];
-            Some(match n.op {
-                Op::CONST if matches!(n.dtype, DType::I32 | DType::U32 | DType::BOOL) => {
-                    n.imm as u32 as i32
-                }
-                Op::GIDX => g,
-                Op::RIDX => r,
-                Op::ADD => x(0)?.wrapping_add(x(1)?),
-                Op::SUB => x(0)?.wrapping_sub(x(1)?),
-                Op::MUL => x(0)?.wrapping_mul(x(1)?),
-                Op::NEG => x(0)?.wrapping_neg(),
-                Op::IDIV | Op::REM if unsigned => {
-                    let (a, b) = (x(0)? as u32, x(1)? as u32);
-                    match (n.op, b) {
-                        (Op::IDIV, 0) => -1,
-                        (_, 0) => a as i32,
-                        (Op::IDIV, _) => (a / b) as i32,
-                        _ => (a % b) as i32,
-                    }
-                }
-                Op::IDIV | Op::REM => {
-                    let (a, b) = (x(0)?, x(1)?);
-                    match (n.op, b) {
-                        (Op::IDIV, 0) => -1,
-                        (_, 0) => a,
-                        (Op::IDIV, _) => a.wrapping_div(b),
-                        _ => a.wrapping_rem(b),
-                    }
-                }
-                Op::MIN if unsigned => (x(0)? as u32).min(x(1)? as u32) as i32,
-                Op::MAX if unsigned => (x(0)? as u32).max(x(1)? as u32) as i32,
-                Op::MIN => x(0)?.min(x(1)?),
-                Op::MAX => x(0)?.max(x(1)?),
-                Op::CAST
-                    if matches!(n.dtype, DType::I32 | DType::U32)
-                        && matches!(t, Some(DType::I32 | DType::U32 | DType::BOOL)) =>
-                {
-                    x(0)?
-                }
-                _ => return None,
-            })
-        })();
-        v.push(val);
-    }
-    v
-}
-
-/// An index `c0 + ci i + cj j + cr r` (`gidx = i N + j`) and its range
-/// over the iteration box.
-pub(crate) struct Affine {
-    pub c0: i64,
-    pub ci: i64,
-    pub cj: i64,
-    pub cr: i64,
-    pub lo: i64,
-    pub hi: i64,
-}
-
-/// Node `idx` as an affine function of (i, j, ridx) for rows of length
-/// `n`: coefficients from unit steps, checked at the corners of the box
-/// and at scattered points.
-pub(crate) fn affine(k: &Kernel, n: u32, idx: usize) -> Option<Affine> {
-    if n == 0 || k.size == 0 || !k.size.is_multiple_of(n) {
-        return None;
-    }
-    let (m, kk) = (k.size / n, k.rsize.max(1));
-    let at = |i: u32, j: u32, r: u32| eval(k, (i * n + j) as i32, r as i32)[idx];
-    let c0 = at(0, 0, 0)? as i64;
-    let step = |on: bool, v: Option<i32>| -> Option<i64> {
-        if on { Some(v? as i64 - c0) } else { Some(0) }
-    };
-    let ci = step(m > 1, if m > 1 { at(1, 0, 0) } else { None })?;
-    let cj = step(n > 1, if n > 1 { at(0, 1, 0) } else { None })?;
-    let cr = step(kk > 1, if kk > 1 { at(0, 0, 1) } else { None })?;
-    let f = |i: u32, j: u32, r: u32| c0 + ci * i as i64 + cj * j as i64 + cr * r as i64;
-    let mut points = Vec::new();
-    for pi in [0, m - 1] {
-        for pj in [0, n - 1] {
-            for pr in [0, kk - 1] {
-                points.push((pi, pj, pr));
-            }
-        }
-    }
-    let mut s = 0x9E37_79B9u32;
-    for _ in 0..48 {
-        s ^= s << 13;
-        s ^= s >> 17;
-        s ^= s << 5;
-        points.push((s % m, (s >> 8) % n, (s >> 16) % kk));
-    }
-    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-    for &(i, j, r) in &points {
-        let want = f(i, j, r);
-        if at(i, j, r)? as i64 != want {
-            return None;
-        }
-        lo = lo.min(want);
-        hi = hi.max(want);
-    }
-    Some(Affine {
-        c0,
-        ci,
-        cj,
-        cr,
-        lo,
-        hi,
-    })
-}
-
-/// `N` from an `idiv`/`rem` of `gidx` by a constant.
-pub(crate) fn row_length(k: &Kernel) -> Option<u32> {
-    let mut n = None;
-    for (i, node) in k.nodes.iter().enumerate() {
-        if matches!(node.op, Op::IDIV | Op::REM) && node.dtype == DType::I32 {
-            let a = k.args(i);
-            let (x, y) = (&k.nodes[a[0] as usize], &k.nodes[a[1] as usize]);
-            if x.op == Op::GIDX && y.op == Op::CONST {
-                let c = y.imm as u32 as i32;
-                if c <= 0 || n.is_some_and(|m| m != c as u32) {
-                    return None;
-                }
-                n = Some(c as u32);
-            }
-        }
-    }
-    n
-}
-
-/// Recognises a matmul-shaped kernel.
+/// Recognises a matmul-shaped kernel the tiles can run: the shared
+/// [`analysis::matmul`] description with f32 operands that are plain loads
+/// at indices affine in (i, j, ridx), A free of `j` and B of `i`, and
+/// index ranges that fit the byte addresses.
 pub fn analyse(k: &Kernel) -> Option<MatMul> {
-    if k.reductions.len() != 1 || k.reductions[0].op != ReduceOp::ADD || k.rsize == 0 {
+    let mm = analysis::matmul(k)?;
+    if mm.dtype != DType::F32 {
         return None;
     }
-    let body = k.reductions[0].body as usize;
-    let node = &k.nodes[body];
-    if node.op != Op::MUL || node.dtype != DType::F32 {
-        return None;
-    }
-    let loads = [node.args[0] as usize, node.args[1] as usize];
-    if loads.iter().any(|&l| k.nodes[l].op != Op::LOAD) {
-        return None;
-    }
-    let n = row_length(k)?;
-    if !k.size.is_multiple_of(n) {
-        return None;
-    }
-    let mut ops = Vec::new();
-    for &l in &loads {
-        let f = affine(k, n, k.nodes[l].args[0] as usize)?;
-        if f.lo < 0 || f.hi > i32::MAX as i64 / 4 {
-            return None;
-        }
-        ops.push(Operand {
-            input: k.nodes[l].imm as usize,
-            c0: f.c0,
-            ci: f.ci,
-            cj: f.cj,
-            cr: f.cr,
-            max: f.hi,
-        });
-    }
-    let (a, b) = match (ops[0], ops[1]) {
-        (x, y) if x.cj == 0 && y.ci == 0 => (x, y),
-        (x, y) if y.cj == 0 && x.ci == 0 => (y, x),
-        _ => return None,
+    let operand = |o: &analysis::Operand| {
+        let s = o.load?;
+        let ok =
+            k.inputs[s.input as usize] == DType::F32 && s.lo >= 0 && s.hi <= i32::MAX as i64 / 4;
+        ok.then_some(Operand {
+            input: s.input as usize,
+            c0: s.offset,
+            ci: s.row,
+            cj: s.col,
+            cr: s.depth,
+            max: s.hi,
+        })
     };
-    if k.inputs[a.input] != DType::F32 || k.inputs[b.input] != DType::F32 {
+    let (a, b) = (operand(&mm.a)?, operand(&mm.b)?);
+    if a.cj != 0 || b.ci != 0 {
         return None;
     }
     Some(MatMul {
-        n,
-        k: k.rsize,
+        n: mm.n,
+        k: mm.k,
         a,
         b,
     })

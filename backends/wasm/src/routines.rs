@@ -6,7 +6,7 @@
 //! min/max propagate NaN and order -0 < +0; integers wrap).
 
 use oxjax_abi::{
-    BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar, bf16, f16,
+    BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar, analysis, bf16, f16,
 };
 use std::cmp::Ordering;
 
@@ -30,16 +30,6 @@ pub(crate) struct Plan {
     flip: bool,
 }
 
-fn scan_op(kind: RoutineKind) -> Option<ReduceOp> {
-    match kind {
-        RoutineKind::CUMSUM => Some(ReduceOp::ADD),
-        RoutineKind::CUMPROD => Some(ReduceOp::MUL),
-        RoutineKind::CUMMAX => Some(ReduceOp::MAX),
-        RoutineKind::CUMMIN => Some(ReduceOp::MIN),
-        _ => None,
-    }
-}
-
 impl Plan {
     pub fn new(r: &Routine) -> Result<Plan, BackendError> {
         let bad = |msg: String| {
@@ -57,56 +47,20 @@ impl Plan {
                 ),
             ));
         }
-        let ([input], [output]) = (r.inputs.as_slice(), r.outputs.as_slice()) else {
-            return Err(bad("takes one input and one output".into()));
-        };
-        let dtype = input.dtype;
-        if !dtype.is_known() {
-            return Err(bad(format!("unknown dtype {dtype}")));
+        let p = analysis::axis_routine(r).map_err(bad)?;
+        // one 32-bit linear memory: every count below 2^31
+        let limit = 1u64 << 31;
+        if p.len >= limit || p.outer * p.inner >= limit || p.outer * p.len * p.inner >= limit {
+            return Err(bad("shape too large".into()));
         }
-        if dtype == DType::BOOL && matches!(scan_op(r.kind), Some(ReduceOp::ADD | ReduceOp::MUL)) {
-            return Err(bad("not defined on bool".into()));
-        }
-        let out_dtype = if r.kind == RoutineKind::ARGSORT {
-            DType::I32
-        } else {
-            dtype
-        };
-        if output.dtype != out_dtype || output.shape != input.shape {
-            return Err(bad(format!(
-                "the output must be {out_dtype} of the input's shape, not {} {:?}",
-                output.dtype, output.shape
-            )));
-        }
-        let (axis, flag) = match r.params.as_slice() {
-            &[a] => (a, 0),
-            &[a, f] => (a, f),
-            p => return Err(bad(format!("takes params [axis, flag], got {p:?}"))),
-        };
-        let rank = input.shape.len() as i64;
-        let axis = if axis < 0 { axis + rank } else { axis };
-        if !(0..rank).contains(&axis) || !matches!(flag, 0 | 1) {
-            return Err(bad(format!("bad axis or flag {:?}", r.params)));
-        }
-        let dims: Vec<usize> = input
-            .shape
-            .iter()
-            .map(|&d| usize::try_from(d).ok().filter(|&d| d < (1 << 31)))
-            .collect::<Option<_>>()
-            .ok_or_else(|| bad("shape too large".into()))?;
-        dims.iter()
-            .try_fold(1usize, |n, &d| n.checked_mul(d))
-            .filter(|&n| n < (1 << 31))
-            .ok_or_else(|| bad("shape too large".into()))?;
-        let axis = axis as usize;
         Ok(Plan {
             routine: r.clone(),
-            dtype,
-            out_dtype,
-            outer: dims[..axis].iter().product(),
-            len: dims[axis],
-            inner: dims[axis + 1..].iter().product(),
-            flip: flag == 1,
+            dtype: p.dtype,
+            out_dtype: p.out_dtype,
+            outer: p.outer as usize,
+            len: p.len as usize,
+            inner: p.inner as usize,
+            flip: p.flip,
         })
     }
 
@@ -138,7 +92,7 @@ impl Plan {
         };
         let mut order: Vec<usize> = Vec::with_capacity(self.len);
         for lane in 0..self.outer * self.inner {
-            match scan_op(self.routine.kind) {
+            match analysis::scan_op(self.routine.kind) {
                 Some(op) => {
                     let mut acc: Option<Scalar> = None;
                     for step in 0..self.len {

@@ -391,24 +391,10 @@ impl<'k> Emitter<'k> {
     /// Which block each node goes to: 0 before the loop, 1 in it, 2 after
     /// it; `None` for dead nodes.
     pub fn blocks(&self) -> Vec<Option<u8>> {
-        let k = self.k;
-        let phases = k.phases();
-        let mut block: Vec<Option<u8>> = vec![None; k.nodes.len()];
-        for (i, n) in k.nodes.iter().enumerate() {
-            if phases[i] == oxjax_abi::Phase::Dead {
-                continue;
-            }
-            let mut b = match n.op {
-                Op::RIDX => 1,
-                Op::ACC => 2,
-                _ => 0,
-            };
-            for &x in k.args(i) {
-                b = b.max(block[x as usize].unwrap_or(0));
-            }
-            block[i] = Some(b);
-        }
-        block
+        oxjax_abi::analysis::schedule(self.k)
+            .into_iter()
+            .map(|s| s.map(|s| s as u8))
+            .collect()
     }
 
     /// The `let` statements of one block.

@@ -1,7 +1,8 @@
 //! Matmul-shaped reductions: recognition and a tiled kernel.
 //!
-//! A kernel qualifies when its only reduction is an `add` over
-//! `mul(X, Y)` (i32, u32 or f32) and, for some row length `N` and matrix
+//! A kernel qualifies when [`oxjax_abi::analysis::matmul`] recognises it:
+//! its only reduction is an `add` over `mul(X, Y)` (i32, u32 or f32; the
+//! operands in either order) and, for some row length `N` and matrix
 //! size `M·N`, the output index `gidx = b·M·N + i·N + j` splits so that
 //! X's index expression reads `gidx` only through `gidx / c` with `c` a
 //! multiple of `N` (so X depends on the batch `b` and row `i`, never on the
@@ -19,7 +20,8 @@
 //! dtypes (packed bool/f16 outputs use the generic path).
 
 use crate::codegen::{Emitter, Generated, Mode, PROLOGUE, ty};
-use oxjax_abi::{DType, Kernel, Op, ReduceOp};
+use oxjax_abi::analysis::{self, closure};
+use oxjax_abi::{DType, Kernel};
 use std::fmt::Write;
 
 /// Output tile edge and reduction tile depth.
@@ -33,95 +35,33 @@ struct Shape {
     batches: u32,
     x: u32,
     y: u32,
+    /// The nodes the outputs need.
+    epilogue: Vec<bool>,
 }
 
-fn const_i32(k: &Kernel, node: u32) -> Option<i32> {
-    let n = k.nodes[node as usize];
-    (n.op == Op::CONST && n.dtype == DType::I32).then_some(n.imm as u32 as i32)
-}
-
-/// The nodes `root` depends on (itself included).
-fn closure(k: &Kernel, root: u32) -> Vec<bool> {
-    let mut set = vec![false; k.nodes.len()];
-    set[root as usize] = true;
-    for i in (0..k.nodes.len()).rev() {
-        if set[i] {
-            for &a in k.args(i) {
-                set[a as usize] = true;
-            }
-        }
-    }
-    set
-}
-
-/// How an operand's subgraph uses gidx: the divisors of `gidx / c` and
-/// the moduli of `gidx % c`; `None` if gidx is used any other way or the
-/// subgraph holds something a tile loader cannot evaluate.
-fn gidx_uses(k: &Kernel, set: &[bool]) -> Option<(Vec<i32>, Vec<i32>)> {
-    let (mut divs, mut mods) = (Vec::new(), Vec::new());
-    for (i, n) in k.nodes.iter().enumerate() {
-        if !set[i] {
-            continue;
-        }
-        if n.op == Op::ACC {
-            return None;
-        }
-        for (slot, &a) in k.args(i).iter().enumerate() {
-            if k.nodes[a as usize].op != Op::GIDX {
-                continue;
-            }
-            let c = const_i32(k, n.args[1]).filter(|&c| c > 0);
-            match (n.op, slot, c) {
-                (Op::IDIV, 0, Some(c)) => divs.push(c),
-                (Op::REM, 0, Some(c)) => mods.push(c),
-                _ => return None,
-            }
-        }
-    }
-    Some((divs, mods))
-}
-
+/// The shared [`analysis::matmul`] description, within what the tiles
+/// take: 4-byte product and outputs, a reduction at least one tile deep,
+/// matrices of at least 16 x 16 and a grid within the dispatch limits.
 fn recognise(k: &Kernel) -> Option<Shape> {
-    if k.reductions.len() != 1 || k.rsize < TK || k.size == 0 {
+    if k.rsize < TK || (0..k.outputs.len()).any(|o| k.output_dtype(o).size() != 4) {
         return None;
     }
-    let r = k.reductions[0];
-    let body = k.nodes[r.body as usize];
-    let t = body.dtype;
-    if r.op != ReduceOp::ADD
-        || body.op != Op::MUL
-        || !matches!(t, DType::F32 | DType::I32 | DType::U32)
+    let mm = analysis::matmul(k)?;
+    if !matches!(mm.dtype, DType::F32 | DType::I32 | DType::U32)
+        || mm.m < 16
+        || mm.n < 16
+        || mm.m / TILE >= 65535
+        || mm.batch > 65535
     {
         return None;
     }
-    if (0..k.outputs.len()).any(|o| k.output_dtype(o).size() != 4) {
-        return None;
-    }
-    let (x, y) = (body.args[0], body.args[1]);
-    let (xdivs, xmods) = gidx_uses(k, &closure(k, x))?;
-    let (ydivs, ymods) = gidx_uses(k, &closure(k, y))?;
-    if !xmods.is_empty() || ymods.is_empty() || xdivs.is_empty() {
-        return None;
-    }
-    let n = *ymods.iter().max()?;
-    if ymods.iter().any(|&c| n % c != 0) || xdivs.iter().any(|&c| c % n != 0) {
-        return None;
-    }
-    let mn = ydivs.iter().copied().min().unwrap_or(k.size as i32);
-    if mn % n != 0 || ydivs.iter().any(|&c| c % mn != 0) || k.size as i32 % mn != 0 {
-        return None;
-    }
-    let m = mn / n;
-    let batches = k.size as i32 / mn;
-    if m < 16 || n < 16 || m as u32 / TILE >= 65535 || batches > 65535 {
-        return None;
-    }
     Some(Shape {
-        m: m as u32,
-        n: n as u32,
-        batches: batches as u32,
-        x,
-        y,
+        m: mm.m,
+        n: mm.n,
+        batches: mm.batch,
+        x: mm.a.node,
+        y: mm.b.node,
+        epilogue: mm.epilogue,
     })
 }
 
@@ -156,24 +96,18 @@ pub fn generate(k: &Kernel) -> Option<Generated> {
     let mut s = String::new();
     // Operand loaders and the epilogue as functions of (gidx, ridx) / acc.
     let _ = writeln!(s, "fn tile_x(gidx: i32, ridx: i32) -> {t} {{");
-    s.push_str(&stmts(&mut e, &closure(k, sh.x), "    "));
+    s.push_str(&stmts(&mut e, &closure(k, &[sh.x]), "    "));
     let _ = writeln!(s, "    return v{};\n}}", sh.x);
     let _ = writeln!(s, "fn tile_y(gidx: i32, ridx: i32) -> {t} {{");
-    s.push_str(&stmts(&mut e, &closure(k, sh.y), "    "));
+    s.push_str(&stmts(&mut e, &closure(k, &[sh.y]), "    "));
     let _ = writeln!(s, "    return v{};\n}}", sh.y);
-    let mut epi = vec![false; k.nodes.len()];
-    for &o in k.outputs.iter() {
-        for (i, v) in closure(k, o).into_iter().enumerate() {
-            epi[i] |= v;
-        }
-    }
     s.push_str("struct Outs {\n");
     for o in 0..k.outputs.len() {
         let _ = writeln!(s, "    o{o}: {},", ty(k.output_dtype(o)));
     }
     s.push_str("}\n");
     let _ = writeln!(s, "fn epilogue(gidx: i32, acc0: {t}) -> Outs {{");
-    s.push_str(&stmts(&mut e, &epi, "    "));
+    s.push_str(&stmts(&mut e, &sh.epilogue, "    "));
     let outs: Vec<String> = k.outputs.iter().map(|o| format!("v{o}")).collect();
     let _ = writeln!(s, "    return Outs({});\n}}", outs.join(", "));
 

@@ -12,7 +12,7 @@
 //! end).
 
 use crate::codegen::WG;
-use oxjax_abi::{BackendError, DType, ErrorKind, Routine, RoutineKind};
+use oxjax_abi::{BackendError, DType, ErrorKind, Routine, RoutineKind, analysis};
 use std::fmt::Write;
 
 /// Pairs sorted together in workgroup memory (256 invocations, 2 each).
@@ -71,71 +71,39 @@ impl SortPlan {
                 ),
             ));
         }
-        let (input, output) = match (r.inputs.as_slice(), r.outputs.as_slice()) {
-            ([i], [o]) => (i, o),
-            (i, o) => {
-                return Err(invalid(
-                    r,
-                    format!(
-                        "takes 1 input and 1 output, got {} and {}",
-                        i.len(),
-                        o.len()
-                    ),
-                ));
-            }
-        };
-        let dtype = input.dtype;
-        if !matches!(
-            dtype,
-            DType::BOOL | DType::I32 | DType::U32 | DType::F16 | DType::F32
-        ) {
+        if let [input] = r.inputs.as_slice()
+            && !matches!(
+                input.dtype,
+                DType::BOOL | DType::I32 | DType::U32 | DType::F16 | DType::F32
+            )
+        {
             return Err(BackendError::new(
                 ErrorKind::UNSUPPORTED,
-                format!("sort of {dtype} is not supported by the webgpu backend"),
-            ));
-        }
-        let argsort = r.kind == RoutineKind::ARGSORT;
-        let want = if argsort { DType::I32 } else { dtype };
-        if output.dtype != want || output.shape != input.shape {
-            return Err(invalid(
-                r,
                 format!(
-                    "the output must be {want} of shape {:?}, got {} of shape {:?}",
-                    input.shape, output.dtype, output.shape
+                    "sort of {} is not supported by the webgpu backend",
+                    input.dtype
                 ),
             ));
         }
-        let (axis, flag) = match r.params.as_slice() {
-            &[axis] => (axis, 0),
-            &[axis, flag] => (axis, flag),
-            p => return Err(invalid(r, format!("takes params [axis, flag], got {p:?}"))),
-        };
-        let rank = input.shape.len() as i64;
-        let axis = if axis < 0 { axis + rank } else { axis };
-        if !(0..rank).contains(&axis) || !matches!(flag, 0 | 1) {
-            return Err(invalid(r, "bad axis or flag"));
-        }
-        let axis = axis as usize;
-        let prod = |s: &[u64]| s.iter().try_fold(1u64, |a, &d| a.checked_mul(d));
+        let p = analysis::axis_routine(r).map_err(|m| invalid(r, m))?;
         let too_big = || invalid(r, "too large for the webgpu sort");
-        let outer = prod(&input.shape[..axis]).ok_or_else(too_big)?;
-        let inner = prod(&input.shape[axis + 1..]).ok_or_else(too_big)?;
-        let len = input.shape[axis];
-        let padded = len.max(1).next_power_of_two();
-        let pairs = outer
-            .checked_mul(inner)
-            .and_then(|l| l.checked_mul(padded))
+        let padded = p.len.max(1).next_power_of_two();
+        let pairs = (p.outer * p.inner)
+            .checked_mul(padded)
             .ok_or_else(too_big)?;
-        if pairs > max_pairs || len > i32::MAX as u64 || outer * inner * len > u32::MAX as u64 {
+        if pairs > max_pairs
+            || p.len > i32::MAX as u64
+            || p.outer * p.inner * p.len > u32::MAX as u64
+        {
             return Err(too_big());
         }
         Ok(SortPlan {
-            argsort,
-            descending: flag == 1,
-            dtype,
-            outer: outer as u32,
-            len: len as u32,
-            inner: inner as u32,
+            argsort: r.kind == RoutineKind::ARGSORT,
+            descending: p.flip,
+            dtype: p.dtype,
+            outer: p.outer as u32,
+            len: p.len as u32,
+            inner: p.inner as u32,
             padded: padded as u32,
         })
     }

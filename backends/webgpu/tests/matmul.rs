@@ -17,6 +17,8 @@ struct Mm {
     /// B has no batch axis (broadcast).
     b_bcast: bool,
     bias: bool,
+    /// The product written `B · A` (the analysis finds the row operand).
+    swap: bool,
     dtype: DType,
 }
 
@@ -62,7 +64,11 @@ fn kernel(p: &Mm) -> Kernel {
     };
     let x = b.load(a_in, ai);
     let y = b.load(b_in, bi);
-    let prod = b.op(Op::MUL, &[x, y]);
+    let prod = if p.swap {
+        b.op(Op::MUL, &[y, x])
+    } else {
+        b.op(Op::MUL, &[x, y])
+    };
     let acc = b.reduce(ReduceOp::ADD, prod);
     let out = if p.bias {
         let bias_in = b.input(p.dtype);
@@ -137,6 +143,7 @@ fn mm(batch: usize, m: usize, n: usize, k: usize) -> Mm {
         tb: false,
         b_bcast: false,
         bias: false,
+        swap: false,
         dtype: DType::F32,
     }
 }
@@ -180,6 +187,20 @@ fn fused_bias_relu_and_second_output() {
     check(Mm {
         bias: true,
         ..mm(2, 40, 50, 60)
+    });
+}
+
+#[test]
+fn operands_in_either_order() {
+    check(Mm {
+        swap: true,
+        ..mm(2, 33, 40, 21)
+    });
+    check(Mm {
+        swap: true,
+        dtype: DType::I32,
+        tb: true,
+        ..mm(1, 20, 17, 16)
     });
 }
 

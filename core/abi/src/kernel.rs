@@ -13,6 +13,7 @@
 //! `ridx`). Several outputs of the same size are allowed. Index arithmetic is
 //! i32 and wraps, so `size` and every buffer length are below 2^31.
 
+use crate::analysis::Phase;
 use crate::{DType, Op, ReduceOp, ResultType, Scalar};
 use abi_stable::StableAbi;
 use abi_stable::std_types::RVec;
@@ -101,19 +102,6 @@ pub struct Kernel {
     pub outputs: RVec<u32>,
 }
 
-/// Which phase of a kernel a node belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Needed neither by a reduction body nor by an output.
-    Dead,
-    /// Evaluated once per `(gidx, ridx)`: feeds an accumulator.
-    Body,
-    /// Evaluated once per `gidx`, after the loop.
-    Epilogue,
-    /// Needed by both (does not depend on `ridx` or `acc`).
-    Both,
-}
-
 impl Kernel {
     /// The operand indices of node `i`.
     pub fn args(&self, i: usize) -> &[u32] {
@@ -128,31 +116,9 @@ impl Kernel {
     }
 
     /// The phase of every node: what a backend evaluates inside the
-    /// reduction loop and what after it.
+    /// reduction loop and what after it ([`crate::analysis::phases`]).
     pub fn phases(&self) -> Vec<Phase> {
-        let n = self.nodes.len();
-        let mut body = vec![false; n];
-        let mut epi = vec![false; n];
-        for r in self.reductions.iter() {
-            body[r.body as usize] = true;
-        }
-        for &o in self.outputs.iter() {
-            epi[o as usize] = true;
-        }
-        for i in (0..n).rev() {
-            for &a in self.args(i) {
-                body[a as usize] |= body[i];
-                epi[a as usize] |= epi[i];
-            }
-        }
-        (0..n)
-            .map(|i| match (body[i], epi[i]) {
-                (false, false) => Phase::Dead,
-                (true, false) => Phase::Body,
-                (false, true) => Phase::Epilogue,
-                (true, true) => Phase::Both,
-            })
-            .collect()
+        crate::analysis::phases(self)
     }
 
     /// Checks every structural and typing rule of the IR; the error names the

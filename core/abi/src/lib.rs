@@ -4,6 +4,8 @@
 //! - [`DType`] and host [`Scalar`]s;
 //! - the kernel IR ([`Kernel`], [`Node`], [`Op`], [`ReduceOp`]) with its
 //!   text form and validator, and [`KernelBuilder`];
+//! - [`analysis`]: the kernel analyses backends share (phases, dependence,
+//!   affine index forms, matmul recognition);
 //! - [`Routine`] descriptors for whole operations (sort, scans, linalg, FFT);
 //! - the [`Backend`] trait a plugin implements, its FFI-safe form
 //!   [`PluginBackend`], [`Capabilities`] and [`BackendError`];
@@ -16,6 +18,7 @@
 // `#[sabi_trait]` expands to impls that trip this lint.
 #![allow(non_local_definitions)]
 
+pub mod analysis;
 mod backend;
 mod dtype;
 mod kernel;
@@ -24,12 +27,13 @@ mod plugin;
 mod routine;
 mod simplify;
 
+pub use analysis::Phase;
 pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
     ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
 };
 pub use dtype::{DType, Scalar, bf16, bf16_from_f64, f16, f16_from_f64};
-pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Phase, Reduction, Val};
+pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Reduction, Val};
 pub use op::{Domain, OPS, Op, OpInfo, ReduceOp, ResultType};
 pub use plugin::{
     ABI_VERSION, AbiVersion, OLDEST_LOADABLE, PluginModule, PluginModuleRef, VERSION_SYMBOL,

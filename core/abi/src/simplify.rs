@@ -16,23 +16,23 @@
 use crate::{DType, FastMap, Kernel, NO_ARG, Node, Op, Phase, Reduction};
 
 /// "No modulus" in a digit.
-const NONE: i64 = i64::MAX;
+pub(crate) const NONE: i64 = i64::MAX;
 
 /// The digit `(base / div) % modulo` of an earlier node (`modulo` may be
 /// [`NONE`]). A digit with `div > 1` or a modulus is only formed from a
 /// base known to be non-negative, where truncating division is floor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-struct Digit {
-    base: u32,
-    div: i64,
-    modulo: i64,
+pub(crate) struct Digit {
+    pub base: u32,
+    pub div: i64,
+    pub modulo: i64,
 }
 
 /// `Σ coef · digit + konst` in wrapping i32 arithmetic.
 #[derive(Clone, Debug, Default)]
-struct Lin {
-    terms: Vec<(Digit, i32)>,
-    konst: i32,
+pub(crate) struct Lin {
+    pub terms: Vec<(Digit, i32)>,
+    pub konst: i32,
 }
 
 impl Lin {
@@ -124,13 +124,27 @@ fn ranges(k: &Kernel) -> Vec<Option<(i64, i64)>> {
 }
 
 /// Builds the linear forms of the i32 nodes, memoised.
-struct Linearize<'a> {
+pub(crate) struct Linearize<'a> {
     k: &'a Kernel,
     range: Vec<Option<(i64, i64)>>,
     memo: Vec<Option<Lin>>,
 }
 
-impl Linearize<'_> {
+impl<'a> Linearize<'a> {
+    pub(crate) fn new(k: &'a Kernel) -> Self {
+        Linearize {
+            k,
+            range: ranges(k),
+            memo: vec![None; k.nodes.len()],
+        }
+    }
+
+    /// The normalized linear form of i32 node `i`.
+    pub(crate) fn form(&mut self, i: u32) -> Lin {
+        let l = self.lin(i);
+        self.normalize(l)
+    }
+
     fn nonneg(&self, i: u32) -> bool {
         self.range[i as usize].is_some_and(|r| r.0 >= 0)
     }
@@ -376,11 +390,7 @@ impl Kernel {
         if self.size == 0 {
             return self.clone();
         }
-        let mut lin = Linearize {
-            k: self,
-            range: ranges(self),
-            memo: vec![None; self.nodes.len()],
-        };
+        let mut lin = Linearize::new(self);
         let mut arena = Arena {
             nodes: Vec::with_capacity(self.nodes.len()),
             memo: FastMap::default(),
@@ -392,9 +402,7 @@ impl Kernel {
                 *a = map[*a as usize];
             }
             if n.op == Op::LOAD {
-                let l = lin.lin(n.args[0]);
-                let l = lin.normalize(l);
-                node.args[0] = arena.emit(&l, &map);
+                node.args[0] = arena.emit(&lin.form(n.args[0]), &map);
             }
             map[i] = arena.push(node);
         }

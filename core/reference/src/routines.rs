@@ -5,7 +5,7 @@
 //! This is also the core's host fallback for devices without a routine.
 
 use crate::eval;
-use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar};
+use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, Scalar, analysis};
 use std::cmp::Ordering;
 
 /// The routine kinds implemented here.
@@ -66,10 +66,8 @@ fn invalid(routine: &Routine, msg: impl std::fmt::Display) -> BackendError {
 }
 
 impl CompiledRoutine {
-    /// Checks a descriptor: a kind from [`KINDS`], one input, one output of
-    /// the input's shape, params `[axis]` or `[axis, flag]` with the axis in
-    /// range (negative counts from the end) and the flag 0 or 1, and dtypes
-    /// the routine is defined on.
+    /// Checks a descriptor: a kind from [`KINDS`], then the contract of
+    /// sorts and scans ([`analysis::axis_routine`]).
     pub fn new(r: &Routine) -> Result<CompiledRoutine, BackendError> {
         if r.kind == RoutineKind::SCATTER {
             return CompiledRoutine::scatter(r);
@@ -83,98 +81,22 @@ impl CompiledRoutine {
                 ),
             ));
         }
-        let (input, output) = match (r.inputs.as_slice(), r.outputs.as_slice()) {
-            ([input], [output]) => (input, output),
-            (i, o) => {
-                return Err(invalid(
-                    r,
-                    format!(
-                        "takes 1 input and 1 output, got {} and {}",
-                        i.len(),
-                        o.len()
-                    ),
-                ));
-            }
-        };
-        let dtype = input.dtype;
-        if !dtype.is_known() {
-            return Err(invalid(r, format!("unknown input dtype {dtype}")));
-        }
-        let scan_op = scan_op(r.kind);
-        if dtype == DType::BOOL && matches!(scan_op, Some(ReduceOp::ADD | ReduceOp::MUL)) {
-            return Err(invalid(r, "not defined on bool"));
-        }
-        let out_dtype = if r.kind == RoutineKind::ARGSORT {
-            DType::I32
-        } else {
-            dtype
-        };
-        if output.dtype != out_dtype {
-            return Err(invalid(
-                r,
-                format!("output dtype must be {out_dtype}, not {}", output.dtype),
-            ));
-        }
-        if output.shape != input.shape {
-            return Err(invalid(
-                r,
-                format!(
-                    "output shape {:?} differs from input shape {:?}",
-                    output.shape, input.shape
-                ),
-            ));
-        }
-        let (axis, flag) = match r.params.as_slice() {
-            &[axis] => (axis, 0),
-            &[axis, flag] => (axis, flag),
-            p => return Err(invalid(r, format!("takes params [axis, flag], got {p:?}"))),
-        };
-        let rank = input.shape.len() as i64;
-        let axis = if axis < 0 { axis + rank } else { axis };
-        if !(0..rank).contains(&axis) {
-            return Err(invalid(
-                r,
-                format!("axis {} out of range for rank {rank}", r.params[0]),
-            ));
-        }
-        if !matches!(flag, 0 | 1) {
-            return Err(invalid(
-                r,
-                format!("flag params[1] must be 0 or 1, not {flag}"),
-            ));
-        }
-        let dims: Vec<usize> = input
-            .shape
-            .iter()
-            .map(|&d| usize::try_from(d).ok())
-            .collect::<Option<_>>()
-            .ok_or_else(|| invalid(r, "shape does not fit in memory"))?;
-        let product = |ds: &[usize]| ds.iter().product::<usize>();
-        // Every element and byte count below must fit in usize, for any
-        // sub-shape too (hence zero-length axes count as 1 here).
-        let fits = dims
-            .iter()
-            .try_fold(8usize, |n, &d| n.checked_mul(d.max(1)))
-            .is_some();
-        if !fits {
-            return Err(invalid(r, "shape does not fit in memory"));
-        }
-        let axis = axis as usize;
-        if r.kind == RoutineKind::ARGSORT && dims[axis] > i32::MAX as usize {
-            return Err(invalid(r, "axis too long for i32 indices"));
-        }
+        let p = analysis::axis_routine(r).map_err(|m| invalid(r, m))?;
+        let count =
+            |n: u64| usize::try_from(n).map_err(|_| invalid(r, "shape does not fit in memory"));
         let lanes = Lanes {
-            outer: product(&dims[..axis]),
-            len: dims[axis],
-            inner: product(&dims[axis + 1..]),
+            outer: count(p.outer)?,
+            len: count(p.len)?,
+            inner: count(p.inner)?,
         };
+        let (dtype, out_dtype) = (p.dtype, p.out_dtype);
         Ok(CompiledRoutine {
             routine: r.clone(),
             kind: r.kind,
             dtype,
             out_dtype,
             lanes,
-            flip: flag == 1,
+            flip: p.flip,
             scatter: None,
         })
     }
@@ -288,7 +210,7 @@ impl CompiledRoutine {
         let x: Vec<Scalar> = (0..self.elements())
             .map(|i| Scalar::read(self.dtype, &inputs[0][i * size..]))
             .collect();
-        let y = match (self.scatter, scan_op(self.kind)) {
+        let y = match (self.scatter, analysis::scan_op(self.kind)) {
             (Some((mode, m)), _) => {
                 let idx: Vec<i32> = (0..m)
                     .map(|i| i32::from_le_bytes(inputs[1][i * 4..i * 4 + 4].try_into().unwrap()))
@@ -311,16 +233,6 @@ impl CompiledRoutine {
 }
 
 /// The combining op of a scan kind; `None` for the sorts.
-fn scan_op(kind: RoutineKind) -> Option<ReduceOp> {
-    match kind {
-        RoutineKind::CUMSUM => Some(ReduceOp::ADD),
-        RoutineKind::CUMPROD => Some(ReduceOp::MUL),
-        RoutineKind::CUMMAX => Some(ReduceOp::MAX),
-        RoutineKind::CUMMIN => Some(ReduceOp::MIN),
-        _ => None,
-    }
-}
-
 /// The ascending sort order: by value, `-0 == +0`, NaN after everything
 /// else and all NaNs equal; `false < true`. (`as_f64` is exact for every
 /// dtype.)
