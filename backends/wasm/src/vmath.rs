@@ -45,6 +45,28 @@ const SIN_S: [f32; 3] = [-0.166_666_54, 0.008_332_1, -1.950_692e-4];
 /// cos(r) = 1 - z/2 + z^2 C(z) on |r| <= pi/4 (relative error 1.3e-10).
 const COS_C: [f32; 3] = [0.041_666_646, -0.001_388_723_1, 2.442_349_3e-5];
 
+/// ln(1 + f) = f - f^2/2 + f^3 P(f) on [sqrt(1/2) - 1, sqrt(2) - 1]
+/// (relative error 5.9e-9).
+const LOG_P: [f32; 8] = [
+    0.333_333_3,
+    -0.250_008_23,
+    0.200_012_34,
+    -0.166_232_99,
+    0.142_015_53,
+    -0.131_605_82,
+    0.127_633_27,
+    -0.076_356_575,
+];
+
+/// tanh(x) = x + x z T(z), z = x^2, on |x| <= 0.625 (relative error 4.4e-9).
+const TANH_T: [f32; 5] = [
+    -0.333_332_8,
+    0.133_314_42,
+    -0.053_739_715,
+    0.020_639_088,
+    -0.005_704_987,
+];
+
 /// erf(x) = x P(x^2) on |x| < 1 (relative error 1.2e-9). The first
 /// coefficient is fitted (it only happens to be near 2/sqrt(pi)).
 #[allow(clippy::approx_constant)]
@@ -247,10 +269,13 @@ fn reduce_ln2(fb: &mut Fb, fma: bool, x: u32, k: u32, r: u32) {
     fb.set(r);
 }
 
-/// ln x, or log2 x when `base2`.
+/// ln x, or log2 x when `base2`: x = 2^e (1 + f) with 1 + f in
+/// [sqrt(1/2), sqrt(2)), and ln(1 + f) = f - f^2/2 + f^3 P(f) (no
+/// division). Subnormal lanes are scaled by 2^23, and zero, negative, Inf
+/// and NaN lanes replaced, only when a lane is not a positive normal.
 fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     let l = |fb: &mut Fb| fb.local(V::V128);
-    let (sub, bits, e, f, s, z, hfsq, res, big) = (
+    let (sub, bits, eoff, ei, e, f, z, hfsq, res) = (
         l(fb),
         l(fb),
         l(fb),
@@ -261,7 +286,19 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
         l(fb),
         l(fb),
     );
-    // subnormals: scale by 2^23
+    let normal = fb.local(V::I32);
+    fb.get(x);
+    splat(fb, f32::MIN_POSITIVE);
+    fb.i(I::F32x4Ge).get(x);
+    splat(fb, f32::INFINITY);
+    fb.i(I::F32x4Lt)
+        .i(I::V128And)
+        .i(I::I32x4AllTrue)
+        .set(normal);
+    fb.get(x).set(bits);
+    isplat(fb, 0);
+    fb.set(eoff);
+    fb.get(normal).i(I::I32Eqz).if_();
     fb.get(x);
     splat(fb, f32::MIN_POSITIVE);
     fb.i(I::F32x4Lt).set(sub);
@@ -270,37 +307,24 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     fb.i(I::F32x4Mul).get(x).get(sub);
     sel(fb);
     fb.set(bits);
-    // m in [1, 2), halved above sqrt(2)
+    fb.get(sub);
+    isplat(fb, 23);
+    fb.i(I::V128And).set(eoff);
+    fb.end();
+    // e = (bits - bits(sqrt(1/2))) >> 23 (arithmetic); 1 + f = bits - (e << 23)
     fb.get(bits);
-    isplat(fb, 0x007f_ffff);
-    fb.i(I::V128And);
-    isplat(fb, 0x3fb5_04f3 - 0x3f80_0000);
-    fb.i(I::I32x4GtS).set(big);
-    fb.get(bits);
-    isplat(fb, 0x007f_ffff);
-    fb.i(I::V128And);
-    isplat(fb, 0x3f80_0000);
-    fb.i(I::V128Or);
-    isplat(fb, 0x0080_0000);
-    fb.get(big).i(I::V128And).i(I::I32x4Sub);
+    isplat(fb, 0x3f35_04f3);
+    fb.i(I::I32x4Sub).i32c(23).i(I::I32x4ShrS).set(ei);
+    fb.get(bits).get(ei).i32c(23).i(I::I32x4Shl).i(I::I32x4Sub);
     splat(fb, 1.0);
     fb.i(I::F32x4Sub).set(f);
-    // exponent (+1 where halved, -23 where scaled)
-    fb.get(bits).i32c(23).i(I::I32x4ShrU);
-    isplat(fb, 127);
-    fb.i(I::I32x4Sub);
-    fb.get(big).i(I::I32x4Sub);
-    isplat(fb, 23);
-    fb.get(sub).i(I::V128And).i(I::I32x4Sub);
-    fb.i(I::F32x4ConvertI32x4S).set(e);
-    fb.get(f);
-    splat(fb, 2.0);
-    fb.get(f).i(I::F32x4Add).i(I::F32x4Div).tee(s);
-    fb.get(s).i(I::F32x4Mul).set(z);
+    fb.get(f).get(f).i(I::F32x4Mul).set(z);
     splat(fb, 0.5);
     fb.get(f).i(I::F32x4Mul).get(f).i(I::F32x4Mul).set(hfsq);
-    // ln: e ln2_hi + (f - (hfsq - (s (hfsq + R) + e ln2_lo)));
-    // log2: e + (f - (hfsq - s (hfsq + R))) log2(e), the integer exact
+    fb.get(ei).get(eoff).i(I::I32x4Sub);
+    fb.i(I::F32x4ConvertI32x4S).set(e);
+    // ln: e ln2_hi + (f - (hfsq - (f z P(f) + e ln2_lo)));
+    // log2: e + (f - (hfsq - f z P(f))) log2(e), the integer exact
     if base2 {
         fb.get(e);
     } else {
@@ -309,14 +333,9 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
         fb.i(I::F32x4Mul);
     }
     fb.get(f).get(hfsq);
-    fb.get(s).get(hfsq).get(z);
-    vhorner(
-        fb,
-        fma,
-        z,
-        &[2.0 / 3.0, 2.0 / 5.0, 2.0 / 7.0, 2.0 / 9.0, 2.0 / 11.0],
-    );
-    fb.i(I::F32x4Mul).i(I::F32x4Add).i(I::F32x4Mul);
+    fb.get(f).get(z).i(I::F32x4Mul);
+    vhorner(fb, fma, f, &LOG_P);
+    fb.i(I::F32x4Mul);
     if !base2 {
         fb.get(e);
         splat(fb, LN2_LO_F);
@@ -329,6 +348,7 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     }
     fb.i(I::F32x4Add).set(res);
     // specials: x < 0 NaN, 0 -Inf, +Inf, NaN
+    fb.get(normal).i(I::I32Eqz).if_();
     let special = |fb: &mut Fb, v: f32, cmp: I<'static>, c: f32| {
         splat(fb, v);
         fb.get(res).get(x);
@@ -342,6 +362,9 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     special(fb, f32::INFINITY, I::F32x4Eq, f32::INFINITY);
     fb.get(x).get(res).get(x).get(x).i(I::F32x4Ne);
     sel(fb);
+    fb.set(res);
+    fb.end();
+    fb.get(res);
 }
 
 const LO_TO_HI: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
@@ -513,11 +536,12 @@ fn expm1(fb: &mut Fb, fma: bool, x: u32) {
         l(fb),
     );
     // e^-25 is below half an ULP of -1; past 89 everything overflows
+    // (pmin/pmax: one instruction, and NaN still passes)
     fb.get(x);
     splat(fb, -25.0);
-    fb.i(I::F32x4Max);
+    fb.i(I::F32x4PMax);
     splat(fb, 89.0);
-    fb.i(I::F32x4Min).set(xc);
+    fb.i(I::F32x4PMin).set(xc);
     fb.get(xc);
     splat(fb, std::f32::consts::LOG2_E);
     fb.i(I::F32x4Mul);
@@ -568,18 +592,38 @@ fn expm1(fb: &mut Fb, fma: bool, x: u32) {
     sel(fb);
 }
 
-/// tanh |x| = e / (e + 2), e = expm1(2 |x|), with |x| capped at 9 (where
-/// tanh rounds to 1).
+/// tanh x: x + x z T(z), z = x^2, below |x| = 0.625; above, where tanh
+/// |x| > 0.55 so that the rounding of the small `2 / (e + 1)` costs under
+/// an ULP of the result, 1 - 2 / (e + 1) with e = exp(2 min(|x|, 9))
+/// (tanh rounds to 1 from 9). The exp side runs only when a lane needs it.
 fn tanh(fb: &mut Fb, fma: bool, x: u32) {
-    let (y, e) = (fb.local(V::V128), fb.local(V::V128));
-    fb.get(x).i(I::F32x4Abs);
+    let a = abs_to(fb, x);
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (z, y, big, res) = (l(fb), l(fb), l(fb), l(fb));
+    fb.get(x).get(x).i(I::F32x4Mul).set(z);
+    fb.get(x).get(z).i(I::F32x4Mul);
+    vhorner(fb, fma, z, &TANH_T);
+    madd(fb, fma, false, |fb| {
+        fb.get(x);
+    });
+    fb.set(res);
+    fb.get(a);
+    splat(fb, 0.625);
+    fb.i(I::F32x4Ge).tee(big).i(I::V128AnyTrue).if_();
+    fb.get(a);
     splat(fb, 9.0);
-    fb.i(I::F32x4Min).tee(y).get(y).i(I::F32x4Add).set(y);
-    expm1(fb, fma, y);
-    fb.tee(e).get(e);
+    fb.i(I::F32x4PMin).tee(y).get(y).i(I::F32x4Add).set(y);
+    splat(fb, 1.0);
     splat(fb, 2.0);
-    fb.i(I::F32x4Add).i(I::F32x4Div);
+    exp(fb, fma, y, false);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Add).i(I::F32x4Div).i(I::F32x4Sub);
     copysign(fb, x);
+    fb.get(res).get(big);
+    sel(fb);
+    fb.set(res);
+    fb.end();
+    fb.get(res);
 }
 
 /// sinh |x| = (m + m / (m + 1)) / 2 with m = expm1 |x|; cosh x =
@@ -624,8 +668,10 @@ fn sinh_cosh(fb: &mut Fb, fma: bool, x: u32, cosh: bool) {
     }
 }
 
-/// log1p x = ln(u) x / (u - 1), u = 1 + x (u - 1 is exact, and the ratio
-/// cancels the rounding of u); x where u = 1, and +Inf.
+/// log1p x = ln(u) + c / u with u = 1 + x and c = x - (u - 1) the
+/// rounding error of u (exact): ln(u + c) to within (c / u)^2. Below
+/// u = 0.5, where u is exact and c = 0, the divisor is 1, so x = -1 gives
+/// -Inf rather than NaN; x = +Inf, where c is NaN, is selected.
 fn log1p(fb: &mut Fb, fma: bool, x: u32) {
     let (u, res) = (fb.local(V::V128), fb.local(V::V128));
     fb.get(x);
@@ -634,26 +680,36 @@ fn log1p(fb: &mut Fb, fma: bool, x: u32) {
     log(fb, fma, u, false);
     fb.get(x).get(u);
     splat(fb, 1.0);
-    fb.i(I::F32x4Sub).i(I::F32x4Div).i(I::F32x4Mul).set(res);
-    fb.get(x).get(res).get(u);
+    fb.i(I::F32x4Sub).i(I::F32x4Sub);
+    fb.get(u);
     splat(fb, 1.0);
-    fb.i(I::F32x4Eq).get(x);
+    fb.get(u);
+    splat(fb, 0.5);
+    fb.i(I::F32x4Ge);
+    sel(fb);
+    fb.i(I::F32x4Div).i(I::F32x4Add).set(res);
     splat(fb, f32::INFINITY);
-    fb.i(I::F32x4Eq).i(I::V128Or);
+    fb.get(res).get(x);
+    splat(fb, f32::INFINITY);
+    fb.i(I::F32x4Eq);
     sel(fb);
 }
 
-/// erf |x|: |x| P(x^2) below 1, else 1 - exp(Q(min(|x|, 4) - 2.5)).
+/// erf |x|: |x| P(x^2) below 1, else 1 - exp(Q(min(|x|, 4) - 2.5)) (the
+/// exp side only when a lane needs it).
 fn erf(fb: &mut Fb, fma: bool, x: u32) {
     let a = abs_to(fb, x);
     let l = |fb: &mut Fb| fb.local(V::V128);
-    let (z, u, q) = (l(fb), l(fb), l(fb));
+    let (z, u, q, big, res) = (l(fb), l(fb), l(fb), l(fb), l(fb));
     fb.get(a).get(a).i(I::F32x4Mul).set(z);
     vhorner(fb, fma, z, &ERF_P);
-    fb.get(a).i(I::F32x4Mul);
+    fb.get(a).i(I::F32x4Mul).set(res);
+    fb.get(a);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Ge).tee(big).i(I::V128AnyTrue).if_();
     fb.get(a);
     splat(fb, 4.0);
-    fb.i(I::F32x4Min);
+    fb.i(I::F32x4PMin);
     splat(fb, 2.5);
     fb.i(I::F32x4Sub).set(u);
     vhorner(fb, fma, u, &ERF_Q);
@@ -661,9 +717,10 @@ fn erf(fb: &mut Fb, fma: bool, x: u32) {
     splat(fb, 1.0);
     exp(fb, fma, q, false);
     fb.i(I::F32x4Sub);
-    fb.get(a);
-    splat(fb, 1.0);
-    fb.i(I::F32x4Lt);
+    fb.get(res).get(big);
     sel(fb);
+    fb.set(res);
+    fb.end();
+    fb.get(res);
     copysign(fb, x);
 }
