@@ -133,9 +133,7 @@ fn cpu_time_scaled(be: &WasmBackend, k: &Kernel, inputs: &[usize], scale: f32) -
         .map(|&n| {
             let id = be.alloc(n as u64 * 4).unwrap();
             let v: Vec<u8> = (0..n)
-                .flat_map(|i| {
-                    ((((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * scale).to_le_bytes()
-                })
+                .flat_map(|i| ((((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * scale).to_le_bytes())
                 .collect();
             be.write(id, 0, &v).unwrap();
             id

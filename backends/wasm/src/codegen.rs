@@ -135,6 +135,10 @@ fn vector_helper(op: Op) -> Option<H> {
         Op::COSH => Some(H::VCosh),
         Op::TANH => Some(H::VTanh),
         Op::ERF => Some(H::VErf),
+        Op::TAN => Some(H::VTan),
+        Op::ATAN => Some(H::VAtan),
+        Op::ASIN => Some(H::VAsin),
+        Op::ACOS => Some(H::VAcos),
         _ => None,
     }
 }
@@ -1245,7 +1249,7 @@ impl<'a> Gen<'a> {
         if let (Some(v), DType::F32) = (vector_helper(op), t) {
             let x = self.fb.local(V::V128);
             self.fb.set(x);
-            crate::vmath::emit(v, &mut self.fb, self.mb, x);
+            crate::vmath::emit(v, &mut self.fb, self.mb, &[x]);
             return true;
         }
         let ins = match (op, t) {
@@ -1292,6 +1296,12 @@ impl<'a> Gen<'a> {
 
     /// A native SIMD form of a binary op, if there is one (operands pushed).
     fn vbinary(&mut self, op: Op, t: DType) -> bool {
+        if (op, t) == (Op::ATAN2, DType::F32) {
+            let (y, x) = (self.fb.local(V::V128), self.fb.local(V::V128));
+            self.fb.set(x).set(y);
+            crate::vmath::emit(H::VAtan2, &mut self.fb, self.mb, &[y, x]);
+            return true;
+        }
         let cmp = matches!(op, Op::LT | Op::LE | Op::GT | Op::GE | Op::EQ | Op::NE);
         let ins = if t == DType::F32 {
             match op {
@@ -1870,6 +1880,15 @@ impl<'a> Gen<'a> {
                 Op::NE => fop!(F32Ne, F64Ne),
                 Op::REM => return self.via_f64(H::Fmod, t, 2),
                 Op::POW => return self.via_f64(H::Pow, t, 2),
+                Op::ATAN2 if t == D::F32 => {
+                    // the f32x4 helper on splats: the vector path's bits
+                    let x = self.fb.local(V::F32);
+                    self.fb.set(x).i(I::F32x4Splat);
+                    self.fb.get(x).i(I::F32x4Splat);
+                    self.call(H::VAtan2);
+                    self.fb.i(I::F32x4ExtractLane(0));
+                    return;
+                }
                 Op::ATAN2 => return self.via_f64(H::Atan2, t, 2),
                 _ => unreachable!("binary {op} on {t}"),
             };

@@ -60,6 +60,12 @@ pub(crate) enum H {
     VCosh,
     VTanh,
     VErf,
+    VTan,
+    VAtan,
+    VAsin,
+    VAcos,
+    /// f32x4 y, f32x4 x.
+    VAtan2,
 }
 
 /// The host functions every module imports, in import order (all f64 -> f64).
@@ -92,6 +98,11 @@ impl H {
                 | H::VCosh
                 | H::VTanh
                 | H::VErf
+                | H::VTan
+                | H::VAtan
+                | H::VAsin
+                | H::VAcos
+                | H::VAtan2
         )
     }
 
@@ -106,6 +117,7 @@ impl H {
             H::F64ToBf16 => (vec![F64], vec![F32]),
             H::Fmod | H::Pow | H::Atan2 => (vec![F64, F64], vec![F64]),
             H::Threefry(_) => (vec![I32, I32, I32, I32], vec![I32]),
+            H::VAtan2 => (vec![V128, V128], vec![V128]),
             h if h.is_vector() => (vec![V128], vec![V128]),
             _ => (vec![F64], vec![F64]),
         }
@@ -207,7 +219,7 @@ impl H {
                 pow(&mut fb, e)
             }
             H::Threefry(word) => threefry(&mut fb, word),
-            h if h.is_vector() => crate::vmath::emit(h, &mut fb, hs, 0),
+            h if h.is_vector() => crate::vmath::emit(h, &mut fb, hs, &[0, 1][..n as usize]),
             h => unreachable!("{h:?} has no body"),
         }
         fb.finish()
