@@ -94,6 +94,19 @@ fn special_chain(n: usize) -> Kernel {
     b.finish(n, 0)
 }
 
+/// `pow(x + 1, x)` on `n` f32.
+fn pow_kernel(n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let one = b.constant(Scalar::F32(1.0));
+    let base = b.op(Op::ADD, &[x, one]);
+    let y = b.op(Op::POW, &[base, x]);
+    b.output(y);
+    b.finish(n, 0)
+}
+
 /// Sums of `rows` rows of `rs` f32 each (the first stage of a long sum).
 fn rowsum(rows: usize, rs: usize) -> Kernel {
     let mut b = KernelBuilder::default();
@@ -189,6 +202,8 @@ fn cpu_main() {
             w * 1e3
         );
     }
+    let t = cpu_time(&be, &pow_kernel(4 << 20), &[4 << 20]);
+    println!("pow(x + 1, x) 4M: {:.2} ms cpu on one thread", t * 1e3);
     let t = cpu_time(&be, &special_chain(4 << 20), &[4 << 20]);
     println!("special chain 4M: {:.2} ms cpu on one thread", t * 1e3);
     let t = cpu_time(&be, &rowsum(4096, 4096), &[16 << 20]);

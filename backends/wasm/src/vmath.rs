@@ -24,8 +24,9 @@
 //! the helper: the same instructions, so the same bits, but several groups
 //! of lanes computed one after the other then overlap in the CPU.
 
+use crate::erf_coeffs::ERF_TAYLOR;
 use crate::fb::Fb;
-use crate::math::{H, Helpers};
+use crate::math::{H, Helpers, LN2_HI, LN2_LO};
 use wasm_encoder::{BlockType, Instruction as I, ValType as V};
 
 const LN2_HI_F: f32 = 0.693_359_4; // 0x3f318000: exact products with small ints
@@ -183,6 +184,8 @@ pub(crate) fn emit(h: H, fb: &mut Fb, hs: &mut dyn Helpers, args: &[u32]) {
         H::VAsin => asin_acos(fb, hs.fma(), x, false),
         H::VAcos => asin_acos(fb, hs.fma(), x, true),
         H::VAtan2 => atan2(fb, hs, args[0], args[1]),
+        H::VErfc => in_f64(fb, &[x], |fb, d| erfc_d(fb, hs.fma(), d[0])),
+        H::VPow => pow(fb, hs, args[0], args[1]),
         other => unreachable!("{other:?} is not a vector helper"),
     }
 }
@@ -1000,5 +1003,161 @@ fn tan(fb: &mut Fb, hs: &mut dyn Helpers, x: u32) {
     splat(fb, 1.0e6);
     fb.i(I::F32x4Lt).i(I::V128Not).set(slow);
     scalar_lanes(fb, hs, H::Tan, slow, v, &[x]);
+    fb.get(v);
+}
+
+/// erfc(x) = exp(-x^2) R(u) on [0.5, 10.1] with u = (1/(1 + x) - C) / H
+/// mapping the interval to [-1, 1] (relative error 3.4e-10); erfc
+/// underflows f32 beyond 10.1.
+const ERFC_R: [f64; 13] = [
+    0.299_674_089_061_172_16,
+    0.289_427_051_950_389_3,
+    0.037_100_949_952_286_71,
+    -0.010_347_208_220_234_664,
+    -9.954_057_300_790_85e-4,
+    0.001_036_016_334_091_209,
+    -1.812_933_027_322_747e-4,
+    -5.813_241_824_070_399e-5,
+    4.547_979_350_121_416e-5,
+    -1.014_528_853_253_981e-5,
+    -3.174_554_029_570_614e-6,
+    2.346_347_642_943_748_6e-6,
+    -2.295_244_857_566_306_5e-7,
+];
+const ERFC_C: f64 = (1.0 / 1.5 + 1.0 / 11.1) / 2.0;
+const ERFC_H: f64 = (1.0 / 1.5 - 1.0 / 11.1) / 2.0;
+
+/// e^v for the f64x2 local `v`, |v| <= 700: v = k ln 2 + r (two-part ln 2,
+/// exact products), the Taylor series of e^r to r^11 (relative error 2e-13
+/// on |r| <= ln2/2), and k added to the exponent bits.
+fn exp_d(fb: &mut Fb, fma: bool, v: u32) {
+    let (k, r) = (fb.local(V::V128), fb.local(V::V128));
+    fb.get(v);
+    dsplat(fb, std::f64::consts::LOG2_E);
+    fb.i(I::F64x2Mul).i(I::F64x2Nearest).set(k);
+    fb.get(v);
+    for p in [LN2_HI, LN2_LO] {
+        fb.get(k);
+        dsplat(fb, p);
+        fb.i(I::F64x2Mul).i(I::F64x2Sub);
+    }
+    fb.set(r);
+    let mut c = [1.0f64; 12];
+    for i in 1..12 {
+        c[i] = c[i - 1] / i as f64;
+    }
+    dhorner(fb, fma, r, &c);
+    fb.get(k)
+        .i(I::I32x4TruncSatF64x2SZero)
+        .i(I::I64x2ExtendLowI32x4S)
+        .i32c(52)
+        .i(I::I64x2Shl)
+        .i(I::I64x2Add);
+}
+
+/// erfc of the f64x2 local `x` (an f32): 1 - x P(x^2) (erf's Taylor series)
+/// below |x| = 0.5, where erfc > 0.47; above, exp(-x^2) R(u) with |x|
+/// capped at 10.1 (x^2 is exact), and 2 minus that for negative x.
+fn erfc_d(fb: &mut Fb, fma: bool, x: u32) {
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (a, z, t, w, res, near) = (l(fb), l(fb), l(fb), l(fb), l(fb), l(fb));
+    fb.get(x).i(I::F64x2Abs).tee(a);
+    dsplat(fb, 0.5);
+    fb.i(I::F64x2Lt).set(near);
+    // each side only where a lane needs it
+    fb.get(near).i(I::I64x2AllTrue).i(I::I32Eqz).if_();
+    fb.get(a);
+    dsplat(fb, 10.1);
+    fb.i(I::F64x2PMin).set(t);
+    dsplat(fb, 1.0);
+    dsplat(fb, 1.0);
+    fb.get(t).i(I::F64x2Add).i(I::F64x2Div);
+    dsplat(fb, ERFC_C);
+    fb.i(I::F64x2Sub);
+    dsplat(fb, 1.0 / ERFC_H);
+    fb.i(I::F64x2Mul).set(z);
+    fb.get(t).get(t).i(I::F64x2Mul).i(I::F64x2Neg).set(w);
+    exp_d(fb, fma, w);
+    dhorner(fb, fma, z, &ERFC_R);
+    fb.i(I::F64x2Mul).set(w);
+    // negative x: 2 - erfc(|x|)
+    dsplat(fb, 2.0);
+    fb.get(w).i(I::F64x2Sub).get(w);
+    fb.get(x).i32c(63).i(I::I64x2ShrS);
+    sel(fb);
+    fb.set(res);
+    fb.end();
+    fb.get(near).i(I::V128AnyTrue).if_();
+    fb.get(x).get(x).i(I::F64x2Mul).set(z);
+    dsplat(fb, 1.0);
+    fb.get(x);
+    dhorner(fb, fma, z, &ERF_TAYLOR[..10]);
+    fb.i(I::F64x2Mul).i(I::F64x2Sub);
+    fb.get(res).get(near);
+    sel(fb);
+    fb.set(res);
+    fb.end();
+    fb.get(res);
+}
+
+/// ln of the f64x2 local `x` (a positive finite f32, so normal in f64):
+/// x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), s = f / (2
+/// + f), ln m = 2 atanh s = 2s + s z Q(z), z = s^2, Q the series to z^7
+/// (relative error 6e-14 for s^2 <= 0.03).
+fn log_d(fb: &mut Fb, fma: bool, x: u32) {
+    let l = |fb: &mut Fb| fb.local(V::V128);
+    let (e, s, z) = (l(fb), l(fb), l(fb));
+    fb.get(x);
+    fb.i64c(0x3fe6_a09e_667f_3bcd).i(I::I64x2Splat);
+    fb.i(I::I64x2Sub).i32c(52).i(I::I64x2ShrS).set(e);
+    // f / (2 + f), f = m - 1
+    fb.get(x).get(e).i32c(52).i(I::I64x2Shl).i(I::I64x2Sub);
+    dsplat(fb, 1.0);
+    fb.i(I::F64x2Sub).set(s);
+    fb.get(s);
+    dsplat(fb, 2.0);
+    fb.get(s).i(I::F64x2Add).i(I::F64x2Div).set(s);
+    fb.get(s).get(s).i(I::F64x2Mul).set(z);
+    let q: Vec<f64> = (1..=7).map(|k| 2.0 / (2 * k + 1) as f64).collect();
+    fb.get(s).get(z).i(I::F64x2Mul);
+    dhorner(fb, fma, z, &q);
+    fb.i(I::F64x2Mul);
+    fb.get(s).get(s).i(I::F64x2Add).i(I::F64x2Add);
+    // + e ln 2 (e from the i64 lanes' low words)
+    fb.get(e)
+        .get(e)
+        .i(I::I8x16Shuffle([
+            0, 1, 2, 3, 8, 9, 10, 11, 0, 1, 2, 3, 8, 9, 10, 11,
+        ]))
+        .i(I::F64x2ConvertLowI32x4S);
+    dsplat(fb, std::f64::consts::LN_2);
+    fb.i(I::F64x2Mul).i(I::F64x2Add);
+}
+
+/// pow(x, y) = exp(y ln x) in f64 where x is positive and finite and y
+/// finite (y ln x capped at ±200, beyond f32's range either way); other
+/// lanes (x <= 0, Inf, NaN) take the scalar f64 helper.
+fn pow(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, y: u32) {
+    let fma = hs.fma();
+    let (v, slow) = (fb.local(V::V128), fb.local(V::V128));
+    in_f64(fb, &[x, y], |fb, d| {
+        let w = fb.local(V::V128);
+        log_d(fb, fma, d[0]);
+        fb.get(d[1]).i(I::F64x2Mul);
+        dsplat(fb, -200.0);
+        fb.i(I::F64x2PMax);
+        dsplat(fb, 200.0);
+        fb.i(I::F64x2PMin).set(w);
+        exp_d(fb, fma, w);
+    });
+    fb.set(v);
+    fb.get(x);
+    splat(fb, 0.0);
+    fb.i(I::F32x4Gt).get(x);
+    splat(fb, f32::INFINITY);
+    fb.i(I::F32x4Lt).i(I::V128And).get(y).i(I::F32x4Abs);
+    splat(fb, f32::INFINITY);
+    fb.i(I::F32x4Lt).i(I::V128And).i(I::V128Not).set(slow);
+    scalar_lanes(fb, hs, H::Pow, slow, v, &[x, y]);
     fb.get(v);
 }
