@@ -333,30 +333,25 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     fb.get(f).i(I::F32x4Mul).get(f).i(I::F32x4Mul).set(hfsq);
     fb.get(ei).get(eoff).i(I::I32x4Sub);
     fb.i(I::F32x4ConvertI32x4S).set(e);
-    // ln: e ln2_hi + (f - (hfsq - (f z P(f) + e ln2_lo)));
-    // log2: e + (f - (hfsq - f z P(f))) log2(e), the integer exact
+    // r = f^3 P(f)
+    let r = fb.local(V::V128);
+    fb.get(f).get(z).i(I::F32x4Mul);
+    vhorner(fb, fma, f, &LOG_P);
+    fb.i(I::F32x4Mul).set(r);
     if base2 {
-        fb.get(e);
+        log2_tail(fb, [e, f, hfsq, r, res]);
     } else {
+        // e ln2_hi + (f - (hfsq - (r + e ln2_lo)))
         fb.get(e);
         splat(fb, LN2_HI_F);
         fb.i(I::F32x4Mul);
-    }
-    fb.get(f).get(hfsq);
-    fb.get(f).get(z).i(I::F32x4Mul);
-    vhorner(fb, fma, f, &LOG_P);
-    fb.i(I::F32x4Mul);
-    if !base2 {
+        fb.get(f).get(hfsq).get(r);
         fb.get(e);
         splat(fb, LN2_LO_F);
         fb.i(I::F32x4Mul).i(I::F32x4Add);
+        fb.i(I::F32x4Sub).i(I::F32x4Sub);
+        fb.i(I::F32x4Add).set(res);
     }
-    fb.i(I::F32x4Sub).i(I::F32x4Sub);
-    if base2 {
-        splat(fb, std::f32::consts::LOG2_E);
-        fb.i(I::F32x4Mul);
-    }
-    fb.i(I::F32x4Add).set(res);
     // specials: x < 0 NaN, 0 -Inf, +Inf, NaN
     fb.get(normal).i(I::I32Eqz).if_();
     let special = |fb: &mut Fb, v: f32, cmp: I<'static>, c: f32| {
@@ -375,6 +370,42 @@ fn log(fb: &mut Fb, fma: bool, x: u32, base2: bool) {
     fb.set(res);
     fb.end();
     fb.get(res);
+}
+
+/// log2(e) in two parts, the first of 12 bits (exact products with
+/// 12-bit values).
+const IVLN2_HI: f32 = 1.442_871_1; // 0x3fb8b000
+const IVLN2_LO: f32 = -1.760_528_5e-4;
+
+/// log2 x = e + (f - hfsq + r) log2(e) into local `res`, with f - hfsq
+/// split into a 12-bit head (its product with the head of log2(e) exact)
+/// and a tail, and e added last with its rounding error kept, so the one
+/// big product is not rounded twice (from `[e, f, hfsq, r, res]`).
+fn log2_tail(fb: &mut Fb, l: [u32; 5]) {
+    let [e, f, hfsq, r, res] = l;
+    let (hi, lo, vhi, w) = (
+        fb.local(V::V128),
+        fb.local(V::V128),
+        fb.local(V::V128),
+        fb.local(V::V128),
+    );
+    fb.get(f).get(hfsq).i(I::F32x4Sub);
+    isplat(fb, 0xffff_f000_u32 as i32);
+    fb.i(I::V128And).set(hi);
+    fb.get(f).get(hi).i(I::F32x4Sub).get(hfsq).i(I::F32x4Sub);
+    fb.get(r).i(I::F32x4Add).set(lo);
+    fb.get(hi);
+    splat(fb, IVLN2_HI);
+    fb.i(I::F32x4Mul).set(vhi);
+    // val_lo = (lo + hi) ivln2_lo + lo ivln2_hi + ((e - w) + val_hi)
+    fb.get(e).get(vhi).i(I::F32x4Add).set(w);
+    fb.get(lo).get(hi).i(I::F32x4Add);
+    splat(fb, IVLN2_LO);
+    fb.i(I::F32x4Mul).get(lo);
+    splat(fb, IVLN2_HI);
+    fb.i(I::F32x4Mul).i(I::F32x4Add);
+    fb.get(e).get(w).i(I::F32x4Sub).get(vhi).i(I::F32x4Add);
+    fb.i(I::F32x4Add).get(w).i(I::F32x4Add).set(res);
 }
 
 const LO_TO_HI: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
