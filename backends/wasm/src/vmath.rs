@@ -664,12 +664,13 @@ fn tanh(fb: &mut Fb, fma: bool, x: u32) {
     exp(fb, fma, y, false);
     splat(fb, 1.0);
     fb.i(I::F32x4Add).i(I::F32x4Div).i(I::F32x4Sub);
-    copysign(fb, x);
     fb.get(res).get(big);
     sel(fb);
     fb.set(res);
     fb.end();
+    // the sign of x on both sides (fused, the polynomial side loses -0)
     fb.get(res);
+    copysign(fb, x);
 }
 
 /// sinh |x| = (m + m / (m + 1)) / 2 with m = expm1 |x|; cosh x =
@@ -717,7 +718,8 @@ fn sinh_cosh(fb: &mut Fb, fma: bool, x: u32, cosh: bool) {
 /// log1p x = ln(u) + c / u with u = 1 + x and c = x - (u - 1) the
 /// rounding error of u (exact): ln(u + c) to within (c / u)^2. Below
 /// u = 0.5, where u is exact and c = 0, the divisor is 1, so x = -1 gives
-/// -Inf rather than NaN; x = +Inf, where c is NaN, is selected.
+/// -Inf rather than NaN; x = +Inf, where c is NaN, and u = 1 (x = -0) are
+/// x itself.
 fn log1p(fb: &mut Fb, fma: bool, x: u32) {
     let (u, res) = (fb.local(V::V128), fb.local(V::V128));
     fb.get(x);
@@ -734,10 +736,12 @@ fn log1p(fb: &mut Fb, fma: bool, x: u32) {
     fb.i(I::F32x4Ge);
     sel(fb);
     fb.i(I::F32x4Div).i(I::F32x4Add).set(res);
+    // x itself where u = 1 (keeps -0) and at +Inf
+    fb.get(x).get(res).get(x);
     splat(fb, f32::INFINITY);
-    fb.get(res).get(x);
-    splat(fb, f32::INFINITY);
-    fb.i(I::F32x4Eq);
+    fb.i(I::F32x4Eq).get(u);
+    splat(fb, 1.0);
+    fb.i(I::F32x4Eq).i(I::V128Or);
     sel(fb);
 }
 
@@ -956,16 +960,17 @@ fn atan2(fb: &mut Fb, hs: &mut dyn Helpers, y: u32, x: u32) {
     let fma = hs.fma();
     let (v, slow) = (fb.local(V::V128), fb.local(V::V128));
     in_f64(fb, &[y, x], |fb, d| {
-        let q = fb.local(V::V128);
+        let (q, a) = (fb.local(V::V128), fb.local(V::V128));
         fb.get(d[0]).get(d[1]).i(I::F64x2Div).set(q);
         atan_d(fb, fma, q);
-        // + copysign(pi, y) where x is negative (or -0)
+        // + copysign(pi, y) where x is negative (or -0); elsewhere the
+        // atan itself (adding 0 would turn -0 into +0)
+        fb.tee(a);
         dsplat(fb, std::f64::consts::PI);
         dcopysign(fb, d[0]);
-        dsplat(fb, 0.0);
+        fb.i(I::F64x2Add).get(a);
         fb.get(d[1]).i32c(63).i(I::I64x2ShrS);
         sel(fb);
-        fb.i(I::F64x2Add);
     });
     fb.set(v);
     let both = |fb: &mut Fb, v: f32, cmp: I<'static>| {

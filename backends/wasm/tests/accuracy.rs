@@ -238,3 +238,66 @@ fn vector_math_is_accurate_with_and_without_fused_multiply_add() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn special_values_keep_signed_zeros_infinities_and_nans() {
+    // every pair of specials, shifted across lane positions so each value
+    // runs in vector groups and in the scalar tail; zeros and infinities
+    // must match the reference bit for bit, NaN stay NaN
+    let sp: Vec<f64> = specials(DType::F32)
+        .into_iter()
+        .map(|s| s.as_f64())
+        .collect();
+    let (mut xs, mut ys) = (Vec::new(), Vec::new());
+    for &a in &sp {
+        for &b in &sp {
+            xs.push(a);
+            ys.push(b);
+        }
+    }
+    xs.push(0.25); // a ragged length: a scalar tail
+    ys.push(-0.0);
+    let mut failures = Vec::new();
+    let ops: Vec<(Op, bool)> = UNARY
+        .iter()
+        .map(|&op| (op, false))
+        .chain([(Op::ATAN2, true), (Op::POW, true)])
+        .collect();
+    for fma in [true, false] {
+        let be = backend(&format!("threads = 2\nfma = {fma}"));
+        for &(op, binary) in &ops {
+            let k = kernel(op, DType::F32, xs.len(), binary);
+            let f32s = |v: &[f64]| {
+                to_bytes(
+                    &v.iter()
+                        .map(|&x| Scalar::F64(x).cast(DType::F32))
+                        .collect::<Vec<_>>(),
+                )
+            };
+            let mut inputs = vec![f32s(&xs)];
+            if binary {
+                inputs.push(f32s(&ys));
+            }
+            let got = from_bytes(DType::F32, &run_wasm(&be, &k, &inputs)[0]);
+            let want = from_bytes(DType::F32, &run_ref(&k, &inputs)[0]);
+            for e in 0..xs.len() {
+                let (g, w) = (got[e].as_f64(), want[e].as_f64());
+                let exact = w == 0.0 || w.is_infinite();
+                let ok = if w.is_nan() {
+                    g.is_nan()
+                } else if exact {
+                    g.to_bits() == w.to_bits()
+                } else {
+                    ulps(got[e], want[e]) <= 4
+                };
+                if !ok {
+                    failures.push(format!(
+                        "{op} (fma {fma}) at ({}, {}): wasm {g:?}, reference {w:?}",
+                        xs[e], ys[e]
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
