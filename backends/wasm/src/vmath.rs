@@ -1,4 +1,5 @@
-//! f32x4 transcendentals (exp, log, sin, cos) for SIMD kernels.
+//! f32x4 transcendentals for SIMD kernels: every float unary op but the
+//! f32-exact ones, and atan2 and pow (fmod stays scalar and exact).
 //!
 //! Each takes and returns a v128 of four f32. Scalar f32 code calls the
 //! same functions on a splatted value and takes lane 0, so an element gets
@@ -9,16 +10,27 @@
 //! (exact products up to |k| < 2^20); lanes with |x| >= 1e6, Inf or NaN
 //! take the scalar f64 helper. The polynomials are minimax fits of the
 //! degree f32 needs (`backends/wasm/tools/fit_vmath.py` computes them).
+//! Where a function has a cheap side and an expensive one (tanh and erf
+//! below and above a threshold, erfc), the expensive side runs only when
+//! a lane of the group needs it.
+//!
+//! tan, atan, asin, acos, atan2, erfc and pow compute in f64x2 (two lanes
+//! at a time) with polynomials of f32 grade: the f64 result is within
+//! 1e-10 of the truth, so rounding it gives the correctly rounded f32 or
+//! its neighbour, as the scalar f64 helpers do, without their tables and
+//! lane-by-lane calls.
 //!
 //! With [`Helpers::fma`] (the host fuses multiply-add) the polynomials and
 //! reductions use relaxed-SIMD `madd`/`nmadd`: one rounding per step and
 //! fewer instructions. The reduction products stay exact, so only the
 //! polynomial's last bits depend on it.
 //!
-//! Every f32 checked (example `exhaustive`, both signs): exp (|x| < 90)
-//! and log (all x) are within 1 ULP of the correctly rounded result, with
-//! or without fma; sin and cos (|x| < 1e5) too but for 120 inputs each at
-//! 2 ULP with fma, 1184 (sin) and 1874 (cos) without (of 2.4e9).
+//! Every f32 checked (example `exhaustive`, both signs): exp (|x| < 90),
+//! log, log2, log1p, atan (all x), asin, acos, tan (|x| < 1e6), erfc (|x|
+//! < 10.1) and tanh (|x| < 9) are within 1 ULP of the correctly rounded
+//! result, with or without fma; sin and cos (|x| < 1e5) too but for 120
+//! inputs each at 2 ULP with fma, 1184 (sin) and 1874 (cos) without (of
+//! 2.4e9); erf (|x| < 5) within 4 ULP.
 //!
 //! SIMD kernels emit these bodies inline ([`emit`]) rather than calling
 //! the helper: the same instructions, so the same bits, but several groups
@@ -1137,9 +1149,9 @@ fn erfc_d(fb: &mut Fb, fma: bool, x: u32) {
 }
 
 /// ln of the f64x2 local `x` (a positive finite f32, so normal in f64):
-/// x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact), s = f / (2
-/// + f), ln m = 2 atanh s = 2s + s z Q(z), z = s^2, Q the series to z^7
-/// (relative error 6e-14 for s^2 <= 0.03).
+/// x = 2^e m with m in [sqrt(1/2), sqrt(2)), f = m - 1 (exact),
+/// s = f / (2 + f), ln m = 2 atanh s = 2s + s z Q(z) with z = s^2 and Q the
+/// series to z^7 (relative error 6e-14 for s^2 <= 0.03).
 fn log_d(fb: &mut Fb, fma: bool, x: u32) {
     let l = |fb: &mut Fb| fb.local(V::V128);
     let (e, s, z) = (l(fb), l(fb), l(fb));
