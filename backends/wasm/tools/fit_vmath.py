@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Minimax polynomial coefficients of the f32x4 transcendentals
 (backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C, ERF_P, ERF_Q, TANH_T, LOG_P,
-and the f64 ones ATAN_A, SIN_D, COS_D).
+and the f64 ones ATAN_A, SIN_D, COS_D, ERFC_R).
 
 Each fit minimises the largest *relative* error of the whole function
 (not of the fitted remainder) over its reduced interval, as a linear
@@ -102,3 +102,11 @@ s = np.array([float((mp.sin(v) - v) / v**3) for v in map(mp.mpf, d)])
 report64("SIN_D", *minimax(np.stack([z**i for i in range(4)], 1), s, d * z / np.sin(d), 1e11))
 c = np.array([float((mp.cos(v) - 1) / v**2) for v in map(mp.mpf, d)])
 report64("COS_D", *minimax(np.stack([z**i for i in range(4)], 1), c, z / np.cos(d), 1e10))
+# erfc x = exp(-x^2) R(u) on [0.5, 10.1], u = (1/(1+x) - C) / H in [-1, 1]
+tmax, tmin = 1 / 1.5, 1 / 11.1
+C, H = (tmax + tmin) / 2, (tmax - tmin) / 2
+x = 1 / np.linspace(tmin, tmax, 4000) - 1
+u = (1 / (1 + x) - C) / H
+with mp.workdps(40):
+    g = np.array([float(mp.erfc(v) * mp.exp(v * v)) for v in map(mp.mpf, x)])
+report64("ERFC_R", *minimax(np.stack([u**i for i in range(13)], 1), g, 1 / g, 1e10))
