@@ -79,6 +79,34 @@ fn unary(op: Option<Op>, n: usize) -> Kernel {
     b.finish(n, 0)
 }
 
+/// `erf(tanh(x) log1p(x x))` on `n` f32 (the core's special_chain_4m kernel).
+fn special_chain(n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let t = b.op(Op::TANH, &[x]);
+    let xx = b.op(Op::MUL, &[x, x]);
+    let l = b.op(Op::LOG1P, &[xx]);
+    let p = b.op(Op::MUL, &[t, l]);
+    let y = b.op(Op::ERF, &[p]);
+    b.output(y);
+    b.finish(n, 0)
+}
+
+/// `pow(x + 1, x)` on `n` f32.
+fn pow_kernel(n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let one = b.constant(Scalar::F32(1.0));
+    let base = b.op(Op::ADD, &[x, one]);
+    let y = b.op(Op::POW, &[base, x]);
+    b.output(y);
+    b.finish(n, 0)
+}
+
 /// Sums of `rows` rows of `rs` f32 each (the first stage of a long sum).
 fn rowsum(rows: usize, rs: usize) -> Kernel {
     let mut b = KernelBuilder::default();
@@ -107,13 +135,18 @@ fn cpu() -> f64 {
 
 /// Best-of-five CPU seconds of one execution of `k` on inputs of `inputs` f32.
 fn cpu_time(be: &WasmBackend, k: &Kernel, inputs: &[usize]) -> f64 {
+    cpu_time_scaled(be, k, inputs, 1.0)
+}
+
+/// [`cpu_time`] on inputs spread over [-scale/2, scale/2).
+fn cpu_time_scaled(be: &WasmBackend, k: &Kernel, inputs: &[usize], scale: f32) -> f64 {
     let exe = be.compile(k).unwrap();
     let ins: Vec<_> = inputs
         .iter()
         .map(|&n| {
             let id = be.alloc(n as u64 * 4).unwrap();
             let v: Vec<u8> = (0..n)
-                .flat_map(|i| (((i * 7919) % 1000) as f32 / 1000.0 - 0.5).to_le_bytes())
+                .flat_map(|i| ((((i * 7919) % 1000) as f32 / 1000.0 - 0.5) * scale).to_le_bytes())
                 .collect();
             be.write(id, 0, &v).unwrap();
             id
@@ -152,10 +185,27 @@ fn cpu_main() {
         ("sin", Some(Op::SIN)),
         ("exp", Some(Op::EXP)),
         ("sqrt", Some(Op::SQRT)),
+        ("log", Some(Op::LOG)),
+        ("tanh", Some(Op::TANH)),
+        ("log1p", Some(Op::LOG1P)),
+        ("erf", Some(Op::ERF)),
+        ("erfc", Some(Op::ERFC)),
+        ("atan", Some(Op::ATAN)),
+        ("tan", Some(Op::TAN)),
     ] {
         let t = cpu_time(&be, &unary(op, 4 << 20), &[4 << 20]);
-        println!("{name} 4M: {:.2} ms cpu on one thread", t * 1e3);
+        // over [-4, 4): the special functions' other branches
+        let w = cpu_time_scaled(&be, &unary(op, 4 << 20), &[4 << 20], 8.0);
+        println!(
+            "{name} 4M: {:.2} ms cpu on one thread ({:.2} ms on [-4, 4))",
+            t * 1e3,
+            w * 1e3
+        );
     }
+    let t = cpu_time(&be, &pow_kernel(4 << 20), &[4 << 20]);
+    println!("pow(x + 1, x) 4M: {:.2} ms cpu on one thread", t * 1e3);
+    let t = cpu_time(&be, &special_chain(4 << 20), &[4 << 20]);
+    println!("special chain 4M: {:.2} ms cpu on one thread", t * 1e3);
     let t = cpu_time(&be, &rowsum(4096, 4096), &[16 << 20]);
     println!(
         "rowsum 4096x4096: {:.2} ms cpu, {:.1} GB/s per core",

@@ -23,7 +23,7 @@ fn ulps(a: f32, b: f32) -> u64 {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: exhaustive exp|exp2|expm1|log|log2|log1p|sin|cos|sinh|cosh|tanh|erf BOUND [OPTIONS]";
+    let usage = "usage: exhaustive exp|exp2|expm1|log|log2|log1p|sin|cos|sinh|cosh|tanh|erf|tan|atan|asin|acos|erfc BOUND [OPTIONS]";
     let name = args.first().expect(usage).as_str();
     let bound: f32 = args
         .get(1)
@@ -43,6 +43,11 @@ fn main() {
         "cosh" => (Op::COSH, f64::cosh),
         "tanh" => (Op::TANH, f64::tanh),
         "erf" => (Op::ERF, libm::erf),
+        "tan" => (Op::TAN, f64::tan),
+        "atan" => (Op::ATAN, f64::atan),
+        "asin" => (Op::ASIN, f64::asin),
+        "acos" => (Op::ACOS, f64::acos),
+        "erfc" => (Op::ERFC, libm::erfc),
         _ => panic!("{usage}"),
     };
     let options = format!(

@@ -127,6 +127,20 @@ fn vector_helper(op: Op) -> Option<H> {
         Op::COSH => Some(H::VCosh),
         Op::TANH => Some(H::VTanh),
         Op::ERF => Some(H::VErf),
+        Op::TAN => Some(H::VTan),
+        Op::ATAN => Some(H::VAtan),
+        Op::ASIN => Some(H::VAsin),
+        Op::ACOS => Some(H::VAcos),
+        Op::ERFC => Some(H::VErfc),
+        _ => None,
+    }
+}
+
+/// The f32x4 helper of a binary op, for the ops that have one.
+fn vector_helper2(op: Op) -> Option<H> {
+    match op {
+        Op::ATAN2 => Some(H::VAtan2),
+        Op::POW => Some(H::VPow),
         _ => None,
     }
 }
@@ -1228,7 +1242,7 @@ impl<'a> Gen<'a> {
         if let (Some(v), DType::F32) = (vector_helper(op), t) {
             let x = self.fb.local(V::V128);
             self.fb.set(x);
-            crate::vmath::emit(v, &mut self.fb, self.mb, x);
+            crate::vmath::emit(v, &mut self.fb, self.mb, &[x]);
             return true;
         }
         let ins = match (op, t) {
@@ -1275,6 +1289,12 @@ impl<'a> Gen<'a> {
 
     /// A native SIMD form of a binary op, if there is one (operands pushed).
     fn vbinary(&mut self, op: Op, t: DType) -> bool {
+        if let (Some(h), DType::F32) = (vector_helper2(op), t) {
+            let (a, b) = (self.fb.local(V::V128), self.fb.local(V::V128));
+            self.fb.set(b).set(a);
+            crate::vmath::emit(h, &mut self.fb, self.mb, &[a, b]);
+            return true;
+        }
         let cmp = matches!(op, Op::LT | Op::LE | Op::GT | Op::GE | Op::EQ | Op::NE);
         let ins = if t == DType::F32 {
             match op {
@@ -1851,6 +1871,15 @@ impl<'a> Gen<'a> {
                 Op::GE => fop!(F32Ge, F64Ge),
                 Op::EQ => fop!(F32Eq, F64Eq),
                 Op::NE => fop!(F32Ne, F64Ne),
+                Op::ATAN2 | Op::POW if t == D::F32 => {
+                    // the f32x4 helper on splats: the vector path's bits
+                    let b = self.fb.local(V::F32);
+                    self.fb.set(b).i(I::F32x4Splat);
+                    self.fb.get(b).i(I::F32x4Splat);
+                    self.call(vector_helper2(op).expect("has one"));
+                    self.fb.i(I::F32x4ExtractLane(0));
+                    return;
+                }
                 Op::REM => return self.via_f64(H::Fmod, t, 2),
                 Op::POW => return self.via_f64(H::Pow, t, 2),
                 Op::ATAN2 => return self.via_f64(H::Atan2, t, 2),

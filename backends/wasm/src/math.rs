@@ -60,6 +60,15 @@ pub(crate) enum H {
     VCosh,
     VTanh,
     VErf,
+    VTan,
+    VAtan,
+    VAsin,
+    VAcos,
+    /// f32x4 y, f32x4 x.
+    VAtan2,
+    VErfc,
+    /// f32x4 x, f32x4 y.
+    VPow,
 }
 
 /// The host functions every module imports, in import order (all f64 -> f64).
@@ -92,6 +101,13 @@ impl H {
                 | H::VCosh
                 | H::VTanh
                 | H::VErf
+                | H::VTan
+                | H::VAtan
+                | H::VAsin
+                | H::VAcos
+                | H::VAtan2
+                | H::VErfc
+                | H::VPow
         )
     }
 
@@ -106,6 +122,7 @@ impl H {
             H::F64ToBf16 => (vec![F64], vec![F32]),
             H::Fmod | H::Pow | H::Atan2 => (vec![F64, F64], vec![F64]),
             H::Threefry(_) => (vec![I32, I32, I32, I32], vec![I32]),
+            H::VAtan2 | H::VPow => (vec![V128, V128], vec![V128]),
             h if h.is_vector() => (vec![V128], vec![V128]),
             _ => (vec![F64], vec![F64]),
         }
@@ -207,7 +224,7 @@ impl H {
                 pow(&mut fb, e)
             }
             H::Threefry(word) => threefry(&mut fb, word),
-            h if h.is_vector() => crate::vmath::emit(h, &mut fb, hs, 0),
+            h if h.is_vector() => crate::vmath::emit(h, &mut fb, hs, &[0, 1][..n as usize]),
             h => unreachable!("{h:?} has no body"),
         }
         fb.finish()
@@ -216,8 +233,8 @@ impl H {
 
 // ---- constants -------------------------------------------------------------
 
-const LN2_HI: f64 = 6.931_471_803_691_238e-1; // 0x3fe62e42fee00000
-const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+pub(crate) const LN2_HI: f64 = 6.931_471_803_691_238e-1; // 0x3fe62e42fee00000
+pub(crate) const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
 const INV_LN2: f64 = std::f64::consts::LOG2_E;
 const LN2: f64 = std::f64::consts::LN_2;
 const PIO2_1: f64 = 1.570_796_326_734_125_6; // 0x3ff921fb54400000

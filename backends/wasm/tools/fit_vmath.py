@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Minimax polynomial coefficients of the f32x4 transcendentals
-(backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C, ERF_P, ERF_Q).
+(backends/wasm/src/vmath.rs: EXP_Q, SIN_S, COS_C, ERF_P, ERF_Q, TANH_T, LOG_P,
+and the f64 ones ATAN_A, SIN_D, COS_D, ERFC_R).
 
 Each fit minimises the largest *relative* error of the whole function
 (not of the fitted remainder) over its reduced interval, as a linear
@@ -66,3 +67,46 @@ x = np.linspace(1.0, 4.0, 4000)
 q = np.array([float(mp.log(mp.erfc(v))) for v in map(mp.mpf, x)])
 w = np.array([float(mp.erfc(v) / mp.erf(v)) for v in map(mp.mpf, x)])
 report("ERF_Q", *minimax(np.stack([(x - 2.5) ** i for i in range(8)], 1), q, w, 1e7))
+
+# tanh x = x + x z T(z), z = x^2, on |x| <= 0.625 (relative error of tanh)
+d = np.sqrt(np.linspace(1e-8, 0.625**2, 3000))
+z = d * d
+t = np.array([float((mp.tanh(v) - v) / v**3) for v in map(mp.mpf, d)])
+report("TANH_T", *minimax(np.stack([z**i for i in range(5)], 1), t, d * z / np.tanh(d)))
+
+# ln(1 + f) = f - f^2/2 + f^3 P(f) on [sqrt(1/2) - 1, sqrt(2) - 1] (a little
+# more), relative error of ln(1 + f)
+lo, hi = float(mp.sqrt(0.5)) - 1 - 1e-4, float(mp.sqrt(2)) - 1 + 1e-4
+f = np.r_[np.linspace(lo, -1e-6, 3000), np.linspace(1e-6, hi, 3000)]
+t = np.array([float((mp.log1p(v) - v + v * v / 2) / v**3) for v in map(mp.mpf, f)])
+lg = np.array([float(mp.log1p(v)) for v in map(mp.mpf, f)])
+report("LOG_P", *minimax(np.stack([f**i for i in range(8)], 1), t, f**3 / lg))
+
+
+def report64(name, coeffs, err):
+    print(f"{name}: [{', '.join(repr(float(c)) for c in coeffs)}]  max rel err {err:.3g}")
+
+
+# f64 polynomials of f32 grade (tan, atan, asin, acos, atan2 compute in f64x2)
+# atan t = t + t z A(z) on |t| <= tan(pi/8)
+h = float(mp.tan(mp.pi / 8)) + 1e-6
+d = np.sqrt(np.linspace(1e-10, h * h, 4000))
+z = d * d
+t = np.array([float((mp.atan(v) - v) / v**3) for v in map(mp.mpf, d)])
+report64("ATAN_A", *minimax(np.stack([z**i for i in range(6)], 1), t, d * z / np.arctan(d), 1e13))
+# sin r = r + r z S(z), cos r = 1 + z C(z) on |r| <= pi/4
+h = float(mp.pi / 4) + 1e-6
+d = np.sqrt(np.linspace(1e-10, h * h, 4000))
+z = d * d
+s = np.array([float((mp.sin(v) - v) / v**3) for v in map(mp.mpf, d)])
+report64("SIN_D", *minimax(np.stack([z**i for i in range(4)], 1), s, d * z / np.sin(d), 1e11))
+c = np.array([float((mp.cos(v) - 1) / v**2) for v in map(mp.mpf, d)])
+report64("COS_D", *minimax(np.stack([z**i for i in range(4)], 1), c, z / np.cos(d), 1e10))
+# erfc x = exp(-x^2) R(u) on [0.5, 10.1], u = (1/(1+x) - C) / H in [-1, 1]
+tmax, tmin = 1 / 1.5, 1 / 11.1
+C, H = (tmax + tmin) / 2, (tmax - tmin) / 2
+x = 1 / np.linspace(tmin, tmax, 4000) - 1
+u = (1 / (1 + x) - C) / H
+with mp.workdps(40):
+    g = np.array([float(mp.erfc(v) * mp.exp(v * v)) for v in map(mp.mpf, x)])
+report64("ERFC_R", *minimax(np.stack([u**i for i in range(13)], 1), g, 1 / g, 1e10))
