@@ -742,22 +742,7 @@ mod tests {
             let mut b = builder();
             let size = 1 + next(200) as usize;
             let rsize = 1 + next(6) as usize;
-            let mut vals = vec![b.gidx(), b.ridx()];
-            for _ in 0..8 {
-                let p = vals[next(vals.len() as u64) as usize];
-                let q = vals[next(vals.len() as u64) as usize];
-                let c = [1, 2, 3, 4, 7, 8, 16, 0, -1, -3][next(10) as usize];
-                let c = b.constant(Scalar::I32(c));
-                let v = match next(6) {
-                    0 => b.op(Op::ADD, &[p, q]),
-                    1 => b.op(Op::SUB, &[p, q]),
-                    2 => b.op(Op::MUL, &[p, c]),
-                    3 => b.op(Op::IDIV, &[p, c]),
-                    4 => b.op(Op::REM, &[p, c]),
-                    _ => b.op(Op::MUL, &[p, q]),
-                };
-                vals.push(v);
-            }
+            let vals = crate::simplify::random_indices(&mut b, 8, &mut next);
             let idx = *vals.last().unwrap();
             let k = reading(b, idx, size, rsize);
             let Some(f) = Indices::new(&k).affine(idx.id) else {

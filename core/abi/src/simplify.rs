@@ -450,9 +450,38 @@ impl Kernel {
     }
 }
 
+/// Random index arithmetic for tests: `gidx`, `ridx`, then `steps` values
+/// each combining two earlier ones by add, sub or mul, or one by mul,
+/// floor-div or rem with a small constant (some zero or negative).
+#[cfg(test)]
+pub(crate) fn random_indices(
+    b: &mut crate::KernelBuilder,
+    steps: usize,
+    next: &mut impl FnMut(u64) -> u64,
+) -> Vec<crate::Val> {
+    let mut vals = vec![b.gidx(), b.ridx()];
+    for _ in 0..steps {
+        let p = vals[next(vals.len() as u64) as usize];
+        let q = vals[next(vals.len() as u64) as usize];
+        let c = [1, 2, 3, 4, 7, 8, 16, 0, -1, -3][next(10) as usize];
+        let c = b.constant(crate::Scalar::I32(c));
+        let v = match next(6) {
+            0 => b.op(Op::ADD, &[p, q]),
+            1 => b.op(Op::SUB, &[p, q]),
+            2 => b.op(Op::MUL, &[p, c]),
+            3 => b.op(Op::IDIV, &[p, c]),
+            4 => b.op(Op::REM, &[p, c]),
+            _ => b.op(Op::MUL, &[p, q]),
+        };
+        vals.push(v);
+    }
+    vals
+}
+
 #[cfg(test)]
 mod tests {
-    use crate::{DType, Kernel, KernelBuilder, Op, Scalar, Val};
+    use super::random_indices;
+    use crate::{DType, Kernel, KernelBuilder, Op, Val};
 
     /// Evaluates the i32 index of every load of `k` at (gidx, ridx), with
     /// the IR's wrapping semantics (division by zero is -1, remainder by
@@ -572,22 +601,7 @@ mod tests {
             let xs: Vec<u32> = (0..3).map(|_| b.input(DType::F32)).collect();
             let size = 1 + next(300) as usize;
             let rsize = 1 + next(7) as usize;
-            let mut vals = vec![b.gidx(), b.ridx()];
-            for _ in 0..12 {
-                let p = vals[next(vals.len() as u64) as usize];
-                let q = vals[next(vals.len() as u64) as usize];
-                let c = [1, 2, 3, 4, 7, 8, 16, 0, -1, -3][next(10) as usize];
-                let c = b.constant(Scalar::I32(c));
-                let v = match next(6) {
-                    0 => b.op(Op::ADD, &[p, q]),
-                    1 => b.op(Op::SUB, &[p, q]),
-                    2 => b.op(Op::MUL, &[p, c]),
-                    3 => b.op(Op::IDIV, &[p, c]),
-                    4 => b.op(Op::REM, &[p, c]),
-                    _ => b.op(Op::MUL, &[p, q]),
-                };
-                vals.push(v);
-            }
+            let vals = random_indices(&mut b, 12, &mut next);
             let mut sum = None;
             for (&v, &x) in vals.iter().rev().zip(&xs) {
                 let l = b.load(x, v);
