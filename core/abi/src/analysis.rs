@@ -605,26 +605,7 @@ mod tests {
     use super::*;
     use crate::{KernelBuilder, Scalar, Val};
 
-    /// Every i32 node's value at (gidx, ridx) in the IR's wrapping
-    /// semantics (loads read 0), straight from the IR.
-    fn values(k: &Kernel, g: i32, r: i32) -> Vec<i32> {
-        let mut v = vec![0i32; k.nodes.len()];
-        for (i, n) in k.nodes.iter().enumerate() {
-            let a = |s: usize| v[n.args[s] as usize];
-            v[i] = match n.op {
-                Op::CONST => n.imm as u32 as i32,
-                Op::GIDX => g,
-                Op::RIDX => r,
-                Op::ADD => a(0).wrapping_add(a(1)),
-                Op::SUB => a(0).wrapping_sub(a(1)),
-                Op::MUL => a(0).wrapping_mul(a(1)),
-                Op::IDIV => a(0).checked_div(a(1)).unwrap_or(-1),
-                Op::REM => a(0).checked_rem(a(1)).unwrap_or(a(0)),
-                _ => 0,
-            };
-        }
-        v
-    }
+    use crate::simplify::index_values as values;
 
     fn op(b: &mut KernelBuilder, op: Op, x: Val, c: i32) -> Val {
         let c = b.i32(c);

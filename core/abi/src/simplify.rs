@@ -478,36 +478,42 @@ pub(crate) fn random_indices(
     vals
 }
 
+/// Every node's i32 value at (gidx, ridx) for tests, with the IR's wrapping
+/// semantics (division by zero is -1, remainder by zero the dividend;
+/// loads and other ops read 0).
+#[cfg(test)]
+pub(crate) fn index_values(k: &crate::Kernel, g: i32, r: i32) -> Vec<i32> {
+    let mut v = vec![0i32; k.nodes.len()];
+    for (i, n) in k.nodes.iter().enumerate() {
+        let a = |s: usize| v[n.args[s] as usize];
+        v[i] = match n.op {
+            Op::CONST => n.imm as u32 as i32,
+            Op::GIDX => g,
+            Op::RIDX => r,
+            Op::ADD => a(0).wrapping_add(a(1)),
+            Op::SUB => a(0).wrapping_sub(a(1)),
+            Op::MUL => a(0).wrapping_mul(a(1)),
+            Op::IDIV => a(0).checked_div(a(1)).unwrap_or(-1),
+            Op::REM => a(0).checked_rem(a(1)).unwrap_or(a(0)),
+            _ => 0,
+        };
+    }
+    v
+}
+
 #[cfg(test)]
 mod tests {
-    use super::random_indices;
+    use super::{index_values, random_indices};
     use crate::{DType, Kernel, KernelBuilder, Op, Val};
 
-    /// Evaluates the i32 index of every load of `k` at (gidx, ridx), with
-    /// the IR's wrapping semantics (division by zero is -1, remainder by
-    /// zero the dividend).
+    /// Evaluates the i32 index of every load of `k` at (gidx, ridx).
     fn load_indices(k: &Kernel, g: i32, r: i32) -> Vec<i32> {
-        let mut v = vec![0i32; k.nodes.len()];
-        let mut out = Vec::new();
-        for (i, n) in k.nodes.iter().enumerate() {
-            let a = |s: usize| v[n.args[s] as usize];
-            v[i] = match n.op {
-                Op::CONST => n.imm as u32 as i32,
-                Op::GIDX => g,
-                Op::RIDX => r,
-                Op::ADD => a(0).wrapping_add(a(1)),
-                Op::SUB => a(0).wrapping_sub(a(1)),
-                Op::MUL => a(0).wrapping_mul(a(1)),
-                Op::IDIV => a(0).checked_div(a(1)).unwrap_or(-1),
-                Op::REM => a(0).checked_rem(a(1)).unwrap_or(a(0)),
-                Op::LOAD => {
-                    out.push(a(0));
-                    0
-                }
-                _ => 0,
-            };
-        }
-        out
+        let v = index_values(k, g, r);
+        k.nodes
+            .iter()
+            .filter(|n| n.op == Op::LOAD)
+            .map(|n| v[n.args[0] as usize])
+            .collect()
     }
 
     /// A contiguous view's index: gidx split by `dims`, summed with strides.
