@@ -4,10 +4,14 @@
 //! test (`library/tests/layers.rs`) holds them to it.
 //!
 //! A library function checks its arguments, then [`bind`]s one [`Prim`]
-//! (the engine evaluates it eagerly, stages it under `jit`, and
-//! differentiates and batches it by the primitive's rules), or composes
-//! other functions. The rule modules re-exported here hold the parameter
-//! types of the primitive families and their shape rules.
+//! — the engine evaluates it eagerly, stages it under `jit`, and
+//! differentiates and batches it by the primitive's rules — or composes
+//! other functions. Operands must be canonical: the shapes and dtypes each
+//! variant documents (e.g. `Matmul`: `[..., n, k]` and `[..., k, m]` with
+//! equal batch axes, one dtype). `bind` does not re-check every
+//! precondition; the checked entry points are the `Array` methods, which
+//! the library mostly calls. The rule modules re-exported here hold the
+//! parameter types of the primitive families and their shape rules.
 //!
 //! ```
 //! use oxjax_core::Array;
