@@ -353,10 +353,10 @@ impl Array {
         let d = self.dtype();
         match kind {
             UnKind::Float => bind1(Prim::Unary(op), &[&self.promoted(to_float(d))]),
-            UnKind::Numeric if d == DType::BOOL => crate::error::raise(crate::Error::new(
+            UnKind::Numeric if d == DType::BOOL => crate::error::fail(
                 crate::ErrorKind::DType,
                 format!("{name}: not defined on bool"),
-            )),
+            ),
             UnKind::Rounding if !d.is_float() => self.clone(),
             _ => bind1(Prim::Unary(op), &[self]),
         }
@@ -683,14 +683,14 @@ impl Array {
     /// `dot` for 1-d and 2-d operands; use `matmul` for batches.
     pub fn dot(&self, other: &Array) -> Array {
         if self.ndim() > 2 || other.ndim() > 2 {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "dot: operands of shapes {:?} and {:?}: dot takes 1-d or 2-d arrays; use matmul for batches",
                     self.shape(),
                     other.shape()
                 ),
-            ));
+            );
         }
         self.matmul(other)
     }
@@ -749,13 +749,13 @@ impl Array {
                 .iter()
                 .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
         {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "transpose: {perm:?} is not a permutation of the axes of shape {:?}",
                     self.shape()
                 ),
-            ));
+            );
         }
         if perm.iter().enumerate().all(|(i, &p)| i == p) {
             return self.clone();
@@ -771,20 +771,17 @@ impl Array {
     /// Joins arrays of one shape along a new axis (`jnp.stack`).
     pub fn stack(arrays: &[&Array], axis: isize) -> Array {
         let Some(first) = arrays.first() else {
-            crate::error::raise(crate::Error::new(
-                crate::ErrorKind::Value,
-                "stack: needs at least one array",
-            ));
+            crate::error::fail(crate::ErrorKind::Value, "stack: needs at least one array");
         };
         if arrays.iter().any(|a| a.shape() != first.shape()) {
             let shapes: Vec<String> = arrays.iter().map(|a| format!("{:?}", a.shape())).collect();
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "stack: arrays must have one shape, got {}",
                     shapes.join(", ")
                 ),
-            ));
+            );
         }
         let a =
             crate::eager::or_panic(crate::eager::axis("stack", axis, first.ndim() + 1)) as isize;
@@ -827,13 +824,13 @@ impl Array {
     pub fn broadcast_to(&self, shape: &[usize]) -> Array {
         let target = or_panic(broadcast_shapes("broadcast_to", &[self.shape(), shape]));
         if target != shape {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
                     self.shape()
                 ),
-            ));
+            );
         }
         self.broadcast_view(shape)
     }
@@ -858,14 +855,14 @@ impl Array {
         };
         for &d in &drop {
             if self.shape()[d] != 1 {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!(
                         "squeeze: axis {d} of shape {:?} has length {}, not 1",
                         self.shape(),
                         self.shape()[d]
                     ),
-                ));
+                );
             }
         }
         let shape: Vec<usize> = (0..rank)

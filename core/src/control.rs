@@ -187,10 +187,10 @@ pub fn cond<X: Tree, Y: Tree>(
     operands: &X,
 ) -> Y {
     if !pred.shape().is_empty() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("cond: the predicate must be a scalar, got {}", pred.aval()),
-        ));
+        );
     }
     let p = if pred.dtype() == DType::BOOL {
         pred.clone()

@@ -136,7 +136,7 @@ pub(crate) fn jvp(
         && t.iter().any(Option::is_some)
         && c.out.iter().any(|a| a.dtype.is_float())
     {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Unsupported,
             format!(
                 "{} `{}`: a host callback cannot be differentiated; give it a derivative \
@@ -144,7 +144,7 @@ pub(crate) fn jvp(
                 c.kind_name(),
                 c.name
             ),
-        ));
+        );
     }
     let outs = bind(c, x);
     let n = outs.len();

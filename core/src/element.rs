@@ -70,10 +70,10 @@ macro_rules! element {
             fn from_scalar(s: Scalar) -> Self {
                 match s {
                     Scalar::$variant(v) => v,
-                    other => crate::error::raise(crate::Error::new(
+                    other => crate::error::fail(
                         crate::ErrorKind::DType,
                         format!("expected a {} scalar, got {}", DType::$dtype, other.dtype()),
-                    )),
+                    ),
                 }
             }
         }
@@ -97,10 +97,10 @@ impl Element for bool {
     fn from_scalar(s: Scalar) -> Self {
         match s {
             Scalar::Bool(v) => v,
-            other => crate::error::raise(crate::Error::new(
+            other => crate::error::fail(
                 crate::ErrorKind::DType,
                 format!("expected a bool scalar, got {}", other.dtype()),
-            )),
+            ),
         }
     }
     fn from_le(bytes: &[u8]) -> Self {

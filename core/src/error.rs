@@ -219,6 +219,11 @@ pub fn raise(e: Error) -> ! {
     panic!("{msg}")
 }
 
+/// Raises a new error of `kind` (see [`raise`]).
+pub fn fail(kind: ErrorKind, msg: impl Into<String>) -> ! {
+    raise(Error::new(kind, msg))
+}
+
 /// Runs `f` and returns what it raised as a value (see the module's
 /// convention): oxjax errors with their kind and context, any other panic
 /// as [`ErrorKind::Panic`].

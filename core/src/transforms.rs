@@ -43,14 +43,14 @@ pub fn jvp<X: Tree, Y: Tree>(f: impl Fn(&X) -> Y, primals: &X, tangents: &X) -> 
     or_panic(check_inputs("jvp", &p));
     for (a, b) in p.iter().zip(&t) {
         if a.shape() != b.shape() || a.dtype() != b.dtype() {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Value,
                 format!(
                     "jvp: tangent {} does not match primal {}",
                     b.aval(),
                     a.aval()
                 ),
-            ));
+            );
         }
     }
     let template = RefCell::new(None);

@@ -151,10 +151,10 @@ fn dft_last(x: &Complex, inverse: bool) -> Complex {
 fn axis_of(name: &str, axis: isize, rank: usize) -> usize {
     let a = if axis < 0 { axis + rank as isize } else { axis };
     if a < 0 || a >= rank as isize {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("{name}: axis {axis} is out of range for an array of rank {rank}"),
-        ));
+        );
     }
     a as usize
 }
@@ -185,18 +185,18 @@ fn along(x: &Complex, axis: usize, f: impl Fn(&Complex) -> Complex) -> Complex {
 
 fn transform(name: &str, x: &Complex, n: Option<usize>, axis: isize, inverse: bool) -> Complex {
     if x.shape().is_empty() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("{name}: needs an array of rank >= 1, got a scalar"),
-        ));
+        );
     }
     let ax = axis_of(name, axis, x.shape().len());
     let n = n.unwrap_or(x.shape()[ax]);
     if n == 0 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("{name}: invalid number of points 0 along axis {axis}"),
-        ));
+        );
     }
     let x = x.map(|a| resize(a, ax, n));
     along(&x, ax, |c| dft_last(c, inverse))
@@ -236,10 +236,10 @@ pub fn ifft(x: &Complex, n: Option<usize>, axis: isize) -> Complex {
 /// ```
 pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
     if x.ndim() == 0 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             "rfft: needs an array of rank >= 1, got a scalar",
-        ));
+        );
     }
     let ax = axis_of("rfft", axis, x.ndim());
     let n = n.unwrap_or(x.shape()[ax]);
@@ -259,10 +259,10 @@ pub fn rfft(x: &Array, n: Option<usize>, axis: isize) -> Complex {
 /// ```
 pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     if x.shape().is_empty() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             "irfft: needs an array of rank >= 1, got a scalar",
-        ));
+        );
     }
     let ax = axis_of("irfft", axis, x.shape().len());
     let m_in = x.shape()[ax];
@@ -273,12 +273,12 @@ pub fn irfft(x: &Complex, n: Option<usize>, axis: isize) -> Array {
     }
     let n = n.unwrap_or(2 * m_in.saturating_sub(1));
     if n == 0 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "irfft: invalid number of output points 0 (input has {m_in} bins along axis {axis})"
             ),
-        ));
+        );
     }
     let m = n / 2 + 1;
     let half = x.map(|a| resize(a, ax, m));
@@ -312,12 +312,12 @@ fn plan(
     if let Some(s) = s
         && s.len() != axes.len()
     {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "{name}: s {s:?} and axes {axes:?} must have the same length (shape {shape:?})"
             ),
-        ));
+        );
     }
     axes.iter()
         .enumerate()
@@ -358,10 +358,7 @@ pub fn ifftn(x: &Complex, s: Option<&[usize]>, axes: Option<&[isize]>) -> Comple
 pub fn rfftn(x: &Array, s: Option<&[usize]>, axes: Option<&[isize]>) -> Complex {
     let mut p = plan("rfftn", x.shape(), s, axes);
     let Some((n, a)) = p.pop() else {
-        crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Shape,
-            "rfftn: needs at least one axis",
-        ));
+        crate::error::fail(crate::ErrorKind::Shape, "rfftn: needs at least one axis");
     };
     let y = rfft(x, n, a);
     p.into_iter()
@@ -381,10 +378,7 @@ pub fn rfftn(x: &Array, s: Option<&[usize]>, axes: Option<&[isize]>) -> Complex 
 pub fn irfftn(x: &Complex, s: Option<&[usize]>, axes: Option<&[isize]>) -> Array {
     let mut p = plan("irfftn", x.shape(), s, axes);
     let Some((n, a)) = p.pop() else {
-        crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Shape,
-            "irfftn: needs at least one axis",
-        ));
+        crate::error::fail(crate::ErrorKind::Shape, "irfftn: needs at least one axis");
     };
     let y = p
         .into_iter()

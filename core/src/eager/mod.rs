@@ -310,13 +310,13 @@ impl Concrete {
     /// The single element of a size-1 array.
     pub(crate) fn item<T: Element>(&self) -> T {
         if self.size() != 1 {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "item: the array has shape {:?}, not one element",
                     self.shape()
                 ),
-            ));
+            );
         }
         self.to_vec::<T>()[0]
     }

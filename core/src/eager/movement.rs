@@ -133,13 +133,13 @@ impl Concrete {
                 .iter()
                 .any(|&p| p >= rank || std::mem::replace(&mut seen[p], true))
         {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "transpose: {perm:?} is not a permutation of the axes of shape {:?}",
                     self.shape()
                 ),
-            ));
+            );
         }
         self.with_view(self.view.permute(perm))
     }
@@ -151,13 +151,13 @@ impl Concrete {
             &[self.shape(), shape],
         ));
         if target != shape {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "broadcast_to: cannot broadcast shape {:?} to {shape:?}",
                     self.shape()
                 ),
-            ));
+            );
         }
         self.broadcast_view(shape)
     }

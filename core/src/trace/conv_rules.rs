@@ -509,12 +509,12 @@ impl ConvDimensionNumbers {
             let v: Vec<char> = s.chars().collect();
             let pos = |c: char| {
                 v.iter().position(|&d| d == c).unwrap_or_else(|| {
-                    crate::error::raise(crate::Error::new(
+                    crate::error::fail(
                         crate::ErrorKind::Shape,
                         format!(
                             "conv dimension numbers: {c:?} is missing from {s:?} (rhs {rhs:?})"
                         ),
-                    ))
+                    )
                 })
             };
             assert_eq!(

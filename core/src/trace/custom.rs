@@ -99,13 +99,13 @@ pub(crate) fn call(c: &Custom, args: &[Array]) -> Array {
                 .flatten()
                 .unwrap_or_else(|| f(res).zeros_like())
         }
-        Custom::Lin { name, .. } => crate::error::raise(crate::Error::new(
+        Custom::Lin { name, .. } => crate::error::fail(
             crate::ErrorKind::Unsupported,
             format!(
                 "{name}: a custom_vjp function supports reverse mode (grad, vjp) only; \
              forward mode (jvp, jacfwd) needs custom_jvp"
             ),
-        )),
+        ),
     }
 }
 

@@ -380,13 +380,13 @@ pub(crate) fn jvp(
         LinalgPrim::Lu => {
             let (m, n) = last2(&x[0]);
             if m != n {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!(
                         "lu: differentiation needs a square matrix, got shape {:?}",
                         x[0].shape()
                     ),
-                ));
+                );
             }
             // P dA = dL U + L dU: with X = L⁻¹ P dA U⁻¹, dL = L tril(X, -1), dU = triu(X) U.
             let (lu, perm) = (&outs[0], &outs[2]);
@@ -406,14 +406,14 @@ pub(crate) fn jvp(
         LinalgPrim::Qr { full_matrices } => {
             let (m, n) = last2(&x[0]);
             if m < n || (full_matrices && m != n) {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!(
                         "qr: differentiation needs m >= n and reduced factors (as in JAX), got \
                      shape {:?} with full_matrices={full_matrices}",
                         x[0].shape()
                     ),
-                ));
+                );
             }
             let (q, r) = (&outs[0], &outs[1]);
             let dx_rinv = solve(r, &da, false, false, false, false);
@@ -442,14 +442,14 @@ pub(crate) fn jvp(
         } => {
             let (m, n) = last2(&x[0]);
             if full_matrices && compute_uv && m != n {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!(
                         "svd: differentiation needs full_matrices=false for a non-square matrix \
                      (as in JAX), got shape {:?}",
                         x[0].shape()
                     ),
-                ));
+                );
             }
             let thin = if compute_uv {
                 outs.clone()

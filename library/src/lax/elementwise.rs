@@ -553,13 +553,13 @@ pub fn reduce_xor(x: &Array, axes: &[usize]) -> Array {
     if x.dtype() == DType::BOOL {
         n.remainder(2).equal(1)
     } else {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::DType,
             format!(
                 "reduce_xor: only bool operands are supported, got {}",
                 x.dtype()
             ),
-        ))
+        )
     }
 }
 

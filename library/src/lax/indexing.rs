@@ -416,9 +416,19 @@ pub fn scatter_sub(operand: &Array, indices: &Array, updates: &Array, axis: isiz
     scatter(operand, indices, &-updates, axis, ScatterMode::Add)
 }
 
-/// Scalar starts for a block along `axis` only (zero elsewhere).
-fn starts_in_dim(rank: usize, start: &Array, axis: usize) -> Vec<Array> {
-    (0..rank)
+/// Scalar starts for a block along `axis` only (zero elsewhere), `axis`
+/// checked against the operand's rank.
+fn starts_in_dim(name: &str, operand: &Array, start: &Array, axis: usize) -> Vec<Array> {
+    if axis >= operand.ndim() {
+        crate::error::fail(
+            crate::ErrorKind::Shape,
+            format!(
+                "{name}: axis {axis} is out of range for an operand of shape {:?}",
+                operand.shape()
+            ),
+        );
+    }
+    (0..operand.ndim())
         .map(|d| {
             if d == axis {
                 start.clone()
@@ -444,16 +454,7 @@ pub fn dynamic_slice_in_dim(
     slice_size: usize,
     axis: usize,
 ) -> Array {
-    if axis >= operand.ndim() {
-        crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Shape,
-            format!(
-                "dynamic_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
-                operand.shape()
-            ),
-        ));
-    }
-    let starts = starts_in_dim(operand.ndim(), start_index, axis);
+    let starts = starts_in_dim("dynamic_slice_in_dim", operand, start_index, axis);
     let refs: Vec<&Array> = starts.iter().collect();
     let mut sizes = operand.shape().to_vec();
     sizes[axis] = slice_size;
@@ -479,16 +480,7 @@ pub fn dynamic_update_slice_in_dim(
     start_index: &Array,
     axis: usize,
 ) -> Array {
-    if axis >= operand.ndim() {
-        crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Shape,
-            format!(
-                "dynamic_update_slice_in_dim: axis {axis} is out of range for an operand of shape {:?}",
-                operand.shape()
-            ),
-        ));
-    }
-    let starts = starts_in_dim(operand.ndim(), start_index, axis);
+    let starts = starts_in_dim("dynamic_update_slice_in_dim", operand, start_index, axis);
     let refs: Vec<&Array> = starts.iter().collect();
     dynamic_update_slice(operand, update, &refs)
 }
@@ -521,14 +513,14 @@ pub fn dynamic_update_index_in_dim(
 /// ```
 pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, Array) {
     if keys.shape() != values.shape() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "sort_key_val: keys of shape {:?} and values of shape {:?} must have the same shape",
                 keys.shape(),
                 values.shape()
             ),
-        ));
+        );
     }
     let ax = crate::primitive::or_panic(crate::primitive::axis(
         "sort_key_val",
@@ -553,19 +545,19 @@ pub fn sort_key_val(keys: &Array, values: &Array, dimension: isize) -> (Array, A
 /// ```
 pub fn top_k(operand: &Array, k: usize) -> (Array, Array) {
     let n = operand.shape().last().copied().unwrap_or_else(|| {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             "top_k: needs an operand of rank >= 1, got a scalar",
-        ))
+        )
     });
     if k > n {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "top_k: k = {k} exceeds the last axis of the operand of shape {:?}",
                 operand.shape()
             ),
-        ));
+        );
     }
     let last = operand.ndim() - 1;
     let order = rules::argsort(operand, last, true);

@@ -108,22 +108,22 @@ pub fn reduce(
     dims.sort_unstable();
     dims.dedup();
     if let Some(&d) = dims.iter().find(|&&d| d >= operand.ndim()) {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "reduce: dimension {d} is out of range for an operand of shape {:?}",
                 operand.shape()
             ),
-        ));
+        );
     }
     if !init_value.shape().is_empty() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "reduce: init_value must be a scalar, got shape {:?}",
                 init_value.shape()
             ),
-        ));
+        );
     }
     let mut x = operand.clone();
     for &d in dims.iter().rev() {
@@ -168,19 +168,19 @@ pub fn reduce(
 /// ```
 pub fn map(f: impl Fn(&Array) -> Array, xs: &Array) -> Array {
     if xs.ndim() == 0 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             "map: xs must have a leading axis to map over, got a scalar",
-        ));
+        );
     }
     let ys: Vec<Array> = (0..xs.shape()[0])
         .map(|i| f(&super::elementwise::index_in_dim(xs, i, 0, false)))
         .collect();
     if ys.is_empty() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("map: xs of shape {:?} has no slice to map over", xs.shape()),
-        ));
+        );
     }
     let refs: Vec<&Array> = ys.iter().collect();
     Array::stack(&refs, 0)

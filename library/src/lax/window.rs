@@ -305,13 +305,13 @@ pub fn reduce_window_with(
 ) -> Array {
     let name = "reduce_window";
     if window_dimensions.len() != x.ndim() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "{name}: window {window_dimensions:?} needs one size per axis of shape {:?}",
                 x.shape()
             ),
-        ));
+        );
     }
     let geometry = Windows::new(
         name,

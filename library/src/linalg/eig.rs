@@ -12,33 +12,33 @@ use faer::MatRef;
 /// component real (LAPACK's `geev` convention, which JAX returns).
 fn host_eig(name: &str, a: &Array, vectors: bool) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
     if a.is_traced() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Unsupported,
             format!(
                 "{name}: runs eagerly on the host (as JAX's, CPU only); got a traced array {} \
              inside jit, vmap or grad",
                 a.aval()
             ),
-        ));
+        );
     }
     let r = a.ndim();
     if r < 2 || a.shape()[r - 1] != a.shape()[r - 2] {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "{name}: needs square matrices [..., n, n], got shape {:?}",
                 a.shape()
             ),
-        ));
+        );
     }
     if a.dtype() == DType::F16 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Unsupported,
             format!(
                 "{name}: f16 is not supported (f32 or f64), got shape {:?}",
                 a.shape()
             ),
-        ));
+        );
     }
     let n = a.shape()[r - 1];
     // Read on the host in the input's width (a device may lack f64).

@@ -527,14 +527,14 @@ pub fn matrix_rank(a: &Array, tol: Option<f64>) -> Array {
 pub fn lstsq(a: &Array, b: &Array, rcond: Option<f64>) -> (Array, Array, Array, Array) {
     let (a, b) = common(a, b);
     if a.ndim() != 2 || b.ndim() == 0 || b.ndim() > 2 || b.shape()[0] != a.shape()[0] {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "lstsq: a must be [m, n] and b [m] or [m, k]; got shapes {:?} and {:?}",
                 a.shape(),
                 b.shape()
             ),
-        ));
+        );
     }
     let (m, n) = (a.shape()[0], a.shape()[1]);
     let rcond = rcond.unwrap_or(m.max(n) as f64 * eps(a.dtype()));

@@ -241,10 +241,10 @@ pub fn diag(v: &Array, k: isize) -> Array {
             Array::where_(&mask, col.reshape(&[-1, 1]), Array::zeros(&[], v.dtype()))
         }
         2 => diagonal(v, k, 0, 1),
-        _ => crate::error::raise(crate::Error::new(
+        _ => crate::error::fail(
             crate::ErrorKind::Shape,
             format!("diag: input must be 1-d or 2-d, got shape {:?}", v.shape()),
-        )),
+        ),
     }
 }
 

@@ -10,21 +10,21 @@ use crate::{Array, DType};
 /// The `q` values (a concrete array) as f32, as JAX computes positions.
 fn q_values(name: &str, q: &Array) -> Vec<f32> {
     if q.is_traced() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Value,
             format!(
                 "{name}: q must be concrete (its values pick the order statistics), got a traced array"
             ),
-        ));
+        );
     }
     if q.ndim() > 1 {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "{name}: q must be a scalar or 1-d, got shape {:?}",
                 q.shape()
             ),
-        ));
+        );
     }
     q.astype(DType::F32).to_vec::<f32>()
 }
@@ -229,13 +229,13 @@ pub fn diag_indices(n: usize, ndim: usize) -> Vec<Array> {
 /// ```
 pub fn unravel_index(indices: &Array, shape: &[usize]) -> Vec<Array> {
     if indices.dtype().is_float() || indices.dtype() == DType::BOOL {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::DType,
             format!(
                 "unravel_index: indices must be integers, got {}",
                 indices.dtype()
             ),
-        ));
+        );
     }
     let total: usize = shape.iter().product();
     let i = indices.astype(DType::I32);
@@ -289,26 +289,26 @@ pub fn argwhere(a: &Array, size: usize, fill_value: i32) -> Array {
 /// ```
 pub fn ravel_multi_index(multi_index: &[&Array], dims: &[usize], mode: super::ChooseMode) -> Array {
     if multi_index.len() != dims.len() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Value,
             format!(
                 "ravel_multi_index: {} index arrays for {} dims {dims:?} (one per dim)",
                 multi_index.len(),
                 dims.len()
             ),
-        ));
+        );
     }
     let mut flat = Array::scalar(0i32);
     let mut stride = 1i32;
     for (i, &d) in multi_index.iter().zip(dims).rev() {
         if i.dtype().is_float() || i.dtype() == DType::BOOL {
-            crate::error::raise(crate::Error::new(
+            crate::error::fail(
                 crate::ErrorKind::DType,
                 format!(
                     "ravel_multi_index: indices must be integers, got {}",
                     i.dtype()
                 ),
-            ));
+            );
         }
         let i = i.astype(DType::I32);
         let d = d.max(1) as i32;
@@ -338,10 +338,10 @@ pub fn ix_(args: &[&Array]) -> Vec<Array> {
         .enumerate()
         .map(|(k, a)| {
             if a.ndim() != 1 {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!("ix_: argument {k} must be 1-d, got shape {:?}", a.shape()),
-                ));
+                );
             }
             let mut shape = vec![1isize; n];
             shape[k] = a.shape()[0] as isize;

@@ -229,25 +229,25 @@ pub fn average(x: &Array, axes: impl Into<Axes>, weights: Option<&Array>, keepdi
                 let mut shape = vec![1; x.ndim()];
                 shape[ax] = w.size();
                 if w.size() != x.shape()[ax] {
-                    crate::error::raise(crate::Error::new(
+                    crate::error::fail(
                         crate::ErrorKind::Shape,
                         format!(
                             "average: weights of shape {:?} do not fit axis {ax} of shape {:?}",
                             w.shape(),
                             x.shape()
                         ),
-                    ));
+                    );
                 }
                 super::reshape_to(w, &shape)
             }
-            _ => crate::error::raise(crate::Error::new(
+            _ => crate::error::fail(
                 crate::ErrorKind::Shape,
                 format!(
                     "average: weights of shape {:?} must have the shape of x {:?} or be 1-d along one axis",
                     w.shape(),
                     x.shape()
                 ),
-            )),
+            ),
         }
     };
     (&x * &w).sum(axes.clone(), keepdims) / w.broadcast_to(x.shape()).sum(axes, keepdims)

@@ -21,14 +21,14 @@ fn result_len(name: &str, keep: &Array, size: Option<usize>) -> usize {
         return s;
     }
     if keep.is_traced() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Value,
             format!(
                 "{name}: the result's size depends on the values of a traced array of shape {:?}; \
              pass a static `size` (and `fill_value`) to use it under jit, vmap or grad",
                 keep.shape()
             ),
-        ));
+        );
     }
     keep.astype(DType::I32).sum(-1, false).item::<i32>() as usize
 }
@@ -152,10 +152,10 @@ pub fn unique_all(x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Un
 fn empty_padded(name: &str, x: &Array, size: Option<usize>, fill_value: Option<f64>) -> Array {
     let len = size.unwrap_or(0);
     if len > 0 && fill_value.is_none() {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!("{name}: an empty input padded to size {len} needs a fill_value (as in JAX)"),
-        ));
+        );
     }
     let f = Scalar::F64(fill_value.unwrap_or(0.0)).cast(x.dtype());
     Array::scalar_of(f).broadcast_to(&[len])
@@ -378,20 +378,17 @@ pub fn intersect1d(
 /// ```
 pub fn lexsort(keys: &[&Array], axis: isize) -> Array {
     let Some(k0) = keys.first() else {
-        crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Value,
-            "lexsort: needs at least one key",
-        ));
+        crate::error::fail(crate::ErrorKind::Value, "lexsort: needs at least one key");
     };
     if let Some(k) = keys.iter().find(|k| k.shape() != k0.shape()) {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Shape,
             format!(
                 "lexsort: all keys must have one shape, got {:?} and {:?}",
                 k0.shape(),
                 k.shape()
             ),
-        ));
+        );
     }
     let ax = crate::primitive::or_panic(crate::primitive::axis("lexsort", axis, k0.ndim().max(1)));
     let mut order = super::argsort(k0, Some(ax as isize), false);
@@ -408,13 +405,13 @@ fn kth_along(name: &str, a: &Array, kth: isize, axis: isize) -> usize {
     let n = a.shape()[ax] as isize;
     let k = if kth < 0 { kth + n } else { kth };
     if !(0..n).contains(&k) {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::Index,
             format!(
                 "{name}: kth={kth} is out of range for axis {ax} of length {n} (shape {:?})",
                 a.shape()
             ),
-        ));
+        );
     }
     ax
 }

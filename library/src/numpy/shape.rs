@@ -203,10 +203,9 @@ pub fn rollaxis(x: &Array, axis: isize, start: isize) -> Array {
 pub fn expand_dims(x: &Array, axes: impl Into<Axes>) -> Array {
     let axes = axes.into();
     let n = match &axes {
-        Axes::All => crate::error::raise(crate::Error::new(
-            crate::ErrorKind::Shape,
-            "expand_dims: needs explicit axes",
-        )),
+        Axes::All => {
+            crate::error::fail(crate::ErrorKind::Shape, "expand_dims: needs explicit axes")
+        }
         Axes::Some(v) => v.len(),
     };
     let out_rank = x.ndim() + n;
@@ -358,16 +357,13 @@ impl Block<'_> {
             Block::List(v) => {
                 let ds: Vec<usize> = v.iter().map(Block::depth).collect();
                 if ds.windows(2).any(|w| w[0] != w[1]) {
-                    crate::error::raise(crate::Error::new(
+                    crate::error::fail(
                         crate::ErrorKind::Value,
                         format!("block: lists nested to different depths {ds:?}"),
-                    ));
+                    );
                 }
                 if v.is_empty() {
-                    crate::error::raise(crate::Error::new(
-                        crate::ErrorKind::Value,
-                        "block: an empty list",
-                    ));
+                    crate::error::fail(crate::ErrorKind::Value, "block: an empty list");
                 }
                 1 + ds[0]
             }
@@ -529,12 +525,12 @@ fn split_impl(name: &str, x: &Array, sections: Sections, axis: isize, even: bool
         Sections::Count(k) => {
             assert!(k > 0, "{name}: number of sections must be positive");
             if even && !n.is_multiple_of(k) {
-                crate::error::raise(crate::Error::new(
+                crate::error::fail(
                     crate::ErrorKind::Shape,
                     format!(
                         "{name}: axis {a} of length {n} does not split into {k} equal sections"
                     ),
-                ));
+                );
             }
             // array_split: the first n % k pieces are one longer.
             let (q, r) = (n / k, n % k);

@@ -214,14 +214,14 @@ pub(crate) fn index0(x: &Array, i: usize) -> Array {
 pub fn key_row(keys: &Array, i: usize) -> Array {
     let n = keys.shape().first().copied().unwrap_or(0);
     if keys.dtype() != DType::U32 || keys.ndim() != 2 || keys.shape()[1] != 2 || i >= n {
-        crate::error::raise(crate::Error::new(
+        crate::error::fail(
             crate::ErrorKind::DType,
             format!(
                 "random.key_row: row {i} of {}{:?}; expected keys u32[n, 2] (from random::split) and i < n",
                 keys.dtype(),
                 keys.shape()
             ),
-        ));
+        );
     }
     index0(keys, i)
 }
