@@ -65,6 +65,21 @@ impl Fb {
         self.i(I::I32Const(v))
     }
 
+    /// `l += c` on an i32 local.
+    pub fn add_i32(&mut self, l: u32, c: i32) -> &mut Self {
+        self.get(l).i32c(c).i(I::I32Add).set(l)
+    }
+
+    /// `acc += a * b` on f32x4 locals (a product, then a sum: not fused).
+    pub fn mul_add_f32x4(&mut self, acc: u32, a: u32, b: u32) -> &mut Self {
+        self.get(acc)
+            .get(a)
+            .get(b)
+            .i(I::F32x4Mul)
+            .i(I::F32x4Add)
+            .set(acc)
+    }
+
     pub fn i64c(&mut self, v: i64) -> &mut Self {
         self.i(I::I64Const(v))
     }

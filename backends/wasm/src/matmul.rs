@@ -374,6 +374,18 @@ pub fn flat(k: &Kernel, mm: &MatMul) -> bool {
     k.size / mm.n < TILE_M && mm.b.cj == 1
 }
 
+/// Closes a loop over `ridx`: `r += 1`, again while `r < k`.
+fn next_ridx(fb: &mut Fb, r: u32, k: u32) {
+    fb.get(r)
+        .i32c(1)
+        .i(I::I32Add)
+        .tee(r)
+        .i32c(k as i32)
+        .i(I::I32LtS)
+        .i(I::BrIf(0));
+    fb.end();
+}
+
 /// One row `i` times B's columns `j..j + ROW_N` (B contiguous in `j`, read
 /// in place): four f32x4 sums, products and sums in `ridx` order as in the
 /// tile.
@@ -391,29 +403,11 @@ fn row_tile(fb: &mut Fb, mm: &MatMul, l: [u32; 8], bv: [u32; 4], acc: &[u32], ep
         fb.get(baddr).i(I::V128Load(mem(16 * q as u64, 2))).set(v);
     }
     for (&x, &v) in acc.iter().zip(&bv) {
-        fb.get(x)
-            .get(av)
-            .get(v)
-            .i(I::F32x4Mul)
-            .i(I::F32x4Add)
-            .set(x);
+        fb.mul_add_f32x4(x, av, v);
     }
-    fb.get(aaddr)
-        .i32c((a.cr * 4) as i32)
-        .i(I::I32Add)
-        .set(aaddr);
-    fb.get(baddr)
-        .i32c((b.cr * 4) as i32)
-        .i(I::I32Add)
-        .set(baddr);
-    fb.get(r)
-        .i32c(1)
-        .i(I::I32Add)
-        .tee(r)
-        .i32c(mm.k as i32)
-        .i(I::I32LtS)
-        .i(I::BrIf(0));
-    fb.end();
+    fb.add_i32(aaddr, (a.cr * 4) as i32);
+    fb.add_i32(baddr, (b.cr * 4) as i32);
+    next_ridx(fb, r, mm.k);
     finish(fb, mm, i, j, acc, epi, 1, (ROW_N / 4) as i32);
 }
 
@@ -439,11 +433,9 @@ fn pack_panel(fb: &mut Fb, mm: &MatMul, l: [u32; 9]) {
         fb.get(src).i(I::V128Load(mem(16 * h, 2))).set(v);
         fb.get(dst).get(v).i(I::V128Store(mem(16 * h, 2)));
     }
-    fb.get(src).i32c((b.cr * 4) as i32).i(I::I32Add).set(src);
-    fb.get(dst).i32c(32).i(I::I32Add).set(dst);
-    fb.get(r).i32c(1).i(I::I32Add).tee(r);
-    fb.i32c(mm.k as i32).i(I::I32LtS).i(I::BrIf(0));
-    fb.end();
+    fb.add_i32(src, (b.cr * 4) as i32);
+    fb.add_i32(dst, 32);
+    next_ridx(fb, r, mm.k);
     fb.get(p).i32c(TILE_N as i32).i(I::I32Add).tee(p);
     fb.get(jend).i(I::I32LtS).i(I::BrIf(0));
     fb.end();
@@ -567,28 +559,12 @@ fn tile(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
             .i(I::F32x4Splat)
             .set(av);
         for (h, bv) in [b0, b1].into_iter().enumerate() {
-            let x = acc[row * 2 + h];
-            fb.get(x)
-                .get(av)
-                .get(bv)
-                .i(I::F32x4Mul)
-                .i(I::F32x4Add)
-                .set(x);
+            fb.mul_add_f32x4(acc[row * 2 + h], av, bv);
         }
     }
-    fb.get(aaddr)
-        .i32c((a.cr * 4) as i32)
-        .i(I::I32Add)
-        .set(aaddr);
+    fb.add_i32(aaddr, (a.cr * 4) as i32);
     fb.get(baddr).get(bstep).i(I::I32Add).set(baddr);
-    fb.get(r)
-        .i32c(1)
-        .i(I::I32Add)
-        .tee(r)
-        .i32c(mm.k as i32)
-        .i(I::I32LtS)
-        .i(I::BrIf(0));
-    fb.end();
+    next_ridx(fb, r, mm.k);
     finish(fb, mm, i, j, acc, epi, TILE_M as i32, 2);
 }
 
