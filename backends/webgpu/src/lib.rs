@@ -462,18 +462,7 @@ impl WebGpuBackend {
         let n_in = kernel.inputs.len();
         let n_out = kernel.outputs.len();
         let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..n_in + n_out)
-            .map(|b| wgpu::BindGroupLayoutEntry {
-                binding: b as u32,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage {
-                        read_only: b < n_in,
-                    },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
+            .map(|b| storage_entry(b as u32, b < n_in))
             .collect();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self
@@ -611,25 +600,15 @@ impl WebGpuBackend {
         let max_pairs = self.limits.max_storage_buffer_binding_size / 8;
         let plan = sort::SortPlan::new(routine, max_pairs)?;
         let wgsl = plan.wgsl();
-        let storage = |b: u32, read_only: bool| wgpu::BindGroupLayoutEntry {
-            binding: b,
-            visibility: wgpu::ShaderStages::COMPUTE,
-            ty: wgpu::BindingType::Buffer {
-                ty: wgpu::BufferBindingType::Storage { read_only },
-                has_dynamic_offset: false,
-                min_binding_size: None,
-            },
-            count: None,
-        };
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = self
             .device
             .create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
                 label: None,
                 entries: &[
-                    storage(0, true),
-                    storage(1, false),
-                    storage(2, false),
+                    storage_entry(0, true),
+                    storage_entry(1, false),
+                    storage_entry(2, false),
                     wgpu::BindGroupLayoutEntry {
                         binding: 3,
                         visibility: wgpu::ShaderStages::COMPUTE,
@@ -794,18 +773,8 @@ impl WebGpuBackend {
         let plan = conv::ConvPlan::new(routine, max / 4)?;
         let wgsl = plan.wgsl();
         let bindings = if plan.splits > 1 { 4 } else { 3 };
-        let entries: Vec<wgpu::BindGroupLayoutEntry> = (0..bindings)
-            .map(|b| wgpu::BindGroupLayoutEntry {
-                binding: b,
-                visibility: wgpu::ShaderStages::COMPUTE,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Storage { read_only: b < 2 },
-                    has_dynamic_offset: false,
-                    min_binding_size: None,
-                },
-                count: None,
-            })
-            .collect();
+        let entries: Vec<wgpu::BindGroupLayoutEntry> =
+            (0..bindings).map(|b| storage_entry(b, b < 2)).collect();
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let layout = self
             .device
@@ -1181,6 +1150,20 @@ impl Backend for WebGpuBackend {
             Some(Exe::Conv(c)) => c.wgsl.clone(),
             None => String::new(),
         }
+    }
+}
+
+/// A compute shader's storage buffer binding.
+fn storage_entry(binding: u32, read_only: bool) -> wgpu::BindGroupLayoutEntry {
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty: wgpu::BufferBindingType::Storage { read_only },
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
     }
 }
 
