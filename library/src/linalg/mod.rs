@@ -46,13 +46,7 @@ use factor::{Lu, lu_raw, lu_solve};
 pub(crate) use crate::primitive::or_panic;
 
 /// Integers and bool compute in f32, as in JAX.
-pub(crate) fn float(a: &Array) -> Array {
-    if a.dtype().is_float() {
-        a.clone()
-    } else {
-        a.astype(DType::F32)
-    }
-}
+pub(crate) use crate::primitive::float_of as float;
 
 /// Both operands in their common float dtype.
 fn common(a: &Array, b: &Array) -> (Array, Array) {
