@@ -26,15 +26,22 @@ def load(d, bench, *names):
     return [np.load(os.path.join(d, f"{bench}.{n}.npy")) for n in names]
 
 
+# As bench/src/main.rs: at least `runs` samples and this many seconds of them.
+MIN_SAMPLING = 0.5
+
+
 def median_ms(f, runs, budget):
-    """Median ms of f() after a warm-up; fewer runs once `budget` seconds are
-    spent; None when the warm-up alone exceeds the budget."""
+    """Median ms of f() after a warm-up over at least `runs` runs and
+    MIN_SAMPLING seconds; fewer runs once `budget` seconds are spent; None
+    when the warm-up alone exceeds the budget."""
     t = time.perf_counter()
     f()
     if time.perf_counter() - t > budget:
         return None
     start, samples = time.perf_counter(), []
-    while len(samples) < runs and (not samples or time.perf_counter() - start < budget):
+    while (len(samples) < runs or time.perf_counter() - start < MIN_SAMPLING) and (
+        not samples or time.perf_counter() - start < budget
+    ):
         t = time.perf_counter()
         f()
         samples.append(time.perf_counter() - t)

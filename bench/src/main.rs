@@ -2,8 +2,9 @@
 //! [--inputs DIR]`: runs the benchmarks (all, or those named by `--only`,
 //! where `B*` is a prefix) on one device, prints a table and writes JSON
 //! `[{"bench","backend","value","unit","ms"}]` (`ms`: the median time of
-//! one call). Each figure is the median of several timed runs after a
-//! warm-up, sampled until the run count or the time budget is reached; a
+//! one call, ending when its results are computed: `block_until_ready`,
+//! as the JAX side does). Each figure is the median of several timed runs
+//! after a warm-up, sampled until the run count or the time budget is reached; a
 //! benchmark whose warm-up alone exceeds the budget on a slow device is
 //! reported as skipped, not faked.
 //!
@@ -28,9 +29,14 @@ struct Result {
     ms: Option<f64>,
 }
 
-/// Median seconds of `f` over up to `runs` runs after one warm-up: fewer
-/// (at least one) once the samples have taken `budget`; none when the
-/// warm-up alone exceeds it.
+/// Samples keep coming until there are `runs` of them and they have taken
+/// this long (a fast workload gets hundreds of runs, so its median is
+/// steady), or until the budget is spent.
+const MIN_SAMPLING: Duration = Duration::from_millis(500);
+
+/// Median seconds of `f` over at least `runs` runs (and [`MIN_SAMPLING`])
+/// after one warm-up: fewer (at least one) once the samples have taken
+/// `budget`; none when the warm-up alone exceeds it.
 fn time(runs: usize, budget: Duration, mut f: impl FnMut()) -> Option<f64> {
     let t = Instant::now();
     f();
@@ -39,13 +45,23 @@ fn time(runs: usize, budget: Duration, mut f: impl FnMut()) -> Option<f64> {
     }
     let start = Instant::now();
     let mut samples = Vec::new();
-    while samples.len() < runs && (samples.is_empty() || start.elapsed() < budget) {
+    while (samples.len() < runs || start.elapsed() < MIN_SAMPLING)
+        && (samples.is_empty() || start.elapsed() < budget)
+    {
         let t = Instant::now();
         f();
         samples.push(t.elapsed().as_secs_f64());
     }
     samples.sort_by(f64::total_cmp);
     Some(samples[samples.len() / 2])
+}
+
+/// Waits until the arrays are computed, as compare.py's JAX side does
+/// (`jax.block_until_ready`): results stay on the device, unread.
+fn ready(arrays: &[&Array]) {
+    for a in arrays {
+        a.block_until_ready();
+    }
 }
 
 /// Where `--inputs` writes the workloads' inputs.
@@ -159,35 +175,29 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         let t = if over {
             None
         } else {
-            time(runs, budget, || drop(a.matmul(&b).to_vec::<f32>()))
+            time(runs, budget, || ready(&[&a.matmul(&b)]))
         };
         over = t.is_none();
         let gflops = |t: f64| 2.0 * (n as f64).powi(3) / t / 1e9;
-        push(
-            name,
-            t,
-            &gflops,
-            "GFLOP/s",
-            "eager (one kernel), result read back",
-        );
+        push(name, t, &gflops, "GFLOP/s", "eager (one kernel)");
     }
     let x4m = |bench| shared(bench, "x", random(&[4 << 20], 3));
     let chain = |x: &Array| ((x.sin() * 2.0 + 1.0).exp() + x * x).sqrt();
     if on("chain_4m") {
         let x = x4m("chain_4m");
         let jchain = jit(chain);
-        let t = time(runs, budget, || drop(jchain(&x).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&jchain(&x)]));
         push("chain_4m", t, &ms, "ms", "jitted: one fused kernel");
     }
     if on("chain_4m_eager") {
         let x = random(&[4 << 20], 3);
-        let t = time(runs, budget, || drop(chain(&x).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&chain(&x)]));
         push("chain_4m_eager", t, &ms, "ms", "eager: six kernels");
     }
     if on("special_chain_4m") {
         let x = x4m("special_chain_4m");
         let f = jit(|x: &Array| (x.tanh() * (x * x).log1p()).erf());
-        let t = time(runs, budget, || drop(f(&x).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&f(&x)]));
         push(
             "special_chain_4m",
             t,
@@ -229,7 +239,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         let s = shared("softmax_4096x1024", "x", random(&[4096, 1024], 7));
         // Jitted, as a JAX user runs it (compare.py jits jax.nn.softmax).
         let f = jit(|s: &Array| oxjax::nn::softmax(s, -1));
-        let t = time(runs, budget, || drop(f(&s).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&f(&s)]));
         push(
             "softmax_4096x1024",
             t,
@@ -248,7 +258,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
                 v,
             )
         });
-        let t = time(runs, budget, || drop(f(&v).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&f(&v)]));
         push(
             "fori_loop_1000",
             t,
@@ -275,7 +285,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             h.matmul(&p[4]) + &p[5]
         });
         let args = (p.to_vec(), x);
-        let t = time(runs, budget, || drop(f(&args).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&f(&args)]));
         push(b, t, &ms, "ms", "jitted 784-512-512-10 forward, batch 1");
     }
     if on("conv_fwd_bwd") {
@@ -300,7 +310,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         let t = time(runs, budget, || {
             let (l, (gx, gk)) = f(&args);
             std::hint::black_box(l.item::<f32>());
-            drop((gx.to_vec::<f32>(), gk.to_vec::<f32>()));
+            ready(&[&gx, &gk]);
         });
         push(
             b,
@@ -313,13 +323,13 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
     for (name, n) in [("cholesky_128", 128), ("cholesky_512", 512)] {
         if on(name) {
             let a = shared(name, "a", spd(1, n, 21));
-            let t = time(runs, budget, || drop(linalg::cholesky(&a).to_vec::<f32>()));
+            let t = time(runs, budget, || ready(&[&linalg::cholesky(&a)]));
             push(name, t, &ms, "ms", "linalg::cholesky, eager");
         }
     }
     if on("cholesky_b64x32") {
         let a = shared("cholesky_b64x32", "a", spd(64, 32, 22));
-        let t = time(runs, budget, || drop(linalg::cholesky(&a).to_vec::<f32>()));
+        let t = time(runs, budget, || ready(&[&linalg::cholesky(&a)]));
         push(
             "cholesky_b64x32",
             t,
@@ -344,9 +354,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         if on(name) {
             let a = shared(name, "a", spd(b, n, 23));
             let rhs = shared(name, "b", random(&batched(b, &[n, 1]), 24));
-            let t = time(runs, budget, || {
-                drop(linalg::solve(&a, &rhs).to_vec::<f32>())
-            });
+            let t = time(runs, budget, || ready(&[&linalg::solve(&a, &rhs)]));
             push(
                 name,
                 t,
@@ -365,7 +373,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             let a = shared(name, "a", spd(b, n, 25));
             let t = time(runs, budget, || {
                 let (w, v) = linalg::eigh(&a);
-                drop((w.to_vec::<f32>(), v.to_vec::<f32>()));
+                ready(&[&w, &v]);
             });
             push(
                 name,
@@ -385,7 +393,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
             let a = shared(name, "a", random(&batched(b, &[n, n]), 26));
             let t = time(runs, budget, || {
                 let (u, s, vt) = linalg::svd(&a, false);
-                drop((u.to_vec::<f32>(), s.to_vec::<f32>(), vt.to_vec::<f32>()));
+                ready(&[&u, &s, &vt]);
             });
             push(name, t, &ms, "ms", "linalg::svd (reduced), eager");
         }
@@ -396,7 +404,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
         let z = Complex::new(&re, &im);
         let t = time(runs, budget, || {
             let y = oxjax::fft::fft(&z, None, -1);
-            drop((y.re.to_vec::<f32>(), y.im.to_vec::<f32>()));
+            ready(&[&y.re, &y.im]);
         });
         push("fft_65536", t, &ms, "ms", "fft::fft of 2^16 complex, eager");
     }
@@ -440,7 +448,7 @@ fn run_all(quick: bool, only: &[String]) -> Vec<Result> {
     let t = time(runs, budget, || {
         let (l, next) = step(&args);
         std::hint::black_box(l.item::<f32>());
-        drop(next.w2.to_vec::<f32>());
+        ready(&[&next.w2]);
     });
     push(
         "mlp_train_step",

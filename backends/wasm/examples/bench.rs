@@ -32,21 +32,27 @@ fn time(runs: usize, mut f: impl FnMut()) -> f64 {
 }
 
 fn matmul(n: usize) -> Kernel {
+    product(n, n, n)
+}
+
+/// `(m x k) @ (k x n)`, both row-major.
+fn product(m: usize, k: usize, n: usize) -> Kernel {
     let mut b = KernelBuilder::default();
     let (x, y) = (b.input(DType::F32), b.input(DType::F32));
     let (g, r) = (b.gidx(), b.ridx());
     let cn = b.constant(Scalar::I32(n as i32));
     let i = b.op(Op::IDIV, &[g, cn]);
     let j = b.op(Op::REM, &[g, cn]);
-    let t = b.op(Op::MUL, &[i, cn]);
+    let ck = b.constant(Scalar::I32(k as i32));
+    let t = b.op(Op::MUL, &[i, ck]);
     let ai = b.op(Op::ADD, &[t, r]);
     let t = b.op(Op::MUL, &[r, cn]);
     let bi = b.op(Op::ADD, &[t, j]);
     let (p, q) = (b.load(x, ai), b.load(y, bi));
-    let m = b.op(Op::MUL, &[p, q]);
-    let acc = b.reduce(ReduceOp::ADD, m);
+    let prod = b.op(Op::MUL, &[p, q]);
+    let acc = b.reduce(ReduceOp::ADD, prod);
     b.output(acc);
-    b.finish(n * n, n)
+    b.finish(m * n, k)
 }
 
 /// `sqrt(exp(sin(x) * 2 + 1) + x * x)` on `n` f32 (the core's chain_4m kernel).
@@ -170,6 +176,15 @@ fn cpu_main() {
         std::env::var("WASM_OPTS").unwrap_or_default()
     ))
     .unwrap();
+    // batch-1 products (mlp_infer_b1's layers): B read once, by rows
+    for (k, n) in [(784usize, 512usize), (512, 512)] {
+        let t = cpu_time(&be, &product(1, k, n), &[k, k * n]);
+        println!(
+            "row-vector product 1x{k}x{n}: {:.1} GB/s of B per core (cpu {:.1} us)",
+            (k * n * 4) as f64 / t / 1e9,
+            t * 1e6
+        );
+    }
     for n in [256usize, 512, 1024, 2048] {
         let t = cpu_time(&be, &matmul(n), &[n * n, n * n]);
         println!(
@@ -252,6 +267,15 @@ fn main() {
             "matmul_f32_{n}: {:.2} GFLOP/s",
             2.0 * (n as f64).powi(3) / t / 1e9
         );
+    }
+    for (k, n) in [(784usize, 512usize), (512, 512)] {
+        let t = run(
+            &be,
+            &product(1, k, n),
+            &[k as u64 * 4, (k * n * 4) as u64],
+            51,
+        );
+        println!("row-vector product 1x{k}x{n}: {:.1} us", t * 1e6);
     }
     let n = 4 << 20;
     let k = chain(n);

@@ -358,9 +358,11 @@ pub fn generate_with(k: &Kernel, target: Target) -> (Vec<u8>, u32) {
     }
     module.section(&funcs);
 
-    // A matmul that packs B panels gets its thread's scratch address in a
-    // global the host sets (0: no scratch).
-    let packs = mm.as_ref().is_some_and(crate::matmul::packs);
+    // A matmul that packs B panels or sums row-vector chunks gets its
+    // thread's scratch address in a global the host sets (0: no scratch).
+    let packs = mm
+        .as_ref()
+        .is_some_and(|m| crate::matmul::uses_scratch(k, m));
     if packs {
         let mut globals = we::GlobalSection::new();
         globals.global(

@@ -35,8 +35,14 @@
 //!   whose indices are affine in the output row, column and `ridx` (as
 //!   `oxjax_abi::analysis::matmul` proves) runs a
 //!   4x8 register-tiled micro-kernel (separate multiply and add, in `ridx`
-//!   order: bit-exact), any epilogue per element, over column blocks whose
-//!   B panel is packed into per-thread scratch memory.
+//!   order: the same bits on any thread count), any epilogue per element,
+//!   over column blocks whose B panel is packed into per-thread scratch
+//!   memory. A product of fewer rows than a tile (batch 1) runs in axpy
+//!   form: B's rows stream in order into a chunk of sums kept in scratch.
+//! - **Threads** (`pool`): a hand-off spins for up to 200 us before it
+//!   sleeps, since waking a sleeping thread costs tens of microseconds on a
+//!   virtual machine and a jitted program launches kernels microseconds
+//!   apart.
 //! - **Memory**: all buffers live in one shared linear memory managed by a
 //!   size-class allocator (`alloc`); a failure to grow is an
 //!   `OUT_OF_MEMORY` error. A reused block is zeroed lazily, on its first
@@ -174,8 +180,8 @@ pub(crate) struct Compiled {
     pub wasm: Vec<u8>,
     /// Thread ranges of `gidx` start at multiples of this.
     pub granule: u32,
-    /// The module packs matmul panels into its thread's scratch memory.
-    pub packs: bool,
+    /// The module uses its thread's scratch memory (matmul panels, sums).
+    pub scratch: bool,
 }
 
 struct ExeEntry {
@@ -387,7 +393,7 @@ impl WasmBackend {
             module,
             wasm,
             granule,
-            packs: matmul::analyse(kernel).is_some_and(|m| matmul::packs(&m)),
+            scratch: matmul::analyse(kernel).is_some_and(|m| matmul::uses_scratch(kernel, &m)),
         }))
     }
 
@@ -683,7 +689,11 @@ impl Backend for WasmBackend {
             return Ok(());
         }
         // this thread's scratch, then the workers' (0: none, or no memory)
-        let scratch = if compiled.packs { self.scratch(st) } else { 0 };
+        let scratch = if compiled.scratch {
+            self.scratch(st)
+        } else {
+            0
+        };
         let slot = |w: usize| {
             if scratch == 0 {
                 0

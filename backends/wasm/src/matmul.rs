@@ -15,9 +15,11 @@
 //! [`TILE_N`] columns keep their 32 accumulators in eight f32x4 registers;
 //! each `ridx` step broadcasts four A values and loads eight B values (one
 //! vector pair when B is contiguous in `j`, lanes otherwise). Products and
-//! sums are separate IEEE operations in `ridx` order, so results equal the
-//! reference bit for bit (so no fused multiply-add, relaxed or not: it
-//! would round differently from the reference). Ragged edges, ranges that
+//! sums are separate IEEE operations in `ridx` order (no fused
+//! multiply-add), so every thread count and path gives the same bits, as
+//! the reference's for sums short enough that it does not fold them
+//! pairwise, and within the reordering bound of `docs/backend-authors.md`
+//! beyond. Ragged edges, ranges that
 //! are not whole rows and operands whose index range exceeds their buffer
 //! (the out-of-bounds-reads-zero rule) go to the generic run function.
 //!
@@ -31,6 +33,11 @@
 //! none, and B is then read in place): 32 bytes per `ridx` step per tile,
 //! one sequential stream instead of rows a power-of-two stride apart that
 //! fight over a few L1 sets.
+//!
+//! A product of fewer rows than a tile (a batch-1 layer) reads each element
+//! of B once, so it is bound by how fast B streams in: it runs in axpy form
+//! ([`axpy`]), adding rows of B, in order, to a chunk of sums in scratch
+//! memory (a 1x784x512 product went from 61 to 36 us on one thread).
 
 use crate::fb::{Fb, mem};
 use oxjax_abi::{DType, Kernel, Op, analysis};
@@ -169,7 +176,7 @@ pub fn run_function(
     // The thread's scratch memory (global 0; 0 when it has none) holds the
     // packed B panel: 8 columns x K rows per tile, 32 bytes per row.
     let pack = packs(mm);
-    if pack {
+    if uses_scratch(k, mm) {
         fb.i(I::GlobalGet(0)).set(scratch);
     }
     fb.i32c((mm.b.cr * 4) as i32).set(bstep);
@@ -177,8 +184,9 @@ pub fn run_function(
         fb.get(scratch).if_().i32c(32).set(bstep).end();
     }
     // Fewer rows than a tile (a batch-1 product): the threads take ranges
-    // of whole row steps, not whole rows (see `granule`), and every step
-    // is the row micro-kernel; elements at a row's ragged end go generic.
+    // of whole row steps, not whole rows (see `granule`), run in axpy
+    // chunks (the row micro-kernel when there is no scratch memory);
+    // elements at a row's ragged end go generic.
     if flat(k, mm) {
         fb.get(la).i32c(mm.a.max as i32).i(I::I32LeU);
         fb.get(lb).i32c(mm.b.max as i32).i(I::I32LeU).i(I::I32Or);
@@ -207,16 +215,56 @@ pub fn run_function(
             .get(end)
             .i(I::I32LeS);
         fb.i(I::I32And).if_();
-        row_tile(
-            &mut fb,
-            mm,
-            [pa, pb, i, j, r, aaddr, baddr, av],
-            [b0, b1, bv2, bv3],
-            &acc[..4],
-            epi,
-        );
-        fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
-        fb.i32c(ROW_N as i32).i(I::I32Add).set(g);
+        if axpy_ok(mm) {
+            // the chunk: up to CHUNK_N columns, whole steps, inside the
+            // row and the range
+            let w = l(&mut fb, V::I32);
+            let (s, send, bq) = (l(&mut fb, V::I32), l(&mut fb, V::I32), l(&mut fb, V::I32));
+            fb.get(end).get(g).i(I::I32Sub).set(w);
+            fb.i32c(n).get(j).i(I::I32Sub).set(s);
+            fb.get(w)
+                .get(s)
+                .get(w)
+                .get(s)
+                .i(I::I32LtS)
+                .i(I::Select)
+                .set(w);
+            fb.get(w).i32c(CHUNK_N as i32).get(w).i32c(CHUNK_N as i32);
+            fb.i(I::I32LtS).i(I::Select);
+            fb.i32c(-(ROW_N as i32)).i(I::I32And).set(w);
+            fb.get(scratch).if_();
+            axpy(
+                &mut fb,
+                mm,
+                [pa, pb, i, j, r, aaddr, baddr, scratch, w, s, send, bq, jc],
+                &acc,
+                epi,
+            );
+            fb.else_();
+            fb.i32c(ROW_N as i32).set(w);
+            row_tile(
+                &mut fb,
+                mm,
+                [pa, pb, i, j, r, aaddr, baddr, av],
+                [b0, b1, bv2, bv3],
+                &acc[..4],
+                epi,
+            );
+            fb.end();
+            fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
+            fb.get(w).i(I::I32Add).set(g);
+        } else {
+            row_tile(
+                &mut fb,
+                mm,
+                [pa, pb, i, j, r, aaddr, baddr, av],
+                [b0, b1, bv2, bv3],
+                &acc[..4],
+                epi,
+            );
+            fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
+            fb.i32c(ROW_N as i32).i(I::I32Add).set(g);
+        }
         fb.else_();
         fb.get(g).get(g).i32c(1).i(I::I32Add).i(I::Call(generic));
         fb.get(g).i32c(1).i(I::I32Add).set(g);
@@ -411,6 +459,108 @@ fn row_tile(fb: &mut Fb, mm: &MatMul, l: [u32; 8], bv: [u32; 4], acc: &[u32], ep
     finish(fb, mm, i, j, acc, epi, 1, (ROW_N / 4) as i32);
 }
 
+/// Columns of one chunk of the row-vector kernel ([`axpy`]): its sums
+/// (4 KiB) stay in L1 while B's rows stream past.
+pub const CHUNK_N: u32 = 1024;
+/// Rows of B per pass over a chunk's sums.
+const CHUNK_K: u32 = 4;
+
+/// Whether the row-vector kernel can take the product: B contiguous in `j`
+/// with rows at increasing addresses (its row offsets are memory
+/// immediates) and a chunk's sums fit in the scratch memory.
+fn axpy_ok(mm: &MatMul) -> bool {
+    mm.b.cj == 1 && mm.b.cr > 0 && CHUNK_N * 4 <= SCRATCH_BYTES
+}
+
+/// One row `i` times B's columns `j .. j + w` (`w` whole [`ROW_N`] steps,
+/// at most [`CHUNK_N`]) in axpy form: the chunk's sums live in the
+/// thread's scratch memory and each pass adds [`CHUNK_K`] rows of B to
+/// them, read front to back. A batch-1 product thus streams B's rows in
+/// order (the hardware prefetcher's favourite pattern) instead of reading
+/// a 64-byte line per row, rows a power-of-two stride apart. Each sum still
+/// adds its products in `ridx` order, one rounding each, as the reference.
+fn axpy(fb: &mut Fb, mm: &MatMul, l: [u32; 13], acc: &[u32], epi: Epilogue) {
+    let [pa, pb, i, j, r, aaddr, baddr, scratch, w, s, send, bq, jq] = l;
+    let (a, b) = (mm.a, mm.b);
+    let (sums, av) = acc.split_at(4);
+    start(fb, mm, [pa, pb, i, j, aaddr, baddr], &[]);
+    fb.get(scratch)
+        .get(w)
+        .i32c(2)
+        .i(I::I32Shl)
+        .i(I::I32Add)
+        .set(send);
+    // zero the sums
+    fb.get(scratch).set(s);
+    fb.i(I::Loop(BlockType::Empty));
+    fb.get(s).i(I::V128Const(0)).i(I::V128Store(mem(0, 2)));
+    fb.add_i32(s, 16);
+    fb.get(s).get(send).i(I::I32LtU).i(I::BrIf(0));
+    fb.end();
+    // `rows` rows of B from `ridx = r` on, over the chunk
+    let pass = |fb: &mut Fb, rows: u32| {
+        for (t, &v) in av.iter().take(rows as usize).enumerate() {
+            let off = t as i64 * a.cr * 4;
+            at(fb, aaddr, off);
+            fb.i(I::F32Load(mem(off.max(0) as u64, 2)))
+                .i(I::F32x4Splat)
+                .set(v);
+        }
+        fb.get(scratch).set(s);
+        fb.get(baddr).set(bq);
+        fb.i(I::Loop(BlockType::Empty));
+        for (h, &x) in sums.iter().enumerate() {
+            fb.get(s).i(I::V128Load(mem(16 * h as u64, 2))).set(x);
+        }
+        for (t, &v) in av.iter().take(rows as usize).enumerate() {
+            for (h, &x) in sums.iter().enumerate() {
+                let off = t as u64 * b.cr as u64 * 4 + 16 * h as u64;
+                fb.get(x).get(v);
+                fb.get(bq).i(I::V128Load(mem(off, 2)));
+                fb.i(I::F32x4Mul).i(I::F32x4Add).set(x);
+            }
+        }
+        for (h, &x) in sums.iter().enumerate() {
+            fb.get(s).get(x).i(I::V128Store(mem(16 * h as u64, 2)));
+        }
+        fb.add_i32(s, 64);
+        fb.add_i32(bq, 64);
+        fb.get(s).get(send).i(I::I32LtU).i(I::BrIf(0));
+        fb.end();
+        fb.add_i32(aaddr, (rows as i64 * a.cr * 4) as i32);
+        fb.add_i32(baddr, (rows as i64 * b.cr * 4) as i32);
+    };
+    let blocks = mm.k / CHUNK_K * CHUNK_K;
+    fb.i32c(0).set(r);
+    if blocks > 0 {
+        fb.i(I::Loop(BlockType::Empty));
+        pass(fb, CHUNK_K);
+        fb.get(r)
+            .i32c(CHUNK_K as i32)
+            .i(I::I32Add)
+            .tee(r)
+            .i32c(blocks as i32)
+            .i(I::I32LtS)
+            .i(I::BrIf(0));
+        fb.end();
+    }
+    if blocks < mm.k {
+        fb.i(I::Loop(BlockType::Empty));
+        pass(fb, 1);
+        next_ridx(fb, r, mm.k);
+    }
+    // the epilogue, four columns at a time
+    fb.get(scratch).set(s);
+    fb.get(j).set(jq);
+    fb.i(I::Loop(BlockType::Empty));
+    fb.get(s).i(I::V128Load(mem(0, 2))).set(sums[0]);
+    finish(fb, mm, i, jq, &sums[..1], epi, 1, 1);
+    fb.add_i32(s, 16);
+    fb.add_i32(jq, 4);
+    fb.get(s).get(send).i(I::I32LtU).i(I::BrIf(0));
+    fb.end();
+}
+
 /// Copies B's columns `jc..jend` (whole tiles, all K rows) to the
 /// scratch memory: tile by tile, each row's 8 values in 32 bytes, so the
 /// micro-kernel then reads one contiguous stream per tile.
@@ -455,6 +605,12 @@ fn at(fb: &mut Fb, base: u32, off: i64) {
 /// (B contiguous in `j`, and a column block's panel fits).
 pub fn packs(mm: &MatMul) -> bool {
     mm.b.cj == 1 && mm.k as u64 * column_block(mm) as u64 * 4 <= SCRATCH_BYTES as u64
+}
+
+/// Whether the module gets a scratch memory per thread: for packed B
+/// panels, or for the sums of a row-vector chunk ([`axpy`]).
+pub fn uses_scratch(k: &Kernel, mm: &MatMul) -> bool {
+    packs(mm) || (flat(k, mm) && axpy_ok(mm))
 }
 
 /// Columns per block: the B panel of a block (K x NC f32) fills about

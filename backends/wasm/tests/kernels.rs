@@ -392,6 +392,29 @@ fn large_tiled_matmul_with_threads() {
         ];
         assert_same(&kern, &inputs, "threads = 2");
     }
+    // batch-1 products in axpy form: chunks of up to 1024 columns (here
+    // two whole ones and a short one), K not a multiple of the 4-row pass,
+    // threads splitting a row mid-chunk; with and without the epilogue
+    for (m, k, n) in [(1, 131, 2100), (2, 7, 1030), (1, 3, 16)] {
+        for epilogue in [false, true] {
+            let kern = matmul_with(DType::F32, m, k, n, false, false, epilogue);
+            let inputs = [
+                to_bytes(&values(DType::F32, m * k, 13)),
+                to_bytes(&values(DType::F32, k * n, 14)),
+                to_bytes(&values(DType::F32, n, 15)),
+            ];
+            assert_same(&kern, &inputs, "threads = 1");
+            // each sum in `ridx` order whoever computes it
+            let one = run_wasm(&backend("threads = 1"), &kern, &inputs);
+            for threads in ["threads = 2", "threads = 3"] {
+                let got = run_wasm(&backend(threads), &kern, &inputs);
+                assert!(
+                    got == one,
+                    "{m}x{k}x{n}, {threads}: differs from one thread"
+                );
+            }
+        }
+    }
     // a long K: the columns run in several blocks (the last one partial),
     // then the ragged columns and rows
     let (m, k, n) = (10, 2048, 150);
