@@ -4,7 +4,7 @@
 //! memory; it keeps one instance per compiled module. The [`Pool`] runs
 //! worker threads, each with its own `Worker`, that take ranges of `gidx`.
 //!
-//! Hand-offs spin before they sleep ([`SPIN`]): a jitted program launches
+//! Hand-offs poll before they sleep ([`SPIN`]): a jitted program launches
 //! kernels microseconds apart, and waking a sleeping thread costs tens of
 //! microseconds on a virtual machine (a batch-1 product of 1x784x512 took
 //! 36 us on one thread and 64 us on two when both sides slept).
@@ -22,10 +22,12 @@ use wasmtime::{Engine, Extern, Func, Global, Instance, SharedMemory, Store, Type
 const MAX_INSTANCES: usize = 256;
 
 /// How long a worker waits for its next range, and the caller for its
-/// workers, spinning before it blocks.
+/// workers, polling before it blocks. Each poll that finds nothing yields
+/// the core, so a machine with more runnable threads than cores (parallel
+/// tests) loses little to it.
 const SPIN: Duration = Duration::from_micros(200);
 
-/// `rx.recv()`, spinning for up to [`SPIN`] before blocking.
+/// `rx.recv()`, polling for up to [`SPIN`] before blocking.
 fn recv_spinning<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
     let start = Instant::now();
     loop {
@@ -33,7 +35,7 @@ fn recv_spinning<T>(rx: &Receiver<T>) -> Result<T, RecvError> {
             Ok(v) => return Ok(v),
             Err(TryRecvError::Disconnected) => return Err(RecvError),
             Err(TryRecvError::Empty) if start.elapsed() >= SPIN => return rx.recv(),
-            Err(TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(TryRecvError::Empty) => std::thread::yield_now(),
         }
     }
 }
