@@ -215,10 +215,12 @@ pub fn run_function(
             .get(end)
             .i(I::I32LeS);
         fb.i(I::I32And).if_();
-        if axpy_ok(mm) {
-            // the chunk: up to CHUNK_N columns, whole steps, inside the
-            // row and the range
-            let w = l(&mut fb, V::I32);
+        // the step's width: an axpy chunk of up to CHUNK_N columns (whole
+        // steps inside the row and the range) where there is scratch
+        // memory, else one step of the row micro-kernel
+        let w = l(&mut fb, V::I32);
+        let chunks = axpy_ok(mm);
+        if chunks {
             let (s, send, bq) = (l(&mut fb, V::I32), l(&mut fb, V::I32), l(&mut fb, V::I32));
             fb.get(end).get(g).i(I::I32Sub).set(w);
             fb.i32c(n).get(j).i(I::I32Sub).set(s);
@@ -241,30 +243,21 @@ pub fn run_function(
                 epi,
             );
             fb.else_();
-            fb.i32c(ROW_N as i32).set(w);
-            row_tile(
-                &mut fb,
-                mm,
-                [pa, pb, i, j, r, aaddr, baddr, av],
-                [b0, b1, bv2, bv3],
-                &acc[..4],
-                epi,
-            );
-            fb.end();
-            fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
-            fb.get(w).i(I::I32Add).set(g);
-        } else {
-            row_tile(
-                &mut fb,
-                mm,
-                [pa, pb, i, j, r, aaddr, baddr, av],
-                [b0, b1, bv2, bv3],
-                &acc[..4],
-                epi,
-            );
-            fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
-            fb.i32c(ROW_N as i32).i(I::I32Add).set(g);
         }
+        fb.i32c(ROW_N as i32).set(w);
+        row_tile(
+            &mut fb,
+            mm,
+            [pa, pb, i, j, r, aaddr, baddr, av],
+            [b0, b1, bv2, bv3],
+            &acc[..4],
+            epi,
+        );
+        if chunks {
+            fb.end();
+        }
+        fb.get(i).i32c(n).i(I::I32Mul).get(j).i(I::I32Add);
+        fb.get(w).i(I::I32Add).set(g);
         fb.else_();
         fb.get(g).get(g).i32c(1).i(I::I32Add).i(I::Call(generic));
         fb.get(g).i32c(1).i(I::I32Add).set(g);
