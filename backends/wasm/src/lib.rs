@@ -67,7 +67,10 @@
 //!   vector transcendentals (default: whether the host CPU has FMA).
 //!
 //! `execute` runs synchronously, so every call is in order and `read`
-//! never waits.
+//! never waits. `execute_loop` (a `fori_loop`'s launches, ABI 1.4) binds
+//! each launch of its body once and loops under one lock: a launch is then
+//! a copy of its argument block and a call of the instance's `run`, about
+//! 0.05 µs beside the kernel's own work.
 
 mod alloc;
 pub mod codegen;
