@@ -285,8 +285,9 @@ pub trait PluginBackend: Send + Sync {
         self.read(buffer, offset, dst.len() as u64)
             .and_then(|bytes| copy_read(&bytes, dst.as_mut_slice()).into())
     }
-    /// Appended in ABI 1.4; see [`Backend::execute_loop`]. The default (for
-    /// a vtable without it) makes the launches with `execute`.
+    /// Appended in ABI 1.4; see [`Backend::execute_loop`]. The default
+    /// makes the launches with `execute` (like `read_into`'s, it would
+    /// serve a vtable without the method, which the loader refuses today).
     fn execute_loop(&self, body: RSlice<'_, Launch>, count: u64) -> RResult<(), BackendError> {
         launch_by_launch(body.as_slice(), count, |l| {
             self.execute(l.exe, l.inputs.as_rslice(), l.outputs.as_rslice())
