@@ -10,8 +10,8 @@
 use crate::judge::Failure;
 use crate::values::{Rng, f32_bytes};
 use oxjax_abi::{
-    BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Op, ReduceOp, Routine,
-    RoutineKind, Scalar, TensorDesc,
+    BackendObj, BufferId, DType, ExecutableId, Kernel, KernelBuilder, Launch, Op, ReduceOp,
+    Routine, RoutineKind, Scalar, TensorDesc,
 };
 use oxjax_core::Device;
 
@@ -84,6 +84,10 @@ pub fn checks() -> &'static [Check] {
         Check {
             name: "index_forms",
             run: index_forms,
+        },
+        Check {
+            name: "loops",
+            run: loops,
         },
     ]
 }
@@ -163,6 +167,13 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "index_forms",
         "the flat indices of 48 random view chains, evaluated by the backend, equal their affine \
          forms from oxjax_abi::analysis (where it proves one), as built and as simplified",
+    ),
+    (
+        "loops",
+        "execute_loop over a body of two iterations (three kernels each, the second reading the \
+         first's output, the third a reduction; carried buffers swapped) equals the same \
+         launches made by execute, bit for bit, for 0, 1, 2, 5 and 8 iterations and a count \
+         that ends inside an iteration, at 37 and 70,001 elements; an empty body is refused",
     ),
     (
         "routines",
@@ -621,6 +632,145 @@ fn many_inputs(c: &Ctx) -> R<()> {
                 "a kernel reading {n} inputs: element {i} is {v}, want {want}"
             ));
         }
+    }
+    Ok(())
+}
+
+/// The three kernels of one loop iteration over a carry `(x, s)` and a
+/// fixed `w`: `t = x * 0.5 + w`, `x' = t - sin(x) * 0.25` (reads the first
+/// kernel's output) and `s' = s + sum(x')` (a reduction).
+fn loop_kernels(n: usize) -> [Kernel; 3] {
+    let mut k = KernelBuilder::new();
+    let (x, w) = (k.input(DType::F32), k.input(DType::F32));
+    let g = k.gidx();
+    let (xv, wv) = (k.load(x, g), k.load(w, g));
+    let half = k.constant(Scalar::F32(0.5));
+    let t = k.op(Op::MUL, &[xv, half]);
+    let t = k.op(Op::ADD, &[t, wv]);
+    k.output(t);
+    let first = k.finish(n, 0);
+
+    let mut k = KernelBuilder::new();
+    let (t, x) = (k.input(DType::F32), k.input(DType::F32));
+    let g = k.gidx();
+    let (tv, xv) = (k.load(t, g), k.load(x, g));
+    let quarter = k.constant(Scalar::F32(0.25));
+    let sx = k.op(Op::SIN, &[xv]);
+    let sx = k.op(Op::MUL, &[sx, quarter]);
+    let y = k.op(Op::SUB, &[tv, sx]);
+    k.output(y);
+    let second = k.finish(n, 0);
+
+    let mut k = KernelBuilder::new();
+    let (s, x) = (k.input(DType::F32), k.input(DType::F32));
+    let zero = k.i32(0);
+    let sv = k.load(s, zero);
+    let r = k.ridx();
+    let xv = k.load(x, r);
+    let total = k.reduce(ReduceOp::ADD, xv);
+    let y = k.op(Op::ADD, &[sv, total]);
+    k.output(y);
+    [first, second, k.finish(1, n)]
+}
+
+/// `execute_loop` against the same launches made one `execute` at a time.
+fn loops(c: &Ctx) -> R<()> {
+    let b = c.dut;
+    let empty: &[Launch] = &[];
+    if b.execute_loop(empty.into(), 3).into_result().is_ok() {
+        return Err("execute_loop of an empty body and count 3 succeeded".into());
+    }
+    e(
+        "execute_loop of an empty body, count 0",
+        b.execute_loop(empty.into(), 0),
+    )?;
+    for n in [37usize, 70_001] {
+        let mut rng = Rng(c.seed ^ n as u64);
+        let x0: Vec<f32> = (0..n).map(|_| 2.0 * rng.unit()).collect();
+        let w: Vec<f32> = (0..n).map(|_| rng.unit()).collect();
+        let exes = loop_kernels(n)
+            .iter()
+            .map(|k| compile(b, k))
+            .collect::<R<Vec<_>>>()?;
+        // x and s of the two carry sets, the intermediate t and the fixed w.
+        let sizes = [n, 1, n, 1, n, n];
+        let bufs = sizes
+            .iter()
+            .map(|&s| alloc(b, s * 4))
+            .collect::<R<Vec<_>>>()?;
+        let result = (|| {
+            let [xa, sa, xb, sb, t, wb] = bufs[..] else {
+                unreachable!()
+            };
+            write(b, wb, 0, &f32_bytes(&w))?;
+            let launch = |exe: ExecutableId, ins: &[BufferId], out: BufferId| Launch {
+                exe,
+                inputs: ins.to_vec().into(),
+                outputs: vec![out].into(),
+            };
+            // Iteration k reads set k % 2 and writes the other.
+            let step = |(x, s): (BufferId, BufferId), (x2, s2): (BufferId, BufferId)| {
+                [
+                    launch(exes[0], &[x, wb], t),
+                    launch(exes[1], &[t, x], x2),
+                    launch(exes[2], &[s, x2], s2),
+                ]
+            };
+            let mut body = step((xa, sa), (xb, sb)).to_vec();
+            body.extend(step((xb, sb), (xa, sa)));
+            let state = |count: usize, looped: bool| -> R<Vec<Vec<u8>>> {
+                write(b, xa, 0, &f32_bytes(&x0))?;
+                write(b, sa, 0, &f32_bytes(&[1.5]))?;
+                write(b, xb, 0, &vec![0; n * 4])?;
+                write(b, sb, 0, &[0; 4])?;
+                write(b, t, 0, &vec![0; n * 4])?;
+                if looped {
+                    e(
+                        &format!("execute_loop (count {count})"),
+                        b.execute_loop(body.as_slice().into(), count as u64),
+                    )?;
+                } else {
+                    for l in body.iter().cycle().take(count) {
+                        execute(b, l.exe, &l.inputs, &l.outputs)?;
+                    }
+                }
+                [xa, sa, xb, sb, t]
+                    .iter()
+                    .zip(sizes)
+                    .map(|(&buf, s)| read(b, buf, 0, s * 4))
+                    .collect()
+            };
+            for count in [0, 3, 6, 15, 24, 16] {
+                let want = state(count, false)?;
+                let got = state(count, true)?;
+                let names = ["x of set a", "s of set a", "x of set b", "s of set b", "t"];
+                for ((name, g), w) in names.iter().zip(&got).zip(&want) {
+                    if g != w {
+                        let (g, w) = (f32s(g), f32s(w));
+                        let i = g
+                            .iter()
+                            .zip(&w)
+                            .position(|(a, b)| a.to_bits() != b.to_bits());
+                        let i = i.unwrap_or(0);
+                        return Err(format!(
+                            "{n} elements, {count} launches ({} iterations of 3 kernels): \
+                             after execute_loop, {name}[{i}] is {}, after the same executes {}",
+                            count as f64 / 3.0,
+                            g[i],
+                            w[i]
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        })();
+        for exe in exes {
+            let _ = b.release(exe);
+        }
+        for buf in bufs {
+            free(b, buf);
+        }
+        result?;
     }
     Ok(())
 }

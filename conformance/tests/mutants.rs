@@ -286,6 +286,7 @@ fn contract_bugs_are_caught_by_their_checks() {
         ("tail_drop", "contract:long_reductions"),
         ("argsort_unstable", "contract:routines"),
         ("racy_execute", "contract:threads"),
+        ("loop_stale", "contract:loops"),
     ];
     for (mutation, check) in cases {
         let failed = contract_failures(mutation);

@@ -128,6 +128,51 @@ fn loops_on_bound_buffers_equal_a_host_loop() {
     });
 }
 
+/// A `fori_loop` on bound buffers is one `execute_loop` call into the
+/// backend (iteration 0, then a body of two iterations for the rest): its
+/// result equals the same compiled step run one program call per step (the
+/// path `profile` forces) bit for bit, at trip counts 0 to 3, 8 and 51, with
+/// the same number of kernel launches.
+#[test]
+fn fori_loop_in_the_backend_equals_the_step_by_step_loop() {
+    let file = oxjax::config_file().expect("no plugins.toml (OXJAX_PLUGINS or upward)");
+    let reg = Registry::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+    for dev in &reg.try_devices().unwrap_or_else(|e| panic!("{e}")) {
+        with_default_device(dev, || {
+            let v0: Vec<f32> = (0..16).map(|i| (i as f32 * 0.3).sin()).collect();
+            let v = Array::from_vec(v0, &[16]);
+            for n in [0, 1, 2, 3, 8, 51] {
+                let f = jit(move |v: &Array| {
+                    lax::fori_loop(
+                        0,
+                        n,
+                        |i, (v, s): &(Array, Array)| {
+                            let v2 = v * 0.9 + v.cos() * 0.1 + i.astype(DType::F32) * 1e-2;
+                            let s2 = s + &v2.max(Axes::All, false);
+                            (v2, s2)
+                        },
+                        &(v.clone(), Array::scalar(0.5f32)),
+                    )
+                });
+                let bits = |(v, s): (Array, Array)| {
+                    let mut b: Vec<u32> = v.to_vec::<f32>().iter().map(|x| x.to_bits()).collect();
+                    b.push(s.item::<f32>().to_bits());
+                    b
+                };
+                let _ = f(&v); // compiled, so both runs below only launch
+                let before = dev.kernel_launches();
+                let looped = bits(f(&v));
+                let in_backend = dev.kernel_launches() - before;
+                let before = dev.kernel_launches();
+                let (stepped, _) = oxjax::profile(|| bits(f(&v)));
+                let by_step = dev.kernel_launches() - before;
+                assert_eq!(looped, stepped, "{}: {n} steps", dev.name());
+                assert_eq!(in_backend, by_step, "{}: {n} steps, launches", dev.name());
+            }
+        });
+    }
+}
+
 #[test]
 fn scan_cumulative_sum_equals_cumsum() {
     on_every_device(|dev| {

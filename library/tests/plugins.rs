@@ -374,3 +374,43 @@ fn a_hanging_plugin_under_a_watchdog_is_an_error_naming_the_kernel() {
     let y = with_default_device(&e, || Array::from_vec(vec![1i32, 2, 3], &[3]));
     assert_eq!((&y + &y).to_vec::<i32>(), vec![2, 4, 6]);
 }
+
+/// Under a watchdog a `fori_loop` on bound buffers makes its launches one
+/// call each (so the deadline stays per kernel), with the same result and
+/// launch count as the one `execute_loop` call of a device without one.
+#[test]
+fn a_loop_under_a_watchdog_launches_kernel_by_kernel_with_the_same_result() {
+    let lib = library("oxjax-backend-reference");
+    let cfg = write_config(
+        "loop_watchdog",
+        &format!(
+            "[plugins.plain]\npath = {0}\n[plugins.watched]\npath = {0}\nwatchdog_ms = 60000\n",
+            toml_path(&lib)
+        ),
+    );
+    let reg = Registry::from_file(&cfg).unwrap();
+    let run = |name: &str| {
+        let dev = reg.device(name).unwrap();
+        with_default_device(&dev, || {
+            let f = oxjax::jit(|v: &Array| {
+                oxjax::lax::fori_loop(
+                    0,
+                    7,
+                    |i, v: &Array| v * 0.5 + i.astype(oxjax::DType::F32),
+                    v,
+                )
+            });
+            let v = Array::from_vec(vec![1.0f32, -2.0, 3.5], &[3]);
+            let before = dev.kernel_launches();
+            let out = f(&v).to_vec::<f32>();
+            (out, dev.kernel_launches() - before)
+        })
+    };
+    let (plain, watched) = (run("plain"), run("watched"));
+    assert_eq!(plain, watched);
+    let mut want = vec![1.0f32, -2.0, 3.5];
+    for i in 0..7 {
+        want.iter_mut().for_each(|x| *x = *x * 0.5 + i as f32);
+    }
+    assert_eq!(plain.0, want);
+}

@@ -73,7 +73,10 @@
 //!   vector transcendentals (default: whether the host CPU has FMA).
 //!
 //! `execute` runs synchronously, so every call is in order and `read`
-//! never waits.
+//! never waits. `execute_loop` (a `fori_loop`'s launches, ABI 1.4) binds
+//! each launch of its body once and loops under one lock: a launch is then
+//! a copy of its argument block and a call of the instance's `run`, about
+//! 0.05 µs beside the kernel's own work.
 
 mod alloc;
 pub mod codegen;
@@ -91,7 +94,7 @@ mod vmath;
 use alloc::Allocator;
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, ErrorKind, ExecutableId, FastMap,
-    Kernel, Routine, RoutineKind,
+    Kernel, Launch, Routine, RoutineKind,
 };
 use pool::{Pool, Worker};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -397,6 +400,87 @@ impl WasmBackend {
         }))
     }
 
+    /// Checks a kernel launch's buffers, zeroing the dirty ones it does not
+    /// overwrite, and writes its argument block into `args`.
+    fn bind(
+        &self,
+        st: &mut State,
+        k: &Kernel,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+        args: &mut Vec<u8>,
+    ) -> Result<(), BackendError> {
+        if inputs.len() != k.inputs.len() || outputs.len() != k.outputs.len() {
+            return Err(invalid(format!(
+                "kernel takes {} inputs and {} outputs, got {} and {}",
+                k.inputs.len(),
+                k.outputs.len(),
+                inputs.len(),
+                outputs.len()
+            )));
+        }
+        args.clear();
+        for (j, &id) in inputs.iter().enumerate() {
+            let b = self.settle(st, id, false)?;
+            let elems = b.len / k.inputs[j].size() as u64;
+            args.extend_from_slice(&b.addr.to_le_bytes());
+            args.extend_from_slice(&(elems.min(i32::MAX as u64) as u32).to_le_bytes());
+        }
+        for (o, &id) in outputs.iter().enumerate() {
+            let need = k.size as u64 * k.output_dtype(o).size() as u64;
+            let b = self.settle(st, id, st.buffer(id)?.len <= need)?;
+            if b.len < need {
+                return Err(invalid(format!(
+                    "output {o} (buffer {}) holds {} bytes, needs {need}",
+                    id.0, b.len
+                )));
+            }
+            args.extend_from_slice(&b.addr.to_le_bytes());
+        }
+        Ok(())
+    }
+
+    /// Runs a kernel whose argument block is in place: on this thread, or
+    /// split over the pool when it is large.
+    fn run(&self, st: &mut State, compiled: &Arc<Compiled>) -> Result<(), BackendError> {
+        let k = &compiled.kernel;
+        let size = k.size as i32;
+        if size == 0 {
+            return Ok(());
+        }
+        // this thread's scratch, then the workers' (0: none, or no memory)
+        let scratch = if compiled.scratch {
+            self.scratch(st)
+        } else {
+            0
+        };
+        let slot = |w: usize| {
+            if scratch == 0 {
+                0
+            } else {
+                scratch + w as u32 * matmul::SCRATCH_BYTES
+            }
+        };
+        let work = k.size as u64 * (k.rsize as u64).max(1);
+        let threads = self.opts.threads.min(k.size as usize);
+        if threads <= 1 || work < PARALLEL_THRESHOLD {
+            return st.main.run(compiled, 0, size, slot(0)).map_err(exec_error);
+        }
+        // Split gidx into `threads` contiguous ranges: the first runs here.
+        let g = compiled.granule.max(1) as u64;
+        let bounds: Vec<i32> = (0..=threads)
+            .map(|t| {
+                let b = k.size as u64 * t as u64 / threads as u64;
+                (if t == threads { b } else { b / g * g }) as i32
+            })
+            .collect();
+        let slots: Vec<u32> = (1..threads).map(slot).collect();
+        let pending = self.pool.submit(compiled, &bounds[1..], &slots);
+        let mine = st.main.run(compiled, bounds[0], bounds[1], slot(0));
+        let theirs = pending.wait();
+        mine.and(theirs).map_err(exec_error)
+    }
+
     /// The scratch memory of all threads (allocated on first use); 0 when
     /// the memory cannot hold it, and then kernels do without.
     fn scratch(&self, st: &mut State) -> u32 {
@@ -652,73 +736,51 @@ impl Backend for WasmBackend {
             .ok_or_else(|| invalid(format!("unknown executable id {}", exe.0)))?
             .compiled
             .clone();
-        let k = &compiled.kernel;
-        if inputs.len() != k.inputs.len() || outputs.len() != k.outputs.len() {
-            return Err(invalid(format!(
-                "kernel takes {} inputs and {} outputs, got {} and {}",
-                k.inputs.len(),
-                k.outputs.len(),
-                inputs.len(),
-                outputs.len()
-            )));
-        }
-        // The argument block, built in a reused vector.
         let mut args = std::mem::take(&mut st.args);
-        args.clear();
-        for (j, &id) in inputs.iter().enumerate() {
-            let b = self.settle(st, id, false)?;
-            let elems = b.len / k.inputs[j].size() as u64;
-            args.extend_from_slice(&b.addr.to_le_bytes());
-            args.extend_from_slice(&(elems.min(i32::MAX as u64) as u32).to_le_bytes());
-        }
-        for (o, &id) in outputs.iter().enumerate() {
-            let need = k.size as u64 * k.output_dtype(o).size() as u64;
-            let b = self.settle(st, id, st.buffer(id)?.len <= need)?;
-            if b.len < need {
-                return Err(invalid(format!(
-                    "output {o} (buffer {}) holds {} bytes, needs {need}",
-                    id.0, b.len
-                )));
-            }
-            args.extend_from_slice(&b.addr.to_le_bytes());
-        }
+        self.bind(st, &compiled.kernel, inputs, outputs, &mut args)?;
         self.mem_write(codegen::ARGS_ADDR as u64, &args);
         st.args = args;
-        let size = k.size as i32;
-        if size == 0 {
-            return Ok(());
+        self.run(st, &compiled)
+    }
+
+    /// Binds every launch once (its argument block built up front), then
+    /// makes the launches under one lock: each is a copy of its block and a
+    /// call of the instance's `run` (large kernels split over the threads
+    /// as in `execute`). A body with a routine runs launch by launch.
+    fn execute_loop(&self, body: &[Launch], count: u64) -> Result<(), BackendError> {
+        let mut guard = self.lock();
+        if count == 0 || body.is_empty() || body.iter().any(|l| !guard.exes.contains_key(&l.exe.0))
+        {
+            drop(guard);
+            return oxjax_abi::launch_by_launch(body, count, |l| {
+                self.execute(l.exe, &l.inputs, &l.outputs)
+            });
         }
-        // this thread's scratch, then the workers' (0: none, or no memory)
-        let scratch = if compiled.scratch {
-            self.scratch(st)
-        } else {
-            0
-        };
-        let slot = |w: usize| {
-            if scratch == 0 {
-                0
-            } else {
-                scratch + w as u32 * matmul::SCRATCH_BYTES
-            }
-        };
-        let work = k.size as u64 * (k.rsize as u64).max(1);
-        let threads = self.opts.threads.min(k.size as usize);
-        if threads <= 1 || work < PARALLEL_THRESHOLD {
-            return st.main.run(&compiled, 0, size, slot(0)).map_err(exec_error);
+        let st = &mut *guard;
+        let mut bound = Vec::with_capacity(body.len());
+        for l in body {
+            let compiled = st.exes[&l.exe.0].compiled.clone();
+            let mut args = Vec::new();
+            self.bind(st, &compiled.kernel, &l.inputs, &l.outputs, &mut args)?;
+            bound.push((compiled, args));
         }
-        // Split gidx into `threads` contiguous ranges: the first runs here.
-        let g = compiled.granule.max(1) as u64;
-        let bounds: Vec<i32> = (0..=threads)
-            .map(|t| {
-                let b = k.size as u64 * t as u64 / threads as u64;
-                (if t == threads { b } else { b / g * g }) as i32
-            })
-            .collect();
-        let slots: Vec<u32> = (1..threads).map(slot).collect();
-        let pending = self.pool.submit(&compiled, &bounds[1..], &slots);
-        let mine = st.main.run(&compiled, bounds[0], bounds[1], slot(0));
-        let theirs = pending.wait();
-        mine.and(theirs).map_err(exec_error)
+        // `mem_write` without its per-call size check (a shared memory's
+        // length is behind a lock): every block fits the reserved area.
+        assert!(
+            bound
+                .iter()
+                .all(|(_, a)| a.len() <= codegen::ARGS_BYTES as usize)
+        );
+        let at = self.base().wrapping_add(codegen::ARGS_ADDR as usize);
+        let count = usize::try_from(count).unwrap_or(usize::MAX);
+        for (compiled, args) in bound.iter().cycle().take(count) {
+            // SAFETY: the area at ARGS_ADDR is inside the memory, whose base
+            // never moves (a shared memory is reserved whole), and no wasm
+            // code runs between launches while the state lock is held.
+            unsafe { std::ptr::copy_nonoverlapping(args.as_ptr(), at, args.len()) };
+            self.run(st, compiled)?;
+        }
+        Ok(())
     }
 
     fn release(&self, exe: ExecutableId) {

@@ -81,21 +81,24 @@ impl Worker {
         end: i32,
         scratch: u32,
     ) -> Result<(), String> {
-        if !self.instances.contains_key(&exe.serial) {
-            if self.instances.len() >= MAX_INSTANCES {
-                *self = Worker::new(&self.engine, &self.memory);
+        // One lookup on the hot path (a loop's launches come here in turn).
+        let (f, g) = match self.instances.get(&exe.serial) {
+            Some(entry) => entry,
+            None => {
+                if self.instances.len() >= MAX_INSTANCES {
+                    *self = Worker::new(&self.engine, &self.memory);
+                }
+                let inst = Instance::new(&mut self.store, &exe.module, &self.imports)
+                    .map_err(|e| format!("cannot instantiate the kernel module: {e:#}"))?;
+                let f = inst
+                    .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
+                    .map_err(|e| format!("kernel module without run: {e:#}"))?;
+                let g = inst.get_global(&mut self.store, crate::matmul::SCRATCH_GLOBAL);
+                self.instances.entry(exe.serial).or_insert((f, g))
             }
-            let inst = Instance::new(&mut self.store, &exe.module, &self.imports)
-                .map_err(|e| format!("cannot instantiate the kernel module: {e:#}"))?;
-            let f = inst
-                .get_typed_func::<(i32, i32), ()>(&mut self.store, "run")
-                .map_err(|e| format!("kernel module without run: {e:#}"))?;
-            let g = inst.get_global(&mut self.store, crate::matmul::SCRATCH_GLOBAL);
-            self.instances.insert(exe.serial, (f, g));
-        }
+        };
         // Borrowed, not cloned: a clone of a typed function costs more
         // than a small kernel's run.
-        let (f, g) = &self.instances[&exe.serial];
         if let Some(g) = g {
             g.set(&mut self.store, Val::I32(scratch as i32))
                 .map_err(|e| format!("cannot set the scratch address: {e:#}"))?;

@@ -59,13 +59,15 @@ pub use wgpu::DeviceType;
 use codegen::{Generated, Mode};
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, DType, ErrorKind, ExecutableId,
-    Kernel, OPS, Routine, RoutineKind, Semantics,
+    Kernel, Launch, OPS, Routine, RoutineKind, Semantics,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// Kernels recorded before the pending encoder is submitted without waiting.
 const BATCH: u32 = 32;
+/// Dispatches of a loop (`execute_loop`) recorded per submission.
+const LOOP_BATCH: u64 = 4096;
 /// Bytes kept in the buffer pool at most.
 const POOL_BYTES: u64 = 1 << 30;
 
@@ -587,6 +589,60 @@ impl WebGpuBackend {
         ExecutableId(id)
     }
 
+    /// Checks a kernel launch's buffers and makes its bind group and
+    /// workgroup grid (a zero in the grid: nothing to run).
+    fn bind_kernel(
+        &self,
+        st: &State,
+        p: &Pipeline,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+    ) -> Result<(wgpu::BindGroup, [u32; 3]), BackendError> {
+        let k = &p.kernel;
+        if inputs.len() != k.inputs.len() {
+            return Err(invalid(format!(
+                "executable takes {} input buffers, got {}",
+                k.inputs.len(),
+                inputs.len()
+            )));
+        }
+        if outputs.len() != k.outputs.len() {
+            return Err(invalid(format!(
+                "executable writes {} output buffers, got {}",
+                k.outputs.len(),
+                outputs.len()
+            )));
+        }
+        let mut bufs: Vec<(wgpu::Buffer, u64)> = Vec::with_capacity(inputs.len() + outputs.len());
+        for (n, id) in inputs.iter().chain(outputs).enumerate() {
+            let b = st
+                .buffers
+                .get(&id.0)
+                .ok_or_else(|| invalid(format!("unknown buffer id {}", id.0)))?;
+            if n >= inputs.len() {
+                let o = n - inputs.len();
+                let want = k.size as u64 * k.output_dtype(o).size() as u64;
+                if b.len < want {
+                    return Err(invalid(format!(
+                        "output {o} (buffer {}) holds {} bytes, needs {want}",
+                        id.0, b.len
+                    )));
+                }
+            }
+            bufs.push((b.buf.clone(), b.len.max(1).next_multiple_of(4)));
+        }
+        let group = self.bind_group(
+            &p.layout,
+            bufs.iter().enumerate().map(|(n, (b, s))| (n as u32, b, *s)),
+        );
+        let dims = match p.generated.mode {
+            Mode::Elementwise { units } => grid(units),
+            Mode::Tree => [k.size, 1, 1],
+            Mode::Tiled { groups } => groups,
+        };
+        Ok((group, dims))
+    }
+
     /// Counts a recorded dispatch; submits a full batch without waiting.
     fn recorded(&self, st: &mut State) {
         st.pending += 1;
@@ -1073,48 +1129,7 @@ impl Backend for WebGpuBackend {
             Exe::Sort(srt) => return self.execute_sort(&mut st, &srt, inputs, outputs),
             Exe::Conv(cv) => return self.execute_conv(&mut st, &cv, inputs, outputs),
         };
-        let k = &p.kernel;
-        if inputs.len() != k.inputs.len() {
-            return Err(invalid(format!(
-                "executable takes {} input buffers, got {}",
-                k.inputs.len(),
-                inputs.len()
-            )));
-        }
-        if outputs.len() != k.outputs.len() {
-            return Err(invalid(format!(
-                "executable writes {} output buffers, got {}",
-                k.outputs.len(),
-                outputs.len()
-            )));
-        }
-        let mut bufs: Vec<(wgpu::Buffer, u64)> = Vec::with_capacity(inputs.len() + outputs.len());
-        for (n, id) in inputs.iter().chain(outputs).enumerate() {
-            let b = st
-                .buffers
-                .get(&id.0)
-                .ok_or_else(|| invalid(format!("unknown buffer id {}", id.0)))?;
-            if n >= inputs.len() {
-                let o = n - inputs.len();
-                let want = k.size as u64 * k.output_dtype(o).size() as u64;
-                if b.len < want {
-                    return Err(invalid(format!(
-                        "output {o} (buffer {}) holds {} bytes, needs {want}",
-                        id.0, b.len
-                    )));
-                }
-            }
-            bufs.push((b.buf.clone(), b.len.max(1).next_multiple_of(4)));
-        }
-        let group = self.bind_group(
-            &p.layout,
-            bufs.iter().enumerate().map(|(n, (b, s))| (n as u32, b, *s)),
-        );
-        let dims = match p.generated.mode {
-            Mode::Elementwise { units } => grid(units),
-            Mode::Tree => [k.size, 1, 1],
-            Mode::Tiled { groups } => groups,
-        };
+        let (group, dims) = self.bind_kernel(&st, &p, inputs, outputs)?;
         if dims.contains(&0) {
             return Ok(());
         }
@@ -1129,6 +1144,62 @@ impl Backend for WebGpuBackend {
             pass.dispatch_workgroups(dims[0], dims[1], dims[2]);
         }
         self.recorded(&mut st);
+        Ok(())
+    }
+
+    /// Records the whole loop into the pending encoder: each launch of the
+    /// body gets its bind group once, and the dispatches of up to
+    /// [`LOOP_BATCH`] launches share one compute pass and one submission
+    /// (wgpu orders the dispatches of a pass like separate passes). A body
+    /// holding a routine runs launch by launch.
+    fn execute_loop(&self, body: &[Launch], count: u64) -> Result<(), BackendError> {
+        if count == 0 {
+            return Ok(());
+        }
+        if body.is_empty() {
+            return Err(invalid(format!(
+                "execute_loop: {count} launches of an empty body"
+            )));
+        }
+        let mut st = self.lock();
+        let mut bound = Vec::with_capacity(body.len());
+        for l in body {
+            let p = match st.exes.get(&l.exe.0) {
+                Some(Exe::Kernel(p)) => p.clone(),
+                Some(_) => {
+                    drop(st);
+                    return oxjax_abi::launch_by_launch(body, count, |l| {
+                        self.execute(l.exe, &l.inputs, &l.outputs)
+                    });
+                }
+                None => return Err(invalid(format!("unknown executable id {}", l.exe.0))),
+            };
+            let (group, dims) = self.bind_kernel(&st, &p, &l.inputs, &l.outputs)?;
+            bound.push((p, group, dims));
+        }
+        let mut done = 0;
+        while done < count {
+            let n = (count - done).min(LOOP_BATCH);
+            {
+                let enc = self.encoder(&mut st);
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: None,
+                    timestamp_writes: None,
+                });
+                for j in done..done + n {
+                    let (p, group, dims) = &bound[(j % body.len() as u64) as usize];
+                    if dims.contains(&0) {
+                        continue;
+                    }
+                    pass.set_pipeline(&p.pipeline);
+                    pass.set_bind_group(0, group, &[]);
+                    pass.dispatch_workgroups(dims[0], dims[1], dims[2]);
+                }
+            }
+            self.flush(&mut st);
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            done += n;
+        }
         Ok(())
     }
 

@@ -38,6 +38,8 @@
 //! - `racy_execute`: `execute` passes results through one staging area
 //!   shared by all calls and unlocked while it works (a data race between
 //!   concurrent executes; single-threaded use is correct);
+//! - `loop_stale`: `execute_loop` repeats the first half of its body (the
+//!   first iteration's bindings, as if the carried buffers never swapped);
 //! - `hang_sin`, `abort_cos`, `segfault_tan`: executing a kernel that uses
 //!   `sin` never returns, one with `cos` aborts the process, one with `tan`
 //!   writes through a null pointer (the conformance binary must report each
@@ -53,7 +55,7 @@
 
 use oxjax_abi::{
     Backend, BackendError, BackendInfo, BufferId, Capabilities, DType, ErrorKind, ExecutableId,
-    Kernel, Op, Phase, Routine, RoutineKind, Scalar, Semantics, f16,
+    Kernel, Launch, Op, Phase, Routine, RoutineKind, Scalar, Semantics, f16,
 };
 /// The template backend's interpreter (templates/backend/src/interp.rs):
 /// a correct, independent implementation of every op.
@@ -85,6 +87,7 @@ enum Mutation {
     FlushDeclared,
     FlushUndeclared,
     RacyExecute,
+    LoopStale,
 }
 
 struct Mutant {
@@ -164,6 +167,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "flush_declared" => Mutation::FlushDeclared,
         "flush_undeclared" => Mutation::FlushUndeclared,
         "racy_execute" => Mutation::RacyExecute,
+        "loop_stale" => Mutation::LoopStale,
         other => return Err(err(format!("unknown mutation {other:?}"))),
     };
     Ok(Mutant {
@@ -602,6 +606,13 @@ impl Backend for Mutant {
             buf[..n].copy_from_slice(&r[..n]);
         }
         Ok(())
+    }
+    fn execute_loop(&self, body: &[Launch], count: u64) -> Result<(), BackendError> {
+        let body = match self.mutation {
+            Mutation::LoopStale => &body[..body.len().div_ceil(2)],
+            _ => body,
+        };
+        oxjax_abi::launch_by_launch(body, count, |l| self.execute(l.exe, &l.inputs, &l.outputs))
     }
     fn release(&self, exe: ExecutableId) {
         self.state.lock().unwrap().kernels.remove(&exe.0);

@@ -23,6 +23,16 @@ pub struct BufferId(pub u64);
 #[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub struct ExecutableId(pub u64);
 
+/// One launch of a loop body: an executable with its buffers, as
+/// [`Backend::execute`] takes them. (ABI 1.4)
+#[repr(C)]
+#[derive(StableAbi, Clone, PartialEq, Eq, Debug)]
+pub struct Launch {
+    pub exe: ExecutableId,
+    pub inputs: RVec<BufferId>,
+    pub outputs: RVec<BufferId>,
+}
+
 /// What went wrong, as an integer newtype (appendable).
 #[repr(transparent)]
 #[derive(StableAbi, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,6 +224,16 @@ pub trait Backend: Send + Sync + 'static {
         inputs: &[BufferId],
         outputs: &[BufferId],
     ) -> Result<(), BackendError>;
+    /// Makes `count` launches going round `body`: launch `j` is
+    /// `body[j % body.len()]`, with the effect of that many `execute` calls
+    /// in order (an empty body with `count > 0` is an error). A loop lists
+    /// two iterations, the second with the carried buffers swapped, so the
+    /// backend needs no notion of a carry. The default calls `execute`;
+    /// a backend overrides it to look up, check and bind each launch once
+    /// and run the iterations in its own loop. (ABI 1.4)
+    fn execute_loop(&self, body: &[Launch], count: u64) -> Result<(), BackendError> {
+        launch_by_launch(body, count, |l| self.execute(l.exe, &l.inputs, &l.outputs))
+    }
     /// Waits until all submitted work has finished.
     fn synchronize(&self) -> Result<(), BackendError> {
         Ok(())
@@ -265,6 +285,36 @@ pub trait PluginBackend: Send + Sync {
         self.read(buffer, offset, dst.len() as u64)
             .and_then(|bytes| copy_read(&bytes, dst.as_mut_slice()).into())
     }
+    /// Appended in ABI 1.4; see [`Backend::execute_loop`]. The default
+    /// makes the launches with `execute` (like `read_into`'s, it would
+    /// serve a vtable without the method, which the loader refuses today).
+    fn execute_loop(&self, body: RSlice<'_, Launch>, count: u64) -> RResult<(), BackendError> {
+        launch_by_launch(body.as_slice(), count, |l| {
+            self.execute(l.exe, l.inputs.as_rslice(), l.outputs.as_rslice())
+                .into_result()
+        })
+        .into()
+    }
+}
+
+/// `execute_loop` made of `execute` calls: `count` launches going round
+/// `body`. The trait's default, and a backend's fallback for a body its own
+/// loop does not take (a routine, say).
+pub fn launch_by_launch(
+    body: &[Launch],
+    count: u64,
+    mut execute: impl FnMut(&Launch) -> Result<(), BackendError>,
+) -> Result<(), BackendError> {
+    if body.is_empty() && count > 0 {
+        return Err(BackendError::new(
+            ErrorKind::INVALID_ARGUMENT,
+            format!("execute_loop: {count} launches of an empty body"),
+        ));
+    }
+    body.iter()
+        .cycle()
+        .take(count.try_into().unwrap_or(usize::MAX))
+        .try_for_each(&mut execute)
 }
 
 /// The default `read_into`: the bytes a `read` returned, into `dst`.
@@ -348,6 +398,11 @@ impl<B: Backend> PluginBackend for Guarded<B> {
     }
     fn synchronize(&self) -> RResult<(), BackendError> {
         guard("synchronize", || self.0.synchronize())
+    }
+    fn execute_loop(&self, body: RSlice<'_, Launch>, count: u64) -> RResult<(), BackendError> {
+        guard("execute_loop", || {
+            self.0.execute_loop(body.as_slice(), count)
+        })
     }
     fn release(&self, exe: ExecutableId) -> RResult<(), BackendError> {
         guard("release", || {

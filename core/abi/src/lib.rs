@@ -30,7 +30,8 @@ mod simplify;
 pub use analysis::Phase;
 pub use backend::{
     Backend, BackendError, BackendInfo, BackendObj, BufferId, Capabilities, ErrorKind,
-    ExecutableId, Guarded, PluginBackend, PluginBackend_TO, Semantics, into_object,
+    ExecutableId, Guarded, Launch, PluginBackend, PluginBackend_TO, Semantics, into_object,
+    launch_by_launch,
 };
 pub use dtype::{DType, Scalar, bf16, bf16_from_f64, f16, f16_from_f64};
 pub use kernel::{FastHasher, FastMap, Kernel, KernelBuilder, NO_ARG, Node, Reduction, Val};

@@ -24,16 +24,16 @@ pub struct AbiVersion {
     pub minor: u32,
 }
 
-/// The ABI version this crate defines. 1.3 appended the dtypes bf16, i8
-/// and u8.
-pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 3 };
+/// The ABI version this crate defines. 1.4 appended the trait method
+/// `execute_loop` and the type `Launch`; 1.3 the dtypes bf16, i8 and u8.
+pub const ABI_VERSION: AbiVersion = AbiVersion { major: 1, minor: 4 };
 
-/// The oldest plugin ABI this host still loads. 1.3 changed no layout and
-/// only appended dtypes: a 1.2 plugin cannot declare them in its
-/// capabilities, and the host never sends a kernel or buffer of a dtype
-/// outside them, so it keeps working. (1.2 appended routines the host may
-/// call, so 1.1 plugins are refused.)
-pub const OLDEST_LOADABLE: AbiVersion = AbiVersion { major: 1, minor: 2 };
+/// The oldest plugin ABI this host still loads. 1.4 appended a trait
+/// method, and abi_stable's layout check refuses a plugin whose vtable is
+/// shorter than the host's ("too many fields"), so plugins older than 1.4
+/// are refused by version first, with a rebuild hint. (1.3 had only
+/// appended dtypes, and loaded 1.2 plugins.)
+pub const OLDEST_LOADABLE: AbiVersion = AbiVersion { major: 1, minor: 4 };
 
 impl AbiVersion {
     /// `major << 32 | minor`, the value of [`VERSION_SYMBOL`].

@@ -77,7 +77,8 @@ fn open(path: &Path) -> Result<PluginModuleRef> {
 
 /// Whether a plugin of ABI `found` may load in this host: the same major,
 /// and a minor no older than [`OLDEST_LOADABLE`] (a minor that only
-/// appended dtypes leaves older plugins working: they never declare them).
+/// appended dtypes leaves older plugins working: they never declare them;
+/// one that appended a trait method does not: see `OLDEST_LOADABLE`).
 fn check_version(found: AbiVersion) -> std::result::Result<(), String> {
     if found.major != ABI_VERSION.major {
         return Err(format!(
@@ -161,16 +162,16 @@ fn layout_error(path: &Path, found: AbiVersion, e: LibraryError) -> Error {
 mod tests {
     use super::*;
 
-    /// ABI 1.3 only appended dtypes: a 1.2 plugin still loads (it never
-    /// declares bf16/i8/u8, so the host never sends it one); 1.1 and
-    /// another major are refused.
+    /// ABI 1.4 appended a trait method, which abi_stable's layout check
+    /// refuses in an older plugin: 1.3 and older are refused by version,
+    /// with a rebuild hint; a newer minor loads; another major is refused.
     #[test]
     fn version_window() {
         let v = |major, minor| AbiVersion { major, minor };
         assert!(check_version(ABI_VERSION).is_ok());
-        assert!(check_version(v(1, 2)).is_ok());
         assert!(check_version(v(1, 9)).is_ok(), "a newer plugin loads");
-        assert!(check_version(v(1, 1)).unwrap_err().contains("1.2 or newer"));
+        assert!(check_version(v(1, 3)).unwrap_err().contains("1.4 or newer"));
+        assert!(check_version(v(1, 2)).is_err());
         assert!(check_version(v(2, 3)).is_err());
     }
 }

@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Result};
 pub(crate) use concrete::{Concrete, Source};
 use oxjax_abi::__private::RResult;
 use oxjax_abi::{
-    BackendError, BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Routine,
+    BackendError, BackendInfo, BackendObj, BufferId, ExecutableId, FastMap, Kernel, Launch, Routine,
 };
 use std::fmt;
 use std::path::PathBuf;
@@ -284,6 +284,33 @@ impl Device {
             w.launching(kernel);
         }
         self.execute(exe, inputs, outputs)
+    }
+
+    /// Makes `count` launches going round `body` (`kernels[i]` is what
+    /// `body[i]` runs) in one call into the plugin, its `execute_loop`: a
+    /// loop's body is two iterations with the carries swapped. Under a
+    /// watchdog the launches go one call each, so its deadline stays per
+    /// kernel rather than per loop.
+    pub(crate) fn launch_loop(
+        &self,
+        kernels: &[&Kernel],
+        body: &[Launch],
+        count: u64,
+    ) -> Result<()> {
+        debug_assert_eq!(kernels.len(), body.len());
+        if self.0.watchdog.is_some() {
+            let launches = kernels.iter().zip(body).cycle();
+            for (k, l) in launches.take(usize::try_from(count).unwrap_or(usize::MAX)) {
+                self.launch_compiled(l.exe, k, &l.inputs, &l.outputs)?;
+            }
+            return Ok(());
+        }
+        self.0.launches.fetch_add(count, Ordering::Relaxed);
+        self.0
+            .backend
+            .execute_loop(body.into(), count)
+            .into_result()
+            .map_err(|e| self.backend_err(e))
     }
 
     fn execute(&self, exe: ExecutableId, inputs: &[BufferId], outputs: &[BufferId]) -> Result<()> {

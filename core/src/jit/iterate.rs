@@ -1,5 +1,6 @@
 //! Loops without arrays: a loop body whose compiled steps are all kernels
-//! is bound to buffers once, and each iteration is then only its launches.
+//! is bound to buffers once, and the iterations are then only launches,
+//! made by the backend in its own loop (`execute_loop`, one call).
 //!
 //! `Compiled::run` builds arrays, allocates outputs and frees intermediates
 //! on every call; a loop of 1,000 small steps spent almost all its time
@@ -13,7 +14,7 @@ use crate::array::Array;
 use crate::device::{Buffer, Concrete, Device};
 use crate::error::Result;
 use crate::trace::jaxpr::Atom;
-use oxjax_abi::BufferId;
+use oxjax_abi::{BufferId, Kernel, Launch};
 use std::sync::Arc;
 
 impl Compiled {
@@ -95,8 +96,11 @@ impl Compiled {
             .map(|(kernel, _, _)| device.compile(kernel))
             .collect::<Result<Vec<_>>>()?;
 
-        let (mut ins, mut outs) = (Vec::new(), Vec::new());
-        for it in 0..n {
+        // The launches of iteration `it` (kernels of size 0 have nothing to do).
+        let running: Vec<usize> = (0..launches.len())
+            .filter(|&s| launches[s].0.size > 0)
+            .collect();
+        let mut iteration = |it: usize| -> Vec<Launch> {
             for (&v, b) in carried.iter().zip(&sets[it % 2]) {
                 env[v] = Some(b.id);
             }
@@ -105,16 +109,26 @@ impl Compiled {
                     env[v] = Some(b.id);
                 }
             }
-            for (&exe, &(kernel, inputs, outputs)) in exes.iter().zip(&launches) {
-                if kernel.size == 0 {
-                    continue;
-                }
-                ins.clear();
-                ins.extend(inputs.iter().map(|&v| env[v].expect("bound")));
-                outs.clear();
-                outs.extend(outputs.iter().map(|&v| env[v].expect("bound")));
-                device.launch_compiled(exe, kernel, &ins, &outs)?;
-            }
+            let ids = |vars: &[usize]| vars.iter().map(|&v| env[v].expect("bound")).collect();
+            running
+                .iter()
+                .map(|&s| Launch {
+                    exe: exes[s],
+                    inputs: ids(launches[s].1),
+                    outputs: ids(launches[s].2),
+                })
+                .collect()
+        };
+        // Iteration 0 reads the arguments; from then on the body repeats
+        // every two iterations, which the backend runs as one loop.
+        let mut kernels: Vec<&Kernel> = running.iter().map(|&s| launches[s].0).collect();
+        let per = kernels.len() as u64;
+        device.launch_loop(&kernels, &iteration(0), per)?;
+        if n > 1 {
+            let mut body = iteration(1);
+            body.extend(iteration(2));
+            kernels.extend_from_within(..);
+            device.launch_loop(&kernels, &body, (n as u64 - 1) * per)?;
         }
         let last = &sets[(n - 1) % 2];
         Ok(Some(
