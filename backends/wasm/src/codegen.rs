@@ -1180,10 +1180,11 @@ impl<'a> Gen<'a> {
 
     /// The scalar `x / c` or `x % c` for a constant `c` (see
     /// [`Gen::vdiv_const`]): no zero or overflow checks, shifts for a
-    /// power of two.
+    /// power of two (`c = 1` takes the unsigned form: the signed bias would
+    /// shift by 32, which wasm reads as 0).
     fn div_const(&mut self, op: Op, x: u32, c: u32, signed: bool) {
         let c32 = c as i32;
-        if c.is_power_of_two() && signed {
+        if c.is_power_of_two() && c > 1 && signed {
             let s = c.trailing_zeros() as i32;
             let q = self.fb.local(V::I32);
             self.fb.get(x).get(x).i32c(31).i(I::I32ShrS);

@@ -681,3 +681,23 @@ fn print_chain_wat() {
     let exe = be.compile(&k).unwrap();
     println!("{}", be.source(exe));
 }
+
+#[test]
+fn signed_division_by_one_on_both_paths() {
+    // `x / 1` and `x % 1` for negative x: the power-of-two shift form's
+    // bias would shift by 32 (read as 0 by wasm) and made `-4 % 1` = 1 on
+    // the scalar path; 7 elements: a vector group of four, then three alone
+    for c in [1, 2, 8] {
+        let mut b = KernelBuilder::default();
+        let g = b.gidx();
+        let (neg, cc) = (b.constant(Scalar::I32(-3)), b.constant(Scalar::I32(c)));
+        let x = b.op(Op::MUL, &[g, neg]);
+        let q = b.op(Op::IDIV, &[x, cc]);
+        let r = b.op(Op::REM, &[x, cc]);
+        b.output(q);
+        b.output(r);
+        let k = b.finish(7, 0);
+        let want = run_ref(&k, &[]);
+        assert_eq!(run_wasm(&backend("threads = 1"), &k, &[]), want, "c = {c}");
+    }
+}
