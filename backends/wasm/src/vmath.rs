@@ -1,5 +1,5 @@
 //! f32x4 transcendentals for SIMD kernels: every float unary op but the
-//! f32-exact ones, and atan2 and pow (fmod stays scalar and exact).
+//! f32-exact ones, atan2, pow and fmod (exact).
 //!
 //! Each takes and returns a v128 of four f32. Scalar f32 code calls the
 //! same functions on a splatted value and takes lane 0, so an element gets
@@ -198,6 +198,7 @@ pub(crate) fn emit(h: H, fb: &mut Fb, hs: &mut dyn Helpers, args: &[u32]) {
         H::VAtan2 => atan2(fb, hs, args[0], args[1]),
         H::VErfc => in_f64(fb, &[x], |fb, d| erfc_d(fb, hs.fma(), d[0])),
         H::VPow => pow(fb, hs, args[0], args[1]),
+        H::VFmod => fmod(fb, hs, args[0], args[1]),
         other => unreachable!("{other:?} is not a vector helper"),
     }
 }
@@ -1207,5 +1208,35 @@ fn pow(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, y: u32) {
     splat(fb, f32::INFINITY);
     fb.i(I::F32x4Lt).i(I::V128And).i(I::V128Not).set(slow);
     scalar_lanes(fb, hs, H::Pow, slow, v, &[x, y]);
+    fb.get(v);
+}
+
+/// fmod(x, y), exact (bit for bit C's fmod). Where |x| < 2^28 |y| (an
+/// exact test: the product only scales) the f64 quotient |x| / |y|
+/// truncates to the integer quotient q: its rounding error, at most 2^-26,
+/// is smaller than the distance of a non-integral quotient from the next
+/// integer, over 2^-24 since |x| - q |y| is a multiple of |y|'s ULP. Then
+/// q |y| (28 + 24 bits) and |x| - q |y|, in [0, |y|) and a multiple of that
+/// ULP, are exact in f64 and the result is an f32 with x's sign. |x| < |y|
+/// (y = Inf included) is x. The other lanes (y = 0, Inf or NaN x, NaN y,
+/// quotients of 2^28 and more) take the scalar helper, which scalar f32
+/// code calls too: exact, so the same bits.
+fn fmod(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, y: u32) {
+    let (ax, ay) = (abs_to(fb, x), abs_to(fb, y));
+    let (v, slow) = (fb.local(V::V128), fb.local(V::V128));
+    in_f64(fb, &[ax, ay], |fb, d| {
+        fb.get(d[0]);
+        fb.get(d[0]).get(d[1]).i(I::F64x2Div).i(I::F64x2Trunc);
+        fb.get(d[1]).i(I::F64x2Mul).i(I::F64x2Sub);
+    });
+    copysign(fb, x);
+    fb.set(v);
+    fb.get(x).get(v).get(ax).get(ay).i(I::F32x4Lt);
+    sel(fb);
+    fb.set(v);
+    fb.get(ax).get(ay);
+    splat(fb, 268_435_456.0); // 2^28
+    fb.i(I::F32x4Mul).i(I::F32x4Lt).i(I::V128Not).set(slow);
+    scalar_lanes(fb, hs, H::Fmod, slow, v, &[x, y]);
     fb.get(v);
 }
