@@ -94,6 +94,9 @@ fn sweep(
 
 const CHUNK: u32 = 1 << 22;
 
+/// The f64 function an f32 op is measured against.
+type Truth = fn(f64) -> f64;
+
 fn fmod_main(be: &dyn Backend, bound: f32) {
     let mut b = KernelBuilder::default();
     let (i, j) = (b.input(DType::F32), b.input(DType::F32));
@@ -138,7 +141,7 @@ fn main() {
         .expect(usage)
         .parse()
         .expect("BOUND is a number");
-    let unary: Option<(Op, fn(f64) -> f64)> = match name {
+    let unary: Option<(Op, Truth)> = match name {
         "fmod" => None,
         "exp" => Some((Op::EXP, f64::exp)),
         "log" => Some((Op::LOG, f64::ln)),
