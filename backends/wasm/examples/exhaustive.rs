@@ -24,35 +24,37 @@ fn ulps(a: f32, b: f32) -> u64 {
     (key(a) - key(b)).unsigned_abs()
 }
 
-/// The divisors of `exhaustive fmod`: signed zeros, infinities and NaN;
-/// subnormals; powers of two; full mantissas (0.1, 1/3, 0.7, pi, 1 + 2^-23,
-/// 2^24 - 1, the largest subnormal, f32::MAX) whose products with the
-/// integer quotient need all of f64's mantissa; both signs.
+/// The divisors of `exhaustive fmod`: full mantissas (0.1, 1/3, 0.7, pi,
+/// 1 + 2^-23, 2^24 - 1, f32::MAX, the largest subnormal) whose products
+/// with the integer quotient need all of f64's mantissa, powers of two,
+/// subnormals, signed zeros, infinities and NaN; both signs. Ordered so
+/// the small y, whose huge quotients make most x take the scalar helper
+/// (slow), come last.
 const FMOD_YS: [f32; 24] = [
+    0.7,
+    0.1,
+    -0.333_333_34,
+    std::f32::consts::PI,
+    -std::f32::consts::TAU,
+    1.000_000_1,
+    16_777_215.0,
+    1.0,
+    -2.0,
+    3.0,
+    -1e10,
+    6.02e23,
+    1.7e30,
+    1.267_650_6e30, // 2^100
+    -f32::MAX,
+    -9.536_743e-7, // 2^-20
+    f32::MIN_POSITIVE,
+    -1.1754942e-38, // largest subnormal
+    1e-45,
     0.0,
     -0.0,
     f32::INFINITY,
     f32::NEG_INFINITY,
     f32::NAN,
-    1e-45,
-    -1.1754942e-38, // largest subnormal
-    f32::MIN_POSITIVE,
-    -9.536_743e-7, // 2^-20
-    1.0,
-    -2.0,
-    3.0,
-    0.1,
-    -0.333_333_34,
-    0.7,
-    std::f32::consts::PI,
-    -std::f32::consts::TAU,
-    1.000_000_1,
-    16_777_215.0,
-    -1e10,
-    1.7e30,
-    1.267_650_6e30, // 2^100
-    -f32::MAX,
-    6.02e23,
 ];
 
 /// Runs `exe` on every f32 with |x| < `bound` (both signs) in chunks
