@@ -5,8 +5,9 @@
 //! one thread (best of five), which moves far less with other load on a
 //! shared machine than wall-clock figures: the matmul kernel's GFLOP/s per
 //! core (256..2048), the fused chain kernel on 4M f32 and its parts (a
-//! copy, sin, exp, sqrt), other special functions, fmod and the partial sums of a 16M-element sum (4096
-//! rows of 4096). `WASM_OPTS='fma = false'` adds backend options.
+//! copy, sin, exp, sqrt), other special functions, fmod and the partial
+//! sums of a 16M-element sum (4096 rows of 4096). `WASM_OPTS='fma = false'`
+//! adds backend options.
 
 use oxjax_abi::{Backend, DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar};
 use oxjax_backend_wasm::WasmBackend;
