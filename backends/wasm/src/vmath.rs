@@ -30,7 +30,9 @@
 //! < 10.1) and tanh (|x| < 9) are within 1 ULP of the correctly rounded
 //! result, with or without fma; sin and cos (|x| < 1e5) too but for 120
 //! inputs each at 2 ULP with fma, 1184 (sin) and 1874 (cos) without (of
-//! 2.4e9); erf (|x| < 5, run with fma) within 4 ULP.
+//! 2.4e9); erf (|x| < 5, run with fma) within 4 ULP. fmod (`exhaustive
+//! fmod inf`): every finite x below 2^31 |y| for 24 y from 1e-45 to
+//! f32::MAX, ±0, ±Inf and NaN, 7.2e10 results, all bit for bit C's fmod.
 //!
 //! SIMD kernels emit these bodies inline ([`emit`]) rather than calling
 //! the helper: the same instructions, so the same bits, but several groups
