@@ -5,8 +5,9 @@
 //! one thread (best of five), which moves far less with other load on a
 //! shared machine than wall-clock figures: the matmul kernel's GFLOP/s per
 //! core (256..2048), the fused chain kernel on 4M f32 and its parts (a
-//! copy, sin, exp, sqrt) and the partial sums of a 16M-element sum (4096
-//! rows of 4096). `WASM_OPTS='fma = false'` adds backend options.
+//! copy, sin, exp, sqrt), other special functions, fmod and the partial
+//! sums of a 16M-element sum (4096 rows of 4096). `WASM_OPTS='fma = false'`
+//! adds backend options.
 
 use oxjax_abi::{Backend, DType, Kernel, KernelBuilder, Op, ReduceOp, Scalar};
 use oxjax_backend_wasm::WasmBackend;
@@ -110,6 +111,18 @@ fn pow_kernel(n: usize) -> Kernel {
     let base = b.op(Op::ADD, &[x, one]);
     let y = b.op(Op::POW, &[base, x]);
     b.output(y);
+    b.finish(n, 0)
+}
+
+/// `fmod(x, 0.7)` on `n` f32.
+fn fmod_kernel(n: usize) -> Kernel {
+    let mut b = KernelBuilder::default();
+    let i = b.input(DType::F32);
+    let g = b.gidx();
+    let x = b.load(i, g);
+    let y = b.constant(Scalar::F32(0.7));
+    let r = b.op(Op::REM, &[x, y]);
+    b.output(r);
     b.finish(n, 0)
 }
 
@@ -219,6 +232,11 @@ fn cpu_main() {
     }
     let t = cpu_time(&be, &pow_kernel(4 << 20), &[4 << 20]);
     println!("pow(x + 1, x) 4M: {:.2} ms cpu on one thread", t * 1e3);
+    let t = cpu_time_scaled(&be, &fmod_kernel(4 << 20), &[4 << 20], 1000.0);
+    println!(
+        "fmod(x, 0.7) 4M on [-500, 500): {:.2} ms cpu on one thread",
+        t * 1e3
+    );
     let t = cpu_time(&be, &special_chain(4 << 20), &[4 << 20]);
     println!("special chain 4M: {:.2} ms cpu on one thread", t * 1e3);
     let t = cpu_time(&be, &rowsum(4096, 4096), &[16 << 20]);

@@ -141,6 +141,7 @@ fn vector_helper2(op: Op) -> Option<H> {
     match op {
         Op::ATAN2 => Some(H::VAtan2),
         Op::POW => Some(H::VPow),
+        Op::REM => Some(H::VFmod),
         _ => None,
     }
 }

@@ -10,9 +10,9 @@
 //!   and dtype of the ABI is supported with the reference semantics; f16 is
 //!   stored as bits and computed in f32 with round-to-nearest-even
 //!   conversions; transcendentals are polynomial helpers inside the module
-//!   (`math`: f64, also used by f16; `vmath`: f32x4 exp, exp2, expm1, log,
-//!   log2, log1p, sin, cos, sinh, cosh, tanh and erf,
-//!   also used by scalar f32 code so every element gets the same bits).
+//!   (`math`: f64, also used by f16; `vmath`: f32x4 forms of every float
+//!   transcendental, atan2, pow and fmod, also used by scalar f32 code so
+//!   every element gets the same bits; fmod is exact either way).
 //! - **SIMD128**: kernels whose values are all 32-bit (bool, i32, u32,
 //!   f32) run four consecutive `gidx` per step, one per lane (reductions
 //!   included: each lane keeps its own accumulator; float sums and

@@ -69,6 +69,8 @@ pub(crate) enum H {
     VErfc,
     /// f32x4 x, f32x4 y.
     VPow,
+    /// f32x4 x, f32x4 y.
+    VFmod,
 }
 
 /// The host functions every module imports, in import order (all f64 -> f64).
@@ -108,6 +110,7 @@ impl H {
                 | H::VAtan2
                 | H::VErfc
                 | H::VPow
+                | H::VFmod
         )
     }
 
@@ -122,7 +125,7 @@ impl H {
             H::F64ToBf16 => (vec![F64], vec![F32]),
             H::Fmod | H::Pow | H::Atan2 => (vec![F64, F64], vec![F64]),
             H::Threefry(_) => (vec![I32, I32, I32, I32], vec![I32]),
-            H::VAtan2 | H::VPow => (vec![V128, V128], vec![V128]),
+            H::VAtan2 | H::VPow | H::VFmod => (vec![V128, V128], vec![V128]),
             h if h.is_vector() => (vec![V128], vec![V128]),
             _ => (vec![F64], vec![F64]),
         }

@@ -301,3 +301,72 @@ fn special_values_keep_signed_zeros_infinities_and_nans() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// fmod on f32 is exact on every path (the f32x4 form, its scalar lanes,
+/// the scalar tail): bit for bit Rust's `%` (a NaN for a NaN) on the
+/// specials against each other and on random pairs of four kinds:
+/// arbitrary bits, quotients 2^-8 to 2^40 with random mantissas (across
+/// the vector form's 2^28 limit), and quotients within a few ULP of a
+/// random integer below 2^29 or of 2^28. `example exhaustive fmod` checks
+/// every f32 x against a list of y.
+#[test]
+fn fmod_is_bit_exact() {
+    let mut s = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 32) as u32
+    };
+    let mut sp: Vec<f32> = specials(DType::F32)
+        .into_iter()
+        .map(|v| v.as_f64() as f32)
+        .collect();
+    sp.extend([f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX]);
+    sp.extend([f32::MIN_POSITIVE, 1e-45, 268_435_456.0, -268_435_440.0]);
+    let mut pairs: Vec<(f32, f32)> = Vec::new();
+    for &a in &sp {
+        for &b in &sp {
+            pairs.push((a, b));
+        }
+    }
+    for _ in 0..150_000 {
+        let (a, b) = (next(), next());
+        pairs.push((f32::from_bits(a), f32::from_bits(b)));
+        // y = x / 2^k with y's own mantissa and sign
+        let e = ((a >> 23) & 0xff) as i32 - ((next() % 48) as i32 - 8);
+        let y = f32::from_bits(b & 0x807f_ffff | (e.clamp(0, 254) as u32) << 23);
+        pairs.push((f32::from_bits(a), y));
+        // x near n y for a random n < 2^29, and for n near 2^28
+        for n in [next() >> 3, (1 << 28) + (next() % 64) - 32] {
+            let x = (n as f64 * y as f64) as f32;
+            let d = (next() % 9) as i32 - 4;
+            let x = f32::from_bits((x.to_bits() as i32 + d) as u32);
+            pairs.push((x, y));
+        }
+    }
+    pairs.push((7.5, -2.0)); // a ragged length: a scalar tail
+    let k = kernel(Op::REM, DType::F32, pairs.len(), true);
+    let bytes = |f: fn(&(f32, f32)) -> f32| -> Vec<u8> {
+        pairs.iter().flat_map(|p| f(p).to_le_bytes()).collect()
+    };
+    let got = run_wasm(
+        &backend("threads = 2"),
+        &k,
+        &[bytes(|p| p.0), bytes(|p| p.1)],
+    );
+    let mut failures = Vec::new();
+    for (&(x, y), g) in pairs.iter().zip(got[0].chunks_exact(4)) {
+        let (g, w) = (f32::from_le_bytes(g.try_into().unwrap()), x % y);
+        if g.to_bits() != w.to_bits() && !(g.is_nan() && w.is_nan()) {
+            failures.push(format!("fmod({x:e}, {y:e}): wasm {g:e}, Rust {w:e}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} wrong:\n{}",
+        failures.len(),
+        pairs.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
