@@ -58,8 +58,9 @@
 //!   reference-counted by `release`) and on disk across processes
 //!   (`disk`; a corrupt entry is ignored and rebuilt).
 //! - **Routines**: sort, argsort, cumsum, cumprod, cummax and cummin run in
-//!   the plugin on its memory (`routines`); the others fall back to the
-//!   host.
+//!   the plugin on its memory (`routines`), FFT in place (`fft`), softmax
+//!   natively with an AVX2 `exp` and rows split over the threads
+//!   (`softmax`); the others fall back to the host.
 //!
 //! Options (the plugin's TOML table in `plugins.toml`):
 //! - `threads = N`: worker threads (default: the available cores);
@@ -86,6 +87,7 @@ mod math;
 mod matmul;
 mod pool;
 mod routines;
+mod softmax;
 mod vmath;
 
 use alloc::Allocator;
@@ -210,6 +212,8 @@ struct State {
     routines: FastMap<u64, routines::Plan>,
     /// Compiled FFT routines (run in place on the memory), by executable id.
     ffts: FastMap<u64, fft::FftPlan>,
+    /// Compiled softmax routines (native, on the memory), by executable id.
+    softmaxes: FastMap<u64, softmax::SoftmaxPlan>,
     /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
     /// (the calling thread's first), allocated when first needed.
     scratch: Option<u32>,
@@ -265,6 +269,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             modules: Default::default(),
             routines: FastMap::default(),
             ffts: FastMap::default(),
+            softmaxes: FastMap::default(),
             scratch: None,
             next_id: 0,
             main,
@@ -453,7 +458,7 @@ impl State {
 impl Backend for WasmBackend {
     fn info(&self) -> BackendInfo {
         let mut kinds = routines::KINDS.to_vec();
-        kinds.push(RoutineKind::FFT);
+        kinds.extend([RoutineKind::FFT, RoutineKind::SOFTMAX]);
         let mut caps = Capabilities::everything(&kinds);
         caps.max_inputs = codegen::MAX_BINDINGS / 2;
         BackendInfo {
@@ -574,6 +579,9 @@ impl Backend for WasmBackend {
         if routine.kind == RoutineKind::FFT {
             let plan = fft::FftPlan::new(routine, &self.planners)?;
             st.ffts.insert(id, plan);
+        } else if routine.kind == RoutineKind::SOFTMAX {
+            let plan = softmax::SoftmaxPlan::new(routine)?;
+            st.softmaxes.insert(id, plan);
         } else {
             let plan = routines::Plan::new(routine)?;
             st.routines.insert(id, plan);
@@ -615,6 +623,36 @@ impl Backend for WasmBackend {
                 let dst = base.add(bo.addr as usize);
                 std::ptr::copy(base.add(bi.addr as usize), dst, need as usize);
                 plan.run(dst);
+            }
+            return Ok(());
+        }
+        if let Some(plan) = st.softmaxes.get(&exe.0).cloned() {
+            let ([i], [o]) = (inputs, outputs) else {
+                return Err(invalid(format!(
+                    "routine softmax takes 1 input and 1 output, got {} and {}",
+                    inputs.len(),
+                    outputs.len()
+                )));
+            };
+            let need = plan.bytes();
+            let bi = self.settle(st, *i, false)?;
+            let bo = self.settle(st, *o, st.buffer(*o)?.len <= need)?;
+            if bi.len < need || bo.len < need {
+                return Err(invalid(format!(
+                    "routine softmax: input holds {} bytes, output {} (each needs {need})",
+                    bi.len, bo.len
+                )));
+            }
+            // SAFETY: both regions are in bounds, 64-byte aligned, and the
+            // same block or disjoint blocks; no wasm code runs while the
+            // state lock is held.
+            unsafe {
+                let base = self.base();
+                plan.run(
+                    base.add(bi.addr as usize),
+                    base.add(bo.addr as usize),
+                    self.opts.threads,
+                );
             }
             return Ok(());
         }
@@ -725,6 +763,7 @@ impl Backend for WasmBackend {
         let mut st = self.lock();
         st.routines.remove(&exe.0);
         st.ffts.remove(&exe.0);
+        st.softmaxes.remove(&exe.0);
         if let Some(e) = st.exes.get_mut(&exe.0) {
             e.refs -= 1;
             if e.refs == 0 {
@@ -742,6 +781,7 @@ impl Backend for WasmBackend {
             .get(&exe.0)
             .map(|p| &p.routine)
             .or_else(|| st.ffts.get(&exe.0).map(|p| &p.routine))
+            .or_else(|| st.softmaxes.get(&exe.0).map(|p| &p.routine))
         {
             return format!(";; routine run by the plugin on its memory: {r:?}");
         }
