@@ -179,7 +179,8 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
         "routines",
         "every routine kind the backend declares (sort, argsort, scans, scatter), on f32 with \
          NaN, ±0 and ties and on i32, both directions, against the reference; FFT against a \
-         direct DFT and CONV against a direct convolution, both in f64",
+         direct DFT and CONV against a direct convolution, both in f64; SOFTMAX against the \
+         reference (f64 inside) on random, -inf, +inf, NaN and huge rows",
     ),
 ];
 
@@ -866,6 +867,87 @@ fn fft(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
     Ok(())
 }
 
+/// SOFTMAX against the reference (which computes in f64 and rounds once):
+/// lengths around vector widths, one and many rows, and the rows its
+/// contract singles out (-inf entries, +inf, NaN, all -inf, values near
+/// 1e30), each declared float dtype. NaN must be where the reference has
+/// it; elsewhere the error allowed is `(16 + 8 log2 n)` ULP of the dtype
+/// relative to the value (a row sum accumulated in blocks or pairwise),
+/// plus the smallest normal for denormal results.
+fn softmax(c: &Ctx, info: &oxjax_abi::BackendInfo) -> R<()> {
+    let mut rng = Rng(0x5eed_50f7 ^ c.seed);
+    for dtype in [DType::F32, DType::F64] {
+        if !info.caps.supports_dtype(dtype) {
+            continue;
+        }
+        let (eps, tiny) = match dtype {
+            DType::F32 => (f32::EPSILON as f64, f32::MIN_POSITIVE as f64),
+            _ => (f64::EPSILON, f64::MIN_POSITIVE),
+        };
+        for (rows, n) in [
+            (1usize, 1usize),
+            (6, 3),
+            (6, 15),
+            (7, 16),
+            (6, 17),
+            (6, 100),
+            (8, 1024),
+        ] {
+            let mut x: Vec<f64> = (0..rows * n)
+                .map(|_| (rng.next() % 40001) as f64 / 1000.0 - 20.0)
+                .collect();
+            let mut set = |row: usize, f: &dyn Fn(usize) -> Option<f64>| {
+                for i in (0..n).filter(|_| row < rows) {
+                    if let Some(v) = f(i) {
+                        x[row * n + i] = v;
+                    }
+                }
+            };
+            set(1, &|i| (i % 3 == 1).then_some(f64::NEG_INFINITY));
+            set(2, &|i| (i == n / 2).then_some(f64::INFINITY));
+            set(3, &|i| (i == n - 1).then_some(f64::NAN));
+            set(4, &|_| Some(f64::NEG_INFINITY));
+            set(5, &|i| Some(1e30 + i as f64 * 1e24));
+            let bytes: Vec<u8> = match dtype {
+                DType::F32 => x.iter().flat_map(|&v| (v as f32).to_le_bytes()).collect(),
+                _ => x.iter().flat_map(|&v| v.to_le_bytes()).collect(),
+            };
+            let shape = [rows as u64, n as u64];
+            let r = Routine {
+                kind: RoutineKind::SOFTMAX,
+                inputs: vec![desc(dtype, &shape)].into(),
+                outputs: vec![desc(dtype, &shape)].into(),
+                params: vec![].into(),
+            };
+            let floats = |b: &[u8]| -> Vec<f64> {
+                match dtype {
+                    DType::F32 => f32s(b).into_iter().map(f64::from).collect(),
+                    _ => b
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(c.try_into().unwrap()))
+                        .collect(),
+                }
+            };
+            let want = floats(&run_routine(c.oracle, &r, std::slice::from_ref(&bytes))?[0]);
+            let got = floats(&run_routine(c.dut, &r, std::slice::from_ref(&bytes))?[0]);
+            let tol = (16.0 + 8.0 * (n as f64).log2()) * eps;
+            for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+                let ok = (g.is_nan() && w.is_nan()) || (g - w).abs() <= tol * w.abs() + tiny;
+                if !ok {
+                    return Err(format!(
+                        "softmax of {dtype}{shape:?}: row {} element {} is {g:e}, the \
+                         reference gives {w:e} (tolerance {:.1e} relative)",
+                        i / n,
+                        i % n,
+                        tol
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One CONV case: lhs `[n, c, spatial...]`, rhs `[o, i, window...]`, per
 /// spatial axis `(stride, pad_lo, pad_hi, lhs_dilation, rhs_dilation)`,
 /// feature and batch group counts.
@@ -1228,6 +1310,9 @@ fn routines(c: &Ctx) -> R<()> {
     }
     if declared.contains(&RoutineKind::CONV) {
         conv(c, &info)?;
+    }
+    if declared.contains(&RoutineKind::SOFTMAX) {
+        softmax(c, &info)?;
     }
     if declared.contains(&RoutineKind::SCATTER) {
         // Duplicate and out-of-range indices; every mode.

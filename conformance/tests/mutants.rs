@@ -285,6 +285,7 @@ fn contract_bugs_are_caught_by_their_checks() {
         ("big_wrap", "contract:large_outputs"),
         ("tail_drop", "contract:long_reductions"),
         ("argsort_unstable", "contract:routines"),
+        ("softmax_unshifted", "contract:routines"),
         ("racy_execute", "contract:threads"),
         ("loop_stale", "contract:loops"),
     ];

@@ -24,7 +24,7 @@
 pub use crate::eager::{axis, broadcast_shapes, checked_size, or_panic, promote, to_float};
 pub use crate::trace::prim::{BinOp, Prim, UnOp};
 pub use crate::trace::{bind, bind1};
-pub use crate::trace::{conv_rules, fft_rules, indexing_rules, linalg_rules};
+pub use crate::trace::{conv_rules, fft_rules, indexing_rules, linalg_rules, softmax_rules};
 
 use crate::Array;
 

@@ -160,7 +160,8 @@ pub(crate) fn record(
 }
 
 /// The equations a kernel step fused: those reached from its outputs
-/// without crossing one of its inputs, by primitive name and number.
+/// without crossing one of its inputs, by primitive name and number (an
+/// eager step's one equation).
 pub(crate) fn origin(jaxpr: &Jaxpr, step: &Step) -> (String, String) {
     let Step::Kernel {
         kernel,
@@ -168,6 +169,16 @@ pub(crate) fn origin(jaxpr: &Jaxpr, step: &Step) -> (String, String) {
         outputs,
     } = step
     else {
+        if let Step::Eager { eqn } = step {
+            let e = &jaxpr.eqns[*eqn];
+            let p = e.prim.to_string();
+            let outs: Vec<String> = e.outs.iter().map(|&v| jaxpr.avals[v].to_string()).collect();
+            let name = p.split('[').next().unwrap_or(&p);
+            return (
+                format!("eager step -> {}", outs.join(", ")),
+                format!("{name} (eqn {eqn})"),
+            );
+        }
         return ("eager step".into(), String::new());
     };
     let def: HashMap<usize, usize> = jaxpr

@@ -58,8 +58,9 @@
 //!   reference-counted by `release`) and on disk across processes
 //!   (`disk`; a corrupt entry is ignored and rebuilt).
 //! - **Routines**: sort, argsort, cumsum, cumprod, cummax and cummin run in
-//!   the plugin on its memory (`routines`); the others fall back to the
-//!   host.
+//!   the plugin on its memory (`routines`), FFT in place (`fft`), softmax
+//!   natively with an AVX2 `exp` and rows split over the threads
+//!   (`softmax`); the others fall back to the host.
 //!
 //! Options (the plugin's TOML table in `plugins.toml`):
 //! - `threads = N`: worker threads (default: the available cores);
@@ -89,6 +90,7 @@ mod math;
 mod matmul;
 mod pool;
 mod routines;
+mod softmax;
 mod vmath;
 
 use alloc::Allocator;
@@ -213,6 +215,8 @@ struct State {
     routines: FastMap<u64, routines::Plan>,
     /// Compiled FFT routines (run in place on the memory), by executable id.
     ffts: FastMap<u64, fft::FftPlan>,
+    /// Compiled softmax routines (native, on the memory), by executable id.
+    softmaxes: FastMap<u64, softmax::SoftmaxPlan>,
     /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
     /// (the calling thread's first), allocated when first needed.
     scratch: Option<u32>,
@@ -268,6 +272,7 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             modules: Default::default(),
             routines: FastMap::default(),
             ffts: FastMap::default(),
+            softmaxes: FastMap::default(),
             scratch: None,
             next_id: 0,
             main,
@@ -537,7 +542,7 @@ impl State {
 impl Backend for WasmBackend {
     fn info(&self) -> BackendInfo {
         let mut kinds = routines::KINDS.to_vec();
-        kinds.push(RoutineKind::FFT);
+        kinds.extend([RoutineKind::FFT, RoutineKind::SOFTMAX]);
         let mut caps = Capabilities::everything(&kinds);
         caps.max_inputs = codegen::MAX_BINDINGS / 2;
         BackendInfo {
@@ -658,6 +663,9 @@ impl Backend for WasmBackend {
         if routine.kind == RoutineKind::FFT {
             let plan = fft::FftPlan::new(routine, &self.planners)?;
             st.ffts.insert(id, plan);
+        } else if routine.kind == RoutineKind::SOFTMAX {
+            let plan = softmax::SoftmaxPlan::new(routine)?;
+            st.softmaxes.insert(id, plan);
         } else {
             let plan = routines::Plan::new(routine)?;
             st.routines.insert(id, plan);
@@ -699,6 +707,36 @@ impl Backend for WasmBackend {
                 let dst = base.add(bo.addr as usize);
                 std::ptr::copy(base.add(bi.addr as usize), dst, need as usize);
                 plan.run(dst);
+            }
+            return Ok(());
+        }
+        if let Some(plan) = st.softmaxes.get(&exe.0).cloned() {
+            let ([i], [o]) = (inputs, outputs) else {
+                return Err(invalid(format!(
+                    "routine softmax takes 1 input and 1 output, got {} and {}",
+                    inputs.len(),
+                    outputs.len()
+                )));
+            };
+            let need = plan.bytes();
+            let bi = self.settle(st, *i, false)?;
+            let bo = self.settle(st, *o, st.buffer(*o)?.len <= need)?;
+            if bi.len < need || bo.len < need {
+                return Err(invalid(format!(
+                    "routine softmax: input holds {} bytes, output {} (each needs {need})",
+                    bi.len, bo.len
+                )));
+            }
+            // SAFETY: both regions are in bounds, 64-byte aligned, and the
+            // same block or disjoint blocks; no wasm code runs while the
+            // state lock is held.
+            unsafe {
+                let base = self.base();
+                plan.run(
+                    base.add(bi.addr as usize),
+                    base.add(bo.addr as usize),
+                    self.opts.threads,
+                );
             }
             return Ok(());
         }
@@ -787,6 +825,7 @@ impl Backend for WasmBackend {
         let mut st = self.lock();
         st.routines.remove(&exe.0);
         st.ffts.remove(&exe.0);
+        st.softmaxes.remove(&exe.0);
         if let Some(e) = st.exes.get_mut(&exe.0) {
             e.refs -= 1;
             if e.refs == 0 {
@@ -804,6 +843,7 @@ impl Backend for WasmBackend {
             .get(&exe.0)
             .map(|p| &p.routine)
             .or_else(|| st.ffts.get(&exe.0).map(|p| &p.routine))
+            .or_else(|| st.softmaxes.get(&exe.0).map(|p| &p.routine))
         {
             return format!(";; routine run by the plugin on its memory: {r:?}");
         }

@@ -24,6 +24,9 @@
 //!   elements (a chunked loop without its tail);
 //! - `argsort_unstable`: declares the ARGSORT routine and breaks ties in
 //!   reverse index order (an unstable sort);
+//! - `softmax_unshifted`: declares the SOFTMAX routine and computes
+//!   `exp(x) / sum(exp(x))` without subtracting the row's maximum (inf /
+//!   inf = NaN on rows of large values);
 //! - `naive_tanh`: `tanh(x)` as `(e^x - e^-x) / (e^x + e^-x)` in the
 //!   dtype's precision (thousands of ULP off near 0; zero and large
 //!   arguments exact);
@@ -82,6 +85,7 @@ enum Mutation {
     AbortCos,
     SegfaultTan,
     ArgsortUnstable,
+    SoftmaxUnshifted,
     NaiveTanh,
     LostSignZero,
     FlushDeclared,
@@ -162,6 +166,7 @@ fn new(options: &str) -> Result<Mutant, BackendError> {
         "abort_cos" => Mutation::AbortCos,
         "segfault_tan" => Mutation::SegfaultTan,
         "argsort_unstable" => Mutation::ArgsortUnstable,
+        "softmax_unshifted" => Mutation::SoftmaxUnshifted,
         "naive_tanh" => Mutation::NaiveTanh,
         "lost_sign_zero" => Mutation::LostSignZero,
         "flush_declared" => Mutation::FlushDeclared,
@@ -399,10 +404,10 @@ impl Mutant {
 
 impl Mutant {
     fn capabilities(&self) -> Capabilities {
-        let routines: &[RoutineKind] = if self.mutation == Mutation::ArgsortUnstable {
-            &[RoutineKind::ARGSORT]
-        } else {
-            &[]
+        let routines: &[RoutineKind] = match self.mutation {
+            Mutation::ArgsortUnstable => &[RoutineKind::ARGSORT],
+            Mutation::SoftmaxUnshifted => &[RoutineKind::SOFTMAX],
+            _ => &[],
         };
         let mut caps = Capabilities::everything(routines);
         caps.max_inputs = self.max_inputs;
@@ -524,7 +529,7 @@ impl Backend for Mutant {
         Ok(ExecutableId(id))
     }
     fn compile_routine(&self, routine: &Routine) -> Result<ExecutableId, BackendError> {
-        if routine.kind != RoutineKind::ARGSORT {
+        if !self.capabilities().supports_routine(routine.kind) {
             return Err(err(format!("routine {:?} not declared", routine.kind)));
         }
         let mut st = self.state.lock().unwrap();
@@ -546,7 +551,11 @@ impl Backend for Mutant {
                 .get(&inputs[0].0)
                 .cloned()
                 .ok_or_else(|| err("bad buffer".into()))?;
-            let out = argsort_unstable(&r, &data);
+            let out = if r.kind == RoutineKind::SOFTMAX {
+                softmax_unshifted(&r, &data)
+            } else {
+                argsort_unstable(&r, &data)
+            };
             let buf = st
                 .buffers
                 .get_mut(&outputs[0].0)
@@ -617,6 +626,33 @@ impl Backend for Mutant {
     fn release(&self, exe: ExecutableId) {
         self.state.lock().unwrap().kernels.remove(&exe.0);
     }
+}
+
+/// SOFTMAX along the last axis as `exp(x) / sum(exp(x))` in the dtype's
+/// precision: no shift by the maximum, the deliberate bug.
+fn softmax_unshifted(r: &Routine, data: &[u8]) -> Vec<u8> {
+    let d = &r.inputs[0];
+    let n = *d.shape.last().unwrap_or(&1) as usize;
+    let size = d.dtype.size();
+    let x: Vec<Scalar> = data
+        .chunks_exact(size)
+        .map(|c| Scalar::read(d.dtype, c))
+        .collect();
+    let mut out = vec![0u8; data.len()];
+    for (row, xs) in x.chunks(n.max(1)).enumerate() {
+        let e: Vec<Scalar> = xs
+            .iter()
+            .map(|v| Scalar::F64(v.as_f64().exp()).cast(d.dtype))
+            .collect();
+        let sum = e.iter().fold(Scalar::zero(d.dtype), |a, &b| {
+            Scalar::F64(a.as_f64() + b.as_f64()).cast(d.dtype)
+        });
+        for (i, v) in e.iter().enumerate() {
+            let y = Scalar::F64(v.as_f64() / sum.as_f64()).cast(d.dtype);
+            y.write(&mut out[(row * n + i) * size..]);
+        }
+    }
+    out
 }
 
 /// ARGSORT along `params[0]` (descending if `params[1]`), NaN last, ties in

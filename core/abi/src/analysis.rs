@@ -12,7 +12,7 @@
 //! - [`matmul`]: one description of a matmul-shaped reduction (shape,
 //!   operands, their strides when they are plain loads) for the backends'
 //!   tiled kernels;
-//! - [`axis_routine`]: the descriptor contract of sorts and scans.
+//! - [`axis_routine`]: the descriptor contract of sorts, scans and softmax.
 //!
 //! The wasm and webgpu backends use these instead of their own copies;
 //! third-party backends may too.
@@ -520,17 +520,19 @@ pub struct AxisRoutine {
     pub flip: bool,
 }
 
-/// Checks a sort, argsort or scan descriptor against its contract (see
-/// [`RoutineKind`]): one input of a known dtype (not bool for cumsum and
-/// cumprod), one output of its shape (i32 for argsort), params `[axis]` or
-/// `[axis, flag]` with the axis in range (negative counts from the end) and
-/// the flag 0 or 1, element and byte counts within u64 and an argsort axis
-/// within i32. The message says what is wrong; a backend adds the
-/// routine's name and descriptor, and its own size limits.
+/// Checks a sort, argsort, scan or softmax descriptor against its contract
+/// (see [`RoutineKind`]): one input of a known dtype (not bool for cumsum
+/// and cumprod; f32 or f64 for softmax), one output of its shape (i32 for
+/// argsort), params `[axis]` or `[axis, flag]` with the axis in range
+/// (negative counts from the end) and the flag 0 or 1 (softmax: no params,
+/// the last axis of a rank ≥ 1 input), element and byte counts within u64
+/// and an argsort axis within i32. The message says what is wrong; a
+/// backend adds the routine's name and descriptor, and its own size limits.
 pub fn axis_routine(r: &Routine) -> Result<AxisRoutine, String> {
     let scan = scan_op(r.kind);
-    if scan.is_none() && !matches!(r.kind, RoutineKind::SORT | RoutineKind::ARGSORT) {
-        return Err(format!("{} is not a sort or scan", r.kind.name()));
+    let softmax = r.kind == RoutineKind::SOFTMAX;
+    if scan.is_none() && !softmax && !matches!(r.kind, RoutineKind::SORT | RoutineKind::ARGSORT) {
+        return Err(format!("{} is not a sort, scan or softmax", r.kind.name()));
     }
     let ([input], [output]) = (r.inputs.as_slice(), r.outputs.as_slice()) else {
         return Err(format!(
@@ -545,6 +547,9 @@ pub fn axis_routine(r: &Routine) -> Result<AxisRoutine, String> {
     }
     if dtype == DType::BOOL && matches!(scan, Some(ReduceOp::ADD | ReduceOp::MUL)) {
         return Err("not defined on bool".into());
+    }
+    if softmax && !matches!(dtype, DType::F32 | DType::F64) {
+        return Err(format!("takes f32 or f64, not {dtype}"));
     }
     let out_dtype = if r.kind == RoutineKind::ARGSORT {
         DType::I32
@@ -563,16 +568,21 @@ pub fn axis_routine(r: &Routine) -> Result<AxisRoutine, String> {
             output.shape, input.shape
         ));
     }
+    let shape = input.shape.as_slice();
+    let rank = shape.len() as i64;
     let (axis, flag) = match r.params.as_slice() {
+        &[] if softmax => (rank - 1, 0),
+        _ if softmax => return Err(format!("takes no params, got {:?}", r.params)),
         &[axis] => (axis, 0),
         &[axis, flag] => (axis, flag),
         p => return Err(format!("takes params [axis, flag], got {p:?}")),
     };
-    let shape = input.shape.as_slice();
-    let rank = shape.len() as i64;
     let axis = if axis < 0 { axis + rank } else { axis };
     if !(0..rank).contains(&axis) {
-        return Err(format!("axis {} out of range for rank {rank}", r.params[0]));
+        return Err(match r.params.first() {
+            Some(a) => format!("axis {a} out of range for rank {rank}"),
+            None => "needs an input of rank at least 1".into(),
+        });
     }
     if !matches!(flag, 0 | 1) {
         return Err(format!("flag params[1] must be 0 or 1, not {flag}"));
@@ -908,7 +918,17 @@ mod tests {
         assert!(err(RoutineKind::CUMMAX, x.clone(), &[3]).contains("out of range"));
         assert!(err(RoutineKind::CUMMAX, x.clone(), &[0, 2]).contains("flag"));
         assert!(err(RoutineKind::CUMMAX, x.clone(), &[]).contains("params"));
-        assert!(err(RoutineKind::FFT, x.clone(), &[0]).contains("not a sort or scan"));
+        assert!(err(RoutineKind::FFT, x.clone(), &[0]).contains("not a sort, scan"));
+        // softmax: the last axis, no params, floats only, rank >= 1
+        let ok = axis_routine(&routine(RoutineKind::SOFTMAX, x.clone(), x.clone(), &[])).unwrap();
+        assert_eq!((ok.outer, ok.len, ok.inner, ok.flip), (6, 4, 1, false));
+        assert!(err(RoutineKind::SOFTMAX, x.clone(), &[2]).contains("no params"));
+        let i = desc(DType::I32, &[4]);
+        let bad = routine(RoutineKind::SOFTMAX, i.clone(), i, &[]);
+        assert!(axis_routine(&bad).unwrap_err().contains("f32 or f64"));
+        let s = desc(DType::F64, &[]);
+        let bad = routine(RoutineKind::SOFTMAX, s.clone(), s, &[]);
+        assert!(axis_routine(&bad).unwrap_err().contains("rank"));
         let b = desc(DType::BOOL, &[4]);
         let bad = routine(RoutineKind::CUMSUM, b.clone(), b.clone(), &[0]);
         assert!(axis_routine(&bad).unwrap_err().contains("bool"));

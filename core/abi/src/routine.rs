@@ -90,7 +90,15 @@ impl RoutineKind {
     /// `b*N/B..(b+1)*N/B` with output channels `b*O/B..`.
     pub const CONV: RoutineKind = RoutineKind(14);
 
-    pub const ALL: [RoutineKind; 15] = [
+    /// Softmax along the last axis (ABI 1.4): input `x [..., n]` f32 or
+    /// f64, output of the same shape and dtype. Per row, `m = max(x)` (NaN
+    /// if any element is NaN), `e = exp(x - m)`, `y = e / sum(e)`. So a row
+    /// holding +inf or NaN is all NaN, a row of only -inf is all NaN (`-inf
+    /// - -inf`), and other -inf elements give 0, as the composed
+    /// `exp(x - max) / sum` does. No params.
+    pub const SOFTMAX: RoutineKind = RoutineKind(15);
+
+    pub const ALL: [RoutineKind; 16] = [
         RoutineKind::SORT,
         RoutineKind::ARGSORT,
         RoutineKind::CUMSUM,
@@ -106,10 +114,11 @@ impl RoutineKind {
         RoutineKind::QR,
         RoutineKind::SVD,
         RoutineKind::CONV,
+        RoutineKind::SOFTMAX,
     ];
 
     pub fn name(self) -> &'static str {
-        const NAMES: [&str; 15] = [
+        const NAMES: [&str; 16] = [
             "sort",
             "argsort",
             "cumsum",
@@ -125,6 +134,7 @@ impl RoutineKind {
             "qr",
             "svd",
             "conv",
+            "softmax",
         ];
         NAMES.get(self.0 as usize).copied().unwrap_or("unknown")
     }

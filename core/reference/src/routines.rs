@@ -1,6 +1,6 @@
 //! The routines the reference backend implements: stable sort and argsort,
 //! inclusive scans (cumsum, cumprod, cummax, cummin), each along one axis of
-//! a row-major tensor, and scatter along one axis. Scans and scatter combine
+//! a row-major tensor, scatter along one axis, and softmax along the last. Scans and scatter combine
 //! with [`eval::combine`], so they agree with kernel reductions bit for bit.
 //! This is also the core's host fallback for devices without a routine.
 
@@ -9,7 +9,7 @@ use oxjax_abi::{BackendError, DType, ErrorKind, ReduceOp, Routine, RoutineKind, 
 use std::cmp::Ordering;
 
 /// The routine kinds implemented here.
-pub(crate) const KINDS: [RoutineKind; 7] = [
+pub(crate) const KINDS: [RoutineKind; 8] = [
     RoutineKind::SORT,
     RoutineKind::ARGSORT,
     RoutineKind::CUMSUM,
@@ -17,6 +17,7 @@ pub(crate) const KINDS: [RoutineKind; 7] = [
     RoutineKind::CUMMAX,
     RoutineKind::CUMMIN,
     RoutineKind::SCATTER,
+    RoutineKind::SOFTMAX,
 ];
 
 /// A checked routine descriptor, ready to run.
@@ -67,7 +68,7 @@ fn invalid(routine: &Routine, msg: impl std::fmt::Display) -> BackendError {
 
 impl CompiledRoutine {
     /// Checks a descriptor: a kind from [`KINDS`], then the contract of
-    /// sorts and scans ([`analysis::axis_routine`]).
+    /// sorts, scans and softmax ([`analysis::axis_routine`]).
     pub fn new(r: &Routine) -> Result<CompiledRoutine, BackendError> {
         if r.kind == RoutineKind::SCATTER {
             return CompiledRoutine::scatter(r);
@@ -221,6 +222,7 @@ impl CompiledRoutine {
                 scatter(mode, self.lanes, x, &idx, &upd)
             }
             (None, Some(op)) => scan(op, self.flip, self.lanes, &x),
+            (None, None) if self.kind == RoutineKind::SOFTMAX => softmax(self.lanes, &x),
             (None, None) => sort(self.kind == RoutineKind::ARGSORT, self.flip, self.lanes, &x),
         };
         let out_size = self.out_dtype.size();
@@ -288,6 +290,31 @@ fn scan(op: ReduceOp, reverse: bool, lanes: Lanes, x: &[Scalar]) -> Vec<Scalar> 
             };
             out[p] = value;
             acc = Some(value);
+        }
+    }
+    out
+}
+
+/// Softmax of every lane (the last axis, so lanes are contiguous), in f64
+/// and rounded once: `e = exp(x - max)`, `e / sum(e)`, the max NaN when any
+/// element is (so +inf, NaN and all -inf rows are NaN, as written on
+/// [`RoutineKind::SOFTMAX`]).
+fn softmax(lanes: Lanes, x: &[Scalar]) -> Vec<Scalar> {
+    let mut out = x.to_vec();
+    for lane in 0..lanes.count() {
+        let at = |i: usize| lanes.position(lane, i);
+        let v: Vec<f64> = (0..lanes.len).map(|i| x[at(i)].as_f64()).collect();
+        let m = v.iter().fold(f64::NEG_INFINITY, |m, &a| {
+            if m.is_nan() || a.is_nan() {
+                f64::NAN
+            } else {
+                m.max(a)
+            }
+        });
+        let e: Vec<f64> = v.iter().map(|&a| (a - m).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        for (i, &e) in e.iter().enumerate() {
+            out[at(i)] = Scalar::F64(e / sum).cast(x[at(i)].dtype());
         }
     }
     out

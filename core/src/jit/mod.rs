@@ -364,7 +364,26 @@ impl Compiled {
                         })
                         .collect();
                     let refs: Vec<&Array> = ins.iter().collect();
+                    // Profiled like kernels (routines run here: softmax,
+                    // sort, linalg...), the step waited for.
+                    let start = crate::profile::enabled().then(std::time::Instant::now);
                     let outs = crate::trace::bind(e.prim.clone(), &refs)?;
+                    if let Some(start) = start {
+                        device.synchronize()?;
+                        let bytes = ins
+                            .iter()
+                            .chain(&outs)
+                            .map(|a| (a.size() * a.dtype().size()) as u64)
+                            .sum();
+                        crate::profile::record(
+                            self as *const Compiled as usize,
+                            i,
+                            device.name(),
+                            start.elapsed(),
+                            bytes,
+                            || crate::profile::origin(j, step),
+                        );
+                    }
                     for (&v, o) in e.outs.iter().zip(outs) {
                         env[v] = Some(o);
                     }

@@ -117,6 +117,7 @@ pub(crate) fn rule(prim: &Prim, x: &[Array], t: &[T]) -> (Array, T) {
         Prim::Indexing(p) => super::indexing_rules::jvp(p, x, &y, t),
         Prim::Conv(p) => super::conv_rules::jvp(p, x, t),
         Prim::Fft(p) => super::fft_rules::jvp(p, t),
+        Prim::Softmax => super::softmax_rules::jvp(&y, t),
     };
     (out, tangent)
 }

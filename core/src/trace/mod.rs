@@ -18,6 +18,7 @@ pub mod jaxpr;
 pub mod jvp;
 pub mod linalg_rules;
 pub mod prim;
+pub mod softmax_rules;
 pub mod vjp;
 pub mod vmap;
 
@@ -266,6 +267,7 @@ mod tests {
             Prim::Linalg(p) => (kind.clone(), super::linalg_rules::operands(*p)),
             Prim::Conv(_) => (kind.clone(), vec![x, f64s(&[4, 3], 0.2)]),
             Prim::Fft(_) => (kind.clone(), vec![f64s(&[2, 3, 2], 0.4)]),
+            Prim::Softmax => (kind.clone(), vec![x]),
         }
     }
 

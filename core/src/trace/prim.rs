@@ -84,6 +84,9 @@ pub enum Prim {
     Conv(super::conv_rules::ConvParams),
     /// `fft`/`ifft` on packed (re, im) pairs (see `trace::fft_rules`).
     Fft(super::fft_rules::FftPrim),
+    /// Softmax along the last axis of a float array (see
+    /// `trace::softmax_rules`): the SOFTMAX routine where the device lists it.
+    Softmax,
 }
 
 /// How a primitive takes part in jit's fusion.
@@ -172,6 +175,7 @@ impl Prim {
             ),
             Prim::Linalg(p) => row(super::linalg_rules::is_linear(*p), Eager),
             Prim::Conv(_) | Prim::Fft(_) => row(true, Eager),
+            Prim::Softmax => row(false, Eager),
         }
     }
 
@@ -261,6 +265,7 @@ pub fn all_kinds() -> Vec<Prim> {
         batch_group_count: 1,
     }));
     v.extend([false, true].map(|inverse| Prim::Fft(super::fft_rules::FftPrim { inverse, n: 3 })));
+    v.push(Prim::Softmax);
     v.extend(
         super::indexing_rules::all_kinds()
             .into_iter()
@@ -322,6 +327,7 @@ impl fmt::Display for Prim {
             Prim::Linalg(p) => write!(f, "{p}"),
             Prim::Conv(p) => write!(f, "{p}"),
             Prim::Fft(p) => write!(f, "{p}"),
+            Prim::Softmax => f.write_str("softmax"),
         }
     }
 }
@@ -407,6 +413,7 @@ pub fn abstract_eval(prim: &Prim, ins: &[Aval]) -> Vec<Aval> {
         Prim::Indexing(p) => super::indexing_rules::abstract_eval(p, ins),
         Prim::Conv(p) => super::conv_rules::abstract_eval(p, ins),
         Prim::Fft(p) => super::fft_rules::abstract_eval(p, ins),
+        Prim::Softmax => super::softmax_rules::abstract_eval(ins),
     };
     vec![out]
 }
@@ -461,6 +468,7 @@ pub fn eval_eager(prim: &Prim, ins: &[Concrete]) -> Result<Vec<Concrete>> {
         Prim::Indexing(p) => super::indexing_rules::eval_eager(p, ins)?,
         Prim::Conv(p) => super::conv_rules::eval_eager(p, ins)?,
         Prim::Fft(p) => super::fft_rules::eval_eager(p, ins)?,
+        Prim::Softmax => super::softmax_rules::eval_eager(x)?,
     };
     Ok(vec![out])
 }

@@ -358,7 +358,8 @@ fn transpose_rule(
         | Prim::Binary(_)
         | Prim::Reduce(..)
         | Prim::ArgReduce(..)
-        | Prim::StopGradient => {
+        | Prim::StopGradient
+        | Prim::Softmax => {
             panic!("internal error: {prim} is not linear, so it has no transpose rule")
         }
     }

@@ -94,6 +94,7 @@ fn rule(prim: &Prim, vals: &[Array], bdims: &[Option<usize>], size: usize) -> Ar
         Prim::Indexing(p) => super::indexing_rules::batch(p, vals, bdims, size),
         Prim::Conv(p) => super::conv_rules::batch(p, vals, bdims),
         Prim::Fft(p) => super::fft_rules::batch(p, vals, bdims, size),
+        Prim::Softmax => super::softmax_rules::batch(vals, bdims, size),
     }
 }
 
