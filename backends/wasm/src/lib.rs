@@ -361,6 +361,37 @@ impl WasmBackend {
         });
     }
 
+    /// The input and output blocks of a routine of one input and one
+    /// output (FFT, softmax, the host-run routines), settled and checked to
+    /// hold `need_in` and `need_out` bytes.
+    fn routine_blocks(
+        &self,
+        st: &mut State,
+        name: &str,
+        inputs: &[BufferId],
+        outputs: &[BufferId],
+        need_in: u64,
+        need_out: u64,
+    ) -> Result<(Buf, Buf), BackendError> {
+        let ([i], [o]) = (inputs, outputs) else {
+            return Err(invalid(format!(
+                "routine {name} takes 1 input and 1 output, got {} and {}",
+                inputs.len(),
+                outputs.len()
+            )));
+        };
+        let bi = self.settle(st, *i, false)?;
+        let whole = st.buffer(*o)?.len <= need_out;
+        let bo = self.settle(st, *o, whole)?;
+        if bi.len < need_in || bo.len < need_out {
+            return Err(invalid(format!(
+                "routine {name}: input holds {} bytes (needs {need_in}), output {} (needs {need_out})",
+                bi.len, bo.len
+            )));
+        }
+        Ok((bi, bo))
+    }
+
     /// The buffer `id`, zeroed first if it is dirty and the coming use does
     /// not overwrite all of it (`whole`).
     fn settle(&self, st: &mut State, id: BufferId, whole: bool) -> Result<Buf, BackendError> {
@@ -683,22 +714,8 @@ impl Backend for WasmBackend {
         let mut guard = self.lock();
         let st = &mut *guard;
         if let Some(plan) = st.ffts.get(&exe.0).cloned() {
-            let ([i], [o]) = (inputs, outputs) else {
-                return Err(invalid(format!(
-                    "routine fft takes 1 input and 1 output, got {} and {}",
-                    inputs.len(),
-                    outputs.len()
-                )));
-            };
             let need = plan.bytes();
-            let bi = self.settle(st, *i, false)?;
-            let bo = self.settle(st, *o, st.buffer(*o)?.len <= need)?;
-            if bi.len < need || bo.len < need {
-                return Err(invalid(format!(
-                    "routine fft: input holds {} bytes, output {} (each needs {need})",
-                    bi.len, bo.len
-                )));
-            }
+            let (bi, bo) = self.routine_blocks(st, "fft", inputs, outputs, need, need)?;
             // SAFETY: both regions are in bounds (allocated blocks of at
             // least `need` bytes, 64-byte aligned); no wasm code runs while
             // the state lock is held, and the copy handles overlap.
@@ -711,22 +728,8 @@ impl Backend for WasmBackend {
             return Ok(());
         }
         if let Some(plan) = st.softmaxes.get(&exe.0).cloned() {
-            let ([i], [o]) = (inputs, outputs) else {
-                return Err(invalid(format!(
-                    "routine softmax takes 1 input and 1 output, got {} and {}",
-                    inputs.len(),
-                    outputs.len()
-                )));
-            };
             let need = plan.bytes();
-            let bi = self.settle(st, *i, false)?;
-            let bo = self.settle(st, *o, st.buffer(*o)?.len <= need)?;
-            if bi.len < need || bo.len < need {
-                return Err(invalid(format!(
-                    "routine softmax: input holds {} bytes, output {} (each needs {need})",
-                    bi.len, bo.len
-                )));
-            }
+            let (bi, bo) = self.routine_blocks(st, "softmax", inputs, outputs, need, need)?;
             // SAFETY: both regions are in bounds, 64-byte aligned, and the
             // same block or disjoint blocks; no wasm code runs while the
             // state lock is held.
@@ -741,27 +744,14 @@ impl Backend for WasmBackend {
             return Ok(());
         }
         if let Some(plan) = st.routines.get(&exe.0).cloned() {
-            let ([i], [o]) = (inputs, outputs) else {
-                return Err(invalid(format!(
-                    "routine {} takes 1 input and 1 output, got {} and {}",
-                    plan.routine.kind.name(),
-                    inputs.len(),
-                    outputs.len()
-                )));
-            };
-            let bi = self.settle(st, *i, false)?;
-            let whole = st.buffer(*o)?.len <= plan.output_bytes();
-            let bo = self.settle(st, *o, whole)?;
-            if bi.len < plan.input_bytes() || bo.len < plan.output_bytes() {
-                return Err(invalid(format!(
-                    "routine {}: input holds {} bytes (needs {}), output {} (needs {})",
-                    plan.routine.kind.name(),
-                    bi.len,
-                    plan.input_bytes(),
-                    bo.len,
-                    plan.output_bytes()
-                )));
-            }
+            let (bi, bo) = self.routine_blocks(
+                st,
+                plan.routine.kind.name(),
+                inputs,
+                outputs,
+                plan.input_bytes(),
+                plan.output_bytes(),
+            )?;
             let mut input = vec![0u8; plan.input_bytes() as usize];
             self.mem_read_into(bi.addr as u64, &mut input);
             let out = plan.run(&input);

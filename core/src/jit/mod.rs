@@ -304,6 +304,19 @@ impl Compiled {
             env[*v] = Some(a.clone());
         }
         for (i, (step, frees)) in self.steps.iter().zip(&self.frees).enumerate() {
+            // OXJAX_PROFILE: waits for the step, then records its time.
+            let profiled = |start: std::time::Instant, bytes: u64| -> Result<()> {
+                device.synchronize()?;
+                crate::profile::record(
+                    self as *const Compiled as usize,
+                    i,
+                    device.name(),
+                    start.elapsed(),
+                    bytes,
+                    || crate::profile::origin(j, step),
+                );
+                Ok(())
+            };
             match step {
                 Step::Kernel {
                     kernel,
@@ -328,20 +341,12 @@ impl Compiled {
                         device.compile(kernel)?;
                         let start = std::time::Instant::now();
                         device.launch(kernel, &ins, &out_ids)?;
-                        device.synchronize()?;
                         let bytes = inputs
                             .iter()
                             .chain(outputs)
                             .map(|&v| (j.avals[v].size() * j.avals[v].dtype.size()) as u64)
                             .sum();
-                        crate::profile::record(
-                            self as *const Compiled as usize,
-                            i,
-                            device.name(),
-                            start.elapsed(),
-                            bytes,
-                            || crate::profile::origin(j, step),
-                        );
+                        profiled(start, bytes)?;
                     } else if kernel.size > 0 {
                         device.launch(kernel, &ins, &out_ids)?;
                     }
@@ -369,20 +374,12 @@ impl Compiled {
                     let start = crate::profile::enabled().then(std::time::Instant::now);
                     let outs = crate::trace::bind(e.prim.clone(), &refs)?;
                     if let Some(start) = start {
-                        device.synchronize()?;
                         let bytes = ins
                             .iter()
                             .chain(&outs)
                             .map(|a| (a.size() * a.dtype().size()) as u64)
                             .sum();
-                        crate::profile::record(
-                            self as *const Compiled as usize,
-                            i,
-                            device.name(),
-                            start.elapsed(),
-                            bytes,
-                            || crate::profile::origin(j, step),
-                        );
+                        profiled(start, bytes)?;
                     }
                     for (&v, o) in e.outs.iter().zip(outs) {
                         env[v] = Some(o);
