@@ -203,6 +203,25 @@ struct Buf {
     dirty: bool,
 }
 
+/// A compiled routine: run natively on the memory (FFT in place, softmax)
+/// or on a host copy of its input (the others).
+#[derive(Clone)]
+enum RoutinePlan {
+    Host(routines::Plan),
+    Fft(fft::FftPlan),
+    Softmax(softmax::SoftmaxPlan),
+}
+
+impl RoutinePlan {
+    fn routine(&self) -> &Routine {
+        match self {
+            RoutinePlan::Host(p) => &p.routine,
+            RoutinePlan::Fft(p) => &p.routine,
+            RoutinePlan::Softmax(p) => &p.routine,
+        }
+    }
+}
+
 struct State {
     alloc: Allocator,
     buffers: FastMap<u64, Buf>,
@@ -212,11 +231,7 @@ struct State {
     /// Every module compiled so far, by kernel (survives `release`).
     modules: FastMap<Kernel, Arc<Compiled>>,
     /// Compiled routines, by executable id.
-    routines: FastMap<u64, routines::Plan>,
-    /// Compiled FFT routines (run in place on the memory), by executable id.
-    ffts: FastMap<u64, fft::FftPlan>,
-    /// Compiled softmax routines (native, on the memory), by executable id.
-    softmaxes: FastMap<u64, softmax::SoftmaxPlan>,
+    routines: FastMap<u64, RoutinePlan>,
     /// Scratch memory for packed matmul panels, `SCRATCH_BYTES` per thread
     /// (the calling thread's first), allocated when first needed.
     scratch: Option<u32>,
@@ -271,8 +286,6 @@ pub fn new(options: &str) -> Result<WasmBackend, BackendError> {
             by_kernel: Default::default(),
             modules: Default::default(),
             routines: FastMap::default(),
-            ffts: FastMap::default(),
-            softmaxes: FastMap::default(),
             scratch: None,
             next_id: 0,
             main,
@@ -691,16 +704,12 @@ impl Backend for WasmBackend {
     fn compile_routine(&self, routine: &Routine) -> Result<ExecutableId, BackendError> {
         let mut st = self.lock();
         let id = st.next_id + 1;
-        if routine.kind == RoutineKind::FFT {
-            let plan = fft::FftPlan::new(routine, &self.planners)?;
-            st.ffts.insert(id, plan);
-        } else if routine.kind == RoutineKind::SOFTMAX {
-            let plan = softmax::SoftmaxPlan::new(routine)?;
-            st.softmaxes.insert(id, plan);
-        } else {
-            let plan = routines::Plan::new(routine)?;
-            st.routines.insert(id, plan);
-        }
+        let plan = match routine.kind {
+            RoutineKind::FFT => RoutinePlan::Fft(fft::FftPlan::new(routine, &self.planners)?),
+            RoutineKind::SOFTMAX => RoutinePlan::Softmax(softmax::SoftmaxPlan::new(routine)?),
+            _ => RoutinePlan::Host(routines::Plan::new(routine)?),
+        };
+        st.routines.insert(id, plan);
         st.next_id = id;
         Ok(ExecutableId(id))
     }
@@ -713,49 +722,47 @@ impl Backend for WasmBackend {
     ) -> Result<(), BackendError> {
         let mut guard = self.lock();
         let st = &mut *guard;
-        if let Some(plan) = st.ffts.get(&exe.0).cloned() {
-            let need = plan.bytes();
-            let (bi, bo) = self.routine_blocks(st, "fft", inputs, outputs, need, need)?;
-            // SAFETY: both regions are in bounds (allocated blocks of at
-            // least `need` bytes, 64-byte aligned); no wasm code runs while
-            // the state lock is held, and the copy handles overlap.
-            unsafe {
-                let base = self.base();
-                let dst = base.add(bo.addr as usize);
-                std::ptr::copy(base.add(bi.addr as usize), dst, need as usize);
-                plan.run(dst);
-            }
-            return Ok(());
-        }
-        if let Some(plan) = st.softmaxes.get(&exe.0).cloned() {
-            let need = plan.bytes();
-            let (bi, bo) = self.routine_blocks(st, "softmax", inputs, outputs, need, need)?;
-            // SAFETY: both regions are in bounds, 64-byte aligned, and the
-            // same block or disjoint blocks; no wasm code runs while the
-            // state lock is held.
-            unsafe {
-                let base = self.base();
-                plan.run(
-                    base.add(bi.addr as usize),
-                    base.add(bo.addr as usize),
-                    self.opts.threads,
-                );
-            }
-            return Ok(());
-        }
         if let Some(plan) = st.routines.get(&exe.0).cloned() {
-            let (bi, bo) = self.routine_blocks(
-                st,
-                plan.routine.kind.name(),
-                inputs,
-                outputs,
-                plan.input_bytes(),
-                plan.output_bytes(),
-            )?;
-            let mut input = vec![0u8; plan.input_bytes() as usize];
-            self.mem_read_into(bi.addr as u64, &mut input);
-            let out = plan.run(&input);
-            self.mem_write(bo.addr as u64, &out);
+            let name = plan.routine().kind.name();
+            match plan {
+                RoutinePlan::Fft(plan) => {
+                    let need = plan.bytes();
+                    let (bi, bo) = self.routine_blocks(st, name, inputs, outputs, need, need)?;
+                    // SAFETY: both regions are in bounds (allocated blocks of
+                    // at least `need` bytes, 64-byte aligned); no wasm code
+                    // runs while the state lock is held, and the copy
+                    // handles overlap.
+                    unsafe {
+                        let base = self.base();
+                        let dst = base.add(bo.addr as usize);
+                        std::ptr::copy(base.add(bi.addr as usize), dst, need as usize);
+                        plan.run(dst);
+                    }
+                }
+                RoutinePlan::Softmax(plan) => {
+                    let need = plan.bytes();
+                    let (bi, bo) = self.routine_blocks(st, name, inputs, outputs, need, need)?;
+                    // SAFETY: both regions are in bounds, 64-byte aligned,
+                    // and the same block or disjoint blocks; no wasm code
+                    // runs while the state lock is held.
+                    unsafe {
+                        let base = self.base();
+                        plan.run(
+                            base.add(bi.addr as usize),
+                            base.add(bo.addr as usize),
+                            self.opts.threads,
+                        );
+                    }
+                }
+                RoutinePlan::Host(plan) => {
+                    let (ni, no) = (plan.input_bytes(), plan.output_bytes());
+                    let (bi, bo) = self.routine_blocks(st, name, inputs, outputs, ni, no)?;
+                    let mut input = vec![0u8; ni as usize];
+                    self.mem_read_into(bi.addr as u64, &mut input);
+                    let out = plan.run(&input);
+                    self.mem_write(bo.addr as u64, &out);
+                }
+            }
             return Ok(());
         }
         let compiled = st
@@ -814,8 +821,6 @@ impl Backend for WasmBackend {
     fn release(&self, exe: ExecutableId) {
         let mut st = self.lock();
         st.routines.remove(&exe.0);
-        st.ffts.remove(&exe.0);
-        st.softmaxes.remove(&exe.0);
         if let Some(e) = st.exes.get_mut(&exe.0) {
             e.refs -= 1;
             if e.refs == 0 {
@@ -828,13 +833,7 @@ impl Backend for WasmBackend {
     /// The module as WAT text.
     fn source(&self, exe: ExecutableId) -> String {
         let st = self.lock();
-        if let Some(r) = st
-            .routines
-            .get(&exe.0)
-            .map(|p| &p.routine)
-            .or_else(|| st.ffts.get(&exe.0).map(|p| &p.routine))
-            .or_else(|| st.softmaxes.get(&exe.0).map(|p| &p.routine))
-        {
+        if let Some(r) = st.routines.get(&exe.0).map(RoutinePlan::routine) {
             return format!(";; routine run by the plugin on its memory: {r:?}");
         }
         match st.exes.get(&exe.0) {

@@ -10,6 +10,7 @@
 use super::bind1;
 use super::prim::{Aval, BinOp, Prim, UnOp};
 use crate::array::Array;
+use crate::device::Device;
 use crate::eager::Concrete;
 use crate::error::Result;
 use oxjax_abi::{DType, RoutineKind};
@@ -18,9 +19,13 @@ use oxjax_abi::{DType, RoutineKind};
 /// whether binding [`Prim::Softmax`] is worth it: elsewhere the composed
 /// form fuses into fewer, cheaper kernels).
 pub fn available(dtype: DType) -> bool {
+    crate::device::try_default_device().is_ok_and(|d| takes(&d, dtype))
+}
+
+/// Whether `device` runs the SOFTMAX routine on `dtype` (f32 or f64).
+fn takes(device: &Device, dtype: DType) -> bool {
     matches!(dtype, DType::F32 | DType::F64)
-        && crate::device::try_default_device()
-            .is_ok_and(|d| d.info().caps.supports_routine(RoutineKind::SOFTMAX))
+        && device.info().caps.supports_routine(RoutineKind::SOFTMAX)
 }
 
 /// Binds the primitive: softmax along the last axis of a float `x` of rank
@@ -36,13 +41,7 @@ pub(crate) fn abstract_eval(ins: &[Aval]) -> Aval {
 /// The SOFTMAX routine where the array's device lists it (f32/f64, not
 /// empty); otherwise the composed ops, one kernel each.
 pub(crate) fn eval_eager(x: &Concrete) -> Result<Concrete> {
-    let routine = matches!(x.dtype(), DType::F32 | DType::F64)
-        && x.size() > 0
-        && x.device()
-            .info()
-            .caps
-            .supports_routine(RoutineKind::SOFTMAX);
-    let mut y = if routine {
+    let mut y = if x.size() > 0 && takes(x.device(), x.dtype()) {
         Concrete::routine(
             "softmax",
             RoutineKind::SOFTMAX,
